@@ -1,0 +1,97 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Swift 6 language mode everywhere; complete concurrency checking is its default.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "bazaar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "bazaar", targets: ["bazaar"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Pure domain: identifiers, the stock rules, roles, events, time. No I/O, no dependencies.
+        .target(name: "BazaarDomain", swiftSettings: strict),
+
+        // Application services over storage/cache/event-bus protocols, plus their in-process implementations.
+        .target(
+            name: "BazaarCore",
+            dependencies: [
+                "BazaarDomain",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // The embedded default storage: SQLite (WAL) through GRDB, with group commit.
+        .target(
+            name: "BazaarSQLite",
+            dependencies: ["BazaarCore", "BazaarDomain", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: strict
+        ),
+
+        // HTTP: routes, middleware, problem+json, the OpenAPI document and the dashboard.
+        .target(
+            name: "BazaarHTTP",
+            dependencies: [
+                "BazaarCore", "BazaarDomain",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            resources: [.copy("Resources/openapi.yaml"), .copy("Resources/dashboard.html")],
+            swiftSettings: strict
+        ),
+
+        // Wiring: configuration, choice of implementations, the service group, demo data.
+        .target(
+            name: "BazaarApp",
+            dependencies: [
+                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "bazaar",
+            dependencies: [
+                "BazaarApp",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "BazaarAppTests",
+            dependencies: [
+                "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarHTTP",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
+            swiftSettings: strict
+        ),
+    ]
+)

@@ -1,0 +1,106 @@
+public import Configuration
+import Foundation
+import SystemPackage
+
+/// Every setting of the service, read in one place: command line, then environment (`BAZAAR_*`),
+/// then an optional JSON config file, then defaults. Keys and defaults are those of DESIGN.md.
+public struct BazaarConfiguration: Sendable {
+    /// `http.host` / `BAZAAR_HTTP_HOST`
+    public var httpHost = "127.0.0.1"
+    /// `http.port` / `BAZAAR_HTTP_PORT`
+    public var httpPort = 8080
+    /// `database.url` / `BAZAAR_DATABASE_URL`: `sqlite:///path/file.sqlite` or `mysql://user:pass@host:port/db`.
+    public var databaseURL = "sqlite://./bazaar.sqlite"
+    /// `database.replica_urls` / `BAZAAR_DATABASE_REPLICA_URLS`: comma-separated `mysql://` URLs for reads.
+    public var replicaURLs: [String] = []
+    /// `redis.url` / `BAZAAR_REDIS_URL`: none means the in-process cache and limiter.
+    public var redisURL: String?
+    /// `kafka.brokers` / `BAZAAR_KAFKA_BROKERS`: none means the in-process event bus.
+    public var kafkaBrokers: String?
+    /// `admin.key` / `BAZAAR_ADMIN_KEY`: an admin API key created at start if absent.
+    public var adminKey: String?
+    /// `rate_limit.rate` / `BAZAAR_RATE_LIMIT_RATE`: requests a second per API key.
+    public var rateLimitRate = 1000.0
+    /// `rate_limit.burst` / `BAZAAR_RATE_LIMIT_BURST`: bucket size per API key.
+    public var rateLimitBurst = 2000.0
+    /// `cache.capacity` / `BAZAAR_CACHE_CAPACITY`: stock levels held in the in-process cache.
+    public var cacheCapacity = 1_000_000
+    /// `log.level` / `BAZAAR_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical.
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// Reads every key from `reader`, keeping the defaults above for absent ones.
+    public init(reader: ConfigReader) throws {
+        httpHost = reader.string(forKey: "http.host", default: httpHost)
+        httpPort = reader.int(forKey: "http.port", default: httpPort)
+        databaseURL = reader.string(forKey: "database.url", default: databaseURL)
+        replicaURLs = reader.string(forKey: "database.replica_urls").map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        } ?? []
+        redisURL = reader.string(forKey: "redis.url").flatMap { $0.isEmpty ? nil : $0 }
+        kafkaBrokers = reader.string(forKey: "kafka.brokers").flatMap { $0.isEmpty ? nil : $0 }
+        adminKey = reader.string(forKey: "admin.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        rateLimitRate = reader.double(forKey: "rate_limit.rate", default: rateLimitRate)
+        rateLimitBurst = reader.double(forKey: "rate_limit.burst", default: rateLimitBurst)
+        cacheCapacity = reader.int(forKey: "cache.capacity", default: cacheCapacity)
+        logLevel = reader.string(forKey: "log.level", default: logLevel)
+        try validate()
+    }
+
+    /// Builds the reader in precedence order. `commandLine` holds the options given on the command line,
+    /// by key (`http.port`); `configFile` is a JSON file such as `{"http": {"port": 9090}}`.
+    public static func load(commandLine: [String: String] = [:], configFile: String? = nil,
+                            environment: [String: String]? = nil) async throws -> BazaarConfiguration {
+        let environment = environment ?? ProcessInfo.processInfo.environment
+        var providers: [any ConfigProvider] = [
+            // Command-line values are text like environment values, so they share the environment's parsing.
+            EnvironmentVariablesProvider(environmentVariables: commandLine.reduce(into: [:]) { $0[environmentName(forKey: $1.key)] = $1.value })
+                .prefixKeys(with: "bazaar"),
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "bazaar"),
+        ]
+        if let path = configFile ?? environment["BAZAAR_CONFIG_FILE"] {
+            do {
+                providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(path)))
+            } catch {
+                throw ConfigurationError("config file \(path) could not be read: \(error)")
+            }
+        }
+        return try BazaarConfiguration(reader: ConfigReader(providers: providers))
+    }
+
+    /// `http.port` -> `BAZAAR_HTTP_PORT`.
+    public static func environmentName(forKey key: String) -> String {
+        "BAZAAR_" + key.replacingOccurrences(of: ".", with: "_").uppercased()
+    }
+
+    func validate() throws {
+        guard (0...65535).contains(httpPort) else { throw ConfigurationError("http.port must be 0-65535 (got \(httpPort))") }
+        guard rateLimitRate > 0, rateLimitBurst >= 1 else { throw ConfigurationError("rate_limit.rate must be > 0 and rate_limit.burst >= 1") }
+        guard cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be at least 16") }
+        _ = try DatabaseLocation(databaseURL)
+    }
+}
+
+/// Where the data lives, parsed from `database.url`.
+public enum DatabaseLocation: Equatable, Sendable {
+    case sqlite(path: String)
+    case mysql(url: String)
+
+    public init(_ url: String) throws {
+        if url.hasPrefix("sqlite://") {
+            let path = String(url.dropFirst("sqlite://".count))
+            guard !path.isEmpty else { throw ConfigurationError("database.url `\(url)` names no file; use sqlite://./bazaar.sqlite or sqlite:///abs/path") }
+            self = .sqlite(path: path)
+        } else if url.hasPrefix("mysql://") {
+            self = .mysql(url: url)
+        } else {
+            throw ConfigurationError("database.url must start with sqlite:// or mysql:// (got `\(url.prefix(40))`)")
+        }
+    }
+}
+
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

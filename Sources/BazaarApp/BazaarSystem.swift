@@ -1,0 +1,83 @@
+public import BazaarCore
+public import BazaarHTTP
+import BazaarSQLite
+public import Hummingbird
+public import Logging
+import ServiceLifecycle
+
+/// The running parts of one Bazaar node, chosen by configuration and wired together.
+public struct BazaarSystem: Sendable {
+    public let configuration: BazaarConfiguration
+    public let store: any StockStore
+    public let stock: StockService
+    public let keys: APIKeyService
+    public let bus: InProcessEventBus
+    public let relay: OutboxRelay
+    public let router: BazaarRouter
+    /// An admin key created at this start because none existed; printed once by `serve`.
+    public let newAdminKey: String?
+    let logger: Logger
+
+    /// Opens storage (migrating it), bootstraps the admin key and builds the router.
+    public static func start(configuration: BazaarConfiguration, logger: Logger, clock: WallClock = .system) async throws -> BazaarSystem {
+        let store = try await openStore(configuration, clock: clock)
+        try await store.migrate()
+        guard configuration.redisURL == nil else {
+            throw ConfigurationError("redis.url is set, but this build has no Redis support yet: leave BAZAAR_REDIS_URL unset")
+        }
+        guard configuration.kafkaBrokers == nil else {
+            throw ConfigurationError("kafka.brokers is set, but this build has no Kafka support yet: leave BAZAAR_KAFKA_BROKERS unset")
+        }
+        let catalog = CatalogIndex(store: store)
+        try await catalog.warm()
+        let signal = OutboxSignal()
+        let bus = InProcessEventBus()
+        let stock = StockService(store: store, cache: InProcessStockCache(capacity: configuration.cacheCapacity), catalog: catalog, outboxSignal: signal)
+        let keys = APIKeyService(store: store, clock: clock)
+        let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
+        let limiter = InProcessRateLimiter(rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst)
+        let health = [
+            HealthCheck(name: "database", required: true) {
+                do { _ = try await store.outboxDepth(); return nil } catch { return "\(error)" }
+            },
+        ]
+        _ = Observability.registry
+        let router = BazaarRouter(services: APIServices(
+            stock: stock, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
+        return BazaarSystem(
+            configuration: configuration, store: store, stock: stock, keys: keys, bus: bus,
+            relay: OutboxRelay(store: store, publisher: bus, signal: signal, logger: logger),
+            router: router, newAdminKey: newAdminKey, logger: logger)
+    }
+
+    static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
+        switch try DatabaseLocation(configuration.databaseURL) {
+        case .sqlite(let path):
+            return try SQLiteStockStore(path: path, clock: clock)
+        case .mysql:
+            throw ConfigurationError("mysql:// database URLs are not supported by this build yet; use sqlite://")
+        }
+    }
+
+    /// The HTTP application with every long-lived part as a service of its group. On SIGTERM/SIGINT the
+    /// server stops first (in-flight requests finish), then the outbox relay drains, then storage closes.
+    public func application() -> some ApplicationProtocol {
+        Application(
+            responder: router.responder,
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
+            services: [StorageCloser(store: store, logger: logger), MaintenanceService(store: store, logger: logger), relay],
+            logger: logger)
+    }
+}
+
+/// Closes storage once everything that uses it has stopped (it is first in the group, so it stops last).
+struct StorageCloser: Service {
+    let store: any StockStore
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await store.close()
+        logger.info("storage closed")
+    }
+}

@@ -1,0 +1,65 @@
+import Synchronization
+
+/// Coalesces concurrent writes into one transaction, so that durability costs one sync per batch
+/// instead of one per request (group commit).
+///
+/// While a flush runs, new jobs queue; the next flush takes them all (up to `maxBatch`). Each caller is
+/// answered only after the flush that contains its job has returned, i.e. after the commit. The flush
+/// reports one result per job, so one refused job never fails its neighbours.
+public final class GroupCommitter<Job: Sendable, Output: Sendable>: Sendable {
+    public typealias Flush = @Sendable ([Job]) async -> [Result<Output, any Error>]
+
+    private struct Pending: Sendable {
+        var job: Job
+        var continuation: CheckedContinuation<Output, any Error>
+    }
+
+    private struct State: Sendable {
+        var pending: [Pending] = []
+        var flushing = false
+    }
+
+    private let state = Mutex(State())
+    private let maxBatch: Int
+    private let flush: Flush
+
+    public init(maxBatch: Int = 512, flush: @escaping Flush) {
+        self.maxBatch = maxBatch
+        self.flush = flush
+    }
+
+    public func submit(_ job: Job) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            let startDrain = state.withLock { state in
+                state.pending.append(Pending(job: job, continuation: continuation))
+                if state.flushing { return false }
+                state.flushing = true
+                return true
+            }
+            if startDrain { Task { await self.drain() } }
+        }
+    }
+
+    private func drain() async {
+        while true {
+            let batch: [Pending] = state.withLock { state in
+                if state.pending.isEmpty {
+                    state.flushing = false
+                    return []
+                }
+                let count = min(maxBatch, state.pending.count)
+                let batch = Array(state.pending.prefix(count))
+                state.pending.removeFirst(count)
+                return batch
+            }
+            if batch.isEmpty { return }
+            let results = await flush(batch.map(\.job))
+            for (index, pending) in batch.enumerated() {
+                let result = index < results.count ? results[index] : .failure(GroupCommitError.missingResult)
+                pending.continuation.resume(with: result)
+            }
+        }
+    }
+}
+
+public enum GroupCommitError: Error { case missingResult }

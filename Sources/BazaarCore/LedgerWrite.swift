@@ -1,0 +1,54 @@
+public import BazaarDomain
+
+/// The primitive operations a storage engine offers inside one write transaction.
+///
+/// Implementations read with the row lock the engine needs (`SELECT ... FOR UPDATE` on MySQL; SQLite's single writer suffices).
+public protocol LedgerTransaction {
+    /// The movement ids recorded for an idempotency key, with the request fingerprint they were made for.
+    mutating func idempotencyRecord(scope: String, key: String) throws -> (fingerprint: String, movementIDs: [String])?
+    mutating func saveIdempotencyRecord(_ claim: IdempotencyClaim, movementIDs: [String], atMillis: Int64) throws
+    /// Ledger rows by movement id, in the order asked.
+    mutating func movements(ids: [String]) throws -> [Movement]
+    mutating func lockLevel(storeID: String, productID: String) throws -> StockLevel?
+    mutating func writeLevel(storeID: String, productID: String, level: StockLevel, isNew: Bool) throws
+    /// Appends a ledger row and returns its sequence number.
+    mutating func appendMovement(_ movement: Movement) throws -> Int64
+    mutating func appendOutbox(topic: String, key: String, eventID: String, payload: String, atMillis: Int64) throws
+}
+
+/// The one algorithm of a stock write, shared by every storage engine (invariants 1, 2, 3, 5):
+/// replay or refuse a known idempotency key; apply each command to its locked level through `StockRules`;
+/// append the ledger row and the outbox event; remember the idempotency key. The caller wraps it in a
+/// transaction (or savepoint) and rolls back on any throw.
+public enum LedgerWrite {
+    public static func apply<T: LedgerTransaction>(
+        _ request: WriteRequest, in tx: inout T, nowMillis: Int64
+    ) throws -> WriteReceipt {
+        if let claim = request.idempotency, let record = try tx.idempotencyRecord(scope: claim.scope, key: claim.key) {
+            guard record.fingerprint == claim.fingerprint else { throw DomainError.idempotencyKeyReused(key: claim.key) }
+            return WriteReceipt(movements: try tx.movements(ids: record.movementIDs), replayed: true)
+        }
+        var movements: [Movement] = []
+        movements.reserveCapacity(request.commands.count)
+        for command in request.commands {
+            let current = try tx.lockLevel(storeID: command.storeID, productID: command.productID)
+            let before = current ?? .empty
+            let (delta, next) = try StockRules.apply(command, to: before, atMillis: nowMillis)
+            try tx.writeLevel(storeID: command.storeID, productID: command.productID, level: next, isNew: current == nil)
+            var movement = Movement(
+                sequence: 0, movementID: MovementID.next(nowMillis: nowMillis), storeID: command.storeID,
+                productID: command.productID, delta: delta, quantityBefore: before.quantity, quantityAfter: next.quantity,
+                version: next.version, reason: command.reason, reference: command.reference, actor: request.actor,
+                atMillis: command.occurredAtMillis ?? nowMillis, recordedAtMillis: nowMillis)
+            movement.sequence = try tx.appendMovement(movement)
+            try tx.appendOutbox(
+                topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
+                payload: movement.cloudEventJSON, atMillis: nowMillis)
+            movements.append(movement)
+        }
+        if let claim = request.idempotency {
+            try tx.saveIdempotencyRecord(claim, movementIDs: movements.map(\.movementID), atMillis: nowMillis)
+        }
+        return WriteReceipt(movements: movements, replayed: false)
+    }
+}

@@ -1,0 +1,33 @@
+public import Logging
+public import ServiceLifecycle
+
+/// Periodic housekeeping: forgets idempotency records past their retention (at least 24 hours, DESIGN.md).
+public struct MaintenanceService: Service {
+    let store: any StockStore
+    let clock: WallClock
+    let logger: Logger
+    let idempotencyRetentionMillis: Int64
+    let interval: Duration
+
+    public init(store: any StockStore, clock: WallClock = .system, logger: Logger,
+                idempotencyRetentionMillis: Int64 = 48 * 3_600_000, interval: Duration = .seconds(600)) {
+        self.store = store
+        self.clock = clock
+        self.logger = logger
+        self.idempotencyRetentionMillis = idempotencyRetentionMillis
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                let purged = try await store.purgeIdempotency(olderThanMillis: clock.nowMillis() - idempotencyRetentionMillis)
+                if purged > 0 { logger.info("purged idempotency records", metadata: ["count": "\(purged)"]) }
+            } catch {
+                logger.warning("idempotency purge failed", metadata: ["error": "\(error)"])
+            }
+            // Wake at once on shutdown instead of finishing the interval.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}

@@ -1,0 +1,119 @@
+public import BazaarDomain
+
+public struct StockKey: Hashable, Sendable {
+    public var storeID: String
+    public var productID: String
+
+    public init(storeID: String, productID: String) {
+        self.storeID = storeID
+        self.productID = productID
+    }
+}
+
+/// A read cache of stock levels. Its one rule (invariant 4): a value is only ever replaced by a newer
+/// version, so a slow reader filling an old value can never put it back over a newer one.
+public protocol StockCache: Sendable {
+    func get(_ key: StockKey) async -> StockLevel?
+    /// Stores `level` unless the cache already holds the same or a newer version.
+    func offer(_ key: StockKey, _ level: StockLevel) async
+}
+
+/// The in-process cache of the embedded default: a sharded, bounded LRU.
+public final class InProcessStockCache: StockCache {
+    private let shards: [Locked<LRU<StockKey, StockLevel>>]
+
+    public init(capacity: Int = 1_000_000, shardCount: Int = 16) {
+        let perShard = max(1, capacity / shardCount)
+        shards = (0..<shardCount).map { _ in Locked(LRU(capacity: perShard)) }
+    }
+
+    @inline(__always)
+    private func shard(_ key: StockKey) -> Locked<LRU<StockKey, StockLevel>> {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
+
+    public func get(_ key: StockKey) -> StockLevel? {
+        shard(key).withLock { $0.get(key) }
+    }
+
+    public func offer(_ key: StockKey, _ level: StockLevel) {
+        shard(key).withLock { lru in
+            if let existing = lru.peek(key), existing.version >= level.version { return }
+            lru.set(key, level)
+        }
+    }
+
+    public var count: Int { shards.reduce(0) { $0 + $1.withLock { $0.count } } }
+}
+
+/// A fixed-capacity least-recently-used map on index-linked arrays (no per-entry allocation).
+struct LRU<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private var index: [Key: Int] = [:]
+    private var keys: [Key?] = []
+    private var values: [Value?] = []
+    private var prev: [Int] = []
+    private var next: [Int] = []
+    private var head = -1  // most recent
+    private var tail = -1  // least recent
+    let capacity: Int
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var count: Int { index.count }
+
+    func peek(_ key: Key) -> Value? {
+        index[key].flatMap { values[$0] }
+    }
+
+    mutating func get(_ key: Key) -> Value? {
+        guard let slot = index[key] else { return nil }
+        moveToFront(slot)
+        return values[slot]
+    }
+
+    mutating func set(_ key: Key, _ value: Value) {
+        if let slot = index[key] {
+            values[slot] = value
+            moveToFront(slot)
+            return
+        }
+        let slot: Int
+        if index.count < capacity {
+            slot = keys.count
+            keys.append(key)
+            values.append(value)
+            prev.append(-1)
+            next.append(-1)
+        } else {
+            slot = tail
+            unlink(slot)
+            if let old = keys[slot] { index[old] = nil }
+            keys[slot] = key
+            values[slot] = value
+        }
+        index[key] = slot
+        pushFront(slot)
+    }
+
+    private mutating func moveToFront(_ slot: Int) {
+        guard head != slot else { return }
+        unlink(slot)
+        pushFront(slot)
+    }
+
+    private mutating func unlink(_ slot: Int) {
+        let p = prev[slot], n = next[slot]
+        if p >= 0 { next[p] = n } else if head == slot { head = n }
+        if n >= 0 { prev[n] = p } else if tail == slot { tail = p }
+        prev[slot] = -1
+        next[slot] = -1
+    }
+
+    private mutating func pushFront(_ slot: Int) {
+        prev[slot] = -1
+        next[slot] = head
+        if head >= 0 { prev[head] = slot }
+        head = slot
+        if tail < 0 { tail = slot }
+    }
+}

@@ -1,0 +1,94 @@
+public import BazaarDomain
+import Crypto
+
+/// The use cases of stock: writes (single, batch, transfer) and reads, over the storage, cache and outbox.
+public final class StockService: Sendable {
+    public static let maxBatchSize = 100
+
+    public let store: any StockStore
+    public let cache: any StockCache
+    public let catalog: CatalogIndex
+    let outboxSignal: OutboxSignal
+
+    public init(store: any StockStore, cache: any StockCache, catalog: CatalogIndex, outboxSignal: OutboxSignal) {
+        self.store = store
+        self.cache = cache
+        self.catalog = catalog
+        self.outboxSignal = outboxSignal
+    }
+
+    /// Applies commands atomically. `idempotencyKey` is scoped to the caller's API key (`scope`).
+    public func write(
+        _ commands: [MovementCommand], actor: String, idempotencyKey: String? = nil, scope: String
+    ) async throws -> WriteReceipt {
+        guard !commands.isEmpty else { throw DomainError.invalid(field: "movements", message: "must hold at least one movement") }
+        guard commands.count <= Self.maxBatchSize else {
+            throw DomainError.invalid(field: "movements", message: "must hold at most \(Self.maxBatchSize) movements (got \(commands.count))")
+        }
+        for command in commands {
+            try await requireCatalog(storeID: command.storeID, productID: command.productID)
+        }
+        let claim = try idempotencyKey.map { key in
+            IdempotencyClaim(scope: scope, key: try Self.validateIdempotencyKey(key), fingerprint: Self.fingerprint(commands))
+        }
+        let receipt = try await store.apply(WriteRequest(commands: commands, actor: actor, idempotency: claim))
+        for movement in receipt.movements {
+            await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), movement.level)
+        }
+        if !receipt.replayed {
+            outboxSignal.notify()
+            for movement in receipt.movements { BazaarMetrics.movementApplied(reason: movement.reason.rawValue) }
+        }
+        return receipt
+    }
+
+    /// A transfer is one atomic pair of ledger rows: `transfer_out` at the source, `transfer_in` at the destination.
+    public func transfer(
+        from source: String, to destination: String, productID: String, quantity: Int64, reference: String?,
+        actor: String, idempotencyKey: String?, scope: String
+    ) async throws -> WriteReceipt {
+        guard source != destination else {
+            throw DomainError.invalid(field: "to_store_id", message: "must differ from from_store_id")
+        }
+        guard quantity > 0 else { throw DomainError.invalid(field: "quantity", message: "must be a positive integer") }
+        let out = try MovementCommand(
+            storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference,
+            fieldPrefix: "from_")
+        let into = try MovementCommand(
+            storeID: destination, productID: productID, change: .delta(quantity), reason: .transferIn, reference: reference,
+            fieldPrefix: "to_")
+        return try await write([out, into], actor: actor, idempotencyKey: idempotencyKey, scope: scope)
+    }
+
+    /// The current level: from the cache, else the database (filling the cache). 404 outside the catalog.
+    public func level(storeID: String, productID: String) async throws -> StockLevel {
+        try await requireCatalog(storeID: storeID, productID: productID)
+        let key = StockKey(storeID: storeID, productID: productID)
+        if let cached = await cache.get(key) { return cached }
+        let level = try await store.level(storeID: storeID, productID: productID) ?? .empty
+        await cache.offer(key, level)
+        return level
+    }
+
+    public func requireCatalog(storeID: String, productID: String) async throws {
+        guard try await catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        guard try await catalog.hasProduct(productID) else { throw DomainError.unknownProduct(productID) }
+    }
+
+    public static let maxIdempotencyKeyLength = 255
+
+    static func validateIdempotencyKey(_ key: String) throws(DomainError) -> String {
+        guard !key.isEmpty, key.utf8.count <= maxIdempotencyKeyLength,
+            key.utf8.allSatisfy({ $0 >= 0x21 && $0 <= 0x7E })
+        else {
+            throw .invalid(field: "Idempotency-Key", message: "must be 1-\(maxIdempotencyKeyLength) visible ASCII characters")
+        }
+        return key
+    }
+
+    /// A digest of what the commands mean, so the same key with a different request is told apart from a retry.
+    static func fingerprint(_ commands: [MovementCommand]) -> String {
+        let text = commands.map(\.fingerprint).joined(separator: "\n")
+        return Hex.encode(SHA256.hash(data: Array(text.utf8)))
+    }
+}

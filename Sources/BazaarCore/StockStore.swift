@@ -1,0 +1,167 @@
+public import BazaarDomain
+
+/// A request to change stock: one or more commands applied in order, all or nothing.
+public struct WriteRequest: Sendable {
+    public var commands: [MovementCommand]
+    /// Recorded as the movements' `actor`.
+    public var actor: String
+    public var idempotency: IdempotencyClaim?
+
+    public init(commands: [MovementCommand], actor: String, idempotency: IdempotencyClaim? = nil) {
+        self.commands = commands
+        self.actor = actor
+        self.idempotency = idempotency
+    }
+}
+
+/// An `Idempotency-Key`, scoped to the API key that sent it, with the fingerprint of the request it names.
+public struct IdempotencyClaim: Sendable, Equatable {
+    public var scope: String
+    public var key: String
+    public var fingerprint: String
+
+    public init(scope: String, key: String, fingerprint: String) {
+        self.scope = scope
+        self.key = key
+        self.fingerprint = fingerprint
+    }
+}
+
+/// The committed result of a write. `replayed` is true when an earlier request with the same idempotency key made it.
+public struct WriteReceipt: Sendable, Equatable {
+    public var movements: [Movement]
+    public var replayed: Bool
+
+    public init(movements: [Movement], replayed: Bool) {
+        self.movements = movements
+        self.replayed = replayed
+    }
+}
+
+/// Filters of `/audit-logs`; `beforeSequence` is the page cursor (newest first).
+public struct AuditQuery: Sendable, Equatable {
+    public var storeID: String?
+    public var productID: String?
+    public var actor: String?
+    public var reason: MovementReason?
+    public var sinceMillis: Int64?
+    public var untilMillis: Int64?
+    public var beforeSequence: Int64?
+    public var limit: Int
+
+    public init(
+        storeID: String? = nil, productID: String? = nil, actor: String? = nil, reason: MovementReason? = nil,
+        sinceMillis: Int64? = nil, untilMillis: Int64? = nil, beforeSequence: Int64? = nil, limit: Int = Paging.defaultLimit
+    ) {
+        self.storeID = storeID
+        self.productID = productID
+        self.actor = actor
+        self.reason = reason
+        self.sinceMillis = sinceMillis
+        self.untilMillis = untilMillis
+        self.beforeSequence = beforeSequence
+        self.limit = limit
+    }
+}
+
+/// One stock row of a listing.
+public struct StockRow: Sendable, Equatable {
+    public var storeID: String
+    public var productID: String
+    public var level: StockLevel
+
+    public init(storeID: String, productID: String, level: StockLevel) {
+        self.storeID = storeID
+        self.productID = productID
+        self.level = level
+    }
+}
+
+/// An API key as stored: never the key itself, only its SHA-256.
+public struct APIKeyRecord: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var role: Role
+    public var stores: [String]
+    public var keyHash: String
+    public var createdAtMillis: Int64
+    public var revokedAtMillis: Int64?
+
+    public init(id: String, name: String, role: Role, stores: [String], keyHash: String, createdAtMillis: Int64, revokedAtMillis: Int64? = nil) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.stores = stores
+        self.keyHash = keyHash
+        self.createdAtMillis = createdAtMillis
+        self.revokedAtMillis = revokedAtMillis
+    }
+
+    public var principal: Principal { Principal(keyID: id, name: name, role: role, stores: Set(stores)) }
+}
+
+/// An event waiting in the outbox, written in the same transaction as the change it describes.
+public struct OutboxEntry: Sendable, Equatable {
+    public var sequence: Int64
+    public var topic: String
+    public var key: String
+    public var eventID: String
+    public var payload: String
+
+    public init(sequence: Int64, topic: String, key: String, eventID: String, payload: String) {
+        self.sequence = sequence
+        self.topic = topic
+        self.key = key
+        self.eventID = eventID
+        self.payload = payload
+    }
+}
+
+/// Durable storage of the catalog, stock levels, the ledger, idempotency records, API keys and the outbox.
+///
+/// Implementations do I/O only; the rules of a write live in `LedgerWrite`, shared by all of them.
+public protocol StockStore: Sendable {
+    /// Applies pending schema migrations; safe to call on every start.
+    func migrate() async throws
+
+    /// Applies a write atomically (group-committed with concurrent writes); throws `DomainError` for a refusal.
+    func apply(_ request: WriteRequest) async throws -> WriteReceipt
+
+    func level(storeID: String, productID: String) async throws -> StockLevel?
+    func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow]
+    func levels(productID: String, afterStoreID: String?, limit: Int) async throws -> [StockRow]
+    /// Newest first.
+    func auditLog(_ query: AuditQuery) async throws -> [Movement]
+    /// Oldest first, strictly after `afterSequence`.
+    func movements(afterSequence: Int64, limit: Int) async throws -> [Movement]
+    /// The sum of ledger deltas and the number of ledger rows (invariant 1 check).
+    func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64)
+
+    /// Returns true when the store was created, false when updated.
+    func upsertStore(_ store: Store) async throws -> Bool
+    func store(id: String) async throws -> Store?
+    func stores(afterID: String?, limit: Int) async throws -> [Store]
+    func upsertProduct(_ product: Product) async throws -> Bool
+    func product(id: String) async throws -> Product?
+    func products(afterID: String?, limit: Int) async throws -> [Product]
+    func allStoreIDs() async throws -> [String]
+    func allProductIDs() async throws -> [String]
+
+    func insertAPIKey(_ record: APIKeyRecord) async throws
+    func apiKey(hash: String) async throws -> APIKeyRecord?
+    func apiKeys() async throws -> [APIKeyRecord]
+    /// Returns false when there is no such active key.
+    func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool
+    func hasActiveAdminKey() async throws -> Bool
+
+    /// The oldest unpublished events, in commit order.
+    func outboxBatch(limit: Int) async throws -> [OutboxEntry]
+    /// Removes published events up to and including `sequence`.
+    func deleteOutbox(through sequence: Int64) async throws
+    func outboxDepth() async throws -> Int
+
+    /// Forgets idempotency records older than the cut-off; returns how many.
+    func purgeIdempotency(olderThanMillis: Int64) async throws -> Int
+    /// Releases connections and files.
+    func close() async throws
+}

@@ -1,0 +1,86 @@
+/// A store (branch) of the chain.
+public struct Store: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    /// Free-form attributes (region, city, format...) as a JSON object text.
+    public var attributesJSON: String
+    public var createdAtMillis: Int64
+    public var updatedAtMillis: Int64
+
+    public init(id: String, name: String, attributesJSON: String = "{}", createdAtMillis: Int64, updatedAtMillis: Int64) {
+        self.id = id
+        self.name = name
+        self.attributesJSON = attributesJSON
+        self.createdAtMillis = createdAtMillis
+        self.updatedAtMillis = updatedAtMillis
+    }
+}
+
+/// A product, with the replenishment parameters the stock intelligence uses.
+public struct Product: Sendable, Equatable, Codable {
+    public var id: String
+    public var name: String
+    public var attributesJSON: String
+    /// Days from placing an order to receiving it.
+    public var leadTimeDays: Int
+    /// Days between two orders.
+    public var reviewPeriodDays: Int
+    /// Orders are rounded up to a multiple of this.
+    public var packSize: Int
+    /// Target probability of not running out during a replenishment cycle.
+    public var serviceLevel: Double
+    public var createdAtMillis: Int64
+    public var updatedAtMillis: Int64
+
+    public static let defaultLeadTimeDays = 7
+    public static let defaultReviewPeriodDays = 7
+    public static let defaultPackSize = 1
+    public static let defaultServiceLevel = 0.95
+
+    public init(
+        id: String, name: String, attributesJSON: String = "{}", leadTimeDays: Int = Self.defaultLeadTimeDays,
+        reviewPeriodDays: Int = Self.defaultReviewPeriodDays, packSize: Int = Self.defaultPackSize,
+        serviceLevel: Double = Self.defaultServiceLevel, createdAtMillis: Int64, updatedAtMillis: Int64
+    ) {
+        self.id = id
+        self.name = name
+        self.attributesJSON = attributesJSON
+        self.leadTimeDays = leadTimeDays
+        self.reviewPeriodDays = reviewPeriodDays
+        self.packSize = packSize
+        self.serviceLevel = serviceLevel
+        self.createdAtMillis = createdAtMillis
+        self.updatedAtMillis = updatedAtMillis
+    }
+}
+
+public enum CatalogRules {
+    public static let maxNameLength = 200
+    public static let maxAttributesBytes = 16 * 1024
+
+    public static func validateName(_ name: String, field: String = "name") throws(DomainError) {
+        let trimmed = name.trimmingSpaces
+        guard !trimmed.isEmpty, name.count <= maxNameLength else {
+            throw .invalid(field: field, message: "must be 1-\(maxNameLength) characters, not blank")
+        }
+        guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid(field: field, message: "must not contain control characters")
+        }
+    }
+
+    public static func validateReplenishment(leadTimeDays: Int, reviewPeriodDays: Int, packSize: Int, serviceLevel: Double) throws(DomainError) {
+        guard (0...365).contains(leadTimeDays) else { throw .invalid(field: "lead_time_days", message: "must be an integer from 0 to 365") }
+        guard (1...365).contains(reviewPeriodDays) else { throw .invalid(field: "review_period_days", message: "must be an integer from 1 to 365") }
+        guard (1...1_000_000).contains(packSize) else { throw .invalid(field: "pack_size", message: "must be an integer from 1 to 1000000") }
+        guard serviceLevel >= 0.5, serviceLevel <= 0.999 else { throw .invalid(field: "service_level", message: "must be a number from 0.5 to 0.999") }
+    }
+}
+
+extension String {
+    var trimmingSpaces: Substring {
+        var s = self[...]
+        while let f = s.first, f.isWhitespace { s.removeFirst() }
+        while let l = s.last, l.isWhitespace { s.removeLast() }
+        return s
+    }
+}

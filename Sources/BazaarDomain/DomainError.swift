@@ -1,0 +1,33 @@
+/// Everything the domain can refuse, with enough detail for a client to fix its request.
+///
+/// The HTTP layer maps each case to a status and a problem type; the domain itself knows nothing of HTTP.
+public enum DomainError: Error, Equatable, Sendable {
+    /// The request is malformed: `field` names what to fix (a JSON pointer-like path, a header or a parameter).
+    case invalid(field: String, message: String)
+    case unknownStore(String)
+    case unknownProduct(String)
+    case notFound(what: String, id: String)
+    /// `expected_version` did not match the current version.
+    case versionConflict(storeID: String, productID: String, expected: Int64, actual: Int64)
+    /// A command (adjustment, damage, transfer_out) would take the level below zero.
+    case insufficientStock(storeID: String, productID: String, available: Int64, requested: Int64)
+    /// The same idempotency key was sent earlier with a different request.
+    case idempotencyKeyReused(key: String)
+    case unauthorized(String)
+    case forbidden(String)
+}
+
+extension DomainError {
+    /// A short label used for metrics (`bazaar_rejections_total{reason=...}`) and logs.
+    public var metricReason: String {
+        switch self {
+        case .invalid: "invalid"
+        case .unknownStore, .unknownProduct, .notFound: "not_found"
+        case .versionConflict: "version_conflict"
+        case .insufficientStock: "insufficient_stock"
+        case .idempotencyKeyReused: "idempotency_key_reused"
+        case .unauthorized: "unauthorized"
+        case .forbidden: "forbidden"
+        }
+    }
+}

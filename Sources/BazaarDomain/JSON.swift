@@ -1,0 +1,73 @@
+/// Minimal JSON text building for the hot paths (stock answers, audit items, events), where
+/// Foundation's JSONEncoder would cost more than the rest of the request.
+public enum JSON {
+    /// `value` as a JSON string literal, escaped per RFC 8259.
+    public static func quoted(_ value: String) -> String {
+        var out = "\""
+        out.reserveCapacity(value.utf8.count + 2)
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+        return out
+    }
+
+    public static func quotedOrNull(_ value: String?) -> String {
+        value.map(quoted) ?? "null"
+    }
+}
+
+extension Movement {
+    /// The audit item of DESIGN.md: the body of `/audit-logs` items and of movement events.
+    public var auditJSON: String {
+        """
+        {"movement_id":\(JSON.quoted(movementID)),"store_id":"\(storeID)","product_id":"\(productID)",\
+        "delta":\(delta),"quantity_before":\(quantityBefore),"quantity_after":\(quantityAfter),\
+        "version":\(version),"reason":"\(reason.rawValue)","reference":\(JSON.quotedOrNull(reference)),\
+        "actor":\(JSON.quoted(actor)),"at":"\(RFC3339.format(millis: atMillis))",\
+        "recorded_at":"\(RFC3339.format(millis: recordedAtMillis))"}
+        """
+    }
+
+    /// The answer to a write: the level after this movement.
+    public var writeAnswerJSON: String {
+        """
+        {"store_id":"\(storeID)","product_id":"\(productID)","quantity":\(quantityAfter),"version":\(version),\
+        "movement_id":\(JSON.quoted(movementID)),"updated_at":"\(RFC3339.format(millis: recordedAtMillis))"}
+        """
+    }
+
+    /// CloudEvents 1.0 structured JSON for `bazaar.stock-movements` (key: the store id).
+    public var cloudEventJSON: String {
+        """
+        {"specversion":"1.0","type":"\(MovementEvent.type)","source":"/stores/\(storeID)",\
+        "id":\(JSON.quoted(movementID)),"time":"\(RFC3339.format(millis: atMillis))",\
+        "subject":"/products/\(productID)","datacontenttype":"application/json","data":\(auditJSON)}
+        """
+    }
+}
+
+public enum MovementEvent {
+    public static let type = "bazaar.stock.movement"
+    public static let topic = "bazaar.stock-movements"
+}
+
+extension StockLevel {
+    /// The answer of `GET /get-stock`.
+    public func readAnswerJSON(storeID: String, productID: String) -> String {
+        let updated = version == 0 ? "null" : "\"\(RFC3339.format(millis: updatedAtMillis))\""
+        return """
+            {"store_id":"\(storeID)","product_id":"\(productID)","quantity":\(quantity),"version":\(version),"updated_at":\(updated)}
+            """
+    }
+}

@@ -1,0 +1,145 @@
+/// The current stock of one store x product. `version` counts its ledger rows (invariant 1).
+public struct StockLevel: Sendable, Equatable {
+    public var quantity: Int64
+    public var version: Int64
+    /// Commit time of the last movement, epoch milliseconds; 0 when there is none yet.
+    public var updatedAtMillis: Int64
+
+    public init(quantity: Int64, version: Int64, updatedAtMillis: Int64) {
+        self.quantity = quantity
+        self.version = version
+        self.updatedAtMillis = updatedAtMillis
+    }
+
+    /// A product in the catalog with no movement yet in a store.
+    public static let empty = StockLevel(quantity: 0, version: 0, updatedAtMillis: 0)
+}
+
+/// What a movement asks for: a relative change or an absolute count.
+public enum StockChange: Sendable, Equatable, Hashable {
+    case delta(Int64)
+    case quantity(Int64)
+}
+
+/// One requested change to one store x product, validated at construction.
+public struct MovementCommand: Sendable, Equatable, Hashable {
+    public static let maxDelta: Int64 = 1_000_000_000
+    public static let maxQuantity: Int64 = 1_000_000_000_000
+    public static let maxReferenceLength = 128
+
+    public let storeID: String
+    public let productID: String
+    public let change: StockChange
+    public let reason: MovementReason
+    public let reference: String?
+    public let expectedVersion: Int64?
+    /// When it happened in the store (epoch ms), if the source knows better than the commit time.
+    public let occurredAtMillis: Int64?
+
+    /// Validates every field. `fieldPrefix` prefixes field names in errors (for batch items: `movements[3].`).
+    public init(
+        storeID: String,
+        productID: String,
+        change: StockChange,
+        reason: MovementReason? = nil,
+        reference: String? = nil,
+        expectedVersion: Int64? = nil,
+        occurredAtMillis: Int64? = nil,
+        fieldPrefix: String = ""
+    ) throws(DomainError) {
+        try Identifier.validate(storeID, field: fieldPrefix + "store_id")
+        try Identifier.validate(productID, field: fieldPrefix + "product_id")
+        let resolvedReason: MovementReason
+        switch change {
+        case .delta(let delta):
+            resolvedReason = reason ?? .adjustment
+            guard delta != 0 else {
+                throw .invalid(field: fieldPrefix + "delta", message: "must be a non-zero integer")
+            }
+            guard delta.magnitude <= Self.maxDelta.magnitude else {
+                throw .invalid(field: fieldPrefix + "delta", message: "must be between -\(Self.maxDelta) and \(Self.maxDelta)")
+            }
+            if resolvedReason == .count {
+                throw .invalid(field: fieldPrefix + "reason", message: "a count sets an absolute `quantity`; send `quantity` instead of `delta`")
+            }
+            switch resolvedReason.requiredSign {
+            case .negative? where delta > 0:
+                throw .invalid(field: fieldPrefix + "delta", message: "must be negative for reason `\(resolvedReason.rawValue)`")
+            case .positive? where delta < 0:
+                throw .invalid(field: fieldPrefix + "delta", message: "must be positive for reason `\(resolvedReason.rawValue)`")
+            default: break
+            }
+        case .quantity(let quantity):
+            resolvedReason = reason ?? .count
+            guard quantity >= 0, quantity <= Self.maxQuantity else {
+                throw .invalid(field: fieldPrefix + "quantity", message: "must be an integer from 0 to \(Self.maxQuantity)")
+            }
+            guard resolvedReason == .count || resolvedReason == .adjustment else {
+                throw .invalid(
+                    field: fieldPrefix + "reason",
+                    message: "an absolute `quantity` takes reason `count` or `adjustment`; use `delta` for `\(resolvedReason.rawValue)`"
+                )
+            }
+        }
+        if let reference {
+            guard reference.utf8.count <= Self.maxReferenceLength else {
+                throw .invalid(field: fieldPrefix + "reference", message: "must be at most \(Self.maxReferenceLength) bytes")
+            }
+            guard !reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+                throw .invalid(field: fieldPrefix + "reference", message: "must not contain control characters")
+            }
+        }
+        if let expectedVersion, expectedVersion < 0 {
+            throw .invalid(field: fieldPrefix + "expected_version", message: "must be an integer >= 0")
+        }
+        self.storeID = storeID
+        self.productID = productID
+        self.change = change
+        self.reason = resolvedReason
+        self.reference = reference
+        self.expectedVersion = expectedVersion
+        self.occurredAtMillis = occurredAtMillis
+    }
+
+    /// A stable text of the request's meaning, used to tell a retry from a different request under the same idempotency key.
+    public var fingerprint: String {
+        let change: String
+        switch self.change {
+        case .delta(let d): change = "d\(d)"
+        case .quantity(let q): change = "q\(q)"
+        }
+        return "\(storeID)|\(productID)|\(change)|\(reason.rawValue)|\(reference ?? "\u{0}")|\(expectedVersion.map(String.init) ?? "-")|\(occurredAtMillis.map(String.init) ?? "-")"
+    }
+}
+
+/// The pure rule that turns a command and the current level into the next level (invariants 1 and 5).
+public enum StockRules {
+    /// Bound on any level, far from Int64 overflow.
+    public static let maxAbsoluteLevel: Int64 = 1_000_000_000_000_000
+
+    /// Returns the delta to record and the new level, or throws why the command is refused.
+    public static func apply(
+        _ command: MovementCommand,
+        to current: StockLevel,
+        atMillis now: Int64
+    ) throws(DomainError) -> (delta: Int64, next: StockLevel) {
+        if let expected = command.expectedVersion, expected != current.version {
+            throw .versionConflict(
+                storeID: command.storeID, productID: command.productID, expected: expected, actual: current.version)
+        }
+        let delta: Int64
+        switch command.change {
+        case .delta(let d): delta = d
+        case .quantity(let q): delta = q - current.quantity
+        }
+        let after = current.quantity + delta
+        guard after.magnitude <= maxAbsoluteLevel.magnitude else {
+            throw .invalid(field: "delta", message: "would take the level beyond \(maxAbsoluteLevel) in magnitude")
+        }
+        if !command.reason.isFact, delta < 0, after < 0 {
+            throw .insufficientStock(
+                storeID: command.storeID, productID: command.productID, available: current.quantity, requested: -delta)
+        }
+        return (delta, StockLevel(quantity: after, version: current.version + 1, updatedAtMillis: now))
+    }
+}

@@ -1,0 +1,60 @@
+import BazaarCore
+import BazaarDomain
+import Hummingbird
+
+struct APIKeyBody: Decodable {
+    var name: String
+    var role: String
+    var stores: [String]
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(["name", "role", "stores"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        name = try c.decode(String.self, forKey: AnyKey(stringValue: "name"))
+        role = try c.decode(String.self, forKey: AnyKey(stringValue: "role"))
+        stores = try c.decodeIfPresent([String].self, forKey: AnyKey(stringValue: "stores")) ?? []
+    }
+}
+
+/// API keys: admin only. The key is shown once, in the 201 answer.
+struct APIKeyController {
+    let keys: APIKeyService
+
+    func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
+        routes.on(group, .post, "/v1/api-keys", create)
+        routes.on(group, .get, "/v1/api-keys", list)
+        routes.on(group, .delete, "/v1/api-keys/{key_id}", revoke)
+    }
+
+    @Sendable func create(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        try context.caller().require(.manageKeys)
+        let body = try await JSONBody.decode(APIKeyBody.self, from: request, context: context)
+        guard let role = Role(rawValue: body.role) else {
+            throw DomainError.invalid(field: "role", message: "must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        let issued = try await keys.create(name: body.name, role: role, stores: body.stores)
+        var json = Self.json(issued.record)
+        json.removeLast()
+        json += ",\"key\":\(JSON.quoted(issued.key))}"
+        return JSONResponse.make(json, status: .created)
+    }
+
+    @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        try context.caller().require(.manageKeys)
+        return JSONResponse.page(try await keys.list().map(Self.json), nextCursor: nil)
+    }
+
+    @Sendable func revoke(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        try context.caller().require(.manageKeys)
+        try await keys.revoke(id: try context.identifier("key_id"))
+        return Response(status: .noContent)
+    }
+
+    static func json(_ r: APIKeyRecord) -> String {
+        """
+        {"id":"\(r.id)","name":\(JSON.quoted(r.name)),"role":"\(r.role.rawValue)",\
+        "stores":[\(r.stores.map { "\"\($0)\"" }.joined(separator: ","))],"created_at":"\(RFC3339.format(millis: r.createdAtMillis))",\
+        "revoked_at":\(r.revokedAtMillis.map { "\"\(RFC3339.format(millis: $0))\"" } ?? "null")}
+        """
+    }
+}

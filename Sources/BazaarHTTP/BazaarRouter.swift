@@ -1,0 +1,48 @@
+public import BazaarCore
+public import Hummingbird
+
+/// What the HTTP layer needs from the rest of the system.
+public struct APIServices: Sendable {
+    public var stock: StockService
+    public var keys: APIKeyService
+    public var limiter: any RateLimiter
+    public var healthChecks: [HealthCheck]
+    public var metricsText: @Sendable () -> String
+    public var clock: WallClock
+
+    public init(stock: StockService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
+                metricsText: @escaping @Sendable () -> String, clock: WallClock = .system) {
+        self.stock = stock
+        self.keys = keys
+        self.limiter = limiter
+        self.healthChecks = healthChecks
+        self.metricsText = metricsText
+        self.clock = clock
+    }
+}
+
+/// The router with every route, and the table of those routes (checked against `openapi.yaml` by a test).
+public struct BazaarRouter: Sendable {
+    public let responder: RouterResponder<BazaarRequestContext>
+    public let routes: RouteTable
+
+    /// Middleware order, outermost first: metrics (sees the final status), problem+json and request id,
+    /// then per route group: authentication and rate limiting.
+    public init(services: APIServices) {
+        let router = Router(context: BazaarRequestContext.self)
+        let table = RouteTableBox()
+        // Middleware applies to the routes added after it, so it goes first; it wraps unmatched requests too.
+        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: ProblemMiddleware(routes: table))
+        var registrar = RouteRegistrar()
+        OperationsController(healthChecks: services.healthChecks, metricsText: services.metricsText)
+            .register(&registrar, on: router)
+        let authenticated = router.group().add(middleware: AuthMiddleware(keys: services.keys, limiter: services.limiter))
+        StockController(stock: services.stock).register(&registrar, on: authenticated)
+        CatalogController(stock: services.stock, clock: services.clock).register(&registrar, on: authenticated)
+        APIKeyController(keys: services.keys).register(&registrar, on: authenticated)
+        table.set(registrar.table)
+        self.responder = router.buildResponder()
+        self.routes = registrar.table
+    }
+}

@@ -1,0 +1,258 @@
+import BazaarCore
+import BazaarDomain
+import Hummingbird
+
+/// The fields of one movement in a request body.
+struct MovementBody: Decodable {
+    static let fields: Set<String> = ["delta", "quantity", "reason", "reference", "expected_version", "occurred_at"]
+    static let batchFields = fields.union(["store_id", "product_id"])
+
+    var storeID: String?
+    var productID: String?
+    var delta: Int64?
+    var quantity: Int64?
+    var reason: String?
+    var reference: String?
+    var expectedVersion: Int64?
+    var occurredAt: String?
+    /// Where this body sits in the request, for error messages (`movements[2].`).
+    var fieldPrefix: String
+
+    private enum Key: String, CodingKey {
+        case storeID = "store_id", productID = "product_id", delta, quantity, reason, reference
+        case expectedVersion = "expected_version", occurredAt = "occurred_at"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let inBatch = !decoder.codingPath.isEmpty
+        try decoder.rejectUnknownFields(inBatch ? Self.batchFields : Self.fields)
+        let c = try decoder.container(keyedBy: Key.self)
+        storeID = try c.decodeIfPresent(String.self, forKey: .storeID)
+        productID = try c.decodeIfPresent(String.self, forKey: .productID)
+        delta = try c.integer(.delta)
+        quantity = try c.integer(.quantity)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        reference = try c.decodeIfPresent(String.self, forKey: .reference)
+        expectedVersion = try c.integer(.expectedVersion)
+        occurredAt = try c.decodeIfPresent(String.self, forKey: .occurredAt)
+        fieldPrefix = inBatch ? fieldPath(decoder.codingPath) + "." : ""
+    }
+
+    func command(storeID: String, productID: String) throws -> MovementCommand {
+        let change: StockChange
+        switch (delta, quantity) {
+        case (let d?, nil): change = .delta(d)
+        case (nil, let q?): change = .quantity(q)
+        default:
+            throw DomainError.invalid(field: fieldPrefix + "delta", message: "send exactly one of `delta` (a change) or `quantity` (an absolute count)")
+        }
+        let occurred = try occurredAt.map { text throws(DomainError) in
+            guard let millis = RFC3339.parse(text) else {
+                throw DomainError.invalid(field: fieldPrefix + "occurred_at", message: "must be an RFC 3339 time such as 2026-11-27T10:00:00Z")
+            }
+            return millis
+        }
+        return try MovementCommand(
+            storeID: storeID, productID: productID, change: change,
+            reason: try reason.map { r throws(DomainError) in try MovementReason.parse(r, field: fieldPrefix + "reason") },
+            reference: reference, expectedVersion: expectedVersion, occurredAtMillis: occurred, fieldPrefix: fieldPrefix)
+    }
+}
+
+struct BatchBody: Decodable {
+    var movements: [MovementBody]
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(["movements"])
+        movements = try decoder.container(keyedBy: AnyKey.self).decode([MovementBody].self, forKey: AnyKey(stringValue: "movements"))
+    }
+}
+
+struct TransferBody: Decodable {
+    var fromStoreID: String
+    var toStoreID: String
+    var productID: String
+    var quantity: Int64
+    var reference: String?
+
+    private enum Key: String, CodingKey {
+        case fromStoreID = "from_store_id", toStoreID = "to_store_id", productID = "product_id", quantity, reference
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(["from_store_id", "to_store_id", "product_id", "quantity", "reference"])
+        let c = try decoder.container(keyedBy: Key.self)
+        fromStoreID = try c.decode(String.self, forKey: .fromStoreID)
+        toStoreID = try c.decode(String.self, forKey: .toStoreID)
+        productID = try c.decode(String.self, forKey: .productID)
+        quantity = try c.requiredInteger(.quantity)
+        reference = try c.decodeIfPresent(String.self, forKey: .reference)
+    }
+}
+
+/// Stock reads and writes: the seed endpoints and their `/v1/` companions.
+struct StockController {
+    let stock: StockService
+
+    func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
+        routes.on(group, .post, "/update-stock/{store_id}/{product_id}", update)
+        routes.on(group, .get, "/get-stock/{store_id}/{product_id}", get)
+        routes.on(group, .get, "/audit-logs", auditLogs)
+        routes.on(group, .post, "/v1/movements", batch)
+        routes.on(group, .post, "/v1/transfers", transfer)
+        routes.on(group, .get, "/v1/stores/{store_id}/stock", storeStock)
+        routes.on(group, .get, "/v1/products/{product_id}/stock", productStock)
+        routes.on(group, .get, "/v1/changes", changes)
+    }
+
+    @Sendable func update(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        let productID = try context.identifier("product_id")
+        try caller.require(.writeStock(storeID: storeID))
+        let body = try await JSONBody.decode(MovementBody.self, from: request, context: context)
+        let receipt = try await stock.write(
+            [try body.command(storeID: storeID, productID: productID)], actor: caller.name,
+            idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
+        return JSONResponse.make(receipt.movements[0].writeAnswerJSON, headers: replayHeaders(receipt))
+    }
+
+    @Sendable func get(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        let productID = try context.identifier("product_id")
+        try caller.require(.readStock(storeID: storeID))
+        let level = try await stock.level(storeID: storeID, productID: productID)
+        return JSONResponse.make(level.readAnswerJSON(storeID: storeID, productID: productID))
+    }
+
+    @Sendable func batch(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let body = try await JSONBody.decode(BatchBody.self, from: request, context: context)
+        guard body.movements.count <= StockService.maxBatchSize else {
+            throw DomainError.invalid(field: "movements", message: "must hold at most \(StockService.maxBatchSize) movements (got \(body.movements.count))")
+        }
+        let commands = try body.movements.enumerated().map { index, item in
+            guard let storeID = item.storeID else { throw DomainError.invalid(field: "movements[\(index)].store_id", message: "is required") }
+            guard let productID = item.productID else { throw DomainError.invalid(field: "movements[\(index)].product_id", message: "is required") }
+            return try item.command(storeID: storeID, productID: productID)
+        }
+        for command in commands { try caller.require(.writeStock(storeID: command.storeID)) }
+        let receipt = try await stock.write(
+            commands, actor: caller.name, idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
+        return JSONResponse.make(
+            "{\"movements\":[\(receipt.movements.map(\.writeAnswerJSON).joined(separator: ","))]}", headers: replayHeaders(receipt))
+    }
+
+    @Sendable func transfer(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let body = try await JSONBody.decode(TransferBody.self, from: request, context: context)
+        try Identifier.validate(body.fromStoreID, field: "from_store_id")
+        try Identifier.validate(body.toStoreID, field: "to_store_id")
+        try caller.require(.writeStock(storeID: body.fromStoreID))
+        try caller.require(.writeStock(storeID: body.toStoreID))
+        let receipt = try await stock.transfer(
+            from: body.fromStoreID, to: body.toStoreID, productID: body.productID, quantity: body.quantity,
+            reference: body.reference, actor: caller.name, idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
+        return JSONResponse.make(
+            "{\"from\":\(receipt.movements[0].writeAnswerJSON),\"to\":\(receipt.movements[1].writeAnswerJSON)}",
+            headers: replayHeaders(receipt))
+    }
+
+    @Sendable func auditLogs(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        var query = AuditQuery()
+        query.storeID = try optionalIdentifier(request, "store_id")
+        query.productID = try optionalIdentifier(request, "product_id")
+        query.actor = request.query("actor")
+        if let reason = request.query("reason") {
+            guard let parsed = MovementReason(rawValue: reason) else {
+                throw Problem.badParameter("reason", "must be one of \(MovementReason.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            query.reason = parsed
+        }
+        query.sinceMillis = try time(request, "since")
+        query.untilMillis = try time(request, "until")
+        let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
+        query.limit = limit + 1  // one more than asked tells whether there is a next page
+        query.beforeSequence = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } }
+        if let storeID = query.storeID {
+            try caller.require(.readStock(storeID: storeID))
+        } else {
+            try caller.require(.readAllStores)
+        }
+        var page = try await stock.store.auditLog(query)
+        let more = page.count > limit
+        if more { page.removeLast() }
+        return JSONResponse.page(page.map(\.auditJSON), nextCursor: more ? page.last.map { Cursor.encode(sequence: $0.sequence) } : nil)
+    }
+
+    @Sendable func storeStock(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        try caller.require(.readStock(storeID: storeID))
+        guard try await stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
+        let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
+        var rows = try await stock.store.levels(storeID: storeID, afterProductID: after, limit: limit + 1)
+        let more = rows.count > limit
+        if more { rows.removeLast() }
+        return JSONResponse.page(
+            rows.map { $0.level.readAnswerJSON(storeID: $0.storeID, productID: $0.productID) },
+            nextCursor: more ? rows.last.map { Cursor.encode(identifier: $0.productID) } : nil)
+    }
+
+    @Sendable func productStock(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let productID = try context.identifier("product_id")
+        try caller.require(.readAllStores)
+        guard try await stock.catalog.hasProduct(productID) else { throw DomainError.unknownProduct(productID) }
+        let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
+        let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
+        var rows = try await stock.store.levels(productID: productID, afterStoreID: after, limit: limit + 1)
+        let more = rows.count > limit
+        if more { rows.removeLast() }
+        let total = rows.reduce(Int64(0)) { $0 + $1.level.quantity }
+        let items = rows.map { $0.level.readAnswerJSON(storeID: $0.storeID, productID: $0.productID) }
+        let next = more ? rows.last.map { Cursor.encode(identifier: $0.storeID) } : nil
+        return JSONResponse.make(
+            "{\"items\":[\(items.joined(separator: ","))],\"page_total_quantity\":\(total),\"next_cursor\":\(JSON.quotedOrNull(next))}")
+    }
+
+    /// The ledger in commit order after a cursor, for systems that sync. `next_cursor` is never null: poll with it.
+    @Sendable func changes(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        try caller.require(.readAllStores)
+        let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
+        let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } } ?? 0
+        let rows = try await stock.store.movements(afterSequence: after, limit: limit)
+        return JSONResponse.page(rows.map(\.auditJSON), nextCursor: Cursor.encode(sequence: rows.last?.sequence ?? after))
+    }
+
+    private func replayHeaders(_ receipt: WriteReceipt) -> HTTPFields {
+        receipt.replayed ? [.idempotentReplayed: "true"] : [:]
+    }
+
+    private func optionalIdentifier(_ request: Request, _ name: String) throws -> String? {
+        guard let value = request.query(name) else { return nil }
+        guard Identifier.isValid(value) else {
+            throw Problem.badParameter(name, "must be 1-\(Identifier.maxLength) characters from A-Z a-z 0-9 . _ : -")
+        }
+        return value
+    }
+
+    private func time(_ request: Request, _ name: String) throws -> Int64? {
+        guard let value = request.query(name) else { return nil }
+        guard let millis = RFC3339.parse(value) else { throw Problem.badParameter(name, "must be an RFC 3339 time such as 2026-11-27T00:00:00Z") }
+        return millis
+    }
+}
+
+/// Runs a parameter parser, turning its domain error into a 400 problem.
+func parameter<T>(_ parse: () throws(DomainError) -> T) throws -> T {
+    do {
+        return try parse()
+    } catch {
+        if case .invalid(let field, let message) = error { throw Problem.badParameter(field, message) }
+        throw error
+    }
+}

@@ -1,0 +1,64 @@
+import BazaarCore
+import BazaarDomain
+import GRDB
+
+/// `LedgerTransaction` on one SQLite connection inside the writer's transaction. SQLite has a single
+/// writer, so a plain read is already the locked read the ledger algorithm needs.
+struct SQLiteLedgerTransaction: LedgerTransaction {
+    let db: Database
+
+    func idempotencyRecord(scope: String, key: String) throws -> (fingerprint: String, movementIDs: [String])? {
+        let statement = try db.cachedStatement(sql: "SELECT fingerprint, movement_ids FROM idempotency_keys WHERE scope = ? AND key = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [scope, key]) else { return nil }
+        let ids: String = row[1]
+        return (row[0], ids.split(separator: ",").map(String.init))
+    }
+
+    func saveIdempotencyRecord(_ claim: IdempotencyClaim, movementIDs: [String], atMillis: Int64) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO idempotency_keys (scope, key, fingerprint, movement_ids, created_at_ms) VALUES (?, ?, ?, ?, ?)")
+        try statement.execute(arguments: [claim.scope, claim.key, claim.fingerprint, movementIDs.joined(separator: ","), atMillis])
+    }
+
+    func movements(ids: [String]) throws -> [Movement] {
+        let statement = try db.cachedStatement(sql: "SELECT \(SQLiteStockStore.movementColumns) FROM stock_movements WHERE movement_id = ?")
+        return try ids.map { id in
+            guard let row = try Row.fetchOne(statement, arguments: [id]) else {
+                throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "idempotency record names missing movement \(id)")
+            }
+            return try SQLiteStockStore.movement(from: row)
+        }
+    }
+
+    func lockLevel(storeID: String, productID: String) throws -> StockLevel? {
+        let statement = try db.cachedStatement(
+            sql: "SELECT quantity, version, updated_at_ms FROM stock_levels WHERE store_id = ? AND product_id = ?")
+        guard let row = try Row.fetchOne(statement, arguments: [storeID, productID]) else { return nil }
+        return StockLevel(quantity: row[0], version: row[1], updatedAtMillis: row[2])
+    }
+
+    func writeLevel(storeID: String, productID: String, level: StockLevel, isNew: Bool) throws {
+        let sql = isNew
+            ? "INSERT INTO stock_levels (quantity, version, updated_at_ms, store_id, product_id) VALUES (?, ?, ?, ?, ?)"
+            : "UPDATE stock_levels SET quantity = ?, version = ?, updated_at_ms = ? WHERE store_id = ? AND product_id = ?"
+        try db.cachedStatement(sql: sql).execute(arguments: [level.quantity, level.version, level.updatedAtMillis, storeID, productID])
+    }
+
+    func appendMovement(_ m: Movement) throws -> Int64 {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO stock_movements (movement_id, store_id, product_id, delta, quantity_before, quantity_after,
+                version, reason, reference, actor, at_ms, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        try statement.execute(arguments: [
+            m.movementID, m.storeID, m.productID, m.delta, m.quantityBefore, m.quantityAfter, m.version,
+            m.reason.rawValue, m.reference, m.actor, m.atMillis, m.recordedAtMillis,
+        ])
+        return db.lastInsertedRowID
+    }
+
+    func appendOutbox(topic: String, key: String, eventID: String, payload: String, atMillis: Int64) throws {
+        let statement = try db.cachedStatement(
+            sql: "INSERT INTO outbox (topic, key, event_id, payload, created_at_ms) VALUES (?, ?, ?, ?, ?)")
+        try statement.execute(arguments: [topic, key, eventID, payload, atMillis])
+    }
+}

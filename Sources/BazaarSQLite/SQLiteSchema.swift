@@ -1,0 +1,50 @@
+/// Versioned schema of the SQLite store. Append new versions; never edit an applied one.
+enum SQLiteSchema {
+    static let migrations: [(version: Int, statements: [String])] = [
+        (1, [
+            """
+            CREATE TABLE stores (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, attributes TEXT NOT NULL DEFAULT '{}',
+                created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE products (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, attributes TEXT NOT NULL DEFAULT '{}',
+                lead_time_days INTEGER NOT NULL, review_period_days INTEGER NOT NULL, pack_size INTEGER NOT NULL,
+                service_level REAL NOT NULL, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE stock_levels (
+                store_id TEXT NOT NULL, product_id TEXT NOT NULL, quantity INTEGER NOT NULL, version INTEGER NOT NULL,
+                updated_at_ms INTEGER NOT NULL, PRIMARY KEY (store_id, product_id)) WITHOUT ROWID
+            """,
+            "CREATE INDEX stock_levels_by_product ON stock_levels (product_id, store_id)",
+            """
+            CREATE TABLE stock_movements (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_id TEXT NOT NULL UNIQUE,
+                store_id TEXT NOT NULL, product_id TEXT NOT NULL, delta INTEGER NOT NULL,
+                quantity_before INTEGER NOT NULL, quantity_after INTEGER NOT NULL, version INTEGER NOT NULL,
+                reason TEXT NOT NULL, reference TEXT, actor TEXT NOT NULL,
+                at_ms INTEGER NOT NULL, recorded_at_ms INTEGER NOT NULL)
+            """,
+            "CREATE INDEX stock_movements_by_level ON stock_movements (store_id, product_id, seq)",
+            "CREATE INDEX stock_movements_by_product ON stock_movements (product_id, seq)",
+            """
+            CREATE TABLE idempotency_keys (
+                scope TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL, movement_ids TEXT NOT NULL,
+                created_at_ms INTEGER NOT NULL, PRIMARY KEY (scope, key)) WITHOUT ROWID
+            """,
+            "CREATE INDEX idempotency_keys_by_age ON idempotency_keys (created_at_ms)",
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, stores TEXT NOT NULL,
+                key_hash TEXT NOT NULL UNIQUE, created_at_ms INTEGER NOT NULL, revoked_at_ms INTEGER) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE outbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, event_id TEXT NOT NULL,
+                payload TEXT NOT NULL, created_at_ms INTEGER NOT NULL)
+            """,
+        ]),
+    ]
+}

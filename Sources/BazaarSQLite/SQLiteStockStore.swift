@@ -1,0 +1,314 @@
+public import BazaarCore
+public import BazaarDomain
+import GRDB
+
+/// The embedded default storage: one SQLite file in WAL mode.
+///
+/// All writes go through GRDB's single writer connection (so "database is locked" cannot happen inside the
+/// process); stock writes are additionally coalesced by a `GroupCommitter` into one transaction per batch,
+/// each request in its own savepoint, so one `fsync` (synchronous=FULL) covers many requests.
+public final class SQLiteStockStore: StockStore {
+    let pool: DatabasePool
+    let clock: WallClock
+    private let committer: GroupCommitter<WriteRequest, WriteReceipt>
+
+    /// Opens (creating if needed) the database at `path`.
+    public init(path: String, clock: WallClock = .system) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 4
+        configuration.prepareDatabase { db in
+            // FULL: every commit is on disk before it is answered (durability), at one sync per group commit.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        let pool = try DatabasePool(path: path, configuration: configuration)
+        self.pool = pool
+        self.clock = clock
+        self.committer = GroupCommitter { requests in await Self.commit(requests, pool: pool, clock: clock) }
+    }
+
+    /// One transaction for the whole group; each request in a savepoint so its refusal leaves the others intact.
+    private static func commit(_ requests: [WriteRequest], pool: DatabasePool, clock: WallClock) async -> [Result<WriteReceipt, any Error>] {
+        do {
+            return try await pool.writeWithoutTransaction { db in
+                var results: [Result<WriteReceipt, any Error>] = []
+                results.reserveCapacity(requests.count)
+                let now = clock.nowMillis()
+                try db.inTransaction(.immediate) {
+                    for request in requests {
+                        var receipt: WriteReceipt?
+                        do {
+                            try db.inSavepoint {
+                                var tx = SQLiteLedgerTransaction(db: db)
+                                receipt = try LedgerWrite.apply(request, in: &tx, nowMillis: now)
+                                return .commit
+                            }
+                            results.append(.success(receipt!))
+                        } catch {
+                            results.append(.failure(error))
+                        }
+                    }
+                    return .commit
+                }
+                return results
+            }
+        } catch {
+            // The commit itself failed: nothing of this group is durable.
+            return requests.map { _ in .failure(error) }
+        }
+    }
+
+    public func migrate() async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms INTEGER NOT NULL)")
+            try db.inTransaction(.immediate) {
+                let applied = Set(try Int.fetchAll(db, sql: "SELECT version FROM schema_migrations"))
+                for migration in SQLiteSchema.migrations where !applied.contains(migration.version) {
+                    for statement in migration.statements { try db.execute(sql: statement) }
+                    try db.execute(
+                        sql: "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)",
+                        arguments: [migration.version, self.clock.nowMillis()])
+                }
+                return .commit
+            }
+        }
+    }
+
+    public func apply(_ request: WriteRequest) async throws -> WriteReceipt {
+        try await committer.submit(request)
+    }
+
+    // MARK: Stock reads
+
+    public func level(storeID: String, productID: String) async throws -> StockLevel? {
+        try await pool.read { db in
+            try SQLiteLedgerTransaction(db: db).lockLevel(storeID: storeID, productID: productID)
+        }
+    }
+
+    public func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT store_id, product_id, quantity, version, updated_at_ms FROM stock_levels
+                WHERE store_id = ? AND product_id > ? ORDER BY product_id LIMIT ?
+                """, arguments: [storeID, afterProductID ?? "", limit]).map(Self.stockRow)
+        }
+    }
+
+    public func levels(productID: String, afterStoreID: String?, limit: Int) async throws -> [StockRow] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT store_id, product_id, quantity, version, updated_at_ms FROM stock_levels
+                WHERE product_id = ? AND store_id > ? ORDER BY store_id LIMIT ?
+                """, arguments: [productID, afterStoreID ?? "", limit]).map(Self.stockRow)
+        }
+    }
+
+    public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
+            guard let value else { return }
+            conditions.append(condition)
+            arguments.append(value)
+        }
+        add("store_id = ?", query.storeID)
+        add("product_id = ?", query.productID)
+        add("actor = ?", query.actor)
+        add("reason = ?", query.reason?.rawValue)
+        add("at_ms >= ?", query.sinceMillis)
+        add("at_ms < ?", query.untilMillis)
+        add("seq < ?", query.beforeSequence)
+        let sql = "SELECT \(Self.movementColumns) FROM stock_movements"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY seq DESC LIMIT \(query.limit)"
+        let statementArguments = StatementArguments(arguments)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.movement(from:))
+        }
+    }
+
+    public func movements(afterSequence: Int64, limit: Int) async throws -> [Movement] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.movementColumns) FROM stock_movements WHERE seq > ? ORDER BY seq LIMIT ?",
+                             arguments: [afterSequence, limit]).map(Self.movement(from:))
+        }
+    }
+
+    public func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64) {
+        try await pool.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT COALESCE(SUM(delta), 0), COUNT(*) FROM stock_movements WHERE store_id = ? AND product_id = ?
+                """, arguments: [storeID, productID])!
+            return (row[0], row[1])
+        }
+    }
+
+    // MARK: Catalog
+
+    public func upsertStore(_ store: Store) async throws -> Bool {
+        try await pool.write { db in
+            let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM stores WHERE id = ?", arguments: [store.id]) ?? false
+            try db.execute(sql: """
+                INSERT INTO stores (id, name, attributes, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, attributes = excluded.attributes, updated_at_ms = excluded.updated_at_ms
+                """, arguments: [store.id, store.name, store.attributesJSON, store.createdAtMillis, store.updatedAtMillis])
+            return !existed
+        }
+    }
+
+    public func store(id: String) async throws -> Store? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT id, name, attributes, created_at_ms, updated_at_ms FROM stores WHERE id = ?",
+                             arguments: [id]).map(Self.store(from:))
+        }
+    }
+
+    public func stores(afterID: String?, limit: Int) async throws -> [Store] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, name, attributes, created_at_ms, updated_at_ms FROM stores WHERE id > ? ORDER BY id LIMIT ?",
+                             arguments: [afterID ?? "", limit]).map(Self.store(from:))
+        }
+    }
+
+    public func upsertProduct(_ p: Product) async throws -> Bool {
+        try await pool.write { db in
+            let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM products WHERE id = ?", arguments: [p.id]) ?? false
+            try db.execute(sql: """
+                INSERT INTO products (id, name, attributes, lead_time_days, review_period_days, pack_size, service_level,
+                    created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, attributes = excluded.attributes,
+                    lead_time_days = excluded.lead_time_days, review_period_days = excluded.review_period_days,
+                    pack_size = excluded.pack_size, service_level = excluded.service_level, updated_at_ms = excluded.updated_at_ms
+                """, arguments: [p.id, p.name, p.attributesJSON, p.leadTimeDays, p.reviewPeriodDays, p.packSize, p.serviceLevel,
+                                 p.createdAtMillis, p.updatedAtMillis])
+            return !existed
+        }
+    }
+
+    public func product(id: String) async throws -> Product? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.productColumns) FROM products WHERE id = ?", arguments: [id]).map(Self.product(from:))
+        }
+    }
+
+    public func products(afterID: String?, limit: Int) async throws -> [Product] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.productColumns) FROM products WHERE id > ? ORDER BY id LIMIT ?",
+                             arguments: [afterID ?? "", limit]).map(Self.product(from:))
+        }
+    }
+
+    public func allStoreIDs() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM stores") }
+    }
+
+    public func allProductIDs() async throws -> [String] {
+        try await pool.read { db in try String.fetchAll(db, sql: "SELECT id FROM products") }
+    }
+
+    // MARK: API keys
+
+    public func insertAPIKey(_ r: APIKeyRecord) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT INTO api_keys (id, name, role, stores, key_hash, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [r.id, r.name, r.role.rawValue, r.stores.joined(separator: ","), r.keyHash, r.createdAtMillis, r.revokedAtMillis])
+        }
+    }
+
+    public func apiKey(hash: String) async throws -> APIKeyRecord? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.apiKeyColumns) FROM api_keys WHERE key_hash = ?", arguments: [hash]).map(Self.apiKey(from:))
+        }
+    }
+
+    public func apiKeys() async throws -> [APIKeyRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.apiKeyColumns) FROM api_keys ORDER BY created_at_ms, id").map(Self.apiKey(from:))
+        }
+    }
+
+    public func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE api_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL", arguments: [atMillis, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func hasActiveAdminKey() async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at_ms IS NULL LIMIT 1") ?? false
+        }
+    }
+
+    // MARK: Outbox and housekeeping
+
+    public func outboxBatch(limit: Int) async throws -> [OutboxEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, topic, key, event_id, payload FROM outbox ORDER BY seq LIMIT ?", arguments: [limit])
+                .map { OutboxEntry(sequence: $0[0], topic: $0[1], key: $0[2], eventID: $0[3], payload: $0[4]) }
+        }
+    }
+
+    public func deleteOutbox(through sequence: Int64) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM outbox WHERE seq <= ?", arguments: [sequence]) }
+    }
+
+    public func outboxDepth() async throws -> Int {
+        try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0 }
+    }
+
+    public func purgeIdempotency(olderThanMillis: Int64) async throws -> Int {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at_ms < ?", arguments: [olderThanMillis])
+            return db.changesCount
+        }
+    }
+
+    public func close() async throws {
+        try pool.close()
+    }
+
+    // MARK: Row mapping
+
+    static let movementColumns = """
+        seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason, reference, actor, at_ms, recorded_at_ms
+        """
+    static let productColumns = """
+        id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms
+        """
+    static let apiKeyColumns = "id, name, role, stores, key_hash, created_at_ms, revoked_at_ms"
+
+    static func movement(from row: Row) throws -> Movement {
+        let reasonText: String = row[8]
+        guard let reason = MovementReason(rawValue: reasonText) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown reason \(reasonText) in ledger")
+        }
+        return Movement(
+            sequence: row[0], movementID: row[1], storeID: row[2], productID: row[3], delta: row[4], quantityBefore: row[5],
+            quantityAfter: row[6], version: row[7], reason: reason, reference: row[9], actor: row[10], atMillis: row[11],
+            recordedAtMillis: row[12])
+    }
+
+    static func stockRow(_ row: Row) -> StockRow {
+        StockRow(storeID: row[0], productID: row[1], level: StockLevel(quantity: row[2], version: row[3], updatedAtMillis: row[4]))
+    }
+
+    static func store(from row: Row) -> Store {
+        Store(id: row[0], name: row[1], attributesJSON: row[2], createdAtMillis: row[3], updatedAtMillis: row[4])
+    }
+
+    static func product(from row: Row) -> Product {
+        Product(id: row[0], name: row[1], attributesJSON: row[2], leadTimeDays: row[3], reviewPeriodDays: row[4], packSize: row[5],
+                serviceLevel: row[6], createdAtMillis: row[7], updatedAtMillis: row[8])
+    }
+
+    static func apiKey(from row: Row) -> APIKeyRecord {
+        let stores: String = row[3]
+        return APIKeyRecord(
+            id: row[0], name: row[1], role: Role(rawValue: row[2]) ?? .reader,
+            stores: stores.isEmpty ? [] : stores.split(separator: ",").map(String.init), keyHash: row[4],
+            createdAtMillis: row[5], revokedAtMillis: row[6])
+    }
+}
