@@ -1,13 +1,19 @@
 import BazaarDomain
 import Foundation
 import Hummingbird
+import NIOCore
 
 /// Strict JSON request bodies: unknown fields, wrong types and out-of-range numbers are refused with a
 /// message naming the field, instead of being ignored or failing later.
 enum JSONBody {
     static func decode<T: Decodable>(_ type: T.Type, from request: Request, context: BazaarRequestContext) async throws -> T {
         var request = request
-        let buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: context.maxUploadSize)
+        } catch is NIOTooManyBytesError {
+            throw HTTPError(.contentTooLarge)
+        }
         guard buffer.readableBytes > 0 else {
             throw DomainError.invalid(field: "body", message: "is required: send a JSON object")
         }

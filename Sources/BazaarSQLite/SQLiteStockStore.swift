@@ -11,6 +11,7 @@ public final class SQLiteStockStore: StockStore {
     let pool: DatabasePool
     let clock: WallClock
     private let committer: GroupCommitter<WriteRequest, WriteReceipt>
+    private let closed = Locked(false)
 
     /// Opens (creating if needed) the database at `path`.
     public init(path: String, clock: WallClock = .system) throws {
@@ -266,8 +267,13 @@ public final class SQLiteStockStore: StockStore {
         }
     }
 
+    /// Closes the database; later calls do nothing.
     public func close() async throws {
-        try pool.close()
+        let first = closed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        if first { try pool.close() }
     }
 
     // MARK: Row mapping

@@ -1,0 +1,102 @@
+import Testing
+
+@Suite("API keys and roles: every role against every endpoint")
+struct AccessControlTests {
+    /// (method, uri, body, roles allowed). Everything else must be 403, and 401 without a key.
+    static let endpoints: [(String, String, String?, Set<String>)] = [
+        ("POST", "/update-stock/S1/P1", #"{"delta": 1}"#, ["admin", "manager", "store"]),
+        ("POST", "/update-stock/S2/P1", #"{"delta": 1}"#, ["admin", "manager"]),
+        ("GET", "/get-stock/S1/P1", nil, ["admin", "manager", "store", "reader"]),
+        ("GET", "/get-stock/S2/P1", nil, ["admin", "manager", "reader"]),
+        ("GET", "/audit-logs", nil, ["admin", "manager", "reader"]),
+        ("GET", "/audit-logs?store_id=S1", nil, ["admin", "manager", "store", "reader"]),
+        ("GET", "/audit-logs?store_id=S2", nil, ["admin", "manager", "reader"]),
+        ("POST", "/v1/movements", #"{"movements": [{"store_id": "S1", "product_id": "P2", "delta": 1}]}"#, ["admin", "manager", "store"]),
+        ("POST", "/v1/movements", #"{"movements": [{"store_id": "S1", "product_id": "P2", "delta": 1}, {"store_id": "S2", "product_id": "P2", "delta": 1}]}"#, ["admin", "manager"]),
+        ("POST", "/v1/transfers", #"{"from_store_id": "S3", "to_store_id": "S2", "product_id": "P3", "quantity": 1}"#, ["admin", "manager"]),
+        ("GET", "/v1/stores/S1/stock", nil, ["admin", "manager", "store", "reader"]),
+        ("GET", "/v1/stores/S2/stock", nil, ["admin", "manager", "reader"]),
+        ("GET", "/v1/products/P1/stock", nil, ["admin", "manager", "reader"]),
+        ("GET", "/v1/changes", nil, ["admin", "manager", "reader"]),
+        ("GET", "/v1/stores", nil, ["admin", "manager", "store", "reader"]),
+        ("GET", "/v1/stores/S1", nil, ["admin", "manager", "store", "reader"]),
+        ("PUT", "/v1/stores/S7", #"{"name": "New"}"#, ["admin", "manager"]),
+        ("GET", "/v1/products", nil, ["admin", "manager", "store", "reader"]),
+        ("GET", "/v1/products/P1", nil, ["admin", "manager", "store", "reader"]),
+        ("PUT", "/v1/products/P7", #"{"name": "New"}"#, ["admin", "manager"]),
+        ("POST", "/v1/api-keys", #"{"name": "x", "role": "reader"}"#, ["admin"]),
+        ("GET", "/v1/api-keys", nil, ["admin"]),
+        ("DELETE", "/v1/api-keys/key_doesnotexist", nil, ["admin"]),  // admin: 404, the others: 403
+    ]
+
+    @Test func everyRoleIsAllowedOrRefusedAsDesignSays() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            _ = try await client.call(.post, "/update-stock/S3/P3", body: #"{"quantity": 1000}"#)
+            let keys = [
+                "admin": adminKey,
+                "manager": try await client.key(role: "manager"),
+                "store": try await client.key(role: "store", stores: ["S1"]),
+                "reader": try await client.key(role: "reader"),
+            ]
+            for (method, uri, body, allowed) in Self.endpoints {
+                for (role, key) in keys.sorted(by: { $0.key < $1.key }) {
+                    let reply = try await client.call(.init(rawValue: method)!, uri, key: key, body: body)
+                    if allowed.contains(role) {
+                        let ok = (200..<300).contains(reply.status) || (uri.hasSuffix("doesnotexist") && reply.status == 404)
+                        #expect(ok, "\(role) \(method) \(uri) -> \(reply.status) \(reply.body)")
+                    } else {
+                        #expect(reply.status == 403, "\(role) \(method) \(uri) -> \(reply.status)")
+                        #expect(reply.isProblem)
+                    }
+                }
+                let anonymous = try await client.call(.init(rawValue: method)!, uri, key: nil, body: body)
+                #expect(anonymous.status == 401, "anonymous \(method) \(uri)")
+                #expect(anonymous.headers[.wwwAuthenticate] == "Bearer")
+                let wrong = try await client.call(.init(rawValue: method)!, uri, key: "not-a-key", body: body)
+                #expect(wrong.status == 401)
+            }
+        }
+    }
+
+    @Test func revocationTakesEffectAtOnceAndActorIsTheKeyName() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            let created = try await client.call(.post, "/v1/api-keys", body: #"{"name": "till-7", "role": "store", "stores": ["S1"]}"#)
+            #expect(created.status == 201)
+            #expect(Set(created.json.keys).isSuperset(of: ["id", "key", "name", "role", "stores"]))
+            #expect(created.json["stores"] as? [String] == ["S1"])
+            let key = try #require(created.string("key"))
+            let id = try #require(created.string("id"))
+            #expect(try await client.call(.post, "/update-stock/S1/P1", key: key, body: #"{"delta": 2}"#).status == 200)
+            #expect(try await client.call(.get, "/audit-logs?store_id=S1").items.first?["actor"] as? String == "till-7")
+            let listed = try await client.call(.get, "/v1/api-keys")
+            #expect(!listed.body.contains(key), "the key itself is never shown again")
+            #expect(try await client.call(.delete, "/v1/api-keys/\(id)").status == 204)
+            #expect(try await client.call(.get, "/get-stock/S1/P1", key: key).status == 401)
+            #expect(try await client.call(.delete, "/v1/api-keys/\(id)").status == 404)
+        }
+    }
+
+    @Test func rateLimitAnswers429WithHeaders() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url, rate: 1, burst: 3, seed: false) { _, client in
+            var remaining: [String] = []
+            for _ in 0..<3 {
+                let reply = try await client.call(.get, "/v1/stores")
+                #expect(reply.status == 200)
+                #expect(reply.headers[.init("RateLimit-Limit")!] == "3")
+                remaining.append(reply.headers[.init("RateLimit-Remaining")!] ?? "?")
+            }
+            #expect(remaining == ["2", "1", "0"])
+            let limited = try await client.call(.get, "/v1/stores")
+            #expect(limited.status == 429)
+            #expect(limited.isProblem)
+            #expect(limited.headers[.retryAfter] == "1")
+            #expect(limited.headers[.init("RateLimit-Remaining")!] == "0")
+            #expect(limited.headers[.init("RateLimit-Reset")!] != nil)
+            // Health is not rate limited.
+            #expect(try await client.call(.get, "/health/live", key: nil).status == 200)
+        }
+    }
+}
