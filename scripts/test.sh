@@ -13,3 +13,5 @@ fi
 
 swift build --build-tests
 swift test --skip-build
+# The real binary, end to end (the debug build made above).
+bash scripts/e2e.sh .build/debug/bazaar

@@ -13,7 +13,9 @@ public protocol LedgerTransaction {
     mutating func writeLevel(storeID: String, productID: String, level: StockLevel, isNew: Bool) throws
     /// Appends a ledger row and returns its sequence number.
     mutating func appendMovement(_ movement: Movement) throws -> Int64
-    mutating func appendOutbox(topic: String, key: String, eventID: String, payload: String, atMillis: Int64) throws
+    /// Queues the movement's event. The ledger row is immutable, so the outbox keeps only a reference to it
+    /// and the event is rendered when published (half the bytes written per movement).
+    mutating func appendMovementEvent(_ movement: Movement) throws
 }
 
 /// The one algorithm of a stock write, shared by every storage engine (invariants 1, 2, 3, 5):
@@ -21,6 +23,12 @@ public protocol LedgerTransaction {
 /// append the ledger row and the outbox event; remember the idempotency key. The caller wraps it in a
 /// transaction (or savepoint) and rolls back on any throw.
 public enum LedgerWrite {
+    /// Whether a refusal of `request` can happen after it has written rows. A single command is refused (if at
+    /// all) before its first write, so it needs no savepoint; batches and transfers do.
+    public static func needsSavepoint(_ request: WriteRequest) -> Bool {
+        request.commands.count > 1
+    }
+
     public static func apply<T: LedgerTransaction>(
         _ request: WriteRequest, in tx: inout T, nowMillis: Int64
     ) throws -> WriteReceipt {
@@ -41,9 +49,7 @@ public enum LedgerWrite {
                 version: next.version, reason: command.reason, reference: command.reference, actor: request.actor,
                 atMillis: command.occurredAtMillis ?? nowMillis, recordedAtMillis: nowMillis)
             movement.sequence = try tx.appendMovement(movement)
-            try tx.appendOutbox(
-                topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
-                payload: movement.cloudEventJSON, atMillis: nowMillis)
+            try tx.appendMovementEvent(movement)
             movements.append(movement)
         }
         if let claim = request.idempotency {

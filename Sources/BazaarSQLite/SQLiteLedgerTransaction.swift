@@ -56,9 +56,8 @@ struct SQLiteLedgerTransaction: LedgerTransaction {
         return db.lastInsertedRowID
     }
 
-    func appendOutbox(topic: String, key: String, eventID: String, payload: String, atMillis: Int64) throws {
-        let statement = try db.cachedStatement(
-            sql: "INSERT INTO outbox (topic, key, event_id, payload, created_at_ms) VALUES (?, ?, ?, ?, ?)")
-        try statement.execute(arguments: [topic, key, eventID, payload, atMillis])
+    func appendMovementEvent(_ movement: Movement) throws {
+        let statement = try db.cachedStatement(sql: "INSERT INTO outbox (movement_seq) VALUES (?)")
+        try statement.execute(arguments: [movement.sequence])
     }
 }

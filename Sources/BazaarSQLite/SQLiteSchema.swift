@@ -40,11 +40,8 @@ enum SQLiteSchema {
                 id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, stores TEXT NOT NULL,
                 key_hash TEXT NOT NULL UNIQUE, created_at_ms INTEGER NOT NULL, revoked_at_ms INTEGER) WITHOUT ROWID
             """,
-            """
-            CREATE TABLE outbox (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, event_id TEXT NOT NULL,
-                payload TEXT NOT NULL, created_at_ms INTEGER NOT NULL)
-            """,
+            // Events waiting to be published, in commit order: a movement's event is rendered from its ledger row.
+            "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_seq INTEGER NOT NULL)",
         ]),
     ]
 }

@@ -21,6 +21,8 @@ public final class SQLiteStockStore: StockStore {
         configuration.prepareDatabase { db in
             // FULL: every commit is on disk before it is answered (durability), at one sync per group commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
+            // Checkpoint less often: each checkpoint syncs the database file on the writer's path.
+            try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         self.pool = pool
@@ -28,7 +30,9 @@ public final class SQLiteStockStore: StockStore {
         self.committer = GroupCommitter { requests in await Self.commit(requests, pool: pool, clock: clock) }
     }
 
-    /// One transaction for the whole group; each request in a savepoint so its refusal leaves the others intact.
+    /// One transaction for the whole group. A refusal (a `DomainError`) leaves nothing of its request behind:
+    /// multi-command requests run in a savepoint, single commands are refused before they write. Any other
+    /// error (I/O, a full disk) fails the whole group, since the transaction's state is then unknown.
     private static func commit(_ requests: [WriteRequest], pool: DatabasePool, clock: WallClock) async -> [Result<WriteReceipt, any Error>] {
         do {
             return try await pool.writeWithoutTransaction { db in
@@ -39,14 +43,18 @@ public final class SQLiteStockStore: StockStore {
                     for request in requests {
                         var receipt: WriteReceipt?
                         do {
-                            try db.inSavepoint {
-                                var tx = SQLiteLedgerTransaction(db: db)
+                            var tx = SQLiteLedgerTransaction(db: db)
+                            if LedgerWrite.needsSavepoint(request) {
+                                try db.inSavepoint {
+                                    receipt = try LedgerWrite.apply(request, in: &tx, nowMillis: now)
+                                    return .commit
+                                }
+                            } else {
                                 receipt = try LedgerWrite.apply(request, in: &tx, nowMillis: now)
-                                return .commit
                             }
                             results.append(.success(receipt!))
-                        } catch {
-                            results.append(.failure(error))
+                        } catch let refusal as DomainError {
+                            results.append(.failure(refusal))
                         }
                     }
                     return .commit
@@ -247,8 +255,14 @@ public final class SQLiteStockStore: StockStore {
 
     public func outboxBatch(limit: Int) async throws -> [OutboxEntry] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, topic, key, event_id, payload FROM outbox ORDER BY seq LIMIT ?", arguments: [limit])
-                .map { OutboxEntry(sequence: $0[0], topic: $0[1], key: $0[2], eventID: $0[3], payload: $0[4]) }
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.movementColumns), outbox.seq FROM outbox JOIN stock_movements ON stock_movements.seq = outbox.movement_seq
+                ORDER BY outbox.seq LIMIT ?
+                """, arguments: [limit]).map { row in
+                    let movement = try Self.movement(from: row)
+                    return OutboxEntry(sequence: row[13], topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
+                                       payload: movement.cloudEventJSON)
+                }
         }
     }
 
@@ -279,7 +293,8 @@ public final class SQLiteStockStore: StockStore {
     // MARK: Row mapping
 
     static let movementColumns = """
-        seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason, reference, actor, at_ms, recorded_at_ms
+        stock_movements.seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason, reference, \
+        actor, at_ms, recorded_at_ms
         """
     static let productColumns = """
         id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Bazaar HTTP benchmark on the embedded default (SQLite, synchronous=FULL: every answered write is on disk).
+# Builds release, starts `bazaar` on a fresh database, and reports requests/s and p50/p99 for each load next to
+# GET /health/live measured in the same run (these machines are noisy: compare ratios, not absolutes).
+#   bench/run.sh [seconds per load, default 10] [connections, default 64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DURATION=${1:-10}
+CONNECTIONS=${2:-64}
+PORT=${BENCH_PORT:-18181}
+export BENCH_KEY=bench-admin-key-0123456789 BENCH_STORES=100 BENCH_PRODUCTS=100
+
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+swift build -c release --product bazaar >/dev/null
+WORK=$(mktemp -d)
+trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+BAZAAR_ADMIN_KEY=$BENCH_KEY BAZAAR_RATE_LIMIT_RATE=100000000 BAZAAR_RATE_LIMIT_BURST=100000000 BAZAAR_LOG_LEVEL=warning \
+  .build/release/bazaar serve --http-port "$PORT" --database-url "sqlite://$WORK/bench.sqlite" >"$WORK/server.log" 2>&1 &
+SERVER=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
+
+AUTH="Authorization: Bearer $BENCH_KEY"
+for i in $(seq "$BENCH_STORES"); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/S$i" -H "$AUTH" -d '{"name":"s"}' >/dev/null; done
+for i in $(seq "$BENCH_PRODUCTS"); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/P$i" -H "$AUTH" -d '{"name":"p"}' >/dev/null; done
+curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
+curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
+
+# run NAME URL-PATH [lua script]: prints "NAME rps p50 p99" and keeps the raw output.
+run() {
+  local name=$1 path=$2 script=${3:-}
+  local args=(-t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency)
+  [ -n "$script" ] && args+=(-s "$script")
+  wrk "${args[@]}" "http://127.0.0.1:$PORT$path" >"$WORK/$name.txt"
+  local rps p50 p99
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.txt")
+  p50=$(awk '$1=="50%" {print $2}' "$WORK/$name.txt")
+  p99=$(awk '$1=="99%" {print $2}' "$WORK/$name.txt")
+  echo "$name $rps $p50 $p99"
+}
+
+echo "warming up..."
+wrk -t1 -c"$CONNECTIONS" -d3s "http://127.0.0.1:$PORT/health/live" >/dev/null
+wrk -t1 -c"$CONNECTIONS" -d3s -s bench/get-stock.lua "http://127.0.0.1:$PORT/" >/dev/null
+
+results=()
+results+=("$(run baseline-health-live /health/live)")
+results+=("$(run get-stock-many-keys / bench/get-stock.lua)")
+results+=("$(run update-stock-many-keys / bench/update-many.lua)")
+results+=("$(run update-stock-hot-key / bench/update-hot.lua)")
+results+=("$(run baseline-health-live-again /health/live)")
+
+baseline=$(echo "${results[0]}" | awk '{print $2}')
+printf '\n%-28s %12s %10s %10s %10s\n' load "requests/s" p50 p99 "x baseline"
+for line in "${results[@]}"; do
+  set -- $line
+  printf '%-28s %12s %10s %10s %10s\n' "$1" "$2" "$3" "$4" "$(awk -v a="$2" -v b="$baseline" 'BEGIN {printf "%.2f", a / b}')"
+done
+
+# No lost update on the hot key: every answered write is in the level (and the version counts the ledger rows).
+answered=$(awk '/ANSWERED_OK/ {print $2}' "$WORK/update-stock-hot-key.txt")
+level=$(curl -sf "http://127.0.0.1:$PORT/get-stock/HOT/HOT" -H "$AUTH")
+quantity=$(echo "$level" | sed 's/.*"quantity":\([0-9-]*\).*/\1/')
+version=$(echo "$level" | sed 's/.*"version":\([0-9]*\).*/\1/')
+echo
+echo "hot key: $answered writes answered 200; level quantity=$quantity version=$version"
+if [ "$quantity" = "$version" ] && [ "$quantity" -ge "$answered" ]; then
+  echo "check: no lost update (quantity = version >= answered writes)"
+else
+  echo "check FAILED: lost or phantom updates"; exit 1
+fi
