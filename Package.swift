@@ -30,6 +30,9 @@ let package = Package(
         // Pure domain: identifiers, the stock rules, roles, events, time. No I/O, no dependencies.
         .target(name: "BazaarDomain", swiftSettings: strict),
 
+        // Demand forecasting: statistical methods, automatic choice, intervals, accuracy. Pure: no I/O.
+        .target(name: "BazaarForecasting", swiftSettings: strict),
+
         // Application services over storage/cache/event-bus protocols, plus their in-process implementations.
         .target(
             name: "BazaarCore",
@@ -79,13 +82,14 @@ let package = Package(
         .executableTarget(
             name: "bazaar",
             dependencies: [
-                "BazaarApp",
+                "BazaarApp", "BazaarDomain", "BazaarForecasting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
         ),
 
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
+        .testTarget(name: "BazaarForecastingTests", dependencies: ["BazaarForecasting"], swiftSettings: strict),
         .testTarget(
             name: "BazaarAppTests",
             dependencies: [

@@ -57,5 +57,12 @@ check "audit trail names the actor" "echo '$audit' | grep -q '\"actor\":\"admin\
 check "dashboard is served" "curl -sf $B/ | grep -q '<title>Bazaar</title>'"
 kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null
 
+# The analyst CLI on the shared demand data (a 6-day trading week: no Saturdays).
+DATA=../shared/data/online-retail-50.csv
+check "forecast writes H rows per series with intervals" "$BIN forecast --input $DATA --horizon 7 --season 6 --output $WORK/f.csv && [ \$(wc -l < $WORK/f.csv) -eq 351 ] && head -1 $WORK/f.csv | grep -q '^series_id,period,model,forecast,lo,hi'"
+check "future periods skip the days the shop never trades" "grep -q '^10135,2011-12-11,' $WORK/f.csv && ! grep -q ',2011-12-10,' $WORK/f.csv"
+check "backtest reports the automatic choice" "$BIN forecast backtest --input $DATA --horizon 28 --season 6 | grep -q 'Bazaar auto'"
+check "a missing input file is a clear error" "{ $BIN forecast --input /nonexistent.csv --horizon 3 2>&1 || true; } | grep -q 'cannot read'"
+
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
