@@ -7,3 +7,11 @@ cd "$(dirname "$0")/.."
 swift build -c release --product bazaar >/dev/null
 .build/release/bazaar forecast backtest --input ../shared/data/online-retail-50.csv --horizon 28 --season 6 \
   --reference ../shared/data/online-retail-50.statsforecast.csv
+
+# Baseline in the same run: statsforecast's AutoETS on the same training data (installed from PyPI into .build-bench-venv).
+if [ ! -x .build-bench-venv/bin/python ]; then
+  python3 -m venv .build-bench-venv && .build-bench-venv/bin/pip install -q statsforecast==2.1.1 || echo "statsforecast unavailable: no same-run baseline"
+fi
+[ -x .build-bench-venv/bin/python ] && .build-bench-venv/bin/python bench/autoets_baseline.py ../shared/data/online-retail-50.csv
+echo
+.build/release/bazaar simulate --input ../shared/data/online-retail-50.csv --horizon 28 --season 6 --lead-time 2 --review-period 6

@@ -9,7 +9,7 @@ struct Bazaar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bazaar",
         abstract: "Bazaar: exact, audited stock levels for retail chains.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, ForecastCommand.self],
+        subcommands: [Serve.self, Migrate.self, Demo.self, ForecastCommand.self, SimulateCommand.self],
         defaultSubcommand: Serve.self)
 }
 

@@ -1,0 +1,107 @@
+/// Replenishment parameters of one store x product.
+public struct ReplenishmentParameters: Sendable, Equatable {
+    /// Periods from ordering to receiving.
+    public var leadTime: Int
+    /// Periods between reviews (orders are placed only on review periods).
+    public var reviewPeriod: Int
+    /// Orders are rounded up to a multiple of this.
+    public var packSize: Int
+    /// Target probability of not running out within a replenishment cycle.
+    public var serviceLevel: Double
+
+    public init(leadTime: Int, reviewPeriod: Int, packSize: Int = 1, serviceLevel: Double = 0.95) {
+        self.leadTime = leadTime
+        self.reviewPeriod = reviewPeriod
+        self.packSize = packSize
+        self.serviceLevel = serviceLevel
+    }
+}
+
+/// Dynamic thresholds from a demand forecast. Demand over a span is modelled as a count with the forecast
+/// rate as its mean and the series' variance-to-mean ratio (negative binomial; Poisson without over-dispersion),
+/// so intermittent items get sensible, integer thresholds instead of normal-theory ones.
+public struct Thresholds: Sendable, Equatable {
+    /// Expected demand per period.
+    public var rate: Double
+    /// Order when the inventory position is at or below this: the service-level quantile of lead-time demand.
+    public var reorderPoint: Double
+    /// Order up to this: the service-level quantile of demand over lead time + review period.
+    public var orderUpTo: Double
+    /// reorderPoint minus expected lead-time demand.
+    public var safetyStock: Double
+
+    public init(rate: Double, dispersion: Double, parameters p: ReplenishmentParameters) {
+        self.rate = max(0, rate)
+        let lead = Double(max(0, p.leadTime)), cycle = Double(max(0, p.leadTime) + max(1, p.reviewPeriod))
+        reorderPoint = Intervals.countQuantile(mean: self.rate * lead, dispersion: dispersion, p: p.serviceLevel)
+        orderUpTo = max(reorderPoint, Intervals.countQuantile(mean: self.rate * cycle, dispersion: dispersion, p: p.serviceLevel))
+        safetyStock = reorderPoint - self.rate * lead
+    }
+
+    /// From a history of demand per period: the automatic forecast's rate and the recent dispersion.
+    public static func from(history y: [Double], season: Int, parameters: ReplenishmentParameters) -> Thresholds {
+        let rate = y.isEmpty ? 0 : AutoForecaster(season: season).forecast(y, horizon: 1).point[0]
+        return Thresholds(rate: rate, dispersion: dispersion(y), parameters: parameters)
+    }
+
+    /// Variance-to-mean ratio of the recent history (at least 1).
+    public static func dispersion(_ y: [Double]) -> Double {
+        let recent = Array(y.suffix(84))
+        guard recent.count > 1 else { return 1 }
+        let mean = recent.reduce(0, +) / Double(recent.count)
+        let variance = recent.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(recent.count - 1)
+        return mean > 0 ? max(1, variance / mean) : 1
+    }
+
+    /// Periods the stock on hand lasts at the expected rate (nil when nothing is expected to sell).
+    public func daysOfCover(onHand: Double) -> Double? { rate > 0 ? max(0, onHand) / rate : nil }
+
+    /// The order to place now: up to the order-up-to level, rounded up to the pack size, when the inventory
+    /// position (on hand + on order) is at or below the reorder point; else nothing.
+    public func orderQuantity(onHand: Double, onOrder: Double, packSize: Int) -> Int {
+        let position = onHand + onOrder
+        guard position <= reorderPoint, orderUpTo > position else { return 0 }
+        let pack = Double(max(1, packSize))
+        return Int(((orderUpTo - position) / pack).rounded(.up) * pack)
+    }
+}
+
+/// Replays demand through a periodic-review (s, S) policy with lost sales: what a store would have seen.
+public struct InventorySimulation: Sendable {
+    public struct Result: Sendable, Equatable {
+        public var demand: Double
+        public var served: Double
+        public var stockOutPeriods: Int
+        public var averageInventory: Double
+        public var orders: Int
+        public var fillRate: Double { demand > 0 ? served / demand : 1 }
+    }
+
+    /// Starts with `initialStock` on hand; orders placed at the end of a review period arrive `leadTime` periods later.
+    public static func run(demand: [Double], reorderPoint: Double, orderUpTo: Double, parameters p: ReplenishmentParameters,
+                           initialStock: Double) -> Result {
+        var onHand = initialStock
+        var arrivals = [Int: Double]()
+        var served = 0.0, inventory = 0.0
+        var stockOuts = 0, orders = 0
+        for (t, d) in demand.enumerated() {
+            onHand += arrivals.removeValue(forKey: t) ?? 0
+            let sold = min(onHand, d)
+            if d > onHand { stockOuts += 1 }
+            onHand -= sold
+            served += sold
+            inventory += onHand
+            if (t + 1) % max(1, p.reviewPeriod) == 0 {
+                let onOrder = arrivals.values.reduce(0, +)
+                let position = onHand + onOrder
+                if position <= reorderPoint, orderUpTo > position {
+                    let pack = Double(max(1, p.packSize))
+                    arrivals[t + 1 + p.leadTime, default: 0] += ((orderUpTo - position) / pack).rounded(.up) * pack
+                    orders += 1
+                }
+            }
+        }
+        return Result(demand: demand.reduce(0, +), served: served, stockOutPeriods: stockOuts,
+                      averageInventory: demand.isEmpty ? 0 : inventory / Double(demand.count), orders: orders)
+    }
+}
