@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "BazaarCore",
             dependencies: [
-                "BazaarDomain",
+                "BazaarDomain", "BazaarForecasting",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "BazaarHTTP",
             dependencies: [
-                "BazaarCore", "BazaarDomain",
+                "BazaarCore", "BazaarDomain", "BazaarForecasting",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),

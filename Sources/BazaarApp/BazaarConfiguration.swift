@@ -25,6 +25,9 @@ public struct BazaarConfiguration: Sendable {
     public var rateLimitBurst = 2000.0
     /// `cache.capacity` / `BAZAAR_CACHE_CAPACITY`: stock levels held in the in-process cache.
     public var cacheCapacity = 1_000_000
+    /// `intelligence.recompute_seconds` / `BAZAAR_INTELLIGENCE_RECOMPUTE_SECONDS`: age after which a store x product's
+    /// thresholds are recomputed from its demand when next needed.
+    public var intelligenceRecomputeSeconds = 3600.0
     /// `log.level` / `BAZAAR_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
 
@@ -44,6 +47,7 @@ public struct BazaarConfiguration: Sendable {
         rateLimitRate = reader.double(forKey: "rate_limit.rate", default: rateLimitRate)
         rateLimitBurst = reader.double(forKey: "rate_limit.burst", default: rateLimitBurst)
         cacheCapacity = reader.int(forKey: "cache.capacity", default: cacheCapacity)
+        intelligenceRecomputeSeconds = reader.double(forKey: "intelligence.recompute_seconds", default: intelligenceRecomputeSeconds)
         logLevel = reader.string(forKey: "log.level", default: logLevel)
         try validate()
     }
@@ -77,6 +81,7 @@ public struct BazaarConfiguration: Sendable {
     func validate() throws {
         guard (0...65535).contains(httpPort) else { throw ConfigurationError("http.port must be 0-65535 (got \(httpPort))") }
         guard rateLimitRate > 0, rateLimitBurst >= 1 else { throw ConfigurationError("rate_limit.rate must be > 0 and rate_limit.burst >= 1") }
+        guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
         guard cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be at least 16") }
         _ = try DatabaseLocation(databaseURL)
     }

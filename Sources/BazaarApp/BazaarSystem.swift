@@ -1,5 +1,6 @@
 public import BazaarCore
 public import BazaarHTTP
+import BazaarDomain
 import BazaarSQLite
 public import Hummingbird
 public import Logging
@@ -11,12 +12,14 @@ public struct BazaarSystem: Sendable {
     public let store: any StockStore
     public let stock: StockService
     public let keys: APIKeyService
+    public let intelligence: IntelligenceService
     public let bus: InProcessEventBus
     public let relay: OutboxRelay
     public let router: BazaarRouter
     /// An admin key created at this start because none existed; printed once by `serve`.
     public let newAdminKey: String?
     let logger: Logger
+    let intelligenceConsumer: IntelligenceConsumer
 
     /// Opens storage (migrating it), bootstraps the admin key and builds the router.
     public static func start(configuration: BazaarConfiguration, logger: Logger, clock: WallClock = .system) async throws -> BazaarSystem {
@@ -35,6 +38,10 @@ public struct BazaarSystem: Sendable {
         let stock = StockService(store: store, cache: InProcessStockCache(capacity: configuration.cacheCapacity), catalog: catalog, outboxSignal: signal)
         let keys = APIKeyService(store: store, clock: clock)
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
+        let intelligence = IntelligenceService(store: store, clock: clock,
+                                               recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000))
+        // Subscribed before anything publishes, so the consumer sees every committed movement.
+        let movementEvents = bus.subscribe(topic: MovementEvent.topic)
         let limiter = InProcessRateLimiter(rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst)
         let health = [
             HealthCheck(name: "database", required: true) {
@@ -43,11 +50,12 @@ public struct BazaarSystem: Sendable {
         ]
         _ = Observability.registry
         let router = BazaarRouter(services: APIServices(
-            stock: stock, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
+            stock: stock, intelligence: intelligence, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
         return BazaarSystem(
-            configuration: configuration, store: store, stock: stock, keys: keys, bus: bus,
+            configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, bus: bus,
             relay: OutboxRelay(store: store, publisher: bus, signal: signal, logger: logger),
-            router: router, newAdminKey: newAdminKey, logger: logger)
+            router: router, newAdminKey: newAdminKey, logger: logger,
+            intelligenceConsumer: IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger))
     }
 
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
@@ -65,7 +73,8 @@ public struct BazaarSystem: Sendable {
         Application(
             responder: router.responder,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
-            services: [StorageCloser(store: store, logger: logger), MaintenanceService(store: store, logger: logger), relay],
+            services: [StorageCloser(store: store, logger: logger), MaintenanceService(store: store, logger: logger),
+                       intelligenceConsumer, relay],
             logger: logger)
     }
 }

@@ -55,19 +55,24 @@ public struct OutboxRelay: Service {
         await drain()
     }
 
-    /// Publishes everything pending; returns how many events went out.
+    /// Publishes everything pending, movements then other events; returns how many events went out.
     @discardableResult
     public func drain() async -> Int {
+        await drain(batch: { try await store.outboxBatch(limit: $0) }, delete: { try await store.deleteOutbox(through: $0) })
+            + drain(batch: { try await store.eventOutboxBatch(limit: $0) }, delete: { try await store.deleteEventOutbox(through: $0) })
+    }
+
+    private func drain(batch: (Int) async throws -> [OutboxEntry], delete: (Int64) async throws -> Void) async -> Int {
         var published = 0
         var failures = 0
         while true {
             do {
-                let batch = try await store.outboxBatch(limit: batchSize)
-                guard let last = batch.last else { return published }
-                try await publisher.publish(batch.map { OutboundEvent(topic: $0.topic, key: $0.key, id: $0.eventID, payload: $0.payload) })
-                try await store.deleteOutbox(through: last.sequence)
-                published += batch.count
-                BazaarMetrics.eventsPublished.increment(by: batch.count)
+                let entries = try await batch(batchSize)
+                guard let last = entries.last else { return published }
+                try await publisher.publish(entries.map { OutboundEvent(topic: $0.topic, key: $0.key, id: $0.eventID, payload: $0.payload) })
+                try await delete(last.sequence)
+                published += entries.count
+                BazaarMetrics.eventsPublished.increment(by: entries.count)
                 failures = 0
             } catch {
                 failures += 1

@@ -160,6 +160,25 @@ public protocol StockStore: Sendable {
     func deleteOutbox(through sequence: Int64) async throws
     func outboxDepth() async throws -> Int
 
+    /// Events other than movements (alert changes), oldest first, and their removal once published.
+    func eventOutboxBatch(limit: Int) async throws -> [OutboxEntry]
+    func deleteEventOutbox(through sequence: Int64) async throws
+
+    // MARK: Stock intelligence
+
+    /// Movements of one store x product that happened at or after `sinceMillis`, in ledger order.
+    func movements(storeID: String, productID: String, sinceMillis: Int64) async throws -> [Movement]
+    func thresholds(storeID: String, productID: String) async throws -> StockThresholds?
+    func saveThresholds(_ thresholds: StockThresholds, storeID: String, productID: String) async throws
+    /// Open or acknowledged alerts of one store x product.
+    func activeAlerts(storeID: String, productID: String) async throws -> [Alert]
+    /// Inserts new alerts (skipping any whose condition already has an active alert) and saves changed ones, with
+    /// one outbox event per change, in one transaction. Returns the alerts actually inserted or changed.
+    func recordAlerts(inserted: [Alert], changed: [Alert]) async throws -> [Alert]
+    func alert(id: String) async throws -> Alert?
+    /// Newest first; `beforeSequence` is the page cursor.
+    func alerts(storeID: String?, productID: String?, kind: AlertKind?, status: AlertStatus?, beforeSequence: Int64?, limit: Int) async throws -> [Alert]
+
     /// Forgets idempotency records older than the cut-off; returns how many.
     func purgeIdempotency(olderThanMillis: Int64) async throws -> Int
     /// Releases connections and files.

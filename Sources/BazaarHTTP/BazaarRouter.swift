@@ -4,15 +4,17 @@ public import Hummingbird
 /// What the HTTP layer needs from the rest of the system.
 public struct APIServices: Sendable {
     public var stock: StockService
+    public var intelligence: IntelligenceService
     public var keys: APIKeyService
     public var limiter: any RateLimiter
     public var healthChecks: [HealthCheck]
     public var metricsText: @Sendable () -> String
     public var clock: WallClock
 
-    public init(stock: StockService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
+    public init(stock: StockService, intelligence: IntelligenceService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
                 metricsText: @escaping @Sendable () -> String, clock: WallClock = .system) {
         self.stock = stock
+        self.intelligence = intelligence
         self.keys = keys
         self.limiter = limiter
         self.healthChecks = healthChecks
@@ -41,6 +43,7 @@ public struct BazaarRouter: Sendable {
         StockController(stock: services.stock).register(&registrar, on: authenticated)
         CatalogController(stock: services.stock, clock: services.clock).register(&registrar, on: authenticated)
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)
+        IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
         table.set(registrar.table)
         self.responder = router.buildResponder()
         self.routes = registrar.table

@@ -43,5 +43,28 @@ enum SQLiteSchema {
             // Events waiting to be published, in commit order: a movement's event is rendered from its ledger row.
             "CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, movement_seq INTEGER NOT NULL)",
         ]),
+        (2, [
+            """
+            CREATE TABLE stock_thresholds (
+                store_id TEXT NOT NULL, product_id TEXT NOT NULL, daily_rate REAL NOT NULL, reorder_point REAL NOT NULL,
+                order_up_to REAL NOT NULL, lead_time_days INTEGER NOT NULL, anomaly_above REAL NOT NULL,
+                computed_at_ms INTEGER NOT NULL, PRIMARY KEY (store_id, product_id)) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE alerts (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, status TEXT NOT NULL,
+                store_id TEXT NOT NULL, product_id TEXT NOT NULL, quantity INTEGER NOT NULL, threshold REAL, message TEXT NOT NULL,
+                opened_at_ms INTEGER NOT NULL, acknowledged_at_ms INTEGER, acknowledged_by TEXT, resolved_at_ms INTEGER)
+            """,
+            // At most one open or acknowledged alert per condition: deduplication that holds across nodes too.
+            "CREATE UNIQUE INDEX alerts_one_active ON alerts (store_id, product_id, kind) WHERE status != 'resolved'",
+            "CREATE INDEX alerts_by_store ON alerts (store_id, seq)",
+            // Events other than movements (alert changes), written in the transaction of the change they describe.
+            """
+            CREATE TABLE event_outbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key TEXT NOT NULL, event_id TEXT NOT NULL,
+                payload TEXT NOT NULL)
+            """,
+        ]),
     ]
 }

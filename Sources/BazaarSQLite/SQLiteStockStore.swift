@@ -333,3 +333,114 @@ public final class SQLiteStockStore: StockStore {
             createdAtMillis: row[5], revokedAtMillis: row[6])
     }
 }
+
+// MARK: - Stock intelligence
+
+extension SQLiteStockStore {
+    public func eventOutboxBatch(limit: Int) async throws -> [OutboxEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT seq, topic, key, event_id, payload FROM event_outbox ORDER BY seq LIMIT ?", arguments: [limit])
+                .map { OutboxEntry(sequence: $0[0], topic: $0[1], key: $0[2], eventID: $0[3], payload: $0[4]) }
+        }
+    }
+
+    public func deleteEventOutbox(through sequence: Int64) async throws {
+        try await pool.write { db in try db.execute(sql: "DELETE FROM event_outbox WHERE seq <= ?", arguments: [sequence]) }
+    }
+
+    public func movements(storeID: String, productID: String, sinceMillis: Int64) async throws -> [Movement] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.movementColumns) FROM stock_movements WHERE store_id = ? AND product_id = ? AND at_ms >= ? ORDER BY seq
+                """, arguments: [storeID, productID, sinceMillis]).map(Self.movement(from:))
+        }
+    }
+
+    public func thresholds(storeID: String, productID: String) async throws -> StockThresholds? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT daily_rate, reorder_point, order_up_to, lead_time_days, anomaly_above, computed_at_ms FROM stock_thresholds
+                WHERE store_id = ? AND product_id = ?
+                """, arguments: [storeID, productID]).map {
+                StockThresholds(dailyRate: $0[0], reorderPoint: $0[1], orderUpTo: $0[2], leadTimeDays: $0[3], anomalyAbove: $0[4], computedAtMillis: $0[5])
+            }
+        }
+    }
+
+    public func saveThresholds(_ t: StockThresholds, storeID: String, productID: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, daily_rate, reorder_point, order_up_to, lead_time_days,
+                    anomaly_above, computed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.computedAtMillis])
+        }
+    }
+
+    public func activeAlerts(storeID: String, productID: String) async throws -> [Alert] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT \(Self.alertColumns) FROM alerts WHERE store_id = ? AND product_id = ? AND status != 'resolved'",
+                             arguments: [storeID, productID]).map(Self.alert(from:))
+        }
+    }
+
+    public func recordAlerts(inserted: [Alert], changed: [Alert]) async throws -> [Alert] {
+        try await pool.write { db in
+            var recorded: [Alert] = []
+            for var alert in inserted {
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO alerts (id, kind, status, store_id, product_id, quantity, threshold, message, opened_at_ms)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """, arguments: [alert.id, alert.kind.rawValue, alert.status.rawValue, alert.storeID, alert.productID, alert.quantity,
+                                     alert.threshold, alert.message, alert.openedAtMillis])
+                guard db.changesCount > 0 else { continue }  // the condition already has an active alert
+                alert.sequence = db.lastInsertedRowID
+                recorded.append(alert)
+            }
+            for alert in changed {
+                try db.execute(sql: """
+                    UPDATE alerts SET status = ?, quantity = ?, message = ?, acknowledged_at_ms = ?, acknowledged_by = ?, resolved_at_ms = ?
+                    WHERE id = ? AND status != 'resolved'
+                    """, arguments: [alert.status.rawValue, alert.quantity, alert.message, alert.acknowledgedAtMillis, alert.acknowledgedBy,
+                                     alert.resolvedAtMillis, alert.id])
+                if db.changesCount > 0 { recorded.append(alert) }
+            }
+            for alert in recorded {
+                try db.execute(sql: "INSERT INTO event_outbox (topic, key, event_id, payload) VALUES (?, ?, ?, ?)",
+                               arguments: [AlertEvent.topic, alert.storeID, "\(alert.id):\(alert.status.rawValue)", alert.cloudEventJSON])
+            }
+            return recorded
+        }
+    }
+
+    public func alert(id: String) async throws -> Alert? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: "SELECT \(Self.alertColumns) FROM alerts WHERE id = ?", arguments: [id]).map(Self.alert(from:))
+        }
+    }
+
+    public func alerts(storeID: String?, productID: String?, kind: AlertKind?, status: AlertStatus?, beforeSequence: Int64?, limit: Int) async throws -> [Alert] {
+        var conditions: [String] = []
+        var arguments: [(any DatabaseValueConvertible)?] = []
+        for (condition, value) in [("store_id = ?", storeID), ("product_id = ?", productID), ("kind = ?", kind?.rawValue), ("status = ?", status?.rawValue)] {
+            if let value { conditions.append(condition); arguments.append(value) }
+        }
+        if let beforeSequence { conditions.append("seq < ?"); arguments.append(beforeSequence) }
+        let sql = "SELECT \(Self.alertColumns) FROM alerts" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY seq DESC LIMIT \(limit)"
+        let statementArguments = StatementArguments(arguments)
+        return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.alert(from:)) }
+    }
+
+    static let alertColumns = """
+        seq, id, kind, status, store_id, product_id, quantity, threshold, message, opened_at_ms, acknowledged_at_ms, acknowledged_by, resolved_at_ms
+        """
+
+    static func alert(from row: Row) throws -> Alert {
+        guard let kind = AlertKind(rawValue: row[2]), let status = AlertStatus(rawValue: row[3]) else {
+            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown alert kind or status")
+        }
+        return Alert(sequence: row[0], id: row[1], kind: kind, status: status, storeID: row[4], productID: row[5], quantity: row[6],
+                     threshold: row[7], message: row[8], openedAtMillis: row[9], acknowledgedAtMillis: row[10], acknowledgedBy: row[11],
+                     resolvedAtMillis: row[12])
+    }
+}

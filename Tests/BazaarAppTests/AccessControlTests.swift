@@ -27,6 +27,12 @@ struct AccessControlTests {
         ("POST", "/v1/api-keys", #"{"name": "x", "role": "reader"}"#, ["admin"]),
         ("GET", "/v1/api-keys", nil, ["admin"]),
         ("DELETE", "/v1/api-keys/key_doesnotexist", nil, ["admin"]),  // admin: 404, the others: 403
+        ("GET", "/v1/alerts", nil, ["admin", "manager", "reader"]),
+        ("GET", "/v1/alerts?store_id=S1", nil, ["admin", "manager", "store", "reader"]),
+        ("GET", "/v1/stores/S1/products/P1/forecast", nil, ["admin", "manager", "store", "reader"]),
+        ("GET", "/v1/stores/S2/products/P1/forecast", nil, ["admin", "manager", "reader"]),
+        ("GET", "/v1/stores/S1/replenishment", nil, ["admin", "manager", "store", "reader"]),
+        ("GET", "/v1/stores/S2/replenishment", nil, ["admin", "manager", "reader"]),
     ]
 
     @Test func everyRoleIsAllowedOrRefusedAsDesignSays() async throws {

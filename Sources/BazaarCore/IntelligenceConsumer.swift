@@ -1,0 +1,50 @@
+public import BazaarDomain
+import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// Feeds committed movements from the event stream to the intelligence service, in commit order.
+/// The embedded default reads the in-process bus; with Kafka (issue 5) the same events arrive from
+/// `bazaar.stock-movements` through the node's consumer group.
+public struct IntelligenceConsumer: Service {
+    let events: AsyncStream<OutboundEvent>
+    let intelligence: IntelligenceService
+    let logger: Logger
+
+    public init(events: AsyncStream<OutboundEvent>, intelligence: IntelligenceService, logger: Logger) {
+        self.events = events
+        self.intelligence = intelligence
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        for await event in events.cancelOnGracefulShutdown() {
+            guard let movement = Movement(cloudEventJSON: event.payload) else {
+                logger.warning("skipping an unreadable movement event", metadata: ["event_id": "\(event.id)"])
+                continue
+            }
+            do {
+                try await intelligence.evaluate(movement)
+            } catch {
+                logger.warning("alert evaluation failed", metadata: ["movement_id": "\(movement.movementID)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+extension Movement {
+    /// Reads back the `data` of a `bazaar.stock.movement` CloudEvent.
+    public init?(cloudEventJSON: String) {
+        guard let root = try? JSONSerialization.jsonObject(with: Data(cloudEventJSON.utf8)) as? [String: Any],
+            let data = root["data"] as? [String: Any],
+            let id = data["movement_id"] as? String, let store = data["store_id"] as? String, let product = data["product_id"] as? String,
+            let delta = (data["delta"] as? NSNumber)?.int64Value, let before = (data["quantity_before"] as? NSNumber)?.int64Value,
+            let after = (data["quantity_after"] as? NSNumber)?.int64Value, let version = (data["version"] as? NSNumber)?.int64Value,
+            let reason = (data["reason"] as? String).flatMap(MovementReason.init(rawValue:)), let actor = data["actor"] as? String,
+            let at = (data["at"] as? String).flatMap(RFC3339.parse)
+        else { return nil }
+        self.init(sequence: 0, movementID: id, storeID: store, productID: product, delta: delta, quantityBefore: before, quantityAfter: after,
+                  version: version, reason: reason, reference: data["reference"] as? String, actor: actor, atMillis: at,
+                  recordedAtMillis: (data["recorded_at"] as? String).flatMap(RFC3339.parse) ?? at)
+    }
+}

@@ -1,0 +1,188 @@
+/// What an alert is about. Level conditions open and resolve themselves as the level moves; the rest are
+/// events that stay until a person deals with them.
+public enum AlertKind: String, Sendable, CaseIterable, Codable {
+    case lowStock = "low_stock"
+    case stockOutRisk = "stock_out_risk"
+    case stockOut = "stock_out"
+    case negativeStock = "negative_stock"
+    case overstock
+    case demandAnomaly = "demand_anomaly"
+    case shrinkage
+
+    /// Level conditions resolve themselves when the condition clears.
+    public var isLevelCondition: Bool {
+        switch self {
+        case .lowStock, .stockOutRisk, .stockOut, .negativeStock, .overstock: true
+        case .demandAnomaly, .shrinkage: false
+        }
+    }
+}
+
+public enum AlertStatus: String, Sendable, Codable {
+    case open, acknowledged, resolved
+}
+
+/// The dynamic thresholds of one store x product, as last computed from its demand.
+public struct StockThresholds: Sendable, Equatable {
+    /// Expected units sold per day.
+    public var dailyRate: Double
+    public var reorderPoint: Double
+    public var orderUpTo: Double
+    public var leadTimeDays: Int
+    /// Daily units above which one day's sales are anomalous (a high quantile of daily demand).
+    public var anomalyAbove: Double
+    public var computedAtMillis: Int64
+
+    public init(dailyRate: Double, reorderPoint: Double, orderUpTo: Double, leadTimeDays: Int, anomalyAbove: Double, computedAtMillis: Int64) {
+        self.dailyRate = dailyRate
+        self.reorderPoint = reorderPoint
+        self.orderUpTo = orderUpTo
+        self.leadTimeDays = leadTimeDays
+        self.anomalyAbove = anomalyAbove
+        self.computedAtMillis = computedAtMillis
+    }
+
+    public func daysOfCover(_ quantity: Int64) -> Double? { dailyRate > 0 ? Double(max(0, quantity)) / dailyRate : nil }
+}
+
+/// Which level conditions hold for a quantity (pure; the intelligence service opens and resolves alerts from it).
+public enum AlertRules {
+    /// Days of cover beyond which stock above the order-up-to level counts as overstock.
+    public static let overstockDaysOfCover = 60.0
+
+    public static func levelConditions(quantity: Int64, thresholds t: StockThresholds) -> Set<AlertKind> {
+        if quantity < 0 { return [.negativeStock] }
+        if quantity == 0 { return t.dailyRate > 0 || t.reorderPoint > 0 ? [.stockOut] : [] }
+        var conditions = Set<AlertKind>()
+        if Double(quantity) <= t.reorderPoint { conditions.insert(.lowStock) }
+        if let cover = t.daysOfCover(quantity), cover < Double(t.leadTimeDays) { conditions.insert(.stockOutRisk) }
+        if Double(quantity) > t.orderUpTo, (t.daysOfCover(quantity) ?? .infinity) > overstockDaysOfCover { conditions.insert(.overstock) }
+        return conditions
+    }
+
+    /// Event alerts raised by one movement: a day's sale far above expected demand, or a count that finds
+    /// noticeably less than the ledger expected (more than 2 units and 5%).
+    public static func eventConditions(_ m: Movement, thresholds t: StockThresholds) -> Set<AlertKind> {
+        var conditions = Set<AlertKind>()
+        if m.reason == .sale, Double(-m.delta) > t.anomalyAbove { conditions.insert(.demandAnomaly) }
+        if m.reason == .count, m.delta < -2, Double(-m.delta) > 0.05 * Double(max(1, m.quantityBefore)) { conditions.insert(.shrinkage) }
+        return conditions
+    }
+
+    public static func message(_ kind: AlertKind, quantity: Int64, thresholds t: StockThresholds) -> String {
+        let rp = Int(t.reorderPoint.rounded(.up))
+        switch kind {
+        case .lowStock: return "\(quantity) on hand, at or below the reorder point of \(rp)"
+        case .stockOutRisk:
+            return "\(quantity) on hand covers \(String(Int((t.daysOfCover(quantity) ?? 0).rounded(.down)))) days; a delivery takes \(t.leadTimeDays)"
+        case .stockOut: return "out of stock"
+        case .negativeStock: return "the ledger shows \(quantity): a sale or count was recorded without stock; count the shelf"
+        case .overstock: return "\(quantity) on hand, above the order-up-to level of \(Int(t.orderUpTo.rounded(.up))) and over \(Int(overstockDaysOfCover)) days of cover"
+        case .demandAnomaly: return "a sale far above the expected daily demand of \(t.dailyRate)"
+        case .shrinkage: return "a count found less stock than the ledger expected"
+        }
+    }
+}
+
+/// Units sold per day from the ledger (sales minus returns, floored at zero), with the days the item was out of
+/// stock all day (none at the start, none after any movement) marked censored: a zero there is no evidence of
+/// zero demand.
+public enum DemandHistory {
+    /// `movements` of one store x product in ledger order; days from `firstDay` to `lastDay` inclusive (epoch days).
+    public static func daily(_ movements: [Movement], firstDay: Int64, lastDay: Int64) -> (sold: [Double], censored: [Bool]) {
+        guard lastDay >= firstDay else { return ([], []) }
+        let count = Int(lastDay - firstDay + 1)
+        var sold = [Double](repeating: 0, count: count)
+        // Whether there was stock at some point of the day (at its start, or after any movement that day).
+        var available = [Bool](repeating: false, count: count)
+        var startLevel = [Int64?](repeating: nil, count: count)
+        var levelBefore: Int64 = 0
+        var cursorDay = firstDay
+        for m in movements {
+            let day = RFC3339.epochDay(millis: m.atMillis)
+            // Days with no movement keep the level of the day before.
+            while cursorDay < min(day, lastDay + 1) {
+                if cursorDay >= firstDay, startLevel[Int(cursorDay - firstDay)] == nil { startLevel[Int(cursorDay - firstDay)] = levelBefore }
+                cursorDay += 1
+            }
+            if day >= firstDay, day <= lastDay {
+                let i = Int(day - firstDay)
+                if startLevel[i] == nil { startLevel[i] = m.quantityBefore }
+                if m.quantityBefore > 0 || m.quantityAfter > 0 { available[i] = true }
+                if m.reason == .sale { sold[i] += Double(-m.delta) }
+                if m.reason == .return { sold[i] -= Double(m.delta) }
+            }
+            levelBefore = m.quantityAfter
+        }
+        while cursorDay <= lastDay {
+            if cursorDay >= firstDay, startLevel[Int(cursorDay - firstDay)] == nil { startLevel[Int(cursorDay - firstDay)] = levelBefore }
+            cursorDay += 1
+        }
+        let censored = (0..<count).map { i in sold[i] <= 0 && !available[i] && (startLevel[i] ?? 0) <= 0 }
+        return (sold.map { max(0, $0) }, censored)
+    }
+}
+
+/// One alert: a condition of one store x product, from opening to resolution.
+public struct Alert: Sendable, Equatable {
+    public var sequence: Int64
+    public var id: String
+    public var kind: AlertKind
+    public var status: AlertStatus
+    public var storeID: String
+    public var productID: String
+    /// The level when the alert last changed.
+    public var quantity: Int64
+    /// The threshold it was measured against (reorder point, order-up-to level...), if any.
+    public var threshold: Double?
+    public var message: String
+    public var openedAtMillis: Int64
+    public var acknowledgedAtMillis: Int64?
+    public var acknowledgedBy: String?
+    public var resolvedAtMillis: Int64?
+
+    public init(sequence: Int64 = 0, id: String, kind: AlertKind, status: AlertStatus, storeID: String, productID: String, quantity: Int64,
+                threshold: Double?, message: String, openedAtMillis: Int64, acknowledgedAtMillis: Int64? = nil,
+                acknowledgedBy: String? = nil, resolvedAtMillis: Int64? = nil) {
+        self.sequence = sequence
+        self.id = id
+        self.kind = kind
+        self.status = status
+        self.storeID = storeID
+        self.productID = productID
+        self.quantity = quantity
+        self.threshold = threshold
+        self.message = message
+        self.openedAtMillis = openedAtMillis
+        self.acknowledgedAtMillis = acknowledgedAtMillis
+        self.acknowledgedBy = acknowledgedBy
+        self.resolvedAtMillis = resolvedAtMillis
+    }
+
+    /// When it last changed.
+    public var atMillis: Int64 { resolvedAtMillis ?? acknowledgedAtMillis ?? openedAtMillis }
+
+    public var json: String {
+        func time(_ millis: Int64?) -> String { millis.map { "\"\(RFC3339.format(millis: $0))\"" } ?? "null" }
+        return """
+            {"alert_id":"\(id)","kind":"\(kind.rawValue)","status":"\(status.rawValue)","store_id":"\(storeID)",\
+            "product_id":"\(productID)","quantity":\(quantity),"threshold":\(threshold.map { "\($0)" } ?? "null"),\
+            "message":\(JSON.quoted(message)),"opened_at":\(time(openedAtMillis)),"acknowledged_at":\(time(acknowledgedAtMillis)),\
+            "acknowledged_by":\(JSON.quotedOrNull(acknowledgedBy)),"resolved_at":\(time(resolvedAtMillis)),"at":\(time(atMillis))}
+            """
+    }
+
+    /// CloudEvent for `bazaar.stock-alerts`: one per change of status, so its id is the alert id and the status.
+    public var cloudEventJSON: String {
+        """
+        {"specversion":"1.0","type":"\(AlertEvent.type)","source":"/stores/\(storeID)","id":"\(id):\(status.rawValue)",\
+        "time":"\(RFC3339.format(millis: atMillis))","subject":"/products/\(productID)","datacontenttype":"application/json",\
+        "data":\(json)}
+        """
+    }
+}
+
+public enum AlertEvent {
+    public static let type = "bazaar.stock.alert"
+    public static let topic = "bazaar.stock-alerts"
+}

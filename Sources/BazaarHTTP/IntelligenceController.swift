@@ -1,0 +1,115 @@
+import BazaarCore
+import BazaarDomain
+import Hummingbird
+
+/// Alerts, forecasts and replenishment suggestions.
+struct IntelligenceController {
+    let intelligence: IntelligenceService
+    let stock: StockService
+
+    func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
+        routes.on(group, .get, "/v1/alerts", list)
+        routes.on(group, .post, "/v1/alerts/{alert_id}/acknowledge", acknowledge)
+        routes.on(group, .post, "/v1/alerts/{alert_id}/resolve", resolve)
+        routes.on(group, .get, "/v1/stores/{store_id}/products/{product_id}/forecast", forecast)
+        routes.on(group, .get, "/v1/stores/{store_id}/replenishment", replenishment)
+    }
+
+    @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try optionalIdentifier(request, "store_id")
+        let productID = try optionalIdentifier(request, "product_id")
+        let kind = try request.query("kind").map { text in
+            guard let kind = AlertKind(rawValue: text) else {
+                throw Problem.badParameter("kind", "must be one of \(AlertKind.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            return kind
+        }
+        let status = try request.query("status").map { text in
+            guard let status = AlertStatus(rawValue: text) else { throw Problem.badParameter("status", "must be open, acknowledged or resolved") }
+            return status
+        }
+        let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
+        let before = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } }
+        if let storeID { try caller.require(.readStock(storeID: storeID)) } else { try caller.require(.readAllStores) }
+        var alerts = try await stock.store.alerts(storeID: storeID, productID: productID, kind: kind, status: status,
+                                                  beforeSequence: before, limit: limit + 1)
+        let more = alerts.count > limit
+        if more { alerts.removeLast() }
+        return JSONResponse.page(alerts.map(\.json), nextCursor: more ? alerts.last.map { Cursor.encode(sequence: $0.sequence) } : nil)
+    }
+
+    @Sendable func acknowledge(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        try await change(context, to: .acknowledged)
+    }
+
+    @Sendable func resolve(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        try await change(context, to: .resolved)
+    }
+
+    private func change(_ context: BazaarRequestContext, to status: AlertStatus) async throws -> Response {
+        let caller = try context.caller()
+        let id = try context.identifier("alert_id")
+        guard let alert = try await stock.store.alert(id: id) else { throw DomainError.notFound(what: "alert", id: id) }
+        try caller.require(.writeStock(storeID: alert.storeID))
+        do {
+            return JSONResponse.make(try await intelligence.setStatus(alertID: id, to: status, by: caller.name).json)
+        } catch DomainError.invalid(_, let message) {
+            throw Problem(.conflict, "alert-resolved", "Alert already resolved", message)
+        }
+    }
+
+    @Sendable func forecast(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        let productID = try context.identifier("product_id")
+        try caller.require(.readStock(storeID: storeID))
+        let horizon = try request.query("horizon").map { text in
+            guard let h = Int(text), (1...365).contains(h) else { throw Problem.badParameter("horizon", "must be an integer from 1 to 365") }
+            return h
+        } ?? 28
+        let level = try await stock.level(storeID: storeID, productID: productID)
+        let (forecast, demand) = try await intelligence.forecast(storeID: storeID, productID: productID, horizon: horizon)
+        let t = try await intelligence.thresholds(storeID: storeID, productID: productID, refresh: true)
+        let today = RFC3339.epochDay(millis: intelligence.clock.nowMillis())
+        let days = (0..<horizon).map { h in
+            "{\"day\":\"\(RFC3339.formatDate(epochDay: today + Int64(h)))\",\"forecast\":\(forecast.point[h]),\"lo\":\(forecast.lower[h]),\"hi\":\(forecast.upper[h])}"
+        }
+        return JSONResponse.make("""
+            {"store_id":"\(storeID)","product_id":"\(productID)","quantity":\(level.quantity),"model":"\(forecast.model)",\
+            "demand_class":"\(forecast.demandClass.rawValue)","history_days":\(demand.history.count),"censored_days":\(demand.censoredDays),\
+            \(Self.thresholdsJSON(t, quantity: level.quantity)),"forecast":[\(days.joined(separator: ","))]}
+            """)
+    }
+
+    @Sendable func replenishment(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        try caller.require(.readStock(storeID: storeID))
+        guard try await stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        let (orders, transfers) = try await intelligence.replenishment(storeID: storeID)
+        let orderJSON = orders.map { o in
+            "{\"product_id\":\"\(o.productID)\",\"on_hand\":\(o.onHand),\"quantity\":\(o.quantity),\"pack_size\":\(o.packSize),"
+                + Self.thresholdsJSON(o.thresholds, quantity: o.onHand) + "}"
+        }
+        let transferJSON = transfers.map { t in
+            "{\"product_id\":\"\(t.productID)\",\"from_store_id\":\"\(t.fromStoreID)\",\"to_store_id\":\"\(t.toStoreID)\",\"quantity\":\(t.quantity)}"
+        }
+        return JSONResponse.make(
+            "{\"store_id\":\"\(storeID)\",\"orders\":[\(orderJSON.joined(separator: ","))],\"transfers\":[\(transferJSON.joined(separator: ","))]}")
+    }
+
+    static func thresholdsJSON(_ t: StockThresholds, quantity: Int64) -> String {
+        let cover = t.daysOfCover(quantity).map { "\(($0 * 10).rounded() / 10)" } ?? "null"
+        return "\"daily_rate\":\(t.dailyRate),\"reorder_point\":\(t.reorderPoint),\"order_up_to\":\(t.orderUpTo),"
+            + "\"lead_time_days\":\(t.leadTimeDays),\"days_of_cover\":\(cover),\"thresholds_computed_at\":\"\(RFC3339.format(millis: t.computedAtMillis))\""
+    }
+
+    private func optionalIdentifier(_ request: Request, _ name: String) throws -> String? {
+        guard let value = request.query(name) else { return nil }
+        guard Identifier.isValid(value) else {
+            throw Problem.badParameter(name, "must be 1-\(Identifier.maxLength) characters from A-Z a-z 0-9 . _ : -")
+        }
+        return value
+    }
+}

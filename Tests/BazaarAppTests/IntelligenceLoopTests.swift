@@ -1,0 +1,121 @@
+import BazaarApp
+import BazaarCore
+import BazaarDomain
+import Foundation
+import Testing
+
+@Suite("Stock intelligence through the API: demand, thresholds, alerts, replenishment")
+struct IntelligenceLoopTests {
+    /// Polls until `condition` holds (the intelligence consumer works after the commit), at most 10 s.
+    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
+        for _ in 0..<200 {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+
+    @Test func aSaleCrossingTheReorderPointRaisesExactlyOneAlertAndAReceiptResolvesIt() async throws {
+        let db = TestDatabase()
+        var configuration = Harness.configuration(db.url)
+        configuration.intelligenceRecomputeSeconds = 0  // recompute thresholds from the ledger at every movement
+        let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
+        let alertEvents = system.bus.subscribe(topic: AlertEvent.topic)
+        let alertID = try await system.application().test(.router) { client in
+            _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name": "Leeds"}"#)
+            _ = try await client.call(.put, "/v1/stores/S2", body: #"{"name": "York"}"#)
+            _ = try await client.call(.put, "/v1/products/P1", body: #"{"name": "Tea", "lead_time_days": 2, "review_period_days": 7, "pack_size": 6}"#)
+            // Six weeks of history through the API: a receipt, then four sold every day.
+            let today = RFC3339.epochDay(millis: Int64(Date().timeIntervalSince1970 * 1000))
+            var history = [#"{"store_id": "S1", "product_id": "P1", "delta": 1000, "reason": "receipt", "occurred_at": "\#(RFC3339.formatDate(epochDay: today - 43))T08:00:00Z"}"#]
+            for day in (today - 42)..<today {
+                history.append(#"{"store_id": "S1", "product_id": "P1", "delta": -4, "reason": "sale", "occurred_at": "\#(RFC3339.formatDate(epochDay: day))T17:00:00Z"}"#)
+            }
+            #expect(try await client.call(.post, "/v1/movements", body: "{\"movements\": [\(history.joined(separator: ","))]}").status == 200)
+
+            let forecast = try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=7")
+            #expect(forecast.status == 200)
+            #expect(forecast.int("history_days") == 43, "42 days of sales and the receipt day (stock on hand, none sold)")
+            #expect((forecast.json["forecast"] as? [[String: Any]])?.count == 7)
+            let rate = try #require(forecast.json["daily_rate"] as? Double)
+            #expect(abs(rate - 4) < 0.5)
+            let reorderPoint = try #require(forecast.json["reorder_point"] as? Double)
+            let orderUpTo = try #require(forecast.json["order_up_to"] as? Double)
+            #expect(reorderPoint > 8 && reorderPoint < 20, "about two days of demand plus safety stock: \(reorderPoint)")
+            #expect(orderUpTo > reorderPoint)
+
+            // 832 on hand is overstock; an adjustment to just above the reorder point clears it.
+            #expect(try await eventually { try await client.call(.get, "/v1/alerts?store_id=S1&kind=overstock&status=open").items.count == 1 })
+            let above = Int(reorderPoint) + 2
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"quantity": \#(above), "reason": "adjustment"}"#)
+            #expect(try await eventually { try await client.call(.get, "/v1/alerts?store_id=S1&kind=overstock&status=resolved").items.count == 1 })
+            #expect(try await client.call(.get, "/v1/alerts?store_id=S1&kind=low_stock").items.isEmpty)
+
+            // A sale that crosses the reorder point raises one low-stock alert; another sale does not raise a second.
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": -3, "reason": "sale"}"#)
+            #expect(try await eventually { try await client.call(.get, "/v1/alerts?kind=low_stock").items.count == 1 })
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": -1, "reason": "sale"}"#)
+            try await Task.sleep(for: .milliseconds(300))
+            let lowStock = try await client.call(.get, "/v1/alerts?kind=low_stock").items
+            #expect(lowStock.count == 1)
+            let alert = try #require(lowStock.first)
+            #expect(alert["status"] as? String == "open")
+            #expect(alert["store_id"] as? String == "S1")
+            #expect(alert["threshold"] as? Double == reorderPoint)
+            let id = try #require(alert["alert_id"] as? String)
+
+            // Replenishment: order up to the order-up-to level in whole packs, or move York's excess first.
+            let plan = try await client.call(.get, "/v1/stores/S1/replenishment")
+            let order = try #require((plan.json["orders"] as? [[String: Any]])?.first)
+            let onHand = try #require(order["on_hand"] as? Int)
+            let quantity = try #require(order["quantity"] as? Int)
+            #expect(quantity % 6 == 0 && Double(onHand + quantity) >= orderUpTo && Double(onHand + quantity) < orderUpTo + 6)
+            _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": 500, "reason": "receipt"}"#)
+            #expect(try await eventually { try await client.call(.get, "/v1/alerts?store_id=S2&kind=overstock").items.count == 1 })
+            let withTransfer = try await client.call(.get, "/v1/stores/S1/replenishment")
+            let transfer = try #require((withTransfer.json["transfers"] as? [[String: Any]])?.first)
+            #expect(transfer["from_store_id"] as? String == "S2")
+            #expect(Double(transfer["quantity"] as? Int ?? 0) == (orderUpTo.rounded(.up) - Double(onHand)))
+            #expect((withTransfer.json["orders"] as? [[String: Any]])?.first?["quantity"] as? Int == 0)
+
+            // Acknowledge, then a receipt resolves it.
+            let acknowledged = try await client.call(.post, "/v1/alerts/\(id)/acknowledge")
+            #expect(acknowledged.string("status") == "acknowledged")
+            #expect(acknowledged.string("acknowledged_by") == "admin")
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 60, "reason": "receipt"}"#)
+            #expect(try await eventually { try await client.call(.get, "/v1/alerts?kind=low_stock&status=resolved").items.count == 1 })
+            #expect(try await client.call(.get, "/v1/alerts?kind=low_stock").items.count == 1, "still one alert, now resolved")
+            #expect(try await client.call(.post, "/v1/alerts/\(id)/acknowledge").status == 409)
+            // Wait for the relay to publish the alert events.
+            _ = try await eventually { try await system.store.eventOutboxBatch(limit: 1).isEmpty }
+            return id
+        }
+        var statuses: [String] = []
+        var iterator = alertEvents.makeAsyncIterator()
+        while statuses.count < 3, let event = await iterator.next() {
+            if event.id.hasPrefix(alertID) { statuses.append(String(event.id.dropFirst(alertID.count + 1))) }
+            let json = try JSONSerialization.jsonObject(with: Data(event.payload.utf8)) as! [String: Any]
+            #expect(json["type"] as? String == "bazaar.stock.alert")
+            #expect(Set((json["data"] as! [String: Any]).keys).isSuperset(of: ["alert_id", "kind", "store_id", "product_id", "quantity", "threshold", "message", "at"]))
+        }
+        #expect(statuses == ["open", "acknowledged", "resolved"])
+    }
+
+    @Test func alertQueriesAreCheckedAndScoped() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            #expect(try await client.call(.get, "/v1/alerts?kind=sad").status == 400)
+            #expect(try await client.call(.get, "/v1/alerts?status=closed").status == 400)
+            #expect(try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=0").status == 400)
+            #expect(try await client.call(.get, "/v1/stores/S9/products/P1/forecast").status == 404)
+            #expect(try await client.call(.post, "/v1/alerts/alr_missing/acknowledge").status == 404)
+            let storeKey = try await client.key(role: "store", stores: ["S1"])
+            #expect(try await client.call(.get, "/v1/alerts", key: storeKey).status == 403)
+            #expect(try await client.call(.get, "/v1/alerts?store_id=S1", key: storeKey).status == 200)
+            #expect(try await client.call(.get, "/v1/stores/S2/replenishment", key: storeKey).status == 403)
+            let forecast = try await client.call(.get, "/v1/stores/S1/products/P1/forecast", key: storeKey)
+            #expect(forecast.status == 200)
+            #expect(forecast.int("history_days") == 0)
+        }
+    }
+}
