@@ -28,6 +28,9 @@ public struct BazaarConfiguration: Sendable {
     /// `intelligence.recompute_seconds` / `BAZAAR_INTELLIGENCE_RECOMPUTE_SECONDS`: age after which a store x product's
     /// thresholds are recomputed from its demand when next needed.
     public var intelligenceRecomputeSeconds = 3600.0
+    /// `webhooks.retry_base_seconds` / `BAZAAR_WEBHOOKS_RETRY_BASE_SECONDS`: first retry delay of a failed webhook
+    /// delivery; each further retry doubles it (at most an hour, 10 attempts).
+    public var webhookRetryBaseSeconds = 1.0
     /// `log.level` / `BAZAAR_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical.
     public var logLevel = "info"
 
@@ -48,6 +51,7 @@ public struct BazaarConfiguration: Sendable {
         rateLimitBurst = reader.double(forKey: "rate_limit.burst", default: rateLimitBurst)
         cacheCapacity = reader.int(forKey: "cache.capacity", default: cacheCapacity)
         intelligenceRecomputeSeconds = reader.double(forKey: "intelligence.recompute_seconds", default: intelligenceRecomputeSeconds)
+        webhookRetryBaseSeconds = reader.double(forKey: "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds)
         logLevel = reader.string(forKey: "log.level", default: logLevel)
         try validate()
     }
@@ -81,6 +85,9 @@ public struct BazaarConfiguration: Sendable {
     func validate() throws {
         guard (0...65535).contains(httpPort) else { throw ConfigurationError("http.port must be 0-65535 (got \(httpPort))") }
         guard rateLimitRate > 0, rateLimitBurst >= 1 else { throw ConfigurationError("rate_limit.rate must be > 0 and rate_limit.burst >= 1") }
+        guard webhookRetryBaseSeconds > 0, webhookRetryBaseSeconds <= 3600 else {
+            throw ConfigurationError("webhooks.retry_base_seconds must be > 0 and at most 3600")
+        }
         guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
         guard cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be at least 16") }
         _ = try DatabaseLocation(databaseURL)

@@ -20,6 +20,7 @@ public struct BazaarSystem: Sendable {
     public let newAdminKey: String?
     let logger: Logger
     let intelligenceConsumer: IntelligenceConsumer
+    let webhookDispatcher: WebhookDispatcher
 
     /// Opens storage (migrating it), bootstraps the admin key and builds the router.
     public static func start(configuration: BazaarConfiguration, logger: Logger, clock: WallClock = .system) async throws -> BazaarSystem {
@@ -42,6 +43,8 @@ public struct BazaarSystem: Sendable {
                                                recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000))
         // Subscribed before anything publishes, so the consumer sees every committed movement.
         let movementEvents = bus.subscribe(topic: MovementEvent.topic)
+        let alertEvents = bus.subscribe(topic: AlertEvent.topic)
+        let webhooks = WebhookService(store: store, clock: clock)
         let limiter = InProcessRateLimiter(rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst)
         let health = [
             HealthCheck(name: "database", required: true) {
@@ -50,12 +53,15 @@ public struct BazaarSystem: Sendable {
         ]
         _ = Observability.registry
         let router = BazaarRouter(services: APIServices(
-            stock: stock, intelligence: intelligence, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
+            stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
         return BazaarSystem(
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, bus: bus,
             relay: OutboxRelay(store: store, publisher: bus, signal: signal, logger: logger),
             router: router, newAdminKey: newAdminKey, logger: logger,
-            intelligenceConsumer: IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger))
+            intelligenceConsumer: IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger),
+            webhookDispatcher: WebhookDispatcher(
+                events: alertEvents, store: store, transport: HTTPWebhookTransport(timeout: .seconds(10)), clock: clock, logger: logger,
+                retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000))))
     }
 
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
@@ -74,7 +80,7 @@ public struct BazaarSystem: Sendable {
             responder: router.responder,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
             services: [StorageCloser(store: store, logger: logger), MaintenanceService(store: store, logger: logger),
-                       intelligenceConsumer, relay],
+                       intelligenceConsumer, webhookDispatcher, relay],
             logger: logger)
     }
 }

@@ -34,6 +34,8 @@ public enum Action: Sendable, Equatable {
     case readAllStores
     case readCatalog
     case writeCatalog
+    /// Alert subscriptions (webhooks).
+    case manageWebhooks
     case manageKeys
 }
 
@@ -61,6 +63,7 @@ extension Principal {
             case .readAllStores: what = "read across all stores (store keys must name one of their stores)"
             case .readCatalog: what = "read the catalog"
             case .writeCatalog: what = "change the catalog"
+            case .manageWebhooks: what = "manage webhooks"
             case .manageKeys: what = "manage API keys"
             }
             throw .forbidden("API key '\(name)' with role \(role.rawValue) may not \(what)")

@@ -5,16 +5,18 @@ public import Hummingbird
 public struct APIServices: Sendable {
     public var stock: StockService
     public var intelligence: IntelligenceService
+    public var webhooks: WebhookService
     public var keys: APIKeyService
     public var limiter: any RateLimiter
     public var healthChecks: [HealthCheck]
     public var metricsText: @Sendable () -> String
     public var clock: WallClock
 
-    public init(stock: StockService, intelligence: IntelligenceService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
+    public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
                 metricsText: @escaping @Sendable () -> String, clock: WallClock = .system) {
         self.stock = stock
         self.intelligence = intelligence
+        self.webhooks = webhooks
         self.keys = keys
         self.limiter = limiter
         self.healthChecks = healthChecks
@@ -44,6 +46,7 @@ public struct BazaarRouter: Sendable {
         CatalogController(stock: services.stock, clock: services.clock).register(&registrar, on: authenticated)
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)
         IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
+        WebhookController(webhooks: services.webhooks, store: services.stock.store).register(&registrar, on: authenticated)
         table.set(registrar.table)
         self.responder = router.buildResponder()
         self.routes = registrar.table

@@ -66,5 +66,25 @@ enum SQLiteSchema {
                 payload TEXT NOT NULL)
             """,
         ]),
+        (3, [
+            """
+            CREATE TABLE webhooks (
+                id TEXT PRIMARY KEY, url TEXT NOT NULL, secret TEXT NOT NULL, stores TEXT NOT NULL,
+                created_at_ms INTEGER NOT NULL, deleted_at_ms INTEGER) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE webhook_deliveries (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, webhook_id TEXT NOT NULL, event_id TEXT NOT NULL, payload TEXT NOT NULL,
+                attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at_ms INTEGER NOT NULL, state TEXT NOT NULL DEFAULT 'pending',
+                UNIQUE (webhook_id, event_id))
+            """,
+            "CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_at_ms)",
+            """
+            CREATE TABLE webhook_attempts (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, delivery_seq INTEGER NOT NULL, webhook_id TEXT NOT NULL, event_id TEXT NOT NULL,
+                attempt INTEGER NOT NULL, at_ms INTEGER NOT NULL, status_code INTEGER, error TEXT)
+            """,
+            "CREATE INDEX webhook_attempts_by_hook ON webhook_attempts (webhook_id, seq)",
+        ]),
     ]
 }

@@ -1,0 +1,132 @@
+public import BazaarDomain
+import Crypto
+import Foundation
+public import Logging
+public import ServiceLifecycle
+
+/// Sends one HTTP POST; the webhook dispatcher is written against this so the client library stays outside Core.
+public protocol WebhookTransport: Sendable {
+    /// Returns the status code, or throws on a connection failure or timeout.
+    func post(url: String, headers: [(String, String)], body: String) async throws -> Int
+}
+
+/// Alert subscriptions. Each is signed with its own secret, shown once at creation.
+public final class WebhookService: Sendable {
+    let store: any StockStore
+    let clock: WallClock
+
+    public init(store: any StockStore, clock: WallClock = .system) {
+        self.store = store
+        self.clock = clock
+    }
+
+    public func create(url: String, stores: [String]) async throws -> Webhook {
+        guard url.utf8.count <= 2048, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
+            let host = parsed.host, !host.isEmpty
+        else { throw DomainError.invalid(field: "url", message: "must be an absolute http:// or https:// URL of at most 2048 bytes") }
+        for (index, id) in stores.enumerated() { try Identifier.validate(id, field: "stores[\(index)]") }
+        let webhook = Webhook(id: "whk_" + Hex.random(bytes: 8), url: url, secret: "whsec_" + Hex.random(bytes: 24),
+                              stores: Array(Set(stores)).sorted(), createdAtMillis: clock.nowMillis())
+        try await store.insertWebhook(webhook)
+        return webhook
+    }
+
+    public func delete(id: String) async throws {
+        guard try await store.deleteWebhook(id: id, atMillis: clock.nowMillis()) else { throw DomainError.notFound(what: "webhook", id: id) }
+    }
+
+    /// `Bazaar-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed by the secret>`. Receivers recompute
+    /// it and reject old timestamps, so a captured request cannot be replayed later.
+    public static func signature(secret: String, timestamp: Int64, body: String) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(timestamp).\(body)".utf8), using: SymmetricKey(data: Array(secret.utf8)))
+        return "t=\(timestamp),v1=\(Hex.encode(mac))"
+    }
+}
+
+/// Delivers alert events to webhooks: queues each event for the subscriptions of its store, then POSTs due
+/// deliveries, retrying failures with exponential backoff (base x 2^attempt, at most an hour) up to `maxAttempts`,
+/// and logs every attempt.
+public struct WebhookDispatcher: Service {
+    let events: AsyncStream<OutboundEvent>
+    let store: any StockStore
+    let transport: any WebhookTransport
+    let clock: WallClock
+    let logger: Logger
+    let retryBase: Duration
+    let maxAttempts: Int
+    let pollInterval: Duration
+
+    public init(events: AsyncStream<OutboundEvent>, store: any StockStore, transport: any WebhookTransport, clock: WallClock = .system,
+                logger: Logger, retryBase: Duration = .seconds(1), maxAttempts: Int = 10, pollInterval: Duration = .milliseconds(250)) {
+        self.events = events
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.logger = logger
+        self.retryBase = retryBase
+        self.maxAttempts = maxAttempts
+        self.pollInterval = pollInterval
+    }
+
+    public func run() async throws {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await enqueueLoop() }
+            group.addTask { await deliveryLoop() }
+            await group.waitForAll()
+        }
+    }
+
+    private func enqueueLoop() async {
+        for await event in events.cancelOnGracefulShutdown() {
+            do {
+                let targets = try await store.webhooks().filter { $0.stores.isEmpty || $0.stores.contains(event.key) }.map(\.id)
+                try await store.enqueueDeliveries(webhookIDs: targets, eventID: event.id, payload: event.payload, atMillis: clock.nowMillis())
+            } catch {
+                logger.warning("could not queue webhook deliveries", metadata: ["event_id": "\(event.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func deliveryLoop() async {
+        while !Task.isShuttingDownGracefully, !Task.isCancelled {
+            do {
+                for delivery in try await store.dueDeliveries(atMillis: clock.nowMillis(), limit: 100) { await deliver(delivery) }
+            } catch {
+                logger.warning("webhook delivery loop failed", metadata: ["error": "\(error)"])
+            }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+        }
+    }
+
+    func deliver(_ delivery: WebhookDelivery) async {
+        let now = clock.nowMillis()
+        let headers = [
+            ("Content-Type", "application/cloudevents+json"), ("Bazaar-Event-Id", delivery.eventID),
+            ("Bazaar-Signature", WebhookService.signature(secret: delivery.secret, timestamp: now / 1000, body: delivery.payload)),
+        ]
+        var status: Int?
+        var failure: String?
+        do {
+            status = try await transport.post(url: delivery.url, headers: headers, body: delivery.payload)
+        } catch {
+            failure = "\(error)"
+        }
+        let delivered = status.map { (200..<300).contains($0) } ?? false
+        let attempts = delivery.attempts + 1
+        let backoff = retryBase * (1 << min(attempts - 1, 20))
+        let delayMillis = min(3_600_000, backoff.components.seconds * 1000 + backoff.components.attoseconds / 1_000_000_000_000_000)
+        let next: Int64? = delivered || attempts >= maxAttempts ? nil : now + delayMillis
+        if !delivered {
+            logger.info("webhook delivery failed", metadata: [
+                "webhook_id": "\(delivery.webhookID)", "event_id": "\(delivery.eventID)", "attempt": "\(attempts)",
+                "status": "\(status.map(String.init) ?? "none")", "error": "\(failure ?? "")",
+            ])
+        }
+        do {
+            try await store.recordAttempt(delivery, atMillis: now, statusCode: status, error: failure ?? (delivered ? nil : "HTTP \(status ?? 0)"),
+                                          delivered: delivered, nextAttemptAtMillis: next)
+        } catch {
+            logger.warning("could not record a webhook attempt", metadata: ["error": "\(error)"])
+        }
+    }
+}
