@@ -1,3 +1,4 @@
+public import BazaarDomain
 import Synchronization
 
 /// An event on its way out: a topic, a partition key (the store id) and a CloudEvents JSON payload.
@@ -6,12 +7,15 @@ public struct OutboundEvent: Sendable, Equatable {
     public var key: String
     public var id: String
     public var payload: String
+    /// The movement a movement event describes, when it travels in-process (spares consumers a JSON parse).
+    public var movement: Movement?
 
-    public init(topic: String, key: String, id: String, payload: String) {
+    public init(topic: String, key: String, id: String, payload: String, movement: Movement? = nil) {
         self.topic = topic
         self.key = key
         self.id = id
         self.payload = payload
+        self.movement = movement
     }
 }
 

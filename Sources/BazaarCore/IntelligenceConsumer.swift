@@ -19,7 +19,7 @@ public struct IntelligenceConsumer: Service {
 
     public func run() async throws {
         for await event in events.cancelOnGracefulShutdown() {
-            guard let movement = Movement(cloudEventJSON: event.payload) else {
+            guard let movement = event.movement ?? Movement(cloudEventJSON: event.payload) else {
                 logger.warning("skipping an unreadable movement event", metadata: ["event_id": "\(event.id)"])
                 continue
             }

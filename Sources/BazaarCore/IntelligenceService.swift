@@ -14,6 +14,10 @@ public final class IntelligenceService: Sendable {
     /// Thresholds older than this are recomputed when next needed (the schedule); a demand anomaly recomputes at once.
     let recomputeAfterMillis: Int64
     private let cache = Locked<[StockKey: StockThresholds]>([:])
+    /// Active alert kinds per store x product as last read or written here. Most movements change no alert, so
+    /// this spares a database read per movement; entries expire so changes made elsewhere are picked up.
+    private let activeKinds = Locked<[StockKey: (kinds: Set<AlertKind>, atMillis: Int64)]>([:])
+    static let activeKindsTTLMillis: Int64 = 10_000
 
     public init(store: any StockStore, clock: WallClock = .system, recomputeAfterMillis: Int64 = 3_600_000) {
         self.store = store
@@ -59,7 +63,7 @@ public final class IntelligenceService: Sendable {
             : max(3, Intervals.countQuantile(mean: computed.rate, dispersion: Thresholds.dispersion(demand.history), p: 0.999))
         let thresholds = StockThresholds(
             dailyRate: computed.rate, reorderPoint: computed.reorderPoint, orderUpTo: computed.orderUpTo,
-            leadTimeDays: parameters.leadTime, anomalyAbove: anomalyAbove, computedAtMillis: now)
+            leadTimeDays: parameters.leadTime, anomalyAbove: anomalyAbove, historyDays: demand.history.count, computedAtMillis: now)
         try await store.saveThresholds(thresholds, storeID: storeID, productID: productID)
         remember(key, thresholds)
         return thresholds
@@ -94,9 +98,22 @@ public final class IntelligenceService: Sendable {
         let t = try await thresholds(storeID: movement.storeID, productID: movement.productID)
         let levelKinds = AlertRules.levelConditions(quantity: movement.quantityAfter, thresholds: t)
         let eventKinds = AlertRules.eventConditions(movement, thresholds: t)
+        let key = StockKey(storeID: movement.storeID, productID: movement.productID)
+        if eventKinds.contains(.demandAnomaly) {
+            // Demand has shifted: recompute the thresholds on the next movement.
+            cache.withLock { _ = $0.removeValue(forKey: key) }
+            var stale = t
+            stale.computedAtMillis = 0
+            try await store.saveThresholds(stale, storeID: movement.storeID, productID: movement.productID)
+        }
+        let now = clock.nowMillis()
+        if let known = self.activeKinds.withLock({ $0[key] }), now - known.atMillis < Self.activeKindsTTLMillis,
+            levelKinds.union(eventKinds).isSubset(of: known.kinds), known.kinds.filter(\.isLevelCondition).allSatisfy(levelKinds.contains)
+        {
+            return []  // nothing to open, nothing to resolve
+        }
         let active = try await store.activeAlerts(storeID: movement.storeID, productID: movement.productID)
         let activeKinds = Set(active.map(\.kind))
-        let now = clock.nowMillis()
         let inserted = levelKinds.union(eventKinds).subtracting(activeKinds).sorted { $0.rawValue < $1.rawValue }.map { kind in
             Alert(id: "alr_" + Hex.random(bytes: 10), kind: kind, status: .open, storeID: movement.storeID, productID: movement.productID,
                   quantity: movement.quantityAfter, threshold: Self.threshold(kind, t),
@@ -109,15 +126,16 @@ public final class IntelligenceService: Sendable {
             alert.resolvedAtMillis = now
             return alert
         }
-        if eventKinds.contains(.demandAnomaly) {
-            // Demand has shifted: recompute the thresholds on the next movement.
-            cache.withLock { _ = $0.removeValue(forKey: StockKey(storeID: movement.storeID, productID: movement.productID)) }
-            try await store.saveThresholds(StockThresholds(dailyRate: t.dailyRate, reorderPoint: t.reorderPoint, orderUpTo: t.orderUpTo,
-                                                           leadTimeDays: t.leadTimeDays, anomalyAbove: t.anomalyAbove, computedAtMillis: 0),
-                                           storeID: movement.storeID, productID: movement.productID)
+        var recorded: [Alert] = []
+        if !inserted.isEmpty || !resolved.isEmpty {
+            recorded = try await store.recordAlerts(inserted: inserted, changed: resolved)
         }
-        guard !inserted.isEmpty || !resolved.isEmpty else { return [] }
-        return try await store.recordAlerts(inserted: inserted, changed: resolved)
+        let nowActive = activeKinds.union(inserted.map(\.kind)).subtracting(resolved.map(\.kind))
+        self.activeKinds.withLock { cache in
+            if cache.count > 200_000 { cache.removeAll() }
+            cache[key] = (nowActive, now)
+        }
+        return recorded
     }
 
     static func threshold(_ kind: AlertKind, _ t: StockThresholds) -> Double? {
@@ -148,6 +166,7 @@ public final class IntelligenceService: Sendable {
             throw DomainError.invalid(field: "status", message: "alerts are opened by the system")
         }
         _ = try await store.recordAlerts(inserted: [], changed: [alert])
+        activeKinds.withLock { _ = $0.removeValue(forKey: StockKey(storeID: alert.storeID, productID: alert.productID)) }
         return alert
     }
 

@@ -69,7 +69,7 @@ public struct OutboxRelay: Service {
             do {
                 let entries = try await batch(batchSize)
                 guard let last = entries.last else { return published }
-                try await publisher.publish(entries.map { OutboundEvent(topic: $0.topic, key: $0.key, id: $0.eventID, payload: $0.payload) })
+                try await publisher.publish(entries.map { OutboundEvent(topic: $0.topic, key: $0.key, id: $0.eventID, payload: $0.payload, movement: $0.movement) })
                 try await delete(last.sequence)
                 published += entries.count
                 BazaarMetrics.eventsPublished.increment(by: entries.count)

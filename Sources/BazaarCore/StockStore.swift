@@ -107,13 +107,15 @@ public struct OutboxEntry: Sendable, Equatable {
     public var key: String
     public var eventID: String
     public var payload: String
+    public var movement: Movement?
 
-    public init(sequence: Int64, topic: String, key: String, eventID: String, payload: String) {
+    public init(sequence: Int64, topic: String, key: String, eventID: String, payload: String, movement: Movement? = nil) {
         self.sequence = sequence
         self.topic = topic
         self.key = key
         self.eventID = eventID
         self.payload = payload
+        self.movement = movement
     }
 }
 

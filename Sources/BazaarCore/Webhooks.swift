@@ -77,9 +77,13 @@ public struct WebhookDispatcher: Service {
     }
 
     private func enqueueLoop() async {
+        // The subscription list, re-read at most every two seconds rather than for every event.
+        var subscriptions: (webhooks: [Webhook], readAtMillis: Int64)?
         for await event in events.cancelOnGracefulShutdown() {
             do {
-                let targets = try await store.webhooks().filter { $0.stores.isEmpty || $0.stores.contains(event.key) }.map(\.id)
+                let now = clock.nowMillis()
+                if subscriptions == nil || now - subscriptions!.readAtMillis > 2000 { subscriptions = (try await store.webhooks(), now) }
+                let targets = subscriptions!.webhooks.filter { $0.stores.isEmpty || $0.stores.contains(event.key) }.map(\.id)
                 try await store.enqueueDeliveries(webhookIDs: targets, eventID: event.id, payload: event.payload, atMillis: clock.nowMillis())
             } catch {
                 logger.warning("could not queue webhook deliveries", metadata: ["event_id": "\(event.id)", "error": "\(error)"])

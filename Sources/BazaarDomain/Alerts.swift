@@ -31,14 +31,18 @@ public struct StockThresholds: Sendable, Equatable {
     public var leadTimeDays: Int
     /// Daily units above which one day's sales are anomalous (a high quantile of daily demand).
     public var anomalyAbove: Double
+    /// Days of (uncensored) demand history the thresholds were computed from.
+    public var historyDays: Int
     public var computedAtMillis: Int64
 
-    public init(dailyRate: Double, reorderPoint: Double, orderUpTo: Double, leadTimeDays: Int, anomalyAbove: Double, computedAtMillis: Int64) {
+    public init(dailyRate: Double, reorderPoint: Double, orderUpTo: Double, leadTimeDays: Int, anomalyAbove: Double,
+                historyDays: Int = 0, computedAtMillis: Int64) {
         self.dailyRate = dailyRate
         self.reorderPoint = reorderPoint
         self.orderUpTo = orderUpTo
         self.leadTimeDays = leadTimeDays
         self.anomalyAbove = anomalyAbove
+        self.historyDays = historyDays
         self.computedAtMillis = computedAtMillis
     }
 
@@ -49,6 +53,8 @@ public struct StockThresholds: Sendable, Equatable {
 public enum AlertRules {
     /// Days of cover beyond which stock above the order-up-to level counts as overstock.
     public static let overstockDaysOfCover = 60.0
+    /// Overstock needs this much demand history: a new item with no sales yet is not dead stock.
+    public static let overstockMinimumHistoryDays = 28
 
     public static func levelConditions(quantity: Int64, thresholds t: StockThresholds) -> Set<AlertKind> {
         if quantity < 0 { return [.negativeStock] }
@@ -56,7 +62,11 @@ public enum AlertRules {
         var conditions = Set<AlertKind>()
         if Double(quantity) <= t.reorderPoint { conditions.insert(.lowStock) }
         if let cover = t.daysOfCover(quantity), cover < Double(t.leadTimeDays) { conditions.insert(.stockOutRisk) }
-        if Double(quantity) > t.orderUpTo, (t.daysOfCover(quantity) ?? .infinity) > overstockDaysOfCover { conditions.insert(.overstock) }
+        if t.historyDays >= overstockMinimumHistoryDays, Double(quantity) > t.orderUpTo,
+            (t.daysOfCover(quantity) ?? .infinity) > overstockDaysOfCover
+        {
+            conditions.insert(.overstock)
+        }
         return conditions
     }
 

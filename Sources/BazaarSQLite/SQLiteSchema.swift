@@ -86,5 +86,6 @@ enum SQLiteSchema {
             """,
             "CREATE INDEX webhook_attempts_by_hook ON webhook_attempts (webhook_id, seq)",
         ]),
+        (4, ["ALTER TABLE stock_thresholds ADD COLUMN history_days INTEGER NOT NULL DEFAULT 0"]),
     ]
 }

@@ -261,7 +261,7 @@ public final class SQLiteStockStore: StockStore {
                 """, arguments: [limit]).map { row in
                     let movement = try Self.movement(from: row)
                     return OutboxEntry(sequence: row[13], topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
-                                       payload: movement.cloudEventJSON)
+                                       payload: movement.cloudEventJSON, movement: movement)
                 }
         }
     }
@@ -359,10 +359,11 @@ extension SQLiteStockStore {
     public func thresholds(storeID: String, productID: String) async throws -> StockThresholds? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: """
-                SELECT daily_rate, reorder_point, order_up_to, lead_time_days, anomaly_above, computed_at_ms FROM stock_thresholds
+                SELECT daily_rate, reorder_point, order_up_to, lead_time_days, anomaly_above, history_days, computed_at_ms FROM stock_thresholds
                 WHERE store_id = ? AND product_id = ?
                 """, arguments: [storeID, productID]).map {
-                StockThresholds(dailyRate: $0[0], reorderPoint: $0[1], orderUpTo: $0[2], leadTimeDays: $0[3], anomalyAbove: $0[4], computedAtMillis: $0[5])
+                StockThresholds(dailyRate: $0[0], reorderPoint: $0[1], orderUpTo: $0[2], leadTimeDays: $0[3], anomalyAbove: $0[4],
+                                historyDays: $0[5], computedAtMillis: $0[6])
             }
         }
     }
@@ -371,8 +372,9 @@ extension SQLiteStockStore {
         try await pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, daily_rate, reorder_point, order_up_to, lead_time_days,
-                    anomaly_above, computed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.computedAtMillis])
+                    anomaly_above, history_days, computed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.historyDays,
+                                 t.computedAtMillis])
         }
     }
 

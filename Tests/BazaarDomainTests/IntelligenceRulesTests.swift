@@ -24,7 +24,7 @@ struct IntelligenceRulesTests {
     }
 
     @Test func levelConditions() {
-        let t = StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 28, leadTimeDays: 3, anomalyAbove: 9, computedAtMillis: 0)
+        let t = StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 28, leadTimeDays: 3, anomalyAbove: 9, historyDays: 90, computedAtMillis: 0)
         #expect(AlertRules.levelConditions(quantity: -1, thresholds: t) == [.negativeStock])
         #expect(AlertRules.levelConditions(quantity: 0, thresholds: t) == [.stockOut])
         #expect(AlertRules.levelConditions(quantity: 5, thresholds: t) == [.lowStock, .stockOutRisk])
@@ -32,6 +32,9 @@ struct IntelligenceRulesTests {
         #expect(AlertRules.levelConditions(quantity: 11, thresholds: t).isEmpty)
         #expect(AlertRules.levelConditions(quantity: 100, thresholds: t).isEmpty, "50 days of cover is not overstock yet")
         #expect(AlertRules.levelConditions(quantity: 130, thresholds: t) == [.overstock])
+        var young = t
+        young.historyDays = 10
+        #expect(AlertRules.levelConditions(quantity: 130, thresholds: young).isEmpty, "a new item with little history is not overstocked")
         let idle = StockThresholds(dailyRate: 0, reorderPoint: 0, orderUpTo: 0, leadTimeDays: 3, anomalyAbove: 9, computedAtMillis: 0)
         #expect(AlertRules.levelConditions(quantity: 0, thresholds: idle).isEmpty, "an item that never sells is not out of stock")
     }
