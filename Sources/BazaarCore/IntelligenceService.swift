@@ -42,7 +42,8 @@ public final class IntelligenceService: Sendable {
         let firstDay = movements.map { RFC3339.epochDay(millis: $0.atMillis) }.min() ?? today
         let (sold, censored) = DemandHistory.daily(movements, firstDay: firstDay, lastDay: today - 1)
         let history = zip(sold, censored).filter { !$0.1 }.map(\.0)
-        return DemandSummary(history: history, censoredDays: censored.filter { $0 }.count, product: try await store.product(id: productID))
+        return DemandSummary(history: history, censoredDays: censored.filter { $0 }.count,
+                             product: try await effectiveProduct(storeID: storeID, productID: productID))
     }
 
     public func thresholds(storeID: String, productID: String, refresh: Bool = false) async throws -> StockThresholds {
@@ -67,6 +68,18 @@ public final class IntelligenceService: Sendable {
         try await store.saveThresholds(thresholds, storeID: storeID, productID: productID)
         remember(key, thresholds)
         return thresholds
+    }
+
+    /// The product's replenishment parameters with the store's overrides applied.
+    public func effectiveProduct(storeID: String, productID: String) async throws -> Product? {
+        guard let product = try await store.product(id: productID) else { return nil }
+        return try await store.replenishmentOverride(storeID: storeID, productID: productID)?.applied(to: product) ?? product
+    }
+
+    /// Saves a store's overrides and forgets the thresholds computed with the old parameters.
+    public func setOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws {
+        try await store.saveReplenishmentOverride(override, storeID: storeID, productID: productID)
+        cache.withLock { _ = $0.removeValue(forKey: StockKey(storeID: storeID, productID: productID)) }
     }
 
     static func parameters(_ product: Product?) -> ReplenishmentParameters {
@@ -193,8 +206,7 @@ public final class IntelligenceService: Sendable {
         var orders: [OrderSuggestion] = [], transfers: [TransferSuggestion] = []
         for row in try await store.levels(storeID: storeID, afterProductID: nil, limit: limit) {
             let t = try await thresholds(storeID: storeID, productID: row.productID)
-            let product = try await store.product(id: row.productID)
-            let packSize = product?.packSize ?? 1
+            let packSize = try await effectiveProduct(storeID: storeID, productID: row.productID)?.packSize ?? 1
             var need = Double(Self.shortfall(onHand: row.level.quantity, t))
             guard Double(row.level.quantity) <= t.reorderPoint, need > 0 else { continue }
             // Excess elsewhere first: the branch with the most stock above its own order-up-to level.

@@ -172,6 +172,8 @@ public protocol StockStore: Sendable {
     func movements(storeID: String, productID: String, sinceMillis: Int64) async throws -> [Movement]
     func thresholds(storeID: String, productID: String) async throws -> StockThresholds?
     func saveThresholds(_ thresholds: StockThresholds, storeID: String, productID: String) async throws
+    func replenishmentOverride(storeID: String, productID: String) async throws -> ReplenishmentOverride?
+    func saveReplenishmentOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws
     /// Open or acknowledged alerts of one store x product.
     func activeAlerts(storeID: String, productID: String) async throws -> [Alert]
     /// Inserts new alerts (skipping any whose condition already has an active alert) and saves changed ones, with

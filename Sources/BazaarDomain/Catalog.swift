@@ -84,3 +84,28 @@ extension String {
         return s
     }
 }
+
+/// A store's own replenishment parameters for one product; nil fields fall back to the product's.
+public struct ReplenishmentOverride: Sendable, Equatable {
+    public var leadTimeDays: Int?
+    public var reviewPeriodDays: Int?
+    public var packSize: Int?
+    public var serviceLevel: Double?
+
+    public init(leadTimeDays: Int? = nil, reviewPeriodDays: Int? = nil, packSize: Int? = nil, serviceLevel: Double? = nil) {
+        self.leadTimeDays = leadTimeDays
+        self.reviewPeriodDays = reviewPeriodDays
+        self.packSize = packSize
+        self.serviceLevel = serviceLevel
+    }
+
+    /// The product's parameters with this store's overrides applied.
+    public func applied(to product: Product) -> Product {
+        var p = product
+        p.leadTimeDays = leadTimeDays ?? p.leadTimeDays
+        p.reviewPeriodDays = reviewPeriodDays ?? p.reviewPeriodDays
+        p.packSize = packSize ?? p.packSize
+        p.serviceLevel = serviceLevel ?? p.serviceLevel
+        return p
+    }
+}

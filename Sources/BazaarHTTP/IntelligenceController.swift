@@ -13,6 +13,48 @@ struct IntelligenceController {
         routes.on(group, .post, "/v1/alerts/{alert_id}/resolve", resolve)
         routes.on(group, .get, "/v1/stores/{store_id}/products/{product_id}/forecast", forecast)
         routes.on(group, .get, "/v1/stores/{store_id}/replenishment", replenishment)
+        routes.on(group, .get, "/v1/stores/{store_id}/products/{product_id}/replenishment-settings", settings)
+        routes.on(group, .put, "/v1/stores/{store_id}/products/{product_id}/replenishment-settings", putSettings)
+    }
+
+    /// The effective replenishment parameters of one store x product, and which of them the store overrides.
+    @Sendable func settings(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        let productID = try context.identifier("product_id")
+        try caller.require(.readStock(storeID: storeID))
+        try await stock.requireCatalog(storeID: storeID, productID: productID)
+        return JSONResponse.make(try await settingsJSON(storeID: storeID, productID: productID))
+    }
+
+    @Sendable func putSettings(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        let productID = try context.identifier("product_id")
+        try caller.require(.writeStock(storeID: storeID))
+        try await stock.requireCatalog(storeID: storeID, productID: productID)
+        let body = try await JSONBody.decode(OverrideBody.self, from: request, context: context)
+        let override = ReplenishmentOverride(leadTimeDays: body.leadTimeDays, reviewPeriodDays: body.reviewPeriodDays,
+                                             packSize: body.packSize, serviceLevel: body.serviceLevel)
+        guard let product = try await stock.store.product(id: productID) else { throw DomainError.unknownProduct(productID) }
+        let effective = override.applied(to: product)
+        try CatalogRules.validateReplenishment(leadTimeDays: effective.leadTimeDays, reviewPeriodDays: effective.reviewPeriodDays,
+                                               packSize: effective.packSize, serviceLevel: effective.serviceLevel)
+        try await intelligence.setOverride(override, storeID: storeID, productID: productID)
+        return JSONResponse.make(try await settingsJSON(storeID: storeID, productID: productID))
+    }
+
+    private func settingsJSON(storeID: String, productID: String) async throws -> String {
+        guard let p = try await intelligence.effectiveProduct(storeID: storeID, productID: productID) else {
+            throw DomainError.unknownProduct(productID)
+        }
+        let o = try await stock.store.replenishmentOverride(storeID: storeID, productID: productID) ?? ReplenishmentOverride()
+        func value<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "null" }
+        return """
+            {"store_id":"\(storeID)","product_id":"\(productID)","lead_time_days":\(p.leadTimeDays),"review_period_days":\(p.reviewPeriodDays),\
+            "pack_size":\(p.packSize),"service_level":\(p.serviceLevel),"overrides":{"lead_time_days":\(value(o.leadTimeDays)),\
+            "review_period_days":\(value(o.reviewPeriodDays)),"pack_size":\(value(o.packSize)),"service_level":\(value(o.serviceLevel))}}
+            """
     }
 
     @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -111,5 +153,21 @@ struct IntelligenceController {
             throw Problem.badParameter(name, "must be 1-\(Identifier.maxLength) characters from A-Z a-z 0-9 . _ : -")
         }
         return value
+    }
+}
+
+struct OverrideBody: Decodable {
+    var leadTimeDays: Int?
+    var reviewPeriodDays: Int?
+    var packSize: Int?
+    var serviceLevel: Double?
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(["lead_time_days", "review_period_days", "pack_size", "service_level"])
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        leadTimeDays = try c.integer(AnyKey(stringValue: "lead_time_days"), as: Int.self)
+        reviewPeriodDays = try c.integer(AnyKey(stringValue: "review_period_days"), as: Int.self)
+        packSize = try c.integer(AnyKey(stringValue: "pack_size"), as: Int.self)
+        serviceLevel = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "service_level"))
     }
 }

@@ -87,5 +87,13 @@ enum SQLiteSchema {
             "CREATE INDEX webhook_attempts_by_hook ON webhook_attempts (webhook_id, seq)",
         ]),
         (4, ["ALTER TABLE stock_thresholds ADD COLUMN history_days INTEGER NOT NULL DEFAULT 0"]),
+        (5, [
+            // Per-store replenishment parameters; NULL falls back to the product's.
+            """
+            CREATE TABLE replenishment_overrides (
+                store_id TEXT NOT NULL, product_id TEXT NOT NULL, lead_time_days INTEGER, review_period_days INTEGER,
+                pack_size INTEGER, service_level REAL, PRIMARY KEY (store_id, product_id)) WITHOUT ROWID
+            """,
+        ]),
     ]
 }

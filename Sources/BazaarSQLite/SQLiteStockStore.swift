@@ -378,6 +378,28 @@ extension SQLiteStockStore {
         }
     }
 
+    public func replenishmentOverride(storeID: String, productID: String) async throws -> ReplenishmentOverride? {
+        try await pool.read { db in
+            try Row.fetchOne(db, sql: """
+                SELECT lead_time_days, review_period_days, pack_size, service_level FROM replenishment_overrides
+                WHERE store_id = ? AND product_id = ?
+                """, arguments: [storeID, productID]).map {
+                ReplenishmentOverride(leadTimeDays: $0[0], reviewPeriodDays: $0[1], packSize: $0[2], serviceLevel: $0[3])
+            }
+        }
+    }
+
+    public func saveReplenishmentOverride(_ o: ReplenishmentOverride, storeID: String, productID: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO replenishment_overrides (store_id, product_id, lead_time_days, review_period_days, pack_size, service_level)
+                VALUES (?, ?, ?, ?, ?, ?)
+                """, arguments: [storeID, productID, o.leadTimeDays, o.reviewPeriodDays, o.packSize, o.serviceLevel])
+            // The thresholds depend on these parameters: make them stale.
+            try db.execute(sql: "UPDATE stock_thresholds SET computed_at_ms = 0 WHERE store_id = ? AND product_id = ?", arguments: [storeID, productID])
+        }
+    }
+
     public func activeAlerts(storeID: String, productID: String) async throws -> [Alert] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: "SELECT \(Self.alertColumns) FROM alerts WHERE store_id = ? AND product_id = ? AND status != 'resolved'",

@@ -44,6 +44,18 @@ struct IntelligenceLoopTests {
             #expect(reorderPoint > 8 && reorderPoint < 20, "about two days of demand plus safety stock: \(reorderPoint)")
             #expect(orderUpTo > reorderPoint)
 
+            // A store's own lead time: a longer one needs a higher reorder point.
+            let settings = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"lead_time_days": 6}"#)
+            #expect(settings.int("lead_time_days") == 6)
+            #expect(settings.int("pack_size") == 6, "the product's pack size still applies")
+            #expect((settings.json["overrides"] as? [String: Any])?["lead_time_days"] as? Int == 6)
+            let longer = try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=7")
+            #expect(longer.int("lead_time_days") == 6)
+            #expect((longer.json["reorder_point"] as? Double ?? 0) > reorderPoint + 10)
+            #expect(try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"pack_size": 0}"#).status == 422)
+            _ = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{}"#)
+            #expect(try await client.call(.get, "/v1/stores/S1/products/P1/forecast").int("lead_time_days") == 2)
+
             // 832 on hand is overstock; an adjustment to just above the reorder point clears it.
             #expect(try await eventually { try await client.call(.get, "/v1/alerts?store_id=S1&kind=overstock&status=open").items.count == 1 })
             let above = Int(reorderPoint) + 2
