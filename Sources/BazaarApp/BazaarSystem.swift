@@ -19,8 +19,8 @@ public struct BazaarSystem: Sendable {
     /// An admin key created at this start because none existed; printed once by `serve`.
     public let newAdminKey: String?
     let logger: Logger
-    let intelligenceConsumer: IntelligenceConsumer
-    let webhookDispatcher: WebhookDispatcher
+    let intelligenceConsumer: IntelligenceConsumer<InProcessEventBus.Subscription>
+    let webhookDispatcher: WebhookDispatcher<InProcessEventBus.Subscription>
 
     /// Opens storage (migrating it), bootstraps the admin key and builds the router.
     public static func start(configuration: BazaarConfiguration, logger: Logger, clock: WallClock = .system) async throws -> BazaarSystem {

@@ -25,37 +25,68 @@ public protocol EventPublisher: Sendable {
     func publish(_ events: [OutboundEvent]) async throws
 }
 
-/// The embedded default's event bus: delivers every published event to every in-process subscriber of its topic.
-///
-/// Subscribers get an `AsyncStream` with a bounded buffer; a subscriber too slow to keep up loses the oldest
-/// events rather than stalling the relay (they can resync from `/v1/changes`).
+/// The embedded default's event bus: delivers every published event to every in-process subscriber of its topic,
+/// in publish order, losing none. A subscriber that falls behind by `highWater` events makes `publish` wait,
+/// so the backlog stays in the durable outbox instead of in memory.
 public final class InProcessEventBus: EventPublisher {
     private struct Subscriber: Sendable {
         var topic: String
         var continuation: AsyncStream<OutboundEvent>.Continuation
+        var backlog: Backlog
+    }
+
+    /// Events handed to a subscriber and not yet taken by it.
+    final class Backlog: Sendable {
+        let count = Atomic<Int>(0)
     }
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
     private let nextID = Atomic<Int>(0)
+    let highWater: Int
 
-    public init() {}
+    public init(highWater: Int = 10_000) { self.highWater = highWater }
 
-    public func subscribe(topic: String, buffer: Int = 100_000) -> AsyncStream<OutboundEvent> {
-        let (stream, continuation) = AsyncStream<OutboundEvent>.makeStream(bufferingPolicy: .bufferingNewest(buffer))
+    public func subscribe(topic: String) -> Subscription {
+        let (stream, continuation) = AsyncStream<OutboundEvent>.makeStream(bufferingPolicy: .unbounded)
         let id = nextID.add(1, ordering: .relaxed).newValue
-        subscribers.withLock { $0[id] = Subscriber(topic: topic, continuation: continuation) }
+        let backlog = Backlog()
+        subscribers.withLock { $0[id] = Subscriber(topic: topic, continuation: continuation, backlog: backlog) }
         continuation.onTermination = { [weak self] _ in
             _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
         }
-        return stream
+        return Subscription(stream: stream, backlog: backlog)
     }
 
     public func publish(_ events: [OutboundEvent]) async throws {
         let current = subscribers.withLock { Array($0.values) }
         for subscriber in current {
             for event in events where event.topic == subscriber.topic {
-                subscriber.continuation.yield(event)
+                while subscriber.backlog.count.load(ordering: .relaxed) >= highWater {
+                    try await Task.sleep(for: .milliseconds(2))
+                }
+                subscriber.backlog.count.add(1, ordering: .relaxed)
+                if case .terminated = subscriber.continuation.yield(event) { break }
             }
         }
+    }
+
+    /// The events of one topic, in publish order.
+    public struct Subscription: AsyncSequence, Sendable {
+        public typealias Element = OutboundEvent
+        let stream: AsyncStream<OutboundEvent>
+        let backlog: Backlog
+
+        public struct AsyncIterator: AsyncIteratorProtocol {
+            var base: AsyncStream<OutboundEvent>.AsyncIterator
+            let backlog: Backlog
+
+            public mutating func next() async -> OutboundEvent? {
+                let event = await base.next()
+                if event != nil { backlog.count.subtract(1, ordering: .relaxed) }
+                return event
+            }
+        }
+
+        public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(base: stream.makeAsyncIterator(), backlog: backlog) }
     }
 }

@@ -6,12 +6,12 @@ public import ServiceLifecycle
 /// Feeds committed movements from the event stream to the intelligence service, in commit order.
 /// The embedded default reads the in-process bus; with Kafka (issue 5) the same events arrive from
 /// `bazaar.stock-movements` through the node's consumer group.
-public struct IntelligenceConsumer: Service {
-    let events: AsyncStream<OutboundEvent>
+public struct IntelligenceConsumer<Events: AsyncSequence & Sendable>: Service where Events.Element == OutboundEvent, Events.Failure == Never {
+    let events: Events
     let intelligence: IntelligenceService
     let logger: Logger
 
-    public init(events: AsyncStream<OutboundEvent>, intelligence: IntelligenceService, logger: Logger) {
+    public init(events: Events, intelligence: IntelligenceService, logger: Logger) {
         self.events = events
         self.intelligence = intelligence
         self.logger = logger

@@ -46,8 +46,8 @@ public final class WebhookService: Sendable {
 /// Delivers alert events to webhooks: queues each event for the subscriptions of its store, then POSTs due
 /// deliveries, retrying failures with exponential backoff (base x 2^attempt, at most an hour) up to `maxAttempts`,
 /// and logs every attempt.
-public struct WebhookDispatcher: Service {
-    let events: AsyncStream<OutboundEvent>
+public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where Events.Element == OutboundEvent, Events.Failure == Never {
+    let events: Events
     let store: any StockStore
     let transport: any WebhookTransport
     let clock: WallClock
@@ -56,7 +56,7 @@ public struct WebhookDispatcher: Service {
     let maxAttempts: Int
     let pollInterval: Duration
 
-    public init(events: AsyncStream<OutboundEvent>, store: any StockStore, transport: any WebhookTransport, clock: WallClock = .system,
+    public init(events: Events, store: any StockStore, transport: any WebhookTransport, clock: WallClock = .system,
                 logger: Logger, retryBase: Duration = .seconds(1), maxAttempts: Int = 10, pollInterval: Duration = .milliseconds(250)) {
         self.events = events
         self.store = store

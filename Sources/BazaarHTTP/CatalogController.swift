@@ -71,10 +71,9 @@ struct CatalogController {
     @Sendable func listStores(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.readCatalog)
         let (limit, after) = try Self.paging(request)
-        var stores = try await stock.store.stores(afterID: after, limit: limit + 1)
-        let more = stores.count > limit
-        if more { stores.removeLast() }
-        return JSONResponse.page(stores.map(Self.json), nextCursor: more ? stores.last.map { Cursor.encode(identifier: $0.id) } : nil)
+        return JSONResponse.page(try await stock.store.stores(afterID: after, limit: limit + 1), limit: limit, json: Self.json) {
+            Cursor.encode(identifier: $0.id)
+        }
     }
 
     @Sendable func putProduct(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -107,10 +106,9 @@ struct CatalogController {
     @Sendable func listProducts(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.readCatalog)
         let (limit, after) = try Self.paging(request)
-        var products = try await stock.store.products(afterID: after, limit: limit + 1)
-        let more = products.count > limit
-        if more { products.removeLast() }
-        return JSONResponse.page(products.map(Self.json), nextCursor: more ? products.last.map { Cursor.encode(identifier: $0.id) } : nil)
+        return JSONResponse.page(try await stock.store.products(afterID: after, limit: limit + 1), limit: limit, json: Self.json) {
+            Cursor.encode(identifier: $0.id)
+        }
     }
 
     static func paging(_ request: Request) throws -> (Int, String?) {

@@ -59,8 +59,8 @@ struct IntelligenceController {
 
     @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
-        let storeID = try optionalIdentifier(request, "store_id")
-        let productID = try optionalIdentifier(request, "product_id")
+        let storeID = try request.identifierQuery("store_id")
+        let productID = try request.identifierQuery("product_id")
         let kind = try request.query("kind").map { text in
             guard let kind = AlertKind(rawValue: text) else {
                 throw Problem.badParameter("kind", "must be one of \(AlertKind.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -74,11 +74,9 @@ struct IntelligenceController {
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let before = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } }
         if let storeID { try caller.require(.readStock(storeID: storeID)) } else { try caller.require(.readAllStores) }
-        var alerts = try await stock.store.alerts(storeID: storeID, productID: productID, kind: kind, status: status,
+        let alerts = try await stock.store.alerts(storeID: storeID, productID: productID, kind: kind, status: status,
                                                   beforeSequence: before, limit: limit + 1)
-        let more = alerts.count > limit
-        if more { alerts.removeLast() }
-        return JSONResponse.page(alerts.map(\.json), nextCursor: more ? alerts.last.map { Cursor.encode(sequence: $0.sequence) } : nil)
+        return JSONResponse.page(alerts, limit: limit, json: \.json) { Cursor.encode(sequence: $0.sequence) }
     }
 
     @Sendable func acknowledge(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -147,13 +145,6 @@ struct IntelligenceController {
             + "\"lead_time_days\":\(t.leadTimeDays),\"days_of_cover\":\(cover),\"thresholds_computed_at\":\"\(RFC3339.format(millis: t.computedAtMillis))\""
     }
 
-    private func optionalIdentifier(_ request: Request, _ name: String) throws -> String? {
-        guard let value = request.query(name) else { return nil }
-        guard Identifier.isValid(value) else {
-            throw Problem.badParameter(name, "must be 1-\(Identifier.maxLength) characters from A-Z a-z 0-9 . _ : -")
-        }
-        return value
-    }
 }
 
 struct OverrideBody: Decodable {

@@ -111,12 +111,33 @@ enum JSONResponse {
     static func page(_ items: [String], nextCursor: String?) -> Response {
         make("{\"items\":[\(items.joined(separator: ","))],\"next_cursor\":\(JSON.quotedOrNull(nextCursor))}")
     }
+
+    /// A page from rows read with `limit + 1` (the extra row only tells that there is a next page).
+    static func page<Row>(_ rows: [Row], limit: Int, json: (Row) -> String, cursor: (Row) -> String) -> Response {
+        let (items, next) = trimmed(rows, limit: limit, cursor: cursor)
+        return page(items.map(json), nextCursor: next)
+    }
+
+    static func trimmed<Row>(_ rows: [Row], limit: Int, cursor: (Row) -> String) -> (items: [Row], next: String?) {
+        guard rows.count > limit else { return (rows, nil) }
+        let items = Array(rows.prefix(limit))
+        return (items, items.last.map(cursor))
+    }
 }
 
 /// Query parameters and path segments.
 extension Request {
     func query(_ name: String) -> String? {
         uri.queryParameters[Substring(name)].map(String.init)
+    }
+
+    /// An optional identifier filter in the query (400 when it is not a valid identifier).
+    func identifierQuery(_ name: String) throws -> String? {
+        guard let value = query(name) else { return nil }
+        guard Identifier.isValid(value) else {
+            throw Problem.badParameter(name, "must be 1-\(Identifier.maxLength) characters from A-Z a-z 0-9 . _ : -")
+        }
+        return value
     }
 }
 

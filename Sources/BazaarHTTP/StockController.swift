@@ -161,8 +161,8 @@ struct StockController {
     @Sendable func auditLogs(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         var query = AuditQuery()
-        query.storeID = try optionalIdentifier(request, "store_id")
-        query.productID = try optionalIdentifier(request, "product_id")
+        query.storeID = try request.identifierQuery("store_id")
+        query.productID = try request.identifierQuery("product_id")
         query.actor = request.query("actor")
         if let reason = request.query("reason") {
             guard let parsed = MovementReason(rawValue: reason) else {
@@ -180,10 +180,7 @@ struct StockController {
         } else {
             try caller.require(.readAllStores)
         }
-        var page = try await stock.store.auditLog(query)
-        let more = page.count > limit
-        if more { page.removeLast() }
-        return JSONResponse.page(page.map(\.auditJSON), nextCursor: more ? page.last.map { Cursor.encode(sequence: $0.sequence) } : nil)
+        return JSONResponse.page(try await stock.store.auditLog(query), limit: limit, json: \.auditJSON) { Cursor.encode(sequence: $0.sequence) }
     }
 
     @Sendable func storeStock(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -193,12 +190,10 @@ struct StockController {
         guard try await stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
-        var rows = try await stock.store.levels(storeID: storeID, afterProductID: after, limit: limit + 1)
-        let more = rows.count > limit
-        if more { rows.removeLast() }
         return JSONResponse.page(
-            rows.map { $0.level.readAnswerJSON(storeID: $0.storeID, productID: $0.productID) },
-            nextCursor: more ? rows.last.map { Cursor.encode(identifier: $0.productID) } : nil)
+            try await stock.store.levels(storeID: storeID, afterProductID: after, limit: limit + 1), limit: limit,
+            json: { $0.level.readAnswerJSON(storeID: $0.storeID, productID: $0.productID) },
+            cursor: { Cursor.encode(identifier: $0.productID) })
     }
 
     @Sendable func productStock(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -208,12 +203,11 @@ struct StockController {
         guard try await stock.catalog.hasProduct(productID) else { throw DomainError.unknownProduct(productID) }
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
-        var rows = try await stock.store.levels(productID: productID, afterStoreID: after, limit: limit + 1)
-        let more = rows.count > limit
-        if more { rows.removeLast() }
+        let (rows, next) = JSONResponse.trimmed(
+            try await stock.store.levels(productID: productID, afterStoreID: after, limit: limit + 1), limit: limit
+        ) { Cursor.encode(identifier: $0.storeID) }
         let total = rows.reduce(Int64(0)) { $0 + $1.level.quantity }
         let items = rows.map { $0.level.readAnswerJSON(storeID: $0.storeID, productID: $0.productID) }
-        let next = more ? rows.last.map { Cursor.encode(identifier: $0.storeID) } : nil
         return JSONResponse.make(
             "{\"items\":[\(items.joined(separator: ","))],\"page_total_quantity\":\(total),\"next_cursor\":\(JSON.quotedOrNull(next))}")
     }
@@ -230,14 +224,6 @@ struct StockController {
 
     private func replayHeaders(_ receipt: WriteReceipt) -> HTTPFields {
         receipt.replayed ? [.idempotentReplayed: "true"] : [:]
-    }
-
-    private func optionalIdentifier(_ request: Request, _ name: String) throws -> String? {
-        guard let value = request.query(name) else { return nil }
-        guard Identifier.isValid(value) else {
-            throw Problem.badParameter(name, "must be 1-\(Identifier.maxLength) characters from A-Z a-z 0-9 . _ : -")
-        }
-        return value
     }
 
     private func time(_ request: Request, _ name: String) throws -> Int64? {
