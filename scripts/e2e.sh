@@ -52,6 +52,29 @@ version=$(echo "$level" | sed 's/.*"version":\([0-9]*\).*/\1/')
 echo "     $answered writes answered 200 before shutdown; after restart quantity=$quantity version=$version"
 check "every answered write survived the shutdown" "[ ${quantity:-0} -ge $answered ] && [ $answered -gt 0 ]"
 check "level equals its ledger (quantity = version for +1 writes)" "[ '$quantity' = '$version' ]"
+# Stock intelligence through the binary: six weeks of sales history, thresholds, one low-stock alert, resolution.
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+curl -sf -XPUT "$B/v1/products/TEA" -H "$AUTH" -d '{"name":"Tea","lead_time_days":2,"pack_size":6}' >/dev/null
+history=$(python3 -c "
+import datetime, json
+today = datetime.date.today()
+moves = [{'store_id': 'S1', 'product_id': 'TEA', 'delta': 400, 'reason': 'receipt', 'occurred_at': str(today - datetime.timedelta(days=43)) + 'T08:00:00Z'}]
+moves += [{'store_id': 'S1', 'product_id': 'TEA', 'delta': -4, 'reason': 'sale', 'occurred_at': str(today - datetime.timedelta(days=d)) + 'T17:00:00Z'} for d in range(42, 0, -1)]
+print(json.dumps({'movements': moves}))")
+check "history written through the API" "curl -sf -XPOST $B/v1/movements -H '$AUTH' -d '$history' >/dev/null"
+forecast=$(curl -sf "$B/v1/stores/S1/products/TEA/forecast?horizon=7" -H "$AUTH")
+reorder=$(echo "$forecast" | json "int(d['reorder_point'])")
+check "forecast and thresholds from the ledger" "[ \$(echo '$forecast' | json \"len(d['forecast'])\") -eq 7 ] && [ ${reorder:-0} -gt 0 ]"
+curl -sf -XPOST "$B/update-stock/S1/TEA" -H "$AUTH" -d "{\"quantity\": $((reorder + 2)), \"reason\": \"adjustment\"}" >/dev/null
+curl -sf -XPOST "$B/update-stock/S1/TEA" -H "$AUTH" -d '{"delta": -3, "reason": "sale"}' >/dev/null
+curl -sf -XPOST "$B/update-stock/S1/TEA" -H "$AUTH" -d '{"delta": -1, "reason": "sale"}' >/dev/null
+low() { curl -sf "$B/v1/alerts?product_id=TEA&kind=low_stock$1" -H "$AUTH" | json "len(d['items'])"; }
+for _ in $(seq 50); do [ "$(low '&status=open')" = 1 ] && break; sleep 0.2; done
+check "a sale crossing the reorder point raises exactly one low-stock alert" "[ \$(low '') -eq 1 ] && [ \$(low '&status=open') -eq 1 ]"
+curl -sf -XPOST "$B/update-stock/S1/TEA" -H "$AUTH" -d '{"delta": 48, "reason": "receipt"}' >/dev/null
+for _ in $(seq 50); do [ "$(low '&status=resolved')" = 1 ] && break; sleep 0.2; done
+check "a receipt resolves it" "[ \$(low '&status=resolved') -eq 1 ] && [ \$(low '') -eq 1 ]"
+
 audit=$(curl -sf "$B/audit-logs?store_id=S1&limit=1" -H "$AUTH")
 check "audit trail names the actor" "echo '$audit' | grep -q '\"actor\":\"admin\"'"
 check "dashboard is served" "curl -sf $B/ | grep -q '<title>Bazaar</title>'"

@@ -48,7 +48,7 @@ public struct BazaarSystem: Sendable {
         let limiter = InProcessRateLimiter(rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst)
         let health = [
             HealthCheck(name: "database", required: true) {
-                do { _ = try await store.outboxDepth(); return nil } catch { return "\(error)" }
+                do { try await store.ping(); return nil } catch { return "\(error)" }
             },
         ]
         _ = Observability.registry

@@ -199,6 +199,8 @@ public protocol StockStore: Sendable {
 
     /// Forgets idempotency records older than the cut-off; returns how many.
     func purgeIdempotency(olderThanMillis: Int64) async throws -> Int
+    /// A trivial query, for readiness checks.
+    func ping() async throws
     /// Releases connections and files.
     func close() async throws
 }

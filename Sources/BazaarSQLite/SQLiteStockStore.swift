@@ -281,6 +281,10 @@ public final class SQLiteStockStore: StockStore {
         }
     }
 
+    public func ping() async throws {
+        _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+    }
+
     /// Closes the database; later calls do nothing.
     public func close() async throws {
         let first = closed.withLock { closed in
