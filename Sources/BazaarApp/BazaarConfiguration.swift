@@ -1,4 +1,5 @@
 public import Configuration
+import Logging
 import Foundation
 import SystemPackage
 
@@ -31,8 +32,11 @@ public struct BazaarConfiguration: Sendable {
     /// `webhooks.retry_base_seconds` / `BAZAAR_WEBHOOKS_RETRY_BASE_SECONDS`: first retry delay of a failed webhook
     /// delivery; each further retry doubles it (at most an hour, 10 attempts).
     public var webhookRetryBaseSeconds = 1.0
-    /// `log.level` / `BAZAAR_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical.
+    /// `log.level` / `BAZAAR_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. At debug every
+    /// request is logged with its id.
     public var logLevel = "info"
+    /// `log.format` / `BAZAAR_LOG_FORMAT`: `text` (key=value metadata) or `json` (one object per line).
+    public var logFormat = "text"
 
     public init() {}
 
@@ -53,6 +57,7 @@ public struct BazaarConfiguration: Sendable {
         intelligenceRecomputeSeconds = reader.double(forKey: "intelligence.recompute_seconds", default: intelligenceRecomputeSeconds)
         webhookRetryBaseSeconds = reader.double(forKey: "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds)
         logLevel = reader.string(forKey: "log.level", default: logLevel)
+        logFormat = reader.string(forKey: "log.format", default: logFormat)
         try validate()
     }
 
@@ -89,6 +94,10 @@ public struct BazaarConfiguration: Sendable {
             throw ConfigurationError("webhooks.retry_base_seconds must be > 0 and at most 3600")
         }
         guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
+        guard ["text", "json"].contains(logFormat) else { throw ConfigurationError("log.format must be text or json (got \(logFormat))") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ConfigurationError("log.level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")
+        }
         guard cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be at least 16") }
         _ = try DatabaseLocation(databaseURL)
     }

@@ -37,6 +37,8 @@ public struct BazaarRouter: Sendable {
         let table = RouteTableBox()
         // Middleware applies to the routes added after it, so it goes first; it wraps unmatched requests too.
         router.add(middleware: MetricsMiddleware())
+        // Every request with its id, at debug level (a level check and nothing more otherwise).
+        router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: ProblemMiddleware(routes: table))
         var registrar = RouteRegistrar()
         OperationsController(healthChecks: services.healthChecks, metricsText: services.metricsText)

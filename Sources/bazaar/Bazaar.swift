@@ -20,20 +20,22 @@ struct ConfigurationOptions: ParsableArguments {
     @Option(help: "Port to listen on (BAZAAR_HTTP_PORT, default 8080).") var httpPort: Int?
     @Option(help: "sqlite:///path/file.sqlite or mysql://user:pass@host:port/db (BAZAAR_DATABASE_URL, default sqlite://./bazaar.sqlite).")
     var databaseURL: String?
-    @Option(help: "Comma-separated mysql:// URLs for reads (BAZAAR_DATABASE_REPLICA_URLS).") var databaseReplicaURLs: String?
+    @Option(name: .customLong("database-replica-urls"), help: "Comma-separated mysql:// URLs for reads (BAZAAR_DATABASE_REPLICA_URLS).")
+    var databaseReplicaURLs: String?
     @Option(help: "redis://host:port/db (BAZAAR_REDIS_URL); unset means the in-process cache.") var redisURL: String?
     @Option(help: "host:port,host:port (BAZAAR_KAFKA_BROKERS); unset means the in-process event bus.") var kafkaBrokers: String?
     @Option(help: "Admin API key to create at start if absent (BAZAAR_ADMIN_KEY).") var adminKey: String?
     @Option(help: "Requests a second per API key (BAZAAR_RATE_LIMIT_RATE, default 1000).") var rateLimitRate: Double?
     @Option(help: "Burst size per API key (BAZAAR_RATE_LIMIT_BURST, default 2000).") var rateLimitBurst: Double?
     @Option(help: "trace, debug, info, notice, warning, error or critical (BAZAAR_LOG_LEVEL, default info).") var logLevel: String?
+    @Option(help: "text or json (BAZAAR_LOG_FORMAT, default text).") var logFormat: String?
 
     func load() async throws -> BazaarConfiguration {
         let given: [String: String?] = [
             "http.host": httpHost, "http.port": httpPort.map(String.init), "database.url": databaseURL,
             "database.replica_urls": databaseReplicaURLs, "redis.url": redisURL, "kafka.brokers": kafkaBrokers,
             "admin.key": adminKey, "rate_limit.rate": rateLimitRate.map { "\($0)" },
-            "rate_limit.burst": rateLimitBurst.map { "\($0)" }, "log.level": logLevel,
+            "rate_limit.burst": rateLimitBurst.map { "\($0)" }, "log.level": logLevel, "log.format": logFormat,
         ]
         do {
             return try await BazaarConfiguration.load(commandLine: given.compactMapValues { $0 }, configFile: config)
@@ -43,9 +45,12 @@ struct ConfigurationOptions: ParsableArguments {
     }
 
     func logger(_ configuration: BazaarConfiguration) -> Logger {
+        let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
+        let json = configuration.logFormat == "json"
         LoggingSystem.bootstrap { label in
+            if json { return JSONLogHandler(label: label, level: level) }
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = Logger.Level(rawValue: configuration.logLevel) ?? .info
+            handler.logLevel = level
             return handler
         }
         return Logger(label: "bazaar")

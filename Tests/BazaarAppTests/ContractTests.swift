@@ -79,6 +79,9 @@ struct ContractTests {
         #expect(withKey.replicaURLs == ["mysql://a", "mysql://b"])
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_DATABASE_URL": "postgres://x"]) }
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_HTTP_PORT": "70000"]) }
+        await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_FORMAT": "xml"]) }
+        await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_LEVEL": "loud"]) }
+        #expect(try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_FORMAT": "json"]).logFormat == "json")
     }
 
     @Test func aFirstStartWithoutAnAdminKeyCreatesOneOnce() async throws {
