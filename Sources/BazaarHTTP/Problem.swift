@@ -97,7 +97,7 @@ struct ProblemMiddleware: RouterMiddleware {
                 context.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))"])
             }
             if problem.status.code >= 400, problem.status.code < 500 {
-                BazaarMetricsReasons.rejected(problem)
+                BazaarMetrics.rejected(reason: problem.slug)
             }
             response = try problem.response(from: request, context: context)
         }
@@ -132,12 +132,6 @@ struct ProblemMiddleware: RouterMiddleware {
             return Problem(.internalServerError, "internal", "Internal error",
                            "the request failed on the server; report request id \(context.id)")
         }
-    }
-}
-
-enum BazaarMetricsReasons {
-    static func rejected(_ problem: Problem) {
-        BazaarMetrics.rejected(reason: problem.slug)
     }
 }
 
