@@ -18,7 +18,7 @@ public enum AlertKind: String, Sendable, CaseIterable, Codable {
     }
 }
 
-public enum AlertStatus: String, Sendable, Codable {
+public enum AlertStatus: String, Sendable, Codable, CaseIterable {
     case open, acknowledged, resolved
 }
 

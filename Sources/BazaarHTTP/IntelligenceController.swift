@@ -61,16 +61,8 @@ struct IntelligenceController {
         let caller = try context.caller()
         let storeID = try request.identifierQuery("store_id")
         let productID = try request.identifierQuery("product_id")
-        let kind = try request.query("kind").map { text in
-            guard let kind = AlertKind(rawValue: text) else {
-                throw Problem.badParameter("kind", "must be one of \(AlertKind.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            return kind
-        }
-        let status = try request.query("status").map { text in
-            guard let status = AlertStatus(rawValue: text) else { throw Problem.badParameter("status", "must be open, acknowledged or resolved") }
-            return status
-        }
+        let kind = try request.enumQuery("kind", as: AlertKind.self)
+        let status = try request.enumQuery("status", as: AlertStatus.self)
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let before = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } }
         if let storeID { try caller.require(.readStock(storeID: storeID)) } else { try caller.require(.readAllStores) }

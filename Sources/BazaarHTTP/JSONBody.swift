@@ -131,6 +131,15 @@ extension Request {
         uri.queryParameters[Substring(name)].map(String.init)
     }
 
+    /// An optional enumerated filter in the query (400 naming the allowed values otherwise).
+    func enumQuery<T: RawRepresentable & CaseIterable>(_ name: String, as type: T.Type) throws -> T? where T.RawValue == String {
+        guard let value = query(name) else { return nil }
+        guard let parsed = T(rawValue: value) else {
+            throw Problem.badParameter(name, "must be one of \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return parsed
+    }
+
     /// An optional identifier filter in the query (400 when it is not a valid identifier).
     func identifierQuery(_ name: String) throws -> String? {
         guard let value = query(name) else { return nil }

@@ -164,12 +164,7 @@ struct StockController {
         query.storeID = try request.identifierQuery("store_id")
         query.productID = try request.identifierQuery("product_id")
         query.actor = request.query("actor")
-        if let reason = request.query("reason") {
-            guard let parsed = MovementReason(rawValue: reason) else {
-                throw Problem.badParameter("reason", "must be one of \(MovementReason.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            query.reason = parsed
-        }
+        query.reason = try request.enumQuery("reason", as: MovementReason.self)
         query.sinceMillis = try time(request, "since")
         query.untilMillis = try time(request, "until")
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
