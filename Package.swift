@@ -34,6 +34,14 @@ let package = Package(
         // Demand forecasting: statistical methods, automatic choice, intervals, accuracy. Pure: no I/O.
         .target(name: "BazaarForecasting", swiftSettings: strict),
 
+        // MariaDB Connector/C (Debian libmariadb-dev) and the generic client on it: pool, prepared statements, GTIDs.
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .target(
+            name: "MySQLClient",
+            dependencies: ["CMariaDB", .product(name: "NIOPosix", package: "swift-nio")],
+            swiftSettings: strict
+        ),
+
         // Application services over storage/cache/event-bus protocols, plus their in-process implementations.
         .target(
             name: "BazaarCore",
@@ -54,6 +62,18 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Production storage: MySQL / MariaDB, a primary for writes and replicas for reads, with group commit.
+        .target(
+            name: "BazaarMySQL",
+            dependencies: [
+                "BazaarCore", "BazaarDomain", "MySQLClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
         // HTTP: routes, middleware, problem+json, the OpenAPI document and the dashboard.
         .target(
             name: "BazaarHTTP",
@@ -71,7 +91,7 @@ let package = Package(
         .target(
             name: "BazaarApp",
             dependencies: [
-                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarHTTP",
+                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -93,11 +113,12 @@ let package = Package(
         ),
 
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
+        .testTarget(name: "MySQLClientTests", dependencies: ["MySQLClient"], swiftSettings: strict),
         .testTarget(name: "BazaarForecastingTests", dependencies: ["BazaarForecasting"], swiftSettings: strict),
         .testTarget(
             name: "BazaarAppTests",
             dependencies: [
-                "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarHTTP",
+                "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarHTTP", "MySQLClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -14,6 +14,13 @@ public struct BazaarConfiguration: Sendable {
     public var databaseURL = "sqlite://./bazaar.sqlite"
     /// `database.replica_urls` / `BAZAAR_DATABASE_REPLICA_URLS`: comma-separated `mysql://` URLs for reads.
     public var replicaURLs: [String] = []
+    /// `database.replica_max_lag_seconds` / `BAZAAR_DATABASE_REPLICA_MAX_LAG_SECONDS`: a replica further behind serves no reads.
+    public var replicaMaxLagSeconds = 5
+    /// `database.replica_wait_ms` / `BAZAAR_DATABASE_REPLICA_WAIT_MS`: how long a read carrying a `Bazaar-Consistency`
+    /// token waits for a replica to apply that write before it reads the primary instead.
+    public var replicaWaitMillis = 500
+    /// `database.pool_size` / `BAZAAR_DATABASE_POOL_SIZE`: connections to the MySQL primary (and to each replica, half).
+    public var databasePoolSize = 8
     /// `redis.url` / `BAZAAR_REDIS_URL`: none means the in-process cache and limiter.
     public var redisURL: String?
     /// `kafka.brokers` / `BAZAAR_KAFKA_BROKERS`: none means the in-process event bus.
@@ -48,6 +55,9 @@ public struct BazaarConfiguration: Sendable {
         replicaURLs = reader.string(forKey: "database.replica_urls").map {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         } ?? []
+        replicaMaxLagSeconds = reader.int(forKey: "database.replica_max_lag_seconds", default: replicaMaxLagSeconds)
+        replicaWaitMillis = reader.int(forKey: "database.replica_wait_ms", default: replicaWaitMillis)
+        databasePoolSize = reader.int(forKey: "database.pool_size", default: databasePoolSize)
         redisURL = reader.string(forKey: "redis.url").flatMap { $0.isEmpty ? nil : $0 }
         kafkaBrokers = reader.string(forKey: "kafka.brokers").flatMap { $0.isEmpty ? nil : $0 }
         adminKey = reader.string(forKey: "admin.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
@@ -99,7 +109,16 @@ public struct BazaarConfiguration: Sendable {
             throw ConfigurationError("log.level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")
         }
         guard cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be at least 16") }
-        _ = try DatabaseLocation(databaseURL)
+        let location = try DatabaseLocation(databaseURL)
+        if !replicaURLs.isEmpty {
+            guard case .mysql = location else { throw ConfigurationError("database.replica_urls needs a mysql:// database.url") }
+            for url in replicaURLs where !url.hasPrefix("mysql://") {
+                throw ConfigurationError("database.replica_urls must be mysql:// URLs (got `\(url.prefix(40))`)")
+            }
+        }
+        guard replicaMaxLagSeconds >= 0 else { throw ConfigurationError("database.replica_max_lag_seconds must be >= 0") }
+        guard (0...60_000).contains(replicaWaitMillis) else { throw ConfigurationError("database.replica_wait_ms must be 0-60000") }
+        guard (1...256).contains(databasePoolSize) else { throw ConfigurationError("database.pool_size must be 1-256") }
     }
 }
 

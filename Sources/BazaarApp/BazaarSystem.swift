@@ -2,6 +2,8 @@ public import BazaarCore
 public import BazaarHTTP
 import BazaarDomain
 import BazaarSQLite
+import BazaarMySQL
+import MySQLClient
 public import Hummingbird
 public import Logging
 import ServiceLifecycle
@@ -68,9 +70,25 @@ public struct BazaarSystem: Sendable {
         switch try DatabaseLocation(configuration.databaseURL) {
         case .sqlite(let path):
             return try SQLiteStockStore(path: path, clock: clock)
-        case .mysql:
-            throw ConfigurationError("mysql:// database URLs are not supported by this build yet; use sqlite://")
+        case .mysql(let url):
+            do {
+                var options = MySQLStockStore.Options(primary: try MySQLConfiguration(url: url),
+                                                      replicas: try configuration.replicaURLs.map { try MySQLConfiguration(url: $0) })
+                options.primaryConnections = configuration.databasePoolSize
+                options.replicaConnections = max(2, configuration.databasePoolSize / 2)
+                options.replicaMaxLagSeconds = configuration.replicaMaxLagSeconds
+                options.replicaWaitMillis = configuration.replicaWaitMillis
+                return MySQLStockStore(options: options, clock: clock)
+            } catch let error as MySQLError {
+                throw ConfigurationError(error.message)
+            }
         }
+    }
+
+    /// Services that only some storage engines have (the replica monitor of MySQL).
+    var storageServices: [any Service] {
+        if let mysql = store as? MySQLStockStore, !mysql.options.replicas.isEmpty { return [mysql.replicaMonitor] }
+        return []
     }
 
     /// The HTTP application with every long-lived part as a service of its group. On SIGTERM/SIGINT the
@@ -79,8 +97,8 @@ public struct BazaarSystem: Sendable {
         Application(
             responder: router.responder,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
-            services: [StorageCloser(store: store, logger: logger), MaintenanceService(store: store, logger: logger),
-                       intelligenceConsumer, webhookDispatcher, relay],
+            services: [StorageCloser(store: store, logger: logger)] + storageServices
+                + [MaintenanceService(store: store, logger: logger), intelligenceConsumer, webhookDispatcher, relay],
             logger: logger)
     }
 }

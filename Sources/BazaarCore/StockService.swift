@@ -64,7 +64,8 @@ public final class StockService: Sendable {
     public func level(storeID: String, productID: String) async throws -> StockLevel {
         try await requireCatalog(storeID: storeID, productID: productID)
         let key = StockKey(storeID: storeID, productID: productID)
-        if let cached = await cache.get(key) { return cached }
+        // A caller that sends a consistency token asked for at least its own write: storage answers that for sure.
+        if ConsistencyScope.current?.requested == nil, let cached = await cache.get(key) { return cached }
         let level = try await store.level(storeID: storeID, productID: productID) ?? .empty
         await cache.offer(key, level)
         return level

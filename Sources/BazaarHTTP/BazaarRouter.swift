@@ -40,6 +40,7 @@ public struct BazaarRouter: Sendable {
         // Every request with its id, at debug level (a level check and nothing more otherwise).
         router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: ProblemMiddleware(routes: table))
+        router.add(middleware: ConsistencyMiddleware())
         var registrar = RouteRegistrar()
         OperationsController(healthChecks: services.healthChecks, metricsText: services.metricsText)
             .register(&registrar, on: router)

@@ -111,6 +111,10 @@ struct ProblemMiddleware: RouterMiddleware {
             return problem
         case let domain as DomainError:
             return Problem(domain)
+        case let unavailable as StorageUnavailable:
+            return Problem(.serviceUnavailable, "database-unavailable", "Database unavailable",
+                           "\(unavailable.description); retry shortly (writes with the same Idempotency-Key apply at most once)",
+                           headers: [.retryAfter: "1"])
         case let decoding as DecodingError:
             return Problem.decoding(decoding)
         case let http as HTTPError:

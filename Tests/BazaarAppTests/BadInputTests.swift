@@ -90,9 +90,9 @@ struct BadInputTests {
                 #expect(reply.int("status") == Int64(reply.status), "\(label)")
             }
             // Nothing applied: one ledger row (the setup count), no new catalog entries or keys.
-            #expect(try await system.store.movements(afterSequence: 0, limit: 100).count == 1)
-            #expect(try await system.store.stores(afterID: nil, limit: 100).map(\.id) == ["S1", "S2", "S3"])
-            #expect(try await system.store.products(afterID: nil, limit: 100).map(\.id) == ["P1", "P2", "P3"])
+            #expect(try await fresh { try await system.store.movements(afterSequence: 0, limit: 100) }.count == 1)
+            #expect(try await fresh { try await system.store.stores(afterID: nil, limit: 100) }.map(\.id) == ["S1", "S2", "S3"])
+            #expect(try await fresh { try await system.store.products(afterID: nil, limit: 100) }.map(\.id) == ["P1", "P2", "P3"])
             #expect(try await system.store.apiKeys().count == keysBefore)
         }
     }

@@ -74,10 +74,14 @@ struct ContractTests {
         #expect(defaults.httpHost == "127.0.0.1")
         #expect(defaults.databaseURL == "sqlite://./bazaar.sqlite")
         #expect(defaults.redisURL == nil && defaults.kafkaBrokers == nil && defaults.adminKey == nil)
-        let withKey = try await BazaarConfiguration.load(environment: ["BAZAAR_ADMIN_KEY": "k-123456789012345", "BAZAAR_DATABASE_REPLICA_URLS": "mysql://a, mysql://b"])
+        let withKey = try await BazaarConfiguration.load(environment: [
+            "BAZAAR_ADMIN_KEY": "k-123456789012345", "BAZAAR_DATABASE_URL": "mysql://p/db", "BAZAAR_DATABASE_REPLICA_URLS": "mysql://a, mysql://b"])
         #expect(withKey.adminKey == "k-123456789012345")
         #expect(withKey.replicaURLs == ["mysql://a", "mysql://b"])
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_DATABASE_URL": "postgres://x"]) }
+        await #expect(throws: ConfigurationError.self, "replicas of a SQLite file") {
+            try await BazaarConfiguration.load(environment: ["BAZAAR_DATABASE_REPLICA_URLS": "mysql://a"])
+        }
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_HTTP_PORT": "70000"]) }
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_FORMAT": "xml"]) }
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_LEVEL": "loud"]) }

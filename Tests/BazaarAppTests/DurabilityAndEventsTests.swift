@@ -78,9 +78,7 @@ struct DurabilityAndEventsTests {
 
     @Test func oneRefusedWriteNeverFailsItsNeighboursInAGroupCommit() async throws {
         let db = TestDatabase()
-        let path = String(db.url.dropFirst("sqlite://".count))
-        let store = try SQLiteStockStore(path: path)
-        try await store.migrate()
+        let store = try await Stores.open(db)
         let results = try await withThrowingTaskGroup(of: Bool.self) { group in
             for i in 0..<200 {
                 group.addTask {

@@ -1,30 +1,81 @@
 import BazaarApp
 import BazaarCore
 import Foundation
+import HTTPTypes
 import Hummingbird
+import MySQLClient
+import Synchronization
+import Testing
 import HummingbirdTesting
 import Logging
 import NIOCore
 
 let adminKey = "test-admin-key-0123456789"
 
-/// A fresh database in a temporary folder, removed when the test ends.
+/// The storage engines the suites run against. `BAZAAR_TEST_BACKEND=mariadb` runs the HTTP suites on MariaDB
+/// (scripts/test.sh does, after the SQLite run); the storage contract suite runs on every available engine.
+enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, mariadb
+
+    static let environment = ProcessInfo.processInfo.environment
+    static var primaryURL: String? { environment["BAZAAR_TEST_MYSQL_URL"] }
+    static var replicaURL: String? { environment["BAZAAR_TEST_MYSQL_REPLICA_URL"] }
+    /// The engine of the HTTP suites in this run.
+    static var selected: Backend { environment["BAZAAR_TEST_BACKEND"] == "mariadb" ? .mariadb : .sqlite }
+    static var available: [Backend] { primaryURL == nil ? [.sqlite] : [.sqlite, .mariadb] }
+
+    var testDescription: String { rawValue }
+}
+
+/// A fresh database, removed when the test ends: a SQLite file in a temporary folder, or a database of its
+/// own on the MariaDB test primary (replicated to the test replica).
 struct TestDatabase: ~Copyable {
     let folder: URL
-    var url: String { "sqlite://" + folder.appendingPathComponent("bazaar.sqlite").path }
+    let backend: Backend
+    let mysqlName: String?
 
-    init() {
+    init(_ backend: Backend = .selected) {
+        self.backend = backend
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("bazaar-test-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        if backend == .mariadb {
+            let name = "bazaar_test_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
+            Self.admin("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+            mysqlName = name
+        } else {
+            mysqlName = nil
+        }
     }
 
-    deinit { try? FileManager.default.removeItem(at: folder) }
+    var url: String {
+        if let mysqlName { return Backend.primaryURL! + "/" + mysqlName }
+        return "sqlite://" + folder.appendingPathComponent("bazaar.sqlite").path
+    }
+
+    /// The same database on the replica, when there is one.
+    var replicaURL: String? { mysqlName.flatMap { name in Backend.replicaURL.map { $0 + "/" + name } } }
+
+    deinit {
+        try? FileManager.default.removeItem(at: folder)
+        if let mysqlName { Self.admin("DROP DATABASE IF EXISTS \(mysqlName)") }
+    }
+
+    static func admin(_ sql: String) {
+        let connection = MySQLConnection(configuration: try! MySQLConfiguration(url: Backend.primaryURL!))
+        try! connection.open()
+        try! connection.query(sql)
+        connection.close()
+    }
 }
 
 enum Harness {
     static func configuration(_ database: String, rate: Double = 1_000_000, burst: Double = 1_000_000) -> BazaarConfiguration {
         var configuration = BazaarConfiguration()
         configuration.databaseURL = database
+        // A MariaDB test database is read through the test replica too (the replica has the same database).
+        if database.hasPrefix("mysql://"), let replica = Backend.replicaURL, let name = database.split(separator: "/").last {
+            configuration.replicaURLs = [replica + "/" + name]
+        }
         configuration.adminKey = adminKey
         configuration.rateLimitRate = rate
         configuration.rateLimitBurst = burst
@@ -83,9 +134,13 @@ extension TestClientProtocol {
     ) async throws -> Reply {
         var headers = headers
         if let key { headers[.authorization] = "Bearer \(key)" }
-        return try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
+        // Like a careful client of a system with replicas, send back the newest consistency token seen.
+        if headers[.bazaarConsistency] == nil, let token = ConsistencyTokens.newest { headers[.bazaarConsistency] = token }
+        let reply = try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
             Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body))
         }
+        if let token = reply.headers[.bazaarConsistency] { ConsistencyTokens.saw(token) }
+        return reply
     }
 
     /// Creates a key and returns the secret.
@@ -100,4 +155,29 @@ extension TestClientProtocol {
 struct TestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension HTTPField.Name {
+    static let bazaarConsistency = Self("Bazaar-Consistency")!
+}
+
+/// The newest MariaDB GTID answered to any test so far (one primary, one replication domain: a later
+/// sequence number covers every earlier write).
+enum ConsistencyTokens {
+    private static let newestToken = Mutex<(sequence: Int64, token: String)?>(nil)
+
+    static var newest: String? { newestToken.withLock { $0?.token } }
+
+    static func saw(_ token: String) {
+        guard let sequence = token.split(separator: "-").last.flatMap({ Int64($0) }) else { return }
+        newestToken.withLock { newest in
+            if newest == nil || newest!.sequence < sequence { newest = (sequence, token) }
+        }
+    }
+}
+
+/// Reads the store directly as a client that sends back the newest consistency token would: on MariaDB the
+/// replica answers only once it has applied that write (else the primary does).
+func fresh<T: Sendable>(_ read: () async throws -> T) async throws -> T {
+    try await ConsistencyScope.$current.withValue(ConsistencyScope(requested: ConsistencyTokens.newest)) { try await read() }
 }

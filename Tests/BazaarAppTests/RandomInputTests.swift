@@ -49,7 +49,7 @@ struct RandomInputTests {
             // Whatever was accepted is consistent with the ledger.
             for product in ["P1", "P2", "P3"] {
                 let totals = try await system.store.ledgerTotals(storeID: "S1", productID: product)
-                let level = try await system.store.level(storeID: "S1", productID: product)
+                let level = try await fresh { try await system.store.level(storeID: "S1", productID: product) }
                 #expect((level?.quantity ?? 0) == totals.sum && (level?.version ?? 0) == totals.rows)
             }
         }

@@ -26,7 +26,7 @@ struct WriteSafetyTests {
             // Invariant 1: level = sum of ledger, version = number of ledger rows.
             #expect(level.int("quantity") == totals.sum)
             #expect(level.int("version") == totals.rows)
-            let stored = try await system.store.level(storeID: "S1", productID: "P1")
+            let stored = try await fresh { try await system.store.level(storeID: "S1", productID: "P1") }
             #expect(stored?.quantity == totals.sum)
             #expect(stored?.version == totals.rows)
         }

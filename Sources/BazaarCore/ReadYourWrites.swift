@@ -1,0 +1,32 @@
+import Synchronization
+
+/// Read-your-writes across a primary and lagging replicas, scoped to one request.
+///
+/// A write on the primary records its consistency token (the commit's GTID) here, and the HTTP layer answers
+/// it in `Bazaar-Consistency`. A later request that sends the token back gets a scope with `requested` set:
+/// storage then reads from a replica only once the replica has applied that token, else from the primary.
+/// Storage without replicas (SQLite) ignores it: every read already sees every committed write.
+public final class ConsistencyScope: Sendable {
+    /// The token the client sent back, if any.
+    public let requested: String?
+    private let written = Mutex<String?>(nil)
+
+    public init(requested: String?) { self.requested = requested }
+
+    /// The scope of the current request (none outside HTTP requests).
+    @TaskLocal public static var current: ConsistencyScope?
+
+    /// Called by storage after a commit on the primary; the last one wins (commits are ordered).
+    public func recordWrite(_ token: String) { written.withLock { $0 = token } }
+
+    /// The token of this request's last write, to send back to the client.
+    public var writtenToken: String? { written.withLock { $0 } }
+}
+
+/// The database cannot be reached (or failed mid-request with an unknown outcome). Answered as 503: the client
+/// may retry, with the same Idempotency-Key when the write must not apply twice.
+public struct StorageUnavailable: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,165 @@
+import BazaarCore
+import BazaarDomain
+import MySQLClient
+
+/// `LedgerTransaction` for one group commit on MySQL.
+///
+/// The batch's stock rows are locked up front, all at once and in key order (`SELECT ... FOR UPDATE`), so two
+/// nodes' batches cannot deadlock on them. Everything a request writes is then kept in this value and written
+/// by `flush` in a handful of multi-row statements: a refused request is undone by restoring a copy of the
+/// value taken before it (no savepoint round trips), and the batch costs a few statements, not a few per movement.
+struct MySQLLedgerTransaction: LedgerTransaction {
+    struct Key: Hashable, Comparable {
+        var storeID: String
+        var productID: String
+        static func < (a: Key, b: Key) -> Bool { (a.storeID, a.productID) < (b.storeID, b.productID) }
+    }
+
+    struct LockedLevel {
+        var level: StockLevel
+        /// The row exists in the table (else it is inserted by `flush`).
+        var stored: Bool
+        var changed = false
+    }
+
+    let connection: MySQLConnection
+    private(set) var levels: [Key: LockedLevel] = [:]
+    private(set) var newMovements: [Movement] = []
+    private var newEvents: [Int64] = []
+    private var newIdempotency: [(claim: IdempotencyClaim, movementIDs: [String], atMillis: Int64)] = []
+
+    init(connection: MySQLConnection) { self.connection = connection }
+
+    /// Locks (and reads) the stock rows of every key, in key order.
+    mutating func lock(_ keys: [Key]) throws {
+        for key in keys where levels[key] == nil { levels[key] = LockedLevel(level: .empty, stored: false) }
+        for chunk in stride(from: 0, to: keys.count, by: 500).map({ keys[$0..<min($0 + 500, keys.count)] }) {
+            let tuples = try chunk.map { "(\(try connection.literal(.text($0.storeID))),\(try connection.literal(.text($0.productID))))" }
+            let rows = try connection.query("""
+                SELECT store_id, product_id, quantity, version, updated_at_ms FROM stock_levels
+                WHERE (store_id, product_id) IN (\(tuples.joined(separator: ","))) ORDER BY store_id, product_id FOR UPDATE
+                """)
+            for row in rows {
+                let key = Key(storeID: try row.string(0), productID: try row.string(1))
+                levels[key] = LockedLevel(level: StockLevel(quantity: try row.int(2), version: try row.int(3), updatedAtMillis: try row.int(4)),
+                                          stored: true)
+            }
+        }
+    }
+
+    // MARK: LedgerTransaction
+
+    func idempotencyRecord(scope: String, key: String) throws -> (fingerprint: String, movementIDs: [String])? {
+        if let pending = newIdempotency.last(where: { $0.claim.scope == scope && $0.claim.key == key }) {
+            return (pending.claim.fingerprint, pending.movementIDs)
+        }
+        let rows = try connection.select("SELECT fingerprint, movement_ids FROM idempotency_keys WHERE scope = ? AND `key` = ?", [scope, key])
+        guard let row = rows.first else { return nil }
+        return (try row.string(0), try row.string(1).split(separator: ",").map(String.init))
+    }
+
+    mutating func saveIdempotencyRecord(_ claim: IdempotencyClaim, movementIDs: [String], atMillis: Int64) throws {
+        newIdempotency.append((claim, movementIDs, atMillis))
+    }
+
+    func movements(ids: [String]) throws -> [Movement] {
+        try ids.map { id in
+            if let pending = newMovements.first(where: { $0.movementID == id }) { return pending }
+            guard let row = try connection.select("SELECT \(MySQLRows.movementColumns) FROM stock_movements WHERE movement_id = ?", [id]).first else {
+                throw MySQLError(code: 9003, message: "idempotency record names missing movement \(id)")
+            }
+            return try MySQLRows.movement(row)
+        }
+    }
+
+    mutating func lockLevel(storeID: String, productID: String) throws -> StockLevel? {
+        let key = Key(storeID: storeID, productID: productID)
+        if let locked = levels[key] { return locked.stored || locked.changed ? locked.level : nil }
+        // Not part of the batch's up-front lock (cannot happen through `MySQLStockStore`): lock it now.
+        try lock([key])
+        return levels[key]?.level
+    }
+
+    mutating func writeLevel(storeID: String, productID: String, level: StockLevel, isNew: Bool) throws {
+        let key = Key(storeID: storeID, productID: productID)
+        levels[key] = LockedLevel(level: level, stored: levels[key]?.stored ?? false, changed: true)
+    }
+
+    /// Returns a provisional sequence (negative: -1 for the batch's first movement); `flush` replaces it.
+    mutating func appendMovement(_ movement: Movement) throws -> Int64 {
+        var pending = movement
+        pending.sequence = -Int64(newMovements.count + 1)
+        newMovements.append(pending)
+        return pending.sequence
+    }
+
+    mutating func appendMovementEvent(_ movement: Movement) throws {
+        newEvents.append(movement.sequence)
+    }
+
+    // MARK: Flush
+
+    /// Writes the batch: ledger rows, stock rows, outbox, idempotency records. Returns the real sequence of
+    /// each provisional one (index k for provisional -(k+1)).
+    mutating func flush(consecutiveAutoIncrement: Bool) throws -> [Int64] {
+        var sequences: [Int64] = []
+        sequences.reserveCapacity(newMovements.count)
+        for chunk in chunks(newMovements.count) {
+            let values = try newMovements[chunk].map { m in
+                try "(" + [MySQLValue.text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta), .int(m.quantityBefore),
+                           .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue), m.reference.map(MySQLValue.text) ?? .null,
+                           .text(m.actor), .int(m.atMillis), .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+            }
+            let result = try connection.run("""
+                INSERT INTO stock_movements (movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
+                    reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
+                """)
+            if consecutiveAutoIncrement {
+                // One multi-row INSERT with a known row count gets consecutive values (innodb_autoinc_lock_mode 0 or 1).
+                sequences.append(contentsOf: (0..<Int64(chunk.count)).map { Int64(result.lastInsertID) + $0 })
+            } else {
+                let ids = try newMovements[chunk].map { try connection.literal(.text($0.movementID)) }.joined(separator: ",")
+                var byID: [String: Int64] = [:]
+                for row in try connection.query("SELECT movement_id, seq FROM stock_movements WHERE movement_id IN (\(ids))") {
+                    byID[try row.string(0)] = try row.int(1)
+                }
+                for m in newMovements[chunk] {
+                    guard let seq = byID[m.movementID] else { throw MySQLError(code: 9003, message: "ledger row \(m.movementID) not found after insert") }
+                    sequences.append(seq)
+                }
+            }
+        }
+        let changed = levels.filter(\.value.changed).sorted { $0.key < $1.key }
+        let inserted = changed.filter { !$0.value.stored }, updated = changed.filter(\.value.stored)
+        for (rows, upsert) in [(inserted, false), (updated, true)] where !rows.isEmpty {
+            for chunk in chunks(rows.count) {
+                let values = try rows[chunk].map { key, locked in
+                    try "(" + [MySQLValue.text(key.storeID), .text(key.productID), .int(locked.level.quantity), .int(locked.level.version),
+                               .int(locked.level.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+                }
+                // New rows are plain INSERTs: a concurrent first write of the same key elsewhere fails with a duplicate
+                // key error and the batch is retried (it then finds and locks the row).
+                try connection.run("""
+                    INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES \(values.joined(separator: ","))
+                    \(upsert ? "ON DUPLICATE KEY UPDATE quantity = VALUES(quantity), version = VALUES(version), updated_at_ms = VALUES(updated_at_ms)" : "")
+                    """)
+            }
+        }
+        for chunk in chunks(newEvents.count) {
+            let values = newEvents[chunk].map { "(\(sequences[Int(-$0) - 1]))" }
+            try connection.run("INSERT INTO outbox (movement_seq) VALUES \(values.joined(separator: ","))")
+        }
+        for chunk in chunks(newIdempotency.count) {
+            let values = try newIdempotency[chunk].map { record in
+                try "(" + [MySQLValue.text(record.claim.scope), .text(record.claim.key), .text(record.claim.fingerprint),
+                           .text(record.movementIDs.joined(separator: ",")), .int(record.atMillis)].map(connection.literal).joined(separator: ",") + ")"
+            }
+            try connection.run("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES \(values.joined(separator: ","))")
+        }
+        return sequences
+    }
+
+    private func chunks(_ count: Int) -> [Range<Int>] {
+        stride(from: 0, to: count, by: 400).map { $0..<min($0 + 400, count) }
+    }
+}

@@ -1,0 +1,98 @@
+/// Versioned schema of the MySQL / MariaDB store. Append new versions; never edit an applied one.
+///
+/// MySQL commits DDL implicitly, so a migration cannot be rolled back: every statement is written to be safe to run
+/// again (`IF NOT EXISTS`), and `MySQLStockStore.migrate` serializes nodes with a named lock.
+/// Identifiers compare byte for byte (`utf8mb4_bin`), as they do in SQLite.
+enum MySQLSchema {
+    static let table = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+
+    static let migrations: [(version: Int, statements: [String])] = [
+        (1, [
+            """
+            CREATE TABLE IF NOT EXISTS stores (
+                id VARCHAR(64) NOT NULL PRIMARY KEY, name VARCHAR(1000) NOT NULL, attributes MEDIUMTEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS products (
+                id VARCHAR(64) NOT NULL PRIMARY KEY, name VARCHAR(1000) NOT NULL, attributes MEDIUMTEXT NOT NULL,
+                lead_time_days INT NOT NULL, review_period_days INT NOT NULL, pack_size INT NOT NULL,
+                service_level DOUBLE NOT NULL, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS stock_levels (
+                store_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, quantity BIGINT NOT NULL, version BIGINT NOT NULL,
+                updated_at_ms BIGINT NOT NULL, PRIMARY KEY (store_id, product_id), KEY stock_levels_by_product (product_id, store_id)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS stock_movements (
+                seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, movement_id CHAR(36) NOT NULL,
+                store_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, delta BIGINT NOT NULL,
+                quantity_before BIGINT NOT NULL, quantity_after BIGINT NOT NULL, version BIGINT NOT NULL,
+                reason VARCHAR(32) NOT NULL, reference VARCHAR(128) NULL, actor VARCHAR(1000) NOT NULL,
+                at_ms BIGINT NOT NULL, recorded_at_ms BIGINT NOT NULL,
+                UNIQUE KEY stock_movements_id (movement_id), KEY stock_movements_by_level (store_id, product_id, seq),
+                KEY stock_movements_by_product (product_id, seq)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS idempotency_keys (
+                scope VARCHAR(64) NOT NULL, `key` VARCHAR(255) NOT NULL, fingerprint CHAR(64) NOT NULL, movement_ids TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL, PRIMARY KEY (scope, `key`), KEY idempotency_keys_by_age (created_at_ms)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS api_keys (
+                id VARCHAR(64) NOT NULL PRIMARY KEY, name VARCHAR(1000) NOT NULL, role VARCHAR(32) NOT NULL, stores TEXT NOT NULL,
+                key_hash CHAR(64) NOT NULL, created_at_ms BIGINT NOT NULL, revoked_at_ms BIGINT NULL,
+                UNIQUE KEY api_keys_hash (key_hash)) \(table)
+            """,
+            // Events waiting to be published, in commit order: a movement's event is rendered from its ledger row.
+            "CREATE TABLE IF NOT EXISTS outbox (seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, movement_seq BIGINT NOT NULL) \(table)",
+            """
+            CREATE TABLE IF NOT EXISTS stock_thresholds (
+                store_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, daily_rate DOUBLE NOT NULL, reorder_point DOUBLE NOT NULL,
+                order_up_to DOUBLE NOT NULL, lead_time_days INT NOT NULL, anomaly_above DOUBLE NOT NULL, history_days INT NOT NULL DEFAULT 0,
+                computed_at_ms BIGINT NOT NULL, PRIMARY KEY (store_id, product_id)) \(table)
+            """,
+            // At most one open or acknowledged alert per condition, across nodes: `active_kind` is NULL once resolved,
+            // and NULLs never collide in a unique key (MySQL has no partial indexes).
+            """
+            CREATE TABLE IF NOT EXISTS alerts (
+                seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, id VARCHAR(64) NOT NULL, kind VARCHAR(32) NOT NULL,
+                status VARCHAR(16) NOT NULL, store_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, quantity BIGINT NOT NULL,
+                threshold DOUBLE NULL, message TEXT NOT NULL, opened_at_ms BIGINT NOT NULL, acknowledged_at_ms BIGINT NULL,
+                acknowledged_by VARCHAR(1000) NULL, resolved_at_ms BIGINT NULL,
+                active_kind VARCHAR(32) AS (IF(status <> 'resolved', kind, NULL)) STORED,
+                UNIQUE KEY alerts_id (id), UNIQUE KEY alerts_one_active (store_id, product_id, active_kind),
+                KEY alerts_by_store (store_id, seq)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS event_outbox (
+                seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, topic VARCHAR(200) NOT NULL, `key` VARCHAR(200) NOT NULL,
+                event_id VARCHAR(200) NOT NULL, payload MEDIUMTEXT NOT NULL) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS webhooks (
+                id VARCHAR(64) NOT NULL PRIMARY KEY, url TEXT NOT NULL, secret VARCHAR(200) NOT NULL, stores TEXT NOT NULL,
+                created_at_ms BIGINT NOT NULL, deleted_at_ms BIGINT NULL) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS webhook_deliveries (
+                seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, webhook_id VARCHAR(64) NOT NULL, event_id VARCHAR(200) NOT NULL,
+                payload MEDIUMTEXT NOT NULL, attempts INT NOT NULL DEFAULT 0, next_attempt_at_ms BIGINT NOT NULL,
+                state VARCHAR(16) NOT NULL DEFAULT 'pending', UNIQUE KEY webhook_deliveries_once (webhook_id, event_id),
+                KEY webhook_deliveries_due (state, next_attempt_at_ms)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS webhook_attempts (
+                seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, delivery_seq BIGINT NOT NULL, webhook_id VARCHAR(64) NOT NULL,
+                event_id VARCHAR(200) NOT NULL, attempt INT NOT NULL, at_ms BIGINT NOT NULL, status_code INT NULL, error TEXT NULL,
+                KEY webhook_attempts_by_hook (webhook_id, seq)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS replenishment_overrides (
+                store_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, lead_time_days INT NULL, review_period_days INT NULL,
+                pack_size INT NULL, service_level DOUBLE NULL, PRIMARY KEY (store_id, product_id)) \(table)
+            """,
+        ]),
+    ]
+}

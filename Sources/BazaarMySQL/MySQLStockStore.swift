@@ -1,0 +1,448 @@
+public import BazaarCore
+public import BazaarDomain
+public import MySQLClient
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Production storage on MySQL / MariaDB: writes on the primary, reads on the replicas.
+///
+/// Stock writes are group-committed: concurrent requests are coalesced into one transaction that locks all of
+/// its stock rows up front in key order, applies each request through `LedgerWrite` (a refused request is undone
+/// in memory), writes the batch in a few multi-row statements and commits once. Deadlocks (1213), lock wait
+/// timeouts (1205) and a racing first insert of a row (1062) roll the batch back and run it again; a request is
+/// answered only after the commit that holds it.
+public final class MySQLStockStore: StockStore {
+    public struct Options: Sendable {
+        public var primary: MySQLConfiguration
+        public var replicas: [MySQLConfiguration]
+        /// Connections to the primary (group commits use one at a time; the rest serve other writes and reads).
+        public var primaryConnections = 8
+        public var replicaConnections = 4
+        /// A replica further behind than this (or not replicating) serves no reads until it catches up.
+        public var replicaMaxLagSeconds = 5
+        /// How long a read carrying a consistency token waits for a replica to apply it before using the primary.
+        public var replicaWaitMillis = 500
+        public var maxBatch = 512
+
+        public init(primary: MySQLConfiguration, replicas: [MySQLConfiguration] = []) {
+            self.primary = primary
+            self.replicas = replicas
+        }
+    }
+
+    public let options: Options
+    let primary: MySQLConnectionPool
+    let replicas: ReplicaSet
+    let clock: WallClock
+    private let committer: GroupCommitter<WriteRequest, TokenedReceipt>
+    private let server: ServerTraits
+
+    public init(options: Options, clock: WallClock = .system) {
+        self.options = options
+        self.clock = clock
+        var primaryConfiguration = options.primary
+        // No gap locks: locking a missing row takes no lock, and a racing first insert fails (and is retried).
+        primaryConfiguration.sessionStatements.append("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        let primary = MySQLConnectionPool(configuration: primaryConfiguration, size: options.primaryConnections)
+        self.primary = primary
+        self.replicas = ReplicaSet(configurations: options.replicas, connections: options.replicaConnections,
+                                   maxLagSeconds: options.replicaMaxLagSeconds)
+        let server = ServerTraits()
+        self.server = server
+        self.committer = GroupCommitter(maxBatch: options.maxBatch) { requests in
+            await Self.commit(requests, pool: primary, clock: clock, consecutiveAutoIncrement: server.consecutiveAutoIncrement)
+        }
+    }
+
+    /// The service that watches replica health and lag (run it in the service group).
+    public var replicaMonitor: ReplicaMonitor { ReplicaMonitor(replicas: replicas) }
+
+    // MARK: Migrations
+
+    public func migrate() async throws {
+        let consecutive = try await onPrimary { connection in
+            guard try connection.select("SELECT GET_LOCK('bazaar.migrate', 120)")[0].int(0) == 1 else {
+                throw MySQLError(code: 9004, message: "another node held the migration lock for 120 s")
+            }
+            defer { _ = try? connection.query("DO RELEASE_LOCK('bazaar.migrate')") }
+            try connection.query("""
+                CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at_ms BIGINT NOT NULL) \(MySQLSchema.table)
+                """)
+            let applied = Set(try connection.select("SELECT version FROM schema_migrations").map { try $0.int(0) })
+            for migration in MySQLSchema.migrations where !applied.contains(Int64(migration.version)) {
+                for statement in migration.statements { try connection.query(statement) }
+                try connection.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)", [migration.version, self.clock.nowMillis()])
+            }
+            return try connection.select("SELECT @@innodb_autoinc_lock_mode")[0].int(0) != 2
+        }
+        server.consecutiveAutoIncrement = consecutive
+    }
+
+    // MARK: Stock writes
+
+    public func apply(_ request: WriteRequest) async throws -> WriteReceipt {
+        let (receipt, token) = try await committer.submit(request).split()
+        if let token { ConsistencyScope.current?.recordWrite(token) }
+        return receipt
+    }
+
+    private static func commit(_ requests: [WriteRequest], pool: MySQLConnectionPool, clock: WallClock,
+                               consecutiveAutoIncrement: Bool) async -> [Result<TokenedReceipt, any Error>] {
+        do {
+            return try await pool.withConnection { connection in
+                try commitBatch(requests, connection: connection, clock: clock, consecutiveAutoIncrement: consecutiveAutoIncrement)
+            }
+        } catch {
+            let failure = Self.storageError(error)
+            return requests.map { _ in .failure(failure) }
+        }
+    }
+
+    /// One transaction for the batch, retried as a whole on conflicts. Runs on the connection's own thread.
+    static func commitBatch(_ requests: [WriteRequest], connection: MySQLConnection, clock: WallClock,
+                            consecutiveAutoIncrement: Bool) throws -> [Result<TokenedReceipt, any Error>] {
+        var keys = Set<MySQLLedgerTransaction.Key>()
+        for request in requests {
+            for command in request.commands { keys.insert(.init(storeID: command.storeID, productID: command.productID)) }
+        }
+        let sortedKeys = keys.sorted()
+        var attempt = 0
+        while true {
+            var committing = false
+            do {
+                try connection.open()
+                let now = clock.nowMillis()
+                try connection.begin()
+                var tx = MySQLLedgerTransaction(connection: connection)
+                try tx.lock(sortedKeys)
+                var outcomes: [Result<WriteReceipt, any Error>] = []
+                outcomes.reserveCapacity(requests.count)
+                for request in requests {
+                    let before = tx
+                    do {
+                        outcomes.append(.success(try LedgerWrite.apply(request, in: &tx, nowMillis: now)))
+                    } catch let refusal as DomainError {
+                        tx = before  // nothing of a refused request reaches the database
+                        outcomes.append(.failure(refusal))
+                    }
+                }
+                let sequences = try tx.flush(consecutiveAutoIncrement: consecutiveAutoIncrement)
+                committing = true
+                try connection.commit()
+                let token = connection.lastGTID
+                return outcomes.map { outcome in
+                    outcome.map { receipt in
+                        var receipt = receipt
+                        for index in receipt.movements.indices where receipt.movements[index].sequence < 0 {
+                            receipt.movements[index].sequence = sequences[Int(-receipt.movements[index].sequence) - 1]
+                        }
+                        return TokenedReceipt(receipt: receipt, token: token)
+                    }
+                }
+            } catch let error as MySQLError {
+                if connection.isOpen && connection.inTransaction { connection.rollback() }
+                let retryable = error.isRetryableConflict || error.code == MySQLError.duplicateKey
+                    || (error.isConnectionLost && !committing)
+                guard retryable, attempt < 8 else { throw error }
+                attempt += 1
+                // Back off a little, with jitter, so that conflicting batches stop colliding.
+                usleepMillis(Double.random(in: 1...4) * Double(attempt))
+            }
+        }
+    }
+
+    // MARK: Stock reads
+
+    public func level(storeID: String, productID: String) async throws -> StockLevel? {
+        try await onReplica { connection in
+            try connection.select("SELECT quantity, version, updated_at_ms FROM stock_levels WHERE store_id = ? AND product_id = ?",
+                                  [storeID, productID]).first.map {
+                StockLevel(quantity: try $0.int(0), version: try $0.int(1), updatedAtMillis: try $0.int(2))
+            }
+        }
+    }
+
+    public func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow] {
+        try await onReplica { connection in
+            try connection.select("""
+                SELECT \(MySQLRows.levelColumns) FROM stock_levels WHERE store_id = ? AND product_id > ? ORDER BY product_id LIMIT ?
+                """, [storeID, afterProductID ?? "", limit]).map(MySQLRows.stockRow)
+        }
+    }
+
+    public func levels(productID: String, afterStoreID: String?, limit: Int) async throws -> [StockRow] {
+        try await onReplica { connection in
+            try connection.select("""
+                SELECT \(MySQLRows.levelColumns) FROM stock_levels WHERE product_id = ? AND store_id > ? ORDER BY store_id LIMIT ?
+                """, [productID, afterStoreID ?? "", limit]).map(MySQLRows.stockRow)
+        }
+    }
+
+    public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
+        var conditions: [String] = []
+        var arguments: [any MySQLBindable] = []
+        func add(_ condition: String, _ value: (any MySQLBindable)?) {
+            guard let value else { return }
+            conditions.append(condition)
+            arguments.append(value)
+        }
+        add("store_id = ?", query.storeID)
+        add("product_id = ?", query.productID)
+        add("actor = ?", query.actor)
+        add("reason = ?", query.reason?.rawValue)
+        add("at_ms >= ?", query.sinceMillis)
+        add("at_ms < ?", query.untilMillis)
+        add("seq < ?", query.beforeSequence)
+        let sql = "SELECT \(MySQLRows.movementColumns) FROM stock_movements"
+            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY seq DESC LIMIT \(query.limit)"
+        let parameters = arguments
+        return try await onReplica { connection in try connection.select(sql, parameters).map(MySQLRows.movement) }
+    }
+
+    public func movements(afterSequence: Int64, limit: Int) async throws -> [Movement] {
+        try await onReplica { connection in
+            try connection.select("SELECT \(MySQLRows.movementColumns) FROM stock_movements WHERE seq > ? ORDER BY seq LIMIT ?",
+                                  [afterSequence, limit]).map(MySQLRows.movement)
+        }
+    }
+
+    /// The invariant check reads the primary: it must be authoritative, not merely recent.
+    public func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64) {
+        try await onPrimary { connection in
+            let row = try connection.select("SELECT COALESCE(SUM(delta), 0), COUNT(*) FROM stock_movements WHERE store_id = ? AND product_id = ?",
+                                            [storeID, productID])[0]
+            return (try row.int(0), try row.int(1))
+        }
+    }
+
+    // MARK: Catalog
+
+    public func upsertStore(_ store: Store) async throws -> Bool {
+        try await writeOnPrimary { connection in
+            let existed = try !connection.select("SELECT 1 FROM stores WHERE id = ? FOR UPDATE", [store.id]).isEmpty
+            try connection.execute("""
+                INSERT INTO stores (id, name, attributes, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+                ON DUPLICATE KEY UPDATE name = VALUES(name), attributes = VALUES(attributes), updated_at_ms = VALUES(updated_at_ms)
+                """, [store.id, store.name, store.attributesJSON, store.createdAtMillis, store.updatedAtMillis])
+            return !existed
+        }
+    }
+
+    /// Stores are never deleted: a replica's hit is right, and its miss is checked on the primary (it may lag).
+    public func store(id: String) async throws -> Store? {
+        let sql = "SELECT \(MySQLRows.storeColumns) FROM stores WHERE id = ?"
+        if let found = try await onReplica({ try $0.select(sql, [id]).first.map(MySQLRows.store) }) { return found }
+        return try await onPrimary { try $0.select(sql, [id]).first.map(MySQLRows.store) }
+    }
+
+    public func stores(afterID: String?, limit: Int) async throws -> [Store] {
+        try await onReplica { connection in
+            try connection.select("SELECT \(MySQLRows.storeColumns) FROM stores WHERE id > ? ORDER BY id LIMIT ?", [afterID ?? "", limit])
+                .map(MySQLRows.store)
+        }
+    }
+
+    public func upsertProduct(_ p: Product) async throws -> Bool {
+        try await writeOnPrimary { connection in
+            let existed = try !connection.select("SELECT 1 FROM products WHERE id = ? FOR UPDATE", [p.id]).isEmpty
+            try connection.execute("""
+                INSERT INTO products (id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms,
+                    updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON DUPLICATE KEY UPDATE name = VALUES(name), attributes = VALUES(attributes), lead_time_days = VALUES(lead_time_days),
+                    review_period_days = VALUES(review_period_days), pack_size = VALUES(pack_size), service_level = VALUES(service_level),
+                    updated_at_ms = VALUES(updated_at_ms)
+                """, [p.id, p.name, p.attributesJSON, p.leadTimeDays, p.reviewPeriodDays, p.packSize, p.serviceLevel, p.createdAtMillis,
+                      p.updatedAtMillis])
+            return !existed
+        }
+    }
+
+    /// As `store(id:)`: a replica's miss is checked on the primary.
+    public func product(id: String) async throws -> Product? {
+        let sql = "SELECT \(MySQLRows.productColumns) FROM products WHERE id = ?"
+        if let found = try await onReplica({ try $0.select(sql, [id]).first.map(MySQLRows.product) }) { return found }
+        return try await onPrimary { try $0.select(sql, [id]).first.map(MySQLRows.product) }
+    }
+
+    public func products(afterID: String?, limit: Int) async throws -> [Product] {
+        try await onReplica { connection in
+            try connection.select("SELECT \(MySQLRows.productColumns) FROM products WHERE id > ? ORDER BY id LIMIT ?", [afterID ?? "", limit])
+                .map(MySQLRows.product)
+        }
+    }
+
+    public func allStoreIDs() async throws -> [String] {
+        try await onPrimary { try $0.select("SELECT id FROM stores").map { try $0.string(0) } }
+    }
+
+    public func allProductIDs() async throws -> [String] {
+        try await onPrimary { try $0.select("SELECT id FROM products").map { try $0.string(0) } }
+    }
+
+    // MARK: API keys (always on the primary: a new key works at once, a revoked one stops at once)
+
+    public func insertAPIKey(_ r: APIKeyRecord) async throws {
+        try await writeOnPrimary { connection in
+            try connection.execute("""
+                INSERT INTO api_keys (id, name, role, stores, key_hash, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [r.id, r.name, r.role.rawValue, r.stores.joined(separator: ","), r.keyHash, r.createdAtMillis, r.revokedAtMillis])
+        }
+    }
+
+    public func apiKey(hash: String) async throws -> APIKeyRecord? {
+        try await onPrimary { try $0.select("SELECT \(MySQLRows.apiKeyColumns) FROM api_keys WHERE key_hash = ?", [hash]).first.map(MySQLRows.apiKey) }
+    }
+
+    public func apiKeys() async throws -> [APIKeyRecord] {
+        try await onPrimary { try $0.select("SELECT \(MySQLRows.apiKeyColumns) FROM api_keys ORDER BY created_at_ms, id").map(MySQLRows.apiKey) }
+    }
+
+    public func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool {
+        try await writeOnPrimary { connection in
+            try connection.execute("UPDATE api_keys SET revoked_at_ms = ? WHERE id = ? AND revoked_at_ms IS NULL", [atMillis, id]).affectedRows > 0
+        }
+    }
+
+    public func hasActiveAdminKey() async throws -> Bool {
+        try await onPrimary { try !$0.select("SELECT 1 FROM api_keys WHERE role = 'admin' AND revoked_at_ms IS NULL LIMIT 1").isEmpty }
+    }
+
+    // MARK: Outbox and housekeeping
+
+    public func outboxBatch(limit: Int) async throws -> [OutboxEntry] {
+        try await onPrimary { connection in
+            try connection.select("""
+                SELECT \(MySQLRows.movementColumns), outbox.seq FROM outbox JOIN stock_movements ON stock_movements.seq = outbox.movement_seq
+                ORDER BY outbox.seq LIMIT ?
+                """, [limit]).map { row in
+                let movement = try MySQLRows.movement(row)
+                return OutboxEntry(sequence: try row.int(13), topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
+                                   payload: movement.cloudEventJSON, movement: movement)
+            }
+        }
+    }
+
+    public func deleteOutbox(through sequence: Int64) async throws {
+        try await onPrimary { try $0.execute("DELETE FROM outbox WHERE seq <= ?", [sequence]) }
+    }
+
+    public func outboxDepth() async throws -> Int {
+        try await onPrimary { Int(try $0.select("SELECT COUNT(*) FROM outbox")[0].int(0)) }
+    }
+
+    public func eventOutboxBatch(limit: Int) async throws -> [OutboxEntry] {
+        try await onPrimary { try $0.select("SELECT seq, topic, `key`, event_id, payload FROM event_outbox ORDER BY seq LIMIT ?", [limit]).map(MySQLRows.outboxEntry) }
+    }
+
+    public func deleteEventOutbox(through sequence: Int64) async throws {
+        try await onPrimary { try $0.execute("DELETE FROM event_outbox WHERE seq <= ?", [sequence]) }
+    }
+
+    public func purgeIdempotency(olderThanMillis: Int64) async throws -> Int {
+        try await onPrimary { Int(try $0.execute("DELETE FROM idempotency_keys WHERE created_at_ms < ?", [olderThanMillis]).affectedRows) }
+    }
+
+    public func ping() async throws {
+        try await onPrimary { _ = try $0.select("SELECT 1") }
+    }
+
+    public func close() async throws {
+        await primary.close()
+        await replicas.close()
+    }
+
+    // MARK: Routing
+
+    /// A read that may be served by a replica: round robin over the healthy ones; a replica that fails is marked
+    /// down and the next one (finally the primary) answers. With a consistency token, the replica first waits
+    /// (within `replicaWaitMillis`) until it has applied that write, else the primary answers.
+    func onReplica<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+        let token = ConsistencyScope.current?.requested
+        let waitSeconds = Double(options.replicaWaitMillis) / 1000
+        for replica in replicas.candidates() {
+            do {
+                let answer: ReplicaAnswer<T> = try await replica.pool.withConnection { connection in
+                    if let token {
+                        let caughtUp = connection.isMariaDB
+                            ? try connection.select("SELECT MASTER_GTID_WAIT(?, ?)", [token, waitSeconds])[0].int(0) == 0
+                            : try connection.select("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", [token, waitSeconds])[0].int(0) == 0
+                        if !caughtUp { return .behind }
+                    }
+                    return .answered(try body(connection))
+                }
+                switch answer {
+                case .answered(let value):
+                    StorageMetrics.read(replica: true)
+                    return value
+                case .behind:
+                    StorageMetrics.replicaBehind()
+                    return try await onPrimary(body)
+                }
+            } catch let error as MySQLError where error.isConnectionLost || error.code == MySQLError.poolClosed {
+                replica.markDown(error)
+            } catch let error as MySQLError where error.code == MySQLError.noSuchTable {
+                // The replica has not applied a migration yet: it is behind, the primary answers.
+                StorageMetrics.replicaBehind()
+                return try await onPrimary(body)
+            }
+        }
+        return try await onPrimary(body)
+    }
+
+    func onPrimary<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+        do {
+            let value = try await primary.withConnection(body)
+            StorageMetrics.read(replica: false)
+            return value
+        } catch {
+            throw Self.storageError(error)
+        }
+    }
+
+    /// A write in its own transaction on the primary; its GTID becomes the request's consistency token.
+    func writeOnPrimary<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+        let (value, token): (T, String?) = try await onPrimary { connection in
+            let value = try connection.transaction(body)
+            return (value, connection.lastGTID)
+        }
+        if let token { ConsistencyScope.current?.recordWrite(token) }
+        return value
+    }
+
+    /// A lost or unreachable database is the client's 503, not a 500.
+    static func storageError(_ error: any Error) -> any Error {
+        if let error = error as? MySQLError, error.isConnectionLost || error.code == MySQLError.poolClosed {
+            return StorageUnavailable("database unavailable: \(error.message)")
+        }
+        return error
+    }
+}
+
+enum ReplicaAnswer<T: Sendable>: Sendable {
+    case answered(T)
+    case behind
+}
+
+/// A receipt with the GTID of the commit that made it.
+struct TokenedReceipt: Sendable {
+    var receipt: WriteReceipt
+    var token: String?
+    func split() -> (WriteReceipt, String?) { (receipt, token) }
+}
+
+/// What `migrate` learns about the server, read by every group commit.
+final class ServerTraits: Sendable {
+    private let consecutive = Atomic(false)
+    /// Whether a multi-row INSERT gets consecutive AUTO_INCREMENT values (innodb_autoinc_lock_mode 0 or 1).
+    var consecutiveAutoIncrement: Bool {
+        get { consecutive.load(ordering: .relaxed) }
+        set { consecutive.store(newValue, ordering: .relaxed) }
+    }
+}
+
+func usleepMillis(_ millis: Double) {
+    var request = timespec(tv_sec: 0, tv_nsec: Int(millis * 1_000_000))
+    nanosleep(&request, nil)
+}

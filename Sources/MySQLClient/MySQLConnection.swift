@@ -1,0 +1,291 @@
+import CMariaDB
+import Synchronization
+
+/// One connection to a MySQL or MariaDB server over Connector/C.
+///
+/// Every call blocks its thread, so a connection belongs to one thread at a time: `MySQLConnectionPool` runs it
+/// on a dedicated thread, never on the Swift concurrency pool. Prepared statements are cached per connection by
+/// their SQL text; after a lost connection the pool reopens it and the cache starts empty.
+public final class MySQLConnection {
+    public let configuration: MySQLConfiguration
+    private var handle: UnsafeMutablePointer<MYSQL>?
+    private var statements: [String: MySQLPreparedStatement] = [:]
+    /// True when the server is MariaDB (GTIDs and the wait function differ from MySQL's).
+    public private(set) var isMariaDB = true
+    /// The GTID of this session's last committed write, tracked from the server's OK packets (no extra query).
+    public private(set) var lastGTID: String?
+    public private(set) var inTransaction = false
+
+    public init(configuration: MySQLConfiguration) {
+        self.configuration = configuration
+    }
+
+    deinit { close() }
+
+    public var isOpen: Bool { handle != nil }
+
+    /// Opens the connection (a no-op when open) and asks the server to report GTIDs in OK packets.
+    public func open() throws(MySQLError) {
+        if handle != nil { return }
+        MySQLLibrary.initialize()
+        guard let mysql = mysql_init(nil) else { throw MySQLError(code: 2008, message: "out of memory in mysql_init") }
+        var connectTimeout = configuration.connectTimeoutSeconds
+        var readTimeout = configuration.readTimeoutSeconds
+        var writeTimeout = configuration.writeTimeoutSeconds
+        mysql_options(mysql, MYSQL_OPT_CONNECT_TIMEOUT, &connectTimeout)
+        mysql_options(mysql, MYSQL_OPT_READ_TIMEOUT, &readTimeout)
+        mysql_options(mysql, MYSQL_OPT_WRITE_TIMEOUT, &writeTimeout)
+        mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4")
+        var protocolTCP = MYSQL_PROTOCOL_TCP.rawValue
+        if configuration.unixSocket == nil { mysql_options(mysql, MYSQL_OPT_PROTOCOL, &protocolTCP) }
+        if configuration.tls != .disabled {
+            var enforce: my_bool = 1
+            mysql_options(mysql, MYSQL_OPT_SSL_ENFORCE, &enforce)
+            if configuration.tls == .verify {
+                var verify: my_bool = 1
+                mysql_options(mysql, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &verify)
+            }
+            if let ca = configuration.tlsCAFile { mysql_options(mysql, MYSQL_OPT_SSL_CA, ca) }
+        }
+        let connected = mysql_real_connect(
+            mysql, configuration.host, configuration.user, configuration.password, configuration.database,
+            configuration.port, configuration.unixSocket, UInt(CLIENT_MULTI_RESULTS))
+        guard connected != nil else {
+            let error = Self.error(of: mysql)
+            mysql_close(mysql)
+            throw error
+        }
+        handle = mysql
+        let serverInfo = String(cString: mysql_get_server_info(mysql))
+        isMariaDB = serverInfo.contains("MariaDB")
+        inTransaction = false
+        do {
+            if isMariaDB {
+                try query("SET SESSION session_track_system_variables = 'last_gtid'")
+            } else {
+                try query("SET SESSION session_track_gtids = 'OWN_GTID'")
+            }
+            for statement in configuration.sessionStatements { try query(statement) }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// Closes the connection and forgets its prepared statements.
+    public func close() {
+        for statement in statements.values { statement.close() }
+        statements.removeAll()
+        if let handle { mysql_close(handle) }
+        handle = nil
+        inTransaction = false
+    }
+
+    /// Runs SQL over the text protocol (for DDL, transaction control, and statements run once).
+    @discardableResult
+    public func query(_ sql: String) throws(MySQLError) -> [MySQLRow] {
+        let mysql = try requireHandle()
+        let status = sql.withCString { mysql_real_query(mysql, $0, UInt(sql.utf8.count)) }
+        guard status == 0 else { throw failure(Self.error(of: mysql)) }
+        trackSession()
+        var rows: [MySQLRow] = []
+        repeat {
+            if let result = mysql_store_result(mysql) {
+                let columns = Int(mysql_num_fields(result))
+                while let row = mysql_fetch_row(result) {
+                    let lengths = mysql_fetch_lengths(result)!
+                    var values: [MySQLValue] = []
+                    values.reserveCapacity(columns)
+                    for column in 0..<columns {
+                        if let cell = row[column] {
+                            let buffer = UnsafeRawBufferPointer(start: cell, count: Int(lengths[column]))
+                            values.append(.text(String(decoding: buffer, as: UTF8.self)))
+                        } else {
+                            values.append(.null)
+                        }
+                    }
+                    rows.append(MySQLRow(values: values))
+                }
+                mysql_free_result(result)
+            } else if mysql_field_count(mysql) != 0 {
+                throw failure(Self.error(of: mysql))
+            }
+        } while mysql_next_result(mysql) == 0
+        return rows
+    }
+
+    /// Runs a prepared statement (prepared once per connection and cached) with its parameters bound.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [any MySQLBindable] = []) throws(MySQLError) -> MySQLResult {
+        let mysql = try requireHandle()
+        let statement: MySQLPreparedStatement
+        if let cached = statements[sql] {
+            statement = cached
+        } else {
+            do {
+                statement = try MySQLPreparedStatement(mysql: mysql, sql: sql)
+            } catch {
+                throw failure(error)
+            }
+            statements[sql] = statement
+        }
+        do {
+            let result = try statement.execute(parameters.map(\.mysqlValue))
+            trackSession()
+            return result
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    /// Rows of a prepared SELECT.
+    public func select(_ sql: String, _ parameters: [any MySQLBindable] = []) throws(MySQLError) -> [MySQLRow] {
+        try execute(sql, parameters).rows
+    }
+
+    public func begin() throws(MySQLError) {
+        try query("START TRANSACTION")
+        inTransaction = true
+    }
+
+    public func commit() throws(MySQLError) {
+        defer { inTransaction = false }
+        try query("COMMIT")
+    }
+
+    /// Rolls back; a failure to roll back closes the connection (the server rolls back when it goes).
+    public func rollback() {
+        defer { inTransaction = false }
+        do { try query("ROLLBACK") } catch { close() }
+    }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: (MySQLConnection) throws -> T) throws -> T {
+        try begin()
+        do {
+            let value = try body(self)
+            try commit()
+            return value
+        } catch {
+            if isOpen && inTransaction { rollback() }
+            throw error
+        }
+    }
+
+    /// `value` as an SQL literal, strings escaped for the connection's character set (`mysql_real_escape_string`).
+    /// For multi-row statements built as text, where a prepared statement per row count would not pay.
+    public func literal(_ value: MySQLValue) throws(MySQLError) -> String {
+        switch value {
+        case .null: return "NULL"
+        case .int(let number): return String(number)
+        case .double(let number):
+            guard number.isFinite else { throw MySQLError(code: MySQLError.typeMismatch, message: "cannot store \(number)") }
+            return String(number)
+        case .text(let text):
+            let mysql = try requireHandle()
+            let utf8 = Array(text.utf8)
+            var escaped = [CChar](repeating: 0, count: utf8.count * 2 + 1)
+            let length = utf8.withUnsafeBufferPointer { source in
+                source.withMemoryRebound(to: CChar.self) { mysql_real_escape_string(mysql, &escaped, $0.baseAddress, UInt($0.count)) }
+            }
+            let bytes = escaped.prefix(Int(length)).map { UInt8(bitPattern: $0) }
+            return "'" + String(decoding: bytes, as: UTF8.self) + "'"
+        }
+    }
+
+    /// Runs a statement built as text and reports what it changed (for multi-row INSERT and UPDATE).
+    @discardableResult
+    public func run(_ sql: String) throws(MySQLError) -> MySQLResult {
+        let rows = try query(sql)
+        let mysql = try requireHandle()
+        return MySQLResult(rows: rows, affectedRows: mysql_affected_rows(mysql), lastInsertID: mysql_insert_id(mysql))
+    }
+
+    /// Rows of a text query as dictionaries by column name (for status commands such as SHOW SLAVE STATUS).
+    public func queryNamed(_ sql: String) throws(MySQLError) -> [[String: MySQLValue]] {
+        let mysql = try requireHandle()
+        let status = sql.withCString { mysql_real_query(mysql, $0, UInt(sql.utf8.count)) }
+        guard status == 0 else { throw failure(Self.error(of: mysql)) }
+        guard let result = mysql_store_result(mysql) else {
+            if mysql_field_count(mysql) != 0 { throw failure(Self.error(of: mysql)) }
+            return []
+        }
+        defer { mysql_free_result(result) }
+        let columns = Int(mysql_num_fields(result))
+        let fields = mysql_fetch_fields(result)!
+        let names = (0..<columns).map { String(cString: fields[$0].name) }
+        var rows: [[String: MySQLValue]] = []
+        while let row = mysql_fetch_row(result) {
+            let lengths = mysql_fetch_lengths(result)!
+            var named: [String: MySQLValue] = [:]
+            for column in 0..<columns {
+                named[names[column]] = row[column].map {
+                    .text(String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(lengths[column])), as: UTF8.self))
+                } ?? .null
+            }
+            rows.append(named)
+        }
+        return rows
+    }
+
+    /// A cheap round trip that detects a dead connection.
+    public func ping() throws(MySQLError) {
+        let mysql = try requireHandle()
+        guard mysql_ping(mysql) == 0 else { throw failure(Self.error(of: mysql)) }
+    }
+
+    // MARK: Internals
+
+    private func requireHandle() throws(MySQLError) -> UnsafeMutablePointer<MYSQL> {
+        guard let handle else { throw MySQLError(code: MySQLError.serverGone, message: "connection is closed") }
+        return handle
+    }
+
+    /// A lost connection is closed at once, so that the next use reconnects with an empty statement cache.
+    private func failure(_ error: MySQLError) -> MySQLError {
+        if error.isConnectionLost { close() }
+        return error
+    }
+
+    /// Reads the GTID the server reported for the last commit (`last_gtid` on MariaDB, `OWN_GTID` on MySQL).
+    private func trackSession() {
+        guard let handle else { return }
+        var data: UnsafePointer<CChar>?
+        var length = 0
+        if isMariaDB {
+            var isName = true
+            var name = ""
+            var status = mysql_session_track_get_first(handle, SESSION_TRACK_SYSTEM_VARIABLES, &data, &length)
+            while status == 0 {
+                let text = data.map { String(decoding: UnsafeRawBufferPointer(start: $0, count: length), as: UTF8.self) } ?? ""
+                if isName {
+                    name = text
+                } else if name == "last_gtid", !text.isEmpty {
+                    lastGTID = text
+                }
+                isName.toggle()
+                status = mysql_session_track_get_next(handle, SESSION_TRACK_SYSTEM_VARIABLES, &data, &length)
+            }
+        } else if mysql_session_track_get_first(handle, SESSION_TRACK_GTIDS, &data, &length) == 0, let data, length > 0 {
+            lastGTID = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+        }
+    }
+
+    static func error(of mysql: UnsafeMutablePointer<MYSQL>) -> MySQLError {
+        MySQLError(code: mysql_errno(mysql), sqlState: String(cString: mysql_sqlstate(mysql)), message: String(cString: mysql_error(mysql)))
+    }
+}
+
+/// `mysql_library_init` once per process, before the first connection (it is not thread-safe itself).
+enum MySQLLibrary {
+    private static let initialized = Mutex(false)
+
+    static func initialize() {
+        initialized.withLock { done in
+            if !done {
+                mysql_server_init(0, nil, nil)
+                done = true
+            }
+        }
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import MySQLClient
+import Testing
+
+/// The client against a real MariaDB (started by scripts/services/mariadb.sh; URLs in the environment).
+enum TestServer {
+    static let primaryURL = ProcessInfo.processInfo.environment["BAZAAR_TEST_MYSQL_URL"]
+    static let replicaURL = ProcessInfo.processInfo.environment["BAZAAR_TEST_MYSQL_REPLICA_URL"]
+    static var available: Bool { primaryURL != nil }
+
+    /// A pool on a fresh database of its own.
+    static func pool(size: Int = 4) throws -> (MySQLConnectionPool, String) {
+        let name = "client_test_\(UUID().uuidString.prefix(8).lowercased())"
+        let admin = MySQLConnection(configuration: try MySQLConfiguration(url: primaryURL!))
+        try admin.open()
+        try admin.query("CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
+        admin.close()
+        var configuration = try MySQLConfiguration(url: primaryURL!)
+        configuration.database = name
+        return (MySQLConnectionPool(configuration: configuration, size: size), name)
+    }
+}
+
+@Suite(.enabled(if: TestServer.available, "needs BAZAAR_TEST_MYSQL_URL (scripts/services/mariadb.sh)"))
+struct MySQLClientTests {
+    @Test func configurationFromURL() throws {
+        let configuration = try MySQLConfiguration(url: "mysql://app:p%40ss@db.example:3307/stock?read_timeout=3&tls=required")
+        #expect(configuration.user == "app")
+        #expect(configuration.password == "p@ss")
+        #expect(configuration.host == "db.example")
+        #expect(configuration.port == 3307)
+        #expect(configuration.database == "stock")
+        #expect(configuration.readTimeoutSeconds == 3)
+        #expect(configuration.tls == .required)
+        #expect(configuration.redacted == "mysql://app:***@db.example:3307/stock")
+        #expect(throws: MySQLError.self) { try MySQLConfiguration(url: "mysql://h:99999/x") }
+        #expect(throws: MySQLError.self) { try MySQLConfiguration(url: "mysql://h/x?colour=blue") }
+    }
+
+    @Test func valuesRoundTripThroughBothProtocols() async throws {
+        let (pool, _) = try TestServer.pool()
+        let rows = try await pool.withConnection { connection in
+            try connection.query("CREATE TABLE t (id BIGINT PRIMARY KEY AUTO_INCREMENT, n BIGINT, d DOUBLE, s VARCHAR(100), u BIGINT UNSIGNED)")
+            let insert = try connection.execute("INSERT INTO t (n, d, s, u) VALUES (?, ?, ?, ?)", [Int64.min, 2.5, "naïve 🛒 'quoted'", 7])
+            #expect(insert.affectedRows == 1)
+            #expect(insert.lastInsertID == 1)
+            try connection.execute("INSERT INTO t (n, d, s, u) VALUES (?, ?, ?, ?)", [MySQLValue.null, MySQLValue.null, String?.none, 0])
+            let binary = try connection.select("SELECT id, n, d, s, u FROM t ORDER BY id")
+            let text = try connection.query("SELECT id, n, d, s, u FROM t ORDER BY id")
+            return (binary, text)
+        }
+        for set in [rows.0, rows.1] {
+            #expect(set.count == 2)
+            #expect(try set[0].int(1) == Int64.min)
+            #expect(try set[0].double(2) == 2.5)
+            #expect(try set[0].string(3) == "naïve 🛒 'quoted'")
+            #expect(try set[0].int(4) == 7)
+            #expect(try set[1].optionalInt(1) == nil)
+            #expect(set[1].optionalString(3) == nil)
+        }
+        await pool.close()
+    }
+
+    @Test func serverErrorsAreTypedWithTheirCodes() async throws {
+        let (pool, _) = try TestServer.pool()
+        let error = await #expect(throws: MySQLError.self) {
+            try await pool.withConnection { connection in
+                try connection.query("CREATE TABLE k (id INT PRIMARY KEY)")
+                try connection.execute("INSERT INTO k VALUES (?)", [1])
+                try connection.execute("INSERT INTO k VALUES (?)", [1])
+            }
+        }
+        #expect(error?.code == MySQLError.duplicateKey)
+        #expect(error?.sqlState == "23000")
+        let syntax = await #expect(throws: MySQLError.self) {
+            try await pool.withConnection { try $0.execute("SELEKT 1") }
+        }
+        #expect(syntax?.code == 1064)
+        await pool.close()
+    }
+
+    @Test func transactionRollsBackOnThrow() async throws {
+        let (pool, _) = try TestServer.pool()
+        struct Refused: Error {}
+        let count = try await pool.withConnection { connection in
+            try connection.query("CREATE TABLE r (id INT PRIMARY KEY) ENGINE=InnoDB")
+            _ = try? connection.transaction { tx in
+                try tx.execute("INSERT INTO r VALUES (?)", [1])
+                throw Refused()
+            }
+            try connection.transaction { tx in try tx.execute("INSERT INTO r VALUES (?)", [2]) }
+            return try connection.select("SELECT COUNT(*), MIN(id) FROM r")[0]
+        }
+        #expect(try count.int(0) == 1)
+        #expect(try count.int(1) == 2)
+        await pool.close()
+    }
+
+    @Test func commitReportsItsGTIDAndTheReplicaCanWaitForIt() async throws {
+        let (pool, name) = try TestServer.pool()
+        let gtid = try await pool.withConnection { connection in
+            try connection.query("CREATE TABLE g (id INT PRIMARY KEY)")
+            let before = connection.lastGTID
+            try connection.transaction { try $0.execute("INSERT INTO g VALUES (?)", [1]) }
+            #expect(connection.lastGTID != nil && connection.lastGTID != before)
+            // Other tests write too: the binlog position is at or after this commit, in the same domain.
+            let current = try connection.query("SELECT @@gtid_binlog_pos")[0].string(0)
+            let mine = connection.lastGTID!.split(separator: "-"), now = current.split(separator: "-")
+            #expect(mine[0] == now[0] && Int(mine[2])! <= Int(now[2])!)
+            return connection.lastGTID!
+        }
+        if let replicaURL = TestServer.replicaURL {
+            var configuration = try MySQLConfiguration(url: replicaURL)
+            configuration.database = nil
+            let replica = MySQLConnectionPool(configuration: configuration, size: 1)
+            let row = try await replica.withConnection { connection in
+                try connection.select("SELECT MASTER_GTID_WAIT(?, 5), (SELECT COUNT(*) FROM \(name).g)", [gtid])[0]
+            }
+            #expect(try row.int(0) == 0)
+            #expect(try row.int(1) == 1)
+            await replica.close()
+        }
+        await pool.close()
+    }
+
+    @Test func aKilledConnectionIsReopenedWithItsStatementsPreparedAgain() async throws {
+        let (pool, _) = try TestServer.pool(size: 1)
+        let id = try await pool.withConnection { connection in
+            try connection.query("CREATE TABLE c (id INT PRIMARY KEY)")
+            try connection.execute("INSERT INTO c VALUES (?)", [1])
+            return try connection.select("SELECT CONNECTION_ID()")[0].int(0)
+        }
+        let killer = MySQLConnection(configuration: try MySQLConfiguration(url: TestServer.primaryURL!))
+        try killer.open()
+        try killer.query("KILL \(id)")
+        killer.close()
+        let lost = await #expect(throws: MySQLError.self) {
+            try await pool.withConnection { try $0.select("SELECT COUNT(*) FROM c") }
+        }
+        #expect(lost?.isConnectionLost == true)
+        let count = try await pool.withConnection { try $0.select("SELECT COUNT(*) FROM c")[0].int(0) }
+        #expect(count == 1)
+        await pool.close()
+    }
+
+    @Test func concurrentTransactionsOnThePoolLoseNoUpdate() async throws {
+        let (pool, _) = try TestServer.pool(size: 8)
+        try await pool.withConnection { connection in
+            try connection.query("CREATE TABLE counter (id INT PRIMARY KEY, n BIGINT NOT NULL)")
+            try connection.execute("INSERT INTO counter VALUES (1, 0)")
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<200 {
+                group.addTask {
+                    try await pool.withConnection { connection in
+                        try connection.transaction { tx in
+                            let n = try tx.select("SELECT n FROM counter WHERE id = 1 FOR UPDATE")[0].int(0)
+                            try tx.execute("UPDATE counter SET n = ? WHERE id = 1", [n + 1])
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let total = try await pool.withConnection { try $0.select("SELECT n FROM counter")[0].int(0) }
+        #expect(total == 200)
+        await pool.close()
+    }
+}
