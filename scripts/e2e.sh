@@ -2,6 +2,7 @@
 # End-to-end checks of the real `bazaar` binary: commands, configuration errors, a write load interrupted by
 # SIGTERM (graceful shutdown: answered writes are all kept, none half-applied), and a restart.
 #   scripts/e2e.sh [path to bazaar binary, default .build/debug/bazaar]
+# E2E_DATABASE_URL (and E2E_REPLICA_URLS) run the server on another database, e.g. a fresh MariaDB database.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/debug/bazaar}
@@ -13,7 +14,8 @@ AUTH="Authorization: Bearer $KEY"
 passed=0 failed=0
 check() { if eval "$2"; then passed=$((passed + 1)); echo "ok   $1"; else failed=$((failed + 1)); echo "FAIL $1"; fi; }
 start() {
-  BAZAAR_ADMIN_KEY=$KEY "$BIN" serve --http-port "$PORT" --database-url "sqlite://$WORK/e2e.sqlite" >>"$WORK/server.log" 2>&1 &
+  BAZAAR_ADMIN_KEY=$KEY BAZAAR_DATABASE_REPLICA_URLS=${E2E_REPLICA_URLS:-} "$BIN" serve --http-port "$PORT" \
+    --database-url "${E2E_DATABASE_URL:-sqlite://$WORK/e2e.sqlite}" >>"$WORK/server.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 100); do curl -sf "$B/health/live" >/dev/null && return 0; sleep 0.1; done
   return 1

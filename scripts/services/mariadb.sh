@@ -102,9 +102,11 @@ case "${1:-start}" in
   stop) stop_one replica; stop_one primary ;;
   stop-primary) stop_one primary ;;
   start-primary) start_one primary "$PRIMARY_PORT" 1 ;;
+  stop-replica) stop_one replica ;;
+  start-replica) start_one replica "$REPLICA_PORT" 2 ;;
   env)
     echo "BAZAAR_TEST_MYSQL_URL=mysql://root@127.0.0.1:$PRIMARY_PORT"
     echo "BAZAAR_TEST_MYSQL_REPLICA_URL=mysql://root@127.0.0.1:$REPLICA_PORT"
     ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|env|stop-primary|start-primary|stop-replica|start-replica" >&2; exit 2 ;;
 esac

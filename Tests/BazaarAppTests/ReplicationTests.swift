@@ -1,0 +1,181 @@
+import BazaarApp
+import BazaarCore
+import BazaarMySQL
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import HummingbirdTesting
+import MySQLClient
+import Synchronization
+import Testing
+
+/// Runs scripts/services/mariadb.sh with one command (stop-replica, start-primary...). Through `system`, which waits
+/// for the script alone: Foundation's Process would also wait for the server it leaves running (it inherits a descriptor).
+func mariadbService(_ command: String) throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let status = system("bash '\(root.appendingPathComponent("scripts/services/mariadb.sh").path)' \(command) >/dev/null 2>&1")
+    guard status == 0 else { throw TestFailure("mariadb.sh \(command) failed (\(status))") }
+}
+
+/// Runs SQL on the test replica (as an operator would).
+func onReplica(_ statements: String...) throws {
+    let connection = MySQLConnection(configuration: try MySQLConfiguration(url: Backend.replicaURL!))
+    try connection.open()
+    for sql in statements { try connection.query(sql) }
+    connection.close()
+}
+
+func waitUntil(_ seconds: Double = 15, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(100))
+    }
+    return try await condition()
+}
+
+@Suite("Replicas serve reads; read-your-writes", .enabled(if: Backend.replicaURL != nil, "needs the MariaDB test primary and replica"))
+struct ReplicaReadTests {
+    @Test func readsAreServedByTheReplica() async throws {
+        let db = TestDatabase(.mariadb)
+        try await Harness.withApp(db.url) { _, client in
+            let write = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 4, "reason": "receipt"}"#)
+            let token = try #require(write.headers[.bazaarConsistency], "a write answers its consistency token")
+            #expect(token.split(separator: "-").count == 3)
+            let before = StorageMetrics.readCounts.replica
+            let read = try await client.call(.get, "/get-stock/S1/P1", headers: [.bazaarConsistency: token])
+            #expect(read.int("quantity") == 4)
+            #expect(StorageMetrics.readCounts.replica > before)
+            // Proof that listings come from the replica: a row that only the replica has (not replicated) shows.
+            try onReplica("SET SESSION sql_log_bin = 0", "INSERT INTO \(db.mysqlName!).stores VALUES ('ONLY-ON-REPLICA', 'r', '{}', 1, 1)")
+            let stores = try await client.call(.get, "/v1/stores")
+            #expect(stores.items.map { $0["id"] as? String }.contains("ONLY-ON-REPLICA"))
+            let invalid = try await client.call(.get, "/get-stock/S1/P1", headers: [.bazaarConsistency: "not a token"])
+            #expect(invalid.status == 400 && invalid.isProblem)
+        }
+    }
+}
+
+/// Tests that stop and start the shared test servers: run on their own (scripts/test.sh sets BAZAAR_TEST_DISRUPTIVE=1
+/// in a separate pass), one at a time.
+@Suite("Replica and primary outages", .serialized,
+       .enabled(if: Backend.replicaURL != nil && Backend.environment["BAZAAR_TEST_DISRUPTIVE"] == "1", "disruptive: run alone"))
+struct OutageTests {
+    @Test func theReplicaStoppedMidTestThenStartedAgain() async throws {
+        let db = TestDatabase(.mariadb)
+        try await Harness.withApp(db.url) { system, client in
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 10, "reason": "receipt"}"#)
+            try mariadbService("stop-replica")
+            defer { try? mariadbService("start-replica") }
+            for delta in 1...5 {
+                let write = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": -1, "reason": "sale"}"#)
+                #expect(write.status == 200)
+                let read = try await client.call(.get, "/get-stock/S1/P1")
+                #expect(read.status == 200 && read.int("quantity") == Int64(10 - delta), "answered and correct without the replica")
+            }
+            try mariadbService("start-replica")
+            // The replica monitor (a service of the group in production) puts it back into reads once it replicates.
+            let monitor = Task { try await (system.store as! MySQLStockStore).replicaMonitor.run() }
+            defer { monitor.cancel() }
+            #expect(try await waitUntil {
+                let before = StorageMetrics.readCounts.replica
+                let read = try await client.call(.get, "/get-stock/S1/P1")
+                return read.int("quantity") == 5 && StorageMetrics.readCounts.replica > before
+            }, "reads reach the replica again")
+        }
+    }
+
+    @Test func replicationLagWhileAClientReadsItsOwnWrites() async throws {
+        let db = TestDatabase(.mariadb)
+        try await Harness.withApp(db.url) { _, client in
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+            try onReplica("STOP SLAVE SQL_THREAD")
+            defer { try? onReplica("START SLAVE SQL_THREAD") }
+            for expected in 2...6 {
+                let write = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+                let token = try #require(write.headers[.bazaarConsistency])
+                let read = try await client.call(.get, "/get-stock/S1/P1", headers: [.bazaarConsistency: token])
+                #expect(read.int("quantity") == Int64(expected), "its own write, although the replica has stopped applying")
+            }
+            try onReplica("START SLAVE SQL_THREAD")
+        }
+    }
+
+    @Test func thePrimaryRestartedUnderLoadLosesNoAcknowledgedWrite() async throws {
+        let db = TestDatabase(.mariadb)
+        try await Harness.withApp(db.url) { _, client in
+            let acknowledged = SharedCount(), restarted = SharedCount()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<8 {
+                    group.addTask {
+                        for n in 0..<40 {
+                            // Retry with the same Idempotency-Key until answered: applied once, whatever happened.
+                            let key = "w\(writer)-\(n)"
+                            for _ in 0..<300 {
+                                let reply = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#,
+                                                                  headers: [.init("Idempotency-Key")!: key])
+                                if reply.status == 200 {
+                                    acknowledged.add()
+                                    break
+                                }
+                                #expect(reply.status == 503 && reply.isProblem, "an outage answers 503, not 500: \(reply.body)")
+                                try await Task.sleep(for: .milliseconds(50))
+                            }
+                        }
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(300))
+                    try mariadbService("stop-primary")
+                    try mariadbService("start-primary")
+                    restarted.add()
+                }
+                try await group.waitForAll()
+            }
+            #expect(restarted.value == 1)
+            #expect(acknowledged.value == 320)
+            let read = try await client.call(.get, "/get-stock/S1/P1")
+            #expect(read.int("quantity") == 320 && read.int("version") == 320, "every acknowledged write, each once")
+        }
+    }
+
+    @Test func twoNodesOnOneDatabaseKeepInvariantOne() async throws {
+        let db = TestDatabase(.mariadb)
+        let nodeA = try await Harness.system(db.url)
+        let nodeB = try await Harness.system(db.url)
+        try await nodeA.application().test(.router) { a in
+            try await nodeB.application().test(.router) { b in
+                _ = try await a.call(.put, "/v1/stores/S1", body: #"{"name":"s"}"#)
+                _ = try await a.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+                _ = try await a.call(.put, "/v1/products/P2", body: #"{"name":"p"}"#)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for i in 0..<200 {
+                        let client = i % 2 == 0 ? a : b
+                        let product = i % 3 == 0 ? "P2" : "P1"
+                        group.addTask {
+                            let write = try await client.call(.post, "/update-stock/S1/\(product)", body: #"{"delta": 2, "reason": "receipt"}"#)
+                            #expect(write.status == 200)
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+                for product in ["P1", "P2"] {
+                    let totals = try await nodeA.store.ledgerTotals(storeID: "S1", productID: product)
+                    let seenOnB = try await b.call(.get, "/get-stock/S1/\(product)")
+                    #expect(seenOnB.int("quantity") == totals.sum && seenOnB.int("version") == totals.rows)
+                }
+                #expect(try await nodeA.store.ledgerTotals(storeID: "S1", productID: "P1").sum
+                        + nodeA.store.ledgerTotals(storeID: "S1", productID: "P2").sum == 400)
+            }
+        }
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
+}
+
+final class SharedCount: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
