@@ -31,7 +31,7 @@ public struct BazaarConfiguration: Sendable {
     public var rateLimitRate = 1000.0
     /// `rate_limit.burst` / `BAZAAR_RATE_LIMIT_BURST`: bucket size per API key.
     public var rateLimitBurst = 2000.0
-    /// `cache.capacity` / `BAZAAR_CACHE_CAPACITY`: stock levels held in the in-process cache.
+    /// `cache.capacity` / `BAZAAR_CACHE_CAPACITY`: stock levels held in the in-process cache; 0 turns the cache off.
     public var cacheCapacity = 1_000_000
     /// `intelligence.recompute_seconds` / `BAZAAR_INTELLIGENCE_RECOMPUTE_SECONDS`: age after which a store x product's
     /// thresholds are recomputed from its demand when next needed.
@@ -108,7 +108,7 @@ public struct BazaarConfiguration: Sendable {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ConfigurationError("log.level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")
         }
-        guard cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be at least 16") }
+        guard cacheCapacity == 0 || cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be 0 (no cache) or at least 16") }
         let location = try DatabaseLocation(databaseURL)
         if !replicaURLs.isEmpty {
             guard case .mysql = location else { throw ConfigurationError("database.replica_urls needs a mysql:// database.url") }

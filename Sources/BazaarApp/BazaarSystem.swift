@@ -38,7 +38,8 @@ public struct BazaarSystem: Sendable {
         try await catalog.warm()
         let signal = OutboxSignal()
         let bus = InProcessEventBus()
-        let stock = StockService(store: store, cache: InProcessStockCache(capacity: configuration.cacheCapacity), catalog: catalog, outboxSignal: signal)
+        let cache: any StockCache = configuration.cacheCapacity == 0 ? NoStockCache() : InProcessStockCache(capacity: configuration.cacheCapacity)
+        let stock = StockService(store: store, cache: cache, catalog: catalog, outboxSignal: signal)
         let keys = APIKeyService(store: store, clock: clock)
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
         let intelligence = IntelligenceService(store: store, clock: clock,

@@ -3,7 +3,9 @@ import Synchronization
 /// Coalesces concurrent writes into one transaction, so that durability costs one sync per batch
 /// instead of one per request (group commit).
 ///
-/// While a flush runs, new jobs queue; the next flush takes them all (up to `maxBatch`). Each caller is
+/// While a flush runs, new jobs queue; the next flush takes them all (up to `maxBatch`). With
+/// `concurrentFlushes` > 1 (a server database), the next batch is prepared while the previous one waits for its
+/// commit to reach the disk; SQLite has one writer and keeps 1. Each caller is
 /// answered only after the flush that contains its job has returned, i.e. after the commit. The flush
 /// reports one result per job, so one refused job never fails its neighbours.
 public final class GroupCommitter<Job: Sendable, Output: Sendable>: Sendable {
@@ -16,15 +18,17 @@ public final class GroupCommitter<Job: Sendable, Output: Sendable>: Sendable {
 
     private struct State: Sendable {
         var pending: [Pending] = []
-        var flushing = false
+        var flushing = 0
     }
 
     private let state = Mutex(State())
     private let maxBatch: Int
+    private let concurrentFlushes: Int
     private let flush: Flush
 
-    public init(maxBatch: Int = 512, flush: @escaping Flush) {
+    public init(maxBatch: Int = 512, concurrentFlushes: Int = 1, flush: @escaping Flush) {
         self.maxBatch = maxBatch
+        self.concurrentFlushes = max(1, concurrentFlushes)
         self.flush = flush
     }
 
@@ -32,8 +36,8 @@ public final class GroupCommitter<Job: Sendable, Output: Sendable>: Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let startDrain = state.withLock { state in
                 state.pending.append(Pending(job: job, continuation: continuation))
-                if state.flushing { return false }
-                state.flushing = true
+                if state.flushing >= concurrentFlushes { return false }
+                state.flushing += 1
                 return true
             }
             if startDrain { Task { await self.drain() } }
@@ -44,7 +48,7 @@ public final class GroupCommitter<Job: Sendable, Output: Sendable>: Sendable {
         while true {
             let batch: [Pending] = state.withLock { state in
                 if state.pending.isEmpty {
-                    state.flushing = false
+                    state.flushing -= 1
                     return []
                 }
                 let count = min(maxBatch, state.pending.count)

@@ -117,3 +117,11 @@ struct LRU<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         if tail < 0 { tail = slot }
     }
 }
+
+/// No cache at all (`cache.capacity = 0`): every read goes to storage. For measuring storage, and for
+/// deployments whose reads must always come from the database.
+public struct NoStockCache: StockCache {
+    public init() {}
+    public func get(_ key: StockKey) async -> StockLevel? { nil }
+    public func offer(_ key: StockKey, _ level: StockLevel) async {}
+}

@@ -51,7 +51,8 @@ public final class MySQLStockStore: StockStore {
                                    maxLagSeconds: options.replicaMaxLagSeconds)
         let server = ServerTraits()
         self.server = server
-        self.committer = GroupCommitter(maxBatch: options.maxBatch) { requests in
+        // Two batches in flight: one is being written while the other waits for its commit to be durable.
+        self.committer = GroupCommitter(maxBatch: options.maxBatch, concurrentFlushes: 2) { requests in
             await Self.commit(requests, pool: primary, clock: clock, consecutiveAutoIncrement: server.consecutiveAutoIncrement)
         }
     }
