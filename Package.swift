@@ -42,6 +42,17 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // A Redis client on SwiftNIO (no Swift Redis package is available here): RESP2/3, pool, pipelining, scripts, pub/sub.
+        .target(
+            name: "RedisClient",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: strict
+        ),
+
         // Application services over storage/cache/event-bus protocols, plus their in-process implementations.
         .target(
             name: "BazaarCore",
@@ -113,6 +124,7 @@ let package = Package(
         ),
 
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
+        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"], swiftSettings: strict),
         .testTarget(name: "MySQLClientTests", dependencies: ["MySQLClient"], swiftSettings: strict),
         .testTarget(name: "BazaarForecastingTests", dependencies: ["BazaarForecasting"], swiftSettings: strict),
         .testTarget(

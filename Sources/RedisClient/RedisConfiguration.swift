@@ -1,0 +1,70 @@
+/// Where and how to connect: `redis://[user:password@]host:port[/db][?timeout_ms=100&connections=4&protocol=3]`.
+public struct RedisConfiguration: Sendable, Equatable {
+    public var host = "127.0.0.1"
+    public var port = 6379
+    public var username: String?
+    public var password: String?
+    public var database = 0
+    /// 2 (RESP2) or 3 (RESP3, negotiated with `HELLO 3`).
+    public var protocolVersion = 3
+    /// Connections in the pool; commands are pipelined on each.
+    public var connections = 4
+    /// A command not answered within this fails with `RedisError.timeout` (and its connection is dropped).
+    public var commandTimeoutMillis = 100
+    public var connectTimeoutMillis = 500
+    /// Reconnect backoff: first delay, doubling up to `maxBackoffMillis`.
+    public var minBackoffMillis = 50
+    public var maxBackoffMillis = 2000
+
+    public init() {}
+
+    public init(url: String) throws(RedisError) {
+        func bad(_ why: String) -> RedisError { .unavailable("invalid redis URL: \(why)") }
+        guard url.hasPrefix("redis://") else { throw bad("must start with redis://") }
+        var rest = Substring(url.dropFirst("redis://".count))
+        var query: Substring = ""
+        if let mark = rest.firstIndex(of: "?") {
+            query = rest[rest.index(after: mark)...]
+            rest = rest[..<mark]
+        }
+        if let slash = rest.firstIndex(of: "/") {
+            let db = rest[rest.index(after: slash)...]
+            if !db.isEmpty {
+                guard let number = Int(db), number >= 0 else { throw bad("the database must be a number") }
+                database = number
+            }
+            rest = rest[..<slash]
+        }
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = credentials[..<colon]
+                username = user.isEmpty ? nil : String(user)
+                password = String(credentials[credentials.index(after: colon)...])
+            } else {
+                password = String(credentials)
+            }
+        }
+        if let colon = rest.lastIndex(of: ":") {
+            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else { throw bad("port must be 1-65535") }
+            port = number
+            rest = rest[..<colon]
+        }
+        guard !rest.isEmpty else { throw bad("names no host") }
+        host = String(rest)
+        for pair in query.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, let value = Int(parts[1]), value > 0 else { throw bad("option \(pair) needs a positive number") }
+            switch parts[0] {
+            case "timeout_ms": commandTimeoutMillis = value
+            case "connect_timeout_ms": connectTimeoutMillis = value
+            case "connections": connections = value
+            case "protocol":
+                guard value == 2 || value == 3 else { throw bad("protocol must be 2 or 3") }
+                protocolVersion = value
+            default: throw bad("unknown option \(parts[0])")
+            }
+        }
+    }
+}

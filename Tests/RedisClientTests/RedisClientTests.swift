@@ -1,0 +1,135 @@
+import Foundation
+import RedisClient
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum TestRedis {
+    static let url = ProcessInfo.processInfo.environment["BAZAAR_TEST_REDIS_URL"]
+    static var available: Bool { url != nil }
+
+    static func client(protocolVersion: Int = 3) throws -> RedisClient {
+        var configuration = try RedisConfiguration(url: url!)
+        configuration.protocolVersion = protocolVersion
+        configuration.commandTimeoutMillis = 1000
+        return RedisClient(configuration: configuration)
+    }
+
+    /// A private redis-server (so that stopping it disturbs no other test), with a password.
+    static func startPrivate(port: Int) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(port)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let status = system("redis-server --port \(port) --bind 127.0.0.1 --save '' --requirepass s3cret --enable-debug-command yes --daemonize yes --dir \(directory) "
+            + "--pidfile \(directory)/redis.pid --logfile \(directory)/redis.log")
+        guard status == 0 else { throw RedisError.unavailable("could not start redis-server on \(port)") }
+        for _ in 0..<50 where system("redis-cli -p \(port) -a s3cret --no-auth-warning ping >/dev/null 2>&1") != 0 { usleep(100_000) }
+    }
+
+    static func stopPrivate(port: Int) {
+        _ = system("redis-cli -p \(port) -a s3cret --no-auth-warning shutdown nosave >/dev/null 2>&1")
+        for _ in 0..<50 where system("redis-cli -p \(port) -a s3cret --no-auth-warning ping >/dev/null 2>&1") == 0 { usleep(100_000) }
+    }
+}
+
+@Suite(.enabled(if: TestRedis.available, "needs BAZAAR_TEST_REDIS_URL (scripts/services/redis.sh)"))
+struct RedisClientTests {
+    @Test func configurationFromURL() throws {
+        let configuration = try RedisConfiguration(url: "redis://app:pw@cache.example:6380/3?timeout_ms=50&connections=2&protocol=2")
+        #expect(configuration.username == "app" && configuration.password == "pw")
+        #expect(configuration.host == "cache.example" && configuration.port == 6380 && configuration.database == 3)
+        #expect(configuration.commandTimeoutMillis == 50 && configuration.connections == 2 && configuration.protocolVersion == 2)
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: "http://x") }
+        #expect(throws: RedisError.self) { try RedisConfiguration(url: "redis://x/abc") }
+    }
+
+    @Test(arguments: [2, 3])
+    func commandsAndPipelinesInBothProtocols(_ version: Int) async throws {
+        let client = try TestRedis.client(protocolVersion: version)
+        let key = "test:\(UUID().uuidString)"
+        #expect(try await client.send(["SET", key, "naïve 🛒"]).string == "OK")
+        #expect(try await client.send(["GET", key]).string == "naïve 🛒")
+        #expect(try await client.send(["GET", key + ":missing"]).isNull)
+        let counter = key + ":n"
+        let replies = try await client.pipeline(Array(repeating: ["INCR", counter], count: 100))
+        #expect(replies.map(\.int) == (1...100).map { Int64($0) })
+        let hash = try await client.pipeline([["HSET", key + ":h", "a", "1", "b", "2"], ["HGETALL", key + ":h"], ["WRONGCMD"]])
+        #expect(hash[0].int == 2)
+        if version == 3 {
+            guard case .map(let pairs) = hash[1] else { Issue.record("RESP3 HGETALL is a map"); return }
+            #expect(pairs.count == 2)
+        } else {
+            #expect(hash[1].array?.count == 4)
+        }
+        guard case .error(let message) = hash[2] else { Issue.record("an unknown command is an error reply"); return }
+        #expect(message.hasPrefix("ERR"))
+        await #expect(throws: RedisError.self) { try await client.send(["INCR", key]) }  // not an integer
+        _ = try await client.send(["DEL", key, counter, key + ":h"])
+        await client.close()
+    }
+
+    @Test func scriptsLoadThemselvesAfterAFlush() async throws {
+        let client = try TestRedis.client()
+        let script = RedisScript("return redis.call('INCRBY', KEYS[1], ARGV[1])")
+        let key = "test:script:\(UUID().uuidString)"
+        _ = try await client.send(["SCRIPT", "FLUSH"])
+        #expect(try await client.run(script, keys: [key], arguments: ["5"]).int == 5)
+        #expect(try await client.run(script, keys: [key], arguments: ["2"]).int == 7)
+        _ = try await client.send(["SCRIPT", "FLUSH"])
+        #expect(try await client.run(script, keys: [key], arguments: ["1"]).int == 8)
+        await client.close()
+    }
+
+    @Test func publishedMessagesReachSubscribers() async throws {
+        let client = try TestRedis.client()
+        let channel = "test:channel:\(UUID().uuidString)"
+        let received = Mutex<[RedisPubSubEvent]>([])
+        let subscriber = RedisSubscriber(configuration: client.configuration, channels: [channel])
+        let task = Task { await subscriber.run { event in received.withLock { $0.append(event) } } }
+        defer { task.cancel() }
+        var delivered = false
+        for attempt in 0..<50 {
+            _ = try await client.send(["PUBLISH", channel, "hello \(attempt)"])
+            try await Task.sleep(for: .milliseconds(50))
+            if received.withLock({ $0.contains { if case .message(_, let p) = $0 { p.hasPrefix("hello") } else { false } } }) {
+                delivered = true
+                break
+            }
+        }
+        #expect(delivered)
+        #expect(received.withLock { $0.first } == .subscribed)
+        await client.close()
+    }
+
+    @Test func timeoutsAuthSelectAndReconnectAfterAServerRestart() async throws {
+        let port = 16400 + Int.random(in: 0..<500)
+        try TestRedis.startPrivate(port: port)
+        defer { TestRedis.stopPrivate(port: port) }
+        var configuration = try RedisConfiguration(url: "redis://:s3cret@127.0.0.1:\(port)/2?timeout_ms=200&connections=1")
+        configuration.minBackoffMillis = 20
+        configuration.maxBackoffMillis = 100
+        let client = RedisClient(configuration: configuration)
+        _ = try await client.send(["SET", "k", "v"])
+        #expect(try await client.send(["CLIENT", "INFO"]).string?.contains("db=2") == true)
+        // A command slower than the timeout fails with .timeout; the connection is replaced.
+        await #expect(throws: RedisError.timeout) { try await client.send(["DEBUG", "SLEEP", "0.5"]) }
+        try await Task.sleep(for: .milliseconds(600))
+        #expect(try await client.send(["PING"]).string == "PONG")
+        // Wrong password: the server's refusal surfaces.
+        var wrong = configuration
+        wrong.password = "nope"
+        await #expect(throws: (any Error).self) { try await RedisConnection.connect(wrong).close() }
+
+        TestRedis.stopPrivate(port: port)
+        await #expect(throws: (any Error).self) { try await client.send(["PING"]) }
+        try TestRedis.startPrivate(port: port)
+        var answered = false
+        for _ in 0..<50 {
+            if (try? await client.send(["PING"]))?.string == "PONG" { answered = true; break }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(answered, "the client reconnects by itself")
+        await client.close()
+    }
+}

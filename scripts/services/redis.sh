@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# redis-server on loopback for the tests and the benchmarks.
+#   scripts/services/redis.sh start|stop|env
+# Port: BAZAAR_TEST_REDIS_PORT (default 16379). Data (none persisted) and logs in .test-services/redis.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PORT="${BAZAAR_TEST_REDIS_PORT:-16379}"
+DIR="$PWD/.test-services/redis"
+
+start() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+  fi
+  if redis-cli -p "$PORT" ping >/dev/null 2>&1; then echo "redis 127.0.0.1:$PORT"; return 0; fi
+  mkdir -p "$DIR"
+  redis-server --port "$PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+    --pidfile "$DIR/redis.pid" --logfile "$DIR/redis.log" --dir "$DIR"
+  for _ in $(seq 50); do
+    if redis-cli -p "$PORT" ping >/dev/null 2>&1; then echo "redis 127.0.0.1:$PORT"; return 0; fi
+    sleep 0.1
+  done
+  echo "redis did not start; see $DIR/redis.log" >&2
+  return 1
+}
+
+stop() {
+  redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
+  for _ in $(seq 50); do redis-cli -p "$PORT" ping >/dev/null 2>&1 || return 0; sleep 0.1; done
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop ;;
+  env) echo "BAZAAR_TEST_REDIS_URL=redis://127.0.0.1:$PORT" ;;
+  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+esac
