@@ -85,6 +85,18 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // Redis in the service: the versioned shared cache with its near cache, shared rate limits, coherence.
+        .target(
+            name: "BazaarRedis",
+            dependencies: [
+                "BazaarCore", "BazaarDomain", "RedisClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
         // HTTP: routes, middleware, problem+json, the OpenAPI document and the dashboard.
         .target(
             name: "BazaarHTTP",
@@ -102,7 +114,7 @@ let package = Package(
         .target(
             name: "BazaarApp",
             dependencies: [
-                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarHTTP",
+                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -130,7 +142,8 @@ let package = Package(
         .testTarget(
             name: "BazaarAppTests",
             dependencies: [
-                "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarHTTP", "MySQLClient",
+                "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "MySQLClient",
+                "RedisClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

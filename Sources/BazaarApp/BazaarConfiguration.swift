@@ -23,6 +23,8 @@ public struct BazaarConfiguration: Sendable {
     public var databasePoolSize = 8
     /// `redis.url` / `BAZAAR_REDIS_URL`: none means the in-process cache and limiter.
     public var redisURL: String?
+    /// `redis.key_prefix` / `BAZAAR_REDIS_KEY_PREFIX`: the start of every Redis key and channel of this deployment.
+    public var redisKeyPrefix = "bazaar:"
     /// `kafka.brokers` / `BAZAAR_KAFKA_BROKERS`: none means the in-process event bus.
     public var kafkaBrokers: String?
     /// `admin.key` / `BAZAAR_ADMIN_KEY`: an admin API key created at start if absent.
@@ -33,6 +35,9 @@ public struct BazaarConfiguration: Sendable {
     public var rateLimitBurst = 2000.0
     /// `cache.capacity` / `BAZAAR_CACHE_CAPACITY`: stock levels held in the in-process cache; 0 turns the cache off.
     public var cacheCapacity = 1_000_000
+    /// `cache.near_max_age_ms` / `BAZAAR_CACHE_NEAR_MAX_AGE_MS`: with Redis, how long a level in a node's near cache
+    /// answers reads without asking Redis (it is refreshed sooner by the coherence messages of every write).
+    public var cacheNearMaxAgeMillis = 2000
     /// `intelligence.recompute_seconds` / `BAZAAR_INTELLIGENCE_RECOMPUTE_SECONDS`: age after which a store x product's
     /// thresholds are recomputed from its demand when next needed.
     public var intelligenceRecomputeSeconds = 3600.0
@@ -59,11 +64,13 @@ public struct BazaarConfiguration: Sendable {
         replicaWaitMillis = reader.int(forKey: "database.replica_wait_ms", default: replicaWaitMillis)
         databasePoolSize = reader.int(forKey: "database.pool_size", default: databasePoolSize)
         redisURL = reader.string(forKey: "redis.url").flatMap { $0.isEmpty ? nil : $0 }
+        redisKeyPrefix = reader.string(forKey: "redis.key_prefix", default: redisKeyPrefix)
         kafkaBrokers = reader.string(forKey: "kafka.brokers").flatMap { $0.isEmpty ? nil : $0 }
         adminKey = reader.string(forKey: "admin.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         rateLimitRate = reader.double(forKey: "rate_limit.rate", default: rateLimitRate)
         rateLimitBurst = reader.double(forKey: "rate_limit.burst", default: rateLimitBurst)
         cacheCapacity = reader.int(forKey: "cache.capacity", default: cacheCapacity)
+        cacheNearMaxAgeMillis = reader.int(forKey: "cache.near_max_age_ms", default: cacheNearMaxAgeMillis)
         intelligenceRecomputeSeconds = reader.double(forKey: "intelligence.recompute_seconds", default: intelligenceRecomputeSeconds)
         webhookRetryBaseSeconds = reader.double(forKey: "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds)
         logLevel = reader.string(forKey: "log.level", default: logLevel)
@@ -109,6 +116,10 @@ public struct BazaarConfiguration: Sendable {
             throw ConfigurationError("log.level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")
         }
         guard cacheCapacity == 0 || cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be 0 (no cache) or at least 16") }
+        guard !redisKeyPrefix.isEmpty, redisKeyPrefix.utf8.count <= 64, !redisKeyPrefix.contains(where: { $0.isWhitespace }) else {
+            throw ConfigurationError("redis.key_prefix must be 1-64 characters without spaces")
+        }
+        guard cacheNearMaxAgeMillis >= 0 else { throw ConfigurationError("cache.near_max_age_ms must be >= 0") }
         let location = try DatabaseLocation(databaseURL)
         if !replicaURLs.isEmpty {
             guard case .mysql = location else { throw ConfigurationError("database.replica_urls needs a mysql:// database.url") }

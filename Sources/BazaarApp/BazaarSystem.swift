@@ -3,7 +3,9 @@ public import BazaarHTTP
 import BazaarDomain
 import BazaarSQLite
 import BazaarMySQL
+import BazaarRedis
 import MySQLClient
+import RedisClient
 public import Hummingbird
 public import Logging
 import ServiceLifecycle
@@ -23,14 +25,13 @@ public struct BazaarSystem: Sendable {
     let logger: Logger
     let intelligenceConsumer: IntelligenceConsumer<InProcessEventBus.Subscription>
     let webhookDispatcher: WebhookDispatcher<InProcessEventBus.Subscription>
+    /// The cache coherence subscriber when Redis is configured.
+    let redisServices: [any Service]
 
     /// Opens storage (migrating it), bootstraps the admin key and builds the router.
     public static func start(configuration: BazaarConfiguration, logger: Logger, clock: WallClock = .system) async throws -> BazaarSystem {
         let store = try await openStore(configuration, clock: clock)
         try await store.migrate()
-        guard configuration.redisURL == nil else {
-            throw ConfigurationError("redis.url is set, but this build has no Redis support yet: leave BAZAAR_REDIS_URL unset")
-        }
         guard configuration.kafkaBrokers == nil else {
             throw ConfigurationError("kafka.brokers is set, but this build has no Kafka support yet: leave BAZAAR_KAFKA_BROKERS unset")
         }
@@ -38,7 +39,22 @@ public struct BazaarSystem: Sendable {
         try await catalog.warm()
         let signal = OutboxSignal()
         let bus = InProcessEventBus()
-        let cache: any StockCache = configuration.cacheCapacity == 0 ? NoStockCache() : InProcessStockCache(capacity: configuration.cacheCapacity)
+        var redis: RedisClient?
+        if let url = configuration.redisURL {
+            do { redis = RedisClient(configuration: try RedisConfiguration(url: url)) } catch { throw ConfigurationError("redis.url: \(error)") }
+        }
+        let redisCache = redis.map { redis in
+            RedisStockCache(redis: redis, keyPrefix: configuration.redisKeyPrefix, nearCapacity: max(16, configuration.cacheCapacity), nearMaxAgeMillis: Int64(configuration.cacheNearMaxAgeMillis),
+                            logger: logger)
+        }
+        let cache: any StockCache
+        if configuration.cacheCapacity == 0 {
+            cache = NoStockCache()
+        } else if let redisCache {
+            cache = redisCache
+        } else {
+            cache = InProcessStockCache(capacity: configuration.cacheCapacity)
+        }
         let stock = StockService(store: store, cache: cache, catalog: catalog, outboxSignal: signal)
         let keys = APIKeyService(store: store, clock: clock)
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
@@ -48,12 +64,22 @@ public struct BazaarSystem: Sendable {
         let movementEvents = bus.subscribe(topic: MovementEvent.topic)
         let alertEvents = bus.subscribe(topic: AlertEvent.topic)
         let webhooks = WebhookService(store: store, clock: clock)
-        let limiter = InProcessRateLimiter(rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst)
-        let health = [
+        let limiter: any RateLimiter = if let redis, let redisCache {
+            RedisRateLimiter(redis: redis, keyPrefix: configuration.redisKeyPrefix, rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst, breaker: redisCache.breaker)
+        } else {
+            InProcessRateLimiter(rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst)
+        }
+        var health = [
             HealthCheck(name: "database", required: true) {
                 do { try await store.ping(); return nil } catch { return "\(error)" }
             },
         ]
+        if let redis {
+            // Optional: without Redis reads come from the database and limits are kept per node ("degraded").
+            health.append(HealthCheck(name: "redis", required: false) {
+                do { _ = try await redis.send(["PING"]); return nil } catch { return "\(error); reads served by the database, rate limits per node" }
+            })
+        }
         _ = Observability.registry
         let router = BazaarRouter(services: APIServices(
             stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
@@ -64,7 +90,8 @@ public struct BazaarSystem: Sendable {
             intelligenceConsumer: IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger),
             webhookDispatcher: WebhookDispatcher(
                 events: alertEvents, store: store, transport: HTTPWebhookTransport(timeout: .seconds(10)), clock: clock, logger: logger,
-                retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000))))
+                retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000))),
+            redisServices: redisCache.map { [RedisCoherence(configuration: $0.redis.configuration, cache: $0, logger: logger)] } ?? [])
     }
 
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
@@ -98,7 +125,7 @@ public struct BazaarSystem: Sendable {
         Application(
             responder: router.responder,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
-            services: [StorageCloser(store: store, logger: logger)] + storageServices
+            services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices
                 + [MaintenanceService(store: store, logger: logger), intelligenceConsumer, webhookDispatcher, relay],
             logger: logger)
     }

@@ -18,29 +18,58 @@ public protocol StockCache: Sendable {
     func offer(_ key: StockKey, _ level: StockLevel) async
 }
 
-/// The in-process cache of the embedded default: a sharded, bounded LRU.
+/// The in-process cache of the embedded default: a sharded, bounded LRU. With `maxAgeMillis` (the near cache in
+/// front of Redis) an entry answers `get` only while that fresh, but stays as the version floor of its key.
 public final class InProcessStockCache: StockCache {
-    private let shards: [Locked<LRU<StockKey, StockLevel>>]
+    struct Entry: Sendable {
+        var level: StockLevel
+        var storedAtMillis: Int64
+    }
 
-    public init(capacity: Int = 1_000_000, shardCount: Int = 16) {
+    private let shards: [Locked<LRU<StockKey, Entry>>]
+    private let maxAgeMillis: Int64?
+    private let clock: WallClock
+
+    public init(capacity: Int = 1_000_000, shardCount: Int = 16, maxAgeMillis: Int64? = nil, clock: WallClock = .system) {
         let perShard = max(1, capacity / shardCount)
         shards = (0..<shardCount).map { _ in Locked(LRU(capacity: perShard)) }
+        self.maxAgeMillis = maxAgeMillis
+        self.clock = clock
     }
 
     @inline(__always)
-    private func shard(_ key: StockKey) -> Locked<LRU<StockKey, StockLevel>> {
+    private func shard(_ key: StockKey) -> Locked<LRU<StockKey, Entry>> {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 
     public func get(_ key: StockKey) -> StockLevel? {
-        shard(key).withLock { $0.get(key) }
+        guard let maxAgeMillis else { return shard(key).withLock { $0.get(key)?.level } }
+        let now = clock.nowMillis()
+        return shard(key).withLock { lru in
+            guard let entry = lru.get(key), now - entry.storedAtMillis <= maxAgeMillis else { return nil }
+            return entry.level
+        }
+    }
+
+    /// The newest level held for the key, however old: no answer may go below it.
+    public func floor(_ key: StockKey) -> StockLevel? {
+        shard(key).withLock { $0.peek(key)?.level }
     }
 
     public func offer(_ key: StockKey, _ level: StockLevel) {
+        let now = maxAgeMillis == nil ? 0 : clock.nowMillis()
         shard(key).withLock { lru in
-            if let existing = lru.peek(key), existing.version >= level.version { return }
-            lru.set(key, level)
+            if let existing = lru.peek(key) {
+                if existing.level.version > level.version { return }
+                // The same version again confirms it is current: it is fresh again.
+                if existing.level.version == level.version, maxAgeMillis == nil { return }
+            }
+            lru.set(key, Entry(level: level, storedAtMillis: now))
         }
+    }
+
+    public func clear() {
+        for shard in shards { shard.withLock { $0 = LRU(capacity: $0.capacity) } }
     }
 
     public var count: Int { shards.reduce(0) { $0 + $1.withLock { $0.count } } }

@@ -68,6 +68,8 @@ public final class StockService: Sendable {
         if ConsistencyScope.current?.requested == nil, let cached = await cache.get(key) { return cached }
         let level = try await store.level(storeID: storeID, productID: productID) ?? .empty
         await cache.offer(key, level)
+        // A replica may answer older than what this node already served: never go back in version (invariant 4).
+        if let cached = await cache.get(key), cached.version > level.version { return cached }
         return level
     }
 

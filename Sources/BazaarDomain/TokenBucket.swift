@@ -24,6 +24,11 @@ public struct TokenBucket: Sendable, Equatable {
         updatedAt = now
         let allowed = tokens >= 1
         if allowed { tokens -= 1 }
+        return Self.decision(allowed: allowed, tokensLeft: tokens, rate: rate, burst: burst)
+    }
+
+    /// The answer for a bucket left with `tokensLeft` after a take (shared with buckets kept elsewhere, e.g. Redis).
+    public static func decision(allowed: Bool, tokensLeft tokens: Double, rate: Double, burst: Double) -> Decision {
         let missing = burst - tokens
         return Decision(
             allowed: allowed,

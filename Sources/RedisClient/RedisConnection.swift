@@ -1,6 +1,5 @@
 public import NIOCore
 public import NIOPosix
-import Synchronization
 
 /// One connection: commands are written as they come and answered in order, so any number may be in flight
 /// (pipelining). Out-of-band pushes (pub/sub messages) go to `onPush`.
@@ -57,20 +56,24 @@ public final class RedisConnection: Sendable {
     public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
         let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
         let request = RedisRequest(commands: commands, promises: promises, expectsReply: true)
-        let timedOut = TimeoutFlag()
+        guard channel.isActive else { throw RedisError.connectionClosed }
         let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.commandTimeoutMillis))) { [channel] in
-            // Replies would no longer match their commands: drop the connection (pending commands then fail).
-            timedOut.fired.store(true, ordering: .relaxed)
+            // Replies would no longer match their commands: drop the connection. (A promise completed twice keeps
+            // its first result, so failing those already answered is harmless.)
+            for promise in promises { promise.fail(RedisError.timeout) }
             channel.close(promise: nil)
         }
-        channel.writeAndFlush(request, promise: nil)
+        // A write that never reached the handler (the channel closed meanwhile) must still answer its callers.
+        channel.writeAndFlush(request).whenFailure { _ in
+            for promise in promises { promise.fail(RedisError.connectionClosed) }
+        }
         var replies: [RESPValue] = []
         replies.reserveCapacity(promises.count)
         do {
             for promise in promises { replies.append(try await promise.futureResult.get()) }
         } catch {
             timeout.cancel()
-            throw timedOut.fired.load(ordering: .relaxed) ? RedisError.timeout : error
+            throw error
         }
         timeout.cancel()
         return replies
@@ -84,10 +87,6 @@ public final class RedisConnection: Sendable {
     public func close() async {
         try? await channel.close()
     }
-}
-
-final class TimeoutFlag: Sendable {
-    let fired = Atomic(false)
 }
 
 struct RedisRequest {

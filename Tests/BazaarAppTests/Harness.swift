@@ -76,6 +76,11 @@ enum Harness {
         if database.hasPrefix("mysql://"), let replica = Backend.replicaURL, let name = database.split(separator: "/").last {
             configuration.replicaURLs = [replica + "/" + name]
         }
+        // The production shape: with BAZAAR_TEST_WITH_REDIS=1 the suites run with the Redis cache and limiter too.
+        if Backend.environment["BAZAAR_TEST_WITH_REDIS"] == "1", let redis = Backend.environment["BAZAAR_TEST_REDIS_URL"] {
+            configuration.redisURL = redis
+            configuration.redisKeyPrefix = "test:\(UInt(bitPattern: database.hashValue)):"
+        }
         configuration.adminKey = adminKey
         configuration.rateLimitRate = rate
         configuration.rateLimitBurst = burst

@@ -1,0 +1,165 @@
+public import BazaarCore
+public import BazaarDomain
+public import Logging
+import Metrics
+public import RedisClient
+import Synchronization
+
+/// The shared read cache: an in-process near cache in front of Redis, both holding versioned levels.
+///
+/// Invariant 4 across nodes: Redis replaces a value only with a newer version (one script: compare and set, then
+/// publish the new level), so a slow reader's fill can never put an older value back. Every node subscribes to
+/// the published levels and offers them to its near cache (`RedisCoherence`), so a write on one node reaches the
+/// near caches of the others within the pub/sub delay; near entries serve reads for `nearMaxAgeMillis` at most,
+/// which bounds staleness when a message is lost. Redis is an accelerator only: every Redis call goes through a
+/// circuit breaker with a short timeout, and failures fall back to the database.
+public final class RedisStockCache: StockCache {
+    /// KEYS[1] the level's key; ARGV: version, encoded value, TTL in ms, channel, message. Returns 1 when stored.
+    static let offerScript = RedisScript("""
+        local current = redis.call('GET', KEYS[1])
+        if current then
+          local version = tonumber(string.match(current, '^(%d+):'))
+          if version and version >= tonumber(ARGV[1]) then return 0 end
+        end
+        redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+        redis.call('PUBLISH', ARGV[4], ARGV[5])
+        return 1
+        """)
+
+    public let redis: RedisClient
+    /// Every key and channel starts with the deployment's prefix (`redis.key_prefix`), so deployments can share a Redis.
+    public let keyPrefix: String
+    /// Where every stored level is published, for the near caches of all nodes.
+    public var channel: String { keyPrefix + "stock-levels" }
+    public let near: InProcessStockCache
+    public let breaker: CircuitBreaker
+    let ttlMillis: Int64
+    let logger: Logger
+    /// Set when an update could not reach Redis: Redis may hold an older value than the database.
+    private let missedUpdates = Atomic(false)
+
+    public init(redis: RedisClient, keyPrefix: String = "bazaar:", nearCapacity: Int, nearMaxAgeMillis: Int64 = 2000,
+                ttlMillis: Int64 = 3_600_000, logger: Logger) {
+        self.redis = redis
+        self.keyPrefix = keyPrefix
+        self.near = InProcessStockCache(capacity: nearCapacity, maxAgeMillis: nearMaxAgeMillis)
+        self.ttlMillis = ttlMillis
+        self.logger = logger
+        let box = FlushBox()
+        self.breaker = CircuitBreaker(failureThreshold: 3, openMillis: 1000, onRecovery: { await box.run() })
+        box.action = { [weak self] in await self?.recovered() }
+    }
+
+    public func get(_ key: StockKey) async -> StockLevel? {
+        if let level = near.get(key) {
+            RedisCacheMetrics.nearHits.increment()
+            return level
+        }
+        guard breaker.allow() else { return nil }
+        do {
+            let reply = try await redis.send(["GET", redisKey(key)])
+            // The first answer after an outage may predate writes Redis missed: not trusted.
+            if await breaker.recordSuccess() { return nil }
+            guard let text = reply.string, let level = Self.decode(text) else {
+                RedisCacheMetrics.misses.increment()
+                return nil
+            }
+            // Older than what this node already holds: Redis missed an update; let the database answer.
+            if let floor = near.floor(key), floor.version > level.version {
+                RedisCacheMetrics.misses.increment()
+                return nil
+            }
+            RedisCacheMetrics.hits.increment()
+            near.offer(key, level)
+            return level
+        } catch {
+            failed(error)
+            return nil
+        }
+    }
+
+    public func offer(_ key: StockKey, _ level: StockLevel) async {
+        near.offer(key, level)
+        guard breaker.allow() else {
+            missedUpdates.store(true, ordering: .relaxed)
+            return
+        }
+        let encoded = Self.encode(level)
+        do {
+            let stored = try await redis.run(Self.offerScript, keys: [redisKey(key)], arguments: [
+                String(level.version), encoded, String(ttlMillis), channel, "\(key.storeID)|\(key.productID)|\(encoded)",
+            ])
+            await breaker.recordSuccess()
+            if stored.int == 0 { RedisCacheMetrics.staleRefused.increment() }
+        } catch {
+            missedUpdates.store(true, ordering: .relaxed)
+            failed(error)
+        }
+    }
+
+    /// A level published by any node (the coherence channel).
+    func received(_ message: String) {
+        let parts = message.split(separator: "|", maxSplits: 2)
+        guard parts.count == 3, let level = Self.decode(String(parts[2])) else { return }
+        near.offer(StockKey(storeID: String(parts[0]), productID: String(parts[1])), level)
+    }
+
+    /// Back after an outage: if updates were missed, Redis may hold levels older than the database, so every cached
+    /// level is dropped (they refill from the database on the next reads).
+    func recovered() async {
+        logger.info("redis is back")
+        guard missedUpdates.exchange(false, ordering: .relaxed) else { return }
+        do {
+            var cursor = "0"
+            var removed = 0
+            repeat {
+                let reply = try await redis.send(["SCAN", cursor, "MATCH", keyPrefix + "stock:*", "COUNT", "1000"])
+                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { break }
+                cursor = next
+                let keys = (parts[1].array ?? []).compactMap(\.string)
+                if !keys.isEmpty {
+                    _ = try await redis.send(["UNLINK"] + keys)
+                    removed += keys.count
+                }
+            } while cursor != "0"
+            logger.notice("dropped cached levels that missed updates while redis was down", metadata: ["keys": "\(removed)"])
+        } catch {
+            missedUpdates.store(true, ordering: .relaxed)
+            failed(error)
+        }
+    }
+
+    private func failed(_ error: any Error) {
+        RedisCacheMetrics.errors.increment()
+        let before = breaker.state
+        breaker.recordFailure()
+        if before != .open, breaker.state == .open {
+            logger.warning("redis unavailable: reads fall back to the database", metadata: ["error": "\(error)"])
+        }
+    }
+
+    public func redisKey(_ key: StockKey) -> String { keyPrefix + "stock:" + key.storeID + ":" + key.productID }
+
+    /// `version:quantity:updatedAtMillis`: the version first, for the script's comparison.
+    static func encode(_ level: StockLevel) -> String { "\(level.version):\(level.quantity):\(level.updatedAtMillis)" }
+
+    static func decode(_ text: String) -> StockLevel? {
+        let parts = text.split(separator: ":")
+        guard parts.count == 3, let version = Int64(parts[0]), let quantity = Int64(parts[1]), let updated = Int64(parts[2]) else { return nil }
+        return StockLevel(quantity: quantity, version: version, updatedAtMillis: updated)
+    }
+}
+
+/// Lets the breaker's recovery action call back into the cache that owns the breaker.
+final class FlushBox: @unchecked Sendable {
+    var action: (@Sendable () async -> Void)?
+    func run() async { await action?() }
+}
+
+enum RedisCacheMetrics {
+    static let nearHits = Counter(label: "bazaar_cache_hits_total", dimensions: [("tier", "near")])
+    static let hits = Counter(label: "bazaar_cache_hits_total", dimensions: [("tier", "redis")])
+    static let misses = Counter(label: "bazaar_cache_misses_total")
+    static let staleRefused = Counter(label: "bazaar_cache_fills_refused_stale_total")
+    static let errors = Counter(label: "bazaar_redis_errors_total")
+}

@@ -1,0 +1,165 @@
+import BazaarApp
+import BazaarCore
+import BazaarDomain
+import BazaarRedis
+import Foundation
+import HummingbirdTesting
+import Logging
+import RedisClient
+import Synchronization
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+enum RedisTestServer {
+    static let url = Backend.environment["BAZAAR_TEST_REDIS_URL"]
+
+    /// A system on `database` with Redis at `redisURL` (the shared test server unless given).
+    static func system(_ database: String, redisURL: String? = nil, rate: Double = 1_000_000, burst: Double = 1_000_000) async throws -> BazaarSystem {
+        var configuration = Harness.configuration(database, rate: rate, burst: burst)
+        configuration.redisURL = redisURL ?? url
+        // One namespace per test database: tests share the Redis server.
+        configuration.redisKeyPrefix = "test:\(UInt(bitPattern: database.hashValue)):"
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return try await BazaarSystem.start(configuration: configuration, logger: logger)
+    }
+
+    static func seed(_ client: some TestClientProtocol) async throws {
+        _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name":"s"}"#)
+        _ = try await client.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+    }
+}
+
+@Suite("Redis: versioned cache, coherence across nodes, shared rate limits",
+       .enabled(if: RedisTestServer.url != nil, "needs BAZAAR_TEST_REDIS_URL (scripts/services/redis.sh)"))
+struct RedisCacheTests {
+    @Test func racingFillsAndWritesNeverPutAnOlderVersionBack() async throws {
+        let redis = RedisClient(configuration: try RedisConfiguration(url: RedisTestServer.url!))
+        let key = StockKey(storeID: "RACE-\(UUID().uuidString.prefix(8))", productID: "P1")
+        // Many nodes' worth of caches (each its own near cache) offering versions 1...200 in random order.
+        let caches = (0..<4).map { _ in RedisStockCache(redis: redis, nearCapacity: 1000, logger: Logger(label: "t")) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for version in (1...200).shuffled() {
+                let cache = caches[version % caches.count]
+                group.addTask { await cache.offer(key, StockLevel(quantity: Int64(version) * 10, version: Int64(version), updatedAtMillis: 1)) }
+            }
+            try await group.waitForAll()
+        }
+        let fresh = RedisStockCache(redis: redis, nearCapacity: 1000, logger: Logger(label: "t"))
+        #expect(await fresh.get(key) == StockLevel(quantity: 2000, version: 200, updatedAtMillis: 1))
+        // A slow reader's fill of an old version is refused.
+        await fresh.offer(key, StockLevel(quantity: 1, version: 3, updatedAtMillis: 1))
+        let other = RedisStockCache(redis: redis, nearCapacity: 1000, logger: Logger(label: "t"))
+        #expect(await other.get(key)?.version == 200)
+        await redis.close()
+    }
+
+    @Test func aWriteOnOneNodeIsReadOnTheOtherWithItsVersion() async throws {
+        let db = TestDatabase()
+        let nodeA = try await RedisTestServer.system(db.url)
+        let nodeB = try await RedisTestServer.system(db.url)
+        try await nodeA.application().test(.live) { a in
+            try await nodeB.application().test(.live) { b in
+                try await RedisTestServer.seed(a)
+                for round in 1...20 {
+                    _ = try await b.call(.get, "/get-stock/S1/P1", headers: [:])  // B holds the previous version in its near cache
+                    let write = try await a.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+                    #expect(write.int("version") == Int64(round))
+                    // Coherence is a pub/sub message away: B sees the new version within milliseconds, never later than 1 s.
+                    var seen: Int64 = 0
+                    let deadline = Date().addingTimeInterval(1)
+                    while Date() < deadline {
+                        let read = try await b.call(.get, "/get-stock/S1/P1", headers: [:])
+                        let version = read.int("version") ?? 0
+                        #expect(version >= seen, "never back in version")
+                        seen = version
+                        if version == Int64(round) { break }
+                        try await Task.sleep(for: .milliseconds(2))
+                    }
+                    #expect(seen == Int64(round))
+                }
+            }
+        }
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
+
+    @Test func rateLimitsHoldAcrossNodes() async throws {
+        let db = TestDatabase()
+        let nodeA = try await RedisTestServer.system(db.url, rate: 0.2, burst: 3)
+        let nodeB = try await RedisTestServer.system(db.url, rate: 0.2, burst: 3)
+        let key = try await nodeA.keys.create(name: "limited-\(UUID().uuidString.prefix(6))", role: .reader, stores: []).key
+        try await nodeA.application().test(.router) { a in
+            try await nodeB.application().test(.router) { b in
+                var statuses: [Int] = []
+                for client in [a, b, a, b, a] { statuses.append(try await client.call(.get, "/v1/stores", key: key).status) }
+                #expect(statuses == [200, 200, 200, 429, 429], "3 requests in all, whichever node they reach")
+            }
+        }
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
+
+    @Test func redisKilledUnderLoadNoFailedWriteNoStaleReadAndRecovery() async throws {
+        let port = 16900 + Int.random(in: 0..<90)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(port)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let start = "redis-server --port \(port) --bind 127.0.0.1 --save '' --daemonize yes --dir \(directory) --logfile \(directory)/log"
+        let stop = "redis-cli -p \(port) shutdown nosave >/dev/null 2>&1"
+        #expect(system(start) == 0)
+        defer { _ = system(stop) }
+        try await Task.sleep(for: .milliseconds(200))
+        let db = TestDatabase()
+        let node = try await RedisTestServer.system(db.url, redisURL: "redis://127.0.0.1:\(port)?timeout_ms=50")
+        try await node.application().test(.live) { client in
+            try await RedisTestServer.seed(client)
+            let failures = SharedCount(), backwards = SharedCount()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        var lastAnswered: Int64 = 0
+                        for _ in 0..<60 {
+                            let write = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+                            if write.status != 200 { failures.add() }
+                            let mine = write.int("version") ?? 0
+                            let read = try await client.call(.get, "/get-stock/S1/P1")
+                            let version = read.int("version") ?? 0
+                            if version < max(mine, lastAnswered) { backwards.add() }
+                            lastAnswered = max(lastAnswered, version)
+                        }
+                    }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .milliseconds(150))
+                    _ = system(stop)
+                }
+                try await group.waitForAll()
+            }
+            #expect(failures.value == 0, "no write fails because Redis is down")
+            #expect(backwards.value == 0, "no read older than the caller's own write or an earlier answer")
+            let ready = try await client.call(.get, "/health/ready", key: nil)
+            #expect(ready.status == 200 && ready.body.contains("degraded"), "\(ready.body)")
+
+            #expect(system(start) == 0)
+            // Recovery by itself: within a few seconds Redis holds the newest level again, and no read in between
+            // answers an older level than the last write.
+            let redis = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:\(port)"))
+            let redisKey = (node.stock.cache as! RedisStockCache).redisKey(StockKey(storeID: "S1", productID: "P1"))
+            var last: Int64 = 240
+            var cached: String?
+            for _ in 0..<50 {
+                try await Task.sleep(for: .milliseconds(100))
+                #expect(try await client.call(.get, "/get-stock/S1/P1").int("version") == last)
+                last = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#).int("version") ?? -1
+                cached = try? await redis.send(["GET", redisKey]).string
+                if cached?.hasPrefix("\(last):") == true { break }
+            }
+            #expect(cached?.hasPrefix("\(last):") == true, "Redis holds the newest level again")
+            #expect(try await client.call(.get, "/health/ready", key: nil).body.contains("\"ready\""))
+            await redis.close()
+        }
+        try await node.store.close()
+    }
+}
