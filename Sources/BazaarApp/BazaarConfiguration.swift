@@ -37,7 +37,7 @@ public struct BazaarConfiguration: Sendable {
     public var cacheCapacity = 1_000_000
     /// `cache.near_max_age_ms` / `BAZAAR_CACHE_NEAR_MAX_AGE_MS`: with Redis, how long a level in a node's near cache
     /// answers reads without asking Redis (it is refreshed sooner by the coherence messages of every write).
-    public var cacheNearMaxAgeMillis = 2000
+    public var cacheNearMaxAgeMillis = 5000
     /// `intelligence.recompute_seconds` / `BAZAAR_INTELLIGENCE_RECOMPUTE_SECONDS`: age after which a store x product's
     /// thresholds are recomputed from its demand when next needed.
     public var intelligenceRecomputeSeconds = 3600.0

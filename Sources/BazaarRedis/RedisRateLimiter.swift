@@ -1,26 +1,39 @@
 public import BazaarCore
 public import BazaarDomain
 public import RedisClient
+import Metrics
+import Synchronization
 
-/// Token buckets in Redis, shared by every node: one atomic script per request (refill by the server's clock,
-/// take one token). When Redis cannot be reached the node falls back to its own in-process buckets, so limits
-/// still hold per node and requests are never refused because Redis is down.
+/// Token buckets in Redis, shared by every node.
+///
+/// A round trip per request would cost more than the request itself, so a node leases tokens: one atomic script
+/// refills the shared bucket by the server's clock and hands out up to `leaseSize` tokens, which the node then spends
+/// locally (a lease not spent within `leaseMillis` is dropped, so a node never sits on tokens for long). The limit is
+/// therefore exact across nodes to within one lease per node; with small bursts the lease is one token and every
+/// request asks Redis. When Redis cannot be reached the node falls back to its own in-process buckets, so limits
+/// still hold per node and no request is refused because Redis is down.
 public final class RedisRateLimiter: RateLimiter {
-    /// KEYS[1] the bucket; ARGV: rate (tokens/s), burst. Returns {allowed, tokens left as text}.
-    static let takeScript = RedisScript("""
+    /// KEYS[1] the bucket; ARGV: rate (tokens/s), burst, tokens wanted. Returns {tokens granted, tokens left (text)}.
+    static let leaseScript = RedisScript("""
         local time = redis.call('TIME')
         local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
-        local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+        local rate, burst, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
         local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
         local tokens = tonumber(bucket[1]) or burst
         local at = tonumber(bucket[2]) or now
         tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-        local allowed = 0
-        if tokens >= 1 then tokens = tokens - 1; allowed = 1 end
+        local granted = math.min(wanted, math.floor(tokens))
+        tokens = tokens - granted
         redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
         redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-        return {allowed, tostring(tokens)}
+        return {granted, tostring(tokens)}
         """)
+
+    private struct Lease {
+        var tokens: Int
+        var sharedLeft: Double
+        var expiresAtMillis: Int64
+    }
 
     let redis: RedisClient
     let breaker: CircuitBreaker
@@ -28,29 +41,61 @@ public final class RedisRateLimiter: RateLimiter {
     let rate: Double
     let burst: Double
     let keyPrefix: String
+    let leaseSize: Int
+    let leaseMillis: Int64
+    let clock: WallClock
+    private let leases = Mutex<[String: Lease]>([:])
 
-    public init(redis: RedisClient, keyPrefix: String = "bazaar:", rate: Double, burst: Double, breaker: CircuitBreaker) {
+    public init(redis: RedisClient, keyPrefix: String = "bazaar:", rate: Double, burst: Double, breaker: CircuitBreaker,
+                leaseMillis: Int64 = 250, clock: WallClock = .system) {
         self.redis = redis
         self.keyPrefix = keyPrefix
         self.rate = rate
         self.burst = burst
         self.breaker = breaker
         self.fallback = InProcessRateLimiter(rate: rate, burst: burst)
+        // A tenth of the burst, and no more than a lease period's worth of the rate.
+        self.leaseSize = max(1, min(Int(burst / 10), Int(rate * Double(leaseMillis) / 1000)))
+        self.leaseMillis = leaseMillis
+        self.clock = clock
     }
 
     public func take(_ subject: String) async -> TokenBucket.Decision {
+        let now = clock.nowMillis()
+        let local: TokenBucket.Decision? = leases.withLock { leases in
+            guard var lease = leases[subject], lease.tokens > 0, lease.expiresAtMillis > now else { return nil }
+            lease.tokens -= 1
+            leases[subject] = lease
+            return TokenBucket.decision(allowed: true, tokensLeft: lease.sharedLeft + Double(lease.tokens), rate: rate, burst: burst)
+        }
+        if let local { return local }
         guard breaker.allow() else { return fallback.take(subject) }
         do {
-            let reply = try await redis.run(Self.takeScript, keys: [keyPrefix + "ratelimit:" + subject], arguments: [String(rate), String(burst)])
+            let reply = try await redis.run(Self.leaseScript, keys: [keyPrefix + "ratelimit:" + subject],
+                                            arguments: [String(rate), String(burst), String(leaseSize)])
+            RedisRoundTrips.rateLimit.increment()
             await breaker.recordSuccess()
-            guard let parts = reply.array, parts.count == 2, let allowed = parts[0].int, let tokens = parts[1].string.flatMap(Double.init) else {
+            guard let parts = reply.array, parts.count == 2, let granted = parts[0].int, let left = parts[1].string.flatMap(Double.init) else {
                 return fallback.take(subject)
             }
-            return TokenBucket.decision(allowed: allowed == 1, tokensLeft: tokens, rate: rate, burst: burst)
+            guard granted > 0 else { return TokenBucket.decision(allowed: false, tokensLeft: left, rate: rate, burst: burst) }
+            let remainingLease = Int(granted) - 1
+            leases.withLock { leases in
+                if leases.count > 100_000 { leases = leases.filter { $0.value.expiresAtMillis > now } }
+                leases[subject] = Lease(tokens: remainingLease, sharedLeft: left, expiresAtMillis: now + leaseMillis)
+            }
+            return TokenBucket.decision(allowed: true, tokensLeft: left + Double(remainingLease), rate: rate, burst: burst)
         } catch {
             RedisCacheMetrics.errors.increment()
             breaker.recordFailure()
             return fallback.take(subject)
         }
     }
+}
+
+/// Redis round trips made by the service, by purpose: `bazaar_redis_round_trips_total{op}`.
+enum RedisRoundTrips {
+    static let cacheGet = Counter(label: "bazaar_redis_round_trips_total", dimensions: [("op", "cache_get")])
+    static let cacheOffer = Counter(label: "bazaar_redis_round_trips_total", dimensions: [("op", "cache_offer")])
+    static let rateLimit = Counter(label: "bazaar_redis_round_trips_total", dimensions: [("op", "rate_limit")])
 }

@@ -38,7 +38,7 @@ public final class RedisStockCache: StockCache {
     /// Set when an update could not reach Redis: Redis may hold an older value than the database.
     private let missedUpdates = Atomic(false)
 
-    public init(redis: RedisClient, keyPrefix: String = "bazaar:", nearCapacity: Int, nearMaxAgeMillis: Int64 = 2000,
+    public init(redis: RedisClient, keyPrefix: String = "bazaar:", nearCapacity: Int, nearMaxAgeMillis: Int64 = 5000,
                 ttlMillis: Int64 = 3_600_000, logger: Logger) {
         self.redis = redis
         self.keyPrefix = keyPrefix
@@ -58,6 +58,7 @@ public final class RedisStockCache: StockCache {
         guard breaker.allow() else { return nil }
         do {
             let reply = try await redis.send(["GET", redisKey(key)])
+            RedisRoundTrips.cacheGet.increment()
             // The first answer after an outage may predate writes Redis missed: not trusted.
             if await breaker.recordSuccess() { return nil }
             guard let text = reply.string, let level = Self.decode(text) else {
@@ -89,6 +90,7 @@ public final class RedisStockCache: StockCache {
             let stored = try await redis.run(Self.offerScript, keys: [redisKey(key)], arguments: [
                 String(level.version), encoded, String(ttlMillis), channel, "\(key.storeID)|\(key.productID)|\(encoded)",
             ])
+            RedisRoundTrips.cacheOffer.increment()
             await breaker.recordSuccess()
             if stored.int == 0 { RedisCacheMetrics.staleRefused.increment() }
         } catch {
