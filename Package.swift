@@ -53,6 +53,19 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // librdkafka (Debian librdkafka-dev), a C shim for its variadic producer call, and the generic Kafka client.
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .target(name: "CKafkaShim", dependencies: ["CRdKafka"], linkerSettings: [.linkedLibrary("rdkafka")]),
+        .target(
+            name: "KafkaClient",
+            dependencies: [
+                "CRdKafka", "CKafkaShim",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
         // Application services over storage/cache/event-bus protocols, plus their in-process implementations.
         .target(
             name: "BazaarCore",
@@ -136,6 +149,11 @@ let package = Package(
         ),
 
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
+        .testTarget(
+            name: "KafkaClientTests",
+            dependencies: ["KafkaClient", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            swiftSettings: strict
+        ),
         .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"], swiftSettings: strict),
         .testTarget(name: "MySQLClientTests", dependencies: ["MySQLClient"], swiftSettings: strict),
         .testTarget(name: "BazaarForecastingTests", dependencies: ["BazaarForecasting"], swiftSettings: strict),

@@ -54,9 +54,10 @@ public final class RedisConnection: Sendable {
 
     /// Several commands in one write; their replies in order (error replies as `.error` values).
     public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
+        // Checked before any promise exists: a promise dropped uncompleted is a crash in debug builds.
+        guard channel.isActive else { throw RedisError.connectionClosed }
         let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
         let request = RedisRequest(commands: commands, promises: promises, expectsReply: true)
-        guard channel.isActive else { throw RedisError.connectionClosed }
         let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.commandTimeoutMillis))) { [channel] in
             // Replies would no longer match their commands: drop the connection. (A promise completed twice keeps
             // its first result, so failing those already answered is harmless.)

@@ -1,0 +1,44 @@
+import CRdKafka
+
+/// librdkafka properties, by their librdkafka names, with typed accessors for the ones Bazaar sets.
+public struct KafkaConfiguration: Sendable, Equatable {
+    public var properties: [String: String]
+
+    public init(brokers: String, _ properties: [String: String] = [:]) {
+        self.properties = properties.merging(["bootstrap.servers": brokers]) { _, new in new }
+    }
+
+    /// `bootstrap.servers`
+    public var brokers: String { properties["bootstrap.servers"] ?? "" }
+
+    /// A producer that loses nothing: `acks=all`, `enable.idempotence=true`; `linger.ms` batches sends.
+    public static func producer(brokers: String, lingerMillis: Int = 5) -> KafkaConfiguration {
+        KafkaConfiguration(brokers: brokers, [
+            "acks": "all", "enable.idempotence": "true", "linger.ms": String(lingerMillis),
+            "message.timeout.ms": "0",  // retry until delivered (the outbox holds the event meanwhile)
+        ])
+    }
+
+    /// A consumer in `group.id` whose offsets are stored only after processing (`enable.auto.offset.store=false`)
+    /// and committed from the store in the background; a new group starts at the earliest offset.
+    public static func consumer(brokers: String, group: String) -> KafkaConfiguration {
+        KafkaConfiguration(brokers: brokers, [
+            "group.id": group, "enable.auto.commit": "true", "auto.commit.interval.ms": "200",
+            "enable.auto.offset.store": "false", "auto.offset.reset": "earliest", "enable.partition.eof": "false",
+            // A member that stops heartbeating loses its partitions within seconds, not the default 45 s.
+            "session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "max.poll.interval.ms": "30000",
+        ])
+    }
+
+    func makeNative() throws(KafkaError) -> OpaquePointer {
+        let conf = rd_kafka_conf_new()!
+        var errorText = [CChar](repeating: 0, count: 512)
+        for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
+            if rd_kafka_conf_set(conf, key, value, &errorText, errorText.count) != RD_KAFKA_CONF_OK {
+                rd_kafka_conf_destroy(conf)
+                throw KafkaError(code: KafkaError.invalidConfiguration, message: "\(key): \(String(cString: errorText))")
+            }
+        }
+        return conf
+    }
+}

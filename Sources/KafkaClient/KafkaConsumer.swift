@@ -1,0 +1,181 @@
+import CRdKafka
+import Foundation
+public import ServiceLifecycle
+import Synchronization
+
+public struct KafkaMessage: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var key: [UInt8]?
+    public var value: [UInt8]
+
+    public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
+    public var valueString: String { String(decoding: value, as: UTF8.self) }
+}
+
+/// Messages polled together. Their offsets are stored (and then committed) only by `commit()`, after processing;
+/// the consumer polls the next batch only then, so a batch is never lost and processing paces the consumer.
+public final class KafkaBatch: Sendable {
+    public let messages: [KafkaMessage]
+    private let handle: KafkaHandle
+    private let released: DispatchSemaphore
+
+    init(messages: [KafkaMessage], handle: KafkaHandle, released: DispatchSemaphore) {
+        self.messages = messages
+        self.handle = handle
+        self.released = released
+    }
+
+    /// Stores the offset after each partition's last message, and lets the consumer poll on.
+    public func commit() {
+        guard !handle.isDestroyed else { return }
+        var last: [String: (topic: String, partition: Int32, offset: Int64)] = [:]
+        for message in messages {
+            let key = "\(message.topic)/\(message.partition)"
+            if (last[key]?.offset ?? -1) < message.offset { last[key] = (message.topic, message.partition, message.offset) }
+        }
+        let list = rd_kafka_topic_partition_list_new(Int32(last.count))!
+        for entry in last.values {
+            rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition).pointee.offset = entry.offset + 1
+        }
+        rd_kafka_offsets_store(handle.pointer, list)
+        rd_kafka_topic_partition_list_destroy(list)
+        released.signal()
+    }
+}
+
+/// A consumer in a consumer group, as a `Service`: `batches` is an `AsyncSequence` of polled batches, one at a
+/// time. Run it in the service group; on graceful shutdown it stops polling, commits what was stored and leaves
+/// the group (its partitions go to the other members).
+public final class KafkaConsumer: Service, Sendable {
+    public let batches: AsyncStream<KafkaBatch>
+    private let continuation: AsyncStream<KafkaBatch>.Continuation
+    private let handle: KafkaHandle
+    private let errors: ErrorSink
+    private let maxBatch: Int
+    private let stopping = Atomic(false)
+    private let released = DispatchSemaphore(value: 0)
+
+    public init(configuration: KafkaConfiguration, topics: [String], maxBatch: Int = 500,
+                onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
+        let conf = try configuration.makeNative()
+        let errors = ErrorSink(onError)
+        rd_kafka_conf_set_error_cb(conf, consumerErrorCallback)
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errorText, errorText.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(cString: errorText))
+        }
+        rd_kafka_poll_set_consumer(rk)
+        let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
+        for topic in topics { rd_kafka_topic_partition_list_add(list, topic, RD_KAFKA_PARTITION_UA) }
+        let status = rd_kafka_subscribe(rk, list)
+        rd_kafka_topic_partition_list_destroy(list)
+        guard status == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            rd_kafka_destroy(rk)
+            throw KafkaError(status)
+        }
+        self.handle = KafkaHandle(rk)
+        self.errors = errors
+        self.maxBatch = maxBatch
+        (batches, continuation) = AsyncStream.makeStream(of: KafkaBatch.self)
+    }
+
+    public func run() async throws {
+        let finished = Mutex<CheckedContinuation<Void, Never>?>(nil)
+        let thread = Thread { [self] in
+            pollLoop()
+            finished.withLock { $0?.resume(); $0 = nil }
+        }
+        thread.name = "kafka-consumer"
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            finished.withLock { $0 = done }
+            thread.start()
+            Task {
+                try? await gracefulShutdown()
+                self.stop()
+            }
+        }
+    }
+
+    /// Stops polling (the current batch may still commit), leaves the group, frees the client.
+    public func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        released.signal()
+    }
+
+    private func pollLoop() {
+        while !stopping.load(ordering: .acquiring) {
+            var messages: [KafkaMessage] = []
+            var timeout: Int32 = 100
+            while messages.count < maxBatch, let raw = rd_kafka_consumer_poll(handle.pointer, timeout) {
+                timeout = 0
+                defer { rd_kafka_message_destroy(raw) }
+                let message = raw.pointee
+                if message.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    errors.handle(KafkaError(message.err))
+                    continue
+                }
+                let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
+                let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
+                let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+                messages.append(KafkaMessage(topic: topic, partition: message.partition, offset: message.offset, key: key, value: value))
+            }
+            if messages.isEmpty { continue }
+            continuation.yield(KafkaBatch(messages: messages, handle: handle, released: released))
+            released.wait()
+        }
+        continuation.finish()
+        if handle.markDestroyed() {
+            rd_kafka_consumer_close(handle.pointer)  // commits stored offsets and leaves the group
+            rd_kafka_destroy(handle.pointer)
+        }
+    }
+}
+
+private let consumerErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    _, code, reason, opaque in
+    guard let opaque else { return }
+    Unmanaged<ErrorSink>.fromOpaque(opaque).takeUnretainedValue().handle(KafkaError(code: code, message: reason.map { String(cString: $0) } ?? ""))
+}
+
+/// Topic administration.
+public enum KafkaAdmin {
+    /// Creates topics with the given partition counts (replication factor: the broker's default); existing topics
+    /// are left as they are.
+    public static func createTopics(brokers: String, _ topics: [(name: String, partitions: Int32)], timeoutMillis: Int32 = 10_000) throws {
+        let conf = try KafkaConfiguration(brokers: brokers).makeNative()
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(cString: errorText))
+        }
+        defer { rd_kafka_destroy(rk) }
+        var newTopics: [OpaquePointer?] = try topics.map { topic in
+            guard let created = rd_kafka_NewTopic_new(topic.name, topic.partitions, -1, &errorText, errorText.count) else {
+                throw KafkaError(code: KafkaError.invalidConfiguration, message: String(cString: errorText))
+            }
+            return created
+        }
+        defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
+        let queue = rd_kafka_queue_new(rk)
+        defer { rd_kafka_queue_destroy(queue) }
+        rd_kafka_CreateTopics(rk, &newTopics, newTopics.count, nil, queue)
+        guard let event = rd_kafka_queue_poll(queue, timeoutMillis) else {
+            throw KafkaError(code: RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, message: "topic creation timed out")
+        }
+        defer { rd_kafka_event_destroy(event) }
+        if rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(rd_kafka_event_error(event)) }
+        guard let result = rd_kafka_event_CreateTopics_result(event) else { return }
+        var count = 0
+        guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
+        for index in 0..<count {
+            let error = rd_kafka_topic_result_error(results[index])
+            if error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
+                throw KafkaError(code: error.rawValue, message: String(cString: rd_kafka_topic_result_error_string(results[index])))
+            }
+        }
+    }
+}

@@ -1,0 +1,26 @@
+import CRdKafka
+
+/// One error type: librdkafka's error code (`rd_kafka_resp_err_t`) and its message.
+public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var code: Int32
+    public var message: String
+    /// librdkafka reported it as fatal: the client instance cannot be used any more.
+    public var isFatal: Bool
+
+    public init(code: Int32, message: String, isFatal: Bool = false) {
+        self.code = code
+        self.message = message
+        self.isFatal = isFatal
+    }
+
+    init(_ error: rd_kafka_resp_err_t) {
+        self.init(code: error.rawValue, message: String(cString: rd_kafka_err2str(error)))
+    }
+
+    public var description: String { "Kafka error \(code)\(isFatal ? " (fatal)" : ""): \(message)" }
+
+    /// Not a librdkafka code: a configuration property was refused.
+    public static let invalidConfiguration: Int32 = -10_001
+    /// Not a librdkafka code: the client is shut down.
+    public static let shutDown: Int32 = -10_002
+}

@@ -1,0 +1,164 @@
+import CKafkaShim
+import CRdKafka
+import Foundation
+public import ServiceLifecycle
+import Synchronization
+
+/// Where a message was stored.
+public struct KafkaDeliveryReport: Sendable, Equatable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+}
+
+/// A producer with delivery reports, as a `Service`: `send` returns once the broker has acknowledged the message
+/// (`acks=all`, idempotent), or throws the delivery error. Its thread serves librdkafka's callbacks; on graceful
+/// shutdown it flushes what is in flight before it stops.
+public final class KafkaProducer: Service, Sendable {
+    let handle: KafkaHandle
+    private let errors: ErrorSink
+    private let poller: PollThread
+
+    /// `onError` receives librdkafka's error callbacks (transient broker errors, and fatal ones).
+    public init(configuration: KafkaConfiguration, onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
+        let conf = try configuration.makeNative()
+        let errors = ErrorSink(onError)
+        rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
+        rd_kafka_conf_set_error_cb(conf, errorCallback)
+        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(cString: errorText))
+        }
+        self.handle = KafkaHandle(rk)
+        self.errors = errors
+        self.poller = PollThread(name: "kafka-producer") { [handle] in _ = rd_kafka_poll(handle.pointer, 100) }
+        poller.start()
+    }
+
+    /// Sends one message and waits for its delivery report.
+    public func send(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) async throws -> KafkaDeliveryReport {
+        guard !handle.isDestroyed else { throw KafkaError(code: KafkaError.shutDown, message: "producer is shut down") }
+        return try await withCheckedThrowingContinuation { continuation in
+            let box = Unmanaged.passRetained(DeliveryBox(continuation))
+            let status = key.withUnsafeBufferPointer(or: []) { keyBytes in
+                value.withUnsafeBufferPointer { valueBytes in
+                    bazaar_kafka_produce(handle.pointer, topic, partition ?? RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
+                                         valueBytes.baseAddress, valueBytes.count, box.toOpaque())
+                }
+            }
+            if status != RD_KAFKA_RESP_ERR_NO_ERROR {
+                box.release()
+                continuation.resume(throwing: KafkaError(status))
+            }
+        }
+    }
+
+    /// Waits until every message in flight is delivered (or `timeoutMillis` passes).
+    public func flush(timeoutMillis: Int32 = 10_000) {
+        _ = rd_kafka_flush(handle.pointer, timeoutMillis)
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        shutdown()
+    }
+
+    /// Flushes, stops the callback thread and frees the client (idempotent).
+    public func shutdown() {
+        guard handle.markDestroyed() else { return }
+        flush()
+        poller.stop()
+        rd_kafka_destroy(handle.pointer)
+    }
+}
+
+/// A `rd_kafka_t *`, shared across threads (librdkafka's client is thread-safe).
+final class KafkaHandle: @unchecked Sendable {
+    let pointer: OpaquePointer
+    private let destroyed = Atomic(false)
+
+    init(_ pointer: OpaquePointer) { self.pointer = pointer }
+
+    var isDestroyed: Bool { destroyed.load(ordering: .acquiring) }
+
+    /// Returns true for the one caller that gets to destroy it.
+    func markDestroyed() -> Bool { !destroyed.exchange(true, ordering: .acquiringAndReleasing) }
+}
+
+/// A thread that calls `body` until stopped (librdkafka needs its callbacks served from some thread).
+final class PollThread: Sendable {
+    private let running = Atomic(false)
+    private let done = Mutex<Bool>(false)
+    private let name: String
+    private let body: @Sendable () -> Void
+
+    init(name: String, body: @escaping @Sendable () -> Void) {
+        self.name = name
+        self.body = body
+    }
+
+    func start() {
+        running.store(true, ordering: .releasing)
+        let thread = Thread { [self] in
+            while running.load(ordering: .acquiring) { body() }
+            done.withLock { $0 = true }
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Stops after the current call and waits for it.
+    func stop() {
+        running.store(false, ordering: .releasing)
+        while !done.withLock({ $0 }) { usleep(1000) }
+    }
+}
+
+/// The continuation of one `send`, passed through librdkafka as the message's opaque.
+final class DeliveryBox {
+    let continuation: CheckedContinuation<KafkaDeliveryReport, any Error>
+    init(_ continuation: CheckedContinuation<KafkaDeliveryReport, any Error>) { self.continuation = continuation }
+}
+
+final class ErrorSink: Sendable {
+    let handle: @Sendable (KafkaError) -> Void
+    init(_ handle: @escaping @Sendable (KafkaError) -> Void) { self.handle = handle }
+}
+
+/// Delivery reports reach Swift here (on the poll thread): the opaque is the `DeliveryBox` retained by `send`.
+private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
+    _, message, _ in
+    guard let message, let opaque = message.pointee._private else { return }
+    let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
+    if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+        let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+        box.continuation.resume(returning: KafkaDeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset))
+    } else {
+        box.continuation.resume(throwing: KafkaError(message.pointee.err))
+    }
+}
+
+/// librdkafka's error callback; the opaque is the client's `ErrorSink`.
+private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
+    rk, code, reason, opaque in
+    guard let opaque else { return }
+    let sink = Unmanaged<ErrorSink>.fromOpaque(opaque).takeUnretainedValue()
+    var error = KafkaError(code: code, message: reason.map { String(cString: $0) } ?? "")
+    if code == RD_KAFKA_RESP_ERR__FATAL.rawValue, let rk {
+        var text = [CChar](repeating: 0, count: 512)
+        let original = rd_kafka_fatal_error(rk, &text, text.count)
+        error = KafkaError(code: original.rawValue, message: String(cString: text), isFatal: true)
+    }
+    sink.handle(error)
+}
+
+extension Optional where Wrapped == [UInt8] {
+    func withUnsafeBufferPointer<R>(or empty: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        switch self {
+        case .some(let bytes): bytes.withUnsafeBufferPointer(body)
+        case .none: body(UnsafeBufferPointer(start: nil, count: 0))
+        }
+    }
+}
