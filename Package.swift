@@ -127,7 +127,7 @@ let package = Package(
         .target(
             name: "BazaarApp",
             dependencies: [
-                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP",
+                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "KafkaClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -161,7 +161,7 @@ let package = Package(
             name: "BazaarAppTests",
             dependencies: [
                 "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "MySQLClient",
-                "RedisClient",
+                "RedisClient", "KafkaClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # System libraries the build links and the servers the tests talk to (installed if missing).
 need=()
-for package in libsqlite3-dev libmariadb-dev mariadb-server mariadb-client redis-server; do
+for package in libsqlite3-dev libmariadb-dev librdkafka-dev mariadb-server mariadb-client redis-server python3-venv; do
   dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -16,12 +16,15 @@ fi
 
 bash scripts/services/mariadb.sh start
 bash scripts/services/redis.sh start
+bash scripts/services/kafka.sh start
 eval "$(bash scripts/services/mariadb.sh env | sed 's/^/export /')"
 eval "$(bash scripts/services/redis.sh env | sed 's/^/export /')"
+# The broker's address, and LD_LIBRARY_PATH to a librdkafka new enough for Tansu (see scripts/services/kafka.sh).
+eval "$(bash scripts/services/kafka.sh env | sed 's/^/export /')"
 
 swift build --build-tests
-# Everything: the HTTP suites on SQLite, the storage contract on SQLite and MariaDB, the MySQL and Redis clients,
-# replica reads, the Redis cache and limits.
+# Everything: the HTTP suites on SQLite, the storage contract on SQLite and MariaDB, the MySQL, Redis and Kafka
+# clients, replica reads, the Redis cache and limits, the Kafka outbox relay and command ingestion.
 swift test --skip-build
 # The HTTP suites again in the production shape: MariaDB with its replica, and Redis.
 BAZAAR_TEST_BACKEND=mariadb BAZAAR_TEST_WITH_REDIS=1 swift test --skip-build --filter BazaarAppTests

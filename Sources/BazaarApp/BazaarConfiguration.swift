@@ -27,6 +27,9 @@ public struct BazaarConfiguration: Sendable {
     public var redisKeyPrefix = "bazaar:"
     /// `kafka.brokers` / `BAZAAR_KAFKA_BROKERS`: none means the in-process event bus.
     public var kafkaBrokers: String?
+    /// `kafka.consumer_group` / `BAZAAR_KAFKA_CONSUMER_GROUP`: the group whose members share the partitions of
+    /// `bazaar.stock-commands` (every node of one deployment uses the same).
+    public var kafkaConsumerGroup = "bazaar-ingest"
     /// `admin.key` / `BAZAAR_ADMIN_KEY`: an admin API key created at start if absent.
     public var adminKey: String?
     /// `rate_limit.rate` / `BAZAAR_RATE_LIMIT_RATE`: requests a second per API key.
@@ -66,6 +69,7 @@ public struct BazaarConfiguration: Sendable {
         redisURL = reader.string(forKey: "redis.url").flatMap { $0.isEmpty ? nil : $0 }
         redisKeyPrefix = reader.string(forKey: "redis.key_prefix", default: redisKeyPrefix)
         kafkaBrokers = reader.string(forKey: "kafka.brokers").flatMap { $0.isEmpty ? nil : $0 }
+        kafkaConsumerGroup = reader.string(forKey: "kafka.consumer_group", default: kafkaConsumerGroup)
         adminKey = reader.string(forKey: "admin.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         rateLimitRate = reader.double(forKey: "rate_limit.rate", default: rateLimitRate)
         rateLimitBurst = reader.double(forKey: "rate_limit.burst", default: rateLimitBurst)

@@ -4,6 +4,7 @@ import BazaarDomain
 import BazaarSQLite
 import BazaarMySQL
 import BazaarRedis
+import KafkaClient
 import MySQLClient
 import RedisClient
 public import Hummingbird
@@ -27,14 +28,14 @@ public struct BazaarSystem: Sendable {
     let webhookDispatcher: WebhookDispatcher<InProcessEventBus.Subscription>
     /// The cache coherence subscriber when Redis is configured.
     let redisServices: [any Service]
+    /// The Kafka producer (stops after the relay that uses it) and the command ingestion (stops before it).
+    let kafkaProducerServices: [any Service]
+    let kafkaConsumerServices: [any Service]
 
     /// Opens storage (migrating it), bootstraps the admin key and builds the router.
     public static func start(configuration: BazaarConfiguration, logger: Logger, clock: WallClock = .system) async throws -> BazaarSystem {
         let store = try await openStore(configuration, clock: clock)
         try await store.migrate()
-        guard configuration.kafkaBrokers == nil else {
-            throw ConfigurationError("kafka.brokers is set, but this build has no Kafka support yet: leave BAZAAR_KAFKA_BROKERS unset")
-        }
         let catalog = CatalogIndex(store: store)
         try await catalog.warm()
         let signal = OutboxSignal()
@@ -74,6 +75,29 @@ public struct BazaarSystem: Sendable {
                 do { try await store.ping(); return nil } catch { return "\(error)" }
             },
         ]
+        var kafkaPublisher: KafkaEventPublisher?
+        var kafkaServices: (producer: [any Service], consumers: [any Service]) = ([], [])
+        if let brokers = configuration.kafkaBrokers {
+            do {
+                try KafkaAdmin.createTopics(brokers: brokers, [
+                    (MovementEvent.topic, 8), (AlertEvent.topic, 4), (CommandIngestion.topic, 8), (CommandIngestion.rejectedTopic, 2),
+                ], timeoutMillis: 5000)
+            } catch {
+                logger.warning("could not create the Kafka topics (they may exist, or the broker is down)", metadata: ["error": "\(error)"])
+            }
+            let onError: @Sendable (KafkaError) -> Void = { error in
+                logger.log(level: error.isFatal ? .critical : .warning, "kafka", metadata: ["error": "\(error)"])
+            }
+            let producer = try KafkaProducer(configuration: .producer(brokers: brokers), onError: onError)
+            let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup),
+                                             topics: [CommandIngestion.topic], onError: onError)
+            kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, clock: clock)
+            kafkaServices = ([producer], [CommandIngestion(consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
+                                                            logger: logger)])
+        }
+        if let kafkaPublisher {
+            health.append(HealthCheck(name: "kafka", required: false) { kafkaPublisher.problem() })
+        }
         if let redis {
             // Optional: without Redis reads come from the database and limits are kept per node ("degraded").
             health.append(HealthCheck(name: "redis", required: false) {
@@ -85,13 +109,14 @@ public struct BazaarSystem: Sendable {
             stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
         return BazaarSystem(
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, bus: bus,
-            relay: OutboxRelay(store: store, publisher: bus, signal: signal, logger: logger),
+            relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger),
             router: router, newAdminKey: newAdminKey, logger: logger,
             intelligenceConsumer: IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger),
             webhookDispatcher: WebhookDispatcher(
                 events: alertEvents, store: store, transport: HTTPWebhookTransport(timeout: .seconds(10)), clock: clock, logger: logger,
                 retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000))),
-            redisServices: redisCache.map { [RedisCoherence(configuration: $0.redis.configuration, cache: $0, logger: logger)] } ?? [])
+            redisServices: redisCache.map { [RedisCoherence(configuration: $0.redis.configuration, cache: $0, logger: logger)] } ?? [],
+            kafkaProducerServices: kafkaServices.producer, kafkaConsumerServices: kafkaServices.consumers)
     }
 
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
@@ -125,8 +150,8 @@ public struct BazaarSystem: Sendable {
         Application(
             responder: router.responder,
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
-            services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices
-                + [MaintenanceService(store: store, logger: logger), intelligenceConsumer, webhookDispatcher, relay],
+            services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices + kafkaProducerServices
+                + [MaintenanceService(store: store, logger: logger), intelligenceConsumer, webhookDispatcher] + kafkaConsumerServices + [relay],
             logger: logger)
     }
 }

@@ -26,6 +26,16 @@ struct MovementBody: Decodable {
     init(from decoder: any Decoder) throws {
         let inBatch = !decoder.codingPath.isEmpty
         try decoder.rejectUnknownFields(inBatch ? Self.batchFields : Self.fields)
+        try self.init(decoder: decoder, inBatch: inBatch)
+    }
+
+    /// A Kafka command message: the fields of a batch item at the top level (unknown fields checked by the caller).
+    init(commandMessageFrom decoder: any Decoder) throws {
+        try self.init(decoder: decoder, inBatch: true)
+        fieldPrefix = ""
+    }
+
+    private init(decoder: any Decoder, inBatch: Bool) throws {
         let c = try decoder.container(keyedBy: Key.self)
         storeID = try c.decodeIfPresent(String.self, forKey: .storeID)
         productID = try c.decodeIfPresent(String.self, forKey: .productID)

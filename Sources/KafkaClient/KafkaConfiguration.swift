@@ -15,7 +15,8 @@ public struct KafkaConfiguration: Sendable, Equatable {
     public static func producer(brokers: String, lingerMillis: Int = 5) -> KafkaConfiguration {
         KafkaConfiguration(brokers: brokers, [
             "acks": "all", "enable.idempotence": "true", "linger.ms": String(lingerMillis),
-            "message.timeout.ms": "0",  // retry until delivered (the outbox holds the event meanwhile)
+            // Retried for 30 s, then reported as failed: the outbox still holds the event and sends it again.
+            "message.timeout.ms": "30000",
         ])
     }
 

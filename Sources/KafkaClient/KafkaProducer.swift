@@ -55,6 +55,34 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
+    /// Sends messages in the order given (so each partition receives them in that order; the idempotent producer keeps
+    /// it through retries) and waits for every delivery report. Throws the first delivery error.
+    public func sendBatch(_ messages: [(topic: String, key: [UInt8]?, value: [UInt8])]) async throws -> [KafkaDeliveryReport] {
+        guard !messages.isEmpty else { return [] }
+        guard !handle.isDestroyed else { throw KafkaError(code: KafkaError.shutDown, message: "producer is shut down") }
+        return try await withCheckedThrowingContinuation { continuation in
+            let batch = BatchDelivery(count: messages.count, continuation: continuation)
+            for (index, message) in messages.enumerated() {
+                let box = Unmanaged.passRetained(DeliveryBox(batch: batch, index: index))
+                var status = RD_KAFKA_RESP_ERR_NO_ERROR
+                repeat {
+                    status = message.key.withUnsafeBufferPointer(or: []) { keyBytes in
+                        message.value.withUnsafeBufferPointer { valueBytes in
+                            bazaar_kafka_produce(handle.pointer, message.topic, RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
+                                                 valueBytes.baseAddress, valueBytes.count, box.toOpaque())
+                        }
+                    }
+                    // The local queue is full: serve delivery reports until there is room.
+                    if status == RD_KAFKA_RESP_ERR__QUEUE_FULL { _ = rd_kafka_poll(handle.pointer, 10) }
+                } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                if status != RD_KAFKA_RESP_ERR_NO_ERROR {
+                    box.release()
+                    batch.complete(index, .failure(KafkaError(status)))
+                }
+            }
+        }
+    }
+
     /// Waits until every message in flight is delivered (or `timeoutMillis` passes).
     public func flush(timeoutMillis: Int32 = 10_000) {
         _ = rd_kafka_flush(handle.pointer, timeoutMillis)
@@ -116,10 +144,60 @@ final class PollThread: Sendable {
     }
 }
 
-/// The continuation of one `send`, passed through librdkafka as the message's opaque.
+/// What a delivery report completes, passed through librdkafka as the message's opaque: one `send`, or one
+/// message of a `sendBatch`.
 final class DeliveryBox {
-    let continuation: CheckedContinuation<KafkaDeliveryReport, any Error>
-    init(_ continuation: CheckedContinuation<KafkaDeliveryReport, any Error>) { self.continuation = continuation }
+    let single: CheckedContinuation<KafkaDeliveryReport, any Error>?
+    let batch: BatchDelivery?
+    let index: Int
+
+    init(_ continuation: CheckedContinuation<KafkaDeliveryReport, any Error>) {
+        single = continuation
+        batch = nil
+        index = 0
+    }
+
+    init(batch: BatchDelivery, index: Int) {
+        single = nil
+        self.batch = batch
+        self.index = index
+    }
+
+    func complete(_ result: Result<KafkaDeliveryReport, KafkaError>) {
+        if let single { single.resume(with: result.mapError { $0 as any Error }) }
+        batch?.complete(index, result)
+    }
+}
+
+/// Collects the reports of a batch; resumes its caller when the last one arrives.
+final class BatchDelivery: Sendable {
+    private struct State {
+        var reports: [KafkaDeliveryReport?]
+        var remaining: Int
+        var failure: KafkaError?
+    }
+
+    private let state: Mutex<State>
+    private let continuation: CheckedContinuation<[KafkaDeliveryReport], any Error>
+
+    init(count: Int, continuation: CheckedContinuation<[KafkaDeliveryReport], any Error>) {
+        state = Mutex(State(reports: Array(repeating: nil, count: count), remaining: count))
+        self.continuation = continuation
+    }
+
+    func complete(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
+        let finished: Result<[KafkaDeliveryReport], any Error>? = state.withLock { state in
+            switch result {
+            case .success(let report): state.reports[index] = report
+            case .failure(let error): if state.failure == nil { state.failure = error }
+            }
+            state.remaining -= 1
+            guard state.remaining == 0 else { return nil }
+            if let failure = state.failure { return .failure(failure) }
+            return .success(state.reports.map { $0! })
+        }
+        if let finished { continuation.resume(with: finished) }
+    }
 }
 
 final class ErrorSink: Sendable {
@@ -134,9 +212,9 @@ private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointe
     let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
     if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
         let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        box.continuation.resume(returning: KafkaDeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset))
+        box.complete(.success(KafkaDeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
     } else {
-        box.continuation.resume(throwing: KafkaError(message.pointee.err))
+        box.complete(.failure(KafkaError(message.pointee.err)))
     }
 }
 

@@ -1,0 +1,44 @@
+public import BazaarDomain
+import Foundation
+
+/// The value of a `bazaar.stock-commands` message (DESIGN.md): one movement with its `id`, the idempotency key.
+/// Decoded by the same rules as an HTTP body, so a command is valid on Kafka exactly when it is valid over HTTP.
+public enum CommandMessage {
+    struct Body: Decodable {
+        var id: String
+        var movement: MovementBody
+
+        private enum Key: String, CodingKey { case id }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownFields(MovementBody.batchFields.union(["id"]))
+            id = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: .id)
+            // The same fields as a batch item (store and product in the body).
+            movement = try MovementBody(commandMessageFrom: decoder)
+        }
+    }
+
+    /// The command and its id, or a `DomainError`/`Problem` naming what is wrong.
+    public static func decode(_ bytes: [UInt8]) throws -> (id: String, command: MovementCommand) {
+        let body: Body
+        do {
+            body = try JSONDecoder().decode(Body.self, from: Data(bytes))
+        } catch let error as DecodingError {
+            throw Problem.decoding(error)
+        } catch {
+            throw DomainError.invalid(field: "value", message: "must be a JSON object")
+        }
+        guard let store = body.movement.storeID else { throw DomainError.invalid(field: "store_id", message: "is required") }
+        guard let product = body.movement.productID else { throw DomainError.invalid(field: "product_id", message: "is required") }
+        return (body.id, try body.movement.command(storeID: store, productID: product))
+    }
+
+    /// The problem object (as over HTTP) for why a command was refused.
+    public static func problemJSON(for error: any Error) -> String {
+        switch error {
+        case let problem as Problem: problem.json
+        case let domain as DomainError: Problem(domain).json
+        default: Problem(.internalServerError, "internal", "Internal error", "\(error)").json
+        }
+    }
+}

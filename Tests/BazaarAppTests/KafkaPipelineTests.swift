@@ -1,0 +1,127 @@
+import BazaarApp
+import BazaarCore
+import BazaarDomain
+import Foundation
+import HummingbirdTesting
+import KafkaClient
+import Logging
+import Testing
+
+enum KafkaTestBroker {
+    static let brokers = Backend.environment["BAZAAR_TEST_KAFKA_BROKERS"]
+
+    static func system(_ database: String) async throws -> BazaarSystem {
+        var configuration = Harness.configuration(database)
+        configuration.kafkaBrokers = brokers
+        // Tests share the broker: one ingestion group per test database.
+        configuration.kafkaConsumerGroup = "test-ingest-\(UInt(bitPattern: database.hashValue))"
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        return try await BazaarSystem.start(configuration: configuration, logger: logger)
+    }
+
+    /// Reads `topic` from the start with a group of its own until `done` says enough (or 30 s pass).
+    static func read(_ topic: String, until done: ([KafkaMessage]) -> Bool) async throws -> [KafkaMessage] {
+        let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers!, group: "reader-\(UUID().uuidString.prefix(8))"), topics: [topic])
+        let runner = Task { try await consumer.run() }
+        var messages: [KafkaMessage] = []
+        let deadline = Date().addingTimeInterval(30)
+        let watchdog = Task {
+            while Date() < deadline, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(200)) }
+            consumer.stop()
+        }
+        for await batch in consumer.batches {
+            messages += batch.messages
+            batch.commit()
+            if done(messages) { break }
+        }
+        watchdog.cancel()
+        consumer.stop()
+        try await runner.value
+        return messages
+    }
+}
+
+@Suite("Kafka: outbox to topic, commands ingested", .enabled(if: KafkaTestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
+struct KafkaPipelineTests {
+    @Test func everyCommittedMovementAppearsOnceByIdAndARolledBackOneNever() async throws {
+        let db = TestDatabase()
+        let system = try await KafkaTestBroker.system(db.url)
+        let store = "K" + UUID().uuidString.prefix(8)
+        let committed = try await system.application().test(.live) { client in
+            var committed: [String] = []
+            _ = try await client.call(.put, "/v1/stores/\(store)", body: #"{"name":"k"}"#)
+            _ = try await client.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+            for i in 0..<40 {
+                let write = try await client.call(.post, "/update-stock/\(store)/P1", body: #"{"delta": \#(i % 3 + 1), "reason": "receipt"}"#)
+                committed.append(try #require(write.string("movement_id")))
+                // A command that would go below zero is refused: nothing committed, nothing published.
+                let refused = try await client.call(.post, "/update-stock/\(store)/P1", body: #"{"delta": -100000, "reason": "adjustment"}"#)
+                #expect(refused.status == 409)
+            }
+            // The refused half of a transfer batch rolls back the whole request.
+            let batch = try await client.call(.post, "/v1/movements", body: """
+                {"movements": [{"store_id": "\(store)", "product_id": "P1", "delta": 1, "reason": "receipt"},
+                               {"store_id": "\(store)", "product_id": "P1", "delta": -100000, "reason": "adjustment"}]}
+                """)
+            #expect(batch.status == 409)
+            for _ in 0..<100 where try await system.store.outboxDepth() > 0 { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(try await system.store.outboxDepth() == 0)
+            return committed
+        }
+        let messages = try await KafkaTestBroker.read(MovementEvent.topic) { messages in
+            messages.filter { $0.keyString == store }.count >= committed.count
+        }
+        let mine = messages.filter { $0.keyString == store }
+        let ids = mine.compactMap { message -> String? in
+            let json = try? JSONSerialization.jsonObject(with: Data(message.value)) as? [String: Any]
+            return json?["id"] as? String
+        }
+        #expect(ids.count == committed.count, "exactly once each")
+        #expect(ids == committed, "in commit order (one store, one partition)")
+        #expect(Set(mine.map(\.partition)).count == 1)
+        try await system.store.close()
+    }
+
+    @Test func commandsAreIngestedOnceAndPoisonIsRejectedWithoutStoppingThePartition() async throws {
+        let db = TestDatabase()
+        let system = try await KafkaTestBroker.system(db.url)
+        let store = "C" + UUID().uuidString.prefix(8)
+        try await system.application().test(.live) { client in
+            _ = try await client.call(.put, "/v1/stores/\(store)", body: #"{"name":"c"}"#)
+            _ = try await client.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+            let producer = try KafkaProducer(configuration: .producer(brokers: KafkaTestBroker.brokers!))
+            var messages: [(topic: String, key: [UInt8]?, value: [UInt8])] = []
+            func command(_ id: String, _ body: String) -> (topic: String, key: [UInt8]?, value: [UInt8]) {
+                ("bazaar.stock-commands", Array(store.utf8), Array(body.utf8))
+            }
+            for i in 0..<30 {
+                messages.append(command("c\(i)", #"{"id": "\#(store)-c\#(i)", "store_id": "\#(store)", "product_id": "P1", "delta": -1, "reason": "sale"}"#))
+                if i == 10 { messages.append(command("poison", "this is not JSON")) }
+                if i == 20 { messages.append(command("bad", #"{"id": "\#(store)-bad", "store_id": "\#(store)", "product_id": "NOPE", "delta": 1}"#)) }
+            }
+            // Replays of the first ten: applied once.
+            for i in 0..<10 {
+                messages.append(command("c\(i)", #"{"id": "\#(store)-c\#(i)", "store_id": "\#(store)", "product_id": "P1", "delta": -1, "reason": "sale"}"#))
+            }
+            _ = try await producer.sendBatch(messages)
+            producer.shutdown()
+            var level: Int64 = 0
+            for _ in 0..<150 {
+                level = try await client.call(.get, "/get-stock/\(store)/P1").int("version") ?? 0
+                if level >= 30 { break }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            #expect(level == 30, "30 distinct commands, each applied once (the replays are not)")
+            let read = try await client.call(.get, "/get-stock/\(store)/P1")
+            #expect(read.int("quantity") == -30, "sales are facts: recorded even below zero")
+        }
+        let rejected = try await KafkaTestBroker.read("bazaar.stock-commands.rejected") { messages in
+            messages.filter { $0.keyString == store }.count >= 2
+        }.filter { $0.keyString == store }
+        #expect(rejected.count == 2)
+        #expect(rejected.contains { $0.valueString.contains("this is not JSON") && $0.valueString.contains("\"problem\"") })
+        #expect(rejected.contains { $0.valueString.contains("unknown-product") })
+        try await system.store.close()
+    }
+}
