@@ -19,7 +19,8 @@ trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf
 REDIS_URL=""
 if [ "${BENCH_REDIS:-0}" = "1" ]; then
   bash scripts/services/redis.sh start >/dev/null
-  REDIS_URL=$(bash scripts/services/redis.sh env | cut -d= -f2)
+  REDIS_URL=$(bash scripts/services/redis.sh env | cut -d= -f2-)
+  REDIS_URL=${REDIS_URL%%\?*}  # the production default timeout
   REDIS_PORT=${REDIS_URL##*:}
 fi
 BAZAAR_ADMIN_KEY=$BENCH_KEY BAZAAR_RATE_LIMIT_RATE=100000000 BAZAAR_RATE_LIMIT_BURST=100000000 BAZAAR_LOG_LEVEL=warning \

@@ -78,13 +78,21 @@ public final class RedisRateLimiter: RateLimiter {
             guard let parts = reply.array, parts.count == 2, let granted = parts[0].int, let left = parts[1].string.flatMap(Double.init) else {
                 return fallback.take(subject)
             }
-            guard granted > 0 else { return TokenBucket.decision(allowed: false, tokensLeft: left, rate: rate, burst: burst) }
-            let remainingLease = Int(granted) - 1
-            leases.withLock { leases in
+            // Concurrent requests may have leased meanwhile: tokens granted add to the node's lease, and a request
+            // granted none may still spend one that a neighbour leased.
+            let (allowed, localTokens): (Bool, Int) = leases.withLock { leases in
                 if leases.count > 100_000 { leases = leases.filter { $0.value.expiresAtMillis > now } }
-                leases[subject] = Lease(tokens: remainingLease, sharedLeft: left, expiresAtMillis: now + leaseMillis)
+                var lease = leases[subject].flatMap { $0.expiresAtMillis > now ? $0 : nil }
+                    ?? Lease(tokens: 0, sharedLeft: left, expiresAtMillis: now + leaseMillis)
+                lease.tokens += Int(granted)
+                lease.sharedLeft = left
+                if granted > 0 { lease.expiresAtMillis = now + leaseMillis }
+                let allowed = lease.tokens > 0
+                if allowed { lease.tokens -= 1 }
+                leases[subject] = lease
+                return (allowed, lease.tokens)
             }
-            return TokenBucket.decision(allowed: true, tokensLeft: left + Double(remainingLease), rate: rate, burst: burst)
+            return TokenBucket.decision(allowed: allowed, tokensLeft: left + Double(localTokens), rate: rate, burst: burst)
         } catch {
             RedisCacheMetrics.errors.increment()
             breaker.recordFailure()

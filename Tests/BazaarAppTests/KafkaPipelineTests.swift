@@ -42,7 +42,8 @@ enum KafkaTestBroker {
     }
 }
 
-@Suite("Kafka: outbox to topic, commands ingested", .enabled(if: KafkaTestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
+@Suite("Kafka: outbox to topic, commands ingested", .serialized, .enabled(if: KafkaTestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
+/// Serialized: each system consumes the shared command topic in a group of its own.
 struct KafkaPipelineTests {
     @Test func everyCommittedMovementAppearsOnceByIdAndARolledBackOneNever() async throws {
         let db = TestDatabase()

@@ -32,6 +32,7 @@ stop() {
 case "${1:-start}" in
   start) start ;;
   stop) stop ;;
-  env) echo "BAZAAR_TEST_REDIS_URL=redis://127.0.0.1:$PORT" ;;
+  # A generous command timeout: the whole suite shares two cores (production keeps the 100 ms default).
+  env) echo "BAZAAR_TEST_REDIS_URL=redis://127.0.0.1:$PORT?timeout_ms=2000" ;;
   *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
 esac

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Commands ingested end to end from Kafka: produce N commands to bazaar.stock-commands, time until the ledger holds
+# them all; on SQLite and on MariaDB (durable), next to the broker's raw produce-and-consume rate in the same run.
+#   bench/kafka.sh [commands, default 50000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-50000}
+PORT=${BENCH_PORT:-18185}
+KEY=bench-admin-key-0123456789
+bash scripts/services/kafka.sh start >/dev/null
+bash scripts/services/mariadb.sh start >/dev/null
+eval "$(bash scripts/services/kafka.sh env | sed 's/^/export /')"
+eval "$(bash scripts/services/mariadb.sh env)"
+PY=.test-services/kafka/venv/bin/python
+swift build -c release --product bazaar >/dev/null
+WORK=$(mktemp -d)
+SERVER=
+trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+cat >"$WORK/kafka_bench.py" <<'PYEOF'
+import sys, time, uuid, json
+from confluent_kafka import Producer, Consumer
+brokers = sys.argv[2]
+def produce(topic, n, make):
+    p = Producer({"bootstrap.servers": brokers, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+    for i in range(n):
+        key, value = make(i)
+        while True:
+            try:
+                p.produce(topic, key=key, value=value); break
+            except BufferError:
+                p.poll(0.01)
+        if i % 10000 == 0: p.poll(0)
+    p.flush()
+if sys.argv[1] == "raw":
+    n = int(sys.argv[3]); topic = "bench-raw-" + uuid.uuid4().hex[:6]
+    start = time.time()
+    produce(topic, n, lambda i: (b"S%d" % (i % 100), b'{"i": %d}' % i))
+    produced = time.time() - start
+    c = Consumer({"bootstrap.servers": brokers, "group.id": "g" + topic, "auto.offset.reset": "earliest",
+                  "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+    c.subscribe([topic]); got = 0; first = None
+    while got < n and time.time() - start < 300:
+        for m in c.consume(1000, 0.5):
+            if m.error(): continue
+            if first is None: first = time.time()
+            got += 1
+    total = time.time() - start
+    print("raw %d produced in %.2f s (%.0f/s); produced+consumed in %.2f s (%.0f/s); consumed after first message %.2f s (%.0f/s)" %
+          (n, produced, n / produced, total, n / total, time.time() - first, n / (time.time() - first)))
+else:
+    n = int(sys.argv[3]); run = uuid.uuid4().hex[:6]
+    produce("bazaar.stock-commands", n, lambda i: (b"S1", json.dumps({"id": "%s-%d" % (run, i), "store_id": "S1",
+            "product_id": "P%d" % (i % 100 + 1), "delta": 1, "reason": "receipt"}).encode()))
+PYEOF
+
+echo "broker raw rate ($N messages, acks=all, idempotent):"
+$PY "$WORK/kafka_bench.py" raw "$BAZAAR_TEST_KAFKA_BROKERS" "$N"
+
+ingest() { # name database-url
+  local name=$1 url=$2
+  BAZAAR_ADMIN_KEY=$KEY BAZAAR_LOG_LEVEL=warning BAZAAR_RATE_LIMIT_RATE=1e8 BAZAAR_RATE_LIMIT_BURST=1e8 \
+    BAZAAR_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" BAZAAR_KAFKA_CONSUMER_GROUP="bench-$name-$$" \
+    .build/release/bazaar serve --http-port "$PORT" --database-url "$url" >"$WORK/$name.log" 2>&1 &
+  SERVER=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
+  local auth="Authorization: Bearer $KEY"
+  curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/S1" -H "$auth" -d '{"name":"s"}' >/dev/null
+  for i in $(seq 100); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/P$i" -H "$auth" -d '{"name":"p"}' >/dev/null; done
+  sleep 4  # the ingestion consumer joins its group
+  local start total=0
+  start=$(date +%s.%N)
+  $PY "$WORK/kafka_bench.py" commands "$BAZAAR_TEST_KAFKA_BROKERS" "$N"
+  local produced
+  produced=$(date +%s.%N)
+  while [ "$total" -lt "$N" ]; do
+    total=$(curl -sf "http://127.0.0.1:$PORT/v1/stores/S1/stock?limit=1000" -H "$auth" | grep -o '"version":[0-9]*' | cut -d: -f2 | paste -sd+ | bc)
+    total=${total:-0}
+    [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ] && break
+    sleep 0.2
+  done
+  local end
+  end=$(date +%s.%N)
+  echo "$name: $total of $N commands in the ledger after $(echo "$end - $start" | bc | cut -c1-6) s" \
+    "(producing took $(echo "$produced - $start" | bc | cut -c1-6) s): $(echo "$total / ($end - $start)" | bc) movements/s end to end"
+  kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=
+}
+
+command -v bc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; }
+ingest sqlite "sqlite://$WORK/bench.sqlite"
+mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -e 'DROP DATABASE IF EXISTS bench_kafka; CREATE DATABASE bench_kafka'
+ingest mariadb "$BAZAAR_TEST_MYSQL_URL/bench_kafka"
