@@ -6,15 +6,18 @@ import HummingbirdTesting
 import KafkaClient
 import Logging
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 enum KafkaTestBroker {
     static let brokers = Backend.environment["BAZAAR_TEST_KAFKA_BROKERS"]
 
-    static func system(_ database: String) async throws -> BazaarSystem {
+    static func system(_ database: String, group: String? = nil) async throws -> BazaarSystem {
         var configuration = Harness.configuration(database)
         configuration.kafkaBrokers = brokers
         // Tests share the broker: one ingestion group per test database.
-        configuration.kafkaConsumerGroup = "test-ingest-\(UInt(bitPattern: database.hashValue))"
+        configuration.kafkaConsumerGroup = group ?? "test-ingest-\(UInt(bitPattern: database.hashValue))"
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         return try await BazaarSystem.start(configuration: configuration, logger: logger)
@@ -125,4 +128,88 @@ struct KafkaPipelineTests {
         #expect(rejected.contains { $0.valueString.contains("unknown-product") })
         try await system.store.close()
     }
+
+    @Test func twoNodesShareTheIngestionAndApplyEachCommandOnce() async throws {
+        let db = TestDatabase()
+        let group = "test-shared-\(UUID().uuidString.prefix(8))"
+        let nodeA = try await KafkaTestBroker.system(db.url, group: group)
+        let nodeB = try await KafkaTestBroker.system(db.url, group: group)
+        let store = "T" + UUID().uuidString.prefix(8)
+        try await nodeA.application().test(.live) { a in
+            try await nodeB.application().test(.live) { _ in
+                _ = try await a.call(.put, "/v1/stores/\(store)", body: #"{"name":"t"}"#)
+                for p in 1...8 { _ = try await a.call(.put, "/v1/products/P\(p)", body: #"{"name":"p"}"#) }
+                // Both members join the group before the commands flow. (With Tansu, partitions handed over by a
+                // rebalance while commands flowed were once not consumed within 30 s: an open question, see the
+                // closing note of issue 5.)
+                try await Task.sleep(for: .seconds(6))
+                let producer = try KafkaProducer(configuration: .producer(brokers: KafkaTestBroker.brokers!))
+                // Keys spread over the partitions, so that both members have work.
+                _ = try await producer.sendBatch((0..<200).map { i in
+                    ("bazaar.stock-commands", Array("\(store)-\(i % 8)".utf8), Array(#"{"id": "\#(store)-\#(i)", "store_id": "\#(store)", "product_id": "P\#(i % 8 + 1)", "delta": 1, "reason": "receipt"}"#.utf8))
+                })
+                producer.shutdown()
+                var total: Int64 = 0
+                var perProduct: [Int64] = []
+                for _ in 0..<150 {
+                    perProduct = []
+                    for p in 1...8 { perProduct.append(try await a.call(.get, "/get-stock/\(store)/P\(p)").int("version") ?? 0) }
+                    total = perProduct.reduce(0, +)
+                    if total >= 200 { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                #expect(total == 200, "every command applied exactly once by one of the two nodes: \(perProduct)")
+                let actors = try await a.call(.get, "/audit-logs?store_id=\(store)&limit=500").items.compactMap { $0["actor"] as? String }
+                #expect(actors.count == 200)
+            }
+        }
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
+}
+
+/// Stops and restarts the shared test broker: runs in the disruptive pass only.
+@Suite("Kafka broker outage", .serialized,
+       .enabled(if: KafkaTestBroker.brokers != nil && Backend.environment["BAZAAR_TEST_DISRUPTIVE"] == "1", "disruptive: run alone"))
+struct KafkaOutageTests {
+    @Test func writesCommitWhileTheBrokerIsDownAndAllArePublishedWhenItReturns() async throws {
+        let db = TestDatabase()
+        let system = try await KafkaTestBroker.system(db.url)
+        let store = "O" + UUID().uuidString.prefix(8)
+        let committed = try await system.application().test(.live) { client in
+            _ = try await client.call(.put, "/v1/stores/\(store)", body: #"{"name":"o"}"#)
+            _ = try await client.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+            #expect(kafkaService("stop") == 0)
+            var committed: [String] = []
+            for _ in 0..<30 {
+                let write = try await client.call(.post, "/update-stock/\(store)/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+                #expect(write.status == 200, "Kafka is not on the request path")
+                committed.append(write.string("movement_id") ?? "")
+            }
+            #expect(try await system.store.outboxDepth() > 0, "the outbox holds the events meanwhile")
+            try await Task.sleep(for: .seconds(6))
+            let ready = try await client.call(.get, "/health/ready", key: nil)
+            #expect(ready.status == 200 && ready.body.contains("degraded"), "\(ready.body)")
+            #expect(kafkaService("start") == 0)
+            for _ in 0..<300 where try await system.store.outboxDepth() > 0 { try await Task.sleep(for: .milliseconds(200)) }
+            #expect(try await system.store.outboxDepth() == 0, "published once the broker is back")
+            return committed
+        }
+        let messages = try await KafkaTestBroker.read(MovementEvent.topic) { messages in
+            Set(messages.filter { $0.keyString == store }.map(\.valueString)).count >= committed.count
+        }
+        var seen: [String] = []
+        for message in messages where message.keyString == store {
+            let json = try? JSONSerialization.jsonObject(with: Data(message.value)) as? [String: Any]
+            if let id = json?["id"] as? String, !seen.contains(id) { seen.append(id) }  // at least once: duplicates dropped by id
+        }
+        #expect(seen == committed, "every movement committed during the outage, in commit order")
+        try await system.store.close()
+    }
+}
+
+/// Runs scripts/services/kafka.sh (stop, start) and returns its exit status.
+func kafkaService(_ command: String) -> Int32 {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return system("bash '\(root.appendingPathComponent("scripts/services/kafka.sh").path)' \(command) >/dev/null 2>&1")
 }
