@@ -58,7 +58,13 @@ public struct OutboxRelay: Service {
     /// Publishes everything pending, movements then other events; returns how many events went out.
     @discardableResult
     public func drain() async -> Int {
-        await drain(batch: { try await store.outboxBatch(limit: $0) }, delete: { try await store.deleteOutbox(through: $0) })
+        do {
+            guard try await store.holdRelayLease() else { return 0 }  // another node relays this outbox
+        } catch {
+            logger.warning("could not check the outbox relay lease; will retry", metadata: ["error": "\(error)"])
+            return 0
+        }
+        return await drain(batch: { try await store.outboxBatch(limit: $0) }, delete: { try await store.deleteOutbox(through: $0) })
             + drain(batch: { try await store.eventOutboxBatch(limit: $0) }, delete: { try await store.deleteEventOutbox(through: $0) })
     }
 

@@ -156,6 +156,10 @@ public protocol StockStore: Sendable {
     func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool
     func hasActiveAdminKey() async throws -> Bool
 
+    /// Whether this node may relay the outbox now. One node at a time relays a shared database's outbox, so that two
+    /// nodes never publish the same batch and one store's events keep their order; another node takes over when the
+    /// holder goes away. Called before every drain (cheap when already held).
+    func holdRelayLease() async throws -> Bool
     /// The oldest unpublished events, in commit order.
     func outboxBatch(limit: Int) async throws -> [OutboxEntry]
     /// Removes published events up to and including `sequence`.

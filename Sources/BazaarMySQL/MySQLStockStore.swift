@@ -34,6 +34,8 @@ public final class MySQLStockStore: StockStore {
 
     public let options: Options
     let primary: MySQLConnectionPool
+    /// One connection that holds the outbox relay lease (a session-scoped named lock).
+    let relayLease: MySQLConnectionPool
     let replicas: ReplicaSet
     let clock: WallClock
     private let committer: GroupCommitter<WriteRequest, TokenedReceipt>
@@ -47,6 +49,7 @@ public final class MySQLStockStore: StockStore {
         primaryConfiguration.sessionStatements.append("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         let primary = MySQLConnectionPool(configuration: primaryConfiguration, size: options.primaryConnections)
         self.primary = primary
+        self.relayLease = MySQLConnectionPool(configuration: options.primary, size: 1)
         self.replicas = ReplicaSet(configurations: options.replicas, connections: options.replicaConnections,
                                    maxLagSeconds: options.replicaMaxLagSeconds)
         let server = ServerTraits()
@@ -64,10 +67,10 @@ public final class MySQLStockStore: StockStore {
 
     public func migrate() async throws {
         let consecutive = try await onPrimary { connection in
-            guard try connection.select("SELECT GET_LOCK('bazaar.migrate', 120)")[0].int(0) == 1 else {
+            guard try connection.select("SELECT GET_LOCK(CONCAT('bazaar.migrate:', DATABASE()), 120)")[0].int(0) == 1 else {
                 throw MySQLError(code: 9004, message: "another node held the migration lock for 120 s")
             }
-            defer { _ = try? connection.query("DO RELEASE_LOCK('bazaar.migrate')") }
+            defer { _ = try? connection.query("DO RELEASE_LOCK(CONCAT('bazaar.migrate:', DATABASE()))") }
             try connection.query("""
                 CREATE TABLE IF NOT EXISTS schema_migrations (version INT NOT NULL PRIMARY KEY, applied_at_ms BIGINT NOT NULL) \(MySQLSchema.table)
                 """)
@@ -312,6 +315,19 @@ public final class MySQLStockStore: StockStore {
 
     // MARK: Outbox and housekeeping
 
+    /// The relay lease is the named lock `bazaar.outbox-relay:<database>` (named locks are server-wide), held by a connection of its own: the server releases
+    /// it when that connection ends (the node stopped or died), and another node's next drain takes it.
+    public func holdRelayLease() async throws -> Bool {
+        do {
+            return try await relayLease.withConnection { connection in
+                try connection.select("SELECT IS_USED_LOCK(CONCAT('bazaar.outbox-relay:', DATABASE())) = CONNECTION_ID()")[0].optionalInt(0) == 1
+                    || connection.select("SELECT GET_LOCK(CONCAT('bazaar.outbox-relay:', DATABASE()), 0)")[0].optionalInt(0) == 1
+            }
+        } catch {
+            throw Self.storageError(error)
+        }
+    }
+
     public func outboxBatch(limit: Int) async throws -> [OutboxEntry] {
         try await onPrimary { connection in
             try connection.select("""
@@ -350,6 +366,7 @@ public final class MySQLStockStore: StockStore {
     }
 
     public func close() async throws {
+        await relayLease.close()
         await primary.close()
         await replicas.close()
     }

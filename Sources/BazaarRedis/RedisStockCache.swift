@@ -135,7 +135,8 @@ public final class RedisStockCache: StockCache {
         RedisCacheMetrics.errors.increment()
         let before = breaker.state
         breaker.recordFailure()
-        if before != .open, breaker.state == .open {
+        // Logged once per outage (a failed probe while half-open re-opens the breaker without a new message).
+        if before == .closed, breaker.state == .open {
             logger.warning("redis unavailable: reads fall back to the database", metadata: ["error": "\(error)"])
         }
     }

@@ -253,6 +253,9 @@ public final class SQLiteStockStore: StockStore {
 
     // MARK: Outbox and housekeeping
 
+    /// One process owns a SQLite file's writer: its relay is the only one.
+    public func holdRelayLease() async throws -> Bool { true }
+
     public func outboxBatch(limit: Int) async throws -> [OutboxEntry] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """

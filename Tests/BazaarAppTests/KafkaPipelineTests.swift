@@ -168,6 +168,39 @@ struct KafkaPipelineTests {
     }
 }
 
+extension KafkaPipelineTests {
+    @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+    func twoNodesOnOneDatabasePublishEachMovementOnce() async throws {
+        let db = TestDatabase(.mariadb)
+        let nodeA = try await KafkaTestBroker.system(db.url)
+        let nodeB = try await KafkaTestBroker.system(db.url)
+        let store = "R" + UUID().uuidString.prefix(8)
+        let committed = try await nodeA.application().test(.live) { a in
+            try await nodeB.application().test(.live) { b in
+                _ = try await a.call(.put, "/v1/stores/\(store)", body: #"{"name":"r"}"#)
+                _ = try await a.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+                var committed: [String] = []
+                for i in 0..<40 {
+                    let write = try await (i % 2 == 0 ? a : b).call(.post, "/update-stock/\(store)/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+                    committed.append(write.string("movement_id") ?? "")
+                }
+                for _ in 0..<100 where try await nodeA.store.outboxDepth() > 0 { try await Task.sleep(for: .milliseconds(100)) }
+                try await Task.sleep(for: .seconds(2))  // both relays had their chances
+                return committed
+            }
+        }
+        let messages = try await KafkaTestBroker.read(MovementEvent.topic) { messages in
+            messages.filter { $0.keyString == store }.count >= committed.count
+        }
+        let ids = messages.filter { $0.keyString == store }.compactMap { message in
+            (try? JSONSerialization.jsonObject(with: Data(message.value)) as? [String: Any])?["id"] as? String
+        }
+        #expect(ids == committed, "one relay at a time: each movement once, in commit order")
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
+}
+
 /// Stops and restarts the shared test broker: runs in the disruptive pass only.
 @Suite("Kafka broker outage", .serialized,
        .enabled(if: KafkaTestBroker.brokers != nil && Backend.environment["BAZAAR_TEST_DISRUPTIVE"] == "1", "disruptive: run alone"))

@@ -199,4 +199,22 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         #expect(try await store.thresholds(storeID: "S1", productID: "P1")?.computedAtMillis == 0, "an override makes thresholds stale")
         try await store.close()
     }
+
+    @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+    func oneNodeAtATimeHoldsTheOutboxRelayLease() async throws {
+        let db = TestDatabase(.mariadb)
+        let first = try await Stores.open(db)
+        let second = try await Stores.open(db)
+        #expect(try await first.holdRelayLease())
+        #expect(try await first.holdRelayLease(), "held: still ours")
+        #expect(try await !second.holdRelayLease(), "another node relays")
+        try await first.close()  // the node goes away: its session, and the lease with it
+        var taken = false
+        for _ in 0..<50 where !taken {
+            taken = try await second.holdRelayLease()
+            if !taken { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(taken, "the other node takes over")
+        try await second.close()
+    }
 }
