@@ -42,13 +42,7 @@ for i in $(seq "$BENCH_PRODUCTS"); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/
 curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
 curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
 
-run() {
-  local name=$1 path=$2 script=${3:-}
-  local args=(-t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency)
-  [ -n "$script" ] && args+=(-s "$script")
-  wrk "${args[@]}" "http://127.0.0.1:$PORT$path" >"$WORK/$name.txt"
-  echo "$name $(awk '/Requests\/sec/ {print $2}' "$WORK/$name.txt") $(awk '$1=="50%" {print $2}' "$WORK/$name.txt") $(awk '$1=="99%" {print $2}' "$WORK/$name.txt")"
-}
+source bench/wrk.sh
 echo "warming up..."
 wrk -t1 -c"$CONNECTIONS" -d3s -s bench/update-many.lua "http://127.0.0.1:$PORT/" >/dev/null
 

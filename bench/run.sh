@@ -35,18 +35,7 @@ for i in $(seq "$BENCH_PRODUCTS"); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/
 curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
 curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
 
-# run NAME URL-PATH [lua script]: prints "NAME rps p50 p99" and keeps the raw output.
-run() {
-  local name=$1 path=$2 script=${3:-}
-  local args=(-t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency)
-  [ -n "$script" ] && args+=(-s "$script")
-  wrk "${args[@]}" "http://127.0.0.1:$PORT$path" >"$WORK/$name.txt"
-  local rps p50 p99
-  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/$name.txt")
-  p50=$(awk '$1=="50%" {print $2}' "$WORK/$name.txt")
-  p99=$(awk '$1=="99%" {print $2}' "$WORK/$name.txt")
-  echo "$name $rps $p50 $p99"
-}
+source bench/wrk.sh
 
 echo "warming up..."
 wrk -t1 -c"$CONNECTIONS" -d3s "http://127.0.0.1:$PORT/health/live" >/dev/null

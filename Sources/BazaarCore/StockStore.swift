@@ -64,6 +64,34 @@ public struct AuditQuery: Sendable, Equatable {
     }
 }
 
+/// A parameter of a generated SQL condition, for storage engines to bind their own way.
+public enum SQLParameter: Sendable, Equatable {
+    case text(String)
+    case integer(Int64)
+}
+
+extension AuditQuery {
+    /// The query's filters as SQL conditions on `stock_movements`, one parameter each (`?`), shared by the engines.
+    public var conditions: [(sql: String, parameter: SQLParameter)] {
+        var conditions: [(String, SQLParameter)] = []
+        if let storeID { conditions.append(("store_id = ?", .text(storeID))) }
+        if let productID { conditions.append(("product_id = ?", .text(productID))) }
+        if let actor { conditions.append(("actor = ?", .text(actor))) }
+        if let reason { conditions.append(("reason = ?", .text(reason.rawValue))) }
+        if let sinceMillis { conditions.append(("at_ms >= ?", .integer(sinceMillis))) }
+        if let untilMillis { conditions.append(("at_ms < ?", .integer(untilMillis))) }
+        if let beforeSequence { conditions.append(("seq < ?", .integer(beforeSequence))) }
+        return conditions
+    }
+
+    /// `SELECT <columns> FROM stock_movements WHERE ... ORDER BY seq DESC LIMIT n` for these filters.
+    public func sql(selecting columns: String) -> String {
+        let conditions = conditions.map(\.sql)
+        return "SELECT \(columns) FROM stock_movements" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
+            + " ORDER BY seq DESC LIMIT \(limit)"
+    }
+}
+
 /// One stock row of a listing.
 public struct StockRow: Sendable, Equatable {
     public var storeID: String

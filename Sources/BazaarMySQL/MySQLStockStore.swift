@@ -185,23 +185,13 @@ public final class MySQLStockStore: StockStore {
     }
 
     public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
-        var conditions: [String] = []
-        var arguments: [any MySQLBindable] = []
-        func add(_ condition: String, _ value: (any MySQLBindable)?) {
-            guard let value else { return }
-            conditions.append(condition)
-            arguments.append(value)
+        let sql = query.sql(selecting: MySQLRows.movementColumns)
+        let parameters: [any MySQLBindable] = query.conditions.map { condition in
+            switch condition.parameter {
+            case .text(let text): text
+            case .integer(let number): number
+            }
         }
-        add("store_id = ?", query.storeID)
-        add("product_id = ?", query.productID)
-        add("actor = ?", query.actor)
-        add("reason = ?", query.reason?.rawValue)
-        add("at_ms >= ?", query.sinceMillis)
-        add("at_ms < ?", query.untilMillis)
-        add("seq < ?", query.beforeSequence)
-        let sql = "SELECT \(MySQLRows.movementColumns) FROM stock_movements"
-            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY seq DESC LIMIT \(query.limit)"
-        let parameters = arguments
         return try await onReplica { connection in try connection.select(sql, parameters).map(MySQLRows.movement) }
     }
 

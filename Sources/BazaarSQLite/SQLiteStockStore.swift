@@ -114,26 +114,15 @@ public final class SQLiteStockStore: StockStore {
     }
 
     public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        func add(_ condition: String, _ value: (any DatabaseValueConvertible)?) {
-            guard let value else { return }
-            conditions.append(condition)
-            arguments.append(value)
-        }
-        add("store_id = ?", query.storeID)
-        add("product_id = ?", query.productID)
-        add("actor = ?", query.actor)
-        add("reason = ?", query.reason?.rawValue)
-        add("at_ms >= ?", query.sinceMillis)
-        add("at_ms < ?", query.untilMillis)
-        add("seq < ?", query.beforeSequence)
-        let sql = "SELECT \(Self.movementColumns) FROM stock_movements"
-            + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-            + " ORDER BY seq DESC LIMIT \(query.limit)"
-        let statementArguments = StatementArguments(arguments)
+        let sql = query.sql(selecting: Self.movementColumns)
+        let arguments = StatementArguments(query.conditions.map { condition -> (any DatabaseValueConvertible)? in
+            switch condition.parameter {
+            case .text(let text): text
+            case .integer(let number): number
+            }
+        })
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.movement(from:))
+            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:))
         }
     }
 
