@@ -35,14 +35,8 @@ BAZAAR_ADMIN_KEY=$BENCH_KEY BAZAAR_RATE_LIMIT_RATE=100000000 BAZAAR_RATE_LIMIT_B
   BAZAAR_CACHE_CAPACITY=0 BAZAAR_DATABASE_REPLICA_URLS="$BAZAAR_TEST_MYSQL_REPLICA_URL/bench_http" \
   .build/release/bazaar serve --http-port "$PORT" --database-url "$BAZAAR_TEST_MYSQL_URL/bench_http" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
-AUTH="Authorization: Bearer $BENCH_KEY"
-for i in $(seq "$BENCH_STORES"); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/S$i" -H "$AUTH" -d '{"name":"s"}' >/dev/null; done
-for i in $(seq "$BENCH_PRODUCTS"); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/P$i" -H "$AUTH" -d '{"name":"p"}' >/dev/null; done
-curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
-curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
-
 source bench/wrk.sh
+wait_and_seed
 echo "warming up..."
 wrk -t1 -c"$CONNECTIONS" -d3s -s bench/update-many.lua "http://127.0.0.1:$PORT/" >/dev/null
 
@@ -61,9 +55,4 @@ done
 echo "raw single-row transactions (8 connections): $raw_rate/s"
 curl -sf "http://127.0.0.1:$PORT/metrics" | grep '^bazaar_db_reads_total' || true
 
-answered=$(awk '/ANSWERED_OK/ {print $2}' "$WORK/update-stock-hot-key.txt")
-level=$(curl -sf "http://127.0.0.1:$PORT/get-stock/HOT/HOT" -H "$AUTH")
-quantity=$(echo "$level" | sed 's/.*"quantity":\([0-9-]*\).*/\1/')
-version=$(echo "$level" | sed 's/.*"version":\([0-9]*\).*/\1/')
-echo "hot key: $answered writes answered 200; level quantity=$quantity version=$version"
-if [ "$quantity" = "$version" ] && [ "$quantity" -ge "$answered" ]; then echo "check: no lost update"; else echo "check FAILED"; exit 1; fi
+check_hot_key

@@ -27,15 +27,8 @@ BAZAAR_ADMIN_KEY=$BENCH_KEY BAZAAR_RATE_LIMIT_RATE=100000000 BAZAAR_RATE_LIMIT_B
   BAZAAR_REDIS_URL=$REDIS_URL BAZAAR_REDIS_KEY_PREFIX="bench-$$:" \
   .build/release/bazaar serve --http-port "$PORT" --database-url "sqlite://$WORK/bench.sqlite" >"$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
-
-AUTH="Authorization: Bearer $BENCH_KEY"
-for i in $(seq "$BENCH_STORES"); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/S$i" -H "$AUTH" -d '{"name":"s"}' >/dev/null; done
-for i in $(seq "$BENCH_PRODUCTS"); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/P$i" -H "$AUTH" -d '{"name":"p"}' >/dev/null; done
-curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
-curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/HOT" -H "$AUTH" -d '{"name":"hot"}' >/dev/null
-
 source bench/wrk.sh
+wait_and_seed
 
 echo "warming up..."
 wrk -t1 -c"$CONNECTIONS" -d3s "http://127.0.0.1:$PORT/health/live" >/dev/null
@@ -71,15 +64,4 @@ if [ -n "$REDIS_URL" ]; then
   cat "$WORK/metrics-get.txt"
 fi
 
-# No lost update on the hot key: every answered write is in the level (and the version counts the ledger rows).
-answered=$(awk '/ANSWERED_OK/ {print $2}' "$WORK/update-stock-hot-key.txt")
-level=$(curl -sf "http://127.0.0.1:$PORT/get-stock/HOT/HOT" -H "$AUTH")
-quantity=$(echo "$level" | sed 's/.*"quantity":\([0-9-]*\).*/\1/')
-version=$(echo "$level" | sed 's/.*"version":\([0-9]*\).*/\1/')
-echo
-echo "hot key: $answered writes answered 200; level quantity=$quantity version=$version"
-if [ "$quantity" = "$version" ] && [ "$quantity" -ge "$answered" ]; then
-  echo "check: no lost update (quantity = version >= answered writes)"
-else
-  echo "check FAILED: lost or phantom updates"; exit 1
-fi
+check_hot_key

@@ -68,38 +68,36 @@ struct CommandIngestion: Service {
         }
     }
 
+    /// What became of one command.
+    enum Outcome: Sendable {
+        case applied
+        /// Refused: the problem object (as an HTTP client would get it) goes to `.rejected`.
+        case rejected(problemJSON: String)
+        /// The database could not be reached: not the command's fault, so it is retried, never rejected.
+        case unavailable
+    }
+
     func apply(_ batch: KafkaBatch) async {
-        let rejected: [(KafkaMessage, String)] = await withTaskGroup(of: (KafkaMessage, String)?.self) { group in
-            for message in batch.messages {
-                group.addTask {
-                    do {
-                        let (id, command) = try CommandMessage.decode(message.value)
-                        _ = try await stock.write([command], actor: "kafka:\(Self.topic)", idempotencyKey: id, scope: consumerGroup)
-                        return nil
-                    } catch let error as StorageUnavailable {
-                        // Not the command's fault: retried below, never rejected.
-                        return (message, "retry:\(error)")
-                    } catch {
-                        return (message, CommandMessage.problemJSON(for: error))
-                    }
-                }
+        var outcomes: [(KafkaMessage, Outcome)] = await withTaskGroup(of: (KafkaMessage, Outcome).self) { group in
+            for message in batch.messages { group.addTask { (message, await apply(message)) } }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        // Keep the batch (its offsets stay uncommitted) until the database is back.
+        for index in outcomes.indices {
+            while case .unavailable = outcomes[index].1, !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                outcomes[index].1 = await apply(outcomes[index].0)
             }
-            return await group.reduce(into: []) { if let item = $1 { $0.append(item) } }
         }
         var toReject: [(topic: String, key: [UInt8]?, value: [UInt8])] = []
-        for (message, problem) in rejected {
-            if problem.hasPrefix("retry:") {
-                await retryUntilApplied(message)
-                continue
-            }
-            let original = String(decoding: message.value, as: UTF8.self)
-            let value = "{\"value\":\(JSON.quoted(original)),\"problem\":\(problem)}"
+        for case (let message, .rejected(let problem)) in outcomes {
+            let value = "{\"value\":\(JSON.quoted(String(decoding: message.value, as: UTF8.self))),\"problem\":\(problem)}"
             toReject.append((Self.rejectedTopic, message.key, Array(value.utf8)))
         }
-        while !toReject.isEmpty {
+        while !toReject.isEmpty, !Task.isCancelled {
             do {
                 _ = try await producer.sendBatch(toReject)
-                BazaarMetrics.rejected(reason: "kafka-command")
+                for _ in toReject { BazaarMetrics.rejected(reason: "kafka-command") }
                 toReject = []
             } catch {
                 logger.warning("could not publish rejected commands; retrying", metadata: ["error": "\(error)"])
@@ -108,19 +106,15 @@ struct CommandIngestion: Service {
         }
     }
 
-    /// The database is unavailable: keep the batch (its offsets stay uncommitted) until it comes back.
-    private func retryUntilApplied(_ message: KafkaMessage) async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(1))
-            do {
-                let (id, command) = try CommandMessage.decode(message.value)
-                _ = try await stock.write([command], actor: "kafka:\(Self.topic)", idempotencyKey: id, scope: consumerGroup)
-                return
-            } catch is StorageUnavailable {
-                continue
-            } catch {
-                return
-            }
+    func apply(_ message: KafkaMessage) async -> Outcome {
+        do {
+            let (id, command) = try CommandMessage.decode(message.value)
+            _ = try await stock.write([command], actor: "kafka:\(Self.topic)", idempotencyKey: id, scope: consumerGroup)
+            return .applied
+        } catch is StorageUnavailable {
+            return .unavailable
+        } catch {
+            return .rejected(problemJSON: CommandMessage.problemJSON(for: error))
         }
     }
 }

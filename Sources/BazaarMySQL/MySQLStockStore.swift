@@ -389,7 +389,7 @@ public final class MySQLStockStore: StockStore {
                     return try await onPrimary(body)
                 }
             } catch let error as MySQLError where error.isConnectionLost || error.code == MySQLError.poolClosed {
-                replica.markDown(error)
+                replica.markDown()
             } catch let error as MySQLError where error.code == MySQLError.noSuchTable {
                 // The replica has not applied a migration yet: it is behind, the primary answers.
                 StorageMetrics.replicaBehind()
@@ -419,9 +419,12 @@ public final class MySQLStockStore: StockStore {
         return value
     }
 
-    /// A lost or unreachable database is the client's 503, not a 500.
+    /// A lost or unreachable database, or conflicts that outlasted every retry, are the client's 503 (retry later,
+    /// with the same Idempotency-Key), not a 500.
     static func storageError(_ error: any Error) -> any Error {
-        if let error = error as? MySQLError, error.isConnectionLost || error.code == MySQLError.poolClosed {
+        if let error = error as? MySQLError,
+            error.isConnectionLost || error.code == MySQLError.poolClosed || error.isRetryableConflict || error.code == MySQLError.duplicateKey
+        {
             return StorageUnavailable("database unavailable: \(error.message)")
         }
         return error

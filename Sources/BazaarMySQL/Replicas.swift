@@ -20,7 +20,7 @@ final class ReplicaSet: Sendable {
         var isHealthy: Bool { healthy.load(ordering: .relaxed) }
         var lag: Int { lagSeconds.load(ordering: .relaxed) }
 
-        func markDown(_ error: any Error) {
+        func markDown() {
             if healthy.exchange(false, ordering: .relaxed) { StorageMetrics.replicaDown() }
         }
 
