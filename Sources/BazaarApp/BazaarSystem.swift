@@ -24,11 +24,13 @@ public struct BazaarSystem: Sendable {
     /// An admin key created at this start because none existed; printed once by `serve`.
     public let newAdminKey: String?
     let logger: Logger
-    let intelligenceConsumer: IntelligenceConsumer<InProcessEventBus.Subscription>
+    /// Movements into the intelligence engine: from the in-process bus, or from Kafka (shared by the nodes).
+    let intelligenceConsumer: any Service
     let webhookDispatcher: WebhookDispatcher<InProcessEventBus.Subscription>
     /// The cache coherence subscriber when Redis is configured.
     let redisServices: [any Service]
-    /// The Kafka producer (stops after the relay that uses it) and the command ingestion (stops before it).
+    /// The Kafka producer (stops after the relay that uses it) and the consumers: command ingestion, cache
+    /// coherence (stop before it).
     let kafkaProducerServices: [any Service]
     let kafkaConsumerServices: [any Service]
 
@@ -54,7 +56,10 @@ public struct BazaarSystem: Sendable {
         } else if let redisCache {
             cache = redisCache
         } else {
-            cache = InProcessStockCache(capacity: configuration.cacheCapacity)
+            // With Kafka there may be other nodes: the movement topic keeps this cache coherent, and the age bound
+            // covers a movement written elsewhere before this node's coherence consumer joined its group.
+            cache = InProcessStockCache(capacity: configuration.cacheCapacity,
+                                        maxAgeMillis: configuration.kafkaBrokers == nil ? nil : Int64(configuration.cacheNearMaxAgeMillis))
         }
         let stock = StockService(store: store, cache: cache, catalog: catalog, outboxSignal: signal)
         let keys = APIKeyService(store: store, clock: clock)
@@ -76,6 +81,7 @@ public struct BazaarSystem: Sendable {
             },
         ]
         var kafkaPublisher: KafkaEventPublisher?
+        var intelligenceConsumer: any Service = IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger)
         var kafkaServices: (producer: [any Service], consumers: [any Service]) = ([], [])
         if let brokers = configuration.kafkaBrokers {
             do {
@@ -94,6 +100,18 @@ public struct BazaarSystem: Sendable {
             kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, clock: clock)
             kafkaServices = ([producer], [CommandIngestion(consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
                                                             logger: logger)])
+            intelligenceConsumer = MovementIntelligenceConsumer(
+                consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup + ".intelligence"),
+                                            topics: [MovementEvent.topic], onError: onError),
+                intelligence: intelligence, logger: logger)
+            if cache is InProcessStockCache {
+                // A group of this node's own, from the newest movement: every node sees every movement.
+                let group = configuration.kafkaConsumerGroup + ".cache." + String(UInt64.random(in: 0...UInt64.max), radix: 16)
+                kafkaServices.consumers.append(MovementCacheCoherence(
+                    consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, group: group, startAtLatest: true),
+                                                topics: [MovementEvent.topic], onError: onError),
+                    cache: cache))
+            }
         }
         if let kafkaPublisher {
             health.append(HealthCheck(name: "kafka", required: false) { kafkaPublisher.problem() })
@@ -111,7 +129,7 @@ public struct BazaarSystem: Sendable {
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, bus: bus,
             relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger),
             router: router, newAdminKey: newAdminKey, logger: logger,
-            intelligenceConsumer: IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger),
+            intelligenceConsumer: intelligenceConsumer,
             webhookDispatcher: WebhookDispatcher(
                 events: alertEvents, store: store, transport: HTTPWebhookTransport(timeout: .seconds(10)), clock: clock, logger: logger,
                 retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000))),

@@ -3,13 +3,14 @@ import BazaarDomain
 import BazaarHTTP
 import KafkaClient
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
 /// The outbox relay's publisher when Kafka is configured: every event to its topic (`bazaar.stock-movements`,
 /// `bazaar.stock-alerts`), keyed by store so that one store's events stay in order on one partition, and
-/// accepted only on positive delivery reports; then to this node's in-process bus (its intelligence consumer and
-/// webhook dispatcher).
+/// accepted only on positive delivery reports; then the alerts to this node's in-process bus (its webhook
+/// dispatcher). Movements reach the intelligence engine and the caches of every node from the topic.
 ///
 /// Kafka is never on the request path: writes commit to the outbox; while the broker is down the relay waits
 /// here (librdkafka retries) and the outbox grows; when it returns, everything goes out in order.
@@ -30,7 +31,7 @@ final class KafkaEventPublisher: EventPublisher {
         publishingSince.store(clock.nowMillis(), ordering: .relaxed)
         defer { publishingSince.store(0, ordering: .relaxed) }
         _ = try await producer.sendBatch(events.map { (topic: $0.topic, key: Array($0.key.utf8), value: Array($0.payload.utf8)) })
-        try await local.publish(events)
+        try await local.publish(events.filter { $0.topic != MovementEvent.topic })
     }
 
     /// nil when healthy; else how long events have been waiting for the broker.
@@ -42,10 +43,10 @@ final class KafkaEventPublisher: EventPublisher {
 }
 
 /// Takes stock movements from `bazaar.stock-commands` in batches (consumer group `kafka.consumer_group`: nodes share
-/// the partitions). Every command of a batch goes through `StockService.write` at once, so the group commit applies the
-/// batch in as few transactions as it can; each is idempotent by its `id` (within the consumer group). A command that cannot be applied goes
-/// to `bazaar.stock-commands.rejected` with the original value and a problem object; the batch's offsets are
-/// committed only after every command was applied or rejected.
+/// the partitions). A polled batch is applied through `StockService.writeInOrder`: in the order of its partitions,
+/// in one transaction, each command idempotent by its `id` (within the consumer group). A command that cannot be
+/// applied goes to `bazaar.stock-commands.rejected` with the original value and a problem object; the batch's
+/// offsets are committed only after every command was applied or rejected.
 struct CommandIngestion: Service {
     static let topic = "bazaar.stock-commands"
     static let rejectedTopic = "bazaar.stock-commands.rejected"
@@ -58,14 +59,7 @@ struct CommandIngestion: Service {
     let logger: Logger
 
     func run() async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await consumer.run() }
-            for await batch in consumer.batches {
-                await apply(batch)
-                batch.commit()
-            }
-            try await group.waitForAll()
-        }
+        try await KafkaConsumerLoop.run(consumer, topic: Self.topic) { batch in await apply(batch) }
     }
 
     /// What became of one command.
@@ -78,19 +72,16 @@ struct CommandIngestion: Service {
     }
 
     func apply(_ batch: KafkaBatch) async {
-        var outcomes: [(KafkaMessage, Outcome)] = await withTaskGroup(of: (KafkaMessage, Outcome).self) { group in
-            for message in batch.messages { group.addTask { (message, await apply(message)) } }
-            return await group.reduce(into: []) { $0.append($1) }
-        }
-        // Keep the batch (its offsets stay uncommitted) until the database is back.
-        for index in outcomes.indices {
-            while case .unavailable = outcomes[index].1, !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(1))
-                outcomes[index].1 = await apply(outcomes[index].0)
-            }
+        var outcomes = await apply(batch.messages)
+        // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.
+        while !Task.isCancelled {
+            let waiting = outcomes.indices.filter { if case .unavailable = outcomes[$0] { true } else { false } }
+            if waiting.isEmpty { break }
+            try? await Task.sleep(for: .seconds(1))
+            for (index, outcome) in zip(waiting, await apply(waiting.map { batch.messages[$0] })) { outcomes[index] = outcome }
         }
         var toReject: [(topic: String, key: [UInt8]?, value: [UInt8])] = []
-        for case (let message, .rejected(let problem)) in outcomes {
+        for case (let message, .rejected(let problem)) in zip(batch.messages, outcomes) {
             let value = "{\"value\":\(JSON.quoted(String(decoding: message.value, as: UTF8.self))),\"problem\":\(problem)}"
             toReject.append((Self.rejectedTopic, message.key, Array(value.utf8)))
         }
@@ -106,15 +97,93 @@ struct CommandIngestion: Service {
         }
     }
 
-    func apply(_ message: KafkaMessage) async -> Outcome {
-        do {
-            let (id, command) = try CommandMessage.decode(message.value)
-            _ = try await stock.write([command], actor: "kafka:\(Self.topic)", idempotencyKey: id, scope: consumerGroup)
-            return .applied
-        } catch is StorageUnavailable {
-            return .unavailable
-        } catch {
-            return .rejected(problemJSON: CommandMessage.problemJSON(for: error))
+    /// The messages' commands, applied in their order (a partition's order) in one transaction.
+    func apply(_ messages: [KafkaMessage]) async -> [Outcome] {
+        var outcomes = [Outcome](repeating: .applied, count: messages.count)
+        var decoded: [(index: Int, id: String, command: MovementCommand)] = []
+        for (index, message) in messages.enumerated() {
+            do {
+                let (id, command) = try CommandMessage.decode(message.value)
+                decoded.append((index, id, command))
+            } catch {
+                outcomes[index] = .rejected(problemJSON: CommandMessage.problemJSON(for: error))
+            }
+        }
+        let results = await stock.writeInOrder(decoded.map { ([$0.command], $0.id) }, actor: "kafka:\(Self.topic)", scope: consumerGroup)
+        for (entry, result) in zip(decoded, results) {
+            switch result {
+            case .success: outcomes[entry.index] = .applied
+            case .failure(let error) where error is StorageUnavailable: outcomes[entry.index] = .unavailable
+            case .failure(let error): outcomes[entry.index] = .rejected(problemJSON: CommandMessage.problemJSON(for: error))
+            }
+        }
+        return outcomes
+    }
+}
+
+/// The loop every Kafka-fed service runs: each polled batch processed, then its offsets committed; the consumer's
+/// lag recorded each second as `bazaar_kafka_consumer_lag_seconds{topic}`.
+enum KafkaConsumerLoop {
+    static func run(_ consumer: KafkaConsumer, topic: String, clock: WallClock = .system,
+                    process: @escaping @Sendable (KafkaBatch) async -> Void) async throws {
+        let lag = Gauge(label: "bazaar_kafka_consumer_lag_seconds", dimensions: [("topic", topic)])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await consumer.run() }
+            group.addTask {
+                while !Task.isCancelled {
+                    lag.record(consumer.lagSeconds(nowMillis: clock.nowMillis()))
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+            for await batch in consumer.batches {
+                await process(batch)
+                batch.commit()
+            }
+            // The consumer has stopped (graceful shutdown): end the lag recorder too.
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+}
+
+/// `bazaar.stock-movements` into this node's stock intelligence, in the consumer group `<kafka.consumer_group>.intelligence`:
+/// the nodes share the partitions, so each store's movements are evaluated by one node, in order. A movement seen
+/// twice (after a rebalance) is harmless: evaluation reads the thresholds and open alerts, it counts nothing.
+struct MovementIntelligenceConsumer: Service {
+    let consumer: KafkaConsumer
+    let intelligence: IntelligenceService
+    let logger: Logger
+
+    func run() async throws {
+        try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
+            for message in batch.messages {
+                guard let movement = Movement(cloudEventJSON: message.valueString) else {
+                    logger.warning("skipping an unreadable movement event", metadata: ["offset": "\(message.partition)/\(message.offset)"])
+                    continue
+                }
+                do {
+                    _ = try await intelligence.evaluate(movement)
+                } catch {
+                    logger.warning("alert evaluation failed", metadata: ["movement_id": "\(movement.movementID)", "error": "\(error)"])
+                }
+            }
+        }
+    }
+}
+
+/// `bazaar.stock-movements` into this node's in-process cache, in a consumer group of this node's own that starts at
+/// the newest event: every node sees every movement, so a level written through another node replaces the cached
+/// one (the cache takes only newer versions, invariant 4). With Redis the caches are kept coherent by Redis itself.
+struct MovementCacheCoherence: Service {
+    let consumer: KafkaConsumer
+    let cache: any StockCache
+
+    func run() async throws {
+        try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
+            for message in batch.messages {
+                guard let movement = Movement(cloudEventJSON: message.valueString) else { continue }
+                await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), movement.level)
+            }
         }
     }
 }

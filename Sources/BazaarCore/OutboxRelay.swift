@@ -1,4 +1,5 @@
 public import Logging
+import Metrics
 public import ServiceLifecycle
 
 /// A wake-up call from committed writes to the outbox relay; coalesces many signals into one.
@@ -42,7 +43,18 @@ public struct OutboxRelay: Service {
                 signal.notify()
             }
         }
-        defer { ticker.cancel() }
+        // `bazaar_outbox_depth`: movements committed and not yet published (grows while the broker is down).
+        let depthRecorder = Task {
+            let depth = Gauge(label: "bazaar_outbox_depth")
+            while !Task.isCancelled {
+                if let count = try? await store.outboxDepth() { depth.record(count) }
+                try? await Task.sleep(for: .seconds(5))
+            }
+        }
+        defer {
+            ticker.cancel()
+            depthRecorder.cancel()
+        }
         signal.notify()
         await withGracefulShutdownHandler {
             for await _ in signal.stream.cancelOnGracefulShutdown() {

@@ -21,6 +21,48 @@ public final class StockService: Sendable {
     public func write(
         _ commands: [MovementCommand], actor: String, idempotencyKey: String? = nil, scope: String
     ) async throws -> WriteReceipt {
+        let receipt = try await store.apply(try await request(commands, actor: actor, idempotencyKey: idempotencyKey, scope: scope))
+        await applied(receipt)
+        return receipt
+    }
+
+    /// Applies the writes one after the other, in this order, in one transaction: what a Kafka partition's batch
+    /// needs (the order of a store's commands is kept, and the batch costs one commit). Each write gets its own
+    /// outcome; a refused one changes nothing. If the transaction itself fails for another reason than an
+    /// unreachable database, the writes are retried one by one, so that one write the database refuses (a value
+    /// it cannot store) does not fail its neighbours.
+    public func writeInOrder(
+        _ writes: [(commands: [MovementCommand], idempotencyKey: String?)], actor: String, scope: String
+    ) async -> [Result<WriteReceipt, any Error>] {
+        var outcomes = [Result<WriteReceipt, any Error>?](repeating: nil, count: writes.count)
+        var requests: [(index: Int, request: WriteRequest)] = []
+        for (index, write) in writes.enumerated() {
+            do {
+                requests.append((index, try await request(write.commands, actor: actor, idempotencyKey: write.idempotencyKey, scope: scope)))
+            } catch {
+                outcomes[index] = .failure(error)
+            }
+        }
+        var results = await store.applyInOrder(requests.map(\.request))
+        if requests.count > 1, results.allSatisfy({ Self.failedAsAWhole($0) }), case .failure(let error) = results.first,
+           !(error is StorageUnavailable) {
+            results = []
+            for (_, request) in requests { results.append(contentsOf: await store.applyInOrder([request])) }
+        }
+        for ((index, _), result) in zip(requests, results) {
+            if case .success(let receipt) = result { await applied(receipt) }
+            outcomes[index] = result
+        }
+        return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) }
+    }
+
+    private static func failedAsAWhole(_ result: Result<WriteReceipt, any Error>) -> Bool {
+        if case .failure(let error) = result { return !(error is DomainError) }
+        return false
+    }
+
+    /// A checked write request: every command inside the catalog, the idempotency key well formed.
+    private func request(_ commands: [MovementCommand], actor: String, idempotencyKey: String?, scope: String) async throws -> WriteRequest {
         guard !commands.isEmpty else { throw DomainError.invalid(field: "movements", message: "must hold at least one movement") }
         guard commands.count <= Self.maxBatchSize else {
             throw DomainError.invalid(field: "movements", message: "must hold at most \(Self.maxBatchSize) movements (got \(commands.count))")
@@ -31,7 +73,11 @@ public final class StockService: Sendable {
         let claim = try idempotencyKey.map { key in
             IdempotencyClaim(scope: scope, key: try Self.validateIdempotencyKey(key), fingerprint: Self.fingerprint(commands))
         }
-        let receipt = try await store.apply(WriteRequest(commands: commands, actor: actor, idempotency: claim))
+        return WriteRequest(commands: commands, actor: actor, idempotency: claim)
+    }
+
+    /// After a commit: the cache learns the new levels, the outbox relay wakes up.
+    private func applied(_ receipt: WriteReceipt) async {
         for movement in receipt.movements {
             await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), movement.level)
         }
@@ -39,7 +85,6 @@ public final class StockService: Sendable {
             outboxSignal.notify()
             for movement in receipt.movements { BazaarMetrics.movementApplied(reason: movement.reason.rawValue) }
         }
-        return receipt
     }
 
     /// A transfer is one atomic pair of ledger rows: `transfer_out` at the source, `transfer_in` at the destination.

@@ -157,6 +157,11 @@ public protocol StockStore: Sendable {
     /// Applies a write atomically (group-committed with concurrent writes); throws `DomainError` for a refusal.
     func apply(_ request: WriteRequest) async throws -> WriteReceipt
 
+    /// Applies requests one after the other, in this order, in one transaction: each gets its own outcome, and a
+    /// refused one (`DomainError`) leaves nothing behind. An error of the transaction itself fails every request.
+    /// For sources whose order matters, such as a Kafka partition.
+    func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>]
+
     func level(storeID: String, productID: String) async throws -> StockLevel?
     func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow]
     func levels(productID: String, afterStoreID: String?, limit: Int) async throws -> [StockRow]

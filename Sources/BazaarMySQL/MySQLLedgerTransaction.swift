@@ -27,6 +27,14 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     private(set) var newMovements: [Movement] = []
     private var newEvents: [Int64] = []
     private var newIdempotency: [(claim: IdempotencyClaim, movementIDs: [String], atMillis: Int64)] = []
+    /// Idempotency records read up front for the whole batch (a key absent here was absent in the table).
+    private var storedIdempotency: [IdempotencyID: (fingerprint: String, movementIDs: [String])] = [:]
+    private var prefetchedIdempotency = Set<IdempotencyID>()
+
+    struct IdempotencyID: Hashable {
+        var scope: String
+        var key: String
+    }
 
     init(connection: MySQLConnection) { self.connection = connection }
 
@@ -47,12 +55,33 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         }
     }
 
+    /// Reads the idempotency records of every claim of the batch in one statement per 500 claims, so that a
+    /// batch of keyed requests (Kafka commands, retried POSTs) costs no round trip per request. A record inserted
+    /// by another node after this read makes the flush fail on its primary key, and the batch is run again.
+    mutating func prefetchIdempotency(_ claims: [IdempotencyClaim]) throws {
+        let ids = Set(claims.map { IdempotencyID(scope: $0.scope, key: $0.key) }).subtracting(prefetchedIdempotency)
+        let sorted = ids.sorted { ($0.scope, $0.key) < ($1.scope, $1.key) }
+        for chunk in stride(from: 0, to: sorted.count, by: 500).map({ sorted[$0..<min($0 + 500, sorted.count)] }) {
+            let tuples = try chunk.map { "(\(try connection.literal(.text($0.scope))),\(try connection.literal(.text($0.key))))" }
+            let rows = try connection.query("""
+                SELECT scope, `key`, fingerprint, movement_ids FROM idempotency_keys WHERE (scope, `key`) IN (\(tuples.joined(separator: ",")))
+                """)
+            for row in rows {
+                storedIdempotency[IdempotencyID(scope: try row.string(0), key: try row.string(1))] =
+                    (try row.string(2), try row.string(3).split(separator: ",").map(String.init))
+            }
+        }
+        prefetchedIdempotency.formUnion(ids)
+    }
+
     // MARK: LedgerTransaction
 
     func idempotencyRecord(scope: String, key: String) throws -> (fingerprint: String, movementIDs: [String])? {
         if let pending = newIdempotency.last(where: { $0.claim.scope == scope && $0.claim.key == key }) {
             return (pending.claim.fingerprint, pending.movementIDs)
         }
+        let id = IdempotencyID(scope: scope, key: key)
+        if prefetchedIdempotency.contains(id) { return storedIdempotency[id] }
         let rows = try connection.select("SELECT fingerprint, movement_ids FROM idempotency_keys WHERE scope = ? AND `key` = ?", [scope, key])
         guard let row = rows.first else { return nil }
         return (try row.string(0), try row.string(1).split(separator: ",").map(String.init))

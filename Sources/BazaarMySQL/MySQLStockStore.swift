@@ -92,6 +92,11 @@ public final class MySQLStockStore: StockStore {
         return receipt
     }
 
+    public func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>] {
+        let results = await Self.commit(requests, pool: primary, clock: clock, consecutiveAutoIncrement: server.consecutiveAutoIncrement)
+        return results.map { $0.map(\.receipt) }
+    }
+
     private static func commit(_ requests: [WriteRequest], pool: MySQLConnectionPool, clock: WallClock,
                                consecutiveAutoIncrement: Bool) async -> [Result<TokenedReceipt, any Error>] {
         do {
@@ -121,6 +126,7 @@ public final class MySQLStockStore: StockStore {
                 try connection.begin()
                 var tx = MySQLLedgerTransaction(connection: connection)
                 try tx.lock(sortedKeys)
+                try tx.prefetchIdempotency(requests.compactMap(\.idempotency))
                 var outcomes: [Result<WriteReceipt, any Error>] = []
                 outcomes.reserveCapacity(requests.count)
                 for request in requests {

@@ -87,6 +87,11 @@ public final class SQLiteStockStore: StockStore {
         try await committer.submit(request)
     }
 
+    public func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>] {
+        // The pool's one writer serializes this transaction with the group commits.
+        await Self.commit(requests, pool: pool, clock: clock)
+    }
+
     // MARK: Stock reads
 
     public func level(storeID: String, productID: String) async throws -> StockLevel? {

@@ -21,11 +21,12 @@ public struct KafkaConfiguration: Sendable, Equatable {
     }
 
     /// A consumer in `group.id` whose offsets are stored only after processing (`enable.auto.offset.store=false`)
-    /// and committed from the store in the background; a new group starts at the earliest offset.
-    public static func consumer(brokers: String, group: String) -> KafkaConfiguration {
+    /// and committed from the store in the background; a new group starts at the earliest offset
+    /// (`auto.offset.reset`), or at the newest with `startAtLatest` (a reader that only needs what happens from now on).
+    public static func consumer(brokers: String, group: String, startAtLatest: Bool = false) -> KafkaConfiguration {
         KafkaConfiguration(brokers: brokers, [
             "group.id": group, "enable.auto.commit": "true", "auto.commit.interval.ms": "200",
-            "enable.auto.offset.store": "false", "auto.offset.reset": "earliest", "enable.partition.eof": "false",
+            "enable.auto.offset.store": "false", "auto.offset.reset": startAtLatest ? "latest" : "earliest", "enable.partition.eof": "false",
             // A member that stops heartbeating loses its partitions within seconds, not the default 45 s.
             "session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "max.poll.interval.ms": "30000",
         ])

@@ -9,6 +9,17 @@ public struct KafkaMessage: Sendable, Equatable {
     public var offset: Int64
     public var key: [UInt8]?
     public var value: [UInt8]
+    /// The message's timestamp (producer create time or broker log-append time), when the broker has one.
+    public var timestampMillis: Int64?
+
+    public init(topic: String, partition: Int32, offset: Int64, key: [UInt8]?, value: [UInt8], timestampMillis: Int64? = nil) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.key = key
+        self.value = value
+        self.timestampMillis = timestampMillis
+    }
 
     public var keyString: String? { key.map { String(decoding: $0, as: UTF8.self) } }
     public var valueString: String { String(decoding: value, as: UTF8.self) }
@@ -56,6 +67,8 @@ public final class KafkaConsumer: Service, Sendable {
     private let maxBatch: Int
     private let stopping = Atomic(false)
     private let released = DispatchSemaphore(value: 0)
+    /// The timestamp of the oldest message polled and not yet committed; 0 when the last poll found nothing.
+    private let oldestPendingMillis = Atomic<Int64>(0)
 
     public init(configuration: KafkaConfiguration, topics: [String], maxBatch: Int = 500,
                 onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
@@ -100,6 +113,14 @@ public final class KafkaConsumer: Service, Sendable {
         }
     }
 
+    /// How far behind the newest messages this consumer is, in time: the age of the oldest message it polled and
+    /// has not committed yet; 0 when its last poll found nothing new. Unlike offset lag it needs no call to the
+    /// broker and means the same on every topic.
+    public func lagSeconds(nowMillis: Int64) -> Double {
+        let oldest = oldestPendingMillis.load(ordering: .relaxed)
+        return oldest == 0 ? 0 : Double(max(0, nowMillis - oldest)) / 1000
+    }
+
     /// Stops polling (the current batch may still commit), leaves the group, frees the client.
     public func stop() {
         guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
@@ -121,9 +142,17 @@ public final class KafkaConsumer: Service, Sendable {
                 let value = message.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: message.len)) } ?? []
                 let key = message.key.map { Array(UnsafeRawBufferPointer(start: $0, count: message.key_len)) }
                 let topic = message.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-                messages.append(KafkaMessage(topic: topic, partition: message.partition, offset: message.offset, key: key, value: value))
+                var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+                let timestamp = rd_kafka_message_timestamp(raw, &timestampType)
+                messages.append(KafkaMessage(topic: topic, partition: message.partition, offset: message.offset, key: key, value: value,
+                                             timestampMillis: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || timestamp < 0 ? nil : timestamp))
             }
-            if messages.isEmpty { continue }
+            if messages.isEmpty {
+                oldestPendingMillis.store(0, ordering: .relaxed)
+                continue
+            }
+            let oldest = messages.compactMap(\.timestampMillis).min() ?? Int64(Date().timeIntervalSince1970 * 1000)
+            oldestPendingMillis.store(max(1, oldest), ordering: .relaxed)
             continuation.yield(KafkaBatch(messages: messages, handle: handle, released: released))
             released.wait()
         }

@@ -135,12 +135,14 @@ struct Reply: Sendable {
 
 extension TestClientProtocol {
     func call(
-        _ method: HTTPRequest.Method, _ uri: String, key: String? = adminKey, body: String? = nil, headers: HTTPFields = [:]
+        _ method: HTTPRequest.Method, _ uri: String, key: String? = adminKey, body: String? = nil, headers: HTTPFields = [:],
+        sendingConsistencyToken: Bool = true
     ) async throws -> Reply {
         var headers = headers
         if let key { headers[.authorization] = "Bearer \(key)" }
-        // Like a careful client of a system with replicas, send back the newest consistency token seen.
-        if headers[.bazaarConsistency] == nil, let token = ConsistencyTokens.newest { headers[.bazaarConsistency] = token }
+        // Like a careful client of a system with replicas, send back the newest consistency token seen (a read that
+        // sends one is answered by storage, not by a cache: tests of the caches send none).
+        if sendingConsistencyToken, headers[.bazaarConsistency] == nil, let token = ConsistencyTokens.newest { headers[.bazaarConsistency] = token }
         let reply = try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
             Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body))
         }

@@ -116,6 +116,35 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
     }
 
     @Test(arguments: Backend.available)
+    func requestsAppliedInOrderInOneTransactionEachWithItsOwnOutcome(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Stores.open(db)
+        let claim = { (key: String) in IdempotencyClaim(scope: "group", key: key, fingerprint: "f-" + key) }
+        let counted = try MovementCommand(storeID: "S1", productID: "P1", change: .quantity(3), reason: .count)
+        let first = try await store.applyInOrder([WriteRequest(commands: [try command(delta: 5)], actor: "k", idempotency: claim("c0"))])
+        #expect(try first[0].get().movements[0].quantityAfter == 5)
+        let results = await store.applyInOrder([
+            WriteRequest(commands: [try command(delta: 5)], actor: "k", idempotency: claim("c0")),  // a replay
+            WriteRequest(commands: [try command(delta: -9, reason: .damage)], actor: "k", idempotency: claim("c1")),  // refused: 5 on hand
+            WriteRequest(commands: [counted], actor: "k", idempotency: claim("c2")),  // then counted: 3
+            WriteRequest(commands: [try command(delta: -1)], actor: "k", idempotency: claim("c3")),
+            WriteRequest(commands: [try command(delta: 4)], actor: "k",
+                         idempotency: IdempotencyClaim(scope: "group", key: "c3", fingerprint: "another")),  // key reused in the batch
+            WriteRequest(commands: [try command(delta: 2)], actor: "k", idempotency: claim("c4")),
+        ])
+        #expect(try results[0].get().replayed && results[0].get().movements == first[0].get().movements)
+        #expect(throws: DomainError.insufficientStock(storeID: "S1", productID: "P1", available: 5, requested: 9)) { try results[1].get() }
+        #expect(throws: DomainError.idempotencyKeyReused(key: "c3")) { try results[4].get() }
+        // In the order given: the count, then the sale, then the receipt.
+        #expect(try [2, 3, 5].map { try results[$0].get().movements[0].quantityAfter } == [3, 2, 4])
+        #expect(try [2, 3, 5].map { try results[$0].get().movements[0].version } == [2, 3, 4])
+        let level = try #require(try await store.level(storeID: "S1", productID: "P1"))
+        let totals = try await store.ledgerTotals(storeID: "S1", productID: "P1")
+        #expect(level.quantity == 4 && level.version == 4 && totals.sum == 4 && totals.rows == 4)
+        try await store.close()
+    }
+
+    @Test(arguments: Backend.available)
     func concurrentWritesOnOneKeyLoseNoUpdate(_ backend: Backend) async throws {
         let db = TestDatabase(backend)
         let store = try await Stores.open(db)

@@ -48,6 +48,62 @@ struct KafkaClientTests {
         #expect(partitionsByKey.values.allSatisfy { $0.count == 1 }, "one key, one partition (order per key)")
     }
 
+    /// A member that joins while messages flow takes over partitions from the first one: between them they
+    /// receive every message, each batch committed only after it was processed.
+    @Test func aMemberJoiningMidStreamTakesOverPartitionsAndNothingIsMissed() async throws {
+        let brokers = TestBroker.brokers!
+        let topic = "test-join-\(UUID().uuidString.prefix(8).lowercased())"
+        let groupID = "test-join-\(UUID().uuidString.prefix(6))"
+        try KafkaAdmin.createTopics(brokers: brokers, [(topic, 8)])
+        let tally = Tally()
+        let producer = try KafkaProducer(configuration: .producer(brokers: brokers))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await Self.member(brokers: brokers, topic: topic, group: groupID, tally: tally, joinAfter: .zero) }
+            group.addTask { try await Self.member(brokers: brokers, topic: topic, group: groupID, tally: tally, joinAfter: .seconds(5)) }
+            for round in 0..<20 {  // about 10 s of messages, 100 at a time
+                _ = try await producer.sendBatch((0..<100).map { i in
+                    (topic, Array("key-\(i % 32)".utf8), Array("m\(round * 100 + i)".utf8))
+                })
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            try await group.waitForAll()
+        }
+        producer.shutdown()
+        let received = tally.seen.withLock { $0 }
+        let missing = (0..<2000).filter { received["m\($0)"] == nil }
+        #expect(missing.isEmpty, "\(missing.count) messages never received, e.g. \(missing.prefix(10))")
+        #expect(tally.lag.withLock { $0 } < 20, "the lag is the age of the oldest message in process")
+    }
+
+    final class Tally: Sendable {
+        let seen = Mutex<[String: Int]>([:])
+        let lag = Mutex<Double>(0)
+    }
+
+    /// One member of the group: processes (30 ms a batch) and commits until 2,000 messages were seen between the members.
+    static func member(brokers: String, topic: String, group: String, tally: Tally, joinAfter delay: Duration) async throws {
+        try await Task.sleep(for: delay)
+        let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: group), topics: [topic], maxBatch: 100)
+        let runner = Task { try await consumer.run() }
+        // Stops this member once both together have seen everything (or after 30 s), batch or no batch.
+        let watchdog = Task {
+            let stopAt = Date().addingTimeInterval(30)
+            while tally.seen.withLock({ $0.count }) < 2000, Date() < stopAt, !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+            consumer.stop()
+        }
+        for await batch in consumer.batches {
+            try? await Task.sleep(for: .milliseconds(30))
+            tally.seen.withLock { for message in batch.messages { $0[message.valueString, default: 0] += 1 } }
+            let lag = consumer.lagSeconds(nowMillis: Int64(Date().timeIntervalSince1970 * 1000))
+            tally.lag.withLock { $0 = max($0, lag) }
+            batch.commit()
+        }
+        watchdog.cancel()
+        try await runner.value
+    }
+
     @Test func aBadPropertyIsATypedError() {
         #expect(throws: KafkaError.self) {
             _ = try KafkaProducer(configuration: KafkaConfiguration(brokers: "127.0.0.1:1", ["no.such.property": "x"]))
