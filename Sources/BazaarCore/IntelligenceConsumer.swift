@@ -33,18 +33,16 @@ public struct IntelligenceConsumer<Events: AsyncSequence & Sendable>: Service wh
 }
 
 extension Movement {
-    /// Reads back the `data` of a `bazaar.stock.movement` CloudEvent.
+    /// Reads back the `data` of a `bazaar.stock.movement` CloudEvent (DESIGN.md, `bazaar.stock-movements`).
     public init?(cloudEventJSON: String) {
-        guard let root = try? JSONSerialization.jsonObject(with: Data(cloudEventJSON.utf8)) as? [String: Any],
-            let data = root["data"] as? [String: Any],
-            let id = data["movement_id"] as? String, let store = data["store_id"] as? String, let product = data["product_id"] as? String,
-            let delta = (data["delta"] as? NSNumber)?.int64Value, let before = (data["quantity_before"] as? NSNumber)?.int64Value,
-            let after = (data["quantity_after"] as? NSNumber)?.int64Value, let version = (data["version"] as? NSNumber)?.int64Value,
-            let reason = (data["reason"] as? String).flatMap(MovementReason.init(rawValue:)), let actor = data["actor"] as? String,
-            let at = (data["at"] as? String).flatMap(RFC3339.parse)
+        guard let data = JSONNode.parse(cloudEventJSON)?["data"],
+            let id = data["movement_id"]?.string, let store = data["store_id"]?.string, let product = data["product_id"]?.string,
+            let delta = data["delta"]?.int, let before = data["quantity_before"]?.int, let after = data["quantity_after"]?.int,
+            let version = data["version"]?.int, let reason = data["reason"]?.string.flatMap(MovementReason.init(rawValue:)),
+            let actor = data["actor"]?.string, let at = data["at"]?.string.flatMap(RFC3339.parse)
         else { return nil }
         self.init(sequence: 0, movementID: id, storeID: store, productID: product, delta: delta, quantityBefore: before, quantityAfter: after,
-                  version: version, reason: reason, reference: data["reference"] as? String, actor: actor, atMillis: at,
-                  recordedAtMillis: (data["recorded_at"] as? String).flatMap(RFC3339.parse) ?? at)
+                  version: version, reason: reason, reference: data["reference"]?.string, actor: actor, atMillis: at,
+                  recordedAtMillis: data["recorded_at"]?.string.flatMap(RFC3339.parse) ?? at)
     }
 }

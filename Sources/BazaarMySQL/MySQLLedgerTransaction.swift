@@ -6,8 +6,8 @@ import MySQLClient
 ///
 /// The batch's stock rows are locked up front, all at once and in key order (`SELECT ... FOR UPDATE`), so two
 /// nodes' batches cannot deadlock on them. Everything a request writes is then kept in this value and written
-/// by `flush` in a handful of multi-row statements: a refused request is undone by restoring a copy of the
-/// value taken before it (no savepoint round trips), and the batch costs a few statements, not a few per movement.
+/// by `flush` in a handful of multi-row statements: a refused request is undone in memory by `rollback(to:)`
+/// (no savepoint round trips), and the batch costs a few statements, not a few per movement.
 struct MySQLLedgerTransaction: LedgerTransaction {
     struct Key: Hashable, Comparable {
         var storeID: String
@@ -27,6 +27,10 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     private(set) var newMovements: [Movement] = []
     private var newEvents: [Int64] = []
     private var newIdempotency: [(claim: IdempotencyClaim, movementIDs: [String], atMillis: Int64)] = []
+    /// Index of each key in `newIdempotency`.
+    private var newIdempotencyIndex: [IdempotencyID: Int] = [:]
+    /// The level each `writeLevel` replaced, newest last, for `rollback(to:)`.
+    private var levelUndo: [(key: Key, previous: LockedLevel?)] = []
     /// Idempotency records read up front for the whole batch (a key absent here was absent in the table).
     private var storedIdempotency: [IdempotencyID: (fingerprint: String, movementIDs: [String])] = [:]
     private var prefetchedIdempotency = Set<IdempotencyID>()
@@ -74,13 +78,41 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         prefetchedIdempotency.formUnion(ids)
     }
 
+    /// How far the batch has got: what `rollback(to:)` returns to. (Undoing by position, not by restoring a copy
+    /// of this value: a copy would make the next write copy every array of the batch, quadratic in its size.)
+    struct Savepoint {
+        fileprivate var movements: Int
+        fileprivate var events: Int
+        fileprivate var idempotency: Int
+        fileprivate var levelUndo: Int
+    }
+
+    func savepoint() -> Savepoint {
+        Savepoint(movements: newMovements.count, events: newEvents.count, idempotency: newIdempotency.count, levelUndo: levelUndo.count)
+    }
+
+    /// Forgets everything written since `savepoint` (a refused request).
+    mutating func rollback(to savepoint: Savepoint) {
+        newMovements.removeLast(newMovements.count - savepoint.movements)
+        newEvents.removeLast(newEvents.count - savepoint.events)
+        for record in newIdempotency[savepoint.idempotency...] {
+            newIdempotencyIndex.removeValue(forKey: IdempotencyID(scope: record.claim.scope, key: record.claim.key))
+        }
+        newIdempotency.removeLast(newIdempotency.count - savepoint.idempotency)
+        while levelUndo.count > savepoint.levelUndo {
+            let undo = levelUndo.removeLast()
+            levels[undo.key] = undo.previous
+        }
+    }
+
     // MARK: LedgerTransaction
 
     func idempotencyRecord(scope: String, key: String) throws -> (fingerprint: String, movementIDs: [String])? {
-        if let pending = newIdempotency.last(where: { $0.claim.scope == scope && $0.claim.key == key }) {
+        let id = IdempotencyID(scope: scope, key: key)
+        if let index = newIdempotencyIndex[id] {
+            let pending = newIdempotency[index]
             return (pending.claim.fingerprint, pending.movementIDs)
         }
-        let id = IdempotencyID(scope: scope, key: key)
         if prefetchedIdempotency.contains(id) { return storedIdempotency[id] }
         let rows = try connection.select("SELECT fingerprint, movement_ids FROM idempotency_keys WHERE scope = ? AND `key` = ?", [scope, key])
         guard let row = rows.first else { return nil }
@@ -88,6 +120,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     }
 
     mutating func saveIdempotencyRecord(_ claim: IdempotencyClaim, movementIDs: [String], atMillis: Int64) throws {
+        newIdempotencyIndex[IdempotencyID(scope: claim.scope, key: claim.key)] = newIdempotency.count
         newIdempotency.append((claim, movementIDs, atMillis))
     }
 
@@ -111,6 +144,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
 
     mutating func writeLevel(storeID: String, productID: String, level: StockLevel, isNew: Bool) throws {
         let key = Key(storeID: storeID, productID: productID)
+        levelUndo.append((key, levels[key]))
         levels[key] = LockedLevel(level: level, stored: levels[key]?.stored ?? false, changed: true)
     }
 

@@ -130,11 +130,11 @@ public final class MySQLStockStore: StockStore {
                 var outcomes: [Result<WriteReceipt, any Error>] = []
                 outcomes.reserveCapacity(requests.count)
                 for request in requests {
-                    let before = tx
+                    let savepoint = tx.savepoint()
                     do {
                         outcomes.append(.success(try LedgerWrite.apply(request, in: &tx, nowMillis: now)))
                     } catch let refusal as DomainError {
-                        tx = before  // nothing of a refused request reaches the database
+                        tx.rollback(to: savepoint)  // nothing of a refused request reaches the database
                         outcomes.append(.failure(refusal))
                     }
                 }

@@ -72,6 +72,11 @@ struct DurabilityAndEventsTests {
             let data = json["data"] as! [String: Any]
             #expect(data["movement_id"] as? String == event.id)
             #expect(data["store_id"] as? String == "S1")
+            // What a Kafka consumer reads back (the engine and the caches of other nodes) is the movement itself.
+            var decoded = try #require(Movement(cloudEventJSON: event.payload))
+            let original = try #require(event.movement)
+            decoded.sequence = original.sequence
+            #expect(decoded == original)
         }
         #expect(received == committed, "every committed movement once, in commit order, and nothing else")
     }
