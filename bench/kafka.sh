@@ -2,6 +2,8 @@
 # Commands ingested end to end from Kafka: produce N commands to bazaar.stock-commands, time until the ledger holds
 # them all; on SQLite and on MariaDB (durable), next to the broker's raw produce-and-consume rate in the same run.
 #   bench/kafka.sh [commands, default 50000]
+# To see where bazaar's CPU goes during a run: perf record -F 999 -g -p "$(pgrep -f 'bazaar serve')" -- sleep 5,
+# then perf report --children --sort symbol.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50000}
