@@ -31,7 +31,7 @@ check "a bad port is refused" "! $BIN serve --http-port 70000 >/dev/null 2>&1"
 check "serve starts" "start"
 curl -sf -XPUT "$B/v1/stores/S1" -H "$AUTH" -d '{"name":"s"}' >/dev/null
 curl -sf -XPUT "$B/v1/products/P1" -H "$AUTH" -d '{"name":"p"}' >/dev/null
-check "ready" "curl -sf $B/health/ready | grep -q '\"ready\"'"
+check "ready" "curl -sf $B/health/ready -o $WORK/ready.json && grep -q '\"ready\"' $WORK/ready.json"
 
 # 16 writers keep posting +1 while the server is told to stop.
 for w in $(seq 16); do
@@ -79,7 +79,8 @@ check "a receipt resolves it" "[ \$(low '&status=resolved') -eq 1 ] && [ \$(low 
 
 audit=$(curl -sf "$B/audit-logs?store_id=S1&limit=1" -H "$AUTH")
 check "audit trail names the actor" "echo '$audit' | grep -q '\"actor\":\"admin\"'"
-check "dashboard is served" "curl -sf $B/ | grep -q '<title>Bazaar</title>'"
+# Into a file first: with pipefail, grep -q leaving early would fail curl's write (and the check) by chance.
+check "dashboard is served" "curl -sf $B/ -o $WORK/dashboard.html && grep -q '<title>Bazaar</title>' $WORK/dashboard.html"
 kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null
 
 # The analyst CLI on the shared demand data (a 6-day trading week: no Saturdays).

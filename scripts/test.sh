@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # System libraries the build links and the servers the tests talk to (installed if missing).
 need=()
-for package in libsqlite3-dev libmariadb-dev librdkafka-dev mariadb-server mariadb-client redis-server python3-venv; do
+for package in libsqlite3-dev libmariadb-dev librdkafka-dev mariadb-server mariadb-client redis-server python3-venv openssl; do
   dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,12 +1,17 @@
 import Foundation
 import MySQLClient
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The client against a real MariaDB (started by scripts/services/mariadb.sh; URLs in the environment).
 enum TestServer {
     static let primaryURL = ProcessInfo.processInfo.environment["BAZAAR_TEST_MYSQL_URL"]
     static let replicaURL = ProcessInfo.processInfo.environment["BAZAAR_TEST_MYSQL_REPLICA_URL"]
     static var available: Bool { primaryURL != nil }
+    /// The CA of the test servers' TLS certificate.
+    static let tlsCA = ProcessInfo.processInfo.environment["BAZAAR_TEST_MARIADB_TLS_CA"]
 
     /// A pool on a fresh database of its own.
     static func pool(size: Int = 4) throws -> (MySQLConnectionPool, String) {
@@ -125,6 +130,25 @@ struct MySQLClientTests {
             await replica.close()
         }
         await pool.close()
+    }
+
+    @Test(.enabled(if: TestServer.tlsCA != nil, "needs BAZAAR_TEST_MARIADB_TLS_CA"))
+    func tlsEncryptsAndVerifiesTheServerAgainstItsCA() throws {
+        func cipher(_ query: String) throws -> String {
+            let connection = MySQLConnection(configuration: try MySQLConfiguration(url: TestServer.primaryURL! + query))
+            try connection.open()
+            defer { connection.close() }
+            return try connection.select("SHOW SESSION STATUS LIKE 'Ssl_cipher'")[0].string(1)
+        }
+        #expect(try cipher("").isEmpty, "plain by default")
+        #expect(try !cipher("?tls=required").isEmpty, "encrypted")
+        #expect(try !cipher("?tls=verify&tls_ca=\(TestServer.tlsCA!)").isEmpty, "encrypted, certificate and host verified")
+        // A certificate authority that did not sign the server's certificate: refused before any query.
+        let otherCA = FileManager.default.temporaryDirectory.appendingPathComponent("other-ca-\(UUID().uuidString.prefix(8)).pem").path
+        let made = system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj '/CN=other' -keyout /dev/null -out \(otherCA) >/dev/null 2>&1")
+        try #require(made == 0)
+        defer { try? FileManager.default.removeItem(atPath: otherCA) }
+        #expect(throws: MySQLError.self) { try cipher("?tls=verify&tls_ca=\(otherCA)") }
     }
 
     @Test func aKilledConnectionIsReopenedWithItsStatementsPreparedAgain() async throws {

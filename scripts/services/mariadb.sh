@@ -8,6 +8,8 @@
 # Ports: BAZAAR_TEST_MARIADB_PORT (primary, default 13306) and +1 for the replica. Data lives in
 # .test-services/mariadb/{primary,replica}, each with its own socket and tmpdir (a shared tmpdir
 # breaks mariadb-install-db). Durable settings on the primary: innodb_flush_log_at_trx_commit=1, sync_binlog=1.
+# Both servers also accept TLS, with a certificate for 127.0.0.1 signed by a test CA made here
+# (.test-services/mariadb/tls/ca.pem, printed by `env` as BAZAAR_TEST_MARIADB_TLS_CA).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -16,11 +18,24 @@ REPLICA_PORT=$((PRIMARY_PORT + 1))
 BASE="$PWD/.test-services/mariadb"
 
 install_if_missing() {
-  if ! command -v mariadbd >/dev/null 2>&1 || ! dpkg -s libmariadb-dev >/dev/null 2>&1; then
+  if ! command -v mariadbd >/dev/null 2>&1 || ! dpkg -s libmariadb-dev >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq mariadb-server mariadb-client libmariadb-dev >/dev/null
+    apt-get install -y -qq mariadb-server mariadb-client libmariadb-dev openssl >/dev/null
   fi
+}
+
+# A test CA and a server certificate for 127.0.0.1 (made once).
+make_tls() {
+  local dir="$BASE/tls"
+  [ -f "$dir/server-cert.pem" ] && return 0
+  mkdir -p "$dir"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=bazaar test CA" \
+    -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" >/dev/null 2>&1
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/server-key.pem" -out "$dir/server.csr" >/dev/null 2>&1
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/san.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial -days 3650 \
+    -extfile "$dir/san.ext" -out "$dir/server-cert.pem" >/dev/null 2>&1
 }
 
 client() { # name, then mariadb arguments
@@ -41,6 +56,7 @@ start_one() { # name port server-id
     --server-id="$id" --log-bin=mysql-bin --binlog-format=ROW --log-slave-updates=1 --gtid-strict-mode=1 \
     --innodb-flush-log-at-trx-commit=1 --sync-binlog=1 --innodb-buffer-pool-size=256M \
     --innodb-log-file-size=256M --max-connections=500 --character-set-server=utf8mb4 --collation-server=utf8mb4_bin --skip-name-resolve \
+    --ssl-ca="$BASE/tls/ca.pem" --ssl-cert="$BASE/tls/server-cert.pem" --ssl-key="$BASE/tls/server-key.pem" \
     --log-error="$dir/error.log" >/dev/null 2>&1 &
   for _ in $(seq 1 100); do
     if client "$name" -e 'SELECT 1' >/dev/null 2>&1; then return 0; fi
@@ -53,6 +69,7 @@ start_one() { # name port server-id
 
 start() {
   install_if_missing
+  make_tls
   start_one primary "$PRIMARY_PORT" 1
   start_one replica "$REPLICA_PORT" 2
   # Root over TCP from 127.0.0.1 (the tests use TCP) and a replication user.
@@ -101,12 +118,13 @@ case "${1:-start}" in
   start) start ;;
   stop) stop_one replica; stop_one primary ;;
   stop-primary) stop_one primary ;;
-  start-primary) start_one primary "$PRIMARY_PORT" 1 ;;
+  start-primary) make_tls; start_one primary "$PRIMARY_PORT" 1 ;;
   stop-replica) stop_one replica ;;
-  start-replica) start_one replica "$REPLICA_PORT" 2 ;;
+  start-replica) make_tls; start_one replica "$REPLICA_PORT" 2 ;;
   env)
     echo "BAZAAR_TEST_MYSQL_URL=mysql://root@127.0.0.1:$PRIMARY_PORT"
     echo "BAZAAR_TEST_MYSQL_REPLICA_URL=mysql://root@127.0.0.1:$REPLICA_PORT"
+    echo "BAZAAR_TEST_MARIADB_TLS_CA=$BASE/tls/ca.pem"
     ;;
   *) echo "usage: $0 start|stop|env|stop-primary|start-primary|stop-replica|start-replica" >&2; exit 2 ;;
 esac
