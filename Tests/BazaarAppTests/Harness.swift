@@ -188,3 +188,14 @@ enum ConsistencyTokens {
 func fresh<T: Sendable>(_ read: () async throws -> T) async throws -> T {
     try await ConsistencyScope.$current.withValue(ConsistencyScope(requested: ConsistencyTokens.newest)) { try await read() }
 }
+
+/// Polls until `condition` holds, every 50 ms for at most `seconds` (work that happens after the commit: the
+/// intelligence consumer, a Kafka round trip); returns whether it did.
+func eventually(seconds: Double = 15, _ condition: () async throws -> Bool) async throws -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    return try await condition()
+}

@@ -6,15 +6,6 @@ import Testing
 
 @Suite("Stock intelligence through the API: demand, thresholds, alerts, replenishment")
 struct IntelligenceLoopTests {
-    /// Polls until `condition` holds (the intelligence consumer works after the commit), at most 10 s.
-    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<200 {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return false
-    }
-
     @Test func aSaleCrossingTheReorderPointRaisesExactlyOneAlertAndAReceiptResolvesIt() async throws {
         let db = TestDatabase()
         var configuration = Harness.configuration(db.url)

@@ -172,15 +172,6 @@ struct KafkaPipelineTests {
 }
 
 extension KafkaPipelineTests {
-    /// Waits up to 15 s for `condition`.
-    func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<75 {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(200))
-        }
-        return false
-    }
-
     @Test func theIntelligenceEngineReadsTheMovementTopicAndAlertsArePublished() async throws {
         let db = TestDatabase()
         let system = try await KafkaTestBroker.system(db.url)
