@@ -71,7 +71,9 @@ struct CommandIngestion: Service {
         case unavailable
     }
 
-    func apply(_ batch: KafkaBatch) async {
+    /// Applies or rejects every command of the batch; false if cancelled before all of them were settled (the batch
+    /// must then not be committed: its commands are delivered again, to this node or another).
+    func apply(_ batch: KafkaBatch) async -> Bool {
         var outcomes = await apply(batch.messages)
         // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.
         while !Task.isCancelled {
@@ -95,6 +97,8 @@ struct CommandIngestion: Service {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
+        let unsettled = outcomes.contains { if case .unavailable = $0 { true } else { false } }
+        return toReject.isEmpty && !unsettled
     }
 
     /// The messages' commands, applied in their order (a partition's order) in one transaction.
@@ -122,10 +126,11 @@ struct CommandIngestion: Service {
 }
 
 /// The loop every Kafka-fed service runs: each polled batch processed, then its offsets committed; the consumer's
-/// lag recorded each second as `bazaar_kafka_consumer_lag_seconds{topic}`.
+/// lag recorded each second as `bazaar_kafka_consumer_lag_seconds{topic}`. `process` returns false when it could not
+/// finish a batch (cancelled): the batch is then left uncommitted and the consumer stops, so it is delivered again.
 enum KafkaConsumerLoop {
     static func run(_ consumer: KafkaConsumer, topic: String, clock: WallClock = .system,
-                    process: @escaping @Sendable (KafkaBatch) async -> Void) async throws {
+                    process: @escaping @Sendable (KafkaBatch) async -> Bool) async throws {
         let lag = Gauge(label: "bazaar_kafka_consumer_lag_seconds", dimensions: [("topic", topic)])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await consumer.run() }
@@ -136,10 +141,12 @@ enum KafkaConsumerLoop {
                 }
             }
             for await batch in consumer.batches {
-                await process(batch)
+                guard await process(batch) else { break }
                 batch.commit()
             }
-            // The consumer has stopped (graceful shutdown): end the lag recorder too.
+            // The consumer has stopped (graceful shutdown), or a batch was left unfinished: stop it (it leaves the
+            // group with what was committed) and end the lag recorder too.
+            consumer.stop()
             group.cancelAll()
             try await group.waitForAll()
         }
@@ -167,6 +174,7 @@ struct MovementIntelligenceConsumer: Service {
                     logger.warning("alert evaluation failed", metadata: ["movement_id": "\(movement.movementID)", "error": "\(error)"])
                 }
             }
+            return true
         }
     }
 }
@@ -184,6 +192,7 @@ struct MovementCacheCoherence: Service {
                 guard let movement = Movement(cloudEventJSON: message.valueString) else { continue }
                 await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), movement.level)
             }
+            return true
         }
     }
 }

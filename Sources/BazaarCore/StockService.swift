@@ -43,6 +43,7 @@ public final class StockService: Sendable {
                 outcomes[index] = .failure(error)
             }
         }
+        if requests.isEmpty { return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) } }
         var results = await store.applyInOrder(requests.map(\.request))
         if requests.count > 1, results.allSatisfy({ Self.failedAsAWhole($0) }), case .failure(let error) = results.first,
            !(error is StorageUnavailable) {

@@ -38,7 +38,7 @@ public struct KafkaConfiguration: Sendable, Equatable {
         for (key, value) in properties.sorted(by: { $0.key < $1.key }) {
             if rd_kafka_conf_set(conf, key, value, &errorText, errorText.count) != RD_KAFKA_CONF_OK {
                 rd_kafka_conf_destroy(conf)
-                throw KafkaError(code: KafkaError.invalidConfiguration, message: "\(key): \(String(cString: errorText))")
+                throw KafkaError(code: KafkaError.invalidConfiguration, message: "\(key): \(String(nulTerminated: errorText))")
             }
         }
         return conf

@@ -40,7 +40,7 @@ public final class KafkaBatch: Sendable {
 
     /// Stores the offset after each partition's last message, and lets the consumer poll on.
     public func commit() {
-        guard !handle.isDestroyed else { return }
+        defer { released.signal() }
         var last: [String: (topic: String, partition: Int32, offset: Int64)] = [:]
         for message in messages {
             let key = "\(message.topic)/\(message.partition)"
@@ -50,9 +50,9 @@ public final class KafkaBatch: Sendable {
         for entry in last.values {
             rd_kafka_topic_partition_list_add(list, entry.topic, entry.partition).pointee.offset = entry.offset + 1
         }
-        rd_kafka_offsets_store(handle.pointer, list)
+        // Not while the consumer is being closed (it may already be gone: then these offsets are simply not stored).
+        handle.whileAlive { rd_kafka_offsets_store($0, list) }
         rd_kafka_topic_partition_list_destroy(list)
-        released.signal()
     }
 }
 
@@ -79,7 +79,7 @@ public final class KafkaConsumer: Service, Sendable {
         var errorText = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(cString: errorText))
+            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
         }
         rd_kafka_poll_set_consumer(rk)
         let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
@@ -179,12 +179,12 @@ public enum KafkaAdmin {
         var errorText = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(cString: errorText))
+            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
         }
         defer { rd_kafka_destroy(rk) }
         var newTopics: [OpaquePointer?] = try topics.map { topic in
             guard let created = rd_kafka_NewTopic_new(topic.name, topic.partitions, -1, &errorText, errorText.count) else {
-                throw KafkaError(code: KafkaError.invalidConfiguration, message: String(cString: errorText))
+                throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
             }
             return created
         }

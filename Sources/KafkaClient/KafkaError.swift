@@ -24,3 +24,11 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Not a librdkafka code: the client is shut down.
     public static let shutDown: Int32 = -10_002
 }
+
+extension String {
+    /// The text librdkafka wrote into an error buffer (up to its NUL).
+    init(nulTerminated buffer: [CChar]) {
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        self.init(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -29,7 +29,7 @@ public final class KafkaProducer: Service, Sendable {
         var errorText = [CChar](repeating: 0, count: 512)
         guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(cString: errorText))
+            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
         }
         self.handle = KafkaHandle(rk)
         self.errors = errors
@@ -42,10 +42,13 @@ public final class KafkaProducer: Service, Sendable {
         guard !handle.isDestroyed else { throw KafkaError(code: KafkaError.shutDown, message: "producer is shut down") }
         return try await withCheckedThrowingContinuation { continuation in
             let box = Unmanaged.passRetained(DeliveryBox(continuation))
-            let status = key.withUnsafeBufferPointer(or: []) { keyBytes in
-                value.withUnsafeBufferPointer { valueBytes in
-                    bazaar_kafka_produce(handle.pointer, topic, partition ?? RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
-                                         valueBytes.baseAddress, valueBytes.count, box.toOpaque())
+            var status = RD_KAFKA_RESP_ERR__DESTROY  // unless the producer is still alive
+            handle.whileAlive { pointer in
+                status = key.withUnsafeBufferPointer(or: []) { keyBytes in
+                    value.withUnsafeBufferPointer { valueBytes in
+                        bazaar_kafka_produce(pointer, topic, partition ?? RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
+                                             valueBytes.baseAddress, valueBytes.count, box.toOpaque())
+                    }
                 }
             }
             if status != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -64,17 +67,19 @@ public final class KafkaProducer: Service, Sendable {
             let batch = BatchDelivery(count: messages.count, continuation: continuation)
             for (index, message) in messages.enumerated() {
                 let box = Unmanaged.passRetained(DeliveryBox(batch: batch, index: index))
-                var status = RD_KAFKA_RESP_ERR_NO_ERROR
-                repeat {
-                    status = message.key.withUnsafeBufferPointer(or: []) { keyBytes in
-                        message.value.withUnsafeBufferPointer { valueBytes in
-                            bazaar_kafka_produce(handle.pointer, message.topic, RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
-                                                 valueBytes.baseAddress, valueBytes.count, box.toOpaque())
+                var status = RD_KAFKA_RESP_ERR__DESTROY  // unless the producer is still alive
+                handle.whileAlive { pointer in
+                    repeat {
+                        status = message.key.withUnsafeBufferPointer(or: []) { keyBytes in
+                            message.value.withUnsafeBufferPointer { valueBytes in
+                                bazaar_kafka_produce(pointer, message.topic, RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
+                                                     valueBytes.baseAddress, valueBytes.count, box.toOpaque())
+                            }
                         }
-                    }
-                    // The local queue is full: serve delivery reports until there is room.
-                    if status == RD_KAFKA_RESP_ERR__QUEUE_FULL { _ = rd_kafka_poll(handle.pointer, 10) }
-                } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                        // The local queue is full: serve delivery reports until there is room.
+                        if status == RD_KAFKA_RESP_ERR__QUEUE_FULL { _ = rd_kafka_poll(pointer, 10) }
+                    } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                }
                 if status != RD_KAFKA_RESP_ERR_NO_ERROR {
                     box.release()
                     batch.complete(index, .failure(KafkaError(status)))
@@ -85,7 +90,7 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Waits until every message in flight is delivered (or `timeoutMillis` passes).
     public func flush(timeoutMillis: Int32 = 10_000) {
-        _ = rd_kafka_flush(handle.pointer, timeoutMillis)
+        handle.whileAlive { _ = rd_kafka_flush($0, timeoutMillis) }
     }
 
     public func run() async throws {
@@ -95,8 +100,9 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Flushes, stops the callback thread and frees the client (idempotent).
     public func shutdown() {
+        // From here on sends fail (`_DESTROY`) instead of racing with the destruction; what was sent is flushed.
         guard handle.markDestroyed() else { return }
-        flush()
+        _ = rd_kafka_flush(handle.pointer, 10_000)
         poller.stop()
         rd_kafka_destroy(handle.pointer)
     }
@@ -105,14 +111,27 @@ public final class KafkaProducer: Service, Sendable {
 /// A `rd_kafka_t *`, shared across threads (librdkafka's client is thread-safe).
 final class KafkaHandle: @unchecked Sendable {
     let pointer: OpaquePointer
-    private let destroyed = Atomic(false)
+    private let destroyed = Mutex(false)
 
     init(_ pointer: OpaquePointer) { self.pointer = pointer }
 
-    var isDestroyed: Bool { destroyed.load(ordering: .acquiring) }
+    var isDestroyed: Bool { destroyed.withLock { $0 } }
 
-    /// Returns true for the one caller that gets to destroy it.
-    func markDestroyed() -> Bool { !destroyed.exchange(true, ordering: .acquiringAndReleasing) }
+    /// Returns true for the one caller that gets to destroy it, once no `whileAlive` call is running.
+    func markDestroyed() -> Bool {
+        destroyed.withLock { destroyed in
+            if destroyed { return false }
+            destroyed = true
+            return true
+        }
+    }
+
+    /// Runs `body` unless the handle is (being) destroyed; the destroyer waits for it to finish.
+    func whileAlive(_ body: (OpaquePointer) -> Void) {
+        destroyed.withLock { destroyed in
+            if !destroyed { body(pointer) }
+        }
+    }
 }
 
 /// A thread that calls `body` until stopped (librdkafka needs its callbacks served from some thread).
@@ -227,7 +246,7 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
     if code == RD_KAFKA_RESP_ERR__FATAL.rawValue, let rk {
         var text = [CChar](repeating: 0, count: 512)
         let original = rd_kafka_fatal_error(rk, &text, text.count)
-        error = KafkaError(code: original.rawValue, message: String(cString: text), isFatal: true)
+        error = KafkaError(code: original.rawValue, message: String(nulTerminated: text), isFatal: true)
     }
     sink.handle(error)
 }

@@ -121,7 +121,7 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         let store = try await Stores.open(db)
         let claim = { (key: String) in IdempotencyClaim(scope: "group", key: key, fingerprint: "f-" + key) }
         let counted = try MovementCommand(storeID: "S1", productID: "P1", change: .quantity(3), reason: .count)
-        let first = try await store.applyInOrder([WriteRequest(commands: [try command(delta: 5)], actor: "k", idempotency: claim("c0"))])
+        let first = await store.applyInOrder([WriteRequest(commands: [try command(delta: 5)], actor: "k", idempotency: claim("c0"))])
         #expect(try first[0].get().movements[0].quantityAfter == 5)
         let results = await store.applyInOrder([
             WriteRequest(commands: [try command(delta: 5)], actor: "k", idempotency: claim("c0")),  // a replay
