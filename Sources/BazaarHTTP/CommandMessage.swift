@@ -11,15 +11,31 @@ public enum CommandMessage {
         private enum Key: String, CodingKey { case id }
 
         init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownFields(MovementBody.batchFields.union(["id"]))
+            try decoder.rejectUnknownFields(CommandMessage.fields)
             id = try decoder.container(keyedBy: Key.self).decode(String.self, forKey: .id)
             // The same fields as a batch item (store and product in the body).
             movement = try MovementBody(commandMessageFrom: decoder)
         }
     }
 
+    static let fields = MovementBody.batchFields.union(["id"])
+
     /// The command and its id, or a `DomainError`/`Problem` naming what is wrong.
+    ///
+    /// Well-formed messages take a fast path (`JSONNode`: the `Decodable` path cost more CPU than applying the
+    /// command); anything it does not accept is decoded again the `Decodable` way, which finds what is wrong.
     public static func decode(_ bytes: [UInt8]) throws -> (id: String, command: MovementCommand) {
+        if let text = String(validating: bytes, as: UTF8.self), case .object(let object)? = JSONNode.parse(text),
+            object.keys.allSatisfy(fields.contains), case .string(let id)? = object["id"],
+            let movement = MovementBody(commandMessage: object)
+        {
+            return (id, try command(movement))
+        }
+        return try decodeByCodable(bytes)
+    }
+
+    /// The reference decoding, by the same `Decodable` rules as an HTTP body.
+    static func decodeByCodable(_ bytes: [UInt8]) throws -> (id: String, command: MovementCommand) {
         let body: Body
         do {
             body = try JSONDecoder().decode(Body.self, from: Data(bytes))
@@ -28,9 +44,13 @@ public enum CommandMessage {
         } catch {
             throw DomainError.invalid(field: "value", message: "must be a JSON object")
         }
-        guard let store = body.movement.storeID else { throw DomainError.invalid(field: "store_id", message: "is required") }
-        guard let product = body.movement.productID else { throw DomainError.invalid(field: "product_id", message: "is required") }
-        return (body.id, try body.movement.command(storeID: store, productID: product))
+        return (body.id, try command(body.movement))
+    }
+
+    private static func command(_ movement: MovementBody) throws -> MovementCommand {
+        guard let store = movement.storeID else { throw DomainError.invalid(field: "store_id", message: "is required") }
+        guard let product = movement.productID else { throw DomainError.invalid(field: "product_id", message: "is required") }
+        return try movement.command(storeID: store, productID: product)
     }
 
     /// The problem object (as over HTTP) for why a command was refused.

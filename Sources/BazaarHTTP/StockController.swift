@@ -48,6 +48,39 @@ struct MovementBody: Decodable {
         fieldPrefix = inBatch ? fieldPath(decoder.codingPath) + "." : ""
     }
 
+    /// The fast path of a Kafka command message, from an already parsed object: nil unless every field has the
+    /// type the `Decodable` path accepts (the caller then decodes that way, which names what is wrong). A value
+    /// accepted here is accepted there, with the same meaning; null is an absent optional field, as there.
+    init?(commandMessage object: [String: JSONNode]) {
+        func text(_ key: String) -> String?? {
+            switch object[key] {
+            case nil, .null?: .some(nil)
+            case .string(let value)?: .some(value)
+            default: nil
+            }
+        }
+        func integer(_ key: String) -> Int64?? {
+            switch object[key] {
+            case nil, .null?: .some(nil)
+            case .int(let value)?: .some(value)
+            default: nil
+            }
+        }
+        guard let storeID = text("store_id"), let productID = text("product_id"), let delta = integer("delta"),
+            let quantity = integer("quantity"), let reason = text("reason"), let reference = text("reference"),
+            let expectedVersion = integer("expected_version"), let occurredAt = text("occurred_at")
+        else { return nil }
+        self.storeID = storeID
+        self.productID = productID
+        self.delta = delta
+        self.quantity = quantity
+        self.reason = reason
+        self.reference = reference
+        self.expectedVersion = expectedVersion
+        self.occurredAt = occurredAt
+        self.fieldPrefix = ""
+    }
+
     func command(storeID: String, productID: String) throws -> MovementCommand {
         let change: StockChange
         switch (delta, quantity) {

@@ -1,0 +1,53 @@
+@testable import BazaarHTTP
+import BazaarDomain
+import Testing
+
+/// A Kafka command decodes on a fast path; it must give what the `Decodable` path (the HTTP rules) gives, for
+/// good messages and bad ones alike.
+struct CommandMessageTests {
+    static let messages: [String] = [
+        #"{"id": "c1", "store_id": "S1", "product_id": "P1", "delta": -2, "reason": "sale"}"#,
+        #"{"id": "c2", "store_id": "S1", "product_id": "P1", "quantity": 7, "reason": "count", "expected_version": 3}"#,
+        #"{"id": "c3", "store_id": "S1", "product_id": "P1", "delta": 4, "reference": null, "occurred_at": "2026-11-27T10:00:00Z"}"#,
+        #"{"id": "c4", "store_id": "S1", "product_id": "P1", "delta": 1, "reference": "PO \"42\" caf\u00e9 😀"}"#,
+        #"  {"product_id": "P1", "store_id": "S1", "id": "c5", "delta": 3}  "#,
+        // Refused, for every kind of reason:
+        #"{"id": "c6", "store_id": "S1", "product_id": "P1", "delta": 1.5}"#,
+        #"{"id": "c7", "store_id": "S1", "product_id": "P1", "delta": "3"}"#,
+        #"{"id": "c8", "store_id": "S1", "product_id": "P1", "delta": 1, "colour": "red"}"#,
+        #"{"store_id": "S1", "product_id": "P1", "delta": 1}"#,
+        #"{"id": 9, "store_id": "S1", "product_id": "P1", "delta": 1}"#,
+        #"{"id": "c10", "product_id": "P1", "delta": 1}"#,
+        #"{"id": "c11", "store_id": "S1", "product_id": "P1", "delta": 1, "reason": "theft"}"#,
+        #"{"id": "c12", "store_id": "S1", "product_id": "P1", "delta": 1, "quantity": 2}"#,
+        #"{"id": "c13", "store_id": "S1", "product_id": "P1", "delta": 0}"#,
+        #"{"id": "c14", "store_id": "S1", "product_id": "P1", "delta": 99999999999999999999}"#,
+        #"{"id": "c15", "store_id": "S1", "product_id": "P1", "delta": 1, "occurred_at": "yesterday"}"#,
+        #"{"id": "c16", "store_id": "S1", "product_id": "P1", "delta": -1, "reason": "receipt"}"#,
+        #"{"id": null, "store_id": "S1", "product_id": "P1", "delta": 1}"#,
+        #"[1, 2]"#, "this is not JSON", "",
+    ]
+
+    @Test(arguments: messages)
+    func theFastPathAgreesWithTheDecodablePath(_ text: String) {
+        let bytes = Array(text.utf8)
+        let fast = Result { try CommandMessage.decode(bytes) }
+        let reference = Result { try CommandMessage.decodeByCodable(bytes) }
+        switch (fast, reference) {
+        case (.success(let a), .success(let b)):
+            #expect(a.id == b.id && a.command == b.command)
+        case (.failure(let a), .failure(let b)):
+            #expect(CommandMessage.problemJSON(for: a) == CommandMessage.problemJSON(for: b))
+        default:
+            Issue.record("the paths disagree: \(fast) vs \(reference)")
+        }
+    }
+
+    @Test func invalidUTF8IsDecodedTheReferenceWay() {
+        var bytes = Array(#"{"id": "c1", "store_id": "S1", "product_id": "P1", "delta": 1, "reference": "x"}"#.utf8)
+        bytes[bytes.count - 3] = 0xFF
+        let fast = Result { try CommandMessage.decode(bytes) }
+        let reference = Result { try CommandMessage.decodeByCodable(bytes) }
+        #expect((try? fast.get()) == nil && (try? reference.get()) == nil)
+    }
+}
