@@ -96,12 +96,15 @@ public struct BazaarSystem: Sendable {
             }
             let producer = try KafkaProducer(configuration: .producer(brokers: brokers), onError: onError)
             let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup),
-                                             topics: [CommandIngestion.topic], maxBatch: 2000, onError: onError)
+                                             topics: [CommandIngestion.topic], maxBatch: 5000, onError: onError)
             kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, clock: clock)
             kafkaServices = ([producer], [CommandIngestion(consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
                                                             logger: logger)])
+            // A new group starts at the newest movement: replaying the topic's retained history would open and
+            // resolve alerts (and call webhooks) for levels long past. An existing group resumes where it stopped.
             intelligenceConsumer = MovementIntelligenceConsumer(
-                consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup + ".intelligence"),
+                consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup + ".intelligence",
+                                                                     startAtLatest: true),
                                             topics: [MovementEvent.topic], onError: onError),
                 intelligence: intelligence, logger: logger)
             if cache is InProcessStockCache {

@@ -101,26 +101,36 @@ struct CommandIngestion: Service {
         return toReject.isEmpty && !unsettled
     }
 
-    /// The messages' commands, applied in their order (a partition's order) in one transaction.
+    /// The messages' commands: each partition's in its order, in one transaction; the partitions' transactions run
+    /// side by side (Kafka orders nothing across partitions, and with commands keyed by store their stock rows
+    /// differ; if they do not, row locks serialize them).
     func apply(_ messages: [KafkaMessage]) async -> [Outcome] {
         var outcomes = [Outcome](repeating: .applied, count: messages.count)
-        var decoded: [(index: Int, id: String, command: MovementCommand)] = []
+        var byPartition: [String: [(index: Int, id: String, command: MovementCommand)]] = [:]
         for (index, message) in messages.enumerated() {
             do {
                 let (id, command) = try CommandMessage.decode(message.value)
-                decoded.append((index, id, command))
+                byPartition["\(message.topic)/\(message.partition)", default: []].append((index, id, command))
             } catch {
                 outcomes[index] = .rejected(problemJSON: CommandMessage.problemJSON(for: error))
             }
         }
-        let results = await stock.writeInOrder(decoded.map { ([$0.command], $0.id) }, actor: "kafka:\(Self.topic)", scope: consumerGroup)
-        for (entry, result) in zip(decoded, results) {
-            switch result {
-            case .success: outcomes[entry.index] = .applied
-            case .failure(let error) where error is StorageUnavailable: outcomes[entry.index] = .unavailable
-            case .failure(let error): outcomes[entry.index] = .rejected(problemJSON: CommandMessage.problemJSON(for: error))
+        let settled = await withTaskGroup(of: [(index: Int, outcome: Outcome)].self) { group in
+            for commands in byPartition.values {
+                group.addTask {
+                    let results = await stock.writeInOrder(commands.map { ([$0.command], $0.id) }, actor: "kafka:\(Self.topic)", scope: consumerGroup)
+                    return zip(commands, results).map { entry, result in
+                        switch result {
+                        case .success: (entry.index, .applied)
+                        case .failure(let error) where error is StorageUnavailable: (entry.index, .unavailable)
+                        case .failure(let error): (entry.index, .rejected(problemJSON: CommandMessage.problemJSON(for: error)))
+                        }
+                    }
+                }
             }
+            return await group.reduce(into: []) { $0 += $1 }
         }
+        for (index, outcome) in settled { outcomes[index] = outcome }
         return outcomes
     }
 }

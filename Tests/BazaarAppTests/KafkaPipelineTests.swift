@@ -179,6 +179,7 @@ extension KafkaPipelineTests {
         try await system.application().test(.live) { client in
             _ = try await client.call(.put, "/v1/stores/\(store)", body: #"{"name":"a"}"#)
             _ = try await client.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+            try await Task.sleep(for: .seconds(5))  // the new intelligence group joins (it starts at the newest movement)
             _ = try await client.call(.post, "/update-stock/\(store)/P1", body: #"{"delta": 5, "reason": "receipt"}"#)
             _ = try await client.call(.post, "/update-stock/\(store)/P1", body: #"{"delta": -8, "reason": "sale"}"#)
             #expect(try await eventually {
