@@ -2,7 +2,8 @@
 # End-to-end checks of the real `bazaar` binary: commands, configuration errors, a write load interrupted by
 # SIGTERM (graceful shutdown: answered writes are all kept, none half-applied), and a restart.
 #   scripts/e2e.sh [path to bazaar binary, default .build/debug/bazaar]
-# E2E_DATABASE_URL (and E2E_REPLICA_URLS) run the server on another database, e.g. a fresh MariaDB database.
+# E2E_DATABASE_URL (and E2E_REPLICA_URLS) run the server on another database, e.g. a fresh MariaDB database;
+# E2E_KAFKA_BROKERS and E2E_KAFKA_PYTHON add the Kafka checks.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-.build/debug/bazaar}
@@ -82,6 +83,55 @@ check "audit trail names the actor" "echo '$audit' | grep -q '\"actor\":\"admin\
 # Into a file first: with pipefail, grep -q leaving early would fail curl's write (and the check) by chance.
 check "dashboard is served" "curl -sf $B/ -o $WORK/dashboard.html && grep -q '<title>Bazaar</title>' $WORK/dashboard.html"
 kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null
+
+# Kafka through the binary (E2E_KAFKA_BROKERS, with E2E_KAFKA_PYTHON: a python with confluent_kafka): commands
+# produced to bazaar.stock-commands are applied once each, in order; an HTTP write is published on
+# bazaar.stock-movements; the consumer lag is a metric.
+if [ -n "${E2E_KAFKA_BROKERS:-}" ]; then
+  cat >"$WORK/produce.py" <<'PY'
+import json, sys
+from confluent_kafka import Producer
+brokers, store, run = sys.argv[1:4]
+p = Producer({"bootstrap.servers": brokers, "acks": "all", "enable.idempotence": True})
+def send(i):
+    command = {"id": "e2e-%s-%d" % (run, i), "store_id": store, "product_id": "P1", "delta": 1, "reason": "receipt",
+               "reference": "r%02d" % i}
+    p.produce("bazaar.stock-commands", key=store.encode(), value=json.dumps(command).encode())
+for i in range(20):
+    send(i)
+    if i < 5: send(i)  # sent twice: applied once
+assert p.flush(30) == 0
+PY
+  cat >"$WORK/find.py" <<'PY'
+import sys, time
+from confluent_kafka import Consumer
+brokers, store, movement = sys.argv[1:4]
+c = Consumer({"bootstrap.servers": brokers, "group.id": "e2e-reader-" + movement, "auto.offset.reset": "earliest",
+              "session.timeout.ms": 6000, "heartbeat.interval.ms": 500})
+c.subscribe(["bazaar.stock-movements"])
+deadline, found = time.time() + 30, False
+while not found and time.time() < deadline:
+    for m in c.consume(500, 0.5):
+        found = found or (not m.error() and m.key() == store.encode() and movement.encode() in m.value())
+c.close()
+sys.exit(0 if found else 1)
+PY
+  run=$RANDOM$RANDOM
+  export BAZAAR_KAFKA_BROKERS=$E2E_KAFKA_BROKERS BAZAAR_KAFKA_CONSUMER_GROUP="e2e-$run"
+  check "serve starts with Kafka" "start"
+  curl -sf -XPUT "$B/v1/stores/K$run" -H "$AUTH" -d '{"name":"k"}' >/dev/null
+  check "25 commands produced to bazaar.stock-commands" "$E2E_KAFKA_PYTHON $WORK/produce.py $E2E_KAFKA_BROKERS K$run $run"
+  version() { curl -sf "$B/get-stock/K$run/P1" -H "$AUTH" | json "d['version']"; }
+  for _ in $(seq 150); do [ "$(version)" = 20 ] && break; sleep 0.2; done
+  check "... applied once each (5 were sent twice)" "[ \"\$(version)\" = 20 ]"
+  references=$(curl -sf "$B/audit-logs?store_id=K$run&limit=100" -H "$AUTH" | json "','.join(m['reference'] for m in reversed(d['items']))")
+  check "... in the partition's order" "[ '$references' = '$(seq -f 'r%02g' 0 19 | paste -sd,)' ]"
+  movement=$(curl -sf -XPOST "$B/update-stock/K$run/P1" -H "$AUTH" -d '{"delta": 2, "reason": "receipt"}' | json "d['movement_id']")
+  check "an HTTP write is published on bazaar.stock-movements" "$E2E_KAFKA_PYTHON $WORK/find.py $E2E_KAFKA_BROKERS K$run $movement"
+  check "consumer lag is a metric" "curl -sf $B/metrics -o $WORK/metrics.txt && grep -q 'bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-commands\"}' $WORK/metrics.txt"
+  kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null
+  unset BAZAAR_KAFKA_BROKERS BAZAAR_KAFKA_CONSUMER_GROUP
+fi
 
 # The analyst CLI on the shared demand data (a 6-day trading week: no Saturdays).
 DATA=../shared/data/online-retail-50.csv

@@ -35,4 +35,5 @@ bash scripts/e2e.sh .build/debug/bazaar
 mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -e 'DROP DATABASE IF EXISTS bazaar_e2e; CREATE DATABASE bazaar_e2e'
 E2E_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/bazaar_e2e" E2E_REPLICA_URLS="$BAZAAR_TEST_MYSQL_REPLICA_URL/bazaar_e2e" \
   BAZAAR_REDIS_URL="$BAZAAR_TEST_REDIS_URL" BAZAAR_REDIS_KEY_PREFIX="e2e-$$-$RANDOM:" \
+  E2E_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" E2E_KAFKA_PYTHON="$PWD/.test-services/kafka/venv/bin/python" \
   bash scripts/e2e.sh .build/debug/bazaar
