@@ -69,6 +69,10 @@ struct CommandIngestion: Service {
         case rejected(problemJSON: String)
         /// The database could not be reached: not the command's fault, so it is retried, never rejected.
         case unavailable
+
+        var isUnavailable: Bool {
+            if case .unavailable = self { true } else { false }
+        }
     }
 
     /// Applies or rejects every command of the batch; false if cancelled before all of them were settled (the batch
@@ -77,7 +81,7 @@ struct CommandIngestion: Service {
         var outcomes = await apply(batch.messages)
         // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.
         while !Task.isCancelled {
-            let waiting = outcomes.indices.filter { if case .unavailable = outcomes[$0] { true } else { false } }
+            let waiting = outcomes.indices.filter { outcomes[$0].isUnavailable }
             if waiting.isEmpty { break }
             try? await Task.sleep(for: .seconds(1))
             for (index, outcome) in zip(waiting, await apply(waiting.map { batch.messages[$0] })) { outcomes[index] = outcome }
@@ -97,8 +101,7 @@ struct CommandIngestion: Service {
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        let unsettled = outcomes.contains { if case .unavailable = $0 { true } else { false } }
-        return toReject.isEmpty && !unsettled
+        return toReject.isEmpty && !outcomes.contains(where: \.isUnavailable)
     }
 
     /// The messages' commands: each partition's in its order, in one transaction; the partitions' transactions run

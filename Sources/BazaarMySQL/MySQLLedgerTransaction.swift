@@ -45,11 +45,10 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// Locks (and reads) the stock rows of every key, in key order.
     mutating func lock(_ keys: [Key]) throws {
         for key in keys where levels[key] == nil { levels[key] = LockedLevel(level: .empty, stored: false) }
-        for chunk in stride(from: 0, to: keys.count, by: 500).map({ keys[$0..<min($0 + 500, keys.count)] }) {
-            let tuples = try chunk.map { "(\(try connection.literal(.text($0.storeID))),\(try connection.literal(.text($0.productID))))" }
+        for tuples in try pairLists(keys.map { ($0.storeID, $0.productID) }) {
             let rows = try connection.query("""
                 SELECT store_id, product_id, quantity, version, updated_at_ms FROM stock_levels
-                WHERE (store_id, product_id) IN (\(tuples.joined(separator: ","))) ORDER BY store_id, product_id FOR UPDATE
+                WHERE (store_id, product_id) IN (\(tuples)) ORDER BY store_id, product_id FOR UPDATE
                 """)
             for row in rows {
                 let key = Key(storeID: try row.string(0), productID: try row.string(1))
@@ -65,10 +64,9 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     mutating func prefetchIdempotency(_ claims: [IdempotencyClaim]) throws {
         let ids = Set(claims.map { IdempotencyID(scope: $0.scope, key: $0.key) }).subtracting(prefetchedIdempotency)
         let sorted = ids.sorted { ($0.scope, $0.key) < ($1.scope, $1.key) }
-        for chunk in stride(from: 0, to: sorted.count, by: 500).map({ sorted[$0..<min($0 + 500, sorted.count)] }) {
-            let tuples = try chunk.map { "(\(try connection.literal(.text($0.scope))),\(try connection.literal(.text($0.key))))" }
+        for tuples in try pairLists(sorted.map { ($0.scope, $0.key) }) {
             let rows = try connection.query("""
-                SELECT scope, `key`, fingerprint, movement_ids FROM idempotency_keys WHERE (scope, `key`) IN (\(tuples.joined(separator: ",")))
+                SELECT scope, `key`, fingerprint, movement_ids FROM idempotency_keys WHERE (scope, `key`) IN (\(tuples))
                 """)
             for row in rows {
                 storedIdempotency[IdempotencyID(scope: try row.string(0), key: try row.string(1))] =
@@ -220,6 +218,15 @@ struct MySQLLedgerTransaction: LedgerTransaction {
             try connection.run("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES \(values.joined(separator: ","))")
         }
         return sequences
+    }
+
+    /// `('a','b'),('c','d'),...` for a row-constructor `IN`, 500 pairs a list (one statement each).
+    private func pairLists(_ pairs: [(String, String)]) throws -> [String] {
+        try stride(from: 0, to: pairs.count, by: 500).map { start in
+            try pairs[start..<min(start + 500, pairs.count)].map { first, second in
+                "(\(try connection.literal(.text(first))),\(try connection.literal(.text(second))))"
+            }.joined(separator: ",")
+        }
     }
 
     private func chunks(_ count: Int) -> [Range<Int>] {

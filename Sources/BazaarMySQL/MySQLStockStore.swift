@@ -405,6 +405,7 @@ public final class MySQLStockStore: StockStore {
         return try await onPrimary(body)
     }
 
+    @discardableResult
     func onPrimary<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
         do {
             let value = try await primary.withConnection(body)
@@ -416,6 +417,7 @@ public final class MySQLStockStore: StockStore {
     }
 
     /// A write in its own transaction on the primary; its GTID becomes the request's consistency token.
+    @discardableResult
     func writeOnPrimary<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
         let (value, token): (T, String?) = try await onPrimary { connection in
             let value = try connection.transaction(body)

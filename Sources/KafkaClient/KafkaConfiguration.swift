@@ -32,6 +32,19 @@ public struct KafkaConfiguration: Sendable, Equatable {
         ])
     }
 
+    /// A librdkafka client of `type` on this configuration; `prepare` sets callbacks on the native configuration
+    /// first. The configuration is consumed (freed by librdkafka, or here on failure).
+    func makeClient(_ type: rd_kafka_type_t, prepare: (OpaquePointer) -> Void = { _ in }) throws(KafkaError) -> OpaquePointer {
+        let conf = try makeNative()
+        prepare(conf)
+        var errorText = [CChar](repeating: 0, count: 512)
+        guard let client = rd_kafka_new(type, conf, &errorText, errorText.count) else {
+            rd_kafka_conf_destroy(conf)
+            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
+        }
+        return client
+    }
+
     func makeNative() throws(KafkaError) -> OpaquePointer {
         let conf = rd_kafka_conf_new()!
         var errorText = [CChar](repeating: 0, count: 512)

@@ -72,14 +72,10 @@ public final class KafkaConsumer: Service, Sendable {
 
     public init(configuration: KafkaConfiguration, topics: [String], maxBatch: Int = 500,
                 onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
-        let conf = try configuration.makeNative()
         let errors = ErrorSink(onError)
-        rd_kafka_conf_set_error_cb(conf, consumerErrorCallback)
-        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
-        var errorText = [CChar](repeating: 0, count: 512)
-        guard let rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, &errorText, errorText.count) else {
-            rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
+        let rk = try configuration.makeClient(RD_KAFKA_CONSUMER) { conf in
+            rd_kafka_conf_set_error_cb(conf, consumerErrorCallback)
+            rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
         }
         rd_kafka_poll_set_consumer(rk)
         let list = rd_kafka_topic_partition_list_new(Int32(topics.count))!
@@ -175,13 +171,9 @@ public enum KafkaAdmin {
     /// Creates topics with the given partition counts (replication factor: the broker's default); existing topics
     /// are left as they are.
     public static func createTopics(brokers: String, _ topics: [(name: String, partitions: Int32)], timeoutMillis: Int32 = 10_000) throws {
-        let conf = try KafkaConfiguration(brokers: brokers).makeNative()
-        var errorText = [CChar](repeating: 0, count: 512)
-        guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
-            rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
-        }
+        let rk = try KafkaConfiguration(brokers: brokers).makeClient(RD_KAFKA_PRODUCER)
         defer { rd_kafka_destroy(rk) }
+        var errorText = [CChar](repeating: 0, count: 512)
         var newTopics: [OpaquePointer?] = try topics.map { topic in
             guard let created = rd_kafka_NewTopic_new(topic.name, topic.partitions, -1, &errorText, errorText.count) else {
                 throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))

@@ -21,15 +21,11 @@ public final class KafkaProducer: Service, Sendable {
 
     /// `onError` receives librdkafka's error callbacks (transient broker errors, and fatal ones).
     public init(configuration: KafkaConfiguration, onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
-        let conf = try configuration.makeNative()
         let errors = ErrorSink(onError)
-        rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
-        rd_kafka_conf_set_error_cb(conf, errorCallback)
-        rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
-        var errorText = [CChar](repeating: 0, count: 512)
-        guard let rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, &errorText, errorText.count) else {
-            rd_kafka_conf_destroy(conf)
-            throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
+        let rk = try configuration.makeClient(RD_KAFKA_PRODUCER) { conf in
+            rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
+            rd_kafka_conf_set_error_cb(conf, errorCallback)
+            rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
         }
         self.handle = KafkaHandle(rk)
         self.errors = errors
