@@ -4,15 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# System libraries the build links and the servers the tests talk to (installed if missing).
-need=()
-for package in libsqlite3-dev libmariadb-dev librdkafka-dev mariadb-server mariadb-client redis-server python3-venv openssl; do
-  dpkg -s "$package" >/dev/null 2>&1 || need+=("$package")
-done
-if [ ${#need[@]} -gt 0 ]; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null
-fi
+# System libraries the build links (the one list, scripts/system-packages.txt, shared with scripts/run-demo.sh) and
+# the servers the tests talk to (installed if missing).
+source scripts/system-packages.sh
+ensure_debian_packages $(build_packages) mariadb-server mariadb-client redis-server python3-venv openssl
+# Before minutes of building: every system library Package.swift links has its Debian package in that list.
+bash scripts/check-system-packages.sh
 
 bash scripts/services/mariadb.sh start
 bash scripts/services/redis.sh start
