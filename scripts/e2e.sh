@@ -28,6 +28,19 @@ check "migrate creates the schema" "$BIN migrate --database-url sqlite://$WORK/m
 check "a bad database URL fails" "! $BIN migrate --database-url postgres://x >/dev/null 2>&1"
 check "... with a message that says what to fix" "{ $BIN migrate --database-url postgres://x 2>&1 || true; } | grep -q 'must start with sqlite:// or mysql://'"
 check "a bad port is refused" "! $BIN serve --http-port 70000 >/dev/null 2>&1"
+# Errors read as sentences with their fix: never a Swift enum dump such as `invalid(field: ...)` or a type name.
+swifty='[a-zA-Z]+\([a-z]+: |DomainError|StorageUnavailable|MySQLError|RedisError|KafkaError|ConfigurationError'
+check "--version prints the version" "$BIN --version | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$'"
+check "serve --help lists every configuration key" "$BIN serve --help >$WORK/serve-help.txt && for k in http.host database.replica_max_lag_seconds redis.key_prefix kafka.consumer_group cache.near_max_age_ms webhooks.retry_base_seconds log.format BAZAAR_DATABASE_POOL_SIZE; do grep -q \"\$k\" $WORK/serve-help.txt || exit 1; done"
+ABS_BIN="$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")"
+check "doctor passes on the embedded default" "(cd $WORK && $ABS_BIN doctor >$WORK/doctor-ok.txt) && [ \$(grep -c '^OK ' $WORK/doctor-ok.txt) -eq 3 ]"
+$BIN doctor --database-url mysql://root:pw@127.0.0.1:1/x --redis-url redis://127.0.0.1:1 --kafka-brokers 127.0.0.1:1 --timeout 2 >$WORK/doctor-bad.txt 2>&1; doctor_code=$?
+check "doctor names each unreachable dependency and exits 1" "[ $doctor_code -eq 1 ] && [ \$(grep -c '^FAIL ' $WORK/doctor-bad.txt) -eq 3 ] && ! grep -Eq \"$swifty|:pw@\" $WORK/doctor-bad.txt"
+$BIN migrate --database-url mysql://root@127.0.0.1:1/x >$WORK/unreachable.txt 2>&1
+check "an unreachable database is a sentence with the fix" "grep -q 'cannot be reached' $WORK/unreachable.txt && grep -q 'database.url' $WORK/unreachable.txt && ! grep -Eq \"$swifty\" $WORK/unreachable.txt"
+$BIN demo --stores 0 >$WORK/demo-size.txt 2>&1
+check "a demo size out of range names the flag and its range" "grep -q -- '--stores must be from 1 to' $WORK/demo-size.txt"
+check "a demo past the batch limit loads, with progress on stderr" "$BIN demo --database-url sqlite://$WORK/demo.sqlite --stores 3 --products 200 --products-per-store 150 --days 2 --log-level warning >$WORK/demo.txt 2>$WORK/demo-progress.txt && grep -q 'Loaded demo data: 3 stores' $WORK/demo.txt && grep -q 'Loading demo data: 3/3 stores' $WORK/demo-progress.txt"
 
 check "serve starts" "start"
 curl -sf -XPUT "$B/v1/stores/S1" -H "$AUTH" -d '{"name":"s"}' >/dev/null

@@ -21,8 +21,39 @@ public struct DemoData: Sendable {
         public var movements: Int
     }
 
-    /// Loads into an empty catalog; does nothing (returns nil) when stores already exist.
-    public func load(into system: BazaarSystem, clock: WallClock = .system, logger: Logger) async throws -> Summary? {
+    /// How far a load has got, reported after each group of stores (the CLI prints it on standard error).
+    public struct Progress: Sendable {
+        public var storesDone: Int
+        public var stores: Int
+        public var movements: Int
+    }
+
+    /// The largest sizes the loader accepts. Store and product ids stay short identifiers well inside these.
+    public static let maxStores = 100_000
+    public static let maxProducts = 1_000_000
+    public static let maxDays = 3650
+
+    /// Refuses sizes the loader cannot honour, with a sentence that says what to pass instead.
+    public func validate() throws(DemoSizeError) {
+        guard (1...Self.maxStores).contains(stores) else {
+            throw DemoSizeError("--stores must be from 1 to \(Self.maxStores) (got \(stores))")
+        }
+        guard (1...Self.maxProducts).contains(products) else {
+            throw DemoSizeError("--products must be from 1 to \(Self.maxProducts) (got \(products))")
+        }
+        guard (1...products).contains(productsPerStore) else {
+            throw DemoSizeError("--products-per-store must be from 1 to --products (\(products)) (got \(productsPerStore))")
+        }
+        guard (1...Self.maxDays).contains(days) else {
+            throw DemoSizeError("--days must be from 1 to \(Self.maxDays) (got \(days))")
+        }
+    }
+
+    /// Loads into an empty catalog; does nothing (returns nil) when stores already exist. `progress` is called
+    /// after each group of stores has all its history written.
+    public func load(into system: BazaarSystem, clock: WallClock = .system, logger: Logger,
+                     progress: @Sendable (Progress) -> Void = { _ in }) async throws -> Summary? {
+        try validate()
         if try await !system.store.stores(afterID: nil, limit: 1).isEmpty { return nil }
         let now = clock.nowMillis()
         let storeIDs = (1...stores).map { "S\(1000 + $0)" }
@@ -49,21 +80,21 @@ public struct DemoData: Sendable {
         let seed = self.seed
         let storeChunks = stride(from: 0, to: storeIDs.count, by: 8).map { Array(storeIDs[$0..<min($0 + 8, storeIDs.count)]) }
         var total = 0
+        var storesDone = 0
         for chunk in storeChunks {
             total += try await withThrowingTaskGroup(of: Int.self) { group in
                 for storeID in chunk {
                     group.addTask {
-                        var rng = SplitMix64(seed: seed ^ UInt64(storeID.hashValue & 0xFFFF_FFFF) ^ UInt64(storeID.utf8.reduce(0) { $0 &* 31 &+ Int($1) }))
-                        var assortment = Set<String>()
-                        while assortment.count < min(productsPerStore, productIDs.count) {
-                            assortment.insert(productIDs[Int(rng.next() % UInt64(productIDs.count))])
-                        }
+                        // Seeded from the id's bytes only (String.hashValue changes from run to run), so every load is the same.
+                        var rng = SplitMix64(seed: seed ^ storeID.utf8.reduce(UInt64(0)) { $0 &* 31 &+ UInt64($1) })
+                        let assortment = Self.assortment(of: productsPerStore, from: productIDs, rng: &rng)
                         // Mean daily demand: most items sell a few a day, a third are slow movers.
-                        let items = assortment.sorted().map { id -> (String, Double) in
+                        let items = assortment.map { id -> (String, Double) in
                             (id, rng.uniform() < 0.35 ? 0.1 + rng.uniform() * 0.4 : 1 + rng.uniform() * 12)
                         }
                         var onHand = [String: Int64]()
                         var pendingReceipts = [Int64: [(String, Int64)]]()
+                        var onOrder = Set<String>()
                         var written = 0
                         for day in firstDay..<today {
                             var commands: [MovementCommand] = []
@@ -88,24 +119,30 @@ public struct DemoData: Sendable {
                                     level -= 1
                                     commands.append(try MovementCommand(storeID: storeID, productID: productID, change: .quantity(level), reason: .count, reference: "monthly count", occurredAtMillis: at + 12 * 3_600_000))
                                 }
-                                let alreadyOrdered = pendingReceipts.values.contains { $0.contains { $0.0 == productID } }
-                                if !alreadyOrdered, Double(level) < rate * 7 {
+                                if !onOrder.contains(productID), Double(level) < rate * 7 {
                                     let lead = Int64(2 + rng.next() % 4)
                                     pendingReceipts[day + lead, default: []].append((productID, Int64(rate * 14) + 6))
+                                    onOrder.insert(productID)
                                 }
                                 onHand[productID] = level
                             }
+                            for (arrivedID, _) in pendingReceipts[day] ?? [] { onOrder.remove(arrivedID) }
                             pendingReceipts[day] = nil
-                            if !commands.isEmpty {
-                                _ = try await system.stock.write(commands, actor: "demo-loader", scope: "demo")
-                                written += commands.count
+                            // A store's day can hold more movements than one write may (the API's batch limit):
+                            // it goes in slices of at most that many, in order.
+                            for start in stride(from: 0, to: commands.count, by: StockService.maxBatchSize) {
+                                let slice = Array(commands[start..<min(start + StockService.maxBatchSize, commands.count)])
+                                _ = try await system.stock.write(slice, actor: "demo-loader", scope: "demo")
                             }
+                            written += commands.count
                         }
                         return written
                     }
                 }
                 return try await group.reduce(0, +)
             }
+            storesDone += chunk.count
+            progress(Progress(storesDone: storesDone, stores: storeIDs.count, movements: total))
         }
         // A few transfers between branches, through the transfer use case.
         var rng = SplitMix64(seed: seed)
@@ -121,10 +158,30 @@ public struct DemoData: Sendable {
         return Summary(stores: stores, products: products, movements: total)
     }
 
+    /// `count` distinct products drawn from `productIDs`: by rejection while that is cheap, else by a partial
+    /// shuffle (a store carrying most of the catalog would wait long for the last few unseen ids).
+    static func assortment(of count: Int, from productIDs: [String], rng: inout SplitMix64) -> [String] {
+        let count = min(count, productIDs.count)
+        if count * 2 <= productIDs.count {
+            var picked = Set<String>()
+            while picked.count < count { picked.insert(productIDs[Int(rng.next() % UInt64(productIDs.count))]) }
+            return picked.sorted()
+        }
+        var pool = productIDs
+        for index in 0..<count { pool.swapAt(index, index + Int(rng.next() % UInt64(pool.count - index))) }
+        return pool[..<count].sorted()
+    }
+
     static let cities = ["London", "Leeds", "Bristol", "Glasgow", "Cardiff", "Belfast", "York", "Bath", "Derby", "Hull", "Oxford", "Leicester"]
     static let adjectives = ["Organic", "Classic", "Family", "Premium", "Smart", "Fresh", "Everyday", "Deluxe", "Mini", "Eco"]
     static let nouns = ["oat milk", "coffee beans", "pasta", "olive oil", "rice", "tea", "granola", "chocolate", "tomatoes", "batteries",
                         "dish soap", "shampoo", "notebook", "socks", "candles", "light bulbs", "honey", "crisps", "yoghurt", "bread"]
+}
+
+/// Demo sizes outside what the loader accepts; the message names the flag and its range.
+public struct DemoSizeError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// A small deterministic generator, so every demo load is the same.

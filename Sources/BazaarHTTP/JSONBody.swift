@@ -59,7 +59,8 @@ func fieldPath(_ path: [any CodingKey], _ last: String? = nil) -> String {
 }
 
 extension Problem {
-    static func decoding(_ error: DecodingError) -> Problem {
+    /// A body that could not be decoded, naming the field (the command line words JSON errors with it too).
+    public static func decoding(_ error: DecodingError) -> Problem {
         let field: String
         let message: String
         switch error {
@@ -127,8 +128,11 @@ enum JSONResponse {
 
 /// Query parameters and path segments.
 extension Request {
+    /// A query parameter, percent-decoded (by Hummingbird). An empty value (`cursor=`, `limit=`) is absent, as
+    /// forms and generated clients send an optional parameter they have no value for (openapi.yaml says so).
     func query(_ name: String) -> String? {
-        uri.queryParameters[Substring(name)].map(String.init)
+        guard let value = uri.queryParameters[Substring(name)], !value.isEmpty else { return nil }
+        return String(value)
     }
 
     /// An optional enumerated filter in the query (400 naming the allowed values otherwise).
@@ -151,13 +155,41 @@ extension Request {
 }
 
 extension BazaarRequestContext {
-    /// A path identifier (store or product), validated against the identifier alphabet.
+    /// A path identifier (store, product, key, alert, webhook), percent-decoded and then validated against the
+    /// identifier alphabet. Decoding comes first: `/get-stock/al/%3AgA` is product `:gA`, the form a browser's
+    /// `encodeURIComponent` sends (the router hands over path segments as they came on the wire).
     func identifier(_ name: String) throws -> String {
-        guard let value = parameters.get(name) else { throw Problem.badParameter(name, "is missing") }
-        guard Identifier.isValid(value) else {
+        guard let raw = parameters.get(name) else { throw Problem.badParameter(name, "is missing") }
+        guard let value = PercentDecoding.decode(raw), Identifier.isValid(value) else {
             throw Problem.badParameter(name, "must be 1-\(Identifier.maxLength) characters from A-Z a-z 0-9 . _ : -")
         }
         return value
+    }
+}
+
+/// RFC 3986 percent-decoding of one path segment.
+enum PercentDecoding {
+    /// The decoded text, or nil for a malformed escape (`%`, `%4`, `%zz`) or bytes that are not UTF-8.
+    static func decode(_ text: String) -> String? {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 }
 

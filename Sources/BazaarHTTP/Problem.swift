@@ -1,5 +1,5 @@
-import BazaarCore
-import BazaarDomain
+public import BazaarCore
+public import BazaarDomain
 import Foundation
 public import HTTPTypes
 public import Hummingbird
@@ -48,8 +48,8 @@ public struct Problem: Error, HTTPResponseError, Sendable {
 }
 
 extension Problem {
-    /// The one mapping from domain refusals to HTTP.
-    init(_ error: DomainError) {
+    /// The one mapping from domain refusals to HTTP (the command line reuses its titles and details).
+    public init(_ error: DomainError) {
         switch error {
         case .invalid(let field, let message):
             self.init(.unprocessableContent, "invalid-request", "Invalid request", "`\(field)` \(message)",
@@ -78,6 +78,15 @@ extension Problem {
         case .forbidden(let message):
             self.init(.forbidden, "forbidden", "Forbidden", message)
         }
+    }
+}
+
+extension Problem {
+    /// The database cannot be reached: 503 with `Retry-After`, since the service reconnects by itself.
+    public init(_ error: StorageUnavailable) {
+        self.init(.serviceUnavailable, "database-unavailable", "Database unavailable",
+                  "\(error.description); retry shortly (writes with the same Idempotency-Key apply at most once)",
+                  headers: [.retryAfter: "1"])
     }
 }
 
@@ -112,9 +121,7 @@ struct ProblemMiddleware: RouterMiddleware {
         case let domain as DomainError:
             return Problem(domain)
         case let unavailable as StorageUnavailable:
-            return Problem(.serviceUnavailable, "database-unavailable", "Database unavailable",
-                           "\(unavailable.description); retry shortly (writes with the same Idempotency-Key apply at most once)",
-                           headers: [.retryAfter: "1"])
+            return Problem(unavailable)
         case let decoding as DecodingError:
             return Problem.decoding(decoding)
         case let http as HTTPError:

@@ -1,7 +1,9 @@
 import ArgumentParser
 import BazaarApp
+import Foundation
 import Hummingbird
 import Logging
+import Synchronization
 
 /// `bazaar`: the stock service and its tools. Running it with no command serves the API.
 @main
@@ -9,8 +11,33 @@ struct Bazaar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bazaar",
         abstract: "Bazaar: exact, audited stock levels for retail chains.",
-        subcommands: [Serve.self, Migrate.self, Demo.self, ForecastCommand.self, SimulateCommand.self],
+        version: BazaarVersion.current,
+        subcommands: [Serve.self, Migrate.self, Demo.self, Doctor.self, ForecastCommand.self, SimulateCommand.self],
         defaultSubcommand: Serve.self)
+
+    /// ArgumentParser's `main`, except that an error thrown while a command runs is first worded as a plain
+    /// sentence with its fix (`CommandLineErrors`): ArgumentParser would print a bare Swift error as Swift shows it.
+    /// Its own errors (a bad flag, `--help`, `--version`, validation) pass through unchanged: they already read well.
+    static func main() async {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            // ArgumentParser's own errors (help, version, validation, exit codes; some of them internal types)
+            // already read well and print usage where it helps.
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }
+            exit(withError: CommandFailure(CommandLineErrors.sentence(for: error)))
+        }
+    }
 }
 
 /// Options shared by every command; each maps to a configuration key (environment `BAZAAR_*`).
@@ -40,7 +67,20 @@ struct ConfigurationOptions: ParsableArguments {
         do {
             return try await BazaarConfiguration.load(commandLine: given.compactMapValues { $0 }, configFile: config)
         } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+            throw ValidationError(CommandLineErrors.sentence(for: error))
+        }
+    }
+
+    /// Runs `body` with the configuration, wording any error it throws with that configuration in hand (the
+    /// sentence can then name the database or broker that failed, passwords hidden).
+    func run(_ body: (BazaarConfiguration) async throws -> Void) async throws {
+        let configuration = try await load()
+        do {
+            try await body(configuration)
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw CommandFailure(CommandLineErrors.sentence(for: error, configuration: configuration))
         }
     }
 
@@ -58,22 +98,26 @@ struct ConfigurationOptions: ParsableArguments {
 }
 
 struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the HTTP service (the default command).")
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP service (the default command).",
+        discussion: BazaarConfiguration.settingsHelp)
     @OptionGroup var options: ConfigurationOptions
     @Flag(help: "Load the demo chain first if the database has no stores.") var demo = false
 
     func run() async throws {
-        let configuration = try await options.load()
-        let logger = options.logger(configuration)
-        let system = try await BazaarSystem.start(configuration: configuration, logger: logger)
-        if let key = system.newAdminKey {
-            print("Created an admin API key (shown once; keep it safe): \(key)")
+        try await options.run { configuration in
+            let logger = options.logger(configuration)
+            let system = try await BazaarSystem.start(configuration: configuration, logger: logger)
+            if let key = system.newAdminKey {
+                print("Created an admin API key (shown once; keep it safe): \(key)")
+            }
+            if demo, let summary = try await DemoData().load(into: system, logger: logger, progress: DemoProgress.report) {
+                DemoProgress.finish()
+                print("Loaded demo data: \(summary.stores) stores, \(summary.products) products, \(summary.movements) movements.")
+            }
+            print("Bazaar listening on http://\(configuration.httpHost):\(configuration.httpPort) (dashboard at /, contract at /openapi.yaml)")
+            try await system.run()
         }
-        if demo, let summary = try await DemoData().load(into: system, logger: logger) {
-            print("Loaded demo data: \(summary.stores) stores, \(summary.products) products, \(summary.movements) movements.")
-        }
-        print("Bazaar listening on http://\(configuration.httpHost):\(configuration.httpPort) (dashboard at /, contract at /openapi.yaml)")
-        try await system.application().runService()
     }
 }
 
@@ -82,10 +126,54 @@ struct Migrate: AsyncParsableCommand {
     @OptionGroup var options: ConfigurationOptions
 
     func run() async throws {
-        let configuration = try await options.load()
-        let system = try await BazaarSystem.start(configuration: configuration, logger: options.logger(configuration))
-        try await system.store.close()
-        print("Schema is up to date.")
+        try await options.run { configuration in
+            let system = try await BazaarSystem.start(configuration: configuration, logger: options.logger(configuration))
+            try await system.store.close()
+            print("Schema is up to date.")
+        }
+    }
+}
+
+/// `bazaar doctor`: the same configuration as `serve`, every dependency it names tried once, one line each.
+struct Doctor: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check every configured dependency (database primary and replicas, Redis, Kafka): one line each, exit 1 if any fails.")
+    @OptionGroup var options: ConfigurationOptions
+    @Option(help: "Seconds to wait for each dependency.") var timeout: UInt32 = 5
+
+    func run() async throws {
+        try await options.run { configuration in
+            print("bazaar \(BazaarVersion.current)")
+            let checks = await BazaarApp.Doctor.run(configuration, timeoutSeconds: max(1, timeout))
+            for check in checks { print(check.line) }
+            if checks.contains(where: { !$0.ok }) { throw ExitCode.failure }
+        }
+    }
+}
+
+/// The demo loader's progress on standard error (standard output keeps the results): one line rewritten in
+/// place on a terminal, a line per tenth of the stores otherwise (logs stay short).
+enum DemoProgress {
+    static let terminal = isatty(STDERR_FILENO) == 1
+    static let printedTenth = Mutex(0)
+
+    @Sendable static func report(_ progress: DemoData.Progress) {
+        let line = "Loading demo data: \(progress.storesDone)/\(progress.stores) stores, \(progress.movements) movements"
+        if terminal {
+            FileHandle.standardError.write(Data(("\r" + line).utf8))
+        } else {
+            // A line each time another tenth of the stores is done (the last one included).
+            let tenth = progress.storesDone * 10 / max(1, progress.stores)
+            let isNew = printedTenth.withLock { printed in
+                defer { printed = max(printed, tenth) }
+                return tenth > printed
+            }
+            if isNew { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        }
+    }
+
+    static func finish() {
+        if terminal { FileHandle.standardError.write(Data("\n".utf8)) }
     }
 }
 
@@ -97,21 +185,38 @@ struct Demo: AsyncParsableCommand {
     @Option(help: "Products carried by each store.") var productsPerStore = 25
     @Option(help: "Days of history.") var days = 90
 
-    func run() async throws {
-        let configuration = try await options.load()
-        let logger = options.logger(configuration)
-        let system = try await BazaarSystem.start(configuration: configuration, logger: logger)
-        if let key = system.newAdminKey { print("Created an admin API key (shown once; keep it safe): \(key)") }
+    var demo: DemoData {
         var demo = DemoData()
         demo.stores = stores
         demo.products = products
         demo.productsPerStore = productsPerStore
         demo.days = days
-        if let summary = try await demo.load(into: system, logger: logger) {
-            print("Loaded demo data: \(summary.stores) stores, \(summary.products) products, \(summary.movements) movements.")
-        } else {
-            print("The database already has stores; demo data not loaded.")
+        return demo
+    }
+
+    /// Sizes are checked before anything is opened, and refused with the range to use.
+    func validate() throws {
+        do { try demo.validate() } catch { throw ValidationError(CommandLineErrors.sentence(for: error)) }
+    }
+
+    func run() async throws {
+        try await options.run { configuration in
+            let logger = options.logger(configuration)
+            let system = try await BazaarSystem.start(configuration: configuration, logger: logger)
+            if let key = system.newAdminKey { print("Created an admin API key (shown once; keep it safe): \(key)") }
+            do {
+                if let summary = try await demo.load(into: system, logger: logger, progress: DemoProgress.report) {
+                    DemoProgress.finish()
+                    print("Loaded demo data: \(summary.stores) stores, \(summary.products) products, \(summary.movements) movements.")
+                } else {
+                    print("The database already has stores; demo data not loaded. Use an empty database (--database-url) for a new demo.")
+                }
+            } catch {
+                DemoProgress.finish()
+                try? await system.store.close()
+                throw error
+            }
+            try await system.store.close()
         }
-        try await system.store.close()
     }
 }

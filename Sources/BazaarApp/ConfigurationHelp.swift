@@ -1,0 +1,62 @@
+/// The configuration keys as a user meets them, for `bazaar serve --help`. Kept beside, not inside,
+/// `BazaarConfiguration`: a test reads the keys `init(reader:)` reads from its source and holds this list to them.
+extension BazaarConfiguration {
+    /// One configuration key as a user meets it: its name, environment variable, command-line option (if any),
+    /// what it means and its default. `bazaar serve --help` prints them all.
+    public struct Setting: Sendable {
+        public let key: String
+        public let option: String?
+        public let meaning: String
+        public var environment: String { BazaarConfiguration.environmentName(forKey: key) }
+    }
+
+    /// Every key `init(reader:)` reads, in the README's order (a test holds the two lists together).
+    public static let settings: [Setting] = [
+        Setting(key: "http.host", option: "--http-host", meaning: "address to listen on (default 127.0.0.1)"),
+        Setting(key: "http.port", option: "--http-port", meaning: "port to listen on (default 8080)"),
+        Setting(key: "database.url", option: "--database-url",
+                meaning: "sqlite://./file.sqlite, sqlite:///abs/path.sqlite or mysql://user:pass@host:port/db (default sqlite://./bazaar.sqlite)"),
+        Setting(key: "database.replica_urls", option: "--database-replica-urls",
+                meaning: "comma-separated mysql:// URLs for reads (default none: reads go to the primary)"),
+        Setting(key: "database.replica_max_lag_seconds", option: nil, meaning: "a replica further behind serves no reads (default 5)"),
+        Setting(key: "database.replica_wait_ms", option: nil,
+                meaning: "how long a read with a consistency token waits for a replica before reading the primary (default 500)"),
+        Setting(key: "database.pool_size", option: nil, meaning: "connections to the MySQL primary; half, at least 2, to each replica (default 8)"),
+        Setting(key: "redis.url", option: "--redis-url", meaning: "redis://[user:password@]host:port[/db] (default none: in-process cache and rate limits)"),
+        Setting(key: "redis.key_prefix", option: nil, meaning: "start of every Redis key and channel (default bazaar:)"),
+        Setting(key: "cache.near_max_age_ms", option: nil, meaning: "how long a node's near cache answers without asking Redis (default 5000)"),
+        Setting(key: "kafka.brokers", option: "--kafka-brokers", meaning: "host:port,host:port (default none: in-process event bus)"),
+        Setting(key: "kafka.consumer_group", option: nil, meaning: "the group sharing bazaar.stock-commands (default bazaar-ingest)"),
+        Setting(key: "kafka.command_replay_window_hours", option: nil,
+                meaning: "a command delivered again within this many hours is applied exactly once; keep it at or above the topic's retention (default 168)"),
+        Setting(key: "shutdown.timeout_seconds", option: nil, meaning: "the most a graceful shutdown (SIGTERM, SIGINT) may take (default 10)"),
+        Setting(key: "security.secret_key", option: nil,
+                meaning: "the deployment's shared secret (16+ characters) for webhook secrets at rest and consistency tokens (default: from admin.key)"),
+        Setting(key: "admin.key", option: "--admin-key", meaning: "admin API key created at start if absent (default: a new key, printed once)"),
+        Setting(key: "rate_limit.rate", option: "--rate-limit-rate", meaning: "requests a second per API key (default 1000)"),
+        Setting(key: "rate_limit.burst", option: "--rate-limit-burst", meaning: "burst size per API key (default 2000)"),
+        Setting(key: "cache.capacity", option: nil, meaning: "stock levels in the in-process cache; 0 turns it off (default 1000000)"),
+        Setting(key: "intelligence.recompute_seconds", option: nil, meaning: "age after which thresholds are recomputed (default 3600)"),
+        Setting(key: "webhooks.retry_base_seconds", option: nil, meaning: "first retry delay of a failed webhook delivery, doubling (default 1)"),
+        Setting(key: "webhooks.allowed_hosts", option: nil,
+                meaning: "comma-separated internal hosts, addresses and CIDR blocks webhooks may call (default none: public addresses only)"),
+        Setting(key: "webhooks.timeout_seconds", option: nil, meaning: "the whole of one webhook delivery attempt (default 10)"),
+        Setting(key: "log.level", option: "--log-level", meaning: "trace, debug, info, notice, warning, error or critical (default info)"),
+        Setting(key: "log.format", option: "--log-format", meaning: "text or json (default text)"),
+    ]
+
+    /// The settings as `serve --help` shows them: precedence first, then one key per line.
+    public static var settingsHelp: String {
+        var lines = [
+            "Configuration: command line, then environment, then a JSON config file (--config FILE or BAZAAR_CONFIG_FILE,",
+            "nested by the dots of the key: {\"http\": {\"port\": 9090}}), then defaults. Every key:",
+            "",
+        ]
+        for setting in settings {
+            let names = [setting.key, setting.environment] + (setting.option.map { [$0] } ?? [])
+            lines.append("  " + names.joined(separator: " | "))
+            lines.append("      " + setting.meaning)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
