@@ -1,4 +1,5 @@
 public import Configuration
+public import BazaarCore
 import Logging
 import Foundation
 import SystemPackage
@@ -47,6 +48,13 @@ public struct BazaarConfiguration: Sendable {
     /// `webhooks.retry_base_seconds` / `BAZAAR_WEBHOOKS_RETRY_BASE_SECONDS`: first retry delay of a failed webhook
     /// delivery; each further retry doubles it (at most an hour, 10 attempts).
     public var webhookRetryBaseSeconds = 1.0
+    /// `webhooks.allowed_hosts` / `BAZAAR_WEBHOOKS_ALLOWED_HOSTS`: comma-separated host names, addresses and CIDR
+    /// blocks that webhooks may call although they are internal (loopback, private, link-local...). Empty: only
+    /// public addresses. Checked at registration and, after DNS, at every delivery.
+    public var webhookAllowedHosts: [String] = []
+    /// `webhooks.timeout_seconds` / `BAZAAR_WEBHOOKS_TIMEOUT_SECONDS`: the whole of one delivery attempt (DNS,
+    /// connection, TLS, request and answer) must fit in this.
+    public var webhookTimeoutSeconds = 10.0
     /// `log.level` / `BAZAAR_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. At debug every
     /// request is logged with its id.
     public var logLevel = "info"
@@ -77,6 +85,8 @@ public struct BazaarConfiguration: Sendable {
         cacheNearMaxAgeMillis = reader.int(forKey: "cache.near_max_age_ms", default: cacheNearMaxAgeMillis)
         intelligenceRecomputeSeconds = reader.double(forKey: "intelligence.recompute_seconds", default: intelligenceRecomputeSeconds)
         webhookRetryBaseSeconds = reader.double(forKey: "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds)
+        webhookAllowedHosts = reader.string(forKey: "webhooks.allowed_hosts").map(Self.list) ?? []
+        webhookTimeoutSeconds = reader.double(forKey: "webhooks.timeout_seconds", default: webhookTimeoutSeconds)
         logLevel = reader.string(forKey: "log.level", default: logLevel)
         logFormat = reader.string(forKey: "log.format", default: logFormat)
         try validate()
@@ -103,6 +113,21 @@ public struct BazaarConfiguration: Sendable {
         return try BazaarConfiguration(reader: ConfigReader(providers: providers))
     }
 
+    /// `a, b,,c` -> `["a", "b", "c"]`.
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// The webhook destination policy of `webhooks.allowed_hosts`.
+    public func webhookPolicy() throws -> WebhookAddressPolicy {
+        do {
+            return try WebhookAddressPolicy(allowlist: webhookAllowedHosts)
+        } catch {
+            guard case .invalid(let field, let message) = error else { throw ConfigurationError("\(error)") }
+            throw ConfigurationError("\(field) \(message)")
+        }
+    }
+
     /// `http.port` -> `BAZAAR_HTTP_PORT`.
     public static func environmentName(forKey key: String) -> String {
         "BAZAAR_" + key.replacingOccurrences(of: ".", with: "_").uppercased()
@@ -114,6 +139,10 @@ public struct BazaarConfiguration: Sendable {
         guard webhookRetryBaseSeconds > 0, webhookRetryBaseSeconds <= 3600 else {
             throw ConfigurationError("webhooks.retry_base_seconds must be > 0 and at most 3600")
         }
+        guard webhookTimeoutSeconds > 0, webhookTimeoutSeconds <= 300 else {
+            throw ConfigurationError("webhooks.timeout_seconds must be > 0 and at most 300")
+        }
+        _ = try webhookPolicy()
         guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
         guard ["text", "json"].contains(logFormat) else { throw ConfigurationError("log.format must be text or json (got \(logFormat))") }
         guard Logger.Level(rawValue: logLevel) != nil else {

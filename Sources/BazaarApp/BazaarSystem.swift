@@ -69,7 +69,8 @@ public struct BazaarSystem: Sendable {
         // Subscribed before anything publishes, so the consumer sees every committed movement.
         let movementEvents = bus.subscribe(topic: MovementEvent.topic)
         let alertEvents = bus.subscribe(topic: AlertEvent.topic)
-        let webhooks = WebhookService(store: store, clock: clock)
+        let webhookPolicy = try configuration.webhookPolicy()
+        let webhooks = WebhookService(store: store, clock: clock, policy: webhookPolicy)
         let limiter: any RateLimiter = if let redis, let redisCache {
             RedisRateLimiter(redis: redis, keyPrefix: configuration.redisKeyPrefix, rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst, breaker: redisCache.breaker)
         } else {
@@ -134,8 +135,9 @@ public struct BazaarSystem: Sendable {
             router: router, newAdminKey: newAdminKey, logger: logger,
             intelligenceConsumer: intelligenceConsumer,
             webhookDispatcher: WebhookDispatcher(
-                events: alertEvents, store: store, transport: HTTPWebhookTransport(timeout: .seconds(10)), clock: clock, logger: logger,
-                retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000))),
+                events: alertEvents, store: store, transport: HTTPWebhookTransport(policy: webhookPolicy), clock: clock, logger: logger,
+                retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000)),
+                timeout: .milliseconds(Int64(configuration.webhookTimeoutSeconds * 1000))),
             redisServices: redisCache.map { [RedisCoherence(configuration: $0.redis.configuration, cache: $0, logger: logger)] } ?? [],
             kafkaProducerServices: kafkaServices.producer, kafkaConsumerServices: kafkaServices.consumers)
     }

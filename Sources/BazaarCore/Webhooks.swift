@@ -5,25 +5,63 @@ public import Logging
 public import ServiceLifecycle
 
 /// Sends one HTTP POST; the webhook dispatcher is written against this so the client library stays outside Core.
+///
+/// Implementations must check every address they connect to against the `WebhookAddressPolicy` (after DNS),
+/// must not follow redirects, and must give up at `deadline`. They throw `WebhookFailure` so that what is
+/// recorded (and shown in `/attempts`) is a category, never the network's own error text: raw errors would
+/// tell a manager which internal ports are open.
 public protocol WebhookTransport: Sendable {
-    /// Returns the status code, or throws on a connection failure or timeout.
-    func post(url: String, headers: [(String, String)], body: String) async throws -> Int
+    /// Returns the status code, or throws a `WebhookFailure`.
+    func post(url: String, headers: [(String, String)], body: String, deadline: ContinuousClock.Instant) async throws -> Int
+}
+
+/// Why a delivery got no answer, as the category recorded in `webhook_attempts.error`.
+public enum WebhookFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The host resolved only to addresses the policy refuses (with the reason, such as "a loopback address").
+    case addressNotAllowed(String)
+    case dnsFailure
+    case timeout
+    case connectionRefused
+    case connectionFailed
+    case tlsFailure
+    /// The stored secret cannot be decrypted with this node's key (`security.secret_key` changed).
+    case secretUnreadable
+
+    public var description: String {
+        switch self {
+        case .addressNotAllowed(let why): "address not allowed (\(why))"
+        case .dnsFailure: "dns lookup failed"
+        case .timeout: "timeout"
+        case .connectionRefused: "connection refused"
+        case .connectionFailed: "connection failed"
+        case .tlsFailure: "tls handshake failed"
+        case .secretUnreadable: "secret unreadable (the secret key changed)"
+        }
+    }
 }
 
 /// Alert subscriptions. Each is signed with its own secret, shown once at creation.
 public final class WebhookService: Sendable {
     let store: any StockStore
     let clock: WallClock
+    let policy: WebhookAddressPolicy
 
-    public init(store: any StockStore, clock: WallClock = .system) {
+    /// `policy` decides which hosts a URL may name (public addresses only, unless the allowlist says more).
+    public init(store: any StockStore, clock: WallClock = .system, policy: WebhookAddressPolicy = .publicOnly) {
         self.store = store
         self.clock = clock
+        self.policy = policy
     }
 
     public func create(url: String, stores: [String]) async throws -> Webhook {
         guard url.utf8.count <= 2048, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
             let host = parsed.host, !host.isEmpty
         else { throw DomainError.invalid(field: "url", message: "must be an absolute http:// or https:// URL of at most 2048 bytes") }
+        // Checked on the text here (no traffic at registration); every delivery checks the resolved addresses again.
+        if let why = policy.refusal(ofURLHost: host) {
+            throw DomainError.invalid(field: "url", message: "must name a public host: \(why); webhooks may not call internal addresses "
+                + "unless the operator lists the host or its network in `webhooks.allowed_hosts`")
+        }
         for (index, id) in stores.enumerated() { try Identifier.validate(id, field: "stores[\(index)]") }
         let webhook = Webhook(id: "whk_" + Hex.random(bytes: 8), url: url, secret: "whsec_" + Hex.random(bytes: 24),
                               stores: Array(Set(stores)).sorted(), createdAtMillis: clock.nowMillis())
@@ -46,6 +84,10 @@ public final class WebhookService: Sendable {
 /// Delivers alert events to webhooks: queues each event for the subscriptions of its store, then POSTs due
 /// deliveries, retrying failures with exponential backoff (base x 2^attempt, at most an hour) up to `maxAttempts`,
 /// and logs every attempt.
+///
+/// Deliveries run side by side: up to `maxConcurrent` in all and `maxPerWebhook` per webhook, each given up at
+/// `timeout` (connection, TLS, request and answer together). A slow or dead endpoint therefore occupies at most
+/// its own slots for at most `timeout` per attempt, and every other webhook keeps being served.
 public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where Events.Element == OutboundEvent, Events.Failure == Never {
     let events: Events
     let store: any StockStore
@@ -55,9 +97,13 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
     let retryBase: Duration
     let maxAttempts: Int
     let pollInterval: Duration
+    let timeout: Duration
+    let maxConcurrent: Int
+    let maxPerWebhook: Int
 
     public init(events: Events, store: any StockStore, transport: any WebhookTransport, clock: WallClock = .system,
-                logger: Logger, retryBase: Duration = .seconds(1), maxAttempts: Int = 10, pollInterval: Duration = .milliseconds(250)) {
+                logger: Logger, retryBase: Duration = .seconds(1), maxAttempts: Int = 10, pollInterval: Duration = .milliseconds(250),
+                timeout: Duration = .seconds(10), maxConcurrent: Int = 64, maxPerWebhook: Int = 4) {
         self.events = events
         self.store = store
         self.transport = transport
@@ -66,6 +112,9 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
         self.retryBase = retryBase
         self.maxAttempts = maxAttempts
         self.pollInterval = pollInterval
+        self.timeout = timeout
+        self.maxConcurrent = max(1, maxConcurrent)
+        self.maxPerWebhook = max(1, maxPerWebhook)
     }
 
     public func run() async throws {
@@ -91,14 +140,48 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
         }
     }
 
+    /// Deliveries being attempted now: by sequence (a due delivery is listed again by every poll until its
+    /// attempt is recorded) and how many per webhook.
+    struct InFlight {
+        var sequences: Set<Int64> = []
+        var perWebhook: [String: Int] = [:]
+
+        mutating func start(_ delivery: WebhookDelivery, maxConcurrent: Int, maxPerWebhook: Int) -> Bool {
+            guard sequences.count < maxConcurrent, !sequences.contains(delivery.sequence),
+                perWebhook[delivery.webhookID, default: 0] < maxPerWebhook
+            else { return false }
+            sequences.insert(delivery.sequence)
+            perWebhook[delivery.webhookID, default: 0] += 1
+            return true
+        }
+
+        mutating func finish(_ delivery: WebhookDelivery) {
+            sequences.remove(delivery.sequence)
+            perWebhook[delivery.webhookID, default: 1] -= 1
+            if perWebhook[delivery.webhookID] == 0 { perWebhook[delivery.webhookID] = nil }
+        }
+    }
+
     private func deliveryLoop() async {
-        while !Task.isShuttingDownGracefully, !Task.isCancelled {
-            do {
-                for delivery in try await store.dueDeliveries(atMillis: clock.nowMillis(), limit: 100) { await deliver(delivery) }
-            } catch {
-                logger.warning("webhook delivery loop failed", metadata: ["error": "\(error)"])
+        let inFlight = Locked(InFlight())
+        // Deliveries are children of this group, so shutdown waits for the attempts under way (each bounded by
+        // `timeout`) and records them.
+        await withDiscardingTaskGroup { group in
+            while !Task.isShuttingDownGracefully, !Task.isCancelled {
+                do {
+                    // A wide window, so the backlog of one webhook (whose slots are full) does not hide the others.
+                    for delivery in try await store.dueDeliveries(atMillis: clock.nowMillis(), limit: 1000)
+                    where inFlight.withLock({ $0.start(delivery, maxConcurrent: maxConcurrent, maxPerWebhook: maxPerWebhook) }) {
+                        group.addTask {
+                            await deliver(delivery)
+                            inFlight.withLock { $0.finish(delivery) }
+                        }
+                    }
+                } catch {
+                    logger.warning("webhook delivery loop failed", metadata: ["error": "\(error)"])
+                }
+                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
             }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
         }
     }
 
@@ -111,9 +194,13 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
         var status: Int?
         var failure: String?
         do {
-            status = try await transport.post(url: delivery.url, headers: headers, body: delivery.payload)
+            status = try await transport.post(url: delivery.url, headers: headers, body: delivery.payload, deadline: .now + timeout)
+        } catch let known as WebhookFailure {
+            failure = known.description
         } catch {
-            failure = "\(error)"
+            // Anything else is summarised too: the text of a network error is not for the webhook's owner.
+            logger.debug("webhook transport error", metadata: ["webhook_id": "\(delivery.webhookID)", "error": "\(error)"])
+            failure = WebhookFailure.connectionFailed.description
         }
         let delivered = status.map { (200..<300).contains($0) } ?? false
         let attempts = delivery.attempts + 1
@@ -127,7 +214,7 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
             ])
         }
         do {
-            try await store.recordAttempt(delivery, atMillis: now, statusCode: status, error: failure ?? (delivered ? nil : "HTTP \(status ?? 0)"),
+            try await store.recordAttempt(delivery, atMillis: now, statusCode: status, error: failure ?? (delivered ? nil : "http \(status ?? 0)"),
                                           delivered: delivered, nextAttemptAtMillis: next)
         } catch {
             logger.warning("could not record a webhook attempt", metadata: ["error": "\(error)"])

@@ -33,6 +33,8 @@ struct WebhookTests {
             let db = TestDatabase()
             var configuration = Harness.configuration(db.url)
             configuration.webhookRetryBaseSeconds = 0.1
+            // The receiver is on loopback, which webhooks may only call when the operator allows it.
+            configuration.webhookAllowedHosts = ["127.0.0.1"]
             let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
             let secret = try await system.application().test(.router) { client in
                 _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name": "a"}"#)
