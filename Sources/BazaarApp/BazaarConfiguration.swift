@@ -33,6 +33,11 @@ public struct BazaarConfiguration: Sendable {
     public var kafkaConsumerGroup = "bazaar-ingest"
     /// `admin.key` / `BAZAAR_ADMIN_KEY`: an admin API key created at start if absent.
     public var adminKey: String?
+    /// `security.secret_key` / `BAZAAR_SECURITY_SECRET_KEY`: the secret shared by every node of the deployment
+    /// (at least 16 characters), from which the key that encrypts webhook secrets at rest and the key that signs
+    /// `Bazaar-Consistency` tokens are derived. Default: derived from `admin.key` when that is set (then changing
+    /// the admin key makes stored webhook secrets unreadable: set this to the old admin key when you rotate it).
+    public var securitySecretKey: String?
     /// `rate_limit.rate` / `BAZAAR_RATE_LIMIT_RATE`: requests a second per API key.
     public var rateLimitRate = 1000.0
     /// `rate_limit.burst` / `BAZAAR_RATE_LIMIT_BURST`: bucket size per API key.
@@ -79,6 +84,7 @@ public struct BazaarConfiguration: Sendable {
         kafkaBrokers = reader.string(forKey: "kafka.brokers").flatMap { $0.isEmpty ? nil : $0 }
         kafkaConsumerGroup = reader.string(forKey: "kafka.consumer_group", default: kafkaConsumerGroup)
         adminKey = reader.string(forKey: "admin.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        securitySecretKey = reader.string(forKey: "security.secret_key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         rateLimitRate = reader.double(forKey: "rate_limit.rate", default: rateLimitRate)
         rateLimitBurst = reader.double(forKey: "rate_limit.burst", default: rateLimitBurst)
         cacheCapacity = reader.int(forKey: "cache.capacity", default: cacheCapacity)
@@ -118,6 +124,12 @@ public struct BazaarConfiguration: Sendable {
         text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
+    /// The deployment's key: from `security.secret_key`, else from `admin.key`, else one for this process only
+    /// (webhook secrets are then stored in clear, and consistency tokens are valid on this node only).
+    public var deploymentKey: DeploymentKey {
+        (securitySecretKey ?? adminKey).map(DeploymentKey.init(secret:)) ?? .ephemeral()
+    }
+
     /// The webhook destination policy of `webhooks.allowed_hosts`.
     public func webhookPolicy() throws -> WebhookAddressPolicy {
         do {
@@ -143,6 +155,7 @@ public struct BazaarConfiguration: Sendable {
             throw ConfigurationError("webhooks.timeout_seconds must be > 0 and at most 300")
         }
         _ = try webhookPolicy()
+        if let securitySecretKey, securitySecretKey.utf8.count < 16 { throw ConfigurationError("security.secret_key must be at least 16 characters") }
         guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
         guard ["text", "json"].contains(logFormat) else { throw ConfigurationError("log.format must be text or json (got \(logFormat))") }
         guard Logger.Level(rawValue: logLevel) != nil else {

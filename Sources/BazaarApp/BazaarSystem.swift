@@ -70,7 +70,12 @@ public struct BazaarSystem: Sendable {
         let movementEvents = bus.subscribe(topic: MovementEvent.topic)
         let alertEvents = bus.subscribe(topic: AlertEvent.topic)
         let webhookPolicy = try configuration.webhookPolicy()
-        let webhooks = WebhookService(store: store, clock: clock, policy: webhookPolicy)
+        let deploymentKey = configuration.deploymentKey
+        let webhookSecrets = WebhookSecretSealer(deploymentKey: deploymentKey)
+        if !webhookSecrets.encrypts {
+            logger.warning("webhook secrets are stored in clear: set security.secret_key (or admin.key) to encrypt them")
+        }
+        let webhooks = WebhookService(store: store, clock: clock, policy: webhookPolicy, sealer: webhookSecrets)
         let limiter: any RateLimiter = if let redis, let redisCache {
             RedisRateLimiter(redis: redis, keyPrefix: configuration.redisKeyPrefix, rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst, breaker: redisCache.breaker)
         } else {
@@ -135,7 +140,7 @@ public struct BazaarSystem: Sendable {
             router: router, newAdminKey: newAdminKey, logger: logger,
             intelligenceConsumer: intelligenceConsumer,
             webhookDispatcher: WebhookDispatcher(
-                events: alertEvents, store: store, transport: HTTPWebhookTransport(policy: webhookPolicy), clock: clock, logger: logger,
+                events: alertEvents, store: store, transport: HTTPWebhookTransport(policy: webhookPolicy), sealer: webhookSecrets, clock: clock, logger: logger,
                 retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000)),
                 timeout: .milliseconds(Int64(configuration.webhookTimeoutSeconds * 1000))),
             redisServices: redisCache.map { [RedisCoherence(configuration: $0.redis.configuration, cache: $0, logger: logger)] } ?? [],

@@ -40,17 +40,22 @@ public enum WebhookFailure: Error, Sendable, Equatable, CustomStringConvertible 
     }
 }
 
-/// Alert subscriptions. Each is signed with its own secret, shown once at creation.
+/// Alert subscriptions. Each is signed with its own secret, shown once at creation and stored sealed
+/// (`WebhookSecretSealer`): the database holds only ciphertext that this deployment's key opens.
 public final class WebhookService: Sendable {
     let store: any StockStore
     let clock: WallClock
     let policy: WebhookAddressPolicy
+    let sealer: WebhookSecretSealer
 
-    /// `policy` decides which hosts a URL may name (public addresses only, unless the allowlist says more).
-    public init(store: any StockStore, clock: WallClock = .system, policy: WebhookAddressPolicy = .publicOnly) {
+    /// `policy` decides which hosts a URL may name (public addresses only, unless the allowlist says more);
+    /// `sealer` encrypts each secret before it reaches the store.
+    public init(store: any StockStore, clock: WallClock = .system, policy: WebhookAddressPolicy = .publicOnly,
+                sealer: WebhookSecretSealer) {
         self.store = store
         self.clock = clock
         self.policy = policy
+        self.sealer = sealer
     }
 
     public func create(url: String, stores: [String]) async throws -> Webhook {
@@ -65,8 +70,10 @@ public final class WebhookService: Sendable {
         for (index, id) in stores.enumerated() { try Identifier.validate(id, field: "stores[\(index)]") }
         let webhook = Webhook(id: "whk_" + Hex.random(bytes: 8), url: url, secret: "whsec_" + Hex.random(bytes: 24),
                               stores: Array(Set(stores)).sorted(), createdAtMillis: clock.nowMillis())
-        try await store.insertWebhook(webhook)
-        return webhook
+        var stored = webhook
+        stored.secret = try sealer.seal(webhook.secret, webhookID: webhook.id)
+        try await store.insertWebhook(stored)
+        return webhook  // with the secret in clear: the caller shows it this once
     }
 
     public func delete(id: String) async throws {
@@ -92,6 +99,7 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
     let events: Events
     let store: any StockStore
     let transport: any WebhookTransport
+    let sealer: WebhookSecretSealer
     let clock: WallClock
     let logger: Logger
     let retryBase: Duration
@@ -101,12 +109,13 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
     let maxConcurrent: Int
     let maxPerWebhook: Int
 
-    public init(events: Events, store: any StockStore, transport: any WebhookTransport, clock: WallClock = .system,
+    public init(events: Events, store: any StockStore, transport: any WebhookTransport, sealer: WebhookSecretSealer, clock: WallClock = .system,
                 logger: Logger, retryBase: Duration = .seconds(1), maxAttempts: Int = 10, pollInterval: Duration = .milliseconds(250),
                 timeout: Duration = .seconds(10), maxConcurrent: Int = 64, maxPerWebhook: Int = 4) {
         self.events = events
         self.store = store
         self.transport = transport
+        self.sealer = sealer
         self.clock = clock
         self.logger = logger
         self.retryBase = retryBase
@@ -187,13 +196,14 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
 
     func deliver(_ delivery: WebhookDelivery) async {
         let now = clock.nowMillis()
-        let headers = [
-            ("Content-Type", "application/cloudevents+json"), ("Bazaar-Event-Id", delivery.eventID),
-            ("Bazaar-Signature", WebhookService.signature(secret: delivery.secret, timestamp: now / 1000, body: delivery.payload)),
-        ]
         var status: Int?
         var failure: String?
         do {
+            let secret = try sealer.open(delivery.secret, webhookID: delivery.webhookID)
+            let headers = [
+                ("Content-Type", "application/cloudevents+json"), ("Bazaar-Event-Id", delivery.eventID),
+                ("Bazaar-Signature", WebhookService.signature(secret: secret, timestamp: now / 1000, body: delivery.payload)),
+            ]
             status = try await transport.post(url: delivery.url, headers: headers, body: delivery.payload, deadline: .now + timeout)
         } catch let known as WebhookFailure {
             failure = known.description

@@ -238,3 +238,88 @@ struct WebhookSSRFAttackTests {
         #expect(start(delivery(3, "a")))
     }
 }
+
+/// Whether `Bazaar-Signature` verifies `body` with `secret`.
+func signatureVerifies(_ headers: HTTPFields, _ body: String, secret: String) -> Bool {
+    guard let signature = headers[HTTPField.Name("Bazaar-Signature")!] else { return false }
+    let parts = Dictionary(signature.split(separator: ",").map { part -> (String, String) in
+        let pair = part.split(separator: "=", maxSplits: 1)
+        return (String(pair[0]), pair.count > 1 ? String(pair[1]) : "")
+    }, uniquingKeysWith: { a, _ in a })
+    guard let t = parts["t"], let v1 = parts["v1"], let timestamp = Int64(t) else { return false }
+    return WebhookService.signature(secret: secret, timestamp: timestamp, body: body) == "t=\(t),v1=\(v1)"
+}
+
+@Suite("Attack suite: webhook secrets at rest")
+struct WebhookSecretAttackTests {
+    @Test func theSealerEncryptsBindsAndReadsOldRows() throws {
+        let sealer = WebhookSecretSealer(deploymentKey: DeploymentKey(secret: "a-deployment-secret-0123"))
+        let stored = try sealer.seal("whsec_abc", webhookID: "whk_1")
+        #expect(stored.hasPrefix("v1:"))
+        #expect(!stored.contains("whsec_abc"))
+        #expect(try sealer.open(stored, webhookID: "whk_1") == "whsec_abc")
+        #expect(try sealer.seal("whsec_abc", webhookID: "whk_1") != stored, "a fresh nonce each time")
+        #expect(throws: WebhookFailure.secretUnreadable, "a ciphertext moved to another webhook does not open") {
+            try sealer.open(stored, webhookID: "whk_2")
+        }
+        let other = WebhookSecretSealer(deploymentKey: DeploymentKey(secret: "another-deployment-secret"))
+        #expect(throws: WebhookFailure.secretUnreadable) { try other.open(stored, webhookID: "whk_1") }
+        var tampered = Array(stored.utf8)
+        tampered[tampered.count - 3] = tampered[tampered.count - 3] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+        #expect(throws: WebhookFailure.secretUnreadable) { try sealer.open(String(decoding: tampered, as: UTF8.self), webhookID: "whk_1") }
+        #expect(try sealer.open("whsec_plain", webhookID: "whk_1") == "whsec_plain", "rows stored in clear by earlier versions still work")
+        let none = WebhookSecretSealer(deploymentKey: .ephemeral())
+        #expect(!none.encrypts, "a per-process key would not survive a restart")
+        #expect(try none.seal("whsec_x", webhookID: "w") == "whsec_x")
+    }
+
+    @Test func aDatabaseDumpAloneCannotSignButDeliveriesStillAre() async throws {
+        let seen = Locked<[String: (HTTPFields, String)]>([:])
+        try await withLoopbackReceiver({ router in
+            for path in ["/new", "/legacy", "/foreign"] {
+                router.post(RouterPath(path)) { request, _ -> Response in
+                    var request = request
+                    let body = String(buffer: try await request.collectBody(upTo: 1 << 20))
+                    seen.withLock { $0[path] = (request.headers, body) }
+                    return Response(status: .ok)
+                }
+            }
+        }) { port in
+            let db = TestDatabase()
+            var configuration = Harness.configuration(db.url)
+            configuration.webhookAllowedHosts = ["127.0.0.1"]
+            configuration.webhookRetryBaseSeconds = 60
+            configuration.securitySecretKey = "the-deployment-secret-key-42"
+            let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
+            try await system.application().test(.router) { client in
+                _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name": "a"}"#)
+                _ = try await client.call(.put, "/v1/products/P1", body: #"{"name": "c"}"#)
+                let created = try await client.call(.post, "/v1/webhooks", body: #"{"url": "http://127.0.0.1:\#(port)/new"}"#)
+                let id = try #require(created.string("id")), secret = try #require(created.string("secret"))
+                // What a dump of the database holds.
+                let row = try #require(try await system.store.webhooks().first { $0.id == id })
+                #expect(row.secret.hasPrefix("v1:"))
+                #expect(!row.secret.contains(secret) && !row.secret.contains(String(secret.dropFirst(6))), "the secret is not in the database")
+                // A row written in clear by an earlier version, and one sealed by another deployment's key.
+                try await system.store.insertWebhook(Webhook(id: "whk_00000000000000aa", url: "http://127.0.0.1:\(port)/legacy",
+                                                             secret: "whsec_legacy", stores: [], createdAtMillis: 0))
+                let foreign = try WebhookSecretSealer(deploymentKey: DeploymentKey(secret: "some-other-deployment-key"))
+                    .seal("whsec_foreign", webhookID: "whk_00000000000000bb")
+                try await system.store.insertWebhook(Webhook(id: "whk_00000000000000bb", url: "http://127.0.0.1:\(port)/foreign",
+                                                             secret: foreign, stores: [], createdAtMillis: 0))
+                _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": -1, "reason": "sale"}"#)
+                #expect(try await attempts(client, id).first?["status_code"] as? Int == 200)
+                #expect(try await attempts(client, "whk_00000000000000aa").first?["status_code"] as? Int == 200)
+                let foreignAttempt = try await attempts(client, "whk_00000000000000bb").first
+                #expect(foreignAttempt?["error"] as? String == "secret unreadable (the secret key changed)")
+                let (newHeaders, newBody) = try #require(seen.withLock { $0["/new"] })
+                #expect(signatureVerifies(newHeaders, newBody, secret: secret), "signed with the secret shown at creation")
+                #expect(!signatureVerifies(newHeaders, newBody, secret: row.secret), "the stored form does not sign")
+                let (legacyHeaders, legacyBody) = try #require(seen.withLock { $0["/legacy"] })
+                #expect(signatureVerifies(legacyHeaders, legacyBody, secret: "whsec_legacy"))
+                #expect(seen.withLock { $0["/foreign"] } == nil, "nothing is sent without a readable secret")
+            }
+            try await system.store.close()
+        }
+    }
+}
