@@ -9,21 +9,30 @@ public final class APIKeyService: Sendable {
     public static let maxStores = 1000
 
     private struct CachedPrincipal: Sendable {
-        var principal: Principal?
+        var principal: Principal
         var expiresAtMillis: Int64
     }
+
+    /// The name of the admin key installed from `admin.key` (or made up at the first start without one).
+    public static let bootstrapName = "admin"
 
     let store: any StockStore
     let clock: WallClock
     /// How long a looked-up key is trusted before asking the database again; bounds how long a key revoked
     /// on another node keeps working here. On this node a revocation takes effect at once.
     let cacheTTLMillis: Int64
-    private let cache = Mutex<[String: CachedPrincipal]>([:])
+    /// Valid keys by hash, least recently used forgotten first. Kept apart from the unknown keys so that a flood
+    /// of random keys cannot push the keys of real clients out (each would then cost a database query again).
+    private let known: Mutex<LRUCache<String, CachedPrincipal>>
+    /// Unknown and revoked keys by hash: a client retrying a bad key costs no query while it is remembered.
+    private let unknown: Mutex<LRUCache<String, Int64>>
 
-    public init(store: any StockStore, clock: WallClock = .system, cacheTTLMillis: Int64 = 5000) {
+    public init(store: any StockStore, clock: WallClock = .system, cacheTTLMillis: Int64 = 5000, cacheCapacity: Int = 100_000) {
         self.store = store
         self.clock = clock
         self.cacheTTLMillis = cacheTTLMillis
+        known = Mutex(LRUCache(capacity: max(1, cacheCapacity)))
+        unknown = Mutex(LRUCache(capacity: max(1, cacheCapacity / 10)))
     }
 
     public struct Issued: Sendable {
@@ -47,22 +56,35 @@ public final class APIKeyService: Sendable {
         if role != .store, !stores.isEmpty {
             throw DomainError.invalid(field: "stores", message: "only keys with role `store` are limited to stores; leave it empty for role `\(role.rawValue)`")
         }
+        if role == .admin, name == Self.bootstrapName {
+            throw DomainError.invalid(field: "name", message: "`\(Self.bootstrapName)` is reserved for the key of BAZAAR_ADMIN_KEY; choose another name")
+        }
         return try await issue(name: name, role: role, stores: Array(Set(stores)).sorted(), key: "bzk_" + Hex.random(bytes: 32))
     }
 
     /// Makes sure an admin key exists at start: the configured one, else a new one (returned to be printed once).
+    ///
+    /// With a configured key, every other active admin key named `admin` (what earlier starts installed: a
+    /// previous `BAZAAR_ADMIN_KEY`, or the key printed at a first start without one) is revoked, so changing
+    /// the setting retires the old key instead of leaving it valid for ever. Keys created through the API
+    /// cannot take that name.
     public func bootstrapAdmin(configuredKey: String?) async throws -> String? {
         if let configuredKey {
             guard configuredKey.utf8.count >= 16 else {
                 throw DomainError.invalid(field: "BAZAAR_ADMIN_KEY", message: "must be at least 16 characters")
             }
-            if try await store.apiKey(hash: Self.hash(configuredKey)) == nil {
-                _ = try await issue(name: "admin", role: .admin, stores: [], key: configuredKey)
+            let hash = Self.hash(configuredKey)
+            if try await store.apiKey(hash: hash) == nil {
+                _ = try await issue(name: Self.bootstrapName, role: .admin, stores: [], key: configuredKey)
+            }
+            for old in try await store.apiKeys()
+            where old.role == .admin && old.name == Self.bootstrapName && old.revokedAtMillis == nil && old.keyHash != hash {
+                try await revoke(id: old.id)
             }
             return nil
         }
         if try await store.hasActiveAdminKey() { return nil }
-        return try await issue(name: "admin", role: .admin, stores: [], key: "bzk_" + Hex.random(bytes: 32)).key
+        return try await issue(name: Self.bootstrapName, role: .admin, stores: [], key: "bzk_" + Hex.random(bytes: 32)).key
     }
 
     private func issue(name: String, role: Role, stores: [String], key: String) async throws -> Issued {
@@ -74,24 +96,40 @@ public final class APIKeyService: Sendable {
     }
 
     /// The caller behind a bearer key, or nil for an unknown or revoked key.
-    public func authenticate(key: String) async throws -> Principal? {
+    public func authenticate(key: String) async throws -> Principal? { try await lookup(key: key).principal }
+
+    /// The caller behind a bearer key (nil for an unknown or revoked key), and whether the database was asked:
+    /// only failures that cost a query count against the client's failed-authentication limit (a client
+    /// repeating one bad key is answered from memory).
+    public func lookup(key: String) async throws -> (principal: Principal?, queried: Bool) {
         let hash = Self.hash(key)
         let now = clock.nowMillis()
-        if let cached = cache.withLock({ $0[hash] }), cached.expiresAtMillis > now { return cached.principal }
+        if let cached = known.withLock({ $0.get(hash) }), cached.expiresAtMillis > now { return (cached.principal, false) }
+        if let until = unknown.withLock({ $0.get(hash) }), until > now { return (nil, false) }
         let record = try await store.apiKey(hash: hash)
         let principal = record.flatMap { $0.revokedAtMillis == nil ? $0.principal : nil }
-        cache.withLock { cache in
-            if cache.count > 100_000 { cache.removeAll() }
-            cache[hash] = CachedPrincipal(principal: principal, expiresAtMillis: now + cacheTTLMillis)
+        if let principal {
+            known.withLock { $0.set(hash, CachedPrincipal(principal: principal, expiresAtMillis: now + cacheTTLMillis)) }
+        } else {
+            known.withLock { $0.remove(hash) }  // revoked since (on another node)
+            unknown.withLock { $0.set(hash, now + cacheTTLMillis) }
         }
-        return principal
+        return (principal, true)
+    }
+
+    /// Whether this node has seen `key` authenticate (its entry may be due for a re-check). Clients whose
+    /// address is over its failed-authentication limit only get their keys checked when this holds, so a flood of
+    /// guesses costs neither hashing into the database nor a query, while keys in real use keep working.
+    public func isKnown(key: String) -> Bool {
+        let hash = Self.hash(key)
+        return known.withLock { $0.peek(hash) != nil }
     }
 
     public func revoke(id: String) async throws {
         guard try await store.revokeAPIKey(id: id, atMillis: clock.nowMillis()) else {
             throw DomainError.notFound(what: "API key", id: id)
         }
-        cache.withLock { $0 = $0.filter { $0.value.principal?.keyID != id } }
+        known.withLock { $0.removeAll { $0.principal.keyID == id } }
     }
 
     public func list() async throws -> [APIKeyRecord] { try await store.apiKeys() }

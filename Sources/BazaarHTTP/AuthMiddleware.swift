@@ -4,10 +4,15 @@ import Hummingbird
 
 /// Authenticates `Authorization: Bearer <key>` and applies the caller's rate limit, answering with
 /// `RateLimit-*` headers (and `Retry-After` on 429).
+///
+/// Failed authentications are limited per client address (`FailedAuthThrottle`): once an address has failed
+/// too often, its requests get 429 `authentication-throttled` with `Retry-After` before any key lookup, except
+/// those carrying a key this node has already seen authenticate, which keep working.
 struct AuthMiddleware: RouterMiddleware {
     typealias Context = BazaarRequestContext
     let keys: APIKeyService
     let limiter: any RateLimiter
+    let failures: FailedAuthThrottle
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let header = request.headers[.authorization] else {
@@ -17,7 +22,20 @@ struct AuthMiddleware: RouterMiddleware {
             throw DomainError.unauthorized("the Authorization header must be `Bearer <api key>`")
         }
         let key = String(header.dropFirst(7))
-        guard key.utf8.count <= 512, let principal = try await keys.authenticate(key: key) else {
+        let address = context.clientAddress
+        if let retryAfter = failures.throttled(address), !keys.isKnown(key: key) {
+            throw Problem(.tooManyRequests, "authentication-throttled", "Too many failed authentications",
+                          "this address sent too many unknown or revoked API keys; retry after \(retryAfter) s with a valid key",
+                          headers: [.retryAfter: "\(retryAfter)"])
+        }
+        guard key.utf8.count <= 512 else {
+            failures.recordFailure(address)
+            throw DomainError.unauthorized("the API key is unknown or revoked")
+        }
+        let (found, queried) = try await keys.lookup(key: key)
+        guard let principal = found else {
+            // A key answered from memory cost nothing; a fresh guess cost a query, and counts.
+            if queried { failures.recordFailure(address) }
             throw DomainError.unauthorized("the API key is unknown or revoked")
         }
         let decision = await limiter.take(principal.keyID)

@@ -11,9 +11,11 @@ public struct APIServices: Sendable {
     public var healthChecks: [HealthCheck]
     public var metricsText: @Sendable () -> String
     public var clock: WallClock
+    /// Failed authentications per client address.
+    public var authFailures: FailedAuthThrottle
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
-                metricsText: @escaping @Sendable () -> String, clock: WallClock = .system) {
+                metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, authFailures: FailedAuthThrottle = FailedAuthThrottle()) {
         self.stock = stock
         self.intelligence = intelligence
         self.webhooks = webhooks
@@ -22,6 +24,7 @@ public struct APIServices: Sendable {
         self.healthChecks = healthChecks
         self.metricsText = metricsText
         self.clock = clock
+        self.authFailures = authFailures
     }
 }
 
@@ -44,7 +47,7 @@ public struct BazaarRouter: Sendable {
         var registrar = RouteRegistrar()
         OperationsController(healthChecks: services.healthChecks, metricsText: services.metricsText)
             .register(&registrar, on: router)
-        let authenticated = router.group().add(middleware: AuthMiddleware(keys: services.keys, limiter: services.limiter))
+        let authenticated = router.group().add(middleware: AuthMiddleware(keys: services.keys, limiter: services.limiter, failures: services.authFailures))
         StockController(stock: services.stock).register(&registrar, on: authenticated)
         CatalogController(stock: services.stock, clock: services.clock).register(&registrar, on: authenticated)
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)

@@ -323,3 +323,77 @@ struct WebhookSecretAttackTests {
         }
     }
 }
+
+@Suite("Attack suite: unauthenticated traffic")
+struct AuthenticationAttackTests {
+    @Test func aFloodOfBadKeysIsThrottledWhileAGoodKeyKeepsWorking() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            let reader = try await client.key(role: "reader")
+            #expect(try await client.call(.get, "/get-stock/S1/P1", key: reader).status == 200)
+            // Every request here comes from one client address (the router test has no socket: "unknown").
+            var statuses: [Int] = []
+            for guess in 0..<25 {
+                statuses.append(try await client.call(.get, "/get-stock/S1/P1", key: "bzk_guess_\(guess)").status)
+            }
+            #expect(statuses.prefix(20).allSatisfy { $0 == 401 }, "\(statuses)")
+            #expect(statuses.suffix(5).allSatisfy { $0 == 429 }, "\(statuses)")
+            let throttled = try await client.call(.get, "/get-stock/S1/P1", key: "bzk_guess_more")
+            #expect(throttled.status == 429)
+            #expect(throttled.string("type") == "/problems/authentication-throttled")
+            #expect(Int(throttled.headers[.retryAfter] ?? "") ?? 0 >= 1, "Retry-After says when to come back")
+            // Keys in use from the same address keep working.
+            #expect(try await client.call(.get, "/get-stock/S1/P1", key: reader).status == 200)
+            #expect(try await client.call(.get, "/get-stock/S1/P1").status == 200, "the admin key too")
+        }
+    }
+
+    @Test func theKeyCacheForgetsTheLeastRecentlyUsedAndGuessesCannotEvictRealKeys() async throws {
+        var lru = LRUCache<String, Int>(capacity: 3)
+        lru.set("a", 1); lru.set("b", 2); lru.set("c", 3)
+        #expect(lru.get("a") == 1)  // a is now the most recent
+        lru.set("d", 4)  // evicts b, the least recently used
+        #expect(lru.peek("b") == nil && lru.peek("a") == 1 && lru.peek("c") == 3 && lru.peek("d") == 4 && lru.count == 3)
+        lru.removeAll { $0 == 3 }
+        lru.set("e", 5)
+        #expect(lru.count == 3 && lru.peek("a") == 1 && lru.peek("e") == 5)
+        lru.remove("a")
+        #expect(lru.peek("a") == nil && lru.count == 2)
+        for i in 0..<100 { lru.set("k\(i)", i) }
+        #expect(lru.count == 3 && lru.peek("k99") == 99 && lru.peek("k96") == nil)
+
+        let db = TestDatabase()
+        let system = try await Harness.system(db.url)
+        let keys = APIKeyService(store: system.store, cacheCapacity: 50)
+        #expect(try await keys.authenticate(key: adminKey) != nil)
+        for guess in 0..<500 { #expect(try await keys.authenticate(key: "bzk_guess_\(guess)") == nil) }
+        #expect(keys.isKnown(key: adminKey), "500 guesses did not push a real key out of a 50-entry cache")
+        try await system.store.close()
+    }
+
+    @Test func changingTheAdminKeyRevokesTheOldOne() async throws {
+        let db = TestDatabase()
+        var first = Harness.configuration(db.url)
+        first.adminKey = "first-admin-key-0123456789"
+        let one = try await BazaarSystem.start(configuration: first, logger: .init(label: "test"))
+        try await one.application().test(.router) { client in
+            #expect(try await client.call(.get, "/v1/api-keys", key: "first-admin-key-0123456789").status == 200)
+            let reserved = try await client.call(.post, "/v1/api-keys", key: "first-admin-key-0123456789",
+                                                 body: #"{"name": "admin", "role": "admin", "stores": []}"#)
+            #expect(reserved.status == 422, "the name of the configured key is reserved")
+            #expect(try await client.call(.post, "/v1/api-keys", key: "first-admin-key-0123456789",
+                                          body: #"{"name": "ops", "role": "admin", "stores": []}"#).status == 201)
+        }
+        try await one.store.close()
+        var second = first
+        second.adminKey = "second-admin-key-0123456789"
+        let two = try await BazaarSystem.start(configuration: second, logger: .init(label: "test"))
+        try await two.application().test(.router) { client in
+            #expect(try await client.call(.get, "/v1/api-keys", key: "second-admin-key-0123456789").status == 200)
+            #expect(try await client.call(.get, "/v1/api-keys", key: "first-admin-key-0123456789").status == 401, "the old key is revoked")
+            let keys = try await client.call(.get, "/v1/api-keys", key: "second-admin-key-0123456789").items
+            #expect(keys.contains { $0["name"] as? String == "ops" && $0["revoked_at"] is NSNull }, "other admin keys are left alone")
+        }
+        try await two.store.close()
+    }
+}
