@@ -45,7 +45,8 @@ public struct BazaarRouter: Sendable {
         router.add(middleware: ProblemMiddleware(routes: table))
         router.add(middleware: ConsistencyMiddleware())
         var registrar = RouteRegistrar()
-        OperationsController(healthChecks: services.healthChecks, metricsText: services.metricsText)
+        OperationsController(health: CachedHealth(checks: services.healthChecks), keys: services.keys, failures: services.authFailures,
+                             metricsText: services.metricsText)
             .register(&registrar, on: router)
         let authenticated = router.group().add(middleware: AuthMiddleware(keys: services.keys, limiter: services.limiter, failures: services.authFailures))
         StockController(stock: services.stock).register(&registrar, on: authenticated)

@@ -1,10 +1,14 @@
+import BazaarCore
 import BazaarDomain
 import Foundation
 import Hummingbird
 
 /// Health, metrics, the OpenAPI contract and the dashboard: no API key needed.
 struct OperationsController {
-    let healthChecks: [HealthCheck]
+    let health: CachedHealth
+    /// To show the checks' error texts to an admin key (they may name hosts and database users).
+    let keys: APIKeyService
+    let failures: FailedAuthThrottle
     let metricsText: @Sendable () -> String
     static let openAPIDocument = resource("openapi", "yaml")
     static let dashboardPage = resource("dashboard", "html")
@@ -21,23 +25,34 @@ struct OperationsController {
         JSONResponse.make("{\"status\":\"live\"}")
     }
 
-    /// 503 while a required dependency is down; 200 "degraded" when only an optional one is.
+    /// 503 while a required dependency is down; 200 "degraded" when only an optional one is. Answered from
+    /// `CachedHealth` (at most a second old). Everyone sees each check's name and up/down; the error text of a
+    /// failing check (`detail`) only goes to a request with an admin key, and is null for everyone else.
     @Sendable func ready(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
-        let results = await withTaskGroup(of: (Int, String?).self) { group in
-            for (index, check) in healthChecks.enumerated() { group.addTask { (index, await check.probe()) } }
-            var results = [String?](repeating: nil, count: healthChecks.count)
-            for await (index, failure) in group { results[index] = failure }
-            return results
-        }
+        let results = await health.results()
+        let showDetails = await isAdmin(request, context)
         var unready = false, degraded = false
-        let checks = zip(healthChecks, results).map { check, failure in
-            if failure != nil { if check.required { unready = true } else { degraded = true } }
-            return "{\"name\":\(JSON.quoted(check.name)),\"required\":\(check.required),\"status\":\"\(failure == nil ? "up" : "down")\","
-                + "\"detail\":\(JSON.quotedOrNull(failure))}"
+        let checks = results.map { check in
+            if check.failure != nil { if check.required { unready = true } else { degraded = true } }
+            return "{\"name\":\(JSON.quoted(check.name)),\"required\":\(check.required),\"status\":\"\(check.failure == nil ? "up" : "down")\","
+                + "\"detail\":\(JSON.quotedOrNull(showDetails ? check.failure : nil))}"
         }
         let status = unready ? "unavailable" : degraded ? "degraded" : "ready"
         return JSONResponse.make("{\"status\":\"\(status)\",\"checks\":[\(checks.joined(separator: ","))]}",
                                  status: unready ? .serviceUnavailable : .ok)
+    }
+
+    /// Whether the request carries an admin key. Never refuses: a missing or bad key only hides the details (a
+    /// bad one counts as a failed authentication of the address, so this is no key-guessing oracle).
+    func isAdmin(_ request: Request, _ context: BazaarRequestContext) async -> Bool {
+        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
+        let key = String(header.dropFirst(7))
+        let address = context.clientAddress
+        guard key.utf8.count <= 512, failures.throttled(address) == nil || keys.isKnown(key: key),
+            let (principal, queried) = try? await keys.lookup(key: key)
+        else { return false }
+        if principal == nil, queried { failures.recordFailure(address) }
+        return principal?.role == .admin
     }
 
     @Sendable func metrics(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {

@@ -1,5 +1,6 @@
 @testable import BazaarApp
 @testable import BazaarCore
+import BazaarHTTP
 import BazaarDomain
 import Foundation
 import Hummingbird
@@ -395,5 +396,57 @@ struct AuthenticationAttackTests {
             #expect(keys.contains { $0["name"] as? String == "ops" && $0["revoked_at"] is NSNull }, "other admin keys are left alone")
         }
         try await two.store.close()
+    }
+}
+
+@Suite("Attack suite: readiness")
+struct ReadinessAttackTests {
+    @Test func readinessIsAnsweredFromACachedProbeAndDetailsAreForAdminsOnly() async throws {
+        let db = TestDatabase()
+        let system = try await Harness.system(db.url)
+        let probes = Atomic<Int>(0)
+        let checks = [
+            HealthCheck(name: "database", required: true) {
+                probes.add(1, ordering: .relaxed)
+                try? await Task.sleep(for: .milliseconds(50))
+                return "could not connect to mysql://bazaar@db-primary.internal:3306 (Access denied for user 'bazaar')"
+            },
+            HealthCheck(name: "redis", required: false) { nil },
+        ]
+        let router = BazaarRouter(services: APIServices(
+            stock: system.stock, intelligence: system.intelligence, webhooks: WebhookService(store: system.store, sealer: WebhookSecretSealer(deploymentKey: .ephemeral())),
+            keys: system.keys, limiter: InProcessRateLimiter(rate: 1000, burst: 1000), healthChecks: checks, metricsText: { "" }))
+        try await Application(responder: router.responder).test(.router) { client in
+            // A burst of readiness requests costs one probe, not one per request.
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for _ in 0..<50 { group.addTask { try await client.call(.get, "/health/ready", key: nil) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(replies.allSatisfy { $0.status == 503 })
+            #expect(probes.load(ordering: .relaxed) == 1, "one probe for 50 requests")
+            let anonymous = try #require(replies.first)
+            #expect(!anonymous.body.contains("db-primary") && !anonymous.body.contains("bazaar@"), "no hosts or users for anonymous callers")
+            let checksJSON = anonymous.json["checks"] as? [[String: Any]] ?? []
+            #expect(checksJSON.map { $0["name"] as? String } == ["database", "redis"])
+            #expect(checksJSON.map { $0["status"] as? String } == ["down", "up"])
+            let reader = try await system.keys.create(name: "reader", role: .reader, stores: []).key
+            #expect(!(try await client.call(.get, "/health/ready", key: reader).body.contains("db-primary")), "nor for a reader")
+            #expect(try await client.call(.get, "/health/ready", key: adminKey).body.contains("db-primary"), "an admin sees the error")
+            try await Task.sleep(for: .milliseconds(1100))
+            _ = try await client.call(.get, "/health/ready", key: nil)
+            #expect(probes.load(ordering: .relaxed) == 2, "refreshed once older than a second")
+        }
+        try await system.store.close()
+    }
+
+    @Test func aHangingProbeIsBounded() async throws {
+        let health = CachedHealth(checks: [HealthCheck(name: "stuck", required: true) {
+            try? await Task.sleep(for: .seconds(30))
+            return nil
+        }], probeTimeout: .milliseconds(200))
+        let start = ContinuousClock.now
+        let results = await health.results()
+        #expect(ContinuousClock.now - start < .seconds(2))
+        #expect(results.first?.failure?.hasPrefix("no answer within") == true)
     }
 }
