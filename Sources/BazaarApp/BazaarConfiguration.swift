@@ -11,6 +11,12 @@ public struct BazaarConfiguration: Sendable {
     public var httpHost = "127.0.0.1"
     /// `http.port` / `BAZAAR_HTTP_PORT`
     public var httpPort = 8080
+    /// `http.idle_timeout_seconds` / `BAZAAR_HTTP_IDLE_TIMEOUT_SECONDS`: a connection with nothing read or written for
+    /// this long is closed (idle keep-alive connections, requests that stopped arriving).
+    public var httpIdleTimeoutSeconds = 60.0
+    /// `http.read_timeout_seconds` / `BAZAAR_HTTP_READ_TIMEOUT_SECONDS`: a request's head and body must have arrived
+    /// within this of its first byte, or the connection is closed (slow clients trickling bytes).
+    public var httpReadTimeoutSeconds = 30.0
     /// `database.url` / `BAZAAR_DATABASE_URL`: `sqlite:///path/file.sqlite` or `mysql://user:pass@host:port/db`.
     public var databaseURL = "sqlite://./bazaar.sqlite"
     /// `database.replica_urls` / `BAZAAR_DATABASE_REPLICA_URLS`: comma-separated `mysql://` URLs for reads.
@@ -72,6 +78,8 @@ public struct BazaarConfiguration: Sendable {
     public init(reader: ConfigReader) throws {
         httpHost = reader.string(forKey: "http.host", default: httpHost)
         httpPort = reader.int(forKey: "http.port", default: httpPort)
+        httpIdleTimeoutSeconds = reader.double(forKey: "http.idle_timeout_seconds", default: httpIdleTimeoutSeconds)
+        httpReadTimeoutSeconds = reader.double(forKey: "http.read_timeout_seconds", default: httpReadTimeoutSeconds)
         databaseURL = reader.string(forKey: "database.url", default: databaseURL)
         replicaURLs = reader.string(forKey: "database.replica_urls").map {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
@@ -147,6 +155,9 @@ public struct BazaarConfiguration: Sendable {
 
     func validate() throws {
         guard (0...65535).contains(httpPort) else { throw ConfigurationError("http.port must be 0-65535 (got \(httpPort))") }
+        guard httpIdleTimeoutSeconds > 0, httpIdleTimeoutSeconds <= 3600, httpReadTimeoutSeconds > 0, httpReadTimeoutSeconds <= 3600 else {
+            throw ConfigurationError("http.idle_timeout_seconds and http.read_timeout_seconds must be > 0 and at most 3600")
+        }
         guard rateLimitRate > 0, rateLimitBurst >= 1 else { throw ConfigurationError("rate_limit.rate must be > 0 and rate_limit.burst >= 1") }
         guard webhookRetryBaseSeconds > 0, webhookRetryBaseSeconds <= 3600 else {
             throw ConfigurationError("webhooks.retry_base_seconds must be > 0 and at most 3600")

@@ -177,6 +177,8 @@ public struct BazaarSystem: Sendable {
     public func application() -> some ApplicationProtocol {
         Application(
             responder: router.responder,
+            server: .bazaarHTTP1(idleTimeout: .milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000)),
+                                 readTimeout: .milliseconds(Int64(configuration.httpReadTimeoutSeconds * 1000))),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
             services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices + kafkaProducerServices
                 + [MaintenanceService(store: store, logger: logger), intelligenceConsumer, webhookDispatcher] + kafkaConsumerServices + [relay],

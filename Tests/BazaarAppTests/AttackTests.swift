@@ -3,6 +3,7 @@
 import BazaarHTTP
 import BazaarDomain
 import Foundation
+import Glibc
 import Hummingbird
 import HTTPTypes
 import HummingbirdTesting
@@ -448,5 +449,93 @@ struct ReadinessAttackTests {
         let results = await health.results()
         #expect(ContinuousClock.now - start < .seconds(2))
         #expect(results.first?.failure?.hasPrefix("no answer within") == true)
+    }
+}
+
+/// A raw loopback TCP client, to behave as no HTTP library would.
+struct RawConnection {
+    let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw TestFailure("connect failed") }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Sends `text`; false once the server has closed the connection.
+    @discardableResult func send(_ text: String) -> Bool {
+        Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } >= 0
+    }
+
+    /// Whether the server has closed the connection (reads what is there, waiting at most 100 ms).
+    func closedByServer() -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let n = recv(fd, &buffer, buffer.count, 0)
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
+    /// Sends `pieces` one by one, `gap` apart, until the server closes; returns when it did (nil: it never did).
+    func trickle(_ pieces: [String], gap: Duration, within limit: Duration) async -> Duration? {
+        let start = ContinuousClock.now
+        var index = 0
+        while ContinuousClock.now - start < limit {
+            if index < pieces.count { send(pieces[index]); index += 1 }
+            let pieceStart = ContinuousClock.now
+            while ContinuousClock.now - pieceStart < gap {
+                if closedByServer() { return ContinuousClock.now - start }
+            }
+        }
+        return nil
+    }
+
+    func close() { _ = Glibc.close(fd) }
+}
+
+@Suite("Attack suite: slow clients")
+struct SlowClientAttackTests {
+    @Test func slowClientsAreCutOffWithinTheBounds() async throws {
+        let db = TestDatabase()
+        var configuration = Harness.configuration(db.url)
+        configuration.httpIdleTimeoutSeconds = 1
+        configuration.httpReadTimeoutSeconds = 1.5
+        let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
+        try await system.application().test(.live) { client in
+            let port = try #require(client.port)
+            // Half a request: the head, and 1 of 100 body bytes.
+            let half = try RawConnection(port: port)
+            let halfClosed = await half.trickle(["POST /update-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(adminKey)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"], gap: .milliseconds(100), within: .seconds(5))
+            half.close()
+            #expect(halfClosed != nil && halfClosed! < .milliseconds(2500), "half a request is cut off: \(String(describing: halfClosed))")
+            // Half a head, never finished.
+            let head = try RawConnection(port: port)
+            let headClosed = await head.trickle(["GET /health/live HTTP/1.1\r\nHo"], gap: .milliseconds(100), within: .seconds(5))
+            head.close()
+            #expect(headClosed != nil && headClosed! < .milliseconds(2500), "\(String(describing: headClosed))")
+            // A slowloris: a header line every 300 ms is never idle, but the request must be whole within 1.5 s.
+            let loris = try RawConnection(port: port)
+            let lorisClosed = await loris.trickle(["GET /health/live HTTP/1.1\r\n"] + (0..<30).map { "X-Slow-\($0): a\r\n" },
+                                                  gap: .milliseconds(300), within: .seconds(8))
+            loris.close()
+            #expect(lorisClosed != nil && lorisClosed! < .milliseconds(2800), "a trickle is cut off: \(String(describing: lorisClosed))")
+            // A client that sends its requests whole is served, on one connection, with pauses under the bounds.
+            let polite = try RawConnection(port: port)
+            polite.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(!polite.closedByServer())
+            polite.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(600))
+            #expect(!polite.closedByServer(), "still open after two answers and pauses")
+            polite.close()
+        }
+        try await system.store.close()
     }
 }

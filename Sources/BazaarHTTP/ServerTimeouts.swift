@@ -1,0 +1,95 @@
+public import Hummingbird
+public import HummingbirdCore
+import NIOCore
+import NIOHTTPTypes
+
+extension HTTPServerBuilder {
+    /// HTTP/1.1 with bounds against slow clients, which would otherwise hold a connection (and its memory) for as
+    /// long as they like:
+    /// - `idleTimeout`: a connection with nothing to read or write for this long is closed (an idle keep-alive
+    ///   connection, or a request that stopped arriving: Hummingbird's idle handler);
+    /// - `readTimeout`: once the first byte of a request has arrived, its head and body must be complete within
+    ///   this, however steadily they trickle in (a slowloris client sends a byte every few seconds and is never
+    ///   idle). The time the service then takes to answer is not counted.
+    public static func bazaarHTTP1(idleTimeout: Duration, readTimeout: Duration) -> HTTPServerBuilder {
+        .http1(configuration: .init(
+            additionalChannelHandlers: [RequestReadDeadline(timeout: TimeAmount(readTimeout))],
+            idleTimeout: TimeAmount(idleTimeout)))
+    }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self = .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+}
+
+/// Closes a connection whose request takes longer than `timeout` to arrive, counted from its first byte.
+///
+/// Two handlers share the work: this one sits after the HTTP decoder and sees where a request ends (`.end`);
+/// at `handlerAdded` it puts a `FirstByteWatch` at the front of the pipeline, which sees raw bytes and so when
+/// a request starts, even one whose head never completes. Both run on the channel's event loop.
+final class RequestReadDeadline: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+
+    let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
+    /// Between a request's first byte and its `.end`.
+    private var reading = false
+
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        try? context.pipeline.syncOperations.addHandler(FirstByteWatch(owner: self), position: .first)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { stop() }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        stop()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head: start(context.channel)  // a pipelined request decoded from bytes that already arrived
+        case .body: break
+        case .end: stop()
+        }
+        context.fireChannelRead(data)
+    }
+
+    /// Called by `FirstByteWatch` for every chunk of bytes read.
+    func bytesArrived(_ channel: any Channel) { start(channel) }
+
+    private func start(_ channel: any Channel) {
+        guard !reading else { return }
+        reading = true
+        timer = channel.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [channel] in
+            channel.close(promise: nil)
+        }
+    }
+
+    private func stop() {
+        reading = false
+        timer?.cancel()
+        timer = nil
+    }
+}
+
+/// Sees the connection's raw bytes (first in the pipeline) and tells `RequestReadDeadline` when they arrive.
+final class FirstByteWatch: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    let owner: RequestReadDeadline
+
+    init(owner: RequestReadDeadline) { self.owner = owner }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        owner.bytesArrived(context.channel)
+        context.fireChannelRead(data)
+    }
+}
