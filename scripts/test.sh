@@ -34,3 +34,6 @@ E2E_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/bazaar_e2e" E2E_REPLICA_URLS="$BAZAAR_T
   BAZAAR_REDIS_URL="$BAZAAR_TEST_REDIS_URL" BAZAAR_REDIS_KEY_PREFIX="e2e-$$-$RANDOM:" \
   E2E_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" E2E_KAFKA_PYTHON="$PWD/.test-services/kafka/venv/bin/python" \
   bash scripts/e2e.sh .build/debug/bazaar
+# The served contract against an independent OpenAPI fuzzer (schemathesis, every check, fixed seed, ~3 minutes at
+# most) on the real binary and SQLite: any failure fails the run.
+bash scripts/fuzz-contract.sh .build/debug/bazaar

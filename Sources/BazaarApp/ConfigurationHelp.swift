@@ -14,6 +14,9 @@ extension BazaarConfiguration {
     public static let settings: [Setting] = [
         Setting(key: "http.host", option: "--http-host", meaning: "address to listen on (default 127.0.0.1)"),
         Setting(key: "http.port", option: "--http-port", meaning: "port to listen on (default 8080)"),
+        Setting(key: "http.idle_timeout_seconds", option: nil, meaning: "a connection with nothing read or written this long is closed (default 60)"),
+        Setting(key: "http.read_timeout_seconds", option: nil,
+                meaning: "a request's head and body must arrive within this of its first byte (default 30)"),
         Setting(key: "database.url", option: "--database-url",
                 meaning: "sqlite://./file.sqlite, sqlite:///abs/path.sqlite or mysql://user:pass@host:port/db (default sqlite://./bazaar.sqlite)"),
         Setting(key: "database.replica_urls", option: "--database-replica-urls",

@@ -60,7 +60,8 @@ public enum CatalogRules {
 
     public static func validateName(_ name: String, field: String = "name") throws(DomainError) {
         let trimmed = name.trimmingSpaces
-        guard !trimmed.isEmpty, name.count <= maxNameLength else {
+        // Unicode scalars, as the contract's maxLength counts them (a Character can hold several).
+        guard !trimmed.isEmpty, name.unicodeScalars.count <= maxNameLength else {
             throw .invalid(field: field, message: "must be 1-\(maxNameLength) characters, not blank")
         }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {

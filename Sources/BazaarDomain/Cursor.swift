@@ -4,8 +4,13 @@ public enum Cursor {
     /// A cursor over ledger sequence numbers (`/audit-logs`, `/v1/changes`).
     public static func encode(sequence: Int64) -> String { "s\(sequence)" }
 
+    /// `s` and 1-18 decimal digits, exactly as `encode(sequence:)` writes them (the contract's pattern
+    /// `^s[0-9]{1,18}$`): `Int64("+5")` alone would also take a sign.
     public static func decodeSequence(_ text: String, field: String = "cursor") throws(DomainError) -> Int64 {
-        guard text.first == "s", let value = Int64(text.dropFirst()), value >= 0 else {
+        let digits = text.utf8.dropFirst()
+        guard text.first == "s", (1...18).contains(digits.count), digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let value = Int64(text.dropFirst())
+        else {
             throw .invalid(field: field, message: "is not a cursor this listing gave out; pass back `next_cursor` unchanged")
         }
         return value

@@ -82,8 +82,10 @@ public struct MovementCommand: Sendable, Equatable, Hashable {
             }
         }
         if let reference {
-            guard reference.utf8.count <= Self.maxReferenceLength else {
-                throw .invalid(field: fieldPrefix + "reference", message: "must be at most \(Self.maxReferenceLength) bytes")
+            // Counted in Unicode scalars, as JSON Schema's maxLength counts (the contract) and as a utf8mb4
+            // VARCHAR(128) holds them.
+            guard reference.unicodeScalars.count <= Self.maxReferenceLength else {
+                throw .invalid(field: fieldPrefix + "reference", message: "must be at most \(Self.maxReferenceLength) characters")
             }
             guard !reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
                 throw .invalid(field: fieldPrefix + "reference", message: "must not contain control characters")
