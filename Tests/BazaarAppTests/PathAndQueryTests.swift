@@ -44,6 +44,23 @@ struct PathAndQueryTests {
             // A value that is there is still checked.
             #expect(try await client.call(.get, "/v1/changes?limit=0").status == 400)
             #expect(try await client.call(.get, "/v1/changes?cursor=zz").status == 400)
+            // Cursors are exactly what the listing gave out (`^s[0-9]{1,18}$`): no sign, no 19-digit overflow.
+            #expect(try await client.call(.get, "/v1/changes?cursor=s%2B5").status == 400)
+            #expect(try await client.call(.get, "/v1/changes?cursor=s9223372036854775807").status == 400)
+            #expect(try await client.call(.get, "/v1/changes?cursor=s0").status == 200)
+        }
+    }
+
+    /// The contract's `maxLength` counts characters (Unicode scalars), and so does the server: 128 accented
+    /// characters (256 bytes) are a valid reference, 129 are not.
+    @Test func lengthsAreCountedAsTheContractCountsThem() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            let fits = String(repeating: "é", count: 128)
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt", "reference": "\#(fits)"}"#).status == 200)
+            let tooLong = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt", "reference": "\#(fits)é"}"#)
+            #expect(tooLong.status == 422 && tooLong.string("field") == "reference")
+            #expect(try await client.call(.put, "/v1/stores/S9", body: #"{"name": "\#(String(repeating: "ü", count: 200))"}"#).status == 201)
         }
     }
 }
