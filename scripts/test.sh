@@ -37,3 +37,9 @@ E2E_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/bazaar_e2e" E2E_REPLICA_URLS="$BAZAAR_T
 # The served contract against an independent OpenAPI fuzzer (schemathesis, every check, fixed seed, ~3 minutes at
 # most) on the real binary and SQLite: any failure fails the run.
 bash scripts/fuzz-contract.sh .build/debug/bazaar
+# Crash and shutdown of the real binary (issue 10): SIGKILL under load then retries with the same keys, and SIGTERM
+# with an outbox that cannot be published; on SQLite and on MariaDB (with its replica).
+python3 scripts/chaos.py .build/debug/bazaar --database-url "sqlite://$(mktemp -d)/chaos.sqlite" --kafka-brokers "$BAZAAR_TEST_KAFKA_BROKERS"
+mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -e 'DROP DATABASE IF EXISTS bazaar_chaos; CREATE DATABASE bazaar_chaos'
+python3 scripts/chaos.py .build/debug/bazaar --database-url "$BAZAAR_TEST_MYSQL_URL/bazaar_chaos" \
+  --replica-urls "$BAZAAR_TEST_MYSQL_REPLICA_URL/bazaar_chaos" --kafka-brokers "$BAZAAR_TEST_KAFKA_BROKERS"

@@ -37,6 +37,15 @@ public struct BazaarConfiguration: Sendable {
     /// `kafka.consumer_group` / `BAZAAR_KAFKA_CONSUMER_GROUP`: the group whose members share the partitions of
     /// `bazaar.stock-commands` (every node of one deployment uses the same).
     public var kafkaConsumerGroup = "bazaar-ingest"
+    /// `kafka.command_replay_window_hours` / `BAZAAR_KAFKA_COMMAND_REPLAY_WINDOW_HOURS`: how far back a command of
+    /// `bazaar.stock-commands` may be delivered (again) and still be applied exactly once. Command ids are
+    /// remembered at least this long; an older command is refused to `.rejected`, never applied twice. Keep it at or
+    /// above the topic's retention (Kafka's default is 7 days).
+    public var kafkaCommandReplayWindowHours = 168.0
+    /// `shutdown.timeout_seconds` / `BAZAAR_SHUTDOWN_TIMEOUT_SECONDS`: how long a graceful shutdown (SIGTERM) may
+    /// take: requests in flight finish, the outbox publishes what it can; what is left is published by the next
+    /// start. The process has exited by then (orchestrators commonly kill after 30 s).
+    public var shutdownTimeoutSeconds = 10.0
     /// `admin.key` / `BAZAAR_ADMIN_KEY`: an admin API key created at start if absent.
     public var adminKey: String?
     /// `security.secret_key` / `BAZAAR_SECURITY_SECRET_KEY`: the secret shared by every node of the deployment
@@ -89,6 +98,8 @@ public struct BazaarConfiguration: Sendable {
         databasePoolSize = reader.int(forKey: "database.pool_size", default: databasePoolSize)
         redisURL = reader.string(forKey: "redis.url").flatMap { $0.isEmpty ? nil : $0 }
         redisKeyPrefix = reader.string(forKey: "redis.key_prefix", default: redisKeyPrefix)
+        kafkaCommandReplayWindowHours = reader.double(forKey: "kafka.command_replay_window_hours", default: kafkaCommandReplayWindowHours)
+        shutdownTimeoutSeconds = reader.double(forKey: "shutdown.timeout_seconds", default: shutdownTimeoutSeconds)
         kafkaBrokers = reader.string(forKey: "kafka.brokers").flatMap { $0.isEmpty ? nil : $0 }
         kafkaConsumerGroup = reader.string(forKey: "kafka.consumer_group", default: kafkaConsumerGroup)
         adminKey = reader.string(forKey: "admin.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
@@ -158,6 +169,12 @@ public struct BazaarConfiguration: Sendable {
         guard httpIdleTimeoutSeconds > 0, httpIdleTimeoutSeconds <= 3600, httpReadTimeoutSeconds > 0, httpReadTimeoutSeconds <= 3600 else {
             throw ConfigurationError("http.idle_timeout_seconds and http.read_timeout_seconds must be > 0 and at most 3600")
         }
+        guard kafkaCommandReplayWindowHours >= 1, kafkaCommandReplayWindowHours <= 24 * 366 else {
+            throw ConfigurationError("kafka.command_replay_window_hours must be between 1 and 8784 (a year)")
+        }
+        guard shutdownTimeoutSeconds >= 1, shutdownTimeoutSeconds <= 600 else {
+            throw ConfigurationError("shutdown.timeout_seconds must be between 1 and 600")
+        }
         guard rateLimitRate > 0, rateLimitBurst >= 1 else { throw ConfigurationError("rate_limit.rate must be > 0 and rate_limit.burst >= 1") }
         guard webhookRetryBaseSeconds > 0, webhookRetryBaseSeconds <= 3600 else {
             throw ConfigurationError("webhooks.retry_base_seconds must be > 0 and at most 3600")
@@ -208,7 +225,27 @@ public enum DatabaseLocation: Equatable, Sendable {
     }
 }
 
+/// A configuration that cannot be used, said so that an operator can fix it. The text is redacted on the way
+/// in (`redacted`): it ends up in logs and terminals, and URLs in configuration carry passwords.
 public struct ConfigurationError: Error, CustomStringConvertible {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String) { self.description = Self.redacted(description) }
+
+    /// `text` with the password of every `scheme://user:password@` URL (also when the `@` was cut off by a
+    /// truncation) and every `password=`/`secret=` option replaced by `***`.
+    public static func redacted(_ text: String) -> String {
+        var text = text
+        let patterns = [
+            // scheme://user:password@ (a password may hold anything but @ and spaces; percent-encoded or not)
+            (#"([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):[^@\s]*@"#, "$1:***@"),
+            // scheme://user:password with no @ left (truncated text): everything after the colon until a space
+            (#"([A-Za-z][A-Za-z0-9+.\-]*://[^:/@\s]*):(?![0-9]+(?:[/?\s`'"]|$))[^@\s`'"]*(?=[\s`'"]|$)"#, "$1:***"),
+            (#"(?i)((?:password|passwd|pass|secret|token|key)=)[^&\s`'"]*"#, "$1***"),
+        ]
+        for (pattern, template) in patterns {
+            guard let regex = try? NSRegularExpression(pattern: pattern) else { continue }
+            text = regex.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+        }
+        return text
+    }
 }

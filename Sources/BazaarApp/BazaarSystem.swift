@@ -10,6 +10,10 @@ import RedisClient
 public import Hummingbird
 public import Logging
 import ServiceLifecycle
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The running parts of one Bazaar node, chosen by configuration and wired together.
 public struct BazaarSystem: Sendable {
@@ -100,12 +104,15 @@ public struct BazaarSystem: Sendable {
             let onError: @Sendable (KafkaError) -> Void = { error in
                 logger.log(level: error.isFatal ? .critical : .warning, "kafka", metadata: ["error": "\(error)"])
             }
-            let producer = try KafkaProducer(configuration: .producer(brokers: brokers), onError: onError)
+            // Its flush at shutdown gets a fifth of the shutdown bound: what it cannot deliver stays in the outbox.
+            let producer = try KafkaProducer(configuration: .producer(brokers: brokers),
+                                             shutdownFlushMillis: Int32(configuration.shutdownTimeoutSeconds * 200), onError: onError)
             let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup),
                                              topics: [CommandIngestion.topic], maxBatch: 5000, onError: onError)
             kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, clock: clock)
-            kafkaServices = ([producer], [CommandIngestion(consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
-                                                            logger: logger)])
+            kafkaServices = ([producer], [CommandIngestion(
+                consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
+                replayWindowMillis: Int64(configuration.kafkaCommandReplayWindowHours * 3_600_000), clock: clock, logger: logger)])
             // A new group starts at the newest movement: replaying the topic's retained history would open and
             // resolve alerts (and call webhooks) for levels long past. An existing group resumes where it stopped.
             intelligenceConsumer = MovementIntelligenceConsumer(
@@ -136,7 +143,8 @@ public struct BazaarSystem: Sendable {
             stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
         return BazaarSystem(
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, bus: bus,
-            relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger),
+            relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger,
+                               shutdownDrainBudget: .milliseconds(Int64(configuration.shutdownTimeoutSeconds * 400))),
             router: router, newAdminKey: newAdminKey, logger: logger,
             intelligenceConsumer: intelligenceConsumer,
             webhookDispatcher: WebhookDispatcher(
@@ -183,6 +191,53 @@ public struct BazaarSystem: Sendable {
             services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices + kafkaProducerServices
                 + [MaintenanceService(store: store, logger: logger), intelligenceConsumer, webhookDispatcher] + kafkaConsumerServices + [relay],
             logger: logger)
+    }
+}
+
+extension BazaarSystem {
+    /// Runs the node until SIGTERM or SIGINT, then shuts down within `shutdown.timeout_seconds`: the server stops
+    /// accepting and finishes the requests in flight, the relay publishes what it can of the outbox in part of the
+    /// bound (the rest stays committed in the outbox for the next start, on any node), services still running when
+    /// three quarters of the bound are spent are cancelled, and if something still has not returned at the bound
+    /// (a call into a C library cannot be cancelled) the process exits anyway: everything answered is committed,
+    /// an unpublished event stays in the outbox, an unrecorded webhook attempt and an uncommitted Kafka batch are
+    /// made again later. Start and end are logged.
+    public func run() async throws {
+        let bound = Duration.milliseconds(Int64(configuration.shutdownTimeoutSeconds * 1000))
+        // The watchdog last: a group tells its services to shut down in reverse order, so it hears first.
+        var group = ServiceGroupConfiguration(services: [application(), ShutdownWatchdog(bound: bound, logger: logger)], logger: logger)
+        group.gracefulShutdownSignals = [.sigterm, .sigint]
+        group.maximumGracefulShutdownDuration = bound * 0.75
+        try await ServiceGroup(configuration: group).run()
+        if let since = ShutdownWatchdog.began.withLock({ $0 }) {
+            logger.notice("shutdown complete", metadata: ["milliseconds": "\(ShutdownWatchdog.millis(since: since))"])
+        }
+    }
+}
+
+/// Logs the start of a graceful shutdown, and ends the process if the shutdown outlasts its bound.
+struct ShutdownWatchdog: Service {
+    static let began = Mutex<ContinuousClock.Instant?>(nil)
+    let bound: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        let start = ContinuousClock.now
+        Self.began.withLock { $0 = start }
+        logger.notice("shutting down", metadata: ["bound_seconds": "\(bound.components.seconds)"])
+        // Unstructured: it must outlive the group's cancellation of this service.
+        Task.detached { [logger, bound] in
+            try? await Task.sleep(until: start + bound)
+            logger.warning("shutdown bound reached; exiting now (what was not finished is picked up by the next start)",
+                           metadata: ["milliseconds": "\(Self.millis(since: start))"])
+            exit(0)
+        }
+    }
+
+    static func millis(since start: ContinuousClock.Instant) -> Int64 {
+        let took = ContinuousClock.now - start
+        return took.components.seconds * 1000 + took.components.attoseconds / 1_000_000_000_000_000
     }
 }
 

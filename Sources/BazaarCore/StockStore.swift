@@ -84,12 +84,18 @@ extension AuditQuery {
         return conditions
     }
 
-    /// `SELECT <columns> FROM stock_movements WHERE ... ORDER BY seq DESC LIMIT n` for these filters.
+    /// `SELECT <columns> FROM stock_movements WHERE ... ORDER BY seq DESC LIMIT ?` for these filters; the limit is the
+    /// last parameter (`parameters`). The text depends only on which filters are set (at most 2^7 texts), never on
+    /// their values: engines cache a prepared statement per text, and a text per limit would exhaust the server's
+    /// prepared-statement budget (`max_prepared_stmt_count` on MySQL).
     public func sql(selecting columns: String) -> String {
         let conditions = conditions.map(\.sql)
         return "SELECT \(columns) FROM stock_movements" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-            + " ORDER BY seq DESC LIMIT \(limit)"
+            + " ORDER BY seq DESC LIMIT ?"
     }
+
+    /// The values for `sql(selecting:)`'s placeholders, in order: the conditions' and then the limit.
+    public var parameters: [SQLParameter] { conditions.map(\.parameter) + [.integer(Int64(limit))] }
 }
 
 /// One stock row of a listing.
@@ -193,15 +199,18 @@ public protocol StockStore: Sendable {
     /// nodes never publish the same batch and one store's events keep their order; another node takes over when the
     /// holder goes away. Called before every drain (cheap when already held).
     func holdRelayLease() async throws -> Bool
-    /// The oldest unpublished events, in commit order.
+    /// The oldest unpublished events, in commit order: an event's `sequence` is its movement's ledger sequence, and
+    /// ledger sequences are handed out in commit order on every engine (see `LedgerTransaction`).
     func outboxBatch(limit: Int) async throws -> [OutboxEntry]
-    /// Removes published events up to and including `sequence`.
-    func deleteOutbox(through sequence: Int64) async throws
+    /// Removes exactly these published events. Never a range: a row that commits late below a published one would be
+    /// deleted unpublished (auto-increment values are not commit order).
+    func deleteOutbox(sequences: [Int64]) async throws
     func outboxDepth() async throws -> Int
 
     /// Events other than movements (alert changes), oldest first, and their removal once published.
     func eventOutboxBatch(limit: Int) async throws -> [OutboxEntry]
-    func deleteEventOutbox(through sequence: Int64) async throws
+    /// Removes exactly these published events (alert ids are auto-increment, not commit order).
+    func deleteEventOutbox(sequences: [Int64]) async throws
 
     // MARK: Stock intelligence
 
@@ -234,8 +243,9 @@ public protocol StockStore: Sendable {
                        nextAttemptAtMillis: Int64?) async throws
     func webhookAttempts(webhookID: String, limit: Int) async throws -> [WebhookAttempt]
 
-    /// Forgets idempotency records older than the cut-off; returns how many.
-    func purgeIdempotency(olderThanMillis: Int64) async throws -> Int
+    /// Forgets idempotency records older than the cut-off, and those of Kafka commands (scopes starting with
+    /// `IdempotencyScope.commandPrefix`) older than their own cut-off; returns how many.
+    func purgeIdempotency(olderThanMillis: Int64, commandsOlderThanMillis: Int64) async throws -> Int
     /// A trivial query, for readiness checks.
     func ping() async throws
     /// Releases connections and files.
@@ -294,4 +304,13 @@ public struct WebhookAttempt: Sendable, Equatable {
         self.statusCode = statusCode
         self.error = error
     }
+}
+
+/// Scopes of idempotency records.
+public enum IdempotencyScope {
+    /// Kafka commands are idempotent by their `id` within `kafka:<topic>`: a scope that does not change with the
+    /// consumer group's name (a renamed group replays the topic; its commands must not apply twice).
+    public static let commandPrefix = "kafka:"
+
+    public static func commands(topic: String) -> String { commandPrefix + topic }
 }

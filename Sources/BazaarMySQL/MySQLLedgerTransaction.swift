@@ -162,33 +162,33 @@ struct MySQLLedgerTransaction: LedgerTransaction {
 
     /// Writes the batch: ledger rows, stock rows, outbox, idempotency records. Returns the real sequence of
     /// each provisional one (index k for provisional -(k+1)).
-    mutating func flush(consecutiveAutoIncrement: Bool) throws -> [Int64] {
+    ///
+    /// Sequences come from `ledger_clock`, taken here, after every stock row of the batch is locked, and held to
+    /// the commit: a batch that commits later gets higher sequences, so a reader that pages by sequence (the relay,
+    /// `/v1/changes`, the audit cursor) never sees a row appear below one it has already read. It costs one
+    /// row lock per batch, held for the batch's inserts and commit; nothing takes a stock row after it, so it
+    /// cannot deadlock with them.
+    mutating func flush() throws -> [Int64] {
         var sequences: [Int64] = []
         sequences.reserveCapacity(newMovements.count)
+        if !newMovements.isEmpty {
+            let last = Int64(try connection.run(
+                "UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(newMovements.count)) WHERE id = 1").lastInsertID)
+            guard last >= Int64(newMovements.count) else { throw MySQLError(code: 9003, message: "ledger_clock is missing its row") }
+            sequences = (0..<Int64(newMovements.count)).map { last - Int64(newMovements.count) + 1 + $0 }
+        }
         for chunk in chunks(newMovements.count) {
-            let values = try newMovements[chunk].map { m in
-                try "(" + [MySQLValue.text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta), .int(m.quantityBefore),
-                           .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue), m.reference.map(MySQLValue.text) ?? .null,
-                           .text(m.actor), .int(m.atMillis), .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+            let values = try chunk.map { index in
+                let m = newMovements[index]
+                return try "(" + [MySQLValue.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
+                                  .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue),
+                                  m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis),
+                                  .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
             }
-            let result = try connection.run("""
-                INSERT INTO stock_movements (movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
+            try connection.run("""
+                INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
                     reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
                 """)
-            if consecutiveAutoIncrement {
-                // One multi-row INSERT with a known row count gets consecutive values (innodb_autoinc_lock_mode 0 or 1).
-                sequences.append(contentsOf: (0..<Int64(chunk.count)).map { Int64(result.lastInsertID) + $0 })
-            } else {
-                let ids = try newMovements[chunk].map { try connection.literal(.text($0.movementID)) }.joined(separator: ",")
-                var byID: [String: Int64] = [:]
-                for row in try connection.query("SELECT movement_id, seq FROM stock_movements WHERE movement_id IN (\(ids))") {
-                    byID[try row.string(0)] = try row.int(1)
-                }
-                for m in newMovements[chunk] {
-                    guard let seq = byID[m.movementID] else { throw MySQLError(code: 9003, message: "ledger row \(m.movementID) not found after insert") }
-                    sequences.append(seq)
-                }
-            }
         }
         let changed = levels.filter(\.value.changed).sorted { $0.key < $1.key }
         let inserted = changed.filter { !$0.value.stored }, updated = changed.filter(\.value.stored)
@@ -207,8 +207,12 @@ struct MySQLLedgerTransaction: LedgerTransaction {
             }
         }
         for chunk in chunks(newEvents.count) {
-            let values = newEvents[chunk].map { "(\(sequences[Int(-$0) - 1]))" }
-            try connection.run("INSERT INTO outbox (movement_seq) VALUES \(values.joined(separator: ","))")
+            // The event's sequence is its movement's: the outbox is read in commit order too.
+            let values = newEvents[chunk].map { provisional in
+                let sequence = sequences[Int(-provisional) - 1]
+                return "(\(sequence),\(sequence))"
+            }
+            try connection.run("INSERT INTO outbox (seq, movement_seq) VALUES \(values.joined(separator: ","))")
         }
         for chunk in chunks(newIdempotency.count) {
             let values = try newIdempotency[chunk].map { record in

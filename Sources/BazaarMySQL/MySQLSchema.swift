@@ -94,5 +94,18 @@ enum MySQLSchema {
                 pack_size INT NULL, service_level DOUBLE NULL, PRIMARY KEY (store_id, product_id)) \(table)
             """,
         ]),
+        (2, [
+            // The ledger's sequence in commit order (see `MySQLLedgerTransaction.flush`): one row, taken last in a
+            // group commit and held to its commit, so a transaction that commits later always gets higher
+            // sequences. Auto-increment values are handed out at insert time, not commit time, and a reader paging
+            // by them (the outbox relay, `/v1/changes`, the audit cursor) would skip a row that commits late.
+            "CREATE TABLE IF NOT EXISTS ledger_clock (id TINYINT NOT NULL PRIMARY KEY, seq BIGINT NOT NULL) \(table)",
+            "INSERT IGNORE INTO ledger_clock (id, seq) SELECT 1, COALESCE(MAX(seq), 0) FROM stock_movements",
+            // Every `/audit-logs` filter served by an index that also gives the newest-first order.
+            "CREATE INDEX IF NOT EXISTS stock_movements_by_store ON stock_movements (store_id, seq)",
+            "CREATE INDEX IF NOT EXISTS stock_movements_by_actor ON stock_movements (actor(191), seq)",
+            "CREATE INDEX IF NOT EXISTS stock_movements_by_reason ON stock_movements (reason, seq)",
+            "CREATE INDEX IF NOT EXISTS stock_movements_by_time ON stock_movements (at_ms)",
+        ]),
     ]
 }

@@ -106,8 +106,9 @@ extension MySQLStockStore {
             if let value { conditions.append(condition); arguments.append(value) }
         }
         if let beforeSequence { conditions.append("seq < ?"); arguments.append(beforeSequence) }
+        arguments.append(limit)
         let sql = "SELECT \(MySQLRows.alertColumns) FROM alerts" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-            + " ORDER BY seq DESC LIMIT \(limit)"
+            + " ORDER BY seq DESC LIMIT ?"  // bound, not written in: one statement text per filter combination
         let parameters = arguments
         return try await onReplica { try $0.select(sql, parameters).map(MySQLRows.alert) }
     }

@@ -39,7 +39,6 @@ public final class MySQLStockStore: StockStore {
     let replicas: ReplicaSet
     let clock: WallClock
     private let committer: GroupCommitter<WriteRequest, TokenedReceipt>
-    private let server: ServerTraits
 
     public init(options: Options, clock: WallClock = .system) {
         self.options = options
@@ -52,11 +51,9 @@ public final class MySQLStockStore: StockStore {
         self.relayLease = MySQLConnectionPool(configuration: options.primary, size: 1)
         self.replicas = ReplicaSet(configurations: options.replicas, connections: options.replicaConnections,
                                    maxLagSeconds: options.replicaMaxLagSeconds)
-        let server = ServerTraits()
-        self.server = server
         // Two batches in flight: one is being written while the other waits for its commit to be durable.
         self.committer = GroupCommitter(maxBatch: options.maxBatch, concurrentFlushes: 2) { requests in
-            await Self.commit(requests, pool: primary, clock: clock, consecutiveAutoIncrement: server.consecutiveAutoIncrement)
+            await Self.commit(requests, pool: primary, clock: clock)
         }
     }
 
@@ -66,7 +63,7 @@ public final class MySQLStockStore: StockStore {
     // MARK: Migrations
 
     public func migrate() async throws {
-        let consecutive = try await onPrimary { connection in
+        try await onPrimary { connection in
             guard try connection.select("SELECT GET_LOCK(CONCAT('bazaar.migrate:', DATABASE()), 120)")[0].int(0) == 1 else {
                 throw MySQLError(code: 9004, message: "another node held the migration lock for 120 s")
             }
@@ -79,9 +76,7 @@ public final class MySQLStockStore: StockStore {
                 for statement in migration.statements { try connection.query(statement) }
                 try connection.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)", [migration.version, self.clock.nowMillis()])
             }
-            return try connection.select("SELECT @@innodb_autoinc_lock_mode")[0].int(0) != 2
         }
-        server.consecutiveAutoIncrement = consecutive
     }
 
     // MARK: Stock writes
@@ -93,15 +88,14 @@ public final class MySQLStockStore: StockStore {
     }
 
     public func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>] {
-        let results = await Self.commit(requests, pool: primary, clock: clock, consecutiveAutoIncrement: server.consecutiveAutoIncrement)
+        let results = await Self.commit(requests, pool: primary, clock: clock)
         return results.map { $0.map(\.receipt) }
     }
 
-    private static func commit(_ requests: [WriteRequest], pool: MySQLConnectionPool, clock: WallClock,
-                               consecutiveAutoIncrement: Bool) async -> [Result<TokenedReceipt, any Error>] {
+    private static func commit(_ requests: [WriteRequest], pool: MySQLConnectionPool, clock: WallClock) async -> [Result<TokenedReceipt, any Error>] {
         do {
             return try await pool.withConnection { connection in
-                try commitBatch(requests, connection: connection, clock: clock, consecutiveAutoIncrement: consecutiveAutoIncrement)
+                try commitBatch(requests, connection: connection, clock: clock)
             }
         } catch {
             let failure = Self.storageError(error)
@@ -110,8 +104,7 @@ public final class MySQLStockStore: StockStore {
     }
 
     /// One transaction for the batch, retried as a whole on conflicts. Runs on the connection's own thread.
-    static func commitBatch(_ requests: [WriteRequest], connection: MySQLConnection, clock: WallClock,
-                            consecutiveAutoIncrement: Bool) throws -> [Result<TokenedReceipt, any Error>] {
+    static func commitBatch(_ requests: [WriteRequest], connection: MySQLConnection, clock: WallClock) throws -> [Result<TokenedReceipt, any Error>] {
         var keys = Set<MySQLLedgerTransaction.Key>()
         for request in requests {
             for command in request.commands { keys.insert(.init(storeID: command.storeID, productID: command.productID)) }
@@ -138,7 +131,7 @@ public final class MySQLStockStore: StockStore {
                         outcomes.append(.failure(refusal))
                     }
                 }
-                let sequences = try tx.flush(consecutiveAutoIncrement: consecutiveAutoIncrement)
+                let sequences = try tx.flush()
                 committing = true
                 try connection.commit()
                 let token = connection.lastGTID
@@ -192,8 +185,8 @@ public final class MySQLStockStore: StockStore {
 
     public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
         let sql = query.sql(selecting: MySQLRows.movementColumns)
-        let parameters: [any MySQLBindable] = query.conditions.map { condition in
-            switch condition.parameter {
+        let parameters: [any MySQLBindable] = query.parameters.map { parameter in
+            switch parameter {
             case .text(let text): text
             case .integer(let number): number
             }
@@ -337,8 +330,19 @@ public final class MySQLStockStore: StockStore {
         }
     }
 
-    public func deleteOutbox(through sequence: Int64) async throws {
-        try await onPrimary { try $0.execute("DELETE FROM outbox WHERE seq <= ?", [sequence]) }
+    public func deleteOutbox(sequences: [Int64]) async throws {
+        try await delete(sequences, from: "outbox")
+    }
+
+    /// Integer literals in a text-protocol statement: no prepared statement per distinct list.
+    private func delete(_ sequences: [Int64], from table: String) async throws {
+        guard !sequences.isEmpty else { return }
+        try await onPrimary { connection in
+            for start in stride(from: 0, to: sequences.count, by: 1000) {
+                let list = sequences[start..<min(start + 1000, sequences.count)].map(String.init).joined(separator: ",")
+                try connection.run("DELETE FROM \(table) WHERE seq IN (\(list))")
+            }
+        }
     }
 
     public func outboxDepth() async throws -> Int {
@@ -349,12 +353,15 @@ public final class MySQLStockStore: StockStore {
         try await onPrimary { try $0.select("SELECT seq, topic, `key`, event_id, payload FROM event_outbox ORDER BY seq LIMIT ?", [limit]).map(MySQLRows.outboxEntry) }
     }
 
-    public func deleteEventOutbox(through sequence: Int64) async throws {
-        try await onPrimary { try $0.execute("DELETE FROM event_outbox WHERE seq <= ?", [sequence]) }
+    public func deleteEventOutbox(sequences: [Int64]) async throws {
+        try await delete(sequences, from: "event_outbox")
     }
 
-    public func purgeIdempotency(olderThanMillis: Int64) async throws -> Int {
-        try await onPrimary { Int(try $0.execute("DELETE FROM idempotency_keys WHERE created_at_ms < ?", [olderThanMillis]).affectedRows) }
+    public func purgeIdempotency(olderThanMillis: Int64, commandsOlderThanMillis: Int64) async throws -> Int {
+        try await onPrimary {
+            Int(try $0.execute("DELETE FROM idempotency_keys WHERE created_at_ms < ? AND (scope NOT LIKE ? OR created_at_ms < ?)",
+                               [olderThanMillis, IdempotencyScope.commandPrefix + "%", commandsOlderThanMillis]).affectedRows)
+        }
     }
 
     public func ping() async throws {
@@ -449,16 +456,6 @@ struct TokenedReceipt: Sendable {
     var receipt: WriteReceipt
     var token: String?
     func split() -> (WriteReceipt, String?) { (receipt, token) }
-}
-
-/// What `migrate` learns about the server, read by every group commit.
-final class ServerTraits: Sendable {
-    private let consecutive = Atomic(false)
-    /// Whether a multi-row INSERT gets consecutive AUTO_INCREMENT values (innodb_autoinc_lock_mode 0 or 1).
-    var consecutiveAutoIncrement: Bool {
-        get { consecutive.load(ordering: .relaxed) }
-        set { consecutive.store(newValue, ordering: .relaxed) }
-    }
 }
 
 func usleepMillis(_ millis: Double) {

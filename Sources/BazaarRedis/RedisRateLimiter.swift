@@ -14,19 +14,25 @@ import Synchronization
 /// still hold per node and no request is refused because Redis is down.
 public final class RedisRateLimiter: RateLimiter {
     /// KEYS[1] the bucket; ARGV: rate (tokens/s), burst, tokens wanted. Returns {tokens granted, tokens left (text)}.
+    ///
+    /// The time is kept as Redis's own two integers (seconds, microseconds): one float of seconds since 1970 has only
+    /// 14 significant digits in Lua's `tostring`, so it was rounded to 100 µs, up as often as down; a script run
+    /// within that window then saw no time pass and no refill, and refused clients far under their limit.
     static let leaseScript = RedisScript("""
         local time = redis.call('TIME')
-        local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
         local rate, burst, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-        local bucket = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+        local bucket = redis.call('HMGET', KEYS[1], 'tokens', 's', 'us')
         local tokens = tonumber(bucket[1]) or burst
-        local at = tonumber(bucket[2]) or now
-        tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+        local elapsed = 0
+        if bucket[2] and bucket[3] then
+          elapsed = (tonumber(time[1]) - tonumber(bucket[2])) + (tonumber(time[2]) - tonumber(bucket[3])) / 1000000
+        end
+        tokens = math.min(burst, tokens + math.max(0, elapsed) * rate)
         local granted = math.min(wanted, math.floor(tokens))
         tokens = tokens - granted
-        redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+        redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 's', time[1], 'us', time[2])
         redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-        return {granted, tostring(tokens)}
+        return {granted, string.format('%.6f', tokens)}
         """)
 
     private struct Lease {

@@ -35,8 +35,15 @@ public final class RedisStockCache: StockCache {
     public let breaker: CircuitBreaker
     let ttlMillis: Int64
     let logger: Logger
-    /// Set when an update could not reach Redis: Redis may hold an older value than the database.
+    /// Set when an update could not reach Redis while the breaker was open: Redis may hold older values than the
+    /// database for any key, so every cached level is dropped once Redis answers again.
     private let missedUpdates = Atomic(false)
+    /// Keys whose last offer failed (a timeout or an error with the breaker still closed): Redis may hold an older
+    /// version of them, and the other nodes were not told. They are skipped on reads here and deleted from Redis
+    /// by `repair` as soon as Redis answers (more than `maxDirtyKeys` turn into a full flush).
+    private let dirtyKeys = Mutex<Set<StockKey>>([])
+    private let repairing = Atomic(false)
+    static let maxDirtyKeys = 10_000
 
     public init(redis: RedisClient, keyPrefix: String = "bazaar:", nearCapacity: Int, nearMaxAgeMillis: Int64 = 5000,
                 ttlMillis: Int64 = 3_600_000, logger: Logger) {
@@ -55,7 +62,7 @@ public final class RedisStockCache: StockCache {
             RedisCacheMetrics.nearHits.increment()
             return level
         }
-        guard breaker.allow() else { return nil }
+        guard breaker.allow(), !isDirty(key) else { return nil }
         do {
             let reply = try await redis.send(["GET", redisKey(key)])
             RedisRoundTrips.cacheGet.increment()
@@ -83,27 +90,88 @@ public final class RedisStockCache: StockCache {
         near.offer(key, level)
         guard breaker.allow() else {
             missedUpdates.store(true, ordering: .relaxed)
+            startRepair()
             return
         }
         let encoded = Self.encode(level)
         do {
             let stored = try await redis.run(Self.offerScript, keys: [redisKey(key)], arguments: [
-                String(level.version), encoded, String(ttlMillis), channel, "\(key.storeID)|\(key.productID)|\(encoded)",
+                String(level.version), encoded, String(ttlMillis), channel, Self.message(key, encoded),
             ])
             RedisRoundTrips.cacheOffer.increment()
             await breaker.recordSuccess()
             if stored.int == 0 { RedisCacheMetrics.staleRefused.increment() }
         } catch {
-            missedUpdates.store(true, ordering: .relaxed)
+            // The script may or may not have run: Redis may keep the older version, and no node was told.
+            markDirty(key)
             failed(error)
         }
     }
 
     /// A level published by any node (the coherence channel).
     func received(_ message: String) {
-        let parts = message.split(separator: "|", maxSplits: 2)
-        guard parts.count == 3, let level = Self.decode(String(parts[2])) else { return }
-        near.offer(StockKey(storeID: String(parts[0]), productID: String(parts[1])), level)
+        guard let (key, encoded) = Self.parseMessage(message), let level = Self.decode(encoded) else { return }
+        near.offer(key, level)
+    }
+
+    private func isDirty(_ key: StockKey) -> Bool {
+        dirtyKeys.withLock { !$0.isEmpty && $0.contains(key) }
+    }
+
+    private func markDirty(_ key: StockKey) {
+        let overflow = dirtyKeys.withLock { keys in
+            keys.insert(key)
+            guard keys.count > Self.maxDirtyKeys else { return false }
+            keys.removeAll()
+            return true
+        }
+        if overflow { missedUpdates.store(true, ordering: .relaxed) }
+        RedisCacheMetrics.dirtyKeys.increment()
+        startRepair()
+    }
+
+    /// Deletes the dirty keys from Redis (so every node reads them from the database and refills them) as soon as
+    /// Redis answers; retried with backoff (100 ms to 1 s) while it does not. This bounds how long another node can
+    /// read an older version from Redis after a failed write: the time until Redis answers this node again, then
+    /// at most the near caches' age bound (`nearMaxAgeMillis`) for copies the other nodes already held.
+    private func startRepair() {
+        guard !repairing.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        Task { [weak self] in
+            var delay = 100
+            while let self {
+                let done = await self.repair()
+                if done {
+                    self.repairing.store(false, ordering: .releasing)
+                    // A key marked after the last look but before the flag dropped: go again.
+                    if self.dirtyKeys.withLock({ $0.isEmpty }) || self.repairing.exchange(true, ordering: .acquiringAndReleasing) { return }
+                    continue
+                }
+                try? await Task.sleep(for: .milliseconds(delay))
+                delay = min(1000, delay * 2)
+            }
+        }
+    }
+
+    /// One repair pass; true when nothing is left to repair.
+    func repair() async -> Bool {
+        if missedUpdates.load(ordering: .relaxed) {
+            guard breaker.allow() else { return false }
+            await recovered()
+            if missedUpdates.load(ordering: .relaxed) { return false }
+        }
+        let keys = dirtyKeys.withLock { Array($0.prefix(1000)) }
+        guard !keys.isEmpty else { return true }
+        guard breaker.allow() else { return false }
+        do {
+            _ = try await redis.send(["DEL"] + keys.map(redisKey))
+            await breaker.recordSuccess()
+            dirtyKeys.withLock { $0.subtract(keys) }
+            logger.info("deleted cached levels whose update had failed", metadata: ["keys": "\(keys.count)"])
+            return dirtyKeys.withLock { $0.isEmpty }
+        } catch {
+            failed(error)
+            return false
+        }
     }
 
     /// Back after an outage: if updates were missed, Redis may hold levels older than the database, so every cached
@@ -141,7 +209,30 @@ public final class RedisStockCache: StockCache {
         }
     }
 
-    public func redisKey(_ key: StockKey) -> String { keyPrefix + "stock:" + key.storeID + ":" + key.productID }
+    /// `<prefix>stock:<length of the store id>:<store id>:<product id>`. Identifiers may contain `:`, so the store
+    /// id's length is what makes the key unambiguous (`X:a` + `b` and `X` + `a:b` are different keys).
+    public func redisKey(_ key: StockKey) -> String { keyPrefix + "stock:" + Self.encodeKey(key) }
+
+    public static func encodeKey(_ key: StockKey) -> String { "\(key.storeID.utf8.count):\(key.storeID):\(key.productID)" }
+
+    public static func decodeKey<S: StringProtocol>(_ text: S) -> StockKey? {
+        guard let colon = text.firstIndex(of: ":"), let length = Int(text[..<colon]), length > 0 else { return nil }
+        let utf8 = text.utf8
+        let storeStart = utf8.index(after: colon)
+        guard let storeEnd = utf8.index(storeStart, offsetBy: length, limitedBy: utf8.endIndex), storeEnd < utf8.endIndex,
+              utf8[storeEnd] == UInt8(ascii: ":") else { return nil }
+        let storeID = String(text[storeStart..<storeEnd]), productID = String(text[utf8.index(after: storeEnd)...])
+        guard storeID.utf8.count == length, !productID.isEmpty else { return nil }
+        return StockKey(storeID: storeID, productID: productID)
+    }
+
+    /// The coherence message: the encoded key, `|`, the encoded level (which holds no `|`).
+    public static func message(_ key: StockKey, _ encodedLevel: String) -> String { encodeKey(key) + "|" + encodedLevel }
+
+    public static func parseMessage(_ message: String) -> (StockKey, String)? {
+        guard let bar = message.lastIndex(of: "|"), let key = decodeKey(message[..<bar]) else { return nil }
+        return (key, String(message[message.index(after: bar)...]))
+    }
 
     /// `version:quantity:updatedAtMillis`: the version first, for the script's comparison.
     static func encode(_ level: StockLevel) -> String { "\(level.version):\(level.quantity):\(level.updatedAtMillis)" }
@@ -165,4 +256,5 @@ enum RedisCacheMetrics {
     static let misses = Counter(label: "bazaar_cache_misses_total")
     static let staleRefused = Counter(label: "bazaar_cache_fills_refused_stale_total")
     static let errors = Counter(label: "bazaar_redis_errors_total")
+    static let dirtyKeys = Counter(label: "bazaar_cache_updates_failed_total")
 }

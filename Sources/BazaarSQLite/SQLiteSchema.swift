@@ -95,5 +95,13 @@ enum SQLiteSchema {
                 pack_size INTEGER, service_level REAL, PRIMARY KEY (store_id, product_id)) WITHOUT ROWID
             """,
         ]),
+        // Every `/audit-logs` filter served by an index that also gives the newest-first order (a filter alone
+        // otherwise scans the ledger); the time window walks `at_ms`.
+        (6, [
+            "CREATE INDEX stock_movements_by_store ON stock_movements (store_id, seq)",
+            "CREATE INDEX stock_movements_by_actor ON stock_movements (actor, seq)",
+            "CREATE INDEX stock_movements_by_reason ON stock_movements (reason, seq)",
+            "CREATE INDEX stock_movements_by_time ON stock_movements (at_ms)",
+        ]),
     ]
 }

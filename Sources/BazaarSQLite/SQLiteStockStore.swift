@@ -120,8 +120,8 @@ public final class SQLiteStockStore: StockStore {
 
     public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
         let sql = query.sql(selecting: Self.movementColumns)
-        let arguments = StatementArguments(query.conditions.map { condition -> (any DatabaseValueConvertible)? in
-            switch condition.parameter {
+        let arguments = StatementArguments(query.parameters.map { parameter -> (any DatabaseValueConvertible)? in
+            switch parameter {
             case .text(let text): text
             case .integer(let number): number
             }
@@ -263,17 +263,27 @@ public final class SQLiteStockStore: StockStore {
         }
     }
 
-    public func deleteOutbox(through sequence: Int64) async throws {
-        try await pool.write { db in try db.execute(sql: "DELETE FROM outbox WHERE seq <= ?", arguments: [sequence]) }
+    public func deleteOutbox(sequences: [Int64]) async throws {
+        try await delete(sequences, from: "outbox")
+    }
+
+    /// One statement text whatever the count: the sequences travel as one JSON array parameter.
+    private func delete(_ sequences: [Int64], from table: String) async throws {
+        guard !sequences.isEmpty else { return }
+        let list = "[" + sequences.map(String.init).joined(separator: ",") + "]"
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM \(table) WHERE seq IN (SELECT value FROM json_each(?))", arguments: [list])
+        }
     }
 
     public func outboxDepth() async throws -> Int {
         try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM outbox") ?? 0 }
     }
 
-    public func purgeIdempotency(olderThanMillis: Int64) async throws -> Int {
+    public func purgeIdempotency(olderThanMillis: Int64, commandsOlderThanMillis: Int64) async throws -> Int {
         try await pool.write { db in
-            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at_ms < ?", arguments: [olderThanMillis])
+            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at_ms < ? AND (scope NOT LIKE ? OR created_at_ms < ?)",
+                           arguments: [olderThanMillis, IdempotencyScope.commandPrefix + "%", commandsOlderThanMillis])
             return db.changesCount
         }
     }
@@ -345,8 +355,8 @@ extension SQLiteStockStore {
         }
     }
 
-    public func deleteEventOutbox(through sequence: Int64) async throws {
-        try await pool.write { db in try db.execute(sql: "DELETE FROM event_outbox WHERE seq <= ?", arguments: [sequence]) }
+    public func deleteEventOutbox(sequences: [Int64]) async throws {
+        try await delete(sequences, from: "event_outbox")
     }
 
     public func movements(storeID: String, productID: String, sinceMillis: Int64) async throws -> [Movement] {
@@ -450,8 +460,9 @@ extension SQLiteStockStore {
             if let value { conditions.append(condition); arguments.append(value) }
         }
         if let beforeSequence { conditions.append("seq < ?"); arguments.append(beforeSequence) }
+        arguments.append(limit)
         let sql = "SELECT \(Self.alertColumns) FROM alerts" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-            + " ORDER BY seq DESC LIMIT \(limit)"
+            + " ORDER BY seq DESC LIMIT ?"  // bound, not written in: one statement text per filter combination
         let statementArguments = StatementArguments(arguments)
         return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.alert(from:)) }
     }

@@ -23,6 +23,8 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     public static let invalidConfiguration: Int32 = -10_001
     /// Not a librdkafka code: the client is shut down.
     public static let shutDown: Int32 = -10_002
+    /// The caller stopped waiting (its task was cancelled); the message may still be delivered.
+    public static let cancelled: Int32 = -10_003
 }
 
 extension String {

@@ -20,7 +20,13 @@ public final class KafkaProducer: Service, Sendable {
     private let poller: PollThread
 
     /// `onError` receives librdkafka's error callbacks (transient broker errors, and fatal ones).
-    public init(configuration: KafkaConfiguration, onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
+    /// How long a shutdown waits for messages in flight before it frees the client (their delivery is then
+    /// unknown: the outbox still holds them and sends them again).
+    public let shutdownFlushMillis: Int32
+
+    public init(configuration: KafkaConfiguration, shutdownFlushMillis: Int32 = 10_000,
+                onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
+        self.shutdownFlushMillis = shutdownFlushMillis
         let errors = ErrorSink(onError)
         let rk = try configuration.makeClient(RD_KAFKA_PRODUCER) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
@@ -57,30 +63,45 @@ public final class KafkaProducer: Service, Sendable {
     /// Sends messages in the order given (so each partition receives them in that order; the idempotent producer keeps
     /// it through retries) and waits for every delivery report. Throws the first delivery error.
     public func sendBatch(_ messages: [(topic: String, key: [UInt8]?, value: [UInt8])]) async throws -> [KafkaDeliveryReport] {
+        try await sendBatchSettled(messages).map { try $0.get() }
+    }
+
+    /// Sends the messages in order and answers each one's delivery report or failure, in the same order: a caller
+    /// that retries sends again only what failed (resending what was delivered would duplicate it). If the calling
+    /// task is cancelled, it stops waiting at once: messages without a report yet answer `KafkaError.cancelled`
+    /// (they may still be delivered; librdkafka keeps them until `message.timeout.ms`).
+    public func sendBatchSettled(_ messages: [(topic: String, key: [UInt8]?, value: [UInt8])]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
         guard !messages.isEmpty else { return [] }
-        guard !handle.isDestroyed else { throw KafkaError(code: KafkaError.shutDown, message: "producer is shut down") }
-        return try await withCheckedThrowingContinuation { continuation in
-            let batch = BatchDelivery(count: messages.count, continuation: continuation)
-            for (index, message) in messages.enumerated() {
-                let box = Unmanaged.passRetained(DeliveryBox(batch: batch, index: index))
-                var status = RD_KAFKA_RESP_ERR__DESTROY  // unless the producer is still alive
-                handle.whileAlive { pointer in
-                    repeat {
-                        status = message.key.withUnsafeBufferPointer(or: []) { keyBytes in
-                            message.value.withUnsafeBufferPointer { valueBytes in
-                                bazaar_kafka_produce(pointer, message.topic, RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
-                                                     valueBytes.baseAddress, valueBytes.count, box.toOpaque())
+        guard !handle.isDestroyed else {
+            return messages.map { _ in .failure(KafkaError(code: KafkaError.shutDown, message: "producer is shut down")) }
+        }
+        let batch = BatchDelivery(count: messages.count)
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                batch.attach(continuation)
+                for (index, message) in messages.enumerated() {
+                    let box = Unmanaged.passRetained(DeliveryBox(batch: batch, index: index))
+                    var status = RD_KAFKA_RESP_ERR__DESTROY  // unless the producer is still alive
+                    handle.whileAlive { pointer in
+                        repeat {
+                            status = message.key.withUnsafeBufferPointer(or: []) { keyBytes in
+                                message.value.withUnsafeBufferPointer { valueBytes in
+                                    bazaar_kafka_produce(pointer, message.topic, RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
+                                                         valueBytes.baseAddress, valueBytes.count, box.toOpaque())
+                                }
                             }
-                        }
-                        // The local queue is full: serve delivery reports until there is room.
-                        if status == RD_KAFKA_RESP_ERR__QUEUE_FULL { _ = rd_kafka_poll(pointer, 10) }
-                    } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
-                }
-                if status != RD_KAFKA_RESP_ERR_NO_ERROR {
-                    box.release()
-                    batch.complete(index, .failure(KafkaError(status)))
+                            // The local queue is full: serve delivery reports until there is room.
+                            if status == RD_KAFKA_RESP_ERR__QUEUE_FULL { _ = rd_kafka_poll(pointer, 10) }
+                        } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
+                    }
+                    if status != RD_KAFKA_RESP_ERR_NO_ERROR {
+                        box.release()
+                        batch.complete(index, .failure(KafkaError(status)))
+                    }
                 }
             }
+        } onCancel: {
+            batch.cancel()
         }
     }
 
@@ -91,14 +112,22 @@ public final class KafkaProducer: Service, Sendable {
 
     public func run() async throws {
         try? await gracefulShutdown()
-        shutdown()
+        // The flush blocks: on a thread of its own, not one of the few threads of the Swift concurrency pool.
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let thread = Thread { [self] in
+                shutdown()
+                continuation.resume()
+            }
+            thread.name = "kafka-producer-shutdown"
+            thread.start()
+        }
     }
 
     /// Flushes, stops the callback thread and frees the client (idempotent).
     public func shutdown() {
         // From here on sends fail (`_DESTROY`) instead of racing with the destruction; what was sent is flushed.
         guard handle.markDestroyed() else { return }
-        _ = rd_kafka_flush(handle.pointer, 10_000)
+        _ = rd_kafka_flush(handle.pointer, shutdownFlushMillis)
         poller.stop()
         rd_kafka_destroy(handle.pointer)
     }
@@ -184,34 +213,62 @@ final class DeliveryBox {
     }
 }
 
-/// Collects the reports of a batch; resumes its caller when the last one arrives.
+/// Collects the reports of a batch; resumes its caller when the last one arrives, or at once when the caller is
+/// cancelled (reports arriving after that are dropped).
 final class BatchDelivery: Sendable {
     private struct State {
-        var reports: [KafkaDeliveryReport?]
+        var results: [Result<KafkaDeliveryReport, KafkaError>?]
         var remaining: Int
-        var failure: KafkaError?
+        var continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>?
+        /// The caller has been (or, once attached, must at once be) resumed.
+        var finished = false
     }
 
     private let state: Mutex<State>
-    private let continuation: CheckedContinuation<[KafkaDeliveryReport], any Error>
 
-    init(count: Int, continuation: CheckedContinuation<[KafkaDeliveryReport], any Error>) {
-        state = Mutex(State(reports: Array(repeating: nil, count: count), remaining: count))
-        self.continuation = continuation
+    init(count: Int) {
+        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
+    }
+
+    func attach(_ continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>) {
+        let resumeNow: [Result<KafkaDeliveryReport, KafkaError>]? = state.withLock { state in
+            guard state.finished else {
+                state.continuation = continuation
+                return nil
+            }
+            return Self.settled(state.results)
+        }
+        if let resumeNow { continuation.resume(returning: resumeNow) }
     }
 
     func complete(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
-        let finished: Result<[KafkaDeliveryReport], any Error>? = state.withLock { state in
-            switch result {
-            case .success(let report): state.reports[index] = report
-            case .failure(let error): if state.failure == nil { state.failure = error }
+        let resume: (CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>, [Result<KafkaDeliveryReport, KafkaError>])? =
+            state.withLock { state in
+                guard !state.finished else { return nil }
+                state.results[index] = result
+                state.remaining -= 1
+                guard state.remaining == 0, let continuation = state.continuation else { return nil }
+                state.finished = true
+                state.continuation = nil
+                return (continuation, Self.settled(state.results))
             }
-            state.remaining -= 1
-            guard state.remaining == 0 else { return nil }
-            if let failure = state.failure { return .failure(failure) }
-            return .success(state.reports.map { $0! })
-        }
-        if let finished { continuation.resume(with: finished) }
+        if let (continuation, results) = resume { continuation.resume(returning: results) }
+    }
+
+    func cancel() {
+        let resume: (CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>, [Result<KafkaDeliveryReport, KafkaError>])? =
+            state.withLock { state in
+                guard !state.finished else { return nil }
+                state.finished = true
+                guard let continuation = state.continuation else { return nil }  // resumed by `attach`
+                state.continuation = nil
+                return (continuation, Self.settled(state.results))
+            }
+        if let (continuation, results) = resume { continuation.resume(returning: results) }
+    }
+
+    private static func settled(_ results: [Result<KafkaDeliveryReport, KafkaError>?]) -> [Result<KafkaDeliveryReport, KafkaError>] {
+        results.map { $0 ?? .failure(KafkaError(code: KafkaError.cancelled, message: "stopped waiting for the delivery report")) }
     }
 }
 

@@ -16,6 +16,10 @@ public struct MySQLConfiguration: Sendable, Equatable {
     public var connectTimeoutSeconds: UInt32 = 5
     public var readTimeoutSeconds: UInt32 = 30
     public var writeTimeoutSeconds: UInt32 = 30
+    /// Prepared statements kept per connection; the least recently used one is closed past this. Bounded because
+    /// every statement held counts against the server's `max_prepared_stmt_count` (16,382 by default), shared by
+    /// every client of that server: an unbounded cache of generated statement texts could exhaust it.
+    public var statementCacheSize = 128
     public var tls: TLSMode = .disabled
     public var tlsCAFile: String?
     /// Statements run on every new connection, after a reconnect too (e.g. `SET SESSION TRANSACTION ISOLATION LEVEL ...`).

@@ -5,11 +5,13 @@ import Synchronization
 ///
 /// Every call blocks its thread, so a connection belongs to one thread at a time: `MySQLConnectionPool` runs it
 /// on a dedicated thread, never on the Swift concurrency pool. Prepared statements are cached per connection by
-/// their SQL text; after a lost connection the pool reopens it and the cache starts empty.
+/// their SQL text, at most `configuration.statementCacheSize` of them (the least recently used is closed first);
+/// after a lost connection the pool reopens it and the cache starts empty.
 public final class MySQLConnection {
     public let configuration: MySQLConfiguration
     private var handle: UnsafeMutablePointer<MYSQL>?
-    private var statements: [String: MySQLPreparedStatement] = [:]
+    private var statements: [String: (statement: MySQLPreparedStatement, lastUse: UInt64)] = [:]
+    private var uses: UInt64 = 0
     /// True when the server is MariaDB (GTIDs and the wait function differ from MySQL's).
     public private(set) var isMariaDB = true
     /// The GTID of this session's last committed write, tracked from the server's OK packets (no extra query).
@@ -74,7 +76,7 @@ public final class MySQLConnection {
 
     /// Closes the connection and forgets its prepared statements.
     public func close() {
-        for statement in statements.values { statement.close() }
+        for entry in statements.values { entry.statement.close() }
         statements.removeAll()
         if let handle { mysql_close(handle) }
         handle = nil
@@ -119,15 +121,18 @@ public final class MySQLConnection {
     public func execute(_ sql: String, _ parameters: [any MySQLBindable] = []) throws(MySQLError) -> MySQLResult {
         let mysql = try requireHandle()
         let statement: MySQLPreparedStatement
+        uses &+= 1
         if let cached = statements[sql] {
-            statement = cached
+            statement = cached.statement
+            statements[sql] = (statement, uses)
         } else {
+            if statements.count >= max(1, configuration.statementCacheSize) { evictLeastRecentlyUsed() }
             do {
                 statement = try MySQLPreparedStatement(mysql: mysql, sql: sql)
             } catch {
                 throw failure(error)
             }
-            statements[sql] = statement
+            statements[sql] = (statement, uses)
         }
         do {
             let result = try statement.execute(parameters.map(\.mysqlValue))
@@ -137,6 +142,17 @@ public final class MySQLConnection {
             throw failure(error)
         }
     }
+
+    /// Closes (on the server too) the statement used longest ago. A linear scan: it runs only when a new text is
+    /// prepared with the cache full, which a well-behaved caller (fixed statement texts) never reaches.
+    private func evictLeastRecentlyUsed() {
+        guard let oldest = statements.min(by: { $0.value.lastUse < $1.value.lastUse }) else { return }
+        oldest.value.statement.close()
+        statements.removeValue(forKey: oldest.key)
+    }
+
+    /// How many prepared statements this connection holds (for tests and metrics).
+    public var preparedStatementCount: Int { statements.count }
 
     /// Rows of a prepared SELECT.
     public func select(_ sql: String, _ parameters: [any MySQLBindable] = []) throws(MySQLError) -> [MySQLRow] {

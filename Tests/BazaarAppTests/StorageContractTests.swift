@@ -41,7 +41,7 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         let outbox = try await store.outboxBatch(limit: 10)
         #expect(outbox.map(\.eventID) == [movement.movementID])
         #expect(outbox.first?.movement == movement)
-        try await store.deleteOutbox(through: outbox[0].sequence)
+        try await store.deleteOutbox(sequences: outbox.map(\.sequence))
         #expect(try await store.outboxDepth() == 0)
         let audit = try await store.auditLog(AuditQuery(storeID: "S1"))
         #expect(audit == [movement])

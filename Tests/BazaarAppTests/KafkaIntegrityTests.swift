@@ -1,0 +1,174 @@
+import AsyncHTTPClient
+import BazaarApp
+import BazaarCore
+import BazaarDomain
+import Foundation
+import HummingbirdTesting
+import KafkaClient
+import NIOCore
+import NIOHTTP1
+import Synchronization
+import Testing
+
+/// Plain HTTP/1.1 to a live node on loopback, many requests at once (the test client of Hummingbird is one
+/// connection).
+struct LoopbackHTTP {
+    let client = HTTPClient.shared
+
+    func call(_ method: HTTPMethod, port: Int, _ path: String, body: String? = nil, key: String = adminKey,
+              idempotencyKey: String? = nil) async throws -> Reply {
+        var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        if let idempotencyKey { request.headers.add(name: "Idempotency-Key", value: idempotencyKey) }
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 16 << 20)
+        return Reply(status: Int(response.status.code), headers: [:], body: String(buffer: bytes))
+    }
+}
+
+extension KafkaPipelineTests {
+    /// Issue 10, the production shape: two nodes on one MariaDB (each with two group commits in flight), HTTP
+    /// writers on both and Kafka commands at the same time, while a client pages `/v1/changes`. Every movement in
+    /// the ledger is then on `bazaar.stock-movements` exactly once, and the pager saw each exactly once.
+    @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+    func underHTTPAndKafkaWritersOnTwoNodesEveryMovementIsPublishedAndPagedOnce() async throws {
+        let db = TestDatabase(.mariadb)
+        let group = "test-load-\(UUID().uuidString.prefix(8))"
+        let nodeA = try await KafkaTestBroker.system(db.url, group: group)
+        let nodeB = try await KafkaTestBroker.system(db.url, group: group)
+        let prefix = "W" + UUID().uuidString.prefix(6)
+        let stores = (0..<4).map { "\(prefix)-\($0)" }
+        let products = (0..<10).map { "P\($0)" }
+        let http = LoopbackHTTP()
+        let commands = 1200, writers = 32, writesEach = 40
+        let ledger = try await nodeA.application().test(.live) { a in
+            try await nodeB.application().test(.live) { b in
+                let ports = [try #require(a.port), try #require(b.port)]
+                for store in stores { _ = try await a.call(.put, "/v1/stores/\(store)", body: #"{"name":"w"}"#) }
+                for product in products { _ = try await a.call(.put, "/v1/products/\(product)", body: #"{"name":"p"}"#) }
+                try await Task.sleep(for: .seconds(1))  // the catalog reaches node B's replica
+
+                let writing = SharedFlag(true)
+                let pager = Task {
+                    var seen: [String] = []
+                    var cursor = ""
+                    while true {
+                        let stillWriting = writing.isSet
+                        let page = try await http.call(.GET, port: ports[0], "/v1/changes?limit=150" + (cursor.isEmpty ? "" : "&cursor=\(cursor)"))
+                        let items = page.items
+                        seen += items.compactMap { $0["movement_id"] as? String }
+                        cursor = page.string("next_cursor") ?? cursor
+                        if items.isEmpty {
+                            if !stillWriting { return seen }
+                            try await Task.sleep(for: .milliseconds(20))
+                        }
+                    }
+                }
+                let producer = try KafkaProducer(configuration: .producer(brokers: KafkaTestBroker.brokers!))
+                let producing = Task {
+                    for round in 0..<12 {
+                        _ = try await producer.sendBatch((0..<(commands / 12)).map { k in
+                            let i = round * (commands / 12) + k
+                            let store = stores[i % stores.count]
+                            return ("bazaar.stock-commands", Array(store.utf8), Array(#"{"id": "\#(prefix)-k\#(i)", "store_id": "\#(store)", "product_id": "P\#(i % 10)", "delta": 1, "reason": "receipt"}"#.utf8))
+                        })
+                        try await Task.sleep(for: .milliseconds(150))
+                    }
+                }
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    for writer in 0..<writers {
+                        tasks.addTask {
+                            for i in 0..<writesEach {
+                                let reply = try await http.call(.POST, port: ports[writer % 2],
+                                                                "/update-stock/\(stores[(writer + i) % stores.count])/P\((writer * 3 + i) % 10)",
+                                                                body: #"{"delta": 1, "reason": "receipt"}"#)
+                                #expect(reply.status == 200, "\(reply.body)")
+                            }
+                        }
+                    }
+                    try await tasks.waitForAll()
+                }
+                try await producing.value
+                producer.shutdown()
+                // Every command applied (by one node or the other), every event published.
+                let expected = writers * writesEach + commands
+                let applied = try await eventually(seconds: 60) {
+                    var total: Int64 = 0
+                    for store in stores {
+                        for row in try await a.call(.get, "/v1/stores/\(store)/stock?limit=100").items { total += (row["version"] as? NSNumber)?.int64Value ?? 0 }
+                    }
+                    return total == Int64(expected)
+                }
+                #expect(applied, "every write and command applied once")
+                _ = try await eventually(seconds: 60) { try await nodeA.store.outboxDepth() == 0 }
+                writing.set(false)
+                let paged = try await pager.value
+                let all = try await nodeA.store.movements(afterSequence: 0, limit: 1_000_000).map(\.movementID)
+                #expect(all.count == expected)
+                #expect(paged.count == all.count, "the change feed skipped or repeated rows: \(paged.count) seen of \(all.count)")
+                #expect(Set(all).subtracting(paged).isEmpty, "the pager skipped \(Set(all).subtracting(paged).count) rows")
+                return all
+            }
+        }
+        let messages = try await KafkaTestBroker.read(MovementEvent.topic) { messages in
+            messages.filter { ($0.keyString ?? "").hasPrefix(prefix) }.count >= ledger.count
+        }
+        let published = messages.filter { ($0.keyString ?? "").hasPrefix(prefix) }.compactMap { message in
+            (try? JSONSerialization.jsonObject(with: Data(message.value)) as? [String: Any])?["id"] as? String
+        }
+        #expect(published.count == ledger.count, "\(ledger.count - Set(published).count) committed movements never published")
+        #expect(Set(ledger).subtracting(published).isEmpty, "\(Set(ledger).subtracting(published).count) movements missing from the topic")
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
+
+    /// Hostile commands: oversized, a 1 MB reference, invalid UTF-8, an illegal identifier. Each lands in `.rejected`
+    /// once, with its value cut to a few KiB (an echo larger than the producer's message size stalled the partition),
+    /// the partition moves on, and identifiers made of every legal character are applied.
+    @Test func hostileCommandsAreRejectedOnceEachAndThePartitionMovesOn() async throws {
+        let db = TestDatabase()
+        let group = "test-hostile-\(UUID().uuidString.prefix(8))"
+        let system = try await KafkaTestBroker.system(db.url, group: group)
+        let store = "H" + UUID().uuidString.prefix(8) + "._:-Zz09"
+        let product = "azAZ09._:-"
+        try await system.application().test(.live) { client in
+            let path = "\(store)/\(product)".addingPercentEncoding(withAllowedCharacters: .urlPathAllowed)!
+            _ = try await client.call(.put, "/v1/stores/\(store.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed)!)", body: #"{"name":"h"}"#)
+            _ = try await client.call(.put, "/v1/products/\(product.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed)!)", body: #"{"name":"p"}"#)
+            var configuration = KafkaConfiguration.producer(brokers: KafkaTestBroker.brokers!)
+            configuration.properties["message.max.bytes"] = "4000000"
+            let producer = try KafkaProducer(configuration: configuration)
+            func message(_ bytes: [UInt8]) -> (topic: String, key: [UInt8]?, value: [UInt8]) { ("bazaar.stock-commands", Array(store.utf8), bytes) }
+            func valid(_ id: String) -> [UInt8] {
+                Array(#"{"id": "\#(store)-\#(id)", "store_id": "\#(store)", "product_id": "\#(product)", "delta": 1, "reason": "receipt"}"#.utf8)
+            }
+            let big = Array(#"{"id": "\#(store)-big", "store_id": "\#(store)", "product_id": "\#(product)", "delta": 1, "pad": "\#(String(repeating: "x", count: 900_000))"}"#.utf8)
+            let longReference = Array(#"{"id": "\#(store)-ref", "store_id": "\#(store)", "product_id": "\#(product)", "delta": 1, "reference": "\#(String(repeating: "r", count: 1_000_000))"}"#.utf8)
+            let invalidUTF8 = Array(#"{"id": "\#(store)-utf", "store_id": ""#.utf8) + [0xFF, 0xFE, 0xC3] + Array(#"", "product_id": "P1", "delta": 1}"#.utf8)
+            let illegal = Array(#"{"id": "\#(store)-illegal", "store_id": "bad store!", "product_id": "\#(product)", "delta": 1}"#.utf8)
+            _ = try await producer.sendBatch([message(valid("first")), message(big), message(longReference), message(invalidUTF8),
+                                              message(illegal), message(valid("last"))])
+            producer.shutdown()
+            let moved = try await eventually(seconds: 45) {
+                try await client.call(.get, "/get-stock/\(path)").int("version") == 2
+            }
+            #expect(moved, "the commands after the hostile ones were applied: the partition moved on")
+        }
+        let rejected = try await KafkaTestBroker.read("bazaar.stock-commands.rejected") { messages in
+            messages.filter { $0.keyString == store && $0.valueString.contains(group) }.count >= 4
+        }.filter { $0.keyString == store && $0.valueString.contains(group) }
+        #expect(rejected.count == 4, "each hostile command rejected exactly once")
+        for message in rejected {
+            #expect(message.value.count < 8192, "the echo is bounded: \(message.value.count) bytes")
+            let json = try #require(try JSONSerialization.jsonObject(with: Data(message.value)) as? [String: Any])
+            #expect(json["problem"] is [String: Any])
+        }
+        #expect(rejected.filter { $0.valueString.contains(#""value_truncated":true"#) }.count == 2)
+        try await system.store.close()
+    }
+}

@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""Crash and shutdown checks of the real `bazaar` binary (issue 10), stdlib only.
+
+    scripts/chaos.py BIN --database-url URL [--replica-urls URLS] [--kafka-brokers B]
+
+crash:    16 writers post movements with Idempotency-Keys; the server is killed with SIGKILL mid-load and
+          restarted; every request is sent again with its key. Nothing answered is lost (a retry of an answered
+          request replays the same movement), nothing is applied twice (each key's reference is in the ledger
+          once), and every level equals the sum of its ledger (quantity and version).
+shutdown: a backlog of thousands of outbox events that cannot be published (the broker address is a closed
+          loopback port), then SIGTERM: the process exits within shutdown.timeout_seconds; after a restart that
+          can publish, the outbox empties.
+
+Only loopback is ever contacted. Prints one line per check and 'N passed, N failed'; exits 1 on a failure.
+"""
+import argparse
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+KEY = "chaos-admin-key-0123456789"
+passed = failed = 0
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    if ok:
+        passed += 1
+        print(f"ok   {name}")
+    else:
+        failed += 1
+        print(f"FAIL {name} {detail}")
+
+
+def call(port, method, path, body=None, idempotency_key=None, timeout=10):
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method)
+    request.add_header("Authorization", f"Bearer {KEY}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    if idempotency_key:
+        request.add_header("Idempotency-Key", idempotency_key)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read() or b"{}"), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
+
+
+class Server:
+    def __init__(self, binary, port, log, extra_env):
+        self.binary, self.port, self.log, self.extra_env = binary, port, log, extra_env
+        self.process = None
+
+    def start(self, args):
+        env = dict(os.environ, BAZAAR_ADMIN_KEY=KEY, **self.extra_env)
+        self.process = subprocess.Popen([self.binary, "serve", "--http-port", str(self.port)] + args,
+                                        stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health/live", timeout=1).read()
+                return True
+            except Exception:
+                if self.process.poll() is not None:
+                    return False
+                time.sleep(0.1)
+        return False
+
+    def kill(self, sig):
+        self.process.send_signal(sig)
+
+    def wait(self, timeout):
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            return None
+
+
+def crash(args, port, log):
+    server = Server(args.binary, port, log, {})
+    base = ["--database-url", args.database_url] + (["--database-replica-urls", args.replica_urls] if args.replica_urls else [])
+    check("crash: serve starts", server.start(base))
+    stores, products = ["C1", "C2"], ["P1", "P2", "P3"]
+    for s in stores:
+        call(port, "PUT", f"/v1/stores/{s}", {"name": s})
+    for p in products:
+        call(port, "PUT", f"/v1/products/{p}", {"name": p})
+    run = f"{random.randrange(1 << 30):x}"
+    requests = {}  # key -> (store, product, delta)
+    answers = {}  # key -> movement_id answered before the crash
+    lock = threading.Lock()
+
+    def writer(w):
+        for i in range(150):
+            key = f"{run}-{w}-{i}"
+            store, product, delta = stores[(w + i) % 2], products[(w * 7 + i) % 3], 1 + (i % 3)
+            with lock:
+                requests[key] = (store, product, delta)
+            try:
+                status, body, _ = call(port, "POST", f"/update-stock/{store}/{product}",
+                                       {"delta": delta, "reason": "receipt", "reference": key}, idempotency_key=key, timeout=5)
+                if status == 200:
+                    with lock:
+                        answers[key] = body["movement_id"]
+            except Exception:
+                pass  # the server is gone: sent again after the restart
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(16)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    server.kill(signal.SIGKILL)
+    server.wait(10)
+    for t in threads:
+        t.join()
+    print(f"     {len(answers)} of {len(requests)} writes answered before SIGKILL")
+    check("crash: some writes were answered before the kill", 0 < len(answers))
+    check("crash: restarts on the same database", server.start(base))
+    lost, changed, failures = 0, 0, 0
+    for key, (store, product, delta) in requests.items():
+        status, body, _ = call(port, "POST", f"/update-stock/{store}/{product}",
+                               {"delta": delta, "reason": "receipt", "reference": key}, idempotency_key=key)
+        if status != 200:
+            failures += 1
+        elif key in answers and body.get("movement_id") != answers[key]:
+            changed += 1
+        if key in answers and status != 200:
+            lost += 1
+    check("crash: every retry is answered 200", failures == 0, f"{failures} failed")
+    check("crash: an answered write replays the same movement (nothing answered was lost)", changed == 0 and lost == 0,
+          f"{changed} changed, {lost} lost")
+    # Each key applied exactly once; each level equals its ledger.
+    seen = {}
+    for store in stores:
+        cursor = None
+        while True:
+            path = f"/audit-logs?store_id={store}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
+            _, page, _ = call(port, "GET", path)
+            for item in page["items"]:
+                if (item.get("reference") or "").startswith(run):
+                    seen[item["reference"]] = seen.get(item["reference"], 0) + 1
+            cursor = page.get("next_cursor")
+            if not cursor or not page["items"]:
+                break
+    twice = [k for k, n in seen.items() if n > 1]
+    check("crash: no request applied twice", not twice, f"{len(twice)} twice, e.g. {twice[:3]}")
+    check("crash: every request applied", len(seen) == len(requests), f"{len(seen)} of {len(requests)}")
+    bad = []
+    for store in stores:
+        for product in products:
+            _, level, _ = call(port, "GET", f"/get-stock/{store}/{product}")
+            mine = [d for k, (s, p, d) in requests.items() if s == store and p == product]
+            # Each pair starts at zero in this run's fresh database, or carries earlier runs' rows: compare with
+            # the whole ledger of the pair.
+            total, rows, cursor = 0, 0, None
+            while True:
+                path = f"/audit-logs?store_id={store}&product_id={product}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
+                _, page, _ = call(port, "GET", path)
+                total += sum(i["delta"] for i in page["items"])
+                rows += len(page["items"])
+                cursor = page.get("next_cursor")
+                if not cursor or not page["items"]:
+                    break
+            if level["quantity"] != total or level["version"] != rows or total < sum(mine):
+                bad.append((store, product, level, total, rows))
+    check("crash: every level equals the sum of its ledger", not bad, str(bad[:2]))
+    server.kill(signal.SIGTERM)
+    server.wait(30)
+
+
+def shutdown(args, port, log):
+    bound = 5
+    server = Server(args.binary, port, log, {"BAZAAR_SHUTDOWN_TIMEOUT_SECONDS": str(bound)})
+    folder = tempfile.mkdtemp()
+    database = args.database_url if args.database_url.startswith("mysql") else f"sqlite://{folder}/shutdown.sqlite"
+    # Port 1 on loopback: nothing listens, so nothing can be published and the outbox grows.
+    check("shutdown: serve starts with an unreachable broker", server.start(["--database-url", database, "--kafka-brokers", "127.0.0.1:1"]))
+    call(port, "PUT", "/v1/stores/D1", {"name": "d"})
+    products = [f"P{i}" for i in range(100)]
+    for p in products:
+        call(port, "PUT", f"/v1/products/{p}", {"name": p})
+    written = 0
+    for round in range(40):
+        movements = [{"store_id": "D1", "product_id": p, "delta": 1, "reason": "receipt"} for p in products]
+        status, _, _ = call(port, "POST", "/v1/movements", {"movements": movements}, timeout=30)
+        written += len(movements) if status in (200, 201) else 0
+    print(f"     {written} movements committed with the broker unreachable")
+    check("shutdown: a backlog was committed", written >= 3000, str(written))
+    started = time.time()
+    server.kill(signal.SIGTERM)
+    code = server.wait(bound + 20)
+    took = time.time() - started
+    print(f"     SIGTERM to exit: {took:.1f} s (bound {bound} s)")
+    check("shutdown: the process exits within the bound", code is not None and took <= bound + 1.0, f"took {took:.1f} s, code {code}")
+    # A restart that can publish (the in-process bus, or the real broker) empties the outbox.
+    restart = ["--database-url", database] + (["--kafka-brokers", args.kafka_brokers] if args.kafka_brokers else [])
+    check("shutdown: restarts", server.start(restart))
+    empty = False
+    deadline = time.time() + 90
+    while time.time() < deadline and not empty:
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        empty = any(line.startswith("bazaar_outbox_depth ") and float(line.split()[1]) == 0 for line in metrics.splitlines())
+        time.sleep(1)
+    check("shutdown: after the restart everything committed is published", empty)
+    server.kill(signal.SIGTERM)
+    server.wait(30)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("binary")
+    parser.add_argument("--database-url", required=True)
+    parser.add_argument("--replica-urls", default="")
+    parser.add_argument("--kafka-brokers", default="")
+    parser.add_argument("--port", type=int, default=18383)
+    args = parser.parse_args()
+    with tempfile.NamedTemporaryFile("w", prefix="bazaar-chaos-", suffix=".log", delete=False) as log:
+        print(f"     server log: {log.name}")
+        crash(args, args.port, log)
+        shutdown(args, args.port, log)
+    print(f"chaos: {passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
