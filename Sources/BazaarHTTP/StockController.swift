@@ -1,5 +1,6 @@
 import BazaarCore
 import BazaarDomain
+import Foundation
 import Hummingbird
 
 /// The fields of one movement in a request body.
@@ -81,6 +82,11 @@ struct MovementBody: Decodable {
         self.fieldPrefix = ""
     }
 
+    /// 2000-01-01T00:00:00Z: the earliest `occurred_at` accepted.
+    static let occurredAtEarliestMillis: Int64 = 946_684_800_000
+    /// How far ahead of this server's clock an `occurred_at` may be.
+    static let occurredAtMaxFutureMillis: Int64 = 5 * 60_000
+
     func command(storeID: String, productID: String) throws -> MovementCommand {
         let change: StockChange
         switch (delta, quantity) {
@@ -92,6 +98,14 @@ struct MovementBody: Decodable {
         let occurred = try occurredAt.map { text throws(DomainError) in
             guard let millis = RFC3339.parse(text) else {
                 throw DomainError.invalid(field: fieldPrefix + "occurred_at", message: "must be an RFC 3339 time such as 2026-11-27T10:00:00Z")
+            }
+            // A movement dated decades back (or ahead) would hide from every time-filtered audit: a backdated
+            // `damage` in year 0001 is in the ledger but in no report. Allowed: 2000-01-01 to 5 minutes from now
+            // (clock skew between a till and this server).
+            let latest = Int64(Date().timeIntervalSince1970 * 1000) + Self.occurredAtMaxFutureMillis
+            guard millis >= Self.occurredAtEarliestMillis, millis <= latest else {
+                throw DomainError.invalid(field: fieldPrefix + "occurred_at",
+                                          message: "must be between 2000-01-01T00:00:00Z and 5 minutes from now (got \(text))")
             }
             return millis
         }

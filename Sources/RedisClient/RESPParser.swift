@@ -9,6 +9,10 @@ struct RESPParser {
 
     /// Nesting limit, against hostile or corrupt input.
     static let maxDepth = 64
+    /// The most elements an aggregate may announce. A hostile or corrupt server could announce 2^63 (the loop
+    /// would wait for ever for elements that never come, holding the buffer) or a negative count other than the
+    /// null `-1` (a range with its upper bound below its lower one traps: the process would crash).
+    static let maxAggregateCount: Int64 = 16 * 1024 * 1024
 
     static func parse(_ buffer: inout ByteBuffer) throws -> RESPValue? {
         var copy = buffer
@@ -33,6 +37,13 @@ struct RESPParser {
         return value
     }
 
+    /// An aggregate's element count: -1 (null) or 0...`maxAggregateCount`, anything else a protocol error.
+    private static func aggregateCount(_ buffer: inout ByteBuffer) throws -> Int64? {
+        guard let count = try integer(&buffer) else { return nil }
+        guard count >= -1, count <= maxAggregateCount else { throw ProtocolError(description: "aggregate count \(count) out of range") }
+        return count
+    }
+
     private static func parseValue(_ buffer: inout ByteBuffer, depth: Int) throws -> RESPValue? {
         guard depth < maxDepth else { throw ProtocolError(description: "values nested too deeply") }
         guard let marker = buffer.readInteger(as: UInt8.self) else { return nil }
@@ -54,7 +65,8 @@ struct RESPParser {
         case UInt8(ascii: "("): return line(&buffer).map(RESPValue.simpleString)  // big number, as text
         case UInt8(ascii: "$"), UInt8(ascii: "="), UInt8(ascii: "!"):
             guard let length = try integer(&buffer) else { return nil }
-            if length < 0 { return .null }
+            if length == -1 { return .null }
+            guard length >= 0 else { throw ProtocolError(description: "negative length \(length)") }
             guard length <= 512 * 1024 * 1024 else { throw ProtocolError(description: "bulk string too long") }
             guard buffer.readableBytes >= Int(length) + 2, var slice = buffer.readSlice(length: Int(length)) else { return nil }
             buffer.moveReaderIndex(forwardBy: 2)
@@ -62,7 +74,7 @@ struct RESPParser {
             if marker == UInt8(ascii: "!") { return .error(String(buffer: slice)) }
             return .bulkString(slice)
         case UInt8(ascii: "*"), UInt8(ascii: "~"), UInt8(ascii: ">"):
-            guard let count = try integer(&buffer) else { return nil }
+            guard let count = try aggregateCount(&buffer) else { return nil }
             if count < 0 { return .null }
             var values: [RESPValue] = []
             values.reserveCapacity(Int(min(count, 1024)))
@@ -76,7 +88,9 @@ struct RESPParser {
             default: return .array(values)
             }
         case UInt8(ascii: "%"), UInt8(ascii: "|"):
-            guard let count = try integer(&buffer) else { return nil }
+            // Maps have no null form: any negative count is a protocol error.
+            guard let count = try aggregateCount(&buffer) else { return nil }
+            guard count >= 0 else { throw ProtocolError(description: "negative map count \(count)") }
             var pairs: [(RESPValue, RESPValue)] = []
             for _ in 0..<count {
                 guard let key = try parseValue(&buffer, depth: depth + 1), let value = try parseValue(&buffer, depth: depth + 1) else { return nil }

@@ -1,7 +1,7 @@
 @testable import BazaarApp
 @testable import BazaarCore
 import BazaarHTTP
-import BazaarDomain
+@testable import BazaarDomain
 import Foundation
 import Glibc
 import Hummingbird
@@ -537,5 +537,53 @@ struct SlowClientAttackTests {
             polite.close()
         }
         try await system.store.close()
+    }
+}
+
+@Suite("Attack suite: smaller ones")
+struct SmallerAttackTests {
+    @Test func occurredAtMustBeInASaneWindow() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            let future = RFC3339.format(millis: Int64(Date().timeIntervalSince1970 * 1000) + 3_600_000)
+            for when in ["0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z", "9999-12-31T23:59:59Z", future] {
+                let reply = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": -1, "reason": "damage", "occurred_at": "\#(when)"}"#)
+                #expect(reply.status == 422, "\(when)")
+                #expect(reply.string("field") == "occurred_at")
+                #expect(reply.string("detail")?.contains("2000-01-01") == true, "the problem says what is allowed")
+            }
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt", "occurred_at": "2000-01-01T00:00:00Z"}"#).status == 200)
+            let recent = RFC3339.format(millis: Int64(Date().timeIntervalSince1970 * 1000) + 60_000)
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt", "occurred_at": "\#(recent)"}"#).status == 200,
+                    "a till a minute ahead is tolerated")
+        }
+    }
+
+    @Test func theIdempotencyFingerprintEncodesFieldsUnambiguously() throws {
+        func command(_ reference: String?, expected: Int64? = nil, at: Int64? = nil) throws -> MovementCommand {
+            try MovementCommand(storeID: "S1", productID: "P1", change: .delta(-1), reason: .sale, reference: reference,
+                                expectedVersion: expected, occurredAtMillis: at)
+        }
+        let lookalikes = [
+            [try command("a|b")], [try command("a", expected: nil, at: nil)], [try command("a|5", expected: nil)], [try command("a", expected: 5)],
+            [try command("a|-|5")], [try command("a", expected: nil, at: 5)], [try command("-")], [try command(nil)], [try command("")],
+            [try command("x"), try command("y")], [try command("x|S1|P1|d-1|sale|y")],
+        ]
+        let prints = lookalikes.map(StockService.fingerprint)
+        #expect(Set(prints).count == lookalikes.count, "no two different requests share a fingerprint")
+        #expect(StockService.fingerprint([try command("a|b")]) == StockService.fingerprint([try command("a|b")]), "a retry matches")
+    }
+
+    @Test func configurationErrorsNeverEchoAPassword() throws {
+        var configuration = BazaarConfiguration()
+        configuration.databaseURL = "postgres://bazaar:hunter2-very-secret-password@db.internal:5432/bazaar"
+        #expect { try configuration.validate() } throws: { "\($0)".contains("hunter2") == false && "\($0)".contains("database.url") }
+        configuration.databaseURL = "mysql://bazaar:pw@db/x"
+        configuration.replicaURLs = ["http://reader:another-long-secret-password-here@replica.internal/bazaar"]
+        #expect { try configuration.validate() } throws: { !"\($0)".contains("another-long") }
+        #expect(ConfigurationError("redis.url: invalid redis URL: unknown option password=s3cret").description.contains("s3cret") == false)
+        #expect(ConfigurationError.redacted("mysql://u:p%40ss@h:3306/db") == "mysql://u:***@h:3306/db")
+        #expect(ConfigurationError.redacted("got `mysql://user:truncated-pass`") == "got `mysql://user:***`")
+        #expect(ConfigurationError.redacted("mysql://h:3306/db and redis://h:6379") == "mysql://h:3306/db and redis://h:6379", "ports are not passwords")
     }
 }
