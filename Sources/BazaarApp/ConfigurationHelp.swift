@@ -51,14 +51,14 @@ extension BazaarConfiguration {
     /// The settings as `serve --help` shows them: precedence first, then one key per line.
     public static var settingsHelp: String {
         var lines = [
-            "Configuration: command line, then environment, then a JSON config file (--config FILE or BAZAAR_CONFIG_FILE,",
-            "nested by the dots of the key: {\"http\": {\"port\": 9090}}), then defaults. Every key:",
+            "Configuration: command line, then environment, then a JSON config file (--config FILE or BAZAAR_CONFIG_FILE, "
+                + "nested by the dots of the key: {\"http\": {\"port\": 9090}}), then defaults. Every key (environment, option):",
             "",
         ]
+        // One line a key: ArgumentParser rewraps the discussion to the terminal, and would lose an indented layout.
         for setting in settings {
             let names = [setting.key, setting.environment] + (setting.option.map { [$0] } ?? [])
-            lines.append("  " + names.joined(separator: " | "))
-            lines.append("      " + setting.meaning)
+            lines.append("- " + names.joined(separator: ", ") + ": " + setting.meaning)
         }
         return lines.joined(separator: "\n")
     }
