@@ -109,7 +109,12 @@ public struct BazaarSystem: Sendable {
                                              shutdownFlushMillis: Int32(configuration.shutdownTimeoutSeconds * 200), onError: onError)
             let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup),
                                              topics: [CommandIngestion.topic], maxBatch: 5000, onError: onError)
-            kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, clock: clock)
+            let signer = MovementEventSigner(deploymentKey: configuration.deploymentKey)
+            let verifier = VerifiedMovements(signer: signer, logger: logger)
+            if !configuration.deploymentKey.isConfigured {
+                logger.warning("neither security.secret_key nor admin.key is set: this node accepts only its own movement events from Kafka; give every node the same security.secret_key")
+            }
+            kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, signer: signer, clock: clock)
             kafkaServices = ([producer], [CommandIngestion(
                 consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
                 replayWindowMillis: Int64(configuration.kafkaCommandReplayWindowHours * 3_600_000), clock: clock, logger: logger)])
@@ -119,14 +124,14 @@ public struct BazaarSystem: Sendable {
                 consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup + ".intelligence",
                                                                      startAtLatest: true),
                                             topics: [MovementEvent.topic], onError: onError),
-                intelligence: intelligence, logger: logger)
+                intelligence: intelligence, verifier: verifier, logger: logger)
             if cache is InProcessStockCache {
                 // A group of this node's own, from the newest movement: every node sees every movement.
                 let group = configuration.kafkaConsumerGroup + ".cache." + String(UInt64.random(in: 0...UInt64.max), radix: 16)
                 kafkaServices.consumers.append(MovementCacheCoherence(
                     consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, group: group, startAtLatest: true),
                                                 topics: [MovementEvent.topic], onError: onError),
-                    cache: cache))
+                    cache: cache, verifier: verifier))
             }
         }
         if let kafkaPublisher {

@@ -17,20 +17,29 @@ import Synchronization
 final class KafkaEventPublisher: EventPublisher {
     let producer: KafkaProducer
     let local: InProcessEventBus
+    /// Signs movement events, so that nodes act only on events this deployment produced.
+    let signer: MovementEventSigner
     /// When the publish in progress started (0: none), for the health check.
     private let publishingSince = Atomic<Int64>(0)
     let clock: WallClock
 
-    init(producer: KafkaProducer, local: InProcessEventBus, clock: WallClock = .system) {
+    init(producer: KafkaProducer, local: InProcessEventBus, signer: MovementEventSigner, clock: WallClock = .system) {
         self.producer = producer
         self.local = local
+        self.signer = signer
         self.clock = clock
     }
 
     func publish(_ events: [OutboundEvent]) async throws {
         publishingSince.store(clock.nowMillis(), ordering: .relaxed)
         defer { publishingSince.store(0, ordering: .relaxed) }
-        _ = try await producer.sendBatch(events.map { (topic: $0.topic, key: Array($0.key.utf8), value: Array($0.payload.utf8)) })
+        _ = try await producer.sendBatch(events.map { event in
+            var payload = event.payload
+            if event.topic == MovementEvent.topic, let movement = event.movement ?? Movement(cloudEventJSON: event.payload) {
+                payload = signer.signedCloudEvent(movement)
+            }
+            return (topic: event.topic, key: Array(event.key.utf8), value: Array(payload.utf8))
+        })
         try await local.publish(events.filter { $0.topic != MovementEvent.topic })
     }
 
@@ -214,15 +223,13 @@ enum KafkaConsumerLoop {
 struct MovementIntelligenceConsumer: Service {
     let consumer: KafkaConsumer
     let intelligence: IntelligenceService
+    let verifier: VerifiedMovements
     let logger: Logger
 
     func run() async throws {
         try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
             for message in batch.messages {
-                guard let movement = Movement(cloudEventJSON: message.valueString) else {
-                    logger.warning("skipping an unreadable movement event", metadata: ["offset": "\(message.partition)/\(message.offset)"])
-                    continue
-                }
+                guard let movement = verifier.movement(in: message) else { continue }
                 do {
                     _ = try await intelligence.evaluate(movement)
                 } catch {
@@ -240,14 +247,52 @@ struct MovementIntelligenceConsumer: Service {
 struct MovementCacheCoherence: Service {
     let consumer: KafkaConsumer
     let cache: any StockCache
+    let verifier: VerifiedMovements
 
     func run() async throws {
         try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
             for message in batch.messages {
-                guard let movement = Movement(cloudEventJSON: message.valueString) else { continue }
+                guard let movement = verifier.movement(in: message) else { continue }
                 await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), movement.level)
             }
             return true
         }
+    }
+}
+
+/// The movements of `bazaar.stock-movements` that this deployment produced: each event's signature is checked before
+/// it touches a cache or an alert; a forged or unreadable one is skipped, counted in
+/// `bazaar_kafka_events_refused_total{reason}` and logged (once a minute at most, with its position).
+final class VerifiedMovements: Sendable {
+    let signer: MovementEventSigner
+    let logger: Logger
+    private let lastLogged = Atomic<Int64>(0)
+    static let forged = Counter(label: "bazaar_kafka_events_refused_total", dimensions: [("reason", "forged")])
+    static let unreadable = Counter(label: "bazaar_kafka_events_refused_total", dimensions: [("reason", "unreadable")])
+
+    init(signer: MovementEventSigner, logger: Logger) {
+        self.signer = signer
+        self.logger = logger
+    }
+
+    func movement(in message: KafkaMessage) -> Movement? {
+        switch signer.verify(message.valueString) {
+        case .genuine(let movement):
+            return movement
+        case .forged:
+            Self.forged.increment()
+            report("skipping a movement event not signed by this deployment (forged, or security.secret_key differs between nodes)", message)
+        case .unreadable:
+            Self.unreadable.increment()
+            report("skipping an unreadable movement event", message)
+        }
+        return nil
+    }
+
+    private func report(_ text: Logger.Message, _ message: KafkaMessage) {
+        let now = WallClock.system.nowMillis()
+        let last = lastLogged.load(ordering: .relaxed)
+        guard now - last > 60_000, lastLogged.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        logger.warning(text, metadata: ["offset": "\(message.partition)/\(message.offset)"])
     }
 }

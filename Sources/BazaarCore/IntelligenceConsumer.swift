@@ -35,8 +35,13 @@ public struct IntelligenceConsumer<Events: AsyncSequence & Sendable>: Service wh
 extension Movement {
     /// Reads back the `data` of a `bazaar.stock.movement` CloudEvent (DESIGN.md, `bazaar.stock-movements`).
     public init?(cloudEventJSON: String) {
-        guard let data = JSONNode.parse(cloudEventJSON)?["data"],
-            let id = data["movement_id"]?.string, let store = data["store_id"]?.string, let product = data["product_id"]?.string,
+        guard let data = JSONNode.parse(cloudEventJSON)?["data"] else { return nil }
+        self.init(cloudEventData: data)
+    }
+
+    /// Reads the `data` object of a movement CloudEvent.
+    public init?(cloudEventData data: JSONNode) {
+        guard let id = data["movement_id"]?.string, let store = data["store_id"]?.string, let product = data["product_id"]?.string,
             let delta = data["delta"]?.int, let before = data["quantity_before"]?.int, let after = data["quantity_after"]?.int,
             let version = data["version"]?.int, let reason = data["reason"]?.string.flatMap(MovementReason.init(rawValue:)),
             let actor = data["actor"]?.string, let at = data["at"]?.string.flatMap(RFC3339.parse)

@@ -218,3 +218,24 @@ struct RedisIntegrityTests {
         await redis.close()
     }
 }
+
+@Suite("Movement event signatures") struct MovementEventSignatureTests {
+    let movement = Movement(sequence: 7, movementID: "01a2-id", storeID: "S:1", productID: "P.1", delta: 3, quantityBefore: 2, quantityAfter: 5,
+                            version: 4, reason: .receipt, reference: "PO \"9\"", actor: "pos", atMillis: 1_700_000_000_000,
+                            recordedAtMillis: 1_700_000_000_123)
+    let signer = MovementEventSigner(deploymentKey: DeploymentKey(secret: "0123456789abcdef-test"))
+
+    @Test func aSignedEventVerifiesAndAnyChangeIsForged() {
+        let event = signer.signedCloudEvent(movement)
+        guard case .genuine(let read) = signer.verify(event) else { Issue.record("not genuine: \(event)"); return }
+        #expect(read.movementID == movement.movementID && read.quantityAfter == 5 && read.version == 4)
+        #expect(signer.verify(event.replacingOccurrences(of: "\"quantity_after\":5", with: "\"quantity_after\":500")) == .forged)
+        #expect(signer.verify(movement.cloudEventJSON) == .forged, "unsigned")
+        let other = MovementEventSigner(deploymentKey: DeploymentKey(secret: "another-key-0123456789"))
+        #expect(signer.verify(other.signedCloudEvent(movement)) == .forged)
+        #expect(signer.verify("not json") == .unreadable)
+        var bad = movement
+        bad.storeID = "bad store|x"
+        #expect(signer.verify(signer.signedCloudEvent(bad)) == .unreadable, "identifiers outside the contract are refused even when signed")
+    }
+}

@@ -172,3 +172,50 @@ extension KafkaPipelineTests {
         try await system.store.close()
     }
 }
+
+extension KafkaPipelineTests {
+    /// Issue 11: a movement event that this deployment did not produce (here a level of -50 at version 100, the
+    /// kind of event that would poison every node's cache and open alerts) changes no cache and raises no alert.
+    /// Node B caches the pair; a forged event for it is produced on its partition; then a genuine write through
+    /// node A follows it on the same partition: once B shows the genuine version, B's consumer has read past the
+    /// forgery, and must have refused it.
+    @Test func aForgedMovementEventChangesNoCacheAndRaisesNoAlert() async throws {
+        let db = TestDatabase()
+        let nodeA = try await KafkaTestBroker.system(db.url)
+        let nodeB = try await KafkaTestBroker.system(db.url)
+        let store = "F" + UUID().uuidString.prefix(8)
+        try await nodeA.application().test(.live) { a in
+            try await nodeB.application().test(.live) { b in
+                _ = try await a.call(.put, "/v1/stores/\(store)", body: #"{"name":"f"}"#)
+                for p in 1...20 { _ = try await a.call(.put, "/v1/products/P\(p)", body: #"{"name":"p"}"#) }
+                let producer = try KafkaProducer(configuration: .producer(brokers: KafkaTestBroker.brokers!))
+                var seen = false
+                for p in 1...20 where !seen {
+                    #expect(try await b.call(.get, "/get-stock/\(store)/P\(p)", sendingConsistencyToken: false).int("version") == 0)
+                    let forged = Movement(sequence: 0, movementID: UUID().uuidString.lowercased(), storeID: store, productID: "P\(p)", delta: -50,
+                                          quantityBefore: 0, quantityAfter: -50, version: 100, reason: .sale, reference: nil, actor: "intruder",
+                                          atMillis: WallClock.system.nowMillis(), recordedAtMillis: WallClock.system.nowMillis())
+                    // Unsigned, and signed with another deployment's key.
+                    let other = MovementEventSigner(deploymentKey: DeploymentKey(secret: "another-deployment-secret"))
+                    _ = try await producer.sendBatch([
+                        (MovementEvent.topic, Array(store.utf8), Array(forged.cloudEventJSON.utf8)),
+                        (MovementEvent.topic, Array(store.utf8), Array(other.signedCloudEvent(forged).utf8)),
+                    ])
+                    _ = try await a.call(.post, "/update-stock/\(store)/P\(p)", body: #"{"delta": 1, "reason": "receipt"}"#)
+                    seen = try await eventually(seconds: 1.5) {
+                        try await b.call(.get, "/get-stock/\(store)/P\(p)", sendingConsistencyToken: false).int("version") == 1
+                    }
+                    let level = try await b.call(.get, "/get-stock/\(store)/P\(p)", sendingConsistencyToken: false)
+                    #expect(level.int("version") != 100 && level.int("quantity") != -50, "a forged level reached node B's cache: \(level.body)")
+                }
+                producer.shutdown()
+                #expect(seen, "node B's coherence consumer read the partition past the forged events")
+                try await Task.sleep(for: .seconds(2))  // the intelligence consumers had their chance
+                let alerts = try await a.call(.get, "/v1/alerts?store_id=\(store)&kind=negative_stock").items
+                #expect(alerts.isEmpty, "a forged event raised \(alerts.count) alerts")
+            }
+        }
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
+}
