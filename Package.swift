@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
@@ -42,12 +43,13 @@ let package = Package(
             swiftSettings: strict
         ),
 
-        // A Redis client on SwiftNIO (no Swift Redis package is available here): RESP2/3, pool, pipelining, scripts, pub/sub.
+        // A Redis client on SwiftNIO (no Swift Redis package is available here): RESP2/3, TLS, pool, pipelining, scripts, pub/sub.
         .target(
             name: "RedisClient",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: strict

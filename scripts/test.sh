@@ -27,11 +27,12 @@ swift test --skip-build
 BAZAAR_TEST_BACKEND=mariadb BAZAAR_TEST_WITH_REDIS=1 swift test --skip-build --filter BazaarAppTests
 # Tests that stop and start the test servers, alone.
 BAZAAR_TEST_DISRUPTIVE=1 swift test --skip-build --filter OutageTests
-# The real binary, end to end (the debug build made above), on SQLite and then on MariaDB.
+# The real binary, end to end (the debug build made above), on SQLite and then in the production shape: MariaDB with
+# its replica, Redis over TLS (rediss://, the test CA) and Kafka.
 bash scripts/e2e.sh .build/debug/bazaar
 mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -e 'DROP DATABASE IF EXISTS bazaar_e2e; CREATE DATABASE bazaar_e2e'
 E2E_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/bazaar_e2e" E2E_REPLICA_URLS="$BAZAAR_TEST_MYSQL_REPLICA_URL/bazaar_e2e" \
-  BAZAAR_REDIS_URL="$BAZAAR_TEST_REDIS_URL" BAZAAR_REDIS_KEY_PREFIX="e2e-$$-$RANDOM:" \
+  BAZAAR_REDIS_URL="$BAZAAR_TEST_REDIS_TLS_URL&tls_ca=$BAZAAR_TEST_REDIS_TLS_DIR/ca.pem" BAZAAR_REDIS_KEY_PREFIX="e2e-$$-$RANDOM:" \
   E2E_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" E2E_KAFKA_PYTHON="$PWD/.test-services/kafka/venv/bin/python" \
   bash scripts/e2e.sh .build/debug/bazaar
 # The served contract against an independent OpenAPI fuzzer (schemathesis, every check, fixed seed, ~3 minutes at

@@ -1,7 +1,17 @@
-/// Where and how to connect: `redis://[user:password@]host:port[/db][?timeout_ms=100&connections=4&protocol=3]`.
+/// Where and how to connect: `redis://[user:password@]host:port[/db][?timeout_ms=100&connections=4&protocol=3]`,
+/// or `rediss://` for TLS (the server's certificate verified against the system's roots, or `tls_ca=/path/ca.pem`,
+/// and its name, or its IP address when the host is one).
 public struct RedisConfiguration: Sendable, Equatable {
+    /// TLS to the server: always verified (chain and name); there is deliberately no option to skip verification.
+    public struct TLS: Sendable, Equatable {
+        /// PEM file of the certificate authorities to trust instead of the system's.
+        public var caFile: String?
+        public init(caFile: String? = nil) { self.caFile = caFile }
+    }
     public var host = "127.0.0.1"
     public var port = 6379
+    /// nil: plain TCP (`redis://`).
+    public var tls: TLS?
     public var username: String?
     public var password: String?
     public var database = 0
@@ -20,8 +30,15 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     public init(url: String) throws(RedisError) {
         func bad(_ why: String) -> RedisError { .unavailable("invalid redis URL: \(why)") }
-        guard url.hasPrefix("redis://") else { throw bad("must start with redis://") }
-        var rest = Substring(url.dropFirst("redis://".count))
+        var rest: Substring
+        if url.hasPrefix("rediss://") {
+            tls = TLS()
+            rest = Substring(url.dropFirst("rediss://".count))
+        } else if url.hasPrefix("redis://") {
+            rest = Substring(url.dropFirst("redis://".count))
+        } else {
+            throw bad("must start with redis:// (or rediss:// for TLS)")
+        }
         var query: Substring = ""
         if let mark = rest.firstIndex(of: "?") {
             query = rest[rest.index(after: mark)...]
@@ -55,6 +72,11 @@ public struct RedisConfiguration: Sendable, Equatable {
         host = String(rest)
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0] == "tls_ca" {
+                guard tls != nil else { throw bad("tls_ca needs a rediss:// URL") }
+                tls?.caFile = String(parts[1])
+                continue
+            }
             guard parts.count == 2, let value = Int(parts[1]), value > 0 else { throw bad("option \(pair) needs a positive number") }
             switch parts[0] {
             case "timeout_ms": commandTimeoutMillis = value

@@ -1,5 +1,6 @@
 public import NIOCore
 public import NIOPosix
+import NIOSSL
 
 /// One connection: commands are written as they come and answered in order, so any number may be in flight
 /// (pipelining). Out-of-band pushes (pub/sub messages) go to `onPush`.
@@ -12,22 +13,37 @@ public final class RedisConnection: Sendable {
         self.configuration = configuration
     }
 
+    /// A client context that verifies the server's chain (against `caFile`, else the system's roots) and name.
+    static func tlsContext(_ tls: RedisConfiguration.TLS) throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.certificateVerification = .fullVerification
+        if let caFile = tls.caFile { configuration.trustRoots = .file(caFile) }
+        return try NIOSSLContext(configuration: configuration)
+    }
+
     /// Connects, then negotiates: `HELLO 3` (with AUTH) for RESP3, else `AUTH`; then `SELECT` the database.
     public static func connect(
         _ configuration: RedisConfiguration, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         onPush: (@Sendable ([RESPValue]) -> Void)? = nil
     ) async throws -> RedisConnection {
+        let tls = try configuration.tls.map { try Self.tlsContext($0) }
+        // SNI takes a name, never an address; with an address the certificate is checked against the peer's IP.
+        let serverHostname = (try? SocketAddress(ipAddress: configuration.host, port: 0)) == nil ? configuration.host : nil
         let channel = try await ClientBootstrap(group: group)
             .connectTimeout(.milliseconds(Int64(configuration.connectTimeoutMillis)))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverHostname))
+                    }
                     try channel.pipeline.syncOperations.addHandler(RedisChannelHandler(onPush: onPush))
                 }
             }
             .connect(host: configuration.host, port: configuration.port).get()
         let connection = RedisConnection(channel: channel, configuration: configuration)
         do {
+            // The TLS handshake finishes before the first answer: a refused certificate fails this first command.
             if configuration.protocolVersion == 3 {
                 var hello = ["HELLO", "3"]
                 if let password = configuration.password { hello += ["AUTH", configuration.username ?? "default", password] }

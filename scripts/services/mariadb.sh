@@ -26,17 +26,7 @@ install_if_missing() {
 }
 
 # A test CA and a server certificate for 127.0.0.1 (made once).
-make_tls() {
-  local dir="$BASE/tls"
-  [ -f "$dir/server-cert.pem" ] && return 0
-  mkdir -p "$dir"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=bazaar test CA" \
-    -keyout "$dir/ca-key.pem" -out "$dir/ca.pem" >/dev/null 2>&1
-  openssl req -newkey rsa:2048 -nodes -subj "/CN=127.0.0.1" -keyout "$dir/server-key.pem" -out "$dir/server.csr" >/dev/null 2>&1
-  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/san.ext"
-  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca-key.pem" -CAcreateserial -days 3650 \
-    -extfile "$dir/san.ext" -out "$dir/server-cert.pem" >/dev/null 2>&1
-}
+make_tls() { bash scripts/services/test-ca.sh "$BASE/tls"; }
 
 client() { # name, then mariadb arguments
   local name=$1; shift
