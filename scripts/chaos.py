@@ -9,7 +9,8 @@ crash:    16 writers post movements with Idempotency-Keys; the server is killed 
           once), and every level equals the sum of its ledger (quantity and version).
 shutdown: a backlog of thousands of outbox events that cannot be published (the broker address is a closed
           loopback port), then SIGTERM: the process exits within shutdown.timeout_seconds; after a restart that
-          can publish, the outbox empties.
+          can publish, the outbox empties. Then webhooks that never answer (a loopback listener that accepts and
+          stays silent) with hundreds of deliveries in flight: SIGTERM still exits within the bound.
 
 Only loopback is ever contacted. Prints one line per check and 'N passed, N failed'; exits 1 on a failure.
 """
@@ -217,6 +218,52 @@ def shutdown(args, port, log):
     server.wait(30)
 
 
+def webhooks(args, port, log):
+    """SIGTERM while webhook deliveries hang on receivers that never answer: the process must not wait on them."""
+    import socket
+    bound = 5
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    held, accepted = [], threading.Event()
+
+    def blackhole():  # accepts and never answers
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            held.append(connection)
+            accepted.set()
+
+    threading.Thread(target=blackhole, daemon=True).start()
+    hole = listener.getsockname()[1]
+    server = Server(args.binary, port, log, {"BAZAAR_SHUTDOWN_TIMEOUT_SECONDS": str(bound), "BAZAAR_WEBHOOKS_ALLOWED_HOSTS": "127.0.0.1"})
+    folder = tempfile.mkdtemp()
+    check("webhooks: serve starts", server.start(["--database-url", f"sqlite://{folder}/webhooks.sqlite"]))
+    call(port, "PUT", "/v1/stores/W1", {"name": "w"})
+    for i in range(20):
+        status, _, _ = call(port, "POST", "/v1/webhooks", {"url": f"http://127.0.0.1:{hole}/hook{i}", "stores": ["W1"]})
+        if status != 201:
+            check("webhooks: registered", False, str(status))
+            break
+    for p in range(30):
+        call(port, "PUT", f"/v1/products/Q{p}", {"name": "q"})
+        call(port, "POST", f"/update-stock/W1/Q{p}", {"delta": -1, "reason": "sale"})  # a fact below zero: an alert
+    check("webhooks: deliveries are hanging on the silent receiver", accepted.wait(20))
+    time.sleep(1)
+    print(f"     {len(held)} connections held open by the silent receiver")
+    started = time.time()
+    server.kill(signal.SIGTERM)
+    code = server.wait(bound + 20)
+    took = time.time() - started
+    print(f"     SIGTERM to exit with deliveries in flight: {took:.1f} s (bound {bound} s)")
+    check("webhooks: the process exits within the bound", code is not None and took <= bound + 1.0, f"took {took:.1f} s, code {code}")
+    listener.close()
+    for connection in held:
+        connection.close()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
@@ -229,6 +276,8 @@ def main():
         print(f"     server log: {log.name}")
         crash(args, args.port, log)
         shutdown(args, args.port, log)
+        if not args.database_url.startswith("mysql"):
+            webhooks(args, args.port, log)
     print(f"chaos: {passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 

@@ -129,7 +129,9 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
     public func run() async throws {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await enqueueLoop() }
-            group.addTask { await deliveryLoop() }
+            // Deliveries in flight are abandoned at once on shutdown, never waited for (a receiver may take the
+            // whole deadline): an attempt not recorded is made again after the next start.
+            group.addTask { try? await cancelWhenGracefulShutdown { await deliveryLoop() } }
             await group.waitForAll()
         }
     }
