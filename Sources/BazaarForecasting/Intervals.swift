@@ -27,30 +27,12 @@ public enum Intervals {
         }
     }
 
-    /// The p-quantile of a count with the given mean and variance/mean ratio (negative binomial, or Poisson at 1).
+    /// The p-quantile (the smallest k with P(X <= k) >= p) of a count with the given mean and variance-to-mean
+    /// ratio: Poisson at a ratio of 1, negative binomial above (see `CountDistribution`). Exact for any mean a
+    /// store will meet: it no longer underflows at large means (see `CountDistribution.quantile`).
     public static func countQuantile(mean: Double, dispersion: Double, p: Double) -> Double {
-        guard mean > 0 else { return 0 }
-        var cumulative = 0.0
-        var k = 0
-        if dispersion <= 1.000001 {
-            var pmf = exp(-mean)
-            while true {
-                cumulative += pmf
-                if cumulative >= p || k > 100_000 { return Double(k) }
-                k += 1
-                pmf *= mean / Double(k)
-            }
-        }
-        // Negative binomial with size r and success probability q: mean r(1-q)/q, variance mean/q.
-        let q = 1 / dispersion
-        let r = mean * q / (1 - q)
-        var pmf = pow(q, r)
-        while true {
-            cumulative += pmf
-            if cumulative >= p || k > 100_000 { return Double(k) }
-            pmf *= (Double(k) + r) / Double(k + 1) * (1 - q)
-            k += 1
-        }
+        guard mean > 0, mean.isFinite, p > 0 else { return 0 }
+        return Double(CountDistribution(mean: mean, dispersion: dispersion).quantile(p))
     }
 
     /// Acklam's rational approximation of the standard normal quantile (relative error < 1.2e-9).
@@ -67,6 +49,125 @@ public enum Intervals {
         if p > 1 - low { return -normalQuantile(1 - p) }
         let q = p - 0.5, r = q * q
         return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
+    }
+}
+
+/// Demand over a span as a count. With a variance-to-mean ratio (dispersion) of 1 it is Poisson(mean); above 1 it
+/// is the negative binomial with success probability q = 1/dispersion and size r = mean q/(1-q), the number of
+/// failures before the r-th success: mean r(1-q)/q, variance mean/q = mean x dispersion (scipy's `nbinom(r, q)`).
+/// A ratio below 1 is treated as 1: under-dispersed daily sales are rare and Poisson is then the cautious choice.
+///
+/// Why not the textbook recurrence: the naive way starts at P(0) = exp(-mean) (Poisson) or q^r (negative binomial)
+/// and adds P(k+1) = P(k) x ratio upwards. P(0) underflows to 0 in double precision once the mean passes about
+/// 745 (Poisson) or r log q passes -745, every later term is then 0, and the search runs to its cap: a reorder point
+/// of 100,001 for an item selling 2,000 a day. Here the walk starts at the mode instead, where the probability is
+/// largest, with the mode's probability set to 1, and goes outwards with the same ratios. Relative to the mode
+/// the terms only shrink, so nothing overflows, and terms that underflow are below 1e-300 of the mode and carry no
+/// mass. Normalising by the sum of the terms walked gives the exact distribution function to about 1e-13 without
+/// ever evaluating exp(-mean), a gamma function or a power of q. Each walk stops when a term falls below 1e-18 of
+/// the mass so far: the mass left out is smaller than double precision can represent next to 1.
+///
+/// Cost: the walk covers the bulk of the distribution, about 20 standard deviations plus, for the negative
+/// binomial, about 40 x dispersion steps of its geometric tail; that is microseconds for a slow mover and about a
+/// millisecond at a mean of 100,000 with dispersion 3,000. Only when that would exceed four million steps (a
+/// standard deviation above 200,000 units, or a dispersion above 100,000: beyond any daily retail series) does it
+/// switch to the Cornish-Fisher expansion (normal quantile corrected for skewness, with a continuity correction),
+/// whose error there is a small fraction of a standard deviation.
+///
+/// `Tests/BazaarForecastingTests/QuantileFixtureTests.swift` holds `quantile` to scipy's, from a mean of 0.01 to
+/// 100,000, at service levels from 0.05 to 0.999 and dispersions from 1 to 3,000.
+public struct CountDistribution: Sendable, Equatable {
+    public let mean: Double
+    /// Variance divided by mean, at least 1.
+    public let dispersion: Double
+    /// Negative binomial size r (nil for Poisson).
+    let size: Double?
+    /// Negative binomial success probability q = 1/dispersion.
+    let q: Double
+
+    public init(mean: Double, dispersion: Double) {
+        self.mean = max(0, mean)
+        // Within a millionth of 1 the negative binomial's size would be astronomically large: it is Poisson.
+        self.dispersion = dispersion > 1.000001 ? dispersion : 1
+        q = 1 / self.dispersion
+        size = self.dispersion > 1 ? self.mean * q / (1 - q) : nil
+    }
+
+    public var variance: Double { mean * dispersion }
+
+    /// The most probable count: floor(mean) for Poisson, floor((r-1)(1-q)/q) for the negative binomial with r > 1,
+    /// else 0 (with r <= 1 the probabilities fall from 0 onwards).
+    public var mode: Int {
+        guard let r = size else { return Int(mean.rounded(.down)) }
+        return r > 1 ? Int(((r - 1) * (1 - q) / q).rounded(.down)) : 0
+    }
+
+    /// P(k+1) / P(k): mean/(k+1) for Poisson, (k+r)/(k+1) x (1-q) for the negative binomial.
+    @inline(__always) func ratio(_ k: Int) -> Double {
+        guard let r = size else { return mean / Double(k + 1) }
+        return (Double(k) + r) / Double(k + 1) * (1 - q)
+    }
+
+    /// The smallest k with P(X <= k) >= p, for 0 < p < 1 (exact; Cornish-Fisher only beyond the sizes above).
+    public func quantile(_ p: Double) -> Int {
+        guard mean > 0, p > 0 else { return 0 }
+        let steps = 20 * variance.squareRoot() + (size == nil ? 0 : 40 * dispersion)
+        guard steps <= 4_000_000 else { return cornishFisher(p) }
+        let m = mode
+        let cutoff = 1e-18
+        // Mass below the mode, relative to P(mode) = 1, walking down: P(k) = P(k+1) / ratio(k).
+        var below = 0.0, term = 1.0, k = m
+        while k > 0 {
+            term /= ratio(k - 1)
+            k -= 1
+            below += term
+            if term < cutoff * (below + 1) { break }
+        }
+        // Mass from the mode up, walking up: P(k+1) = P(k) x ratio(k).
+        var above = 1.0
+        term = 1
+        k = m
+        while true {
+            term *= ratio(k)
+            k += 1
+            above += term
+            if term < cutoff * (below + above) && k > m { break }
+        }
+        let last = k
+        let target = p * (below + above)
+        if target <= below {
+            // The quantile lies below the mode: step down from P(X <= m-1) = below until removing P(k) would
+            // leave less than the target.
+            var cumulative = below
+            term = 1
+            k = m
+            while k > 0 {
+                term /= ratio(k - 1)
+                k -= 1
+                if cumulative - term < target { return k }
+                cumulative -= term
+            }
+            return 0
+        }
+        var cumulative = below + 1
+        term = 1
+        k = m
+        while cumulative < target && k < last {
+            term *= ratio(k)
+            k += 1
+            cumulative += term
+        }
+        return k
+    }
+
+    /// mean + sd (z + (z^2 - 1) skewness / 6), less the continuity correction of one half, rounded up.
+    /// Skewness: 1/sd for Poisson, (2 - q)/sqrt(r(1 - q)) for the negative binomial.
+    func cornishFisher(_ p: Double) -> Int {
+        let sd = variance.squareRoot()
+        let skewness = size.map { (2 - q) / ($0 * (1 - q)).squareRoot() } ?? 1 / sd
+        let z = Intervals.normalQuantile(p)
+        let value = mean + sd * (z + (z * z - 1) * skewness / 6) - 0.5
+        return max(0, Int(min(value.rounded(.up), 9e15)))
     }
 }
 

@@ -1,4 +1,5 @@
 import BazaarForecasting
+import Foundation
 import Testing
 
 @Suite("Dynamic thresholds and the replenishment simulation")
@@ -37,5 +38,50 @@ struct ReplenishmentTests {
         #expect(r.stockOutPeriods == 2)
         #expect(r.orders == 2)
         #expect(abs(r.fillRate - 5.0 / 8.0) < 1e-12)
+    }
+
+    /// Issue 16: an item selling about 2,000 a day (sd 200) used to get a reorder point of 100,001 because the count
+    /// quantiles underflowed. With lead time 3 the reorder point must be within 3% of the normal-theory figure,
+    /// 3 x 2,000 + 1.645 x sqrt(3) x 200 = 6,570, and the order-up-to level within 3% of 10 x 2,000 + 1.645 x
+    /// sqrt(10) x 200 = 21,040.
+    @Test func highVolumeThresholdsAreNearNormalTheory() {
+        var random = SeededNormal(seed: 16)
+        let y = (0..<180).map { _ in (2_000 + 200 * random.next()).rounded() }
+        let t = Thresholds.from(history: y, season: 7, parameters: parameters)
+        #expect(abs(t.rate - 2_000) < 100, "rate \(t.rate)")
+        #expect(abs(t.reorderPoint - 6_570) < 0.03 * 6_570, "reorder point \(t.reorderPoint)")
+        #expect(abs(t.orderUpTo - 21_040) < 0.03 * 21_040, "order-up-to \(t.orderUpTo)")
+        // And exactly what the count distribution says for the rate and dispersion it used.
+        let d = Thresholds.dispersion(y)
+        let z = Intervals.normalQuantile(0.95)
+        let normal = 3 * t.rate + z * (3 * t.rate * d).squareRoot()
+        #expect(abs(t.reorderPoint - normal) < 0.01 * normal)
+        // Replaying four more weeks of the same demand, watched every day as the service watches every movement:
+        // high service with stock below the order-up-to level (with the old thresholds, 100,001 units).
+        let future = (0..<28).map { _ in (2_000 + 200 * random.next()).rounded() }
+        let daily = ReplenishmentParameters(leadTime: 3, reviewPeriod: 1, packSize: 6)
+        let r = InventorySimulation.run(demand: future, reorderPoint: t.reorderPoint, orderUpTo: t.orderUpTo, parameters: daily,
+                                        initialStock: t.orderUpTo)
+        #expect(r.fillRate > 0.95)
+        #expect(r.averageInventory < t.orderUpTo, "average inventory \(r.averageInventory)")
+    }
+}
+
+/// Deterministic standard normal draws (SplitMix64 and Box-Muller), so tests with noisy demand are repeatable.
+struct SeededNormal {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func uniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return (Double(z >> 11) + 0.5) / 9_007_199_254_740_992
+    }
+
+    mutating func next() -> Double {
+        (-2 * log(uniform())).squareRoot() * cos(2 * Double.pi * uniform())
     }
 }
