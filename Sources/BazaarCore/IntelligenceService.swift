@@ -58,13 +58,19 @@ public final class IntelligenceService: Sendable {
         }
         let demand = try await demand(storeID: storeID, productID: productID)
         let parameters = Self.parameters(demand.product)
-        let computed = Thresholds.from(history: demand.history, season: Self.season, parameters: parameters)
+        // The one fit of this store x product (what `Thresholds.from` does), kept whole: `GET .../forecast` answers
+        // its model and interval from the stored row instead of fitting again.
+        let fit = demand.history.isEmpty ? nil : AutoForecaster(season: Self.season).forecast(demand.history, horizon: 1)
+        let dispersion = Thresholds.dispersion(demand.history)
+        let computed = Thresholds(rate: fit?.point[0] ?? 0, dispersion: dispersion, parameters: parameters)
         let anomalyAbove = demand.history.count < 14
             ? Double.greatestFiniteMagnitude
-            : max(3, Intervals.countQuantile(mean: computed.rate, dispersion: Thresholds.dispersion(demand.history), p: 0.999))
+            : max(3, Intervals.countQuantile(mean: computed.rate, dispersion: dispersion, p: 0.999))
         let thresholds = StockThresholds(
             dailyRate: computed.rate, reorderPoint: computed.reorderPoint, orderUpTo: computed.orderUpTo,
-            leadTimeDays: parameters.leadTime, anomalyAbove: anomalyAbove, historyDays: demand.history.count, computedAtMillis: now)
+            leadTimeDays: parameters.leadTime, anomalyAbove: anomalyAbove, historyDays: demand.history.count, computedAtMillis: now,
+            model: fit?.model, demandClass: fit?.demandClass.rawValue, censoredDays: demand.censoredDays, dispersion: dispersion,
+            dailyLow: fit.map { max(0, $0.lower[0]) } ?? 0, dailyHigh: fit?.upper[0] ?? 0)
         try await store.saveThresholds(thresholds, storeID: storeID, productID: productID)
         remember(key, thresholds)
         return thresholds
@@ -76,10 +82,23 @@ public final class IntelligenceService: Sendable {
         return try await store.replenishmentOverride(storeID: storeID, productID: productID)?.applied(to: product) ?? product
     }
 
-    /// Saves a store's overrides and forgets the thresholds computed with the old parameters.
+    /// Saves a store's overrides and re-derives the stored thresholds for the new parameters from the stored
+    /// forecast (its rate and dispersion): quantiles only, no fit. Rows without a stored dispersion (written by an
+    /// earlier version) stay marked stale, and the engine recomputes them at the item's next movement.
     public func setOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws {
+        let key = StockKey(storeID: storeID, productID: productID)
         try await store.saveReplenishmentOverride(override, storeID: storeID, productID: productID)
-        cache.withLock { _ = $0.removeValue(forKey: StockKey(storeID: storeID, productID: productID)) }
+        cache.withLock { _ = $0.removeValue(forKey: key) }
+        guard var stored = try await store.thresholds(storeID: storeID, productID: productID), let dispersion = stored.dispersion,
+            let product = try await effectiveProduct(storeID: storeID, productID: productID)
+        else { return }
+        let parameters = Self.parameters(product)
+        let derived = Thresholds(rate: stored.dailyRate, dispersion: dispersion, parameters: parameters)
+        stored.reorderPoint = derived.reorderPoint
+        stored.orderUpTo = derived.orderUpTo
+        stored.leadTimeDays = parameters.leadTime
+        try await store.saveThresholds(stored, storeID: storeID, productID: productID)
+        remember(key, stored)
     }
 
     static func parameters(_ product: Product?) -> ReplenishmentParameters {
@@ -95,11 +114,11 @@ public final class IntelligenceService: Sendable {
         }
     }
 
-    /// The demand forecast of one store x product per day from tomorrow, with the history it came from.
-    public func forecast(storeID: String, productID: String, horizon: Int) async throws -> (SeriesForecast, DemandSummary) {
-        let demand = try await demand(storeID: storeID, productID: productID)
-        let forecast = AutoForecaster(season: Self.season).forecast(demand.history.isEmpty ? [0] : demand.history, horizon: horizon)
-        return (forecast, demand)
+    /// What the engine last computed for one store x product (thresholds and the forecast behind them), or nil when
+    /// it has not evaluated the item yet. One read, nothing computed: what `GET .../forecast` answers, so that a
+    /// reader's request costs a row read, never a fit over 180 days of ledger.
+    public func stored(storeID: String, productID: String) async throws -> StockThresholds? {
+        try await store.thresholds(storeID: storeID, productID: productID)
     }
 
     // MARK: Alerts
@@ -200,32 +219,56 @@ public final class IntelligenceService: Sendable {
         public var quantity: Int64
     }
 
+    /// One page of a store's replenishment plan.
+    public struct ReplenishmentPage: Sendable {
+        public var orders: [OrderSuggestion]
+        public var transfers: [TransferSuggestion]
+        /// The last product id of this page when there may be more (pass it back as `afterProductID`).
+        public var nextAfterProductID: String?
+        /// Items of the store the engine has not evaluated yet (no thresholds stored): not in the plan. Counted on
+        /// the first page only (nil on the next ones).
+        public var itemsWithoutThresholds: Int?
+    }
+
     /// What a store should order (up to the order-up-to level, in whole packs) for items at or below their
-    /// reorder point, after first moving the excess of other branches (stock above their order-up-to level).
-    public func replenishment(storeID: String, limit: Int = 1000) async throws -> (orders: [OrderSuggestion], transfers: [TransferSuggestion]) {
-        var orders: [OrderSuggestion] = [], transfers: [TransferSuggestion] = []
-        for row in try await store.levels(storeID: storeID, afterProductID: nil, limit: limit) {
-            let t = try await thresholds(storeID: storeID, productID: row.productID)
-            let packSize = try await effectiveProduct(storeID: storeID, productID: row.productID)?.packSize ?? 1
-            var need = Double(Self.shortfall(onHand: row.level.quantity, t))
-            guard Double(row.level.quantity) <= t.reorderPoint, need > 0 else { continue }
-            // Excess elsewhere first: the branch with the most stock above its own order-up-to level.
-            var best: (String, Int64)?
-            for other in try await store.levels(productID: row.productID, afterStoreID: nil, limit: 1000) where other.storeID != storeID {
-                guard let theirs = try await store.thresholds(storeID: other.storeID, productID: row.productID) else { continue }
-                let excess = other.level.quantity - Int64(theirs.orderUpTo.rounded(.up))
-                if excess > 0, excess > (best?.1 ?? 0) { best = (other.storeID, excess) }
+    /// reorder point, after first moving the excess of other branches (stock above their own order-up-to level):
+    /// a page of at most `limit` items in product id order after `afterProductID`.
+    ///
+    /// Served from what the engine stored (thresholds, levels), never computed here: one query for the page's
+    /// items, one per `ReplenishmentQuery.excessWidth` items for transfer sources, and one count on the first page,
+    /// whatever the size of the chain. `mayShowStore` says which other stores the caller may see as transfer
+    /// sources; the plan is made as if the others did not exist (their ids and stock never leave this function).
+    public func replenishment(storeID: String, afterProductID: String? = nil, limit: Int = Paging.defaultLimit,
+                              mayShowStore: @Sendable (String) -> Bool = { _ in true }) async throws -> ReplenishmentPage {
+        let rows = try await store.replenishmentItems(storeID: storeID, afterProductID: afterProductID, limit: limit + 1)
+        let items = Array(rows.prefix(limit))
+        let next = rows.count > limit ? items.last?.productID : nil
+        // The best visible source per product: the most excess, the first store id on a tie.
+        var best: [String: ExcessStock] = [:]
+        var start = 0
+        while start < items.count {
+            let chunk = items[start..<min(items.count, start + ReplenishmentQuery.excessWidth)].map(\.productID)
+            start += ReplenishmentQuery.excessWidth
+            for source in try await store.excessStock(productIDs: chunk, excludingStoreID: storeID)
+            where source.excess > 0 && mayShowStore(source.storeID) && source.excess > (best[source.productID]?.excess ?? 0) {
+                best[source.productID] = source
             }
-            if let (from, excess) = best {
-                let moved = min(excess, Int64(need.rounded(.up)))
-                transfers.append(TransferSuggestion(productID: row.productID, fromStoreID: from, toStoreID: storeID, quantity: moved))
+        }
+        var orders: [OrderSuggestion] = [], transfers: [TransferSuggestion] = []
+        for item in items {
+            var need = Double(Self.shortfall(onHand: item.onHand, item.thresholds))
+            if let source = best[item.productID] {
+                let moved = min(source.excess, Int64(need.rounded(.up)))
+                transfers.append(TransferSuggestion(productID: item.productID, fromStoreID: source.storeID, toStoreID: storeID, quantity: moved))
                 need -= Double(moved)
             }
-            let pack = Double(max(1, packSize))
+            let pack = Double(max(1, item.packSize))
             let quantity = need > 0 ? Int((need / pack).rounded(.up) * pack) : 0
-            orders.append(OrderSuggestion(productID: row.productID, onHand: row.level.quantity, thresholds: t, packSize: packSize, quantity: quantity))
+            orders.append(OrderSuggestion(productID: item.productID, onHand: item.onHand, thresholds: item.thresholds,
+                                          packSize: item.packSize, quantity: quantity))
         }
-        return (orders, transfers)
+        let unevaluated = afterProductID == nil ? try await store.itemsWithoutThresholds(storeID: storeID) : nil
+        return ReplenishmentPage(orders: orders, transfers: transfers, nextAfterProductID: next, itemsWithoutThresholds: unevaluated)
     }
 
     static func shortfall(onHand: Int64, _ t: StockThresholds) -> Int64 {

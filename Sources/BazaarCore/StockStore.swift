@@ -111,6 +111,56 @@ public struct StockRow: Sendable, Equatable {
     }
 }
 
+/// An item of a store's replenishment page: at or below its stored reorder point and short of its order-up-to level.
+public struct ReplenishmentItem: Sendable, Equatable {
+    public var productID: String
+    public var onHand: Int64
+    public var thresholds: StockThresholds
+    /// The pack size with the store's override applied.
+    public var packSize: Int
+
+    public init(productID: String, onHand: Int64, thresholds: StockThresholds, packSize: Int) {
+        self.productID = productID
+        self.onHand = onHand
+        self.thresholds = thresholds
+        self.packSize = packSize
+    }
+}
+
+/// Stock of a product held by a store above that store's own stored order-up-to level: a possible transfer source.
+public struct ExcessStock: Sendable, Equatable {
+    public var productID: String
+    public var storeID: String
+    public var quantity: Int64
+    public var orderUpTo: Double
+
+    public init(productID: String, storeID: String, quantity: Int64, orderUpTo: Double) {
+        self.productID = productID
+        self.storeID = storeID
+        self.quantity = quantity
+        self.orderUpTo = orderUpTo
+    }
+
+    /// Units above the order-up-to level (whole units: the level rounded up).
+    public var excess: Int64 { quantity - Int64(orderUpTo.rounded(.up)) }
+}
+
+/// Sizes that keep the statements of the replenishment reads fixed texts (see `AuditQuery.sql`).
+public enum ReplenishmentQuery {
+    /// `excessStock` takes exactly this many product ids (fewer are padded by repeating the last): one statement text
+    /// whatever the page size, and a page of `limit` items costs `limit / excessWidth` rounded up such queries.
+    public static let excessWidth = 100
+
+    /// `ids` padded to `excessWidth` by repeating its last element.
+    public static func padded(_ ids: [String]) -> [String] {
+        precondition(!ids.isEmpty && ids.count <= excessWidth)
+        return ids + Array(repeating: ids[ids.count - 1], count: excessWidth - ids.count)
+    }
+
+    /// `?, ?, ..., ?`: the placeholders of the padded list.
+    public static let placeholders = Array(repeating: "?", count: excessWidth).joined(separator: ", ")
+}
+
 /// An API key as stored: never the key itself, only its SHA-256.
 public struct APIKeyRecord: Sendable, Equatable {
     public var id: String
@@ -218,6 +268,15 @@ public protocol StockStore: Sendable {
     func movements(storeID: String, productID: String, sinceMillis: Int64) async throws -> [Movement]
     func thresholds(storeID: String, productID: String) async throws -> StockThresholds?
     func saveThresholds(_ thresholds: StockThresholds, storeID: String, productID: String) async throws
+    /// The store's items at or below their stored reorder point and short of their stored order-up-to level, in
+    /// product id order after `afterProductID`, at most `limit`: one query, from what the engine stored (nothing is
+    /// computed). Read where listings are read (a replica on MySQL).
+    func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem]
+    /// Stock above its own stored order-up-to level, of these products (1 to `ReplenishmentQuery.excessWidth`
+    /// ids), in every store but `excludingStoreID`: one query.
+    func excessStock(productIDs: [String], excludingStoreID: String) async throws -> [ExcessStock]
+    /// How many of the store's stock rows have no stored thresholds yet (the engine has not evaluated them): one query.
+    func itemsWithoutThresholds(storeID: String) async throws -> Int
     func replenishmentOverride(storeID: String, productID: String) async throws -> ReplenishmentOverride?
     func saveReplenishmentOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws
     /// Open or acknowledged alerts of one store x product.

@@ -34,9 +34,20 @@ public struct StockThresholds: Sendable, Equatable {
     /// Days of (uncensored) demand history the thresholds were computed from.
     public var historyDays: Int
     public var computedAtMillis: Int64
+    /// The forecast the engine fitted for `dailyRate`, kept so that reads (`GET .../forecast`) answer it instead of
+    /// fitting again: the method the automatic choice picked, the demand class, the days left out as stock-outs, the
+    /// variance-to-mean ratio the quantiles used, and the 90% interval of one day's demand. nil in rows written before
+    /// they were kept (the next recomputation fills them).
+    public var model: String?
+    public var demandClass: String?
+    public var censoredDays: Int
+    public var dispersion: Double?
+    public var dailyLow: Double?
+    public var dailyHigh: Double?
 
     public init(dailyRate: Double, reorderPoint: Double, orderUpTo: Double, leadTimeDays: Int, anomalyAbove: Double,
-                historyDays: Int = 0, computedAtMillis: Int64) {
+                historyDays: Int = 0, computedAtMillis: Int64, model: String? = nil, demandClass: String? = nil, censoredDays: Int = 0,
+                dispersion: Double? = nil, dailyLow: Double? = nil, dailyHigh: Double? = nil) {
         self.dailyRate = dailyRate
         self.reorderPoint = reorderPoint
         self.orderUpTo = orderUpTo
@@ -44,6 +55,12 @@ public struct StockThresholds: Sendable, Equatable {
         self.anomalyAbove = anomalyAbove
         self.historyDays = historyDays
         self.computedAtMillis = computedAtMillis
+        self.model = model
+        self.demandClass = demandClass
+        self.censoredDays = censoredDays
+        self.dispersion = dispersion
+        self.dailyLow = dailyLow
+        self.dailyHigh = dailyHigh
     }
 
     public func daysOfCover(_ quantity: Int64) -> Double? { dailyRate > 0 ? Double(max(0, quantity)) / dailyRate : nil }

@@ -25,6 +25,15 @@ public enum JSON {
     public static func quotedOrNull(_ value: String?) -> String {
         value.map(quoted) ?? "null"
     }
+
+    /// An integer, or `null`.
+    public static func number(_ value: Int?) -> String { value.map { "\($0)" } ?? "null" }
+
+    /// A number, or `null` for nil and for what JSON cannot hold (NaN, infinities).
+    public static func number(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "null" }
+        return "\(value)"
+    }
 }
 
 extension Movement {

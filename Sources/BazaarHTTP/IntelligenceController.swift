@@ -91,6 +91,10 @@ struct IntelligenceController {
         }
     }
 
+    /// The engine's forecast of one store x product: what it stored when it last evaluated the item (the model
+    /// it chose, the daily rate and the 90% interval of one day's demand, repeated over `horizon` days, and the
+    /// thresholds). One row read: no fit and no write here, whoever asks. An item the engine has not evaluated yet
+    /// answers `computed_at: null` and an empty forecast rather than computing on the request path.
     @Sendable func forecast(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let storeID = try context.identifier("store_id")
@@ -101,40 +105,63 @@ struct IntelligenceController {
             return h
         } ?? 28
         let level = try await stock.level(storeID: storeID, productID: productID)
-        let (forecast, demand) = try await intelligence.forecast(storeID: storeID, productID: productID, horizon: horizon)
-        let t = try await intelligence.thresholds(storeID: storeID, productID: productID, refresh: true)
+        let stored = try await intelligence.stored(storeID: storeID, productID: productID)
         let today = RFC3339.epochDay(millis: intelligence.clock.nowMillis())
-        let days = (0..<horizon).map { h in
-            "{\"day\":\"\(RFC3339.formatDate(epochDay: today + Int64(h)))\",\"forecast\":\(forecast.point[h]),\"lo\":\(forecast.lower[h]),\"hi\":\(forecast.upper[h])}"
-        }
+        let days = stored.map { t in
+            (0..<horizon).map { h in
+                "{\"day\":\"\(RFC3339.formatDate(epochDay: today + Int64(h)))\",\"forecast\":\(t.dailyRate),\"lo\":\(JSON.number(t.dailyLow)),\"hi\":\(JSON.number(t.dailyHigh))}"
+            }
+        } ?? []
         return JSONResponse.make("""
-            {"store_id":"\(storeID)","product_id":"\(productID)","quantity":\(level.quantity),"model":"\(forecast.model)",\
-            "demand_class":"\(forecast.demandClass.rawValue)","history_days":\(demand.history.count),"censored_days":\(demand.censoredDays),\
-            \(Self.thresholdsJSON(t, quantity: level.quantity)),"forecast":[\(days.joined(separator: ","))]}
+            {"store_id":"\(storeID)","product_id":"\(productID)","quantity":\(level.quantity),"computed_at":\(Self.computedAt(stored)),\
+            "model":\(JSON.quotedOrNull(stored?.model)),"demand_class":\(JSON.quotedOrNull(stored?.demandClass)),\
+            "history_days":\(JSON.number(stored?.historyDays)),"censored_days":\(JSON.number(stored?.censoredDays)),\
+            \(Self.thresholdsJSON(stored, quantity: level.quantity)),"forecast":[\(days.joined(separator: ","))]}
             """)
     }
 
+    /// A page of the store's replenishment plan, from what the engine stored (see `IntelligenceService.replenishment`).
+    /// Transfer sources are the stores the caller may read: every store for `admin`, `manager` and `reader`, only the
+    /// key's own stores for a `store` key (other stores' ids and stock never reach it).
     @Sendable func replenishment(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let storeID = try context.identifier("store_id")
         try caller.require(.readStock(storeID: storeID))
+        let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
+        let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
         guard try await stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
-        let (orders, transfers) = try await intelligence.replenishment(storeID: storeID)
-        let orderJSON = orders.map { o in
+        let page = try await intelligence.replenishment(storeID: storeID, afterProductID: after, limit: limit) { other in
+            caller.may(.readStock(storeID: other))
+        }
+        let orderJSON = page.orders.map { o in
             "{\"product_id\":\"\(o.productID)\",\"on_hand\":\(o.onHand),\"quantity\":\(o.quantity),\"pack_size\":\(o.packSize),"
                 + Self.thresholdsJSON(o.thresholds, quantity: o.onHand) + "}"
         }
-        let transferJSON = transfers.map { t in
+        let transferJSON = page.transfers.map { t in
             "{\"product_id\":\"\(t.productID)\",\"from_store_id\":\"\(t.fromStoreID)\",\"to_store_id\":\"\(t.toStoreID)\",\"quantity\":\(t.quantity)}"
         }
         return JSONResponse.make(
-            "{\"store_id\":\"\(storeID)\",\"orders\":[\(orderJSON.joined(separator: ","))],\"transfers\":[\(transferJSON.joined(separator: ","))]}")
+            "{\"store_id\":\"\(storeID)\",\"orders\":[\(orderJSON.joined(separator: ","))],\"transfers\":[\(transferJSON.joined(separator: ","))],"
+                + "\"items_without_thresholds\":\(JSON.number(page.itemsWithoutThresholds)),"
+                + "\"next_cursor\":\(JSON.quotedOrNull(page.nextAfterProductID.map(Cursor.encode(identifier:))))}")
     }
 
-    static func thresholdsJSON(_ t: StockThresholds, quantity: Int64) -> String {
+    /// When the engine computed these thresholds; null when it has not, or when they were marked for recomputation
+    /// (time 0: after a demand anomaly) and the time is no longer known.
+    static func computedAt(_ t: StockThresholds?) -> String {
+        guard let t, t.computedAtMillis > 0 else { return "null" }
+        return "\"\(RFC3339.format(millis: t.computedAtMillis))\""
+    }
+
+    /// The threshold fields of an answer; every one null when the engine has not computed them yet.
+    static func thresholdsJSON(_ t: StockThresholds?, quantity: Int64) -> String {
+        guard let t else {
+            return "\"daily_rate\":null,\"reorder_point\":null,\"order_up_to\":null,\"lead_time_days\":null,\"days_of_cover\":null,"
+                + "\"thresholds_computed_at\":null"
+        }
         let cover = t.daysOfCover(quantity).map { "\(($0 * 10).rounded() / 10)" } ?? "null"
         return "\"daily_rate\":\(t.dailyRate),\"reorder_point\":\(t.reorderPoint),\"order_up_to\":\(t.orderUpTo),"
-            + "\"lead_time_days\":\(t.leadTimeDays),\"days_of_cover\":\(cover),\"thresholds_computed_at\":\"\(RFC3339.format(millis: t.computedAtMillis))\""
+            + "\"lead_time_days\":\(t.leadTimeDays),\"days_of_cover\":\(cover),\"thresholds_computed_at\":\(computedAt(t))"
     }
 
 }

@@ -107,5 +107,15 @@ enum MySQLSchema {
             "CREATE INDEX IF NOT EXISTS stock_movements_by_reason ON stock_movements (reason, seq)",
             "CREATE INDEX IF NOT EXISTS stock_movements_by_time ON stock_movements (at_ms)",
         ]),
+        // The forecast behind the thresholds, so that reads answer it rather than fit again (issue 11).
+        // `ADD COLUMN IF NOT EXISTS` is MariaDB's (DDL commits implicitly: a rerun must be harmless).
+        (3, [
+            """
+            ALTER TABLE stock_thresholds ADD COLUMN IF NOT EXISTS model VARCHAR(32) NULL,
+                ADD COLUMN IF NOT EXISTS demand_class VARCHAR(16) NULL, ADD COLUMN IF NOT EXISTS censored_days INT NOT NULL DEFAULT 0,
+                ADD COLUMN IF NOT EXISTS dispersion DOUBLE NULL, ADD COLUMN IF NOT EXISTS daily_lo DOUBLE NULL,
+                ADD COLUMN IF NOT EXISTS daily_hi DOUBLE NULL
+            """,
+        ]),
     ]
 }

@@ -13,25 +13,74 @@ extension MySQLStockStore {
         }
     }
 
+    /// The columns of `stock_thresholds` that `thresholds(from:at:)` reads, in its order.
+    static let thresholdColumns = ["daily_rate", "reorder_point", "order_up_to", "lead_time_days", "anomaly_above", "history_days",
+                                   "computed_at_ms", "model", "demand_class", "censored_days", "dispersion", "daily_lo", "daily_hi"]
+
+    static func thresholds(from row: MySQLRow, at i: Int) throws -> StockThresholds {
+        StockThresholds(dailyRate: try row.double(i), reorderPoint: try row.double(i + 1), orderUpTo: try row.double(i + 2),
+                        leadTimeDays: Int(try row.int(i + 3)), anomalyAbove: try row.double(i + 4), historyDays: Int(try row.int(i + 5)),
+                        computedAtMillis: try row.int(i + 6), model: row.optionalString(i + 7), demandClass: row.optionalString(i + 8),
+                        censoredDays: Int(try row.int(i + 9)), dispersion: try row.optionalDouble(i + 10),
+                        dailyLow: try row.optionalDouble(i + 11), dailyHigh: try row.optionalDouble(i + 12))
+    }
+
     public func thresholds(storeID: String, productID: String) async throws -> StockThresholds? {
         try await onPrimary { connection in
             try connection.select("""
-                SELECT daily_rate, reorder_point, order_up_to, lead_time_days, anomaly_above, history_days, computed_at_ms FROM stock_thresholds
-                WHERE store_id = ? AND product_id = ?
-                """, [storeID, productID]).first.map {
-                StockThresholds(dailyRate: try $0.double(0), reorderPoint: try $0.double(1), orderUpTo: try $0.double(2),
-                                leadTimeDays: Int(try $0.int(3)), anomalyAbove: try $0.double(4), historyDays: Int(try $0.int(5)),
-                                computedAtMillis: try $0.int(6))
-            }
+                SELECT \(Self.thresholdColumns.joined(separator: ", ")) FROM stock_thresholds WHERE store_id = ? AND product_id = ?
+                """, [storeID, productID]).first.map { try Self.thresholds(from: $0, at: 0) }
         }
     }
 
     public func saveThresholds(_ t: StockThresholds, storeID: String, productID: String) async throws {
         try await writeOnPrimary { connection in
             try connection.execute("""
-                REPLACE INTO stock_thresholds (store_id, product_id, daily_rate, reorder_point, order_up_to, lead_time_days, anomaly_above,
-                    history_days, computed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.historyDays, t.computedAtMillis])
+                REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.historyDays,
+                      t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion, t.dailyLow, t.dailyHigh])
+        }
+    }
+
+    // Replenishment reads what the engine stored, like a listing: on a replica.
+
+    public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
+        try await onReplica { connection in
+            try connection.select("""
+                SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
+                FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+                LEFT JOIN products p ON p.id = l.product_id
+                LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
+                WHERE l.store_id = ? AND l.product_id > ? AND l.quantity <= t.reorder_point AND t.order_up_to > l.quantity
+                ORDER BY l.product_id LIMIT ?
+                """, [storeID, afterProductID ?? "", limit]).map { row in
+                ReplenishmentItem(productID: try row.string(0), onHand: try row.int(1), thresholds: try Self.thresholds(from: row, at: 3),
+                                  packSize: Int(try row.int(2)))
+            }
+        }
+    }
+
+    public func excessStock(productIDs: [String], excludingStoreID: String) async throws -> [ExcessStock] {
+        let arguments: [any MySQLBindable] = ReplenishmentQuery.padded(productIDs) + [excludingStoreID]
+        return try await onReplica { connection in
+            try connection.select("""
+                SELECT l.product_id, l.store_id, l.quantity, t.order_up_to
+                FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+                WHERE l.product_id IN (\(ReplenishmentQuery.placeholders)) AND l.store_id <> ? AND l.quantity > t.order_up_to
+                ORDER BY l.product_id, l.store_id
+                """, arguments).map { row in
+                ExcessStock(productID: try row.string(0), storeID: try row.string(1), quantity: try row.int(2), orderUpTo: try row.double(3))
+            }
+        }
+    }
+
+    public func itemsWithoutThresholds(storeID: String) async throws -> Int {
+        try await onReplica { connection in
+            Int(try connection.select("""
+                SELECT COUNT(*) FROM stock_levels l LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+                WHERE l.store_id = ? AND t.store_id IS NULL
+                """, [storeID]).first?.int(0) ?? 0)
         }
     }
 

@@ -39,6 +39,11 @@ public final class MySQLStockStore: StockStore {
     let replicas: ReplicaSet
     let clock: WallClock
     private let committer: GroupCommitter<WriteRequest, TokenedReceipt>
+    private let readCounter = Locked(0)
+
+    /// Reads this store has made (each `onReplica` or `onPrimary` round of statements on one connection): what
+    /// `bazaar_db_reads_total` counts for the whole process, for this store alone (tests hold endpoints to it).
+    public var readsRun: Int { readCounter.withLock { $0 } }
 
     public init(options: Options, clock: WallClock = .system) {
         self.options = options
@@ -396,6 +401,7 @@ public final class MySQLStockStore: StockStore {
                 switch answer {
                 case .answered(let value):
                     StorageMetrics.read(replica: true)
+                    readCounter.withLock { $0 += 1 }
                     return value
                 case .behind:
                     StorageMetrics.replicaBehind()
@@ -417,6 +423,7 @@ public final class MySQLStockStore: StockStore {
         do {
             let value = try await primary.withConnection(body)
             StorageMetrics.read(replica: false)
+            readCounter.withLock { $0 += 1 }
             return value
         } catch {
             throw Self.storageError(error)

@@ -103,5 +103,14 @@ enum SQLiteSchema {
             "CREATE INDEX stock_movements_by_reason ON stock_movements (reason, seq)",
             "CREATE INDEX stock_movements_by_time ON stock_movements (at_ms)",
         ]),
+        // The forecast behind the thresholds, so that reads answer it rather than fit again (issue 11).
+        (7, [
+            "ALTER TABLE stock_thresholds ADD COLUMN model TEXT",
+            "ALTER TABLE stock_thresholds ADD COLUMN demand_class TEXT",
+            "ALTER TABLE stock_thresholds ADD COLUMN censored_days INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE stock_thresholds ADD COLUMN dispersion REAL",
+            "ALTER TABLE stock_thresholds ADD COLUMN daily_lo REAL",
+            "ALTER TABLE stock_thresholds ADD COLUMN daily_hi REAL",
+        ]),
     ]
 }

@@ -13,12 +13,23 @@ public final class SQLiteStockStore: StockStore {
     private let committer: GroupCommitter<WriteRequest, WriteReceipt>
     private let closed = Locked(false)
 
-    /// Opens (creating if needed) the database at `path`.
-    public init(path: String, clock: WallClock = .system) throws {
+    private let statementCounter: Locked<Int>?
+
+    /// SQL statements this store has run, with those GRDB runs around each read (its transaction and snapshot
+    /// checks), when it was opened with `countingStatements` (else nil): how tests hold an endpoint to a bounded
+    /// number of queries.
+    public var statementsRun: Int? { statementCounter?.withLock { $0 } }
+
+    /// Opens (creating if needed) the database at `path`. `countingStatements` traces every statement into
+    /// `statementsRun` (tests; off by default since it costs a call per statement).
+    public init(path: String, clock: WallClock = .system, countingStatements: Bool = false) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.maximumReaderCount = 4
+        let counter: Locked<Int>? = countingStatements ? Locked(0) : nil
+        statementCounter = counter
         configuration.prepareDatabase { db in
+            if let counter { db.trace(options: .statement) { _ in counter.withLock { $0 += 1 } } }
             // FULL: every commit is on disk before it is answered (durability), at one sync per group commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // Checkpoint less often: each checkpoint syncs the database file on the writer's path.
@@ -367,25 +378,69 @@ extension SQLiteStockStore {
         }
     }
 
+    /// The columns of `stock_thresholds` that `thresholds(from:at:)` reads, in its order (prefix them with `t.`).
+    static let thresholdColumns = ["daily_rate", "reorder_point", "order_up_to", "lead_time_days", "anomaly_above", "history_days",
+                                   "computed_at_ms", "model", "demand_class", "censored_days", "dispersion", "daily_lo", "daily_hi"]
+
+    static func thresholds(from row: Row, at i: Int) -> StockThresholds {
+        StockThresholds(dailyRate: row[i], reorderPoint: row[i + 1], orderUpTo: row[i + 2], leadTimeDays: row[i + 3], anomalyAbove: row[i + 4],
+                        historyDays: row[i + 5], computedAtMillis: row[i + 6], model: row[i + 7], demandClass: row[i + 8],
+                        censoredDays: row[i + 9], dispersion: row[i + 10], dailyLow: row[i + 11], dailyHigh: row[i + 12])
+    }
+
     public func thresholds(storeID: String, productID: String) async throws -> StockThresholds? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: """
-                SELECT daily_rate, reorder_point, order_up_to, lead_time_days, anomaly_above, history_days, computed_at_ms FROM stock_thresholds
-                WHERE store_id = ? AND product_id = ?
-                """, arguments: [storeID, productID]).map {
-                StockThresholds(dailyRate: $0[0], reorderPoint: $0[1], orderUpTo: $0[2], leadTimeDays: $0[3], anomalyAbove: $0[4],
-                                historyDays: $0[5], computedAtMillis: $0[6])
-            }
+                SELECT \(Self.thresholdColumns.joined(separator: ", ")) FROM stock_thresholds WHERE store_id = ? AND product_id = ?
+                """, arguments: [storeID, productID]).map { Self.thresholds(from: $0, at: 0) }
         }
     }
 
     public func saveThresholds(_ t: StockThresholds, storeID: String, productID: String) async throws {
         try await pool.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, daily_rate, reorder_point, order_up_to, lead_time_days,
-                    anomaly_above, history_days, computed_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.historyDays,
-                                 t.computedAtMillis])
+                                 t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion, t.dailyLow, t.dailyHigh])
+        }
+    }
+
+    public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
+                FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+                LEFT JOIN products p ON p.id = l.product_id
+                LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
+                WHERE l.store_id = ? AND l.product_id > ? AND l.quantity <= t.reorder_point AND t.order_up_to > l.quantity
+                ORDER BY l.product_id LIMIT ?
+                """, arguments: [storeID, afterProductID ?? "", limit]).map { row in
+                ReplenishmentItem(productID: row[0], onHand: row[1], thresholds: Self.thresholds(from: row, at: 3), packSize: row[2])
+            }
+        }
+    }
+
+    public func excessStock(productIDs: [String], excludingStoreID: String) async throws -> [ExcessStock] {
+        let ids = ReplenishmentQuery.padded(productIDs)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT l.product_id, l.store_id, l.quantity, t.order_up_to
+                FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+                WHERE l.product_id IN (\(ReplenishmentQuery.placeholders)) AND l.store_id <> ? AND l.quantity > t.order_up_to
+                ORDER BY l.product_id, l.store_id
+                """, arguments: StatementArguments(ids + [excludingStoreID])).map { row in
+                ExcessStock(productID: row[0], storeID: row[1], quantity: row[2], orderUpTo: row[3])
+            }
+        }
+    }
+
+    public func itemsWithoutThresholds(storeID: String) async throws -> Int {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM stock_levels l LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+                WHERE l.store_id = ? AND t.store_id IS NULL
+                """, arguments: [storeID]) ?? 0
         }
     }
 
