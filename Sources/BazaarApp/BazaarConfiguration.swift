@@ -28,6 +28,10 @@ public struct BazaarConfiguration: Sendable {
     public var replicaWaitMillis = 500
     /// `database.pool_size` / `BAZAAR_DATABASE_POOL_SIZE`: connections to the MySQL primary (and to each replica, half).
     public var databasePoolSize = 8
+    /// `database.statement_timeout_ms` / `BAZAAR_DATABASE_STATEMENT_TIMEOUT_MS`: the longest a read of the audit trail
+    /// (and, on MySQL replicas, any read) may run before the database stops it; the client gets 503 `query-timeout`
+    /// telling it to narrow the query.
+    public var databaseStatementTimeoutMillis = 5000
     /// `redis.url` / `BAZAAR_REDIS_URL`: none means the in-process cache and limiter.
     public var redisURL: String?
     /// `redis.key_prefix` / `BAZAAR_REDIS_KEY_PREFIX`: the start of every Redis key and channel of this deployment.
@@ -96,6 +100,7 @@ public struct BazaarConfiguration: Sendable {
         replicaMaxLagSeconds = reader.int(forKey: "database.replica_max_lag_seconds", default: replicaMaxLagSeconds)
         replicaWaitMillis = reader.int(forKey: "database.replica_wait_ms", default: replicaWaitMillis)
         databasePoolSize = reader.int(forKey: "database.pool_size", default: databasePoolSize)
+        databaseStatementTimeoutMillis = reader.int(forKey: "database.statement_timeout_ms", default: databaseStatementTimeoutMillis)
         redisURL = reader.string(forKey: "redis.url").flatMap { $0.isEmpty ? nil : $0 }
         redisKeyPrefix = reader.string(forKey: "redis.key_prefix", default: redisKeyPrefix)
         kafkaCommandReplayWindowHours = reader.double(forKey: "kafka.command_replay_window_hours", default: kafkaCommandReplayWindowHours)
@@ -171,6 +176,9 @@ public struct BazaarConfiguration: Sendable {
         }
         guard kafkaCommandReplayWindowHours >= 1, kafkaCommandReplayWindowHours <= 24 * 366 else {
             throw ConfigurationError("kafka.command_replay_window_hours must be between 1 and 8784 (a year)")
+        }
+        guard databaseStatementTimeoutMillis >= 100, databaseStatementTimeoutMillis <= 3_600_000 else {
+            throw ConfigurationError("database.statement_timeout_ms must be between 100 and 3600000")
         }
         guard shutdownTimeoutSeconds >= 1, shutdownTimeoutSeconds <= 600 else {
             throw ConfigurationError("shutdown.timeout_seconds must be between 1 and 600")

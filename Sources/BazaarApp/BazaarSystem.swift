@@ -163,7 +163,7 @@ public struct BazaarSystem: Sendable {
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
         switch try DatabaseLocation(configuration.databaseURL) {
         case .sqlite(let path):
-            return try SQLiteStockStore(path: path, clock: clock)
+            return try SQLiteStockStore(path: path, clock: clock, statementTimeoutMillis: configuration.databaseStatementTimeoutMillis)
         case .mysql(let url):
             do {
                 var options = MySQLStockStore.Options(primary: try MySQLConfiguration(url: url),
@@ -174,6 +174,7 @@ public struct BazaarSystem: Sendable {
                 options.replicaWaitMillis = configuration.replicaWaitMillis
                 return MySQLStockStore(options: options, clock: clock)
             } catch let error as MySQLError {
+                options.statementTimeoutMillis = configuration.databaseStatementTimeoutMillis
                 throw ConfigurationError(error.message)
             }
         }

@@ -25,6 +25,12 @@ public final class ConsistencyScope: Sendable {
 
 /// The database cannot be reached (or failed mid-request with an unknown outcome). Answered as 503: the client
 /// may retry, with the same Idempotency-Key when the write must not apply twice.
+/// A read ran longer than `database.statement_timeout_ms` and was stopped: the caller should narrow it.
+public struct QueryTimeout: Error, CustomStringConvertible {
+    public var description: String { "the query ran longer than the statement timeout and was stopped" }
+    public init() {}
+}
+
 public struct StorageUnavailable: Error, CustomStringConvertible {
     public var description: String
 

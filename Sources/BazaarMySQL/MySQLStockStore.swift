@@ -25,6 +25,8 @@ public final class MySQLStockStore: StockStore {
         /// How long a read carrying a consistency token waits for a replica to apply it before using the primary.
         public var replicaWaitMillis = 500
         public var maxBatch = 512
+        /// The longest a read of the audit trail or a listing may run (`database.statement_timeout_ms`).
+        public var statementTimeoutMillis = 5000
 
         public init(primary: MySQLConfiguration, replicas: [MySQLConfiguration] = []) {
             self.primary = primary
@@ -54,7 +56,12 @@ public final class MySQLStockStore: StockStore {
         let primary = MySQLConnectionPool(configuration: primaryConfiguration, size: options.primaryConnections)
         self.primary = primary
         self.relayLease = MySQLConnectionPool(configuration: options.primary, size: 1)
-        self.replicas = ReplicaSet(configurations: options.replicas, connections: options.replicaConnections,
+        // Replica connections only read: the statement timeout applies to everything they run.
+        self.replicas = ReplicaSet(configurations: options.replicas.map { replica in
+                                       var replica = replica
+                                       replica.statementTimeoutMillis = options.statementTimeoutMillis
+                                       return replica
+                                   }, connections: options.replicaConnections,
                                    maxLagSeconds: options.replicaMaxLagSeconds)
         // Two batches in flight: one is being written while the other waits for its commit to be durable.
         self.committer = GroupCommitter(maxBatch: options.maxBatch, concurrentFlushes: 2) { requests in
@@ -189,6 +196,8 @@ public final class MySQLStockStore: StockStore {
     }
 
     public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
+        // On the primary (no replica, or one behind) the session has no timeout (it also writes): per statement.
+        let timeout = options.statementTimeoutMillis
         let sql = query.sql(selecting: MySQLRows.movementColumns)
         let parameters: [any MySQLBindable] = query.parameters.map { parameter in
             switch parameter {
@@ -196,7 +205,11 @@ public final class MySQLStockStore: StockStore {
             case .integer(let number): number
             }
         }
-        return try await onReplica { connection in try connection.select(sql, parameters).map(MySQLRows.movement) }
+        return try await onReplica { connection in
+            let bounded = connection.isMariaDB ? "SET STATEMENT max_statement_time = \(Double(timeout) / 1000) FOR " + sql
+                : "SELECT /*+ MAX_EXECUTION_TIME(\(timeout)) */ " + sql.dropFirst("SELECT ".count)
+            return try connection.select(bounded, parameters).map(MySQLRows.movement)
+        }
     }
 
     public func movements(afterSequence: Int64, limit: Int) async throws -> [Movement] {
@@ -409,6 +422,8 @@ public final class MySQLStockStore: StockStore {
                 }
             } catch let error as MySQLError where error.isConnectionLost || error.code == MySQLError.poolClosed {
                 replica.markDown()
+            } catch let error as MySQLError where error.isStatementTimeout {
+                throw QueryTimeout()
             } catch let error as MySQLError where error.code == MySQLError.noSuchTable {
                 // The replica has not applied a migration yet: it is behind, the primary answers.
                 StorageMetrics.replicaBehind()
@@ -444,6 +459,7 @@ public final class MySQLStockStore: StockStore {
     /// A lost or unreachable database, or conflicts that outlasted every retry, are the client's 503 (retry later,
     /// with the same Idempotency-Key), not a 500.
     static func storageError(_ error: any Error) -> any Error {
+        if let error = error as? MySQLError, error.isStatementTimeout { return QueryTimeout() }
         if let error = error as? MySQLError,
             error.isConnectionLost || error.code == MySQLError.poolClosed || error.isRetryableConflict || error.code == MySQLError.duplicateKey
         {

@@ -13,6 +13,9 @@ public final class SQLiteStockStore: StockStore {
     private let committer: GroupCommitter<WriteRequest, WriteReceipt>
     private let closed = Locked(false)
 
+    /// The longest a read of the audit trail may run (`database.statement_timeout_ms`); 0: no limit.
+    let statementTimeoutMillis: Int
+
     private let statementCounter: Locked<Int>?
 
     /// SQL statements this store has run, with those GRDB runs around each read (its transaction and snapshot
@@ -22,7 +25,8 @@ public final class SQLiteStockStore: StockStore {
 
     /// Opens (creating if needed) the database at `path`. `countingStatements` traces every statement into
     /// `statementsRun` (tests; off by default since it costs a call per statement).
-    public init(path: String, clock: WallClock = .system, countingStatements: Bool = false) throws {
+    public init(path: String, clock: WallClock = .system, countingStatements: Bool = false, statementTimeoutMillis: Int = 5000) throws {
+        self.statementTimeoutMillis = statementTimeoutMillis
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.maximumReaderCount = 4
@@ -137,8 +141,9 @@ public final class SQLiteStockStore: StockStore {
             case .integer(let number): number
             }
         })
+        let timeout = statementTimeoutMillis
         return try await pool.read { db in
-            try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:))
+            try SQLiteStatementTimeout.run(db, millis: timeout) { try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:)) }
         }
     }
 

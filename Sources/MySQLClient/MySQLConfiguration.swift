@@ -20,6 +20,10 @@ public struct MySQLConfiguration: Sendable, Equatable {
     /// every statement held counts against the server's `max_prepared_stmt_count` (16,382 by default), shared by
     /// every client of that server: an unbounded cache of generated statement texts could exhaust it.
     public var statementCacheSize = 128
+    /// Statements running longer than this are stopped by the server (`max_statement_time` on MariaDB,
+    /// `max_execution_time` on MySQL, which applies to SELECTs only): for connections that only read, so that no
+    /// read can hold the server for longer. nil: no limit.
+    public var statementTimeoutMillis: Int?
     public var tls: TLSMode = .disabled
     public var tlsCAFile: String?
     /// Statements run on every new connection, after a reconnect too (e.g. `SET SESSION TRANSACTION ISOLATION LEVEL ...`).

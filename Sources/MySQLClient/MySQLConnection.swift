@@ -67,6 +67,9 @@ public final class MySQLConnection {
             } else {
                 try query("SET SESSION session_track_gtids = 'OWN_GTID'")
             }
+            if let millis = configuration.statementTimeoutMillis {
+                try query(isMariaDB ? "SET SESSION max_statement_time = \(Double(millis) / 1000)" : "SET SESSION max_execution_time = \(millis)")
+            }
             for statement in configuration.sessionStatements { try query(statement) }
         } catch {
             close()

@@ -36,5 +36,8 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// A transaction that failed this way was rolled back (or its statement was) and may be retried as a whole.
+    /// MariaDB's `max_statement_time` (1969) or MySQL's `max_execution_time` (3024) stopped the statement.
+    public var isStatementTimeout: Bool { code == 1969 || code == 3024 }
+
     public var isRetryableConflict: Bool { code == Self.deadlock || code == Self.lockWaitTimeout }
 }

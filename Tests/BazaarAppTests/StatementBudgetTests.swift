@@ -1,4 +1,6 @@
 import BazaarApp
+import BazaarCore
+import BazaarSQLite
 import Foundation
 import HummingbirdTesting
 import MySQLClient
@@ -48,5 +50,42 @@ struct StatementBudgetTests {
         let status = Dictionary(uniqueKeysWithValues: try connection.query("SHOW SESSION STATUS LIKE 'Com_stmt_%'").map { (try $0.string(0), Int(try $0.string(1)) ?? 0) })
         #expect(status["Com_stmt_prepare"] == 200)
         #expect(status["Com_stmt_close"] == 184)
+    }
+}
+
+/// Issue 12: no read can hold the database for longer than `database.statement_timeout_ms`.
+@Suite("Statement timeout") struct StatementTimeoutTests {
+    @Test func aSQLiteReadPastItsDeadlineIsStoppedAndSaysSo() async throws {
+        let db = TestDatabase(.sqlite)
+        let store = try SQLiteStockStore(path: String(db.url.dropFirst("sqlite://".count)), statementTimeoutMillis: 100)
+        try await store.migrate()
+        let started = ContinuousClock.now
+        await #expect(throws: QueryTimeout.self) {
+            // Far more work than 100 ms: a billion-row recursive count.
+            _ = try await store.readForTest(timeoutMillis: 100,
+                                            sql: "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000) SELECT COUNT(*) FROM n")
+        }
+        #expect(ContinuousClock.now - started < .seconds(3))
+        // The connection is usable again at once.
+        #expect(try await store.auditLog(AuditQuery(storeID: "S1")).isEmpty)
+        try await store.close()
+    }
+
+    @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+    func aMariaDBReadPastItsDeadlineIsStopped() throws {
+        let db = TestDatabase(.mariadb)  // the sequence engine's tables need a current database
+        var configuration = try MySQLConfiguration(url: db.url)
+        configuration.statementTimeoutMillis = 100
+        let connection = MySQLConnection(configuration: configuration)
+        try connection.open()
+        defer { connection.close() }
+        // `query` throws MySQLError (typed throws), so the catch needs no cast.
+        do {
+            _ = try connection.query("SELECT SUM(seq * 2) FROM seq_1_to_10000000000")
+            Issue.record("a statement ran past its timeout")
+        } catch {
+            #expect(error.isStatementTimeout, "\(error)")
+        }
+        #expect(try connection.query("SELECT 1").count == 1)
     }
 }
