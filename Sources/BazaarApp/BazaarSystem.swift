@@ -145,7 +145,9 @@ public struct BazaarSystem: Sendable {
         }
         _ = Observability.registry
         let router = BazaarRouter(services: APIServices(
-            stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock))
+            stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock,
+            // Only MySQL answers consistency tokens (the GTID of a write); on SQLite the header has nothing to wait for.
+            consistencyTokens: store is MySQLStockStore ? ConsistencyTokenSigner(deploymentKey: deploymentKey) : nil))
         return BazaarSystem(
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, bus: bus,
             relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger,
@@ -163,7 +165,7 @@ public struct BazaarSystem: Sendable {
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
         switch try DatabaseLocation(configuration.databaseURL) {
         case .sqlite(let path):
-            return try SQLiteStockStore(path: path, clock: clock, statementTimeoutMillis: configuration.databaseStatementTimeoutMillis)
+            return try SQLiteStockStore(path: path, clock: clock)
         case .mysql(let url):
             do {
                 var options = MySQLStockStore.Options(primary: try MySQLConfiguration(url: url),
@@ -174,7 +176,6 @@ public struct BazaarSystem: Sendable {
                 options.replicaWaitMillis = configuration.replicaWaitMillis
                 return MySQLStockStore(options: options, clock: clock)
             } catch let error as MySQLError {
-                options.statementTimeoutMillis = configuration.databaseStatementTimeoutMillis
                 throw ConfigurationError(error.message)
             }
         }

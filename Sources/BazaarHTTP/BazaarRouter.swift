@@ -13,9 +13,12 @@ public struct APIServices: Sendable {
     public var clock: WallClock
     /// Failed authentications per client address.
     public var authFailures: FailedAuthThrottle
+    /// Signs and checks `Bazaar-Consistency` tokens; nil where storage answers none (SQLite): the header is ignored.
+    public var consistencyTokens: ConsistencyTokenSigner?
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
-                metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, authFailures: FailedAuthThrottle = FailedAuthThrottle()) {
+                metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, authFailures: FailedAuthThrottle = FailedAuthThrottle(),
+                consistencyTokens: ConsistencyTokenSigner? = nil) {
         self.stock = stock
         self.intelligence = intelligence
         self.webhooks = webhooks
@@ -25,6 +28,7 @@ public struct APIServices: Sendable {
         self.metricsText = metricsText
         self.clock = clock
         self.authFailures = authFailures
+        self.consistencyTokens = consistencyTokens
     }
 }
 
@@ -43,7 +47,7 @@ public struct BazaarRouter: Sendable {
         // Every request with its id, at debug level (a level check and nothing more otherwise).
         router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: ProblemMiddleware(routes: table))
-        router.add(middleware: ConsistencyMiddleware())
+        router.add(middleware: ConsistencyMiddleware(signer: services.consistencyTokens))
         var registrar = RouteRegistrar()
         OperationsController(health: CachedHealth(checks: services.healthChecks), keys: services.keys, failures: services.authFailures,
                              metricsText: services.metricsText)

@@ -3,28 +3,33 @@ import Hummingbird
 
 /// Read-your-writes over replicas: a write answers its consistency token in `Bazaar-Consistency`; a request
 /// that sends the token back reads data at least that fresh (see `ConsistencyScope`).
+///
+/// Tokens are signed (`ConsistencyTokenSigner`): a token this deployment did not answer, or one that is
+/// malformed, is refused with 400 before anything reaches storage, so no key can make a replica connection wait
+/// on a position of its choosing. With `signer` nil (SQLite: no replicas, every read sees every write, and no
+/// token is ever answered) the header is ignored without being read further: there is nothing to wait for.
 struct ConsistencyMiddleware: RouterMiddleware {
     typealias Context = BazaarRequestContext
+    let signer: ConsistencyTokenSigner?
 
-    /// Tokens are GTID positions (MariaDB `0-1-42`, MySQL `uuid:1-42`), possibly comma-separated.
-    static let maxTokenLength = 2048
+    /// A position of at most `maxPositionLength` bytes, a dot and 32 hex digits.
+    static let maxTokenLength = ConsistencyTokenSigner.maxPositionLength + 33
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let requested = request.headers[.consistency]
-        if let requested {
-            guard !requested.isEmpty, requested.utf8.count <= Self.maxTokenLength,
-                requested.utf8.allSatisfy({ byte in
-                    (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
-                        || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ",")
-                })
-            else {
+        guard let signer else { return try await next(request, context) }
+        var position: String?
+        if let token = request.headers[.consistency] {
+            guard token.utf8.count <= Self.maxTokenLength, let checked = signer.position(of: token) else {
                 throw Problem(.badRequest, "invalid-consistency-token", "Invalid consistency token",
-                              "the Bazaar-Consistency header must be a token answered by an earlier write (a GTID such as 0-1-42)")
+                              "the Bazaar-Consistency header must be a token exactly as a write of this service answered it "
+                                  + "(`<position>.<signature>`, such as 0-1-42.3f9c...), or left out; a token of another deployment, "
+                                  + "or from before its key changed, is not accepted")
             }
+            position = checked
         }
-        let scope = ConsistencyScope(requested: requested)
+        let scope = ConsistencyScope(requested: position)
         var response = try await ConsistencyScope.$current.withValue(scope) { try await next(request, context) }
-        if let token = scope.writtenToken { response.headers[.consistency] = token }
+        if let written = scope.writtenToken { response.headers[.consistency] = signer.sign(written) }
         return response
     }
 }

@@ -57,6 +57,32 @@ struct ReplicaReadTests {
             #expect(invalid.status == 400 && invalid.isProblem)
         }
     }
+
+    /// Issue 11: tokens are signed, so no key can make a replica connection wait on a position of its choosing
+    /// (before: `0-1-999999999` held one for `database.replica_wait_ms`, 500 ms, per request) and a malformed one
+    /// is a 400 saying what to send (before: `--` answered 500).
+    @Test func aForgedOrMalformedConsistencyTokenIsRefusedWithoutWaiting() async throws {
+        let db = TestDatabase(.mariadb)
+        try await Harness.withApp(db.url) { _, client in
+            let reader = try await client.key(role: "reader")
+            let write = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 4, "reason": "receipt"}"#)
+            let token = try #require(write.headers[.bazaarConsistency])
+            let parts = token.split(separator: ".")
+            #expect(parts.count == 2 && parts[1].count == 32, "<gtid>.<mac>: \(token)")
+            // The genuine token still reads the write.
+            #expect(try await client.call(.get, "/get-stock/S1/P1", key: reader, headers: [.bazaarConsistency: token]).int("quantity") == 4)
+            let forged = ["0-1-999999999", "0-1-999999999.\(parts[1])", "\(parts[0]).00000000000000000000000000000000", "--", ",,,",
+                          "0-1-1.zz", "\(parts[0]).\(parts[1].uppercased())", String(repeating: "1", count: 5000), ""]
+            for bad in forged {
+                let started = ContinuousClock.now
+                let reply = try await client.call(.get, "/get-stock/S1/P1", key: reader, headers: [.bazaarConsistency: bad])
+                let took = ContinuousClock.now - started
+                #expect(reply.status == 400 && reply.isProblem && reply.body.contains("invalid-consistency-token"), "\(bad.prefix(40)): \(reply.status) \(reply.body)")
+                #expect(reply.body.contains("exactly as a write"), "the answer says what to send: \(reply.body)")
+                #expect(took < .milliseconds(250), "\(bad.prefix(40)) waited \(took)")
+            }
+        }
+    }
 }
 
 /// Tests that stop and start the shared test servers: run on their own (scripts/test.sh sets BAZAAR_TEST_DISRUPTIVE=1

@@ -1,0 +1,70 @@
+public import Crypto
+import Foundation
+
+/// Signs and checks `Bazaar-Consistency` tokens: `<position>.<mac>`, where the position is the GTID of a write's
+/// commit and the MAC the first 16 bytes, in hex, of its HMAC-SHA256 under `DeploymentKey.key(for: "consistency/v1")`.
+///
+/// A token makes a read wait (up to `database.replica_wait_ms`) on a replica connection until that position is
+/// applied. Unsigned, any key could send a position far ahead (`0-1-999999999`) and pin a replica connection for
+/// the whole wait on every request; signed, only a position this deployment answered to a write is ever waited
+/// for. Checking costs one HMAC and no I/O, so a forged token is refused before it reaches storage.
+public struct ConsistencyTokenSigner: Sendable {
+    /// Positions are GTIDs (MariaDB `0-1-42`, MySQL `uuid:1-42`), possibly comma-separated sets.
+    public static let maxPositionLength = 2048
+    static let macBytes = 16
+    let key: SymmetricKey
+
+    public init(deploymentKey: DeploymentKey) {
+        key = deploymentKey.key(for: "consistency/v1")
+    }
+
+    /// The token to answer for a write committed at `position`.
+    public func sign(_ position: String) -> String {
+        position + "." + Hex.encode(Array(mac(position).prefix(Self.macBytes)))
+    }
+
+    /// The position of a token this deployment signed, or nil for anything else (malformed, altered, another
+    /// deployment's, or signed under a key since rotated).
+    public func position(of token: String) -> String? {
+        guard let dot = token.utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
+        let position = String(token[..<dot])
+        let macText = token[token.index(after: dot)...]
+        guard !position.isEmpty, position.utf8.count <= Self.maxPositionLength, position.utf8.allSatisfy(Self.isPositionByte),
+            macText.utf8.count == Self.macBytes * 2, let given = Self.lowercaseHex(macText)
+        else { return nil }
+        let expected = Array(mac(position).prefix(Self.macBytes))
+        // Constant time: the comparison must not tell a forger how many leading bytes were right.
+        guard given.count == expected.count, zip(given, expected).reduce(0, { $0 | ($1.0 ^ $1.1) }) == 0 else { return nil }
+        return position
+    }
+
+    private func mac(_ position: String) -> HashedAuthenticationCode<SHA256> {
+        HMAC<SHA256>.authenticationCode(for: Array(position.utf8), using: key)
+    }
+
+    /// The bytes of lowercase hex text (as `sign` writes it), or nil.
+    static func lowercaseHex(_ text: Substring) -> [UInt8]? {
+        func nibble(_ c: UInt8) -> UInt8? {
+            switch c {
+            case 0x30...0x39: c - 0x30
+            case 0x61...0x66: c - 0x61 + 10
+            default: nil
+            }
+        }
+        let utf8 = Array(text.utf8)
+        guard utf8.count % 2 == 0 else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(utf8.count / 2)
+        for i in stride(from: 0, to: utf8.count, by: 2) {
+            guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
+            bytes.append(high << 4 | low)
+        }
+        return bytes
+    }
+
+    /// Digits, hex letters, and the separators of GTID sets.
+    static func isPositionByte(_ byte: UInt8) -> Bool {
+        (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x46) || (byte >= 0x61 && byte <= 0x66)
+            || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: ",")
+    }
+}
