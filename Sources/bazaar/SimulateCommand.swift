@@ -3,7 +3,7 @@ import BazaarForecasting
 import Foundation
 
 /// `bazaar simulate`: replays each series' held-out demand through Bazaar's forecast-driven thresholds and
-/// through a static min/max rule, and compares service and stock.
+/// through a static min/max rule, and compares the stock each needs for the same service.
 struct SimulateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "simulate",
@@ -14,12 +14,20 @@ struct SimulateCommand: AsyncParsableCommand {
             lead-time + review demand). The static policy is the common ERP rule: min = 1.5 x average lead-time
             demand of the training periods, max = min + average demand over a review period. Both start full, review
             every --review-period periods, receive orders --lead-time periods later and lose unmet demand.
+
+            One setting of each policy is one point on its trade-off between stock and service, so the command also
+            sweeps each policy's knob (Bazaar's service level, the static rule's multiplier) and prints the average
+            inventory each needs to reach fill rates of 90%, 95% and 98%, interpolated on its curve. "Bazaar,
+            periodic" is the same forecast with the reorder point covering lead time + review period, as a store
+            that only orders at its reviews needs. --frontier also prints the curves as CSV.
             """)
     @OptionGroup var data: ForecastInput
     @Option(help: "Periods from order to receipt.") var leadTime = 2
     @Option(help: "Periods between reviews.") var reviewPeriod = 7
     @Option(help: "Target cycle service level.") var serviceLevel = 0.95
     @Option(help: "Order multiple.") var packSize = 1
+    @Flag(help: "Also print every swept point of each policy as CSV (policy,setting,fill_rate,avg_inventory,stockout_periods,orders).")
+    var frontier = false
 
     func run() async throws {
         guard leadTime >= 0, reviewPeriod >= 1, packSize >= 1, serviceLevel > 0.5, serviceLevel < 1 else {
@@ -27,29 +35,48 @@ struct SimulateCommand: AsyncParsableCommand {
         }
         let parameters = ReplenishmentParameters(leadTime: leadTime, reviewPeriod: reviewPeriod, packSize: packSize, serviceLevel: serviceLevel)
         let series = try data.load().filter { $0.values.count > data.horizon + 8 }
-        var dynamic: [InventorySimulation.Result] = [], fixed: [InventorySimulation.Result] = []
-        for s in series {
-            let train = Array(s.values.dropLast(data.horizon)), future = Array(s.values.suffix(data.horizon))
-            let thresholds = Thresholds.from(history: train, season: data.season, parameters: parameters)
-            dynamic.append(InventorySimulation.run(demand: future, reorderPoint: thresholds.reorderPoint, orderUpTo: thresholds.orderUpTo,
-                                                   parameters: parameters, initialStock: thresholds.orderUpTo))
-            let mean = train.reduce(0, +) / Double(train.count)
-            let low = (1.5 * mean * Double(leadTime)).rounded(.up)
-            let high = max(low, (low + mean * Double(reviewPeriod)).rounded(.up))
-            fixed.append(InventorySimulation.run(demand: future, reorderPoint: low, orderUpTo: high, parameters: parameters, initialStock: high))
-        }
+        let comparison = PolicyComparison(
+            items: series.map { .init(history: Array($0.values.dropLast(data.horizon)), future: Array($0.values.suffix(data.horizon))) },
+            season: data.season, parameters: parameters)
         print("Simulation: \(series.count) series, \(data.horizon) held-out periods, lead time \(leadTime), review every \(reviewPeriod), service level \(serviceLevel)")
-        print("policy              fill rate   stock-out periods   avg inventory   orders")
-        for (name, results) in [("Bazaar (forecast)", dynamic), ("static min/max", fixed)] {
-            let demand = results.map(\.demand).reduce(0, +), served = results.map(\.served).reduce(0, +)
-            let stockOuts = results.map(\.stockOutPeriods).reduce(0, +)
-            let inventory = results.map(\.averageInventory).reduce(0, +) / Double(max(1, results.count))
-            let orders = results.map(\.orders).reduce(0, +)
-            print(name.padding(toLength: 20, withPad: " ", startingAt: 0)
-                + String(format: "%8.1f%%", 100 * (demand > 0 ? served / demand : 1)).padding(toLength: 12, withPad: " ", startingAt: 0)
-                + String(format: "%8d", stockOuts).padding(toLength: 20, withPad: " ", startingAt: 0)
-                + String(format: "%10.1f", inventory).padding(toLength: 16, withPad: " ", startingAt: 0)
-                + String(format: "%6d", orders))
+        print("policy                fill rate   stock-out periods   avg inventory   orders")
+        let single = [("Bazaar (forecast)", comparison.forecastPolicy(serviceLevel: serviceLevel)),
+                      ("Bazaar, periodic", comparison.periodicForecastPolicy(serviceLevel: serviceLevel)),
+                      ("static min/max", comparison.staticPolicy(multiplier: 1.5))]
+        for (name, point) in single {
+            print(name.padding(toLength: 22, withPad: " ", startingAt: 0)
+                + String(format: "%8.1f%%", 100 * point.fillRate).padding(toLength: 12, withPad: " ", startingAt: 0)
+                + String(format: "%8d", point.stockOutPeriods).padding(toLength: 20, withPad: " ", startingAt: 0)
+                + String(format: "%10.1f", point.averageInventory).padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(format: "%6d", point.orders))
+        }
+        let curves = [("Bazaar (forecast)", comparison.forecastCurve()), ("Bazaar, periodic", comparison.periodicForecastCurve()),
+                      ("static min/max", comparison.staticCurve())]
+        print("\nAverage inventory needed for a fill rate (each policy swept over its knob, interpolated; - = not reached):")
+        print("fill rate   " + curves.map { $0.0.padding(toLength: 20, withPad: " ", startingAt: 0) }.joined() + "Bazaar vs static   periodic vs static")
+        for target in [0.90, 0.95, 0.98] {
+            let inventories = curves.map { PolicyComparison.inventory(atFillRate: target, on: $0.1) }
+            var line = String(format: "%5.0f%%      ", 100 * target)
+            for value in inventories {
+                line += (value.map { String(format: "%10.1f", $0) } ?? "         -").padding(toLength: 20, withPad: " ", startingAt: 0)
+            }
+            for candidate in [inventories[0], inventories[1]] {
+                if let a = candidate, let b = inventories[2], b > 0 {
+                    line += String(format: "%+7.1f%%", 100 * (a / b - 1)).padding(toLength: 19, withPad: " ", startingAt: 0)
+                } else {
+                    line += "      -            "
+                }
+            }
+            while line.hasSuffix(" ") { line.removeLast() }
+            print(line)
+        }
+        if frontier {
+            print("\npolicy,setting,fill_rate,avg_inventory,stockout_periods,orders")
+            for (name, curve) in curves {
+                for p in curve {
+                    print("\(name),\(p.setting),\(String(format: "%.4f", p.fillRate)),\(String(format: "%.2f", p.averageInventory)),\(p.stockOutPeriods),\(p.orders)")
+                }
+            }
         }
     }
 }
