@@ -192,8 +192,8 @@ public struct Alert: Sendable, Equatable {
     public var json: String {
         func time(_ millis: Int64?) -> String { millis.map { "\"\(RFC3339.format(millis: $0))\"" } ?? "null" }
         return """
-            {"alert_id":"\(id)","kind":"\(kind.rawValue)","status":"\(status.rawValue)","store_id":"\(storeID)",\
-            "product_id":"\(productID)","quantity":\(quantity),"threshold":\(threshold.map { "\($0)" } ?? "null"),\
+            {"alert_id":\(JSON.quoted(id)),"kind":"\(kind.rawValue)","status":"\(status.rawValue)","store_id":\(JSON.quoted(storeID)),\
+            "product_id":\(JSON.quoted(productID)),"quantity":\(quantity),"threshold":\(threshold.map { "\($0)" } ?? "null"),\
             "message":\(JSON.quoted(message)),"opened_at":\(time(openedAtMillis)),"acknowledged_at":\(time(acknowledgedAtMillis)),\
             "acknowledged_by":\(JSON.quotedOrNull(acknowledgedBy)),"resolved_at":\(time(resolvedAtMillis)),"at":\(time(atMillis))}
             """
@@ -202,8 +202,8 @@ public struct Alert: Sendable, Equatable {
     /// CloudEvent for `bazaar.stock-alerts`: one per change of status, so its id is the alert id and the status.
     public var cloudEventJSON: String {
         """
-        {"specversion":"1.0","type":"\(AlertEvent.type)","source":"/stores/\(storeID)","id":"\(id):\(status.rawValue)",\
-        "time":"\(RFC3339.format(millis: atMillis))","subject":"/products/\(productID)","datacontenttype":"application/json",\
+        {"specversion":"1.0","type":"\(AlertEvent.type)","source":\(JSON.quoted("/stores/" + storeID)),"id":\(JSON.quoted(id + ":" + status.rawValue)),\
+        "time":"\(RFC3339.format(millis: atMillis))","subject":\(JSON.quoted("/products/" + productID)),"datacontenttype":"application/json",\
         "data":\(json)}
         """
     }

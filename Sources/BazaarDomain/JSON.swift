@@ -1,5 +1,7 @@
 /// Minimal JSON text building for the hot paths (stock answers, audit items, events), where
-/// Foundation's JSONEncoder would cost more than the rest of the request.
+/// Foundation's JSONEncoder would cost more than the rest of the request. Every string that comes from outside
+/// (identifiers included, although their alphabet needs no escaping) goes through `quoted`: one escaping rule for
+/// everything Bazaar writes, so a value that slipped past validation cannot break out of its string.
 public enum JSON {
     /// `value` as a JSON string literal, escaped per RFC 8259.
     public static func quoted(_ value: String) -> String {
@@ -40,7 +42,7 @@ extension Movement {
     /// The audit item of DESIGN.md: the body of `/audit-logs` items and of movement events.
     public var auditJSON: String {
         """
-        {"movement_id":\(JSON.quoted(movementID)),"store_id":"\(storeID)","product_id":"\(productID)",\
+        {"movement_id":\(JSON.quoted(movementID)),"store_id":\(JSON.quoted(storeID)),"product_id":\(JSON.quoted(productID)),\
         "delta":\(delta),"quantity_before":\(quantityBefore),"quantity_after":\(quantityAfter),\
         "version":\(version),"reason":"\(reason.rawValue)","reference":\(JSON.quotedOrNull(reference)),\
         "actor":\(JSON.quoted(actor)),"at":"\(RFC3339.format(millis: atMillis))",\
@@ -51,7 +53,7 @@ extension Movement {
     /// The answer to a write: the level after this movement.
     public var writeAnswerJSON: String {
         """
-        {"store_id":"\(storeID)","product_id":"\(productID)","quantity":\(quantityAfter),"version":\(version),\
+        {"store_id":\(JSON.quoted(storeID)),"product_id":\(JSON.quoted(productID)),"quantity":\(quantityAfter),"version":\(version),\
         "movement_id":\(JSON.quoted(movementID)),"updated_at":"\(RFC3339.format(millis: recordedAtMillis))"}
         """
     }
@@ -59,9 +61,9 @@ extension Movement {
     /// CloudEvents 1.0 structured JSON for `bazaar.stock-movements` (key: the store id).
     public var cloudEventJSON: String {
         """
-        {"specversion":"1.0","type":"\(MovementEvent.type)","source":"/stores/\(storeID)",\
+        {"specversion":"1.0","type":"\(MovementEvent.type)","source":\(JSON.quoted("/stores/" + storeID)),\
         "id":\(JSON.quoted(movementID)),"time":"\(RFC3339.format(millis: atMillis))",\
-        "subject":"/products/\(productID)","datacontenttype":"application/json","data":\(auditJSON)}
+        "subject":\(JSON.quoted("/products/" + productID)),"datacontenttype":"application/json","data":\(auditJSON)}
         """
     }
 }
@@ -76,7 +78,7 @@ extension StockLevel {
     public func readAnswerJSON(storeID: String, productID: String) -> String {
         let updated = version == 0 ? "null" : "\"\(RFC3339.format(millis: updatedAtMillis))\""
         return """
-            {"store_id":"\(storeID)","product_id":"\(productID)","quantity":\(quantity),"version":\(version),"updated_at":\(updated)}
+            {"store_id":\(JSON.quoted(storeID)),"product_id":\(JSON.quoted(productID)),"quantity":\(quantity),"version":\(version),"updated_at":\(updated)}
             """
     }
 }

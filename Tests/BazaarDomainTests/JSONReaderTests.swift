@@ -46,3 +46,17 @@ struct JSONReaderTests {
         }
     }
 }
+
+/// Issue 11: everything Bazaar writes as JSON goes through one escaping rule, identifiers included, so a value that
+/// slipped past validation (a `store_id` read from Kafka, say) cannot break out of its string.
+@Test func answersAndEventsEscapeEveryStringTheyCarry() {
+    let hostile = #"S1","forged":"x"#
+    let movement = Movement(sequence: 1, movementID: "m", storeID: hostile, productID: "P\"1", delta: 1, quantityBefore: 0,
+                            quantityAfter: 1, version: 1, reason: .receipt, reference: nil, actor: "a", atMillis: 0, recordedAtMillis: 0)
+    for text in [movement.auditJSON, movement.writeAnswerJSON, movement.cloudEventJSON,
+                 StockLevel(quantity: 1, version: 1, updatedAtMillis: 0).readAnswerJSON(storeID: hostile, productID: "P")] {
+        let node = JSONNode.parse(text)
+        #expect(node != nil, "not JSON: \(text)")
+        #expect(node?["forged"] == nil && node?["data"]?["forged"] == nil, "a value broke out of its string: \(text)")
+    }
+}
