@@ -88,6 +88,16 @@ class Server:
             return None
 
 
+def terminate_within(server, bound, label):
+    """SIGTERM, then the check that the process is gone within `bound` seconds (a second of slack for the OS)."""
+    started = time.time()
+    server.kill(signal.SIGTERM)
+    code = server.wait(bound + 20)
+    took = time.time() - started
+    print(f"     SIGTERM to exit: {took:.1f} s (bound {bound} s)")
+    check(f"{label}: the process exits within the bound", code is not None and took <= bound + 1.0, f"took {took:.1f} s, code {code}")
+
+
 def crash(args, port, log):
     server = Server(args.binary, port, log, {})
     base = ["--database-url", args.database_url] + (["--database-replica-urls", args.replica_urls] if args.replica_urls else [])
@@ -198,12 +208,7 @@ def shutdown(args, port, log):
         written += len(movements) if status in (200, 201) else 0
     print(f"     {written} movements committed with the broker unreachable")
     check("shutdown: a backlog was committed", written >= 3000, str(written))
-    started = time.time()
-    server.kill(signal.SIGTERM)
-    code = server.wait(bound + 20)
-    took = time.time() - started
-    print(f"     SIGTERM to exit: {took:.1f} s (bound {bound} s)")
-    check("shutdown: the process exits within the bound", code is not None and took <= bound + 1.0, f"took {took:.1f} s, code {code}")
+    terminate_within(server, bound, "shutdown")
     # A restart that can publish (the in-process bus, or the real broker) empties the outbox.
     restart = ["--database-url", database] + (["--kafka-brokers", args.kafka_brokers] if args.kafka_brokers else [])
     check("shutdown: restarts", server.start(restart))
@@ -253,12 +258,7 @@ def webhooks(args, port, log):
     check("webhooks: deliveries are hanging on the silent receiver", accepted.wait(20))
     time.sleep(1)
     print(f"     {len(held)} connections held open by the silent receiver")
-    started = time.time()
-    server.kill(signal.SIGTERM)
-    code = server.wait(bound + 20)
-    took = time.time() - started
-    print(f"     SIGTERM to exit with deliveries in flight: {took:.1f} s (bound {bound} s)")
-    check("webhooks: the process exits within the bound", code is not None and took <= bound + 1.0, f"took {took:.1f} s, code {code}")
+    terminate_within(server, bound, "webhooks")
     listener.close()
     for connection in held:
         connection.close()
