@@ -57,6 +57,11 @@ public struct BazaarConfiguration: Sendable {
     /// `Bazaar-Consistency` tokens are derived. Default: derived from `admin.key` when that is set (then changing
     /// the admin key makes stored webhook secrets unreadable: set this to the old admin key when you rotate it).
     public var securitySecretKey: String?
+    /// `http.address_rate_limit_rate` / `BAZAAR_HTTP_ADDRESS_RATE_LIMIT_RATE`: requests a second per client address,
+    /// counted before authentication (0 turns the limit off: behind a load balancer every client has its address).
+    public var httpAddressRateLimitRate = 2000.0
+    /// `http.address_rate_limit_burst` / `BAZAAR_HTTP_ADDRESS_RATE_LIMIT_BURST`: bucket size per client address.
+    public var httpAddressRateLimitBurst = 4000.0
     /// `rate_limit.rate` / `BAZAAR_RATE_LIMIT_RATE`: requests a second per API key.
     public var rateLimitRate = 1000.0
     /// `rate_limit.burst` / `BAZAAR_RATE_LIMIT_BURST`: bucket size per API key.
@@ -110,6 +115,8 @@ public struct BazaarConfiguration: Sendable {
         adminKey = reader.string(forKey: "admin.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         securitySecretKey = reader.string(forKey: "security.secret_key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         rateLimitRate = reader.double(forKey: "rate_limit.rate", default: rateLimitRate)
+        httpAddressRateLimitRate = reader.double(forKey: "http.address_rate_limit_rate", default: httpAddressRateLimitRate)
+        httpAddressRateLimitBurst = reader.double(forKey: "http.address_rate_limit_burst", default: httpAddressRateLimitBurst)
         rateLimitBurst = reader.double(forKey: "rate_limit.burst", default: rateLimitBurst)
         cacheCapacity = reader.int(forKey: "cache.capacity", default: cacheCapacity)
         cacheNearMaxAgeMillis = reader.int(forKey: "cache.near_max_age_ms", default: cacheNearMaxAgeMillis)
@@ -182,6 +189,9 @@ public struct BazaarConfiguration: Sendable {
         }
         guard shutdownTimeoutSeconds >= 1, shutdownTimeoutSeconds <= 600 else {
             throw ConfigurationError("shutdown.timeout_seconds must be between 1 and 600")
+        }
+        guard httpAddressRateLimitRate >= 0, httpAddressRateLimitRate.isFinite, httpAddressRateLimitBurst >= 1 else {
+            throw ConfigurationError("http.address_rate_limit_rate must be >= 0 (0: off) and http.address_rate_limit_burst >= 1")
         }
         guard rateLimitRate > 0, rateLimitBurst >= 1 else { throw ConfigurationError("rate_limit.rate must be > 0 and rate_limit.burst >= 1") }
         guard webhookRetryBaseSeconds > 0, webhookRetryBaseSeconds <= 3600 else {

@@ -15,10 +15,12 @@ public struct APIServices: Sendable {
     public var authFailures: FailedAuthThrottle
     /// Signs and checks `Bazaar-Consistency` tokens; nil where storage answers none (SQLite): the header is ignored.
     public var consistencyTokens: ConsistencyTokenSigner?
+    /// Requests per client address, before authentication; nil: no such limit.
+    public var addressLimit: AddressRateLimit?
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
                 metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, authFailures: FailedAuthThrottle = FailedAuthThrottle(),
-                consistencyTokens: ConsistencyTokenSigner? = nil) {
+                consistencyTokens: ConsistencyTokenSigner? = nil, addressLimit: AddressRateLimit? = nil) {
         self.stock = stock
         self.intelligence = intelligence
         self.webhooks = webhooks
@@ -29,6 +31,7 @@ public struct APIServices: Sendable {
         self.clock = clock
         self.authFailures = authFailures
         self.consistencyTokens = consistencyTokens
+        self.addressLimit = addressLimit
     }
 }
 
@@ -47,6 +50,8 @@ public struct BazaarRouter: Sendable {
         // Every request with its id, at debug level (a level check and nothing more otherwise).
         router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: ProblemMiddleware(routes: table))
+        // Before anything that costs (a token's HMAC, a key's hash, a query): a flood is refused for a table lookup.
+        if let limit = services.addressLimit { router.add(middleware: AddressLimitMiddleware(limit: limit)) }
         router.add(middleware: ConsistencyMiddleware(signer: services.consistencyTokens))
         var registrar = RouteRegistrar()
         OperationsController(health: CachedHealth(checks: services.healthChecks), keys: services.keys, failures: services.authFailures,

@@ -21,4 +21,33 @@ struct AbuseLimitTests {
             }
         }
     }
+
+    /// A flood from one address is refused before authentication: past the burst, keyless requests, guessed keys
+    /// and good keys alike get 429 `address-rate-limited` with `Retry-After`, and no key is looked up for them
+    /// (the failed-authentication count does not move). Before: every guess cost a hash and a query, unthrottled.
+    @Test func aFloodFromOneAddressIsRefusedBeforeAuthentication() async throws {
+        let db = TestDatabase(.sqlite)
+        var configuration = Harness.configuration(db.url)
+        configuration.httpAddressRateLimitRate = 1
+        configuration.httpAddressRateLimitBurst = 20
+        let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
+        try await system.application().test(.router) { client in
+            var statuses: [Int] = []
+            for i in 0..<30 {
+                statuses.append(try await client.call(.get, "/get-stock/S1/P1", key: i % 2 == 0 ? nil : "guess-\(i)").status)
+            }
+            #expect(statuses.prefix(20).allSatisfy { $0 == 401 }, "\(statuses)")
+            #expect(statuses.suffix(10).allSatisfy { $0 == 429 }, "\(statuses)")
+            let refused = try await client.call(.get, "/get-stock/S1/P1")
+            #expect(refused.status == 429 && refused.isProblem && refused.body.contains("address-rate-limited"), "\(refused.body)")
+            #expect(Int(refused.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            // Unauthenticated routes too: the limit is in front of everything.
+            #expect(try await client.call(.get, "/health/live", key: nil).status == 429)
+        }
+        try await system.store.close()
+    }
+
+    @Test func theAddressLimitIsOnByDefaultAndGenerous() {
+        #expect(BazaarConfiguration().httpAddressRateLimitRate == 2000 && BazaarConfiguration().httpAddressRateLimitBurst == 4000)
+    }
 }

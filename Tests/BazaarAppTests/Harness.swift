@@ -84,6 +84,8 @@ enum Harness {
         configuration.adminKey = adminKey
         configuration.rateLimitRate = rate
         configuration.rateLimitBurst = burst
+        // Every test request comes from one address (the router's test client has none): no per-address limit here.
+        configuration.httpAddressRateLimitRate = 0
         return configuration
     }
 
