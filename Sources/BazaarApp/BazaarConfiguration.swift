@@ -59,9 +59,11 @@ public struct BazaarConfiguration: Sendable {
     public var securitySecretKey: String?
     /// `http.address_rate_limit_rate` / `BAZAAR_HTTP_ADDRESS_RATE_LIMIT_RATE`: requests a second per client address,
     /// counted before authentication (0 turns the limit off: behind a load balancer every client has its address).
-    public var httpAddressRateLimitRate = 2000.0
+    /// The default only stops a pathological flood: many legitimate clients (a store's tills behind NAT, a
+    /// proxy, a benchmark) share one address, and each API key has its own limit (`rate_limit.rate`) anyway.
+    public var httpAddressRateLimitRate = 100_000.0
     /// `http.address_rate_limit_burst` / `BAZAAR_HTTP_ADDRESS_RATE_LIMIT_BURST`: bucket size per client address.
-    public var httpAddressRateLimitBurst = 4000.0
+    public var httpAddressRateLimitBurst = 200_000.0
     /// `rate_limit.rate` / `BAZAAR_RATE_LIMIT_RATE`: requests a second per API key.
     public var rateLimitRate = 1000.0
     /// `rate_limit.burst` / `BAZAAR_RATE_LIMIT_BURST`: bucket size per API key.

@@ -122,6 +122,10 @@ struct ProblemMiddleware: RouterMiddleware {
             return Problem(domain)
         case let unavailable as StorageUnavailable:
             return Problem(unavailable)
+        case let overloaded as Overloaded:
+            return Problem(.serviceUnavailable, "overloaded", "Overloaded",
+                           "\(overloaded.description); retry in a second (with the same Idempotency-Key, a write applies at most once)",
+                           headers: [.retryAfter: "1"])
         case is QueryTimeout:
             return Problem(.serviceUnavailable, "query-timeout", "Query too slow",
                            "the query ran longer than the database's statement timeout (database.statement_timeout_ms) and was stopped: narrow it (store_id, product_id, a shorter since/until window) and retry",

@@ -48,6 +48,6 @@ struct AbuseLimitTests {
     }
 
     @Test func theAddressLimitIsOnByDefaultAndGenerous() {
-        #expect(BazaarConfiguration().httpAddressRateLimitRate == 2000 && BazaarConfiguration().httpAddressRateLimitBurst == 4000)
+        #expect(BazaarConfiguration().httpAddressRateLimitRate == 100_000 && BazaarConfiguration().httpAddressRateLimitBurst == 200_000)
     }
 }
