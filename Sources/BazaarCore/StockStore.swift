@@ -277,6 +277,12 @@ public protocol StockStore: Sendable {
     func excessStock(productIDs: [String], excludingStoreID: String) async throws -> [ExcessStock]
     /// How many of the store's stock rows have no stored thresholds yet (the engine has not evaluated them): one query.
     func itemsWithoutThresholds(storeID: String) async throws -> Int
+    /// Counts of each of these stores' items and active alerts (1 to `OverviewQuery.maxStores` ids; stores with no
+    /// stock row and no active alert may be missing): one aggregate statement, read where listings are read.
+    func storeCounts(storeIDs: [String]) async throws -> [StoreCounts]
+    /// A page of the store's stock rows in product id order after `afterProductID`, at most `limit`, with the product's
+    /// name, the stored thresholds and the number of active alerts of each: one query, read where listings are read.
+    func storeItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [StoreItem]
     func replenishmentOverride(storeID: String, productID: String) async throws -> ReplenishmentOverride?
     func saveReplenishmentOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws
     /// Open or acknowledged alerts of one store x product.

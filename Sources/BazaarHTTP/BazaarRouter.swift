@@ -63,6 +63,7 @@ public struct BazaarRouter: Sendable {
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)
         IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
         WebhookController(webhooks: services.webhooks, store: services.stock.store).register(&registrar, on: authenticated)
+        OverviewController(stock: services.stock).register(&registrar, on: authenticated)
         table.set(registrar.table)
         self.responder = router.buildResponder()
         self.routes = registrar.table
