@@ -64,12 +64,19 @@ struct Backtest: AsyncParsableCommand {
     @OptionGroup var data: ForecastInput
     @Option(help: "Optional reference forecasts (series_id,period,model,forecast) of the same holdout, e.g. statsforecast's, scored alongside.")
     var reference: String?
+    @Option(help: "Also score this many earlier rolling origins (each --horizon periods before the next) and print their mean RMSSE and bias: a method or choice tuned on the final holdout shows it there.")
+    var windows = 0
 
     func run() async throws {
         let series = try data.load().filter { $0.values.count > data.horizon + 8 }
         let horizon = data.horizon
+        guard windows >= 0, windows <= 100 else { throw ValidationError("--windows must be from 0 to 100") }
         var rows: [(String, [Accuracy], Duration)] = []
+        var rolling: [String: [Accuracy]] = [:]
         func score(_ name: String, _ forecast: ([Double]) -> [Double]) {
+            if windows > 0 {
+                rolling[name] = (1...windows).flatMap { Backtesting.accuracy(series.map(\.values), horizon: horizon, window: $0, forecast: forecast) }
+            }
             let clock = ContinuousClock()
             var accuracies: [Accuracy] = []
             var elapsed = Duration.zero
@@ -86,8 +93,9 @@ struct Backtest: AsyncParsableCommand {
         for method in ForecastMethod.allCases {
             score(method.rawValue) { method.forecast($0, horizon: horizon, season: data.season) }
         }
-        print("Backtest: \(series.count) series, last \(horizon) periods held out, season \(data.season)")
-        printTable(rows, seriesCount: series.count)
+        print("Backtest: \(series.count) series, last \(horizon) periods held out, season \(data.season)"
+            + (windows > 0 ? "; rolling: \(windows) earlier windows of \(horizon) periods (mean over series and windows)" : ""))
+        printTable(rows, seriesCount: series.count, rolling: rolling)
         if let reference {
             let models = try loadReference(reference)
             var referenceRows: [(String, [Accuracy], Duration)] = []
@@ -103,13 +111,15 @@ struct Backtest: AsyncParsableCommand {
         }
     }
 
-    func printTable(_ rows: [(String, [Accuracy], Duration)], seriesCount: Int, timed: Bool = true) {
-        print(pad("method", 20) + pad("RMSSE", 9) + pad("MASE", 9) + pad("bias", 10) + (timed ? pad("seconds", 10) + pad("series/s", 12) : ""))
+    func printTable(_ rows: [(String, [Accuracy], Duration)], seriesCount: Int, timed: Bool = true, rolling: [String: [Accuracy]] = [:]) {
+        print(pad("method", 20) + pad("RMSSE", 9) + pad("MASE", 9) + pad("bias", 10) + (timed ? pad("seconds", 10) + pad("series/s", 12) : "")
+            + (rolling.isEmpty ? "" : pad("rolling RMSSE", 15) + "rolling bias"))
         for (name, accuracies, elapsed) in rows.sorted(by: { mean($0.1.map(\.rmsse)) < mean($1.1.map(\.rmsse)) }) {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             var line = pad(name, 20) + pad(fmt(mean(accuracies.map(\.rmsse))), 9) + pad(fmt(mean(accuracies.map(\.mase))), 9)
                 + pad(fmt(mean(accuracies.map(\.bias))), 10)
             if timed { line += pad(String(format: "%.4f", seconds), 10) + pad(String(format: "%.0f", Double(seriesCount) / max(seconds, 1e-9)), 12) }
+            if let r = rolling[name] { line += pad(String(format: "%.4f", mean(r.map(\.rmsse))), 15) + fmt(mean(r.map(\.bias))) }
             print(line)
         }
     }
