@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Forecasting benchmark on ../shared/data: accuracy (RMSSE, MASE, bias) and series per second of Bazaar's automatic
 # choice and of each method (release build, one core), next to statsforecast's reference forecasts scored on the
-# same holdout (the last 28 periods of each series).
+# same holdout (the last 28 periods of each series), each method also scored on the 4 windows of 28 before it (rolling);
+# then the replenishment policies at matched fill rates (bazaar simulate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 swift build -c release --product bazaar >/dev/null
-.build/release/bazaar forecast backtest --input ../shared/data/online-retail-50.csv --horizon 28 --season 6 \
+.build/release/bazaar forecast backtest --input ../shared/data/online-retail-50.csv --horizon 28 --season 6 --windows 4 \
   --reference ../shared/data/online-retail-50.statsforecast.csv
 
 # Baseline in the same run: statsforecast's AutoETS on the same training data (installed from PyPI into .build-bench-venv).
