@@ -160,6 +160,71 @@ public struct CountDistribution: Sendable, Equatable {
         return k
     }
 
+    /// The smallest level s >= 0 whose expected shortage E[(X - s)+] (the demand the level leaves unserved, on
+    /// average) is at most `budget`: the fill-rate counterpart of `quantile`. A target fill rate beta over a cycle
+    /// that brings in Q units on average allows (1 - beta) Q units short per cycle (Silver, Pyke and Peterson's
+    /// fill-rate rule), so a level set this way serves a share of demand rather than a share of cycles: a slow
+    /// mover whose rare stock-outs lose one unit needs less safety stock than under a cycle service level, a
+    /// lumpy item whose stock-outs lose a big order more.
+    ///
+    /// E[(X - s)+] falls as s rises, by P(X > s) per unit: E[(X - (s-1))+] = E[(X - s)+] + P(X >= s). It is walked
+    /// down from the top of the support (where it is 0) over the same normalised terms as `quantile`. Beyond that
+    /// walk's budget the normal loss function sd x (phi(z) - z (1 - Phi(z))) is solved by bisection instead.
+    public func smallestLevel(expectedShortageAtMost budget: Double) -> Int {
+        guard mean > 0, budget < mean else { return 0 }
+        let steps = 20 * variance.squareRoot() + (size == nil ? 0 : 40 * dispersion)
+        guard steps <= 4_000_000 else { return normalLossLevel(budget) }
+        let (low, terms) = support()
+        var excess = 0.0, atOrAbove = 0.0
+        var s = low + terms.count - 1
+        while s > 0 {
+            atOrAbove += s - low >= 0 ? terms[s - low] : 0
+            if excess + atOrAbove > budget { return s }
+            excess += atOrAbove
+            s -= 1
+        }
+        return 0
+    }
+
+    /// The probabilities of the counts from `low` on that carry any mass in double precision, walked out from the
+    /// mode as in `quantile` and normalised to sum to 1.
+    func support() -> (low: Int, probabilities: [Double]) {
+        let m = mode, cutoff = 1e-18
+        var down: [Double] = [], term = 1.0, total = 1.0, k = m
+        while k > 0 {
+            term /= ratio(k - 1)
+            k -= 1
+            down.append(term)
+            total += term
+            if term < cutoff * total { break }
+        }
+        var up: [Double] = [1]
+        term = 1
+        k = m
+        while true {
+            term *= ratio(k)
+            k += 1
+            up.append(term)
+            total += term
+            if term < cutoff * total { break }
+        }
+        return (m - down.count, (down.reversed() + up).map { $0 / total })
+    }
+
+    func normalLossLevel(_ budget: Double) -> Int {
+        let sd = variance.squareRoot()
+        func loss(_ s: Double) -> Double {
+            let z = (s - mean) / sd
+            return sd * (exp(-z * z / 2) / (2 * Double.pi).squareRoot() - z * 0.5 * erfc(z / 2.squareRoot()))
+        }
+        var lo = 0.0, hi = mean + 40 * sd
+        for _ in 0..<200 where hi - lo > 0.5 {
+            let mid = (lo + hi) / 2
+            if loss(mid) > budget { lo = mid } else { hi = mid }
+        }
+        return Int(hi.rounded(.up))
+    }
+
     /// mean + sd (z + (z^2 - 1) skewness / 6), less the continuity correction of one half, rounded up.
     /// Skewness: 1/sd for Poisson, (2 - q)/sqrt(r(1 - q)) for the negative binomial.
     func cornishFisher(_ p: Double) -> Int {

@@ -94,6 +94,20 @@ public struct PolicyComparison: Sendable {
         }
     }
 
+    /// The periodic-review policy with a fill-rate target instead of a cycle service level: the reorder point is
+    /// the smallest level whose expected shortage over lead time + review period is at most (1 - fillRate) x a
+    /// review period's expected demand (`CountDistribution.smallestLevel`), the order-up-to level that plus a
+    /// review period's expected demand. A share-of-demand target spends safety stock where stock-outs lose most
+    /// units, not evenly over cycles.
+    public func periodicFillRatePolicy(fillRate: Double) -> Point {
+        let lead = max(0, parameters.leadTime), review = max(1, parameters.reviewPeriod)
+        return replay(setting: fillRate) { item in
+            let demand = CountDistribution(mean: item.rate * Double(lead + review), dispersion: item.dispersion)
+            let low = Double(demand.smallestLevel(expectedShortageAtMost: (1 - fillRate) * item.rate * Double(review)))
+            return (low, low + (item.rate * Double(review)).rounded(.up))
+        }
+    }
+
     /// The common ERP rule: min = multiplier x average lead-time demand of the history, max = min + average demand
     /// over a review period, both rounded up to whole units; each series starts at its max.
     public func staticPolicy(multiplier: Double) -> Point {
@@ -108,6 +122,9 @@ public struct PolicyComparison: Sendable {
     public func periodicForecastCurve(_ levels: [Double] = serviceLevels) -> [Point] {
         levels.map { periodicForecastPolicy(serviceLevel: $0) }
     }
+    /// Fill-rate targets swept for `periodicFillRatePolicy` (low targets too: it overshoots them on smooth demand).
+    public static let fillRates: [Double] = [0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999]
+    public func periodicFillRateCurve(_ targets: [Double] = fillRates) -> [Point] { targets.map { periodicFillRatePolicy(fillRate: $0) } }
     public func staticCurve(_ multipliers: [Double] = multipliers) -> [Point] { multipliers.map { staticPolicy(multiplier: $0) } }
 
     /// The least average inventory with which a policy reaches `fillRate`, read off its swept curve: the curve's

@@ -6,20 +6,32 @@ public struct ReplenishmentParameters: Sendable, Equatable {
     public var reviewPeriod: Int
     /// Orders are rounded up to a multiple of this.
     public var packSize: Int
-    /// Target probability of not running out within a replenishment cycle.
+    /// Target probability of not running out within a replenishment cycle (the cycle service level): what the
+    /// thresholds use unless `fillRate` is set.
     public var serviceLevel: Double
+    /// Target share of demand served from stock (the fill rate), instead of the cycle service level: nil to use
+    /// `serviceLevel`. See `Thresholds`.
+    public var fillRate: Double?
 
-    public init(leadTime: Int, reviewPeriod: Int, packSize: Int = 1, serviceLevel: Double = 0.95) {
+    public init(leadTime: Int, reviewPeriod: Int, packSize: Int = 1, serviceLevel: Double = 0.95, fillRate: Double? = nil) {
         self.leadTime = leadTime
         self.reviewPeriod = reviewPeriod
         self.packSize = packSize
         self.serviceLevel = serviceLevel
+        self.fillRate = fillRate
     }
 }
 
 /// Dynamic thresholds from a demand forecast. Demand over a span is modelled as a count with the forecast
 /// rate as its mean and the series' variance-to-mean ratio (negative binomial; Poisson without over-dispersion),
 /// so intermittent items get sensible, integer thresholds instead of normal-theory ones.
+///
+/// Two targets. By default a cycle service level: the reorder point is the `serviceLevel` quantile of lead-time
+/// demand, so that share of replenishment cycles has no stock-out. With `fillRate` set, a share of demand: a cycle
+/// brings in about a review period's expected demand, Q = rate x review period, and may leave (1 - fillRate) Q
+/// units unserved, so the reorder point is the smallest level whose expected lead-time shortage E[(D_L - s)+] is at
+/// most that, and the order-up-to level the same over lead time + review period (the classical fill-rate rule;
+/// `CountDistribution.smallestLevel`).
 public struct Thresholds: Sendable, Equatable {
     /// Expected demand per period.
     public var rate: Double
@@ -33,8 +45,15 @@ public struct Thresholds: Sendable, Equatable {
     public init(rate: Double, dispersion: Double, parameters p: ReplenishmentParameters) {
         self.rate = max(0, rate)
         let lead = Double(max(0, p.leadTime)), cycle = Double(max(0, p.leadTime) + max(1, p.reviewPeriod))
-        reorderPoint = Intervals.countQuantile(mean: self.rate * lead, dispersion: dispersion, p: p.serviceLevel)
-        orderUpTo = max(reorderPoint, Intervals.countQuantile(mean: self.rate * cycle, dispersion: dispersion, p: p.serviceLevel))
+        if let fillRate = p.fillRate {
+            let shortage = (1 - fillRate) * self.rate * Double(max(1, p.reviewPeriod))
+            reorderPoint = Double(CountDistribution(mean: self.rate * lead, dispersion: dispersion).smallestLevel(expectedShortageAtMost: shortage))
+            orderUpTo = max(reorderPoint,
+                            Double(CountDistribution(mean: self.rate * cycle, dispersion: dispersion).smallestLevel(expectedShortageAtMost: shortage)))
+        } else {
+            reorderPoint = Intervals.countQuantile(mean: self.rate * lead, dispersion: dispersion, p: p.serviceLevel)
+            orderUpTo = max(reorderPoint, Intervals.countQuantile(mean: self.rate * cycle, dispersion: dispersion, p: p.serviceLevel))
+        }
         safetyStock = reorderPoint - self.rate * lead
     }
 

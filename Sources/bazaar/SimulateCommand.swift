@@ -19,49 +19,55 @@ struct SimulateCommand: AsyncParsableCommand {
             sweeps each policy's knob (Bazaar's service level, the static rule's multiplier) and prints the average
             inventory each needs to reach fill rates of 90%, 95% and 98%, interpolated on its curve. "Bazaar,
             periodic" is the same forecast with the reorder point covering lead time + review period, as a store
-            that only orders at its reviews needs. --frontier also prints the curves as CSV.
+            that only orders at its reviews needs; "periodic, fill" the same with a fill-rate target (share of demand
+            served, --fill-rate) instead of a cycle service level. --frontier also prints the curves as CSV.
             """)
     @OptionGroup var data: ForecastInput
     @Option(help: "Periods from order to receipt.") var leadTime = 2
     @Option(help: "Periods between reviews.") var reviewPeriod = 7
     @Option(help: "Target cycle service level.") var serviceLevel = 0.95
+    @Option(help: "Target fill rate (share of demand served from stock) of the \"periodic, fill\" policy.") var fillRate = 0.95
     @Option(help: "Order multiple.") var packSize = 1
     @Flag(help: "Also print every swept point of each policy as CSV (policy,setting,fill_rate,avg_inventory,stockout_periods,orders).")
     var frontier = false
 
     func run() async throws {
-        guard leadTime >= 0, reviewPeriod >= 1, packSize >= 1, serviceLevel > 0.5, serviceLevel < 1 else {
-            throw ValidationError("need --lead-time >= 0, --review-period >= 1, --pack-size >= 1 and 0.5 < --service-level < 1")
+        guard leadTime >= 0, reviewPeriod >= 1, packSize >= 1, serviceLevel > 0.5, serviceLevel < 1, fillRate > 0, fillRate < 1 else {
+            throw ValidationError("need --lead-time >= 0, --review-period >= 1, --pack-size >= 1, 0.5 < --service-level < 1 and 0 < --fill-rate < 1")
         }
         let parameters = ReplenishmentParameters(leadTime: leadTime, reviewPeriod: reviewPeriod, packSize: packSize, serviceLevel: serviceLevel)
         let series = try data.load().filter { $0.values.count > data.horizon + 8 }
         let comparison = PolicyComparison(
             items: series.map { .init(history: Array($0.values.dropLast(data.horizon)), future: Array($0.values.suffix(data.horizon))) },
             season: data.season, parameters: parameters)
-        print("Simulation: \(series.count) series, \(data.horizon) held-out periods, lead time \(leadTime), review every \(reviewPeriod), service level \(serviceLevel)")
-        print("policy                fill rate   stock-out periods   avg inventory   orders")
+        print("Simulation: \(series.count) series, \(data.horizon) held-out periods, lead time \(leadTime), review every \(reviewPeriod), service level \(serviceLevel), fill-rate target \(fillRate)")
+        print("policy                  fill rate   stock-out periods   avg inventory   orders")
         let single = [("Bazaar (forecast)", comparison.forecastPolicy(serviceLevel: serviceLevel)),
                       ("Bazaar, periodic", comparison.periodicForecastPolicy(serviceLevel: serviceLevel)),
+                      ("Bazaar, periodic, fill", comparison.periodicFillRatePolicy(fillRate: fillRate)),
                       ("static min/max", comparison.staticPolicy(multiplier: 1.5))]
         for (name, point) in single {
-            print(name.padding(toLength: 22, withPad: " ", startingAt: 0)
+            print(name.padding(toLength: 24, withPad: " ", startingAt: 0)
                 + String(format: "%8.1f%%", 100 * point.fillRate).padding(toLength: 12, withPad: " ", startingAt: 0)
                 + String(format: "%8d", point.stockOutPeriods).padding(toLength: 20, withPad: " ", startingAt: 0)
                 + String(format: "%10.1f", point.averageInventory).padding(toLength: 16, withPad: " ", startingAt: 0)
                 + String(format: "%6d", point.orders))
         }
         let curves = [("Bazaar (forecast)", comparison.forecastCurve()), ("Bazaar, periodic", comparison.periodicForecastCurve()),
-                      ("static min/max", comparison.staticCurve())]
+                      ("periodic, fill", comparison.periodicFillRateCurve()), ("static min/max", comparison.staticCurve())]
         print("\nAverage inventory needed for a fill rate (each policy swept over its knob, interpolated; - = not reached):")
-        print("fill rate   " + curves.map { $0.0.padding(toLength: 20, withPad: " ", startingAt: 0) }.joined() + "Bazaar vs static   periodic vs static")
+        var header = "fill rate   " + curves.map { $0.0.padding(toLength: 20, withPad: " ", startingAt: 0) }.joined()
+            + ["Bazaar/static", "periodic/static", "fill/static"].map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined()
+        while header.hasSuffix(" ") { header.removeLast() }
+        print(header)
         for target in [0.90, 0.95, 0.98] {
             let inventories = curves.map { PolicyComparison.inventory(atFillRate: target, on: $0.1) }
             var line = String(format: "%5.0f%%      ", 100 * target)
             for value in inventories {
                 line += (value.map { String(format: "%10.1f", $0) } ?? "         -").padding(toLength: 20, withPad: " ", startingAt: 0)
             }
-            for candidate in [inventories[0], inventories[1]] {
-                if let a = candidate, let b = inventories[2], b > 0 {
+            for candidate in inventories.dropLast() {
+                if let a = candidate, let b = inventories.last!, b > 0 {
                     line += String(format: "%+7.1f%%", 100 * (a / b - 1)).padding(toLength: 19, withPad: " ", startingAt: 0)
                 } else {
                     line += "      -            "

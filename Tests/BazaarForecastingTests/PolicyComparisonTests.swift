@@ -55,5 +55,8 @@ struct PolicyComparisonTests {
         let periodic = try #require(PolicyComparison.inventory(atFillRate: 0.98, on: c.periodicForecastCurve()))
         let fixed = try #require(PolicyComparison.inventory(atFillRate: 0.98, on: c.staticCurve()))
         #expect(periodic < 1.5 * fixed, "periodic \(periodic), static \(fixed)")
+        // With a fill-rate target the periodic policy needs about the static rule's stock (within 10%).
+        let fill = try #require(PolicyComparison.inventory(atFillRate: 0.98, on: c.periodicFillRateCurve()))
+        #expect(fill < 1.1 * fixed, "periodic, fill-rate target \(fill), static \(fixed)")
     }
 }

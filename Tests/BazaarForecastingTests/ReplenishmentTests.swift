@@ -40,6 +40,33 @@ struct ReplenishmentTests {
         #expect(abs(r.fillRate - 5.0 / 8.0) < 1e-12)
     }
 
+    /// Expected-shortage levels against scipy (brute force over the pmf): Poisson(2) with at most 0.1 units short
+    /// needs 4, Poisson(6) with 0.7 needs 7, Poisson(20) with 0.7 needs 24, Poisson(6,000) with 10 needs 6,059, the
+    /// negative binomial of mean 6,000 and dispersion 20 with 100 needs 6,087.
+    @Test func fillRateLevelsMatchScipy() {
+        #expect(CountDistribution(mean: 2, dispersion: 1).smallestLevel(expectedShortageAtMost: 0.1) == 4)
+        #expect(CountDistribution(mean: 6, dispersion: 1).smallestLevel(expectedShortageAtMost: 0.7) == 7)
+        #expect(CountDistribution(mean: 20, dispersion: 1).smallestLevel(expectedShortageAtMost: 0.7) == 24)
+        #expect(CountDistribution(mean: 6_000, dispersion: 1).smallestLevel(expectedShortageAtMost: 10) == 6_059)
+        #expect(CountDistribution(mean: 6_000, dispersion: 20).smallestLevel(expectedShortageAtMost: 100) == 6_087)
+        #expect(CountDistribution(mean: 3, dispersion: 2).smallestLevel(expectedShortageAtMost: 3) == 0, "budget of the whole mean")
+        // Past the exact walk's budget the normal loss function takes over: still near mean + a little.
+        let huge = CountDistribution(mean: 1e12, dispersion: 1).smallestLevel(expectedShortageAtMost: 1e4)
+        #expect(huge > 1_000_000_000_000 && huge < 1_000_003_000_000)
+    }
+
+    /// A 95% fill rate on Poisson demand of 2 a day (lead time 3, review 7): a cycle brings in 14 units and may leave
+    /// 0.7 short, so the reorder point is 7 (Poisson(6)) and the order-up-to level 24 (Poisson(20)), against 10 and
+    /// 28 for a 95% cycle service level: a fast-turning slow mover needs less stock for 95% of its demand.
+    @Test func fillRateTargetSetsThresholdsByExpectedShortage() {
+        var p = parameters
+        p.fillRate = 0.95
+        let t = Thresholds(rate: 2, dispersion: 1, parameters: p)
+        #expect(t.reorderPoint == 7)
+        #expect(t.orderUpTo == 24)
+        #expect(Thresholds(rate: 0, dispersion: 1, parameters: p).reorderPoint == 0)
+    }
+
     /// Issue 16: an item selling about 2,000 a day (sd 200) used to get a reorder point of 100,001 because the count
     /// quantiles underflowed. With lead time 3 the reorder point must be within 3% of the normal-theory figure,
     /// 3 x 2,000 + 1.645 x sqrt(3) x 200 = 6,570, and the order-up-to level within 3% of 10 x 2,000 + 1.645 x
