@@ -20,8 +20,8 @@ public struct PolicyComparison: Sendable {
 
     /// One policy setting replayed over every series.
     public struct Point: Sendable, Equatable {
-        /// The policy's knob: the cycle service level (forecast policy) or the multiplier of average lead-time
-        /// demand in the minimum (static rule).
+        /// The policy's knob: the cycle service level or the fill-rate target (forecast policies) or the
+        /// multiplier of average lead-time demand in the minimum (static rule).
         public var setting: Double
         /// Units served from stock over units demanded, over all series (volume-weighted).
         public var fillRate: Double
