@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # System libraries the build links (the one list, scripts/system-packages.txt, shared with scripts/run-demo.sh) and
 # the servers the tests talk to (installed if missing).
 source scripts/system-packages.sh
-ensure_debian_packages $(build_packages) mariadb-server mariadb-client redis-server python3-venv openssl
+ensure_debian_packages $(build_packages) mariadb-server mariadb-client redis-server python3-venv openssl chromium chromium-driver
 # Before minutes of building: every system library Package.swift links has its Debian package in that list.
 bash scripts/check-system-packages.sh
 
@@ -35,6 +35,8 @@ E2E_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/bazaar_e2e" E2E_REPLICA_URLS="$BAZAAR_T
   BAZAAR_REDIS_URL="$BAZAAR_TEST_REDIS_TLS_URL&tls_ca=$BAZAAR_TEST_REDIS_TLS_DIR/ca.pem" BAZAAR_REDIS_KEY_PREFIX="e2e-$$-$RANDOM:" \
   E2E_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" E2E_KAFKA_PYTHON="$PWD/.test-services/kafka/venv/bin/python" \
   bash scripts/e2e.sh .build/debug/bazaar
+# The dashboard in headless Chromium (Debian's, driven by Selenium) against the real binary on SQLite (issue 18).
+bash scripts/dashboard-test.sh .build/debug/bazaar
 # The served contract against an independent OpenAPI fuzzer (schemathesis, every check, fixed seed, ~3 minutes at
 # most) on the real binary and SQLite: any failure fails the run.
 bash scripts/fuzz-contract.sh .build/debug/bazaar
