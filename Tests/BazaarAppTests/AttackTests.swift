@@ -266,9 +266,12 @@ struct WebhookSecretAttackTests {
         }
         let other = WebhookSecretSealer(deploymentKey: DeploymentKey(secret: "another-deployment-secret"))
         #expect(throws: WebhookFailure.secretUnreadable) { try other.open(stored, webhookID: "whk_1") }
-        var tampered = Array(stored.utf8)
-        tampered[tampered.count - 3] = tampered[tampered.count - 3] == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
-        #expect(throws: WebhookFailure.secretUnreadable) { try sealer.open(String(decoding: tampered, as: UTF8.self), webhookID: "whk_1") }
+        // One bit of the ciphertext flipped (in the decoded bytes: a base64 character next to the padding may carry
+        // only unused bits, and changing it changes nothing).
+        var bytes = Array(Data(base64Encoded: String(stored.dropFirst("v1:".count)))!)
+        bytes[bytes.count / 2] ^= 0x01
+        let tampered = "v1:" + Data(bytes).base64EncodedString()
+        #expect(throws: WebhookFailure.secretUnreadable) { try sealer.open(tampered, webhookID: "whk_1") }
         #expect(try sealer.open("whsec_plain", webhookID: "whk_1") == "whsec_plain", "rows stored in clear by earlier versions still work")
         let none = WebhookSecretSealer(deploymentKey: .ephemeral())
         #expect(!none.encrypts, "a per-process key would not survive a restart")
@@ -447,7 +450,9 @@ struct ReadinessAttackTests {
         }], probeTimeout: .milliseconds(200))
         let start = ContinuousClock.now
         let results = await health.results()
-        #expect(ContinuousClock.now - start < .seconds(2))
+        // Stopped at 200 ms; the margin is for a loaded test machine (the whole suite in parallel on two cores),
+        // far below the probe's 30 s hang.
+        #expect(ContinuousClock.now - start < .seconds(10))
         #expect(results.first?.failure?.hasPrefix("no answer within") == true)
     }
 }

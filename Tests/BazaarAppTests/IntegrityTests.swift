@@ -6,6 +6,9 @@ import BazaarDomain
 import Foundation
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A flag shared by tasks.
 final class SharedFlag: Sendable {
@@ -178,15 +181,24 @@ struct RedisIntegrityTests {
     /// read it until the TTL. Now the writer deletes the key as soon as Redis answers again: within a second of the
     /// pause, the other node no longer gets the older version from Redis.
     @Test func afterAFailedCacheWriteNoNodeReadsTheOlderVersionOnceRedisAnswersAgain() async throws {
-        let prefix = "test-repair-\(UUID().uuidString.prefix(8)):"
+        // A server of its own: pausing the shared one would stall every other test that uses it meanwhile.
+        let port = 17000 + Int.random(in: 0..<1000)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redis-repair-\(port)").path
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        #expect(system("redis-server --port \(port) --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir \(folder) "
+            + "--pidfile \(folder)/redis.pid --logfile \(folder)/redis.log") == 0)
+        defer { _ = system("redis-cli -p \(port) shutdown nosave >/dev/null 2>&1") }
+        for _ in 0..<50 where system("redis-cli -p \(port) ping >/dev/null 2>&1") != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        let url = "redis://127.0.0.1:\(port)?timeout_ms=2000"
+        let prefix = "test-repair:"
         let key = StockKey(storeID: "S1", productID: "P1")
-        let writer = try Self.cache(RedisTestServer.url! + (RedisTestServer.url!.contains("?") ? "&" : "?") + "timeout_ms=200", prefix: prefix)
+        let writer = try Self.cache("redis://127.0.0.1:\(port)?timeout_ms=200", prefix: prefix)
         // The other node's near cache holds nothing for long: it reads Redis.
-        let other = try Self.cache(prefix: prefix, nearMaxAgeMillis: 1)
+        let other = try Self.cache(url, prefix: prefix, nearMaxAgeMillis: 1)
         await writer.offer(key, StockLevel(quantity: 1, version: 1, updatedAtMillis: 1))
         #expect(await other.get(key)?.version == 1)
 
-        let admin = RedisClient(configuration: try RedisConfiguration(url: RedisTestServer.url!))
+        let admin = RedisClient(configuration: try RedisConfiguration(url: url))
         _ = try await admin.send(["CLIENT", "PAUSE", "1000", "WRITE"])
         await writer.offer(key, StockLevel(quantity: 2, version: 2, updatedAtMillis: 2))  // times out: not stored
         #expect(await writer.get(key)?.version == 2, "the writer itself answers its own newer version")
