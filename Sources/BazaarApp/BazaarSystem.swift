@@ -167,7 +167,7 @@ public struct BazaarSystem: Sendable {
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
         switch try DatabaseLocation(configuration.databaseURL) {
         case .sqlite(let path):
-            return try SQLiteStockStore(path: path, clock: clock)
+            return try SQLiteStockStore(path: path, clock: clock, statementTimeoutMillis: configuration.databaseStatementTimeoutMillis)
         case .mysql(let url):
             do {
                 var options = MySQLStockStore.Options(primary: try MySQLConfiguration(url: url),
@@ -176,6 +176,7 @@ public struct BazaarSystem: Sendable {
                 options.replicaConnections = max(2, configuration.databasePoolSize / 2)
                 options.replicaMaxLagSeconds = configuration.replicaMaxLagSeconds
                 options.replicaWaitMillis = configuration.replicaWaitMillis
+                options.statementTimeoutMillis = configuration.databaseStatementTimeoutMillis
                 return MySQLStockStore(options: options, clock: clock)
             } catch let error as MySQLError {
                 throw ConfigurationError(error.message)
