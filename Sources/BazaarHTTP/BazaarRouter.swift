@@ -52,12 +52,15 @@ public struct BazaarRouter: Sendable {
         router.add(middleware: ProblemMiddleware(routes: table))
         // Before anything that costs (a token's HMAC, a key's hash, a query): a flood is refused for a table lookup.
         if let limit = services.addressLimit { router.add(middleware: AddressLimitMiddleware(limit: limit)) }
-        router.add(middleware: ConsistencyMiddleware(signer: services.consistencyTokens))
         var registrar = RouteRegistrar()
         OperationsController(health: CachedHealth(checks: services.healthChecks), keys: services.keys, failures: services.authFailures,
                              metricsText: services.metricsText)
             .register(&registrar, on: router)
-        let authenticated = router.group().add(middleware: AuthMiddleware(keys: services.keys, limiter: services.limiter, failures: services.authFailures))
+        // Consistency tokens after authentication: a caller without a valid key learns that first (401), and the
+        // token is still checked before anything reaches storage.
+        let authenticated = router.group()
+            .add(middleware: AuthMiddleware(keys: services.keys, limiter: services.limiter, failures: services.authFailures))
+            .add(middleware: ConsistencyMiddleware(signer: services.consistencyTokens))
         StockController(stock: services.stock).register(&registrar, on: authenticated)
         CatalogController(stock: services.stock, clock: services.clock).register(&registrar, on: authenticated)
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)
