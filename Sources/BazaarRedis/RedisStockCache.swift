@@ -152,16 +152,17 @@ public final class RedisStockCache: StockCache {
         }
     }
 
-    /// One repair pass; true when nothing is left to repair.
+    /// One repair pass; true when nothing is left to repair. It runs only while the breaker is closed and never takes
+    /// the breaker's half-open probe: a repair that took the probe would leave the breaker half-open for good (only
+    /// the cache's own calls record the probe's outcome), and the breaker's recovery flushes everything anyway.
     func repair() async -> Bool {
+        guard breaker.state == .closed else { return false }
         if missedUpdates.load(ordering: .relaxed) {
-            guard breaker.allow() else { return false }
             await recovered()
             if missedUpdates.load(ordering: .relaxed) { return false }
         }
         let keys = dirtyKeys.withLock { Array($0.prefix(1000)) }
         guard !keys.isEmpty else { return true }
-        guard breaker.allow() else { return false }
         do {
             _ = try await redis.send(["DEL"] + keys.map(redisKey))
             await breaker.recordSuccess()
