@@ -17,7 +17,7 @@ struct AbuseLimitTests {
                 let started = ContinuousClock.now
                 let read = try await client.call(.get, "/get-stock/S1/P1", headers: [.bazaarConsistency: forged])
                 #expect(read.status == 200 && read.int("quantity") == 3, "\(forged): \(read.body)")
-                #expect(ContinuousClock.now - started < .milliseconds(250))
+                #expect(ContinuousClock.now - started < .seconds(2), "no wait of any kind (the margin is for a loaded machine)")
             }
         }
     }

@@ -65,7 +65,7 @@ struct StatementBudgetTests {
             _ = try await store.readForTest(timeoutMillis: 100,
                                             sql: "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000000) SELECT COUNT(*) FROM n")
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(15), "stopped, not run to the end (minutes); the margin is for a loaded machine")
         // The connection is usable again at once.
         #expect(try await store.auditLog(AuditQuery(storeID: "S1")).isEmpty)
         try await store.close()
