@@ -152,27 +152,30 @@ public final class RedisStockCache: StockCache {
         }
     }
 
-    /// One repair pass; true when nothing is left to repair. It runs only while the breaker is closed and never takes
-    /// the breaker's half-open probe: a repair that took the probe would leave the breaker half-open for good (only
-    /// the cache's own calls record the probe's outcome), and the breaker's recovery flushes everything anyway.
+    /// One repair pass; true when nothing is left to repair. It may take the breaker's half-open probe, and then
+    /// records the probe's outcome like any other call (a probe taken and never answered would leave the breaker
+    /// half-open, and Redis unused, for good).
     func repair() async -> Bool {
-        guard breaker.state == .closed else { return false }
-        if missedUpdates.load(ordering: .relaxed) {
-            await recovered()
+        let missed = missedUpdates.load(ordering: .relaxed)
+        let keys = dirtyKeys.withLock { Array($0.prefix(1000)) }
+        guard missed || !keys.isEmpty else { return true }
+        guard breaker.allow() else { return false }
+        if missed {
+            await recovered()  // a failure there is recorded (and sets the flag again)
             if missedUpdates.load(ordering: .relaxed) { return false }
         }
-        let keys = dirtyKeys.withLock { Array($0.prefix(1000)) }
-        guard !keys.isEmpty else { return true }
-        do {
-            _ = try await redis.send(["DEL"] + keys.map(redisKey))
-            await breaker.recordSuccess()
+        if !keys.isEmpty {
+            do {
+                _ = try await redis.send(["DEL"] + keys.map(redisKey))
+            } catch {
+                failed(error)
+                return false
+            }
             dirtyKeys.withLock { $0.subtract(keys) }
             logger.info("deleted cached levels whose update had failed", metadata: ["keys": "\(keys.count)"])
-            return dirtyKeys.withLock { $0.isEmpty }
-        } catch {
-            failed(error)
-            return false
         }
+        await breaker.recordSuccess()
+        return dirtyKeys.withLock { $0.isEmpty }
     }
 
     /// Back after an outage: if updates were missed, Redis may hold levels older than the database, so every cached

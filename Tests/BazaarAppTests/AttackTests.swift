@@ -460,7 +460,7 @@ struct ReadinessAttackTests {
         let results = await health.results()
         // Stopped at 200 ms; the margin is for a loaded test machine (the whole suite in parallel on two cores),
         // far below the probe's 30 s hang.
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(20))
         #expect(results.first?.failure?.hasPrefix("no answer within") == true)
     }
 }

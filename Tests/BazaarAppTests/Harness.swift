@@ -6,6 +6,9 @@ import Hummingbird
 import MySQLClient
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import HummingbirdTesting
 import Logging
 import NIOCore
@@ -205,6 +208,14 @@ enum ConsistencyTokens {
 /// replica answers only once it has applied that write (else the primary does).
 func fresh<T: Sendable>(_ read: () async throws -> T) async throws -> T {
     try await ConsistencyScope.$current.withValue(ConsistencyScope(requested: ConsistencyTokens.newestPosition)) { try await read() }
+}
+
+/// Runs a shell command on a thread of its own and returns its exit status. `system` blocks its thread: on the
+/// Swift concurrency pool (two threads here) it would stall every other test of the run meanwhile.
+func shell(_ command: String) async -> Int32 {
+    await withCheckedContinuation { continuation in
+        Thread { continuation.resume(returning: system(command)) }.start()
+    }
 }
 
 /// Polls until `condition` holds, every 50 ms for at most `seconds` (work that happens after the commit: the

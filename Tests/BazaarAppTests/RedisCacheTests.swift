@@ -108,8 +108,7 @@ struct RedisCacheTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let start = "redis-server --port \(port) --bind 127.0.0.1 --save '' --daemonize yes --dir \(directory) --logfile \(directory)/log"
         let stop = "redis-cli -p \(port) shutdown nosave >/dev/null 2>&1"
-        #expect(system(start) == 0)
-        defer { _ = system(stop) }
+        #expect(await shell(start) == 0)
         try await Task.sleep(for: .milliseconds(200))
         let db = TestDatabase()
         let node = try await RedisTestServer.system(db.url, redisURL: "redis://127.0.0.1:\(port)?timeout_ms=50")
@@ -133,7 +132,7 @@ struct RedisCacheTests {
                 }
                 group.addTask {
                     try await Task.sleep(for: .milliseconds(150))
-                    _ = system(stop)
+                    _ = await shell(stop)
                 }
                 try await group.waitForAll()
             }
@@ -142,7 +141,7 @@ struct RedisCacheTests {
             let ready = try await client.call(.get, "/health/ready", key: nil)
             #expect(ready.status == 200 && ready.body.contains("degraded"), "\(ready.body)")
 
-            #expect(system(start) == 0)
+            #expect(await shell(start) == 0)
             // Recovery by itself: within a few seconds Redis holds the newest level again, and no read in between
             // answers an older level than the last write.
             let redis = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:\(port)"))
@@ -162,5 +161,6 @@ struct RedisCacheTests {
             await redis.close()
         }
         try await node.store.close()
+        _ = await shell(stop)
     }
 }

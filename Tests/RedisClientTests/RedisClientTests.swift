@@ -17,8 +17,19 @@ enum TestRedis {
         return RedisClient(configuration: configuration)
     }
 
+    /// Runs blocking work (processes, sleeps) on a thread of its own: on the Swift concurrency pool (two threads
+    /// here) it would stall every other test of the run meanwhile, and their timeouts would fire.
+    static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
+    }
+
+    static func startPrivate(port: Int) async throws { try await offPool { try startPrivateBlocking(port: port) } }
+    static func stopPrivate(port: Int) async { _ = try? await offPool { stopPrivateBlocking(port: port) } }
+
     /// A private redis-server (so that stopping it disturbs no other test), with a password.
-    static func startPrivate(port: Int) throws {
+    static func startPrivateBlocking(port: Int) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(port)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let status = system("redis-server --port \(port) --bind 127.0.0.1 --save '' --requirepass s3cret --enable-debug-command yes --daemonize yes --dir \(directory) "
@@ -27,7 +38,7 @@ enum TestRedis {
         for _ in 0..<50 where system("redis-cli -p \(port) -a s3cret --no-auth-warning ping >/dev/null 2>&1") != 0 { usleep(100_000) }
     }
 
-    static func stopPrivate(port: Int) {
+    static func stopPrivateBlocking(port: Int) {
         _ = system("redis-cli -p \(port) -a s3cret --no-auth-warning shutdown nosave >/dev/null 2>&1")
         for _ in 0..<50 where system("redis-cli -p \(port) -a s3cret --no-auth-warning ping >/dev/null 2>&1") == 0 { usleep(100_000) }
     }
@@ -104,8 +115,7 @@ struct RedisClientTests {
 
     @Test func timeoutsAuthSelectAndReconnectAfterAServerRestart() async throws {
         let port = 16400 + Int.random(in: 0..<500)
-        try TestRedis.startPrivate(port: port)
-        defer { TestRedis.stopPrivate(port: port) }
+        try await TestRedis.startPrivate(port: port)
         var configuration = try RedisConfiguration(url: "redis://:s3cret@127.0.0.1:\(port)/2?timeout_ms=200&connections=1")
         configuration.minBackoffMillis = 20
         configuration.maxBackoffMillis = 100
@@ -121,9 +131,9 @@ struct RedisClientTests {
         wrong.password = "nope"
         await #expect(throws: (any Error).self) { try await RedisConnection.connect(wrong).close() }
 
-        TestRedis.stopPrivate(port: port)
+        await TestRedis.stopPrivate(port: port)
         await #expect(throws: (any Error).self) { try await client.send(["PING"]) }
-        try TestRedis.startPrivate(port: port)
+        try await TestRedis.startPrivate(port: port)
         var answered = false
         for _ in 0..<50 {
             if (try? await client.send(["PING"]))?.string == "PONG" { answered = true; break }
@@ -131,5 +141,6 @@ struct RedisClientTests {
         }
         #expect(answered, "the client reconnects by itself")
         await client.close()
+        await TestRedis.stopPrivate(port: port)
     }
 }
