@@ -116,14 +116,16 @@ struct RedisClientTests {
     @Test func timeoutsAuthSelectAndReconnectAfterAServerRestart() async throws {
         let port = 16400 + Int.random(in: 0..<500)
         try await TestRedis.startPrivate(port: port)
-        var configuration = try RedisConfiguration(url: "redis://:s3cret@127.0.0.1:\(port)/2?timeout_ms=200&connections=1")
+        // A timeout with room for a loaded machine (the whole suite runs at once on two cores), and a command made
+        // slower than it on purpose below.
+        var configuration = try RedisConfiguration(url: "redis://:s3cret@127.0.0.1:\(port)/2?timeout_ms=1000&connections=1")
         configuration.minBackoffMillis = 20
         configuration.maxBackoffMillis = 100
         let client = RedisClient(configuration: configuration)
         _ = try await client.send(["SET", "k", "v"])
         #expect(try await client.send(["CLIENT", "INFO"]).string?.contains("db=2") == true)
         // A command slower than the timeout fails with .timeout; the connection is replaced.
-        await #expect(throws: RedisError.timeout) { try await client.send(["DEBUG", "SLEEP", "0.5"]) }
+        await #expect(throws: RedisError.timeout) { try await client.send(["DEBUG", "SLEEP", "2.5"]) }
         // The replacement connection comes back by itself (within its backoff; a loaded machine may take longer).
         var pong = false
         for _ in 0..<100 where !pong {
