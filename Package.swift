@@ -48,6 +48,7 @@ let package = Package(
             name: "RedisClient",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -158,7 +159,9 @@ let package = Package(
             dependencies: ["KafkaClient", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
-        .testTarget(name: "RedisClientTests", dependencies: ["RedisClient"], swiftSettings: strict),
+        .testTarget(
+            name: "RedisClientTests", dependencies: ["RedisClient", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict
+        ),
         .testTarget(name: "MySQLClientTests", dependencies: ["MySQLClient"], swiftSettings: strict),
         .testTarget(name: "BazaarForecastingTests", dependencies: ["BazaarForecasting"], swiftSettings: strict),
         .testTarget(

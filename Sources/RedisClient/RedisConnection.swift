@@ -1,4 +1,5 @@
 public import NIOCore
+import NIOConcurrencyHelpers
 public import NIOPosix
 import NIOSSL
 
@@ -72,9 +73,17 @@ public final class RedisConnection: Sendable {
     public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
         // Checked before any promise exists: a promise dropped uncompleted is a crash in debug builds.
         guard channel.isActive else { throw RedisError.connectionClosed }
+        guard !commands.isEmpty else { return [] }
         let promises = commands.map { _ in channel.eventLoop.makePromise(of: RESPValue.self) }
         let request = RedisRequest(commands: commands, promises: promises, expectsReply: true)
+        // Set on the event loop when the last reply arrives. After a stall of the loop longer than the timeout, the
+        // loop reads the replies first and runs the timeout task next, before the waiting task can cancel it: that
+        // task must then leave alone a connection whose replies all came (closing it failed other callers' commands
+        // in flight on it with "connection closed").
+        let answered = NIOLockedValueBox(false)
+        promises[promises.count - 1].futureResult.whenComplete { _ in answered.withLockedValue { $0 = true } }
         let timeout = channel.eventLoop.scheduleTask(in: .milliseconds(Int64(configuration.commandTimeoutMillis))) { [channel] in
+            guard !answered.withLockedValue({ $0 }) else { return }
             // Replies would no longer match their commands: drop the connection. (A promise completed twice keeps
             // its first result, so failing those already answered is harmless.)
             for promise in promises { promise.fail(RedisError.timeout) }

@@ -1,5 +1,6 @@
 import Foundation
-import RedisClient
+import NIOCore
+@testable import RedisClient
 import Synchronization
 import Testing
 #if canImport(Glibc)
@@ -13,7 +14,8 @@ enum TestRedis {
     static func client(protocolVersion: Int = 3) throws -> RedisClient {
         var configuration = try RedisConfiguration(url: url!)
         configuration.protocolVersion = protocolVersion
-        configuration.commandTimeoutMillis = 1000
+        // Room for a loaded machine: the whole suite shares two cores (the timeout itself is tested on its own).
+        configuration.commandTimeoutMillis = 5000
         return RedisClient(configuration: configuration)
     }
 
@@ -78,6 +80,21 @@ struct RedisClientTests {
         await #expect(throws: RedisError.self) { try await client.send(["INCR", key]) }  // not an integer
         _ = try await client.send(["DEL", key, counter, key + ":h"])
         await client.close()
+    }
+
+    /// A stall of the event loop in its I/O phase (a slow handler) longer than the timeout: the reply is read in
+    /// that phase and the timeout task runs just after, in the task phase, before the waiting task can cancel it.
+    /// The answered connection must stay open: it was closed, and other callers' commands in flight on it failed
+    /// with "connection closed" (a CI failure under load).
+    @Test func aReplyReadDuringAStallKeepsItsConnection() async throws {
+        var configuration = try RedisConfiguration(url: TestRedis.url!)
+        configuration.commandTimeoutMillis = 200
+        let connection = try await RedisConnection.connect(configuration)
+        try await connection.channel.pipeline.addHandler(StallingReader(millis: 600), position: .first)
+        #expect(try await connection.send(["PING"]).string == "PONG")
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(connection.isActive, "the timeout closed a connection whose reply had come")
+        await connection.close()
     }
 
     @Test func scriptsLoadThemselvesAfterAFlush() async throws {
@@ -149,5 +166,17 @@ struct RedisClientTests {
         #expect(answered, "the client reconnects by itself")
         await client.close()
         await TestRedis.stopPrivate(port: port)
+    }
+}
+
+/// Sleeps on the event loop before passing each read on: a loop busy in its I/O phase.
+final class StallingReader: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let millis: Int
+    init(millis: Int) { self.millis = millis }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        usleep(useconds_t(millis * 1000))
+        context.fireChannelRead(data)
     }
 }
