@@ -28,15 +28,14 @@ public final class RedisClient: Sendable {
         try await connection().pipeline(commands)
     }
 
-    /// Runs a Lua script by its SHA-1 (`EVALSHA`), loading it first when the server does not know it (`NOSCRIPT`,
-    /// e.g. after a restart or `SCRIPT FLUSH`).
+    /// Runs a Lua script by its SHA-1 (`EVALSHA`); when the server does not know it (`NOSCRIPT`, e.g. after a
+    /// restart, a failover or `SCRIPT FLUSH`), runs it with its source (`EVAL`, which also caches it). Not `SCRIPT
+    /// LOAD` then `EVALSHA`: a flush between the two failed the command.
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) async throws -> RESPValue {
-        let command = ["EVALSHA", script.sha1, String(keys.count)] + keys + arguments
         do {
-            return try await send(command)
+            return try await send(["EVALSHA", script.sha1, String(keys.count)] + keys + arguments)
         } catch let error as RedisError where error.code == "NOSCRIPT" {
-            _ = try await send(["SCRIPT", "LOAD", script.source])
-            return try await send(command)
+            return try await send(["EVAL", script.source, String(keys.count)] + keys + arguments)
         }
     }
 

@@ -109,6 +109,28 @@ struct RedisClientTests {
         await client.close()
     }
 
+    /// Scripts keep running while another client flushes the server's script cache over and over (a restart or a
+    /// failover does the same): loading then retrying by SHA-1 lost that race.
+    @Test func scriptsRunWhileTheScriptCacheIsFlushed() async throws {
+        let client = try TestRedis.client()
+        let flusher = try TestRedis.client()
+        let script = RedisScript("return redis.call('INCR', KEYS[1]) -- flushed \(UUID().uuidString)")
+        let key = "test:script-flush:\(UUID().uuidString)"
+        let flushing = Task {
+            while !Task.isCancelled { _ = try? await flusher.send(["SCRIPT", "FLUSH"]) }
+        }
+        var failures = 0
+        for _ in 0..<300 {
+            do { _ = try await client.run(script, keys: [key], arguments: []) } catch { failures += 1 }
+        }
+        flushing.cancel()
+        #expect(failures == 0)
+        #expect(try await client.send(["GET", key]).string == String(300 - failures))
+        _ = try await client.send(["DEL", key])
+        await client.close()
+        await flusher.close()
+    }
+
     @Test func publishedMessagesReachSubscribers() async throws {
         let client = try TestRedis.client()
         let channel = "test:channel:\(UUID().uuidString)"
