@@ -22,6 +22,9 @@ public struct BazaarSystem: Sendable {
     public let stock: StockService
     public let keys: APIKeyService
     public let intelligence: IntelligenceService
+    /// Reservations (issue 17), and their expiry: a sweep on every node, each reservation expired once.
+    public let reservations: ReservationService
+    public let reservationExpiry: ReservationExpiry
     public let bus: InProcessEventBus
     public let relay: OutboxRelay
     public let router: BazaarRouter
@@ -66,6 +69,7 @@ public struct BazaarSystem: Sendable {
                                         maxAgeMillis: configuration.kafkaBrokers == nil ? nil : Int64(configuration.cacheNearMaxAgeMillis))
         }
         let stock = StockService(store: store, cache: cache, catalog: catalog, outboxSignal: signal)
+        let reservations = ReservationService(stock: stock, clock: clock)
         let keys = APIKeyService(store: store, clock: clock)
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
         let intelligence = IntelligenceService(store: store, clock: clock,
@@ -151,7 +155,9 @@ public struct BazaarSystem: Sendable {
             addressLimit: configuration.httpAddressRateLimitRate > 0
                 ? AddressRateLimit(ratePerSecond: configuration.httpAddressRateLimitRate, burst: configuration.httpAddressRateLimitBurst) : nil))
         return BazaarSystem(
-            configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, bus: bus,
+            reservations: reservations,
+            configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, reservations: reservations,
+            reservationExpiry: ReservationExpiry(reservations: reservations, clock: clock, logger: logger), bus: bus,
             relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger,
                                shutdownDrainBudget: .milliseconds(Int64(configuration.shutdownTimeoutSeconds * 400))),
             router: router, newAdminKey: newAdminKey, logger: logger,
@@ -199,7 +205,7 @@ public struct BazaarSystem: Sendable {
                                  readTimeout: .milliseconds(Int64(configuration.httpReadTimeoutSeconds * 1000))),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
             services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices + kafkaProducerServices
-                + [MaintenanceService(store: store, logger: logger), intelligenceConsumer, webhookDispatcher] + kafkaConsumerServices + [relay],
+                + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, webhookDispatcher] + kafkaConsumerServices + [relay],
             logger: logger)
     }
 }

@@ -252,8 +252,17 @@ struct MovementCacheCoherence: Service {
     func run() async throws {
         try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
             for message in batch.messages {
+                // A reservation's event changed the row's reserved stock (its revision in `bazaarrevision`).
+                if let change = ReservationEvent.stockChange(in: message.valueString) {
+                    await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
+                                           minimumRevision: change.revision)
+                    continue
+                }
                 guard let movement = verifier.movement(in: message) else { continue }
-                await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), movement.level)
+                // The event knows the version, not the row's inventory states: the cached value stops answering until
+                // a read of this version or newer replaces it (unless it already is that new).
+                await cache.invalidate(StockKey(storeID: movement.storeID, productID: movement.productID), minimumVersion: movement.version,
+                                       minimumRevision: movement.version)
             }
             return true
         }
@@ -276,7 +285,10 @@ final class VerifiedMovements: Sendable {
     }
 
     func movement(in message: KafkaMessage) -> Movement? {
-        switch signer.verify(message.valueString) {
+        let value = message.valueString
+        // Other events of the topic (reservations) are not movements: passed over, not counted as forged.
+        if ReservationEvent.isOtherThanMovement(value) { return nil }
+        switch signer.verify(value) {
         case .genuine(let movement):
             return movement
         case .forged:

@@ -19,6 +19,7 @@ public struct IntelligenceConsumer<Events: AsyncSequence & Sendable>: Service wh
 
     public func run() async throws {
         for await event in events.cancelOnGracefulShutdown() {
+            if event.movement == nil, ReservationEvent.isOtherThanMovement(event.payload) { continue }  // a reservation's event
             guard let movement = event.movement ?? Movement(cloudEventJSON: event.payload) else {
                 logger.warning("skipping an unreadable movement event", metadata: ["event_id": "\(event.id)"])
                 continue

@@ -176,7 +176,7 @@ public final class IntelligenceService: Sendable {
         case .overstock: t.orderUpTo
         case .stockOutRisk: Double(t.leadTimeDays)
         case .demandAnomaly: t.anomalyAbove
-        case .stockOut, .negativeStock, .shrinkage: nil
+        case .stockOut, .negativeStock, .shrinkage, .overReserved: nil
         }
     }
 

@@ -37,7 +37,9 @@ public enum LedgerWrite {
             return WriteReceipt(movements: try tx.movements(ids: record.movementIDs), replayed: true)
         }
         var movements: [Movement] = []
+        var levels: [StockLevel] = []
         movements.reserveCapacity(request.commands.count)
+        levels.reserveCapacity(request.commands.count)
         for command in request.commands {
             let current = try tx.lockLevel(storeID: command.storeID, productID: command.productID)
             let before = current ?? .empty
@@ -51,10 +53,11 @@ public enum LedgerWrite {
             movement.sequence = try tx.appendMovement(movement)
             try tx.appendMovementEvent(movement)
             movements.append(movement)
+            levels.append(next)
         }
         if let claim = request.idempotency {
             try tx.saveIdempotencyRecord(claim, movementIDs: movements.map(\.movementID), atMillis: nowMillis)
         }
-        return WriteReceipt(movements: movements, replayed: false)
+        return WriteReceipt(movements: movements, replayed: false, levels: levels)
     }
 }

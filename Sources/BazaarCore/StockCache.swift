@@ -11,11 +11,20 @@ public struct StockKey: Hashable, Sendable {
 }
 
 /// A read cache of stock levels. Its one rule (invariant 4): a value is only ever replaced by a newer
-/// version, so a slow reader filling an old value can never put it back over a newer one.
+/// revision (`StockLevel.revision`: the version, plus the changes of reserved and incoming stock), so a slow reader
+/// filling an old value can never put it back over a newer one.
 public protocol StockCache: Sendable {
     func get(_ key: StockKey) async -> StockLevel?
-    /// Stores `level` unless the cache already holds the same or a newer version.
+    /// Stores `level` unless the cache already holds the same or a newer revision.
     func offer(_ key: StockKey, _ level: StockLevel) async
+    /// Another node changed the row to at least this version and revision: unless the cache already holds them,
+    /// its value stops answering `get`, and only a value that reaches both replaces it.
+    func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async
+}
+
+extension StockCache {
+    /// Caches kept coherent another way (Redis) have nothing to do.
+    public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {}
 }
 
 /// The in-process cache of the embedded default: a sharded, bounded LRU. With `maxAgeMillis` (the near cache in
@@ -24,6 +33,8 @@ public final class InProcessStockCache: StockCache {
     struct Entry: Sendable {
         var level: StockLevel
         var storedAtMillis: Int64
+        /// Set by `invalidate`: the entry answers no `get` until a level at least this new replaces it.
+        var stale: (version: Int64, revision: Int64)? = nil
     }
 
     private let shards: [Locked<LRU<StockKey, Entry>>]
@@ -43,10 +54,15 @@ public final class InProcessStockCache: StockCache {
     }
 
     public func get(_ key: StockKey) -> StockLevel? {
-        guard let maxAgeMillis else { return shard(key).withLock { $0.get(key)?.level } }
+        guard let maxAgeMillis else {
+            return shard(key).withLock { lru in
+                guard let entry = lru.get(key), entry.stale == nil else { return nil }
+                return entry.level
+            }
+        }
         let now = clock.nowMillis()
         return shard(key).withLock { lru in
-            guard let entry = lru.get(key), now - entry.storedAtMillis <= maxAgeMillis else { return nil }
+            guard let entry = lru.get(key), entry.stale == nil, now - entry.storedAtMillis <= maxAgeMillis else { return nil }
             return entry.level
         }
     }
@@ -60,11 +76,24 @@ public final class InProcessStockCache: StockCache {
         let now = maxAgeMillis == nil ? 0 : clock.nowMillis()
         shard(key).withLock { lru in
             if let existing = lru.peek(key) {
-                if existing.level.version > level.version { return }
-                // The same version again confirms it is current: it is fresh again.
-                if existing.level.version == level.version, maxAgeMillis == nil { return }
+                if existing.level.revision > level.revision { return }
+                if let stale = existing.stale {
+                    if level.version < stale.version || level.revision < stale.revision { return }
+                } else if existing.level.revision == level.revision, maxAgeMillis == nil {
+                    return  // the same revision again confirms it is current (with an age bound: fresh again)
+                }
             }
             lru.set(key, Entry(level: level, storedAtMillis: now))
+        }
+    }
+
+    public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) {
+        shard(key).withLock { lru in
+            guard var entry = lru.peek(key) else { return }
+            if entry.level.version >= minimumVersion, entry.level.revision >= minimumRevision { return }
+            let stale = entry.stale ?? (0, 0)
+            entry.stale = (max(stale.version, minimumVersion), max(stale.revision, minimumRevision))
+            lru.set(key, entry)
         }
     }
 

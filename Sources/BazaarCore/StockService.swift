@@ -77,15 +77,16 @@ public final class StockService: Sendable {
         return WriteRequest(commands: commands, actor: actor, idempotency: claim)
     }
 
-    /// After a commit: the cache learns the new levels, the outbox relay wakes up.
-    private func applied(_ receipt: WriteReceipt) async {
-        for movement in receipt.movements {
-            await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), movement.level)
+    /// After a commit: the cache learns the new levels (with their inventory states: a replay, which has none, offers
+    /// nothing), the outbox relay wakes up, and a fact that took `available` below zero opens `over_reserved`.
+    func applied(_ receipt: WriteReceipt) async {
+        guard !receipt.replayed else { return }
+        for (movement, level) in zip(receipt.movements, receipt.levels) {
+            await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), level)
         }
-        if !receipt.replayed {
-            outboxSignal.notify()
-            for movement in receipt.movements { BazaarMetrics.movementApplied(reason: movement.reason.rawValue) }
-        }
+        outboxSignal.notify()
+        for movement in receipt.movements { BazaarMetrics.movementApplied(reason: movement.reason.rawValue) }
+        await OverReserved.check(receipt, store: store)
     }
 
     /// A transfer is one atomic pair of ledger rows: `transfer_out` at the source, `transfer_in` at the destination.
@@ -115,7 +116,7 @@ public final class StockService: Sendable {
         let level = try await store.level(storeID: storeID, productID: productID) ?? .empty
         await cache.offer(key, level)
         // A replica may answer older than what this node already served: never go back in version (invariant 4).
-        if let cached = await cache.get(key), cached.version > level.version { return cached }
+        if let cached = await cache.get(key), cached.revision > level.revision { return cached }
         return level
     }
 

@@ -31,11 +31,17 @@ public struct IdempotencyClaim: Sendable, Equatable {
 public struct WriteReceipt: Sendable, Equatable {
     public var movements: [Movement]
     public var replayed: Bool
+    /// The stock rows after each movement, with their inventory states (empty for a replay: what the rows hold
+    /// now is not what the first answer saw). What caches are offered; not part of the answer (nor of `==`).
+    public var levels: [StockLevel]
 
-    public init(movements: [Movement], replayed: Bool) {
+    public init(movements: [Movement], replayed: Bool, levels: [StockLevel] = []) {
         self.movements = movements
         self.replayed = replayed
+        self.levels = levels
     }
+
+    public static func == (a: WriteReceipt, b: WriteReceipt) -> Bool { a.movements == b.movements && a.replayed == b.replayed }
 }
 
 /// Filters of `/audit-logs`; `beforeSequence` is the page cursor (newest first).

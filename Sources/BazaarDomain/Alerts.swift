@@ -8,12 +8,14 @@ public enum AlertKind: String, Sendable, CaseIterable, Codable {
     case overstock
     case demandAnomaly = "demand_anomaly"
     case shrinkage
+    /// A fact (sale, return, receipt, count) took `available` below zero: more is reserved than is on hand.
+    case overReserved = "over_reserved"
 
     /// Level conditions resolve themselves when the condition clears.
     public var isLevelCondition: Bool {
         switch self {
         case .lowStock, .stockOutRisk, .stockOut, .negativeStock, .overstock: true
-        case .demandAnomaly, .shrinkage: false
+        case .demandAnomaly, .shrinkage, .overReserved: false
         }
     }
 }
@@ -107,6 +109,7 @@ public enum AlertRules {
         case .overstock: return "\(quantity) on hand, above the order-up-to level of \(Int(t.orderUpTo.rounded(.up))) and over \(Int(overstockDaysOfCover)) days of cover"
         case .demandAnomaly: return "a sale far above the expected daily demand of \(t.dailyRate)"
         case .shrinkage: return "a count found less stock than the ledger expected"
+        case .overReserved: return "\(quantity) on hand is less than what active reservations hold: release or fulfil reservations, or restock"
         }
     }
 }

@@ -11,6 +11,10 @@ public enum DomainError: Error, Equatable, Sendable {
     case versionConflict(storeID: String, productID: String, expected: Int64, actual: Int64)
     /// A command (adjustment, damage, transfer_out) would take the level below zero.
     case insufficientStock(storeID: String, productID: String, available: Int64, requested: Int64)
+    /// A reservation asked for more than `available` (on hand less what active reservations hold).
+    case insufficientAvailable(storeID: String, productID: String, available: Int64, requested: Int64)
+    /// A reservation that is no longer active (fulfilled, released or expired) cannot be fulfilled or released.
+    case reservationNotActive(id: String, status: String)
     /// The same idempotency key was sent earlier with a different request.
     case idempotencyKeyReused(key: String)
     case unauthorized(String)
@@ -25,6 +29,8 @@ extension DomainError {
         case .unknownStore, .unknownProduct, .notFound: "not_found"
         case .versionConflict: "version_conflict"
         case .insufficientStock: "insufficient_stock"
+        case .insufficientAvailable: "insufficient_available"
+        case .reservationNotActive: "reservation_not_active"
         case .idempotencyKeyReused: "idempotency_key_reused"
         case .unauthorized: "unauthorized"
         case .forbidden: "forbidden"

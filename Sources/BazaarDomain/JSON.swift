@@ -78,7 +78,8 @@ extension StockLevel {
     public func readAnswerJSON(storeID: String, productID: String) -> String {
         let updated = version == 0 ? "null" : "\"\(RFC3339.format(millis: updatedAtMillis))\""
         return """
-            {"store_id":\(JSON.quoted(storeID)),"product_id":\(JSON.quoted(productID)),"quantity":\(quantity),"version":\(version),"updated_at":\(updated)}
+            {"store_id":\(JSON.quoted(storeID)),"product_id":\(JSON.quoted(productID)),"quantity":\(quantity),"version":\(version),"updated_at":\(updated),\
+            "reserved":\(reserved),"available":\(available),"incoming":\(incoming)}
             """
     }
 }

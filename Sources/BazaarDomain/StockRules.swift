@@ -1,15 +1,32 @@
 /// The current stock of one store x product. `version` counts its ledger rows (invariant 1).
+///
+/// Beside the ledger's `quantity` (on hand), the inventory states of DESIGN.md: `reserved` (the sum of active
+/// reservations) and `incoming` (open purchase orders and transfers in transit to the store). They change without a
+/// ledger row, so they do not move `version`; `stateChanges` counts their changes instead, and `revision`
+/// (`version + stateChanges`) orders every state of the row: caches compare revisions (invariant 4).
 public struct StockLevel: Sendable, Equatable {
     public var quantity: Int64
     public var version: Int64
     /// Commit time of the last movement, epoch milliseconds; 0 when there is none yet.
     public var updatedAtMillis: Int64
+    public var reserved: Int64
+    public var incoming: Int64
+    /// Changes of `reserved` or `incoming` (no ledger row, so not counted by `version`).
+    public var stateChanges: Int64
 
-    public init(quantity: Int64, version: Int64, updatedAtMillis: Int64) {
+    public init(quantity: Int64, version: Int64, updatedAtMillis: Int64, reserved: Int64 = 0, incoming: Int64 = 0, stateChanges: Int64 = 0) {
         self.quantity = quantity
         self.version = version
         self.updatedAtMillis = updatedAtMillis
+        self.reserved = reserved
+        self.incoming = incoming
+        self.stateChanges = stateChanges
     }
+
+    /// On hand less what active reservations hold (negative only after facts recorded over reservations).
+    public var available: Int64 { quantity - reserved }
+    /// Grows with every change of the row, ledger or state: what caches order values by.
+    public var revision: Int64 { version + stateChanges }
 
     /// A product in the catalog with no movement yet in a store.
     public static let empty = StockLevel(quantity: 0, version: 0, updatedAtMillis: 0)
@@ -138,10 +155,15 @@ public enum StockRules {
         guard after.magnitude <= maxAbsoluteLevel.magnitude else {
             throw .invalid(field: "delta", message: "would take the level beyond \(maxAbsoluteLevel) in magnitude")
         }
-        if !command.reason.isFact, delta < 0, after < 0 {
+        // Invariant 7: a command may not take `available` (on hand less reserved) below zero; facts always apply.
+        if !command.reason.isFact, delta < 0, after - current.reserved < 0 {
             throw .insufficientStock(
-                storeID: command.storeID, productID: command.productID, available: current.quantity, requested: -delta)
+                storeID: command.storeID, productID: command.productID, available: current.available, requested: -delta)
         }
-        return (delta, StockLevel(quantity: after, version: current.version + 1, updatedAtMillis: now))
+        var next = current
+        next.quantity = after
+        next.version = current.version + 1
+        next.updatedAtMillis = now
+        return (delta, next)
     }
 }

@@ -17,10 +17,12 @@ public struct APIServices: Sendable {
     public var consistencyTokens: ConsistencyTokenSigner?
     /// Requests per client address, before authentication; nil: no such limit.
     public var addressLimit: AddressRateLimit?
+    public var reservations: ReservationService
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
-                metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, authFailures: FailedAuthThrottle = FailedAuthThrottle(),
-                consistencyTokens: ConsistencyTokenSigner? = nil, addressLimit: AddressRateLimit? = nil) {
+                metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, reservations: ReservationService? = nil,
+                authFailures: FailedAuthThrottle = FailedAuthThrottle(), consistencyTokens: ConsistencyTokenSigner? = nil,
+                addressLimit: AddressRateLimit? = nil) {
         self.stock = stock
         self.intelligence = intelligence
         self.webhooks = webhooks
@@ -32,6 +34,7 @@ public struct APIServices: Sendable {
         self.authFailures = authFailures
         self.consistencyTokens = consistencyTokens
         self.addressLimit = addressLimit
+        self.reservations = reservations ?? ReservationService(stock: stock, clock: clock)
     }
 }
 
@@ -67,6 +70,7 @@ public struct BazaarRouter: Sendable {
         IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
         WebhookController(webhooks: services.webhooks, store: services.stock.store).register(&registrar, on: authenticated)
         OverviewController(stock: services.stock).register(&registrar, on: authenticated)
+        ReservationController(reservations: services.reservations).register(&registrar, on: authenticated)
         table.set(registrar.table)
         self.responder = router.buildResponder()
         self.routes = registrar.table

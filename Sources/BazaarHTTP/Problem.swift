@@ -70,6 +70,14 @@ extension Problem {
             self.init(.conflict, "insufficient-stock", "Insufficient stock",
                       "\(product) in \(store) has \(available), which cannot cover \(requested)",
                       extensions: [("available", "\(available)"), ("requested", "\(requested)")])
+        case .insufficientAvailable(let store, let product, let available, let requested):
+            self.init(.conflict, "insufficient-available", "Insufficient available stock",
+                      "\(product) in \(store) has \(available) available (on hand less active reservations), which cannot cover \(requested)",
+                      extensions: [("available", "\(available)"), ("requested", "\(requested)")])
+        case .reservationNotActive(let id, let status):
+            self.init(.conflict, "reservation-not-active", "Reservation not active",
+                      "reservation \(JSON.quoted(id)) is \(status); only an active reservation can be fulfilled or released",
+                      extensions: [("status", JSON.quoted(status))])
         case .idempotencyKeyReused(let key):
             self.init(.unprocessableContent, "idempotency-key-reused", "Idempotency key reused",
                       "Idempotency-Key \(JSON.quoted(key)) was already used for a different request; use a new key for a new request")

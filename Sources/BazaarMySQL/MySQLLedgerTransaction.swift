@@ -47,13 +47,12 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         for key in keys where levels[key] == nil { levels[key] = LockedLevel(level: .empty, stored: false) }
         for tuples in try pairLists(keys.map { ($0.storeID, $0.productID) }) {
             let rows = try connection.query("""
-                SELECT store_id, product_id, quantity, version, updated_at_ms FROM stock_levels
+                SELECT \(MySQLRows.levelColumns) FROM stock_levels
                 WHERE (store_id, product_id) IN (\(tuples)) ORDER BY store_id, product_id FOR UPDATE
                 """)
             for row in rows {
                 let key = Key(storeID: try row.string(0), productID: try row.string(1))
-                levels[key] = LockedLevel(level: StockLevel(quantity: try row.int(2), version: try row.int(3), updatedAtMillis: try row.int(4)),
-                                          stored: true)
+                levels[key] = LockedLevel(level: try MySQLRows.level(row, at: 2), stored: true)
             }
         }
     }

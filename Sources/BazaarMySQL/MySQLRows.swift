@@ -8,7 +8,9 @@ enum MySQLRows {
         stock_movements.seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason, reference, \
         actor, at_ms, recorded_at_ms
         """
-    static let levelColumns = "store_id, product_id, quantity, version, updated_at_ms"
+    static let levelColumns = "store_id, product_id, quantity, version, updated_at_ms, reserved, incoming, state_changes"
+    /// A level with its inventory states, in `level(_:at:)`'s order.
+    static let levelStateColumns = "quantity, version, updated_at_ms, reserved, incoming, state_changes"
     static let storeColumns = "id, name, attributes, created_at_ms, updated_at_ms"
     static let productColumns = "id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms"
     static let apiKeyColumns = "id, name, role, stores, key_hash, created_at_ms, revoked_at_ms"
@@ -28,8 +30,12 @@ enum MySQLRows {
     }
 
     static func stockRow(_ row: MySQLRow) throws -> StockRow {
-        StockRow(storeID: try row.string(0), productID: try row.string(1),
-                 level: StockLevel(quantity: try row.int(2), version: try row.int(3), updatedAtMillis: try row.int(4)))
+        StockRow(storeID: try row.string(0), productID: try row.string(1), level: try level(row, at: 2))
+    }
+
+    static func level(_ row: MySQLRow, at i: Int) throws -> StockLevel {
+        StockLevel(quantity: try row.int(i), version: try row.int(i + 1), updatedAtMillis: try row.int(i + 2), reserved: try row.int(i + 3),
+                   incoming: try row.int(i + 4), stateChanges: try row.int(i + 5))
     }
 
     static func store(_ row: MySQLRow) throws -> Store {

@@ -117,5 +117,22 @@ enum MySQLSchema {
                 ADD COLUMN IF NOT EXISTS daily_hi DOUBLE NULL
             """,
         ]),
+        // Inventory states (issue 17): reserved and incoming stock beside the ledger's quantity (instant ADD COLUMN on
+        // MariaDB), and reservations. `state_changes` counts changes of the states: caches order by version + state_changes.
+        (4, [
+            """
+            ALTER TABLE stock_levels ADD COLUMN IF NOT EXISTS reserved BIGINT NOT NULL DEFAULT 0,
+                ADD COLUMN IF NOT EXISTS incoming BIGINT NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS state_changes BIGINT NOT NULL DEFAULT 0
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS reservations (
+                seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, id VARCHAR(64) NOT NULL, store_id VARCHAR(64) NOT NULL,
+                product_id VARCHAR(64) NOT NULL, quantity BIGINT NOT NULL, status VARCHAR(16) NOT NULL, reference VARCHAR(128) NULL,
+                expires_at_ms BIGINT NOT NULL, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, movement_id CHAR(36) NULL,
+                UNIQUE KEY reservations_id (id), KEY reservations_due (status, expires_at_ms),
+                KEY reservations_by_level (store_id, product_id, seq), KEY reservations_by_store_status (store_id, status, seq),
+                KEY reservations_by_product (product_id, seq), KEY reservations_by_status (status, seq)) \(table)
+            """,
+        ]),
     ]
 }

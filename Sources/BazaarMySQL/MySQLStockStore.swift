@@ -172,10 +172,8 @@ public final class MySQLStockStore: StockStore {
 
     public func level(storeID: String, productID: String) async throws -> StockLevel? {
         try await onReplica { connection in
-            try connection.select("SELECT quantity, version, updated_at_ms FROM stock_levels WHERE store_id = ? AND product_id = ?",
-                                  [storeID, productID]).first.map {
-                StockLevel(quantity: try $0.int(0), version: try $0.int(1), updatedAtMillis: try $0.int(2))
-            }
+            try connection.select("SELECT \(MySQLRows.levelStateColumns) FROM stock_levels WHERE store_id = ? AND product_id = ?",
+                                  [storeID, productID]).first.map { try MySQLRows.level($0, at: 0) }
         }
     }
 

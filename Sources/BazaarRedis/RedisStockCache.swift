@@ -14,7 +14,7 @@ import Synchronization
 /// which bounds staleness when a message is lost. Redis is an accelerator only: every Redis call goes through a
 /// circuit breaker with a short timeout, and failures fall back to the database.
 public final class RedisStockCache: StockCache {
-    /// KEYS[1] the level's key; ARGV: version, encoded value, TTL in ms, channel, message. Returns 1 when stored.
+    /// KEYS[1] the level's key; ARGV: revision, encoded value, TTL in ms, channel, message. Returns 1 when stored.
     static let offerScript = RedisScript("""
         local current = redis.call('GET', KEYS[1])
         if current then
@@ -73,7 +73,7 @@ public final class RedisStockCache: StockCache {
                 return nil
             }
             // Older than what this node already holds: Redis missed an update; let the database answer.
-            if let floor = near.floor(key), floor.version > level.version {
+            if let floor = near.floor(key), floor.revision > level.revision {
                 RedisCacheMetrics.misses.increment()
                 return nil
             }
@@ -96,7 +96,7 @@ public final class RedisStockCache: StockCache {
         let encoded = Self.encode(level)
         do {
             let stored = try await redis.run(Self.offerScript, keys: [redisKey(key)], arguments: [
-                String(level.version), encoded, String(ttlMillis), channel, Self.message(key, encoded),
+                String(level.revision), encoded, String(ttlMillis), channel, Self.message(key, encoded),
             ])
             RedisRoundTrips.cacheOffer.increment()
             await breaker.recordSuccess()
@@ -238,13 +238,23 @@ public final class RedisStockCache: StockCache {
         return (key, String(message[message.index(after: bar)...]))
     }
 
-    /// `version:quantity:updatedAtMillis`: the version first, for the script's comparison.
-    static func encode(_ level: StockLevel) -> String { "\(level.version):\(level.quantity):\(level.updatedAtMillis)" }
+    /// `revision:version:quantity:updatedAtMillis:reserved:incoming`: the revision first, for the script's comparison.
+    /// (Values written before the inventory states, `version:quantity:updatedAtMillis`, read as revision = version.)
+    static func encode(_ level: StockLevel) -> String {
+        "\(level.revision):\(level.version):\(level.quantity):\(level.updatedAtMillis):\(level.reserved):\(level.incoming)"
+    }
 
     static func decode(_ text: String) -> StockLevel? {
         let parts = text.split(separator: ":")
-        guard parts.count == 3, let version = Int64(parts[0]), let quantity = Int64(parts[1]), let updated = Int64(parts[2]) else { return nil }
-        return StockLevel(quantity: quantity, version: version, updatedAtMillis: updated)
+        if parts.count == 3 {
+            guard let version = Int64(parts[0]), let quantity = Int64(parts[1]), let updated = Int64(parts[2]) else { return nil }
+            return StockLevel(quantity: quantity, version: version, updatedAtMillis: updated)
+        }
+        guard parts.count == 6, let revision = Int64(parts[0]), let version = Int64(parts[1]), let quantity = Int64(parts[2]),
+            let updated = Int64(parts[3]), let reserved = Int64(parts[4]), let incoming = Int64(parts[5]), revision >= version
+        else { return nil }
+        return StockLevel(quantity: quantity, version: version, updatedAtMillis: updated, reserved: reserved, incoming: incoming,
+                          stateChanges: revision - version)
     }
 }
 

@@ -32,9 +32,9 @@ struct SQLiteLedgerTransaction: LedgerTransaction {
 
     func lockLevel(storeID: String, productID: String) throws -> StockLevel? {
         let statement = try db.cachedStatement(
-            sql: "SELECT quantity, version, updated_at_ms FROM stock_levels WHERE store_id = ? AND product_id = ?")
+            sql: "SELECT \(SQLiteStockStore.levelColumns) FROM stock_levels WHERE store_id = ? AND product_id = ?")
         guard let row = try Row.fetchOne(statement, arguments: [storeID, productID]) else { return nil }
-        return StockLevel(quantity: row[0], version: row[1], updatedAtMillis: row[2])
+        return SQLiteStockStore.level(row, at: 0)
     }
 
     func writeLevel(storeID: String, productID: String, level: StockLevel, isNew: Bool) throws {

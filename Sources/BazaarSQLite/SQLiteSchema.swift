@@ -112,5 +112,23 @@ enum SQLiteSchema {
             "ALTER TABLE stock_thresholds ADD COLUMN daily_lo REAL",
             "ALTER TABLE stock_thresholds ADD COLUMN daily_hi REAL",
         ]),
+        // Inventory states (issue 17): reserved and incoming stock beside the ledger's quantity, and reservations.
+        // `state_changes` counts changes of the states (no ledger row): caches order values by version + state_changes.
+        (8, [
+            "ALTER TABLE stock_levels ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE stock_levels ADD COLUMN incoming INTEGER NOT NULL DEFAULT 0",
+            "ALTER TABLE stock_levels ADD COLUMN state_changes INTEGER NOT NULL DEFAULT 0",
+            """
+            CREATE TABLE reservations (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, store_id TEXT NOT NULL, product_id TEXT NOT NULL,
+                quantity INTEGER NOT NULL, status TEXT NOT NULL, reference TEXT, expires_at_ms INTEGER NOT NULL,
+                created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL, movement_id TEXT)
+            """,
+            "CREATE INDEX reservations_due ON reservations (status, expires_at_ms)",
+            "CREATE INDEX reservations_by_level ON reservations (store_id, product_id, seq)",
+            "CREATE INDEX reservations_by_store_status ON reservations (store_id, status, seq)",
+            "CREATE INDEX reservations_by_product ON reservations (product_id, seq)",
+            "CREATE INDEX reservations_by_status ON reservations (status, seq)",
+        ]),
     ]
 }

@@ -118,7 +118,7 @@ public final class SQLiteStockStore: StockStore {
     public func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT store_id, product_id, quantity, version, updated_at_ms FROM stock_levels
+                SELECT store_id, product_id, \(Self.levelColumns) FROM stock_levels
                 WHERE store_id = ? AND product_id > ? ORDER BY product_id LIMIT ?
                 """, arguments: [storeID, afterProductID ?? "", limit]).map(Self.stockRow)
         }
@@ -127,7 +127,7 @@ public final class SQLiteStockStore: StockStore {
     public func levels(productID: String, afterStoreID: String?, limit: Int) async throws -> [StockRow] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT store_id, product_id, quantity, version, updated_at_ms FROM stock_levels
+                SELECT store_id, product_id, \(Self.levelColumns) FROM stock_levels
                 WHERE product_id = ? AND store_id > ? ORDER BY store_id LIMIT ?
                 """, arguments: [productID, afterStoreID ?? "", limit]).map(Self.stockRow)
         }
@@ -339,8 +339,16 @@ public final class SQLiteStockStore: StockStore {
             recordedAtMillis: row[12])
     }
 
+    /// The columns of a stock row's level with its inventory states, in `level(_:at:)`'s order.
+    static let levelColumns = "quantity, version, updated_at_ms, reserved, incoming, state_changes"
+
+    static func level(_ row: Row, at i: Int) -> StockLevel {
+        StockLevel(quantity: row[i], version: row[i + 1], updatedAtMillis: row[i + 2], reserved: row[i + 3], incoming: row[i + 4],
+                   stateChanges: row[i + 5])
+    }
+
     static func stockRow(_ row: Row) -> StockRow {
-        StockRow(storeID: row[0], productID: row[1], level: StockLevel(quantity: row[2], version: row[3], updatedAtMillis: row[4]))
+        StockRow(storeID: row[0], productID: row[1], level: level(row, at: 2))
     }
 
     static func store(from row: Row) -> Store {

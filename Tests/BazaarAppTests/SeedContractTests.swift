@@ -29,7 +29,7 @@ struct SeedContractTests {
         try await Harness.withApp(db.url) { _, client in
             let empty = try await client.call(.get, "/get-stock/S2/P3")
             #expect(empty.status == 200)
-            #expect(Set(empty.json.keys) == ["store_id", "product_id", "quantity", "version", "updated_at"])
+            #expect(Set(empty.json.keys) == ["store_id", "product_id", "quantity", "version", "updated_at", "reserved", "available", "incoming"])
             #expect(empty.int("quantity") == 0)
             #expect(empty.int("version") == 0)
             #expect(empty.json["updated_at"] is NSNull)
