@@ -77,7 +77,7 @@ extension Problem {
         case .reservationNotActive(let id, let status):
             self.init(.conflict, "reservation-not-active", "Reservation not active",
                       "reservation \(JSON.quoted(id)) is \(status); only an active reservation can be fulfilled or released",
-                      extensions: [("status", JSON.quoted(status))])
+                      extensions: [("reservation_status", JSON.quoted(status))])
         case .idempotencyKeyReused(let key):
             self.init(.unprocessableContent, "idempotency-key-reused", "Idempotency key reused",
                       "Idempotency-Key \(JSON.quoted(key)) was already used for a different request; use a new key for a new request")

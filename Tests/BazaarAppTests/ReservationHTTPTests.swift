@@ -52,7 +52,7 @@ import Testing
             let after = try await client.call(.get, "/get-stock/S1/P1")
             #expect(after.int("quantity") == 2 && after.int("reserved") == 0 && after.int("available") == 2 && after.int("version") == 2)
             let again = try await client.call(.post, "/v1/reservations/\(id)/release")
-            #expect(again.status == 409 && again.string("type") == "/problems/reservation-not-active" && again.string("status") == "fulfilled")
+            #expect(again.status == 409 && again.string("type") == "/problems/reservation-not-active" && again.string("reservation_status") == "fulfilled")
             #expect(try await client.call(.get, "/v1/reservations/\(id)").string("status") == "fulfilled")
 
             let second = try await client.call(.post, "/v1/reservations",
