@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # System libraries the build links (the one list, scripts/system-packages.txt, shared with scripts/run-demo.sh) and
 # the servers the tests talk to (installed if missing).
 source scripts/system-packages.sh
-ensure_debian_packages $(build_packages) mariadb-server mariadb-client redis-server python3-venv openssl chromium chromium-driver
+ensure_debian_packages $(build_packages) mariadb-server mariadb-client redis-server python3-venv openssl socat chromium chromium-driver
 # Before minutes of building: every system library Package.swift links has its Debian package in that list.
 bash scripts/check-system-packages.sh
 
@@ -30,6 +30,9 @@ BAZAAR_TEST_DISRUPTIVE=1 swift test --skip-build --filter OutageTests
 # The real binary, end to end (the debug build made above), on SQLite and then in the production shape: MariaDB with
 # its replica, Redis over TLS (rediss://, the test CA) and Kafka.
 bash scripts/e2e.sh .build/debug/bazaar
+# The binary's Kafka clients over TLS (issue 11): a broker behind TLS of its own (Tansu behind socat, the test CA);
+# doctor, topics, publishing and consuming through TLS, a wrong CA refused, SASL settings checked at start.
+bash scripts/kafka-tls-e2e.sh .build/debug/bazaar
 mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -e 'DROP DATABASE IF EXISTS bazaar_e2e; CREATE DATABASE bazaar_e2e'
 E2E_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/bazaar_e2e" E2E_REPLICA_URLS="$BAZAAR_TEST_MYSQL_REPLICA_URL/bazaar_e2e" \
   BAZAAR_REDIS_URL="$BAZAAR_TEST_REDIS_TLS_URL&tls_ca=$BAZAAR_TEST_REDIS_TLS_DIR/ca.pem" BAZAAR_REDIS_KEY_PREFIX="e2e-$$-$RANDOM:" \

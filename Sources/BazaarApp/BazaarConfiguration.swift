@@ -1,5 +1,6 @@
 public import Configuration
 public import BazaarCore
+import KafkaClient
 import Logging
 import Foundation
 import SystemPackage
@@ -46,6 +47,24 @@ public struct BazaarConfiguration: Sendable {
     /// remembered at least this long; an older command is refused to `.rejected`, never applied twice. Keep it at or
     /// above the topic's retention (Kafka's default is 7 days).
     public var kafkaCommandReplayWindowHours = 168.0
+    /// `kafka.security_protocol` / `BAZAAR_KAFKA_SECURITY_PROTOCOL`: librdkafka's `security.protocol` for every Kafka
+    /// client (producer, consumers, topic creation): `plaintext` (the default), `ssl` (TLS, the brokers' certificate
+    /// chain and host name verified), `sasl_ssl` (TLS and a SCRAM login: the production setting) or `sasl_plaintext`.
+    public var kafkaSecurityProtocol = "plaintext"
+    /// `kafka.ssl_ca_location` / `BAZAAR_KAFKA_SSL_CA_LOCATION`: `ssl.ca.location`, the PEM file of the authority that
+    /// signed the brokers' certificates (default: the system's trust store).
+    public var kafkaSSLCALocation: String?
+    /// `kafka.ssl_certificate_location` and `kafka.ssl_key_location`: `ssl.certificate.location` and
+    /// `ssl.key.location`, this node's client certificate and key (PEM), for brokers that require one.
+    public var kafkaSSLCertificateLocation: String?
+    public var kafkaSSLKeyLocation: String?
+    /// `kafka.sasl_mechanism` / `BAZAAR_KAFKA_SASL_MECHANISM`: `sasl.mechanisms`, `SCRAM-SHA-512` (default) or
+    /// `SCRAM-SHA-256`; with `sasl_ssl` or `sasl_plaintext` only, like the user and password below.
+    public var kafkaSASLMechanism: String?
+    /// `kafka.sasl_username` / `BAZAAR_KAFKA_SASL_USERNAME`: `sasl.username`.
+    public var kafkaSASLUsername: String?
+    /// `kafka.sasl_password` / `BAZAAR_KAFKA_SASL_PASSWORD`: `sasl.password`, a secret (never logged or shown).
+    public var kafkaSASLPassword: String?
     /// `shutdown.timeout_seconds` / `BAZAAR_SHUTDOWN_TIMEOUT_SECONDS`: how long a graceful shutdown (SIGTERM) may
     /// take: requests in flight finish, the outbox publishes what it can; what is left is published by the next
     /// start. The process has exited by then (orchestrators commonly kill after 30 s).
@@ -114,6 +133,13 @@ public struct BazaarConfiguration: Sendable {
         shutdownTimeoutSeconds = reader.double(forKey: "shutdown.timeout_seconds", default: shutdownTimeoutSeconds)
         kafkaBrokers = reader.string(forKey: "kafka.brokers").flatMap { $0.isEmpty ? nil : $0 }
         kafkaConsumerGroup = reader.string(forKey: "kafka.consumer_group", default: kafkaConsumerGroup)
+        kafkaSecurityProtocol = reader.string(forKey: "kafka.security_protocol", default: kafkaSecurityProtocol)
+        kafkaSSLCALocation = reader.string(forKey: "kafka.ssl_ca_location").flatMap { $0.isEmpty ? nil : $0 }
+        kafkaSSLCertificateLocation = reader.string(forKey: "kafka.ssl_certificate_location").flatMap { $0.isEmpty ? nil : $0 }
+        kafkaSSLKeyLocation = reader.string(forKey: "kafka.ssl_key_location").flatMap { $0.isEmpty ? nil : $0 }
+        kafkaSASLMechanism = reader.string(forKey: "kafka.sasl_mechanism").flatMap { $0.isEmpty ? nil : $0 }
+        kafkaSASLUsername = reader.string(forKey: "kafka.sasl_username").flatMap { $0.isEmpty ? nil : $0 }
+        kafkaSASLPassword = reader.string(forKey: "kafka.sasl_password", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         adminKey = reader.string(forKey: "admin.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         securitySecretKey = reader.string(forKey: "security.secret_key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         rateLimitRate = reader.double(forKey: "rate_limit.rate", default: rateLimitRate)
@@ -173,6 +199,26 @@ public struct BazaarConfiguration: Sendable {
         }
     }
 
+    /// The Kafka clients' TLS and SASL settings (`kafka.security_protocol` and the rest), validated: an error names
+    /// this configuration's key, never the password.
+    func kafkaSecurity() throws -> KafkaSecurity {
+        do {
+            return try KafkaSecurity(securityProtocol: kafkaSecurityProtocol, caLocation: kafkaSSLCALocation,
+                                     certificateLocation: kafkaSSLCertificateLocation, keyLocation: kafkaSSLKeyLocation,
+                                     saslMechanism: kafkaSASLMechanism, saslUsername: kafkaSASLUsername, saslPassword: kafkaSASLPassword)
+        } catch {
+            // librdkafka's property names, in the message, become the keys an operator sets.
+            var message = error.message
+            for (property, key) in [("security.protocol", "kafka.security_protocol"), ("ssl.ca.location", "kafka.ssl_ca_location"),
+                                    ("ssl.certificate.location", "kafka.ssl_certificate_location"), ("ssl.key.location", "kafka.ssl_key_location"),
+                                    ("sasl.mechanisms", "kafka.sasl_mechanism"), ("sasl.username", "kafka.sasl_username"),
+                                    ("sasl.password", "kafka.sasl_password")] {
+                message = message.replacingOccurrences(of: property, with: key)
+            }
+            throw ConfigurationError(message)
+        }
+    }
+
     /// `http.port` -> `BAZAAR_HTTP_PORT`.
     public static func environmentName(forKey key: String) -> String {
         "BAZAAR_" + key.replacingOccurrences(of: ".", with: "_").uppercased()
@@ -185,6 +231,10 @@ public struct BazaarConfiguration: Sendable {
         }
         guard kafkaCommandReplayWindowHours >= 1, kafkaCommandReplayWindowHours <= 24 * 366 else {
             throw ConfigurationError("kafka.command_replay_window_hours must be between 1 and 8784 (a year)")
+        }
+        let kafkaSecurity = try kafkaSecurity()
+        if kafkaBrokers == nil, kafkaSecurity != .plaintext {
+            throw ConfigurationError("kafka.security_protocol \(kafkaSecurity.securityProtocol.rawValue) is set but kafka.brokers is not: set both, or neither")
         }
         guard databaseStatementTimeoutMillis >= 100, databaseStatementTimeoutMillis <= 3_600_000 else {
             throw ConfigurationError("database.statement_timeout_ms must be between 100 and 3600000")

@@ -98,8 +98,13 @@ public struct BazaarSystem: Sendable {
         var intelligenceConsumer: any Service = IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger)
         var kafkaServices: (producer: [any Service], consumers: [any Service]) = ([], [])
         if let brokers = configuration.kafkaBrokers {
+            // TLS and SASL (kafka.security_protocol and the rest): the same for every client below.
+            let security = try configuration.kafkaSecurity()
+            if security.securityProtocol == .saslPlaintext {
+                logger.warning("kafka.security_protocol is sasl_plaintext: the SCRAM login hides the password, but events and commands cross the network in clear; use sasl_ssl")
+            }
             do {
-                try KafkaAdmin.createTopics(brokers: brokers, [
+                try KafkaAdmin.createTopics(brokers: brokers, security: security, [
                     (MovementEvent.topic, 8), (AlertEvent.topic, 4), (CommandIngestion.topic, 8), (CommandIngestion.rejectedTopic, 2),
                 ], timeoutMillis: 5000)
             } catch {
@@ -109,9 +114,9 @@ public struct BazaarSystem: Sendable {
                 logger.log(level: error.isFatal ? .critical : .warning, "kafka", metadata: ["error": "\(error)"])
             }
             // Its flush at shutdown gets a fifth of the shutdown bound: what it cannot deliver stays in the outbox.
-            let producer = try KafkaProducer(configuration: .producer(brokers: brokers),
+            let producer = try KafkaProducer(configuration: .producer(brokers: brokers, security: security),
                                              shutdownFlushMillis: Int32(configuration.shutdownTimeoutSeconds * 200), onError: onError)
-            let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup),
+            let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, security: security, group: configuration.kafkaConsumerGroup),
                                              topics: [CommandIngestion.topic], maxBatch: 5000, onError: onError)
             let signer = MovementEventSigner(deploymentKey: configuration.deploymentKey)
             let verifier = VerifiedMovements(signer: signer, logger: logger)
@@ -125,7 +130,7 @@ public struct BazaarSystem: Sendable {
             // A new group starts at the newest movement: replaying the topic's retained history would open and
             // resolve alerts (and call webhooks) for levels long past. An existing group resumes where it stopped.
             intelligenceConsumer = MovementIntelligenceConsumer(
-                consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, group: configuration.kafkaConsumerGroup + ".intelligence",
+                consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, security: security, group: configuration.kafkaConsumerGroup + ".intelligence",
                                                                      startAtLatest: true),
                                             topics: [MovementEvent.topic], onError: onError),
                 intelligence: intelligence, verifier: verifier, logger: logger)
@@ -133,7 +138,7 @@ public struct BazaarSystem: Sendable {
                 // A group of this node's own, from the newest movement: every node sees every movement.
                 let group = configuration.kafkaConsumerGroup + ".cache." + String(UInt64.random(in: 0...UInt64.max), radix: 16)
                 kafkaServices.consumers.append(MovementCacheCoherence(
-                    consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, group: group, startAtLatest: true),
+                    consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, security: security, group: group, startAtLatest: true),
                                                 topics: [MovementEvent.topic], onError: onError),
                     cache: cache, verifier: verifier))
             }

@@ -53,7 +53,11 @@ public enum Doctor {
             checks.append(Check(name: "redis", target: "not configured", problem: nil, detail: "in-process cache and rate limits"))
         }
         if let brokers = configuration.kafkaBrokers {
-            checks.append(await kafka(brokers: brokers, timeoutSeconds: timeoutSeconds))
+            do {
+                checks.append(await kafka(brokers: brokers, security: try configuration.kafkaSecurity(), timeoutSeconds: timeoutSeconds))
+            } catch {
+                checks.append(Check(name: "kafka", target: brokers, problem: "\(error)", detail: ""))
+            }
         } else {
             checks.append(Check(name: "kafka", target: "not configured", problem: nil, detail: "in-process event bus"))
         }
@@ -146,20 +150,22 @@ public enum Doctor {
         return String(info[range.upperBound...].prefix { $0.isNumber || $0 == "." })
     }
 
-    static func kafka(brokers: String, timeoutSeconds: UInt32) async -> Check {
+    static func kafka(brokers: String, security: KafkaSecurity = .plaintext, timeoutSeconds: UInt32) async -> Check {
         let outcome: Result<[String], KafkaError> = await onThread {
             do throws(KafkaError) {
-                return .success(try KafkaAdmin.clusterBrokers(brokers: brokers, timeoutMillis: Int32(timeoutSeconds) * 1000))
+                return .success(try KafkaAdmin.clusterBrokers(brokers: brokers, security: security, timeoutMillis: Int32(timeoutSeconds) * 1000))
             } catch {
                 return .failure(error)
             }
         }
         switch outcome {
         case .success(let found):
-            return Check(name: "kafka", target: brokers, problem: nil, detail: "brokers \(found.joined(separator: ", "))")
+            return Check(name: "kafka", target: brokers, problem: nil,
+                         detail: "brokers \(found.joined(separator: ", ")) (\(security.securityProtocol.rawValue))")
         case .failure(let error):
             return Check(name: "kafka", target: brokers,
-                         problem: "cannot be reached (\(error.message)); check that the brokers run there and that kafka.brokers (--kafka-brokers, BAZAAR_KAFKA_BROKERS) is right, or unset it",
+                         problem: "cannot be reached (\(error.message)); check that the brokers run there and that kafka.brokers (--kafka-brokers, BAZAAR_KAFKA_BROKERS) is right, or unset it"
+                            + (security == .plaintext ? "" : "; and that kafka.security_protocol (\(security.securityProtocol.rawValue)), the CA file and the SASL user are those the brokers expect"),
                          detail: "")
         }
     }

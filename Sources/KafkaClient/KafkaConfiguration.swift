@@ -1,19 +1,32 @@
 import CRdKafka
 
-/// librdkafka properties, by their librdkafka names, with typed accessors for the ones Bazaar sets.
-public struct KafkaConfiguration: Sendable, Equatable {
+/// librdkafka properties, by their librdkafka names, with typed accessors for the ones Bazaar sets. `description`
+/// hides the secrets (`sasl.password`, `ssl.key.password`).
+public struct KafkaConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var properties: [String: String]
 
-    public init(brokers: String, _ properties: [String: String] = [:]) {
-        self.properties = properties.merging(["bootstrap.servers": brokers]) { _, new in new }
+    /// `security`'s properties (TLS, SASL) are laid over `properties`.
+    public init(brokers: String, security: KafkaSecurity = .plaintext, _ properties: [String: String] = [:]) {
+        self.properties = properties.merging(security.properties) { _, new in new }.merging(["bootstrap.servers": brokers]) { _, new in new }
+    }
+
+    /// The properties librdkafka never echoes back: shown as `***`.
+    static let secretProperties: Set<String> = ["sasl.password", "ssl.key.password", "ssl.keystore.password"]
+
+    static func redacted(_ properties: [String: String]) -> [String: String] {
+        properties.reduce(into: [:]) { $0[$1.key] = secretProperties.contains($1.key) ? "***" : $1.value }
+    }
+
+    public var description: String {
+        Self.redacted(properties).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
     }
 
     /// `bootstrap.servers`
     public var brokers: String { properties["bootstrap.servers"] ?? "" }
 
     /// A producer that loses nothing: `acks=all`, `enable.idempotence=true`; `linger.ms` batches sends.
-    public static func producer(brokers: String, lingerMillis: Int = 5) -> KafkaConfiguration {
-        KafkaConfiguration(brokers: brokers, [
+    public static func producer(brokers: String, security: KafkaSecurity = .plaintext, lingerMillis: Int = 5) -> KafkaConfiguration {
+        KafkaConfiguration(brokers: brokers, security: security, [
             "acks": "all", "enable.idempotence": "true", "linger.ms": String(lingerMillis),
             // Retried for 30 s, then reported as failed: the outbox still holds the event and sends it again.
             "message.timeout.ms": "30000",
@@ -23,8 +36,9 @@ public struct KafkaConfiguration: Sendable, Equatable {
     /// A consumer in `group.id` whose offsets are stored only after processing (`enable.auto.offset.store=false`)
     /// and committed from the store in the background; a new group starts at the earliest offset
     /// (`auto.offset.reset`), or at the newest with `startAtLatest` (a reader that only needs what happens from now on).
-    public static func consumer(brokers: String, group: String, startAtLatest: Bool = false) -> KafkaConfiguration {
-        KafkaConfiguration(brokers: brokers, [
+    public static func consumer(brokers: String, security: KafkaSecurity = .plaintext, group: String,
+                                startAtLatest: Bool = false) -> KafkaConfiguration {
+        KafkaConfiguration(brokers: brokers, security: security, [
             "group.id": group, "enable.auto.commit": "true", "auto.commit.interval.ms": "200",
             "enable.auto.offset.store": "false", "auto.offset.reset": startAtLatest ? "latest" : "earliest", "enable.partition.eof": "false",
             // A member that stops heartbeating loses its partitions within seconds, not the default 45 s.

@@ -170,32 +170,33 @@ private let consumerErrorCallback: @convention(c) (OpaquePointer?, Int32, Unsafe
 public enum KafkaAdmin {
     /// Creates topics with the given partition counts (replication factor: the broker's default); existing topics
     /// are left as they are.
-    public static func createTopics(brokers: String, _ topics: [(name: String, partitions: Int32)], timeoutMillis: Int32 = 10_000) throws {
-        let rk = try KafkaConfiguration(brokers: brokers).makeClient(RD_KAFKA_PRODUCER)
-        defer { rd_kafka_destroy(rk) }
-        var errorText = [CChar](repeating: 0, count: 512)
-        var newTopics: [OpaquePointer?] = try topics.map { topic in
-            guard let created = rd_kafka_NewTopic_new(topic.name, topic.partitions, -1, &errorText, errorText.count) else {
-                throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
+    public static func createTopics(brokers: String, security: KafkaSecurity = .plaintext, _ topics: [(name: String, partitions: Int32)],
+                                    timeoutMillis: Int32 = 10_000) throws(KafkaError) {
+        try withClient(KafkaConfiguration(brokers: brokers, security: security)) { rk throws(KafkaError) in
+            var errorText = [CChar](repeating: 0, count: 512)
+            var newTopics: [OpaquePointer?] = try topics.map { topic throws(KafkaError) in
+                guard let created = rd_kafka_NewTopic_new(topic.name, topic.partitions, -1, &errorText, errorText.count) else {
+                    throw KafkaError(code: KafkaError.invalidConfiguration, message: String(nulTerminated: errorText))
+                }
+                return created
             }
-            return created
-        }
-        defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
-        let queue = rd_kafka_queue_new(rk)
-        defer { rd_kafka_queue_destroy(queue) }
-        rd_kafka_CreateTopics(rk, &newTopics, newTopics.count, nil, queue)
-        guard let event = rd_kafka_queue_poll(queue, timeoutMillis) else {
-            throw KafkaError(code: RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, message: "topic creation timed out")
-        }
-        defer { rd_kafka_event_destroy(event) }
-        if rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(rd_kafka_event_error(event)) }
-        guard let result = rd_kafka_event_CreateTopics_result(event) else { return }
-        var count = 0
-        guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
-        for index in 0..<count {
-            let error = rd_kafka_topic_result_error(results[index])
-            if error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
-                throw KafkaError(code: error.rawValue, message: String(cString: rd_kafka_topic_result_error_string(results[index])))
+            defer { for topic in newTopics { rd_kafka_NewTopic_destroy(topic) } }
+            let queue = rd_kafka_queue_new(rk)
+            defer { rd_kafka_queue_destroy(queue) }
+            rd_kafka_CreateTopics(rk, &newTopics, newTopics.count, nil, queue)
+            guard let event = rd_kafka_queue_poll(queue, timeoutMillis) else {
+                throw KafkaError(code: RD_KAFKA_RESP_ERR__TIMED_OUT.rawValue, message: "topic creation timed out")
+            }
+            defer { rd_kafka_event_destroy(event) }
+            if rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(rd_kafka_event_error(event)) }
+            guard let result = rd_kafka_event_CreateTopics_result(event) else { return }
+            var count = 0
+            guard let results = rd_kafka_CreateTopics_result_topics(result, &count) else { return }
+            for index in 0..<count {
+                let error = rd_kafka_topic_result_error(results[index])
+                if error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
+                    throw KafkaError(code: error.rawValue, message: String(cString: rd_kafka_topic_result_error_string(results[index])))
+                }
             }
         }
     }
