@@ -155,12 +155,12 @@ public struct BazaarSystem: Sendable {
         _ = Observability.registry
         let router = BazaarRouter(services: APIServices(
             stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock,
+            reservations: reservations,
             // Only MySQL answers consistency tokens (the GTID of a write); on SQLite the header has nothing to wait for.
             consistencyTokens: store is MySQLStockStore ? ConsistencyTokenSigner(deploymentKey: deploymentKey) : nil,
             addressLimit: configuration.httpAddressRateLimitRate > 0
                 ? AddressRateLimit(ratePerSecond: configuration.httpAddressRateLimitRate, burst: configuration.httpAddressRateLimitBurst) : nil))
         return BazaarSystem(
-            reservations: reservations,
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, reservations: reservations,
             reservationExpiry: ReservationExpiry(reservations: reservations, clock: clock, logger: logger), bus: bus,
             relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger,
