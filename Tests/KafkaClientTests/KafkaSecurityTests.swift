@@ -89,6 +89,18 @@ final class TLSBroker: Sendable {
         return TLSBroker(directory: directory, brokers: "127.0.0.1:\(tlsPort)")
     }
 
+    /// Runs `body` with a broker of its own, stopped afterwards whatever happens.
+    static func with(authentication: Bool = false, _ body: (TLSBroker) async throws -> Void) async throws {
+        let broker = try await start(authentication: authentication)
+        do {
+            try await body(broker)
+        } catch {
+            await broker.stop()
+            throw error
+        }
+        await broker.stop()
+    }
+
     func stop() async {
         _ = await Self.run("bash '\(Self.root)/scripts/services/kafka-tls.sh' stop '\(directory)'")
     }
@@ -127,11 +139,10 @@ func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async thro
 @Suite("Kafka over TLS (a real broker behind TLS)", .serialized, .enabled(if: TLSBroker.tansuInstalled, "needs the Tansu binary (scripts/services/kafka.sh start)"))
 struct KafkaTLSTests {
     @Test func aClientTrustingTheBrokersAuthorityProducesAndConsumesOverTLS() async throws {
-        let broker = try await TLSBroker.start()
-        let security = try KafkaSecurity(securityProtocol: "ssl", caLocation: broker.ca)
-        let topic = "tls-\(UUID().uuidString.prefix(8).lowercased())"
-        let brokers = broker.brokers
-        do {
+        try await TLSBroker.with { broker in
+            let security = try KafkaSecurity(securityProtocol: "ssl", caLocation: broker.ca)
+            let topic = "tls-\(UUID().uuidString.prefix(8).lowercased())"
+            let brokers = broker.brokers
             // Administration, producer and consumer: every kind of client Bazaar makes.
             let found = try await offPool { try KafkaAdmin.clusterBrokers(brokers: brokers, security: security) }
             #expect(found == [brokers], "the broker advertises its TLS port only")
@@ -158,83 +169,79 @@ struct KafkaTLSTests {
             consumer.stop()
             try await runner.value
             #expect(received.map(\.valueString) == ["over tls"] && received.first?.keyString == "store-1")
-        } catch {
-            await broker.stop()
-            throw error
         }
-        await broker.stop()
     }
 
     @Test func aBrokerCertificateFromAnotherAuthorityIsRefusedQuicklyAndSaysWhy() async throws {
-        let broker = try await TLSBroker.start()
-        let wrong = try KafkaSecurity(securityProtocol: "ssl", caLocation: broker.otherCA)
-        let brokers = broker.brokers
-        // Metadata (what `bazaar doctor` asks): an error naming the verification failure, well within its bound.
-        let started = ContinuousClock.now
-        let refusal: KafkaError? = try await offPool { () -> KafkaError? in
-            do throws(KafkaError) { _ = try KafkaAdmin.clusterBrokers(brokers: brokers, security: wrong, timeoutMillis: 5000); return nil } catch { return error }
-        }
-        #expect(refusal?.message.contains("certificate verify failed") == true, "\(String(describing: refusal))")
-        #expect(ContinuousClock.now - started < .seconds(10))
-        // Topic creation too.
-        let creation: KafkaError? = try await offPool { () -> KafkaError? in
-            do throws(KafkaError) { try KafkaAdmin.createTopics(brokers: brokers, security: wrong, [("refused", 1)], timeoutMillis: 5000); return nil } catch { return error }
-        }
-        #expect(creation != nil && creation!.message.contains("certificate verify failed"), "\(String(describing: creation))")
+        try await TLSBroker.with { broker in
+            let wrong = try KafkaSecurity(securityProtocol: "ssl", caLocation: broker.otherCA)
+            let brokers = broker.brokers
+            // Metadata (what `bazaar doctor` asks): an error naming the verification failure, well within its bound.
+            let started = ContinuousClock.now
+            let refusal: KafkaError? = try await offPool { () -> KafkaError? in
+                do throws(KafkaError) { _ = try KafkaAdmin.clusterBrokers(brokers: brokers, security: wrong, timeoutMillis: 5000); return nil } catch { return error }
+            }
+            #expect(refusal?.message.contains("certificate verify failed") == true, "\(String(describing: refusal))")
+            #expect(ContinuousClock.now - started < .seconds(10))
+            // Topic creation too.
+            let creation: KafkaError? = try await offPool { () -> KafkaError? in
+                do throws(KafkaError) { try KafkaAdmin.createTopics(brokers: brokers, security: wrong, [("refused", 1)], timeoutMillis: 5000); return nil } catch { return error }
+            }
+            #expect(creation != nil && creation!.message.contains("certificate verify failed"), "\(String(describing: creation))")
 
-        // A producer: its error callback says why at once; the message fails at its delivery timeout, never delivered.
-        let errors = Mutex<[KafkaError]>([])
-        var configuration = KafkaConfiguration.producer(brokers: brokers, security: wrong)
-        configuration.properties["message.timeout.ms"] = "5000"
-        configuration.properties["log_level"] = "0"  // its error callback is what this test reads; no log lines
-        let producer = try KafkaProducer(configuration: configuration) { error in errors.withLock { $0.append(error) } }
-        let sent = ContinuousClock.now
-        await #expect(throws: KafkaError.self) {
-            _ = try await producer.send(topic: "refused", key: nil, value: Array("must not arrive".utf8))
-        }
-        #expect(ContinuousClock.now - sent < .seconds(20))
-        #expect(errors.withLock { $0 }.contains { $0.message.contains("certificate verify failed") }, "\(errors.withLock { $0 })")
-        producer.shutdown()
+            // A producer: its error callback says why at once; the message fails at its delivery timeout, never delivered.
+            let errors = Mutex<[KafkaError]>([])
+            var configuration = KafkaConfiguration.producer(brokers: brokers, security: wrong)
+            configuration.properties["message.timeout.ms"] = "5000"
+            configuration.properties["log_level"] = "0"  // its error callback is what this test reads; no log lines
+            let producer = try KafkaProducer(configuration: configuration) { error in errors.withLock { $0.append(error) } }
+            let sent = ContinuousClock.now
+            await #expect(throws: KafkaError.self) {
+                _ = try await producer.send(topic: "refused", key: nil, value: Array("must not arrive".utf8))
+            }
+            #expect(ContinuousClock.now - sent < .seconds(20))
+            #expect(errors.withLock { $0 }.contains { $0.message.contains("certificate verify failed") }, "\(errors.withLock { $0 })")
+            producer.shutdown()
 
-        // The right authority on the same broker works: the refusal was the certificate's.
-        let right = try KafkaSecurity(securityProtocol: "ssl", caLocation: broker.ca)
-        #expect(try await offPool { try KafkaAdmin.clusterBrokers(brokers: brokers, security: right) } == [brokers])
-        await broker.stop()
+            // The right authority on the same broker works: the refusal was the certificate's.
+            let right = try KafkaSecurity(securityProtocol: "ssl", caLocation: broker.ca)
+            #expect(try await offPool { try KafkaAdmin.clusterBrokers(brokers: brokers, security: right) } == [brokers])
+        }
     }
 
     @Test func aPlaintextClientGetsNothingFromTheTLSPort() async throws {
-        let broker = try await TLSBroker.start()
-        let brokers = broker.brokers
-        let outcome: KafkaError? = try await offPool { () -> KafkaError? in
-            do throws(KafkaError) { _ = try KafkaAdmin.clusterBrokers(brokers: brokers, timeoutMillis: 3000); return nil } catch { return error }
+        try await TLSBroker.with { broker in
+            let brokers = broker.brokers
+            let outcome: KafkaError? = try await offPool { () -> KafkaError? in
+                do throws(KafkaError) { _ = try KafkaAdmin.clusterBrokers(brokers: brokers, timeoutMillis: 3000); return nil } catch { return error }
+            }
+            #expect(outcome != nil)
         }
-        #expect(outcome != nil)
-        await broker.stop()
     }
 
     /// SASL cannot be tested end to end against Tansu 0.6.0 (no SCRAM user can be created, README "Security"), but its
     /// `--authentication` does run the SCRAM exchange: the settings reach the broker through TLS, the mechanism is
     /// negotiated, and the broker's refusal of the login is what the client reports.
     @Test func saslSettingsRunAScramLoginOverTLSWhichTheBrokerAnswers() async throws {
-        let broker = try await TLSBroker.start(authentication: true)
-        let brokers = broker.brokers
-        let (ca, otherCA) = (broker.ca, broker.otherCA)
-        func refusal(_ security: KafkaSecurity) async throws -> String {
-            try await offPool { () -> String in
-                do throws(KafkaError) { _ = try KafkaAdmin.clusterBrokers(brokers: brokers, security: security, timeoutMillis: 5000); return "accepted" } catch {
-                    return error.message
+        try await TLSBroker.with(authentication: true) { broker in
+            let brokers = broker.brokers
+            let (ca, otherCA) = (broker.ca, broker.otherCA)
+            func refusal(_ security: KafkaSecurity) async throws -> String {
+                try await offPool { () -> String in
+                    do throws(KafkaError) { _ = try KafkaAdmin.clusterBrokers(brokers: brokers, security: security, timeoutMillis: 5000); return "accepted" } catch {
+                        return error.message
+                    }
                 }
             }
+            for mechanism in ["SCRAM-SHA-512", "SCRAM-SHA-256"] {
+                let login = try await refusal(KafkaSecurity(securityProtocol: "sasl_ssl", caLocation: ca, saslMechanism: mechanism,
+                                                            saslUsername: "bazaar", saslPassword: "not-a-user-here"))
+                #expect(login.contains("SASL SCRAM authentication failed") && login.contains("unknown-user"), "\(mechanism): \(login)")
+                #expect(!login.contains("not-a-user-here"))
+            }
+            // sasl_ssl checks the certificate before any credential is sent.
+            let wrongCA = try await refusal(KafkaSecurity(securityProtocol: "sasl_ssl", caLocation: otherCA, saslUsername: "bazaar", saslPassword: "x"))
+            #expect(wrongCA.contains("certificate verify failed"), "\(wrongCA)")
         }
-        for mechanism in ["SCRAM-SHA-512", "SCRAM-SHA-256"] {
-            let login = try await refusal(KafkaSecurity(securityProtocol: "sasl_ssl", caLocation: ca, saslMechanism: mechanism,
-                                                        saslUsername: "bazaar", saslPassword: "not-a-user-here"))
-            #expect(login.contains("SASL SCRAM authentication failed") && login.contains("unknown-user"), "\(mechanism): \(login)")
-            #expect(!login.contains("not-a-user-here"))
-        }
-        // sasl_ssl checks the certificate before any credential is sent.
-        let wrongCA = try await refusal(KafkaSecurity(securityProtocol: "sasl_ssl", caLocation: otherCA, saslUsername: "bazaar", saslPassword: "x"))
-        #expect(wrongCA.contains("certificate verify failed"), "\(wrongCA)")
-        await broker.stop()
     }
 }
