@@ -236,6 +236,15 @@ try:
     check(on_hand() == 3, "a refused movement changes nothing")
     shot("5-refused")
 
+    # ---- live: a movement written elsewhere (another client of the API) appears without a reload ----
+    wait_until(lambda: driver.find_element(By.ID, "live").text.startswith("live: on"), message="the live stream")
+    driver.execute_script("window.sameDocument = true; document.activeElement && document.activeElement.blur()")
+    call("POST", f"/update-stock/{target}/{product}", {"delta": 5, "reason": "receipt", "reference": "live-1"})
+    wait_until(lambda: on_hand() == 8, message="the level written elsewhere, shown live")
+    check(driver.execute_script("return window.sameDocument === true"), "a level written elsewhere is shown without reloading the page")
+    check("live-1" in css("#audit-table tbody tr")[0].text, "... and its movement is first in the audit trail")
+    shot("5b-live")
+
     # ---- a tablet (portrait) ----
     driver.set_window_size(820, 1180)
     driver.get(BASE + f"/#/store/{target}")

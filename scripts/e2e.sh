@@ -95,7 +95,31 @@ audit=$(curl -sf "$B/audit-logs?store_id=S1&limit=1" -H "$AUTH")
 check "audit trail names the actor" "echo '$audit' | grep -q '\"actor\":\"admin\"'"
 # Into a file first: with pipefail, grep -q leaving early would fail curl's write (and the check) by chance.
 check "dashboard is served" "curl -sf $B/ -o $WORK/dashboard.html && grep -q '<title>Bazaar</title>' $WORK/dashboard.html"
+
+# Live updates (/v1/stream, server-sent events): a write through a second node on the same database reaches a stream
+# on the first; a store key cannot follow another store; SIGTERM ends open streams at once.
+waitfor() { for _ in $(seq 100); do grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done; return 1; }
+curl -sN "$B/v1/stream?store_id=S1" -H "$AUTH" >"$WORK/stream.txt" 2>/dev/null &
+STREAM=$!
+check "a store's stream opens with ready" "waitfor $WORK/stream.txt 'event: ready'"
+OTHER_PORT=$((PORT + 1))
+BAZAAR_ADMIN_KEY=$KEY BAZAAR_DATABASE_REPLICA_URLS=${E2E_REPLICA_URLS:-} "$BIN" serve --http-port "$OTHER_PORT" \
+  --database-url "${E2E_DATABASE_URL:-sqlite://$WORK/e2e.sqlite}" >>"$WORK/other.log" 2>&1 &
+OTHER=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$OTHER_PORT/health/live" >/dev/null && break; sleep 0.1; done
+moved=$(curl -sf -XPOST "http://127.0.0.1:$OTHER_PORT/update-stock/S1/P1" -H "$AUTH" -d '{"delta":3,"reason":"receipt","reference":"live-e2e"}' | json "d['movement_id']")
+check "a write through the other node arrives on the stream" "[ -n '$moved' ] && waitfor $WORK/stream.txt '\"movement_id\":\"$moved\"'"
+kill -TERM "$OTHER"; wait "$OTHER" 2>/dev/null
+check "... with the store's open alerts" "waitfor $WORK/stream.txt 'event: alerts'"
+S2KEY=$(curl -sf -XPOST "$B/v1/api-keys" -H "$AUTH" -d '{"name":"live-s2","role":"store","stores":["S2"]}' | json "d['key']")
+check "a store key cannot follow another store (403)" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$B/v1/stream?store_id=S1' -H 'Authorization: Bearer $S2KEY') = 403 ]"
+check "... nor the whole chain (403)" "[ \$(curl -s -o /dev/null -w '%{http_code}' '$B/v1/stream' -H 'Authorization: Bearer $S2KEY') = 403 ]"
+started=$(date +%s%N)
 kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null
+stopped=$(( ($(date +%s%N) - started) / 1000000 ))
+for _ in $(seq 50); do kill -0 $STREAM 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM with a stream open exits at once and ends the stream (${stopped} ms)" "[ $stopped -lt 3000 ] && ! kill -0 $STREAM 2>/dev/null"
+kill $STREAM 2>/dev/null
 
 # Kafka through the binary (E2E_KAFKA_BROKERS, with E2E_KAFKA_PYTHON: a python with confluent_kafka): commands
 # produced to bazaar.stock-commands are applied once each, in order; an HTTP write is published on

@@ -36,12 +36,15 @@ for store in S1 S2; do curl -sf -XPUT "$B/v1/stores/$store" -H "$AUTH" -d '{"nam
 curl -sf -XPUT "$B/v1/products/P1" -H "$AUTH" -d '{"name":"fuzz"}' >/dev/null
 
 set +e
+# Left out: createWebhook (it makes the service connect to a URL from the request; only loopback is ever a target
+# here) and openLiveStream (its answer never ends: a fuzzer waits for a body to check; its refusals are tested in
+# LiveStreamTests).
 # From the scratch folder: schemathesis keeps a .schemathesis/ folder where it runs.
 CONFIG="$PWD/scripts/schemathesis.toml"
 cd "$WORK"
 timeout --signal=INT "${FUZZ_BUDGET_SECONDS:-180}" "$VENV/bin/st" --config-file "$CONFIG" run "$B/openapi.yaml" \
   --checks all --seed "${FUZZ_SEED:-20261129}" --max-examples "${FUZZ_EXAMPLES:-50}" \
-  --header "$AUTH" --exclude-operation-id createWebhook \
+  --header "$AUTH" --exclude-operation-id createWebhook --exclude-operation-id openLiveStream \
   --request-timeout 10 --workers 1 --generation-database none --no-color \
   --report junit --report-junit-path "$WORK/junit.xml" | tee "$WORK/st.log"
 code=${PIPESTATUS[0]}

@@ -105,6 +105,9 @@ public struct BazaarConfiguration: Sendable {
     /// `webhooks.timeout_seconds` / `BAZAAR_WEBHOOKS_TIMEOUT_SECONDS`: the whole of one delivery attempt (DNS,
     /// connection, TLS, request and answer) must fit in this.
     public var webhookTimeoutSeconds = 10.0
+    /// `live.max_streams` / `BAZAAR_LIVE_MAX_STREAMS`: live update streams (`/v1/stream`, the dashboard) one node
+    /// keeps open at once; one more is refused with 503 `overloaded`.
+    public var liveMaxStreams = 1000
     /// `log.level` / `BAZAAR_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. At debug every
     /// request is logged with its id.
     public var logLevel = "info"
@@ -152,6 +155,7 @@ public struct BazaarConfiguration: Sendable {
         webhookRetryBaseSeconds = reader.double(forKey: "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds)
         webhookAllowedHosts = reader.string(forKey: "webhooks.allowed_hosts").map(Self.list) ?? []
         webhookTimeoutSeconds = reader.double(forKey: "webhooks.timeout_seconds", default: webhookTimeoutSeconds)
+        liveMaxStreams = reader.int(forKey: "live.max_streams", default: liveMaxStreams)
         logLevel = reader.string(forKey: "log.level", default: logLevel)
         logFormat = reader.string(forKey: "log.format", default: logFormat)
         try validate()
@@ -253,6 +257,7 @@ public struct BazaarConfiguration: Sendable {
             throw ConfigurationError("webhooks.timeout_seconds must be > 0 and at most 300")
         }
         _ = try webhookPolicy()
+        guard (1...100_000).contains(liveMaxStreams) else { throw ConfigurationError("live.max_streams must be from 1 to 100000") }
         if let securitySecretKey, securitySecretKey.utf8.count < 16 { throw ConfigurationError("security.secret_key must be at least 16 characters") }
         guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
         guard ["text", "json"].contains(logFormat) else { throw ConfigurationError("log.format must be text or json (got \(logFormat))") }

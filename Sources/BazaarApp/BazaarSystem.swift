@@ -28,6 +28,8 @@ public struct BazaarSystem: Sendable {
     public let bus: InProcessEventBus
     public let relay: OutboxRelay
     public let router: BazaarRouter
+    /// Live updates for `/v1/stream`: one reader of the ledger for every stream of the node.
+    public let live: LiveFeed
     /// An admin key created at this start because none existed; printed once by `serve`.
     public let newAdminKey: String?
     let logger: Logger
@@ -153,19 +155,23 @@ public struct BazaarSystem: Sendable {
             })
         }
         _ = Observability.registry
+        var liveSettings = LiveFeed.Settings()
+        liveSettings.maxStreams = configuration.liveMaxStreams
+        let live = LiveFeed(source: .storage(store), settings: liveSettings, logger: logger)
         let router = BazaarRouter(services: APIServices(
             stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock,
             reservations: reservations,
             // Only MySQL answers consistency tokens (the GTID of a write); on SQLite the header has nothing to wait for.
             consistencyTokens: store is MySQLStockStore ? ConsistencyTokenSigner(deploymentKey: deploymentKey) : nil,
             addressLimit: configuration.httpAddressRateLimitRate > 0
-                ? AddressRateLimit(ratePerSecond: configuration.httpAddressRateLimitRate, burst: configuration.httpAddressRateLimitBurst) : nil))
+                ? AddressRateLimit(ratePerSecond: configuration.httpAddressRateLimitRate, burst: configuration.httpAddressRateLimitBurst) : nil,
+            live: live))
         return BazaarSystem(
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, reservations: reservations,
             reservationExpiry: ReservationExpiry(reservations: reservations, clock: clock, logger: logger), bus: bus,
             relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger,
                                shutdownDrainBudget: .milliseconds(Int64(configuration.shutdownTimeoutSeconds * 400))),
-            router: router, newAdminKey: newAdminKey, logger: logger,
+            router: router, live: live, newAdminKey: newAdminKey, logger: logger,
             intelligenceConsumer: intelligenceConsumer,
             webhookDispatcher: WebhookDispatcher(
                 events: alertEvents, store: store, transport: HTTPWebhookTransport(policy: webhookPolicy), sealer: webhookSecrets, clock: clock, logger: logger,
@@ -210,7 +216,7 @@ public struct BazaarSystem: Sendable {
                                  readTimeout: .milliseconds(Int64(configuration.httpReadTimeoutSeconds * 1000))),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
             services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices + kafkaProducerServices
-                + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, webhookDispatcher] + kafkaConsumerServices + [relay],
+                + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, webhookDispatcher] + kafkaConsumerServices + [relay, live],
             logger: logger)
     }
 }

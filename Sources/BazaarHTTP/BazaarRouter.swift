@@ -17,12 +17,15 @@ public struct APIServices: Sendable {
     public var consistencyTokens: ConsistencyTokenSigner?
     /// Requests per client address, before authentication; nil: no such limit.
     public var addressLimit: AddressRateLimit?
+    /// Live updates (`/v1/stream`): a service of the node, which must run for streams to deliver (the default,
+    /// for routers built without a node, never runs: its streams stay open and silent).
+    public var live: LiveFeed
     public var reservations: ReservationService
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
                 metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, reservations: ReservationService? = nil,
                 authFailures: FailedAuthThrottle = FailedAuthThrottle(), consistencyTokens: ConsistencyTokenSigner? = nil,
-                addressLimit: AddressRateLimit? = nil) {
+                addressLimit: AddressRateLimit? = nil, live: LiveFeed? = nil) {
         self.stock = stock
         self.intelligence = intelligence
         self.webhooks = webhooks
@@ -35,6 +38,7 @@ public struct APIServices: Sendable {
         self.consistencyTokens = consistencyTokens
         self.addressLimit = addressLimit
         self.reservations = reservations ?? ReservationService(stock: stock, clock: clock)
+        self.live = live ?? LiveFeed(source: .storage(stock.store))
     }
 }
 
@@ -70,6 +74,7 @@ public struct BazaarRouter: Sendable {
         IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
         WebhookController(webhooks: services.webhooks, store: services.stock.store).register(&registrar, on: authenticated)
         OverviewController(stock: services.stock).register(&registrar, on: authenticated)
+        LiveController(stock: services.stock, feed: services.live).register(&registrar, on: authenticated)
         ReservationController(reservations: services.reservations).register(&registrar, on: authenticated)
         table.set(registrar.table)
         self.responder = router.buildResponder()

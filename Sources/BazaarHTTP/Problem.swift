@@ -134,6 +134,9 @@ struct ProblemMiddleware: RouterMiddleware {
             return Problem(.serviceUnavailable, "overloaded", "Overloaded",
                            "\(overloaded.description); retry in a second (with the same Idempotency-Key, a write applies at most once)",
                            headers: [.retryAfter: "1"])
+        case let refused as StreamRefused:
+            return Problem(.serviceUnavailable, "overloaded", "Overloaded", "\(refused.description); retry in a few seconds",
+                           headers: [.retryAfter: "5"])
         case is QueryTimeout:
             return Problem(.serviceUnavailable, "query-timeout", "Query too slow",
                            "the query ran longer than the database's statement timeout (database.statement_timeout_ms) and was stopped: narrow it (store_id, product_id, a shorter since/until window) and retry",
