@@ -258,6 +258,13 @@ struct MovementCacheCoherence: Service {
                                            minimumRevision: change.revision)
                     continue
                 }
+                if let change = PurchaseOrderEvent.stockChanges(in: message.valueString) {
+                    for row in change.rows {
+                        await cache.invalidate(StockKey(storeID: change.storeID, productID: row.productID), minimumVersion: 0,
+                                               minimumRevision: row.revision)
+                    }
+                    continue
+                }
                 guard let movement = verifier.movement(in: message) else { continue }
                 // The event knows the version, not the row's inventory states: the cached value stops answering until
                 // a read of this version or newer replaces it (unless it already is that new).

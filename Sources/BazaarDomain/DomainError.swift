@@ -15,6 +15,8 @@ public enum DomainError: Error, Equatable, Sendable {
     case insufficientAvailable(storeID: String, productID: String, available: Int64, requested: Int64)
     /// A reservation that is no longer active (fulfilled, released or expired) cannot be fulfilled or released.
     case reservationNotActive(id: String, status: String)
+    /// A purchase order that was closed takes no receipt and cannot be closed again.
+    case purchaseOrderClosed(id: String)
     /// The same idempotency key was sent earlier with a different request.
     case idempotencyKeyReused(key: String)
     case unauthorized(String)
@@ -31,6 +33,7 @@ extension DomainError {
         case .insufficientStock: "insufficient_stock"
         case .insufficientAvailable: "insufficient_available"
         case .reservationNotActive: "reservation_not_active"
+        case .purchaseOrderClosed: "purchase_order_closed"
         case .idempotencyKeyReused: "idempotency_key_reused"
         case .unauthorized: "unauthorized"
         case .forbidden: "forbidden"

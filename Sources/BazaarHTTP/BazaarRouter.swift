@@ -21,6 +21,7 @@ public struct APIServices: Sendable {
     /// for routers built without a node, never runs: its streams stay open and silent).
     public var live: LiveFeed
     public var reservations: ReservationService
+    public var purchaseOrders: PurchaseOrderService
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
                 metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, reservations: ReservationService? = nil,
@@ -38,6 +39,7 @@ public struct APIServices: Sendable {
         self.consistencyTokens = consistencyTokens
         self.addressLimit = addressLimit
         self.reservations = reservations ?? ReservationService(stock: stock, clock: clock)
+        self.purchaseOrders = PurchaseOrderService(stock: stock, clock: clock)
         self.live = live ?? LiveFeed(source: .storage(stock.store))
     }
 }
@@ -76,6 +78,7 @@ public struct BazaarRouter: Sendable {
         OverviewController(stock: services.stock).register(&registrar, on: authenticated)
         LiveController(stock: services.stock, feed: services.live).register(&registrar, on: authenticated)
         ReservationController(reservations: services.reservations).register(&registrar, on: authenticated)
+        PurchaseOrderController(orders: services.purchaseOrders).register(&registrar, on: authenticated)
         table.set(registrar.table)
         self.responder = router.buildResponder()
         self.routes = registrar.table

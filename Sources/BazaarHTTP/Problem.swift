@@ -78,6 +78,9 @@ extension Problem {
             self.init(.conflict, "reservation-not-active", "Reservation not active",
                       "reservation \(JSON.quoted(id)) is \(status); only an active reservation can be fulfilled or released",
                       extensions: [("reservation_status", JSON.quoted(status))])
+        case .purchaseOrderClosed(let id):
+            self.init(.conflict, "purchase-order-closed", "Purchase order closed",
+                      "purchase order \(JSON.quoted(id)) is closed; record further goods against a new order or with POST /update-stock")
         case .idempotencyKeyReused(let key):
             self.init(.unprocessableContent, "idempotency-key-reused", "Idempotency key reused",
                       "Idempotency-Key \(JSON.quoted(key)) was already used for a different request; use a new key for a new request")

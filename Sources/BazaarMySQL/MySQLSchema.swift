@@ -134,5 +134,20 @@ enum MySQLSchema {
                 KEY reservations_by_product (product_id, seq), KEY reservations_by_status (status, seq)) \(table)
             """,
         ]),
+        // Purchase orders (issue 17): what is not yet received counts in stock_levels.incoming.
+        (5, [
+            """
+            CREATE TABLE IF NOT EXISTS purchase_orders (
+                seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, id VARCHAR(64) NOT NULL, store_id VARCHAR(64) NOT NULL,
+                supplier VARCHAR(1000) NOT NULL, reference VARCHAR(128) NULL, expected_at_ms BIGINT NULL, status VARCHAR(32) NOT NULL,
+                created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, UNIQUE KEY purchase_orders_id (id),
+                KEY purchase_orders_by_store (store_id, seq), KEY purchase_orders_by_status (status, seq)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS purchase_order_lines (
+                order_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, quantity BIGINT NOT NULL, received BIGINT NOT NULL DEFAULT 0,
+                PRIMARY KEY (order_id, product_id), KEY purchase_order_lines_by_product (product_id, order_id)) \(table)
+            """,
+        ]),
     ]
 }

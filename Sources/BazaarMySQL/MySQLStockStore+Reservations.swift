@@ -20,7 +20,7 @@ extension MySQLStockStore: ReservationStore {
 
     /// Runs `body` in a transaction on the primary, again on a deadlock, a lock wait timeout or a racing duplicate key;
     /// the commit's GTID becomes the request's consistency token.
-    private func reservationTransaction<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+    func stateTransaction<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
         let (value, token): (T, String?) = try await onPrimary { connection in
             var attempt = 0
             while true {
@@ -39,7 +39,7 @@ extension MySQLStockStore: ReservationStore {
         return value
     }
 
-    private static func lockedLevel(_ c: MySQLConnection, storeID: String, productID: String) throws -> StockLevel? {
+    static func lockedLevel(_ c: MySQLConnection, storeID: String, productID: String) throws -> StockLevel? {
         try c.select("SELECT \(MySQLRows.levelStateColumns) FROM stock_levels WHERE store_id = ? AND product_id = ? FOR UPDATE",
                      [storeID, productID]).first.map { try MySQLRows.level($0, at: 0) }
     }
@@ -67,7 +67,7 @@ extension MySQLStockStore: ReservationStore {
     }
 
     public func createReservation(_ reservation: Reservation, idempotency: IdempotencyClaim?) async throws -> ReservationChange {
-        try await reservationTransaction { c in
+        try await stateTransaction { c in
             if let claim = idempotency,
                 let record = try c.select("SELECT fingerprint, movement_ids FROM idempotency_keys WHERE scope = ? AND `key` = ?",
                                           [claim.scope, claim.key]).first {
@@ -104,7 +104,7 @@ extension MySQLStockStore: ReservationStore {
 
     public func fulfilReservation(id: String, actor: String) async throws -> ReservationChange {
         let clock = self.clock
-        return try await reservationTransaction { c in
+        return try await stateTransaction { c in
             var reservation = try Self.lockReservation(c, id: id)
             guard reservation.status == .active else { throw DomainError.reservationNotActive(id: id, status: reservation.status.rawValue) }
             let now = clock.nowMillis()
@@ -133,7 +133,7 @@ extension MySQLStockStore: ReservationStore {
     public func endReservation(id: String, as status: ReservationStatus) async throws -> ReservationChange {
         precondition(status == .released || status == .expired)
         let clock = self.clock
-        return try await reservationTransaction { c in
+        return try await stateTransaction { c in
             var reservation = try Self.lockReservation(c, id: id)
             let now = clock.nowMillis()
             guard reservation.status == .active, status != .expired || reservation.expiresAtMillis <= now else {

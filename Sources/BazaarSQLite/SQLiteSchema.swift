@@ -130,5 +130,21 @@ enum SQLiteSchema {
             "CREATE INDEX reservations_by_product ON reservations (product_id, seq)",
             "CREATE INDEX reservations_by_status ON reservations (status, seq)",
         ]),
+        // Purchase orders (issue 17): what is not yet received counts in stock_levels.incoming.
+        (9, [
+            """
+            CREATE TABLE purchase_orders (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, store_id TEXT NOT NULL, supplier TEXT NOT NULL,
+                reference TEXT, expected_at_ms INTEGER, status TEXT NOT NULL, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL)
+            """,
+            "CREATE INDEX purchase_orders_by_store ON purchase_orders (store_id, seq)",
+            "CREATE INDEX purchase_orders_by_status ON purchase_orders (status, seq)",
+            """
+            CREATE TABLE purchase_order_lines (
+                order_id TEXT NOT NULL, product_id TEXT NOT NULL, quantity INTEGER NOT NULL, received INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (order_id, product_id)) WITHOUT ROWID
+            """,
+            "CREATE INDEX purchase_order_lines_by_product ON purchase_order_lines (product_id, order_id)",
+        ]),
     ]
 }

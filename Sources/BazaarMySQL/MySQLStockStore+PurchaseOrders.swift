@@ -1,0 +1,151 @@
+public import BazaarCore
+public import BazaarDomain
+import MySQLClient
+
+/// Purchase orders on MySQL / MariaDB: each change one transaction on the primary that locks the order's stock rows in
+/// product order, then the order; a receipt's movements through `LedgerWrite`, `ledger_clock` last.
+extension MySQLStockStore: PurchaseOrderStore {
+    static let purchaseOrderColumns = "seq, id, store_id, supplier, reference, expected_at_ms, status, created_at_ms, updated_at_ms"
+
+    static func purchaseOrder(_ c: MySQLConnection, _ row: MySQLRow) throws -> PurchaseOrder {
+        guard let status = PurchaseOrderStatus(rawValue: try row.string(6)) else { throw MySQLRows.corrupt("unknown purchase order status") }
+        let id = try row.string(1)
+        let lines = try c.select("SELECT product_id, quantity, received FROM purchase_order_lines WHERE order_id = ? ORDER BY product_id", [id])
+            .map { PurchaseOrderLine(productID: try $0.string(0), quantity: try $0.int(1), received: try $0.int(2)) }
+        return PurchaseOrder(sequence: try row.int(0), id: id, storeID: try row.string(2), supplier: try row.string(3),
+                             reference: row.optionalString(4), expectedAtMillis: try row.optionalInt(5), status: status, lines: lines,
+                             createdAtMillis: try row.int(7), updatedAtMillis: try row.int(8))
+    }
+
+    static func fetchOrder(_ c: MySQLConnection, id: String, forUpdate: Bool = false) throws -> PurchaseOrder {
+        guard let row = try c.select("SELECT \(purchaseOrderColumns) FROM purchase_orders WHERE id = ?\(forUpdate ? " FOR UPDATE" : "")", [id]).first
+        else { throw DomainError.notFound(what: "purchase order", id: id) }
+        return try purchaseOrder(c, row)
+    }
+
+    private static func changeIncoming(_ c: MySQLConnection, storeID: String, productID: String, by delta: Int64) throws -> StockLevel {
+        try c.execute("""
+            INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms, incoming, state_changes) VALUES (?, ?, 0, 0, 0, ?, 1)
+            ON DUPLICATE KEY UPDATE incoming = incoming + VALUES(incoming), state_changes = state_changes + 1
+            """, [storeID, productID, delta])
+        return try lockedLevel(c, storeID: storeID, productID: productID) ?? .empty
+    }
+
+    private static func save(_ c: MySQLConnection, _ order: PurchaseOrder) throws {
+        try c.execute("UPDATE purchase_orders SET status = ?, updated_at_ms = ? WHERE id = ?", [order.status.rawValue, order.updatedAtMillis, order.id])
+        for line in order.lines {
+            try c.execute("UPDATE purchase_order_lines SET received = ? WHERE order_id = ? AND product_id = ?", [line.received, order.id, line.productID])
+        }
+    }
+
+    private static func queueEvent(_ c: MySQLConnection, _ order: PurchaseOrder, levels: [(productID: String, level: StockLevel)]) throws {
+        try c.execute("INSERT INTO event_outbox (topic, `key`, event_id, payload) VALUES (?, ?, ?, ?)",
+                      [MovementEvent.topic, order.storeID, order.eventID, order.cloudEventJSON(revisions: levels.map { ($0.productID, $0.level.revision) })])
+    }
+
+    public func createPurchaseOrder(_ order: PurchaseOrder) async throws -> PurchaseOrderChange {
+        try await stateTransaction { c in
+            let inserted = try c.execute("""
+                INSERT INTO purchase_orders (id, store_id, supplier, reference, expected_at_ms, status, created_at_ms, updated_at_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, [order.id, order.storeID, order.supplier, order.reference, order.expectedAtMillis, order.status.rawValue,
+                      order.createdAtMillis, order.updatedAtMillis])
+            var stored = order
+            stored.sequence = Int64(inserted.lastInsertID)
+            var levels: [(productID: String, level: StockLevel)] = []
+            for line in order.lines {  // product order: the stock rows are taken in key order
+                try c.execute("INSERT INTO purchase_order_lines (order_id, product_id, quantity) VALUES (?, ?, ?)", [order.id, line.productID, line.quantity])
+                levels.append((line.productID, try Self.changeIncoming(c, storeID: order.storeID, productID: line.productID, by: line.quantity)))
+            }
+            try Self.queueEvent(c, stored, levels: levels)
+            return PurchaseOrderChange(order: stored, levels: levels)
+        }
+    }
+
+    public func receivePurchaseOrder(id: String, lines: [(productID: String, quantity: Int64)], actor: String,
+                                     idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange {
+        let clock = self.clock
+        return try await stateTransaction { c in
+            let unlocked = try Self.fetchOrder(c, id: id)
+            var tx = MySQLLedgerTransaction(connection: c)
+            if let claim = idempotency, let record = try tx.idempotencyRecord(scope: claim.scope, key: claim.key) {
+                guard record.fingerprint == claim.fingerprint else { throw DomainError.idempotencyKeyReused(key: claim.key) }
+                return PurchaseOrderChange(order: unlocked, movements: try tx.movements(ids: record.movementIDs), replayed: true)
+            }
+            let commands = try unlocked.receiptCommands(lines)
+            try tx.lock(commands.map { .init(storeID: $0.storeID, productID: $0.productID) })
+            let order = try Self.fetchOrder(c, id: id, forUpdate: true)
+            guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
+            let now = clock.nowMillis()
+            var receipt = try LedgerWrite.apply(WriteRequest(commands: commands, actor: actor, idempotency: idempotency), in: &tx, nowMillis: now)
+            let (received, deltas) = order.receiving(lines, atMillis: now)
+            try Self.save(c, received)
+            var levels: [(productID: String, level: StockLevel)] = []
+            for (movement, level) in zip(receipt.movements, receipt.levels) {
+                var level = level
+                if let delta = deltas[movement.productID], delta != 0, order.isOpen {
+                    try c.execute("UPDATE stock_levels SET incoming = incoming + ?, state_changes = state_changes + 1 WHERE store_id = ? AND product_id = ?",
+                                  [delta, order.storeID, movement.productID])
+                    level.incoming += delta
+                    level.stateChanges += 1
+                }
+                levels.append((movement.productID, level))
+            }
+            try Self.queueEvent(c, received, levels: levels)
+            // Last: the ledger rows, their sequences from `ledger_clock`, the stock rows' quantities, the movements' events.
+            let sequences = try tx.flush()
+            for index in receipt.movements.indices where receipt.movements[index].sequence < 0 {
+                receipt.movements[index].sequence = sequences[Int(-receipt.movements[index].sequence) - 1]
+            }
+            return PurchaseOrderChange(order: received, levels: levels, movements: receipt.movements)
+        }
+    }
+
+    public func closePurchaseOrder(id: String) async throws -> PurchaseOrderChange {
+        let clock = self.clock
+        return try await stateTransaction { c in
+            let unlocked = try Self.fetchOrder(c, id: id)
+            for line in unlocked.lines { _ = try Self.lockedLevel(c, storeID: unlocked.storeID, productID: line.productID) }
+            var order = try Self.fetchOrder(c, id: id, forUpdate: true)
+            guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
+            var levels: [(productID: String, level: StockLevel)] = []
+            if order.isOpen {
+                for line in order.lines where line.outstanding > 0 {
+                    levels.append((line.productID, try Self.changeIncoming(c, storeID: order.storeID, productID: line.productID, by: -line.outstanding)))
+                }
+            }
+            order.status = .closed
+            order.updatedAtMillis = clock.nowMillis()
+            try Self.save(c, order)
+            try Self.queueEvent(c, order, levels: levels)
+            return PurchaseOrderChange(order: order, levels: levels)
+        }
+    }
+
+    public func purchaseOrder(id: String) async throws -> PurchaseOrder? {
+        try await onReplica { c in
+            guard let row = try c.select("SELECT \(Self.purchaseOrderColumns) FROM purchase_orders WHERE id = ?", [id]).first else { return nil }
+            return try Self.purchaseOrder(c, row)
+        }
+    }
+
+    public func purchaseOrders(_ query: PurchaseOrderQuery) async throws -> [PurchaseOrder] {
+        let (sql, parameters) = query.sql(selecting: Self.purchaseOrderColumns)
+        let bound: [any MySQLBindable] = parameters.map { parameter in
+            switch parameter {
+            case .text(let text): text
+            case .integer(let value): value
+            }
+        }
+        return try await onReplica { c in try c.select(sql, bound).map { try Self.purchaseOrder(c, $0) } }
+    }
+
+    public func openOrderedTotal(storeID: String, productID: String) async throws -> Int64 {
+        try await onPrimary { c in
+            try c.select("""
+                SELECT CAST(COALESCE(SUM(GREATEST(0, l.quantity - l.received)), 0) AS SIGNED) FROM purchase_order_lines l
+                JOIN purchase_orders o ON o.id = l.order_id WHERE o.store_id = ? AND l.product_id = ? AND o.status IN ('open', 'partially_received')
+                """, [storeID, productID])[0].int(0)
+        }
+    }
+}
