@@ -76,7 +76,7 @@ public struct BazaarRouter: Sendable {
         IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
         WebhookController(webhooks: services.webhooks, store: services.stock.store).register(&registrar, on: authenticated)
         OverviewController(stock: services.stock).register(&registrar, on: authenticated)
-        LiveController(stock: services.stock, feed: services.live).register(&registrar, on: authenticated)
+        LiveController(stock: services.stock, feed: services.live, keys: services.keys).register(&registrar, on: authenticated)
         ReservationController(reservations: services.reservations).register(&registrar, on: authenticated)
         PurchaseOrderController(orders: services.purchaseOrders).register(&registrar, on: authenticated)
         table.set(registrar.table)

@@ -3,6 +3,7 @@ import BazaarDomain
 import Hummingbird
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// Live updates as server-sent events (`text/event-stream`), authorized like every other read: a store's stream
 /// needs read access to that store, the chain's stream needs access to every store.
@@ -10,10 +11,16 @@ import ServiceLifecycle
 /// The events: `ready` (load the current state now: every later change arrives on the stream), `movement` (an audit
 /// item, as `/v1/changes` answers it), `alerts` (a store's open alerts when they change: `{"store_id", "items"}`),
 /// `reset` (this stream fell behind: load again) and comments as heartbeats. The stream ends when the node shuts
-/// down; a client reconnects and waits for `ready` again.
+/// down; a client reconnects and waits for `ready` again. A stream outlives no revocation of its key: before an
+/// event goes out the key is checked again (at most every `keyRecheck`, from the key cache: a revocation on this
+/// node at once, on another within the cache's bound), and a revoked key's stream ends with nothing more sent.
 struct LiveController {
     let stock: StockService
     let feed: LiveFeed
+    let keys: APIKeyService
+    var keyRecheck: Duration = .milliseconds(250)
+    /// How long one write may wait for a client that does not read before its stream is ended.
+    var writeStall: Duration = .seconds(60)
 
     func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
         routes.on(group, .get, "/v1/stream", stream)
@@ -28,19 +35,58 @@ struct LiveController {
         } else {
             try caller.require(.readAllStores)
         }
+        // The key as authenticated (AuthMiddleware has checked the header's form).
+        let secret = String(request.headers[.authorization]?.dropFirst(7) ?? "")
         let events = try feed.subscribe(storeID: storeID)
+        let (keys, keyRecheck, writeStall) = (self.keys, self.keyRecheck, self.writeStall)
         let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             // A client that reconnects waits two seconds; then the stream opens with a comment, so the answer's
             // head goes out at once.
             try await writer.write(ByteBuffer(string: "retry: 2000\n: live updates\n\n"))
             // The server's graceful shutdown waits for the answers in flight: a stream ends as soon as it begins.
-            try await withGracefulShutdownHandler {
-                for await event in events {
-                    try await writer.write(ByteBuffer(string: Self.frame(event)))
+            // A write the client does not take (it stopped reading: its socket is full) would hold this answer, its
+            // stream's place and the node's shutdown for ever: then the answer's own task is cancelled (the write
+            // fails and the connection closes) once one write has waited `writeStall`, or half a second at a graceful
+            // shutdown.
+            try await withUnsafeCurrentTask { current in
+                let answer = AnswerTask(task: current)
+                let watch = WriteWatch()
+                try await withThrowingTaskGroup(of: Void.self) { watchers in
+                    watchers.addTask {
+                        while !Task.isCancelled {
+                            try? await Task.sleep(for: .milliseconds(250))
+                            if Task.isCancelled { return }
+                            // At a graceful shutdown a stream ends by itself unless a write holds it.
+                            if watch.stalled(longerThan: Task.isShuttingDownGracefully ? .milliseconds(500) : writeStall) {
+                                events.finish()
+                                answer.task?.cancel()
+                                return
+                            }
+                        }
+                    }
+                    try await withGracefulShutdownHandler {
+                        // Authorized once is not authorized for ever: before an event goes out, the key is checked
+                        // again (from the key cache, at most every `keyRecheck`), and a revoked key's stream ends
+                        // there. A check that fails (storage down) keeps the stream.
+                        var checkedAt = ContinuousClock.now
+                        for await event in events {
+                            if ContinuousClock.now - checkedAt >= keyRecheck {
+                                checkedAt = .now
+                                if let found = try? await keys.lookup(key: secret), found.principal == nil {
+                                    events.finish()
+                                    break
+                                }
+                            }
+                            watch.begin()
+                            try await writer.write(ByteBuffer(string: Self.frame(event)))
+                            watch.end()
+                        }
+                    } onGracefulShutdown: {
+                        events.finish()
+                    }
+                    watchers.cancelAll()
                 }
-            } onGracefulShutdown: {
-                events.finish()
             }
             try await writer.finish(nil)
         })
@@ -57,4 +103,21 @@ struct LiveController {
         case .heartbeat: ": heartbeat\n\n"
         }
     }
+}
+
+/// When the write in progress of a stream began (nil between writes).
+private final class WriteWatch: Sendable {
+    private let since = Mutex<ContinuousClock.Instant?>(nil)
+
+    func begin() { since.withLock { $0 = .now } }
+    func end() { since.withLock { $0 = nil } }
+    func stalled(longerThan limit: Duration) -> Bool {
+        since.withLock { $0.map { ContinuousClock.now - $0 > limit } ?? false }
+    }
+}
+
+/// The task of a stream's answer, for its watcher: a child task that ends before the answer's task does, so the
+/// reference never outlives the task.
+private struct AnswerTask: @unchecked Sendable {
+    let task: UnsafeCurrentTask?
 }

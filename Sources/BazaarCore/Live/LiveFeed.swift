@@ -70,14 +70,29 @@ public final class LiveFeed: Service, Sendable {
         let overflowed = Atomic<Bool>(false)
         let isReady = Atomic<Bool>(false)
 
+        /// Events buffered so far (counted with their buffering), so that a reader told to reload knows how many of
+        /// the events waiting for it come from before its reload.
+        private let enqueued = Mutex<Int>(0)
+
         init(storeID: String?, continuation: AsyncStream<LiveEvent>.Continuation) {
             self.storeID = storeID
             self.continuation = continuation
         }
 
         func send(_ event: LiveEvent) {
-            if case .dropped = continuation.yield(event) { overflowed.store(true, ordering: .relaxed) }
+            enqueued.withLock { count in
+                switch continuation.yield(event) {
+                case .enqueued: count += 1
+                case .dropped: overflowed.store(true, ordering: .relaxed)
+                case .terminated: break
+                @unknown default: break
+                }
+            }
         }
+
+        var enqueuedCount: Int { enqueued.withLock { $0 } }
+        /// Events its reader took from the buffer so far.
+        let consumed = Atomic<Int>(0)
     }
 
     private struct State {
@@ -137,7 +152,8 @@ public final class LiveFeed: Service, Sendable {
             do {
                 if cursor == nil { cursor = try await source.latestSequence() }
                 for subscriber in subscribers where !subscriber.isReady.exchange(true, ordering: .relaxed) { subscriber.send(.ready) }
-                cursor = try await deliverMovements(after: cursor!, to: subscribers)
+                // The cursor moves with each page sent, even when a later page of the tick fails: sent is sent.
+                try await deliverMovements(after: &cursor!, to: subscribers)
                 if clock.now - lastAlertRead >= settings.alertTick {
                     lastAlertRead = clock.now
                     alertRotation = try await deliverAlerts(to: subscribers, sent: &alertsSent, rotation: alertRotation)
@@ -159,9 +175,8 @@ public final class LiveFeed: Service, Sendable {
     }
 
     /// Reads the ledger after `cursor` (at most 20 pages a tick) and hands each movement to the streams that watch
-    /// its store; returns the new cursor.
-    private func deliverMovements(after cursor: Int64, to subscribers: [Subscriber]) async throws -> Int64 {
-        var cursor = cursor
+    /// its store, moving `cursor` past each page handed over.
+    private func deliverMovements(after cursor: inout Int64, to subscribers: [Subscriber]) async throws {
         for _ in 0..<20 {
             let page = try await source.movements(cursor, 500)
             for movement in page {
@@ -172,7 +187,6 @@ public final class LiveFeed: Service, Sendable {
             cursor = page.last?.sequence ?? cursor
             if page.count < 500 { break }
         }
-        return cursor
     }
 
     /// Compares the open alerts of the watched stores (a bounded number a tick, round robin) with what was last
@@ -197,7 +211,8 @@ public final class LiveFeed: Service, Sendable {
         return (rotation + count) % watched.count
     }
 
-    /// The events of one stream. A stream that fell behind says `reset` before its next event.
+    /// The events of one stream. A stream that fell behind says `reset` before its next event, and passes over the
+    /// events that were waiting then: what follows `reset` was committed after the reader's reload (or is in it).
     public struct Stream: AsyncSequence, Sendable {
         public typealias Element = LiveEvent
         let base: AsyncStream<LiveEvent>
@@ -207,9 +222,24 @@ public final class LiveFeed: Service, Sendable {
             var base: AsyncStream<LiveEvent>.AsyncIterator
             let subscriber: Subscriber
 
+            /// Events still to pass over: those that waited in the buffer when the stream said `reset` (the reader
+            /// loads the state after them; sent again they would count twice).
+            var stale = 0
+
             public mutating func next() async -> LiveEvent? {
-                if subscriber.overflowed.exchange(false, ordering: .relaxed) { return .reset }
-                return await base.next()
+                if subscriber.overflowed.exchange(false, ordering: .relaxed) {
+                    stale = subscriber.enqueuedCount - subscriber.consumed.load(ordering: .relaxed)
+                    return .reset
+                }
+                while let event = await base.next() {
+                    subscriber.consumed.add(1, ordering: .relaxed)
+                    if stale > 0 {
+                        stale -= 1
+                        continue
+                    }
+                    return event
+                }
+                return nil
             }
         }
 
