@@ -33,10 +33,13 @@ public struct ReservationExpiry: Service {
     public func sweep() async -> Int {
         var expired = 0
         do {
-            while !Task.isCancelled {
+            // A graceful shutdown stops a long sweep (a backlog after downtime) between two reservations: the rest is
+            // due for the next sweep, on any node, and the shutdown keeps its bound for the outbox's drain.
+            while !Task.isCancelled, !Task.isShuttingDownGracefully {
                 let due = try await reservations.store.expiredReservationIDs(atMillis: clock.nowMillis(), limit: batchSize)
                 var progressed = false
                 for id in due.shuffled() {
+                    if Task.isCancelled || Task.isShuttingDownGracefully { return expired }
                     do {
                         _ = try await reservations.expire(id: id)
                         expired += 1
