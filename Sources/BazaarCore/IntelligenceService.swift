@@ -207,6 +207,8 @@ public final class IntelligenceService: Sendable {
     public struct OrderSuggestion: Sendable {
         public var productID: String
         public var onHand: Int64
+        /// On hand + incoming - reserved: what the thresholds were compared with.
+        public var position: Int64
         public var thresholds: StockThresholds
         public var packSize: Int
         public var quantity: Int
@@ -256,7 +258,9 @@ public final class IntelligenceService: Sendable {
         }
         var orders: [OrderSuggestion] = [], transfers: [TransferSuggestion] = []
         for item in items {
-            var need = Double(Self.shortfall(onHand: item.onHand, item.thresholds))
+            // The inventory position, not the shelf: what is already on its way is not ordered again, and what is
+            // promised to customers is not counted as there.
+            var need = Double(Self.shortfall(onHand: item.position, item.thresholds))
             if let source = best[item.productID] {
                 let moved = min(source.excess, Int64(need.rounded(.up)))
                 transfers.append(TransferSuggestion(productID: item.productID, fromStoreID: source.storeID, toStoreID: storeID, quantity: moved))
@@ -264,7 +268,7 @@ public final class IntelligenceService: Sendable {
             }
             let pack = Double(max(1, item.packSize))
             let quantity = need > 0 ? Int((need / pack).rounded(.up) * pack) : 0
-            orders.append(OrderSuggestion(productID: item.productID, onHand: item.onHand, thresholds: item.thresholds,
+            orders.append(OrderSuggestion(productID: item.productID, onHand: item.onHand, position: item.position, thresholds: item.thresholds,
                                           packSize: item.packSize, quantity: quantity))
         }
         let unevaluated = afterProductID == nil ? try await store.itemsWithoutThresholds(storeID: storeID) : nil

@@ -124,16 +124,20 @@ public struct ReplenishmentItem: Sendable, Equatable {
     public var thresholds: StockThresholds
     /// The pack size with the store's override applied.
     public var packSize: Int
+    /// The inventory position: on hand + incoming - reserved (what the thresholds are compared with).
+    public var position: Int64
 
-    public init(productID: String, onHand: Int64, thresholds: StockThresholds, packSize: Int) {
+    public init(productID: String, onHand: Int64, thresholds: StockThresholds, packSize: Int, position: Int64? = nil) {
         self.productID = productID
         self.onHand = onHand
         self.thresholds = thresholds
         self.packSize = packSize
+        self.position = position ?? onHand
     }
 }
 
 /// Stock of a product held by a store above that store's own stored order-up-to level: a possible transfer source.
+/// `quantity` is what the store has available (on hand less reserved).
 public struct ExcessStock: Sendable, Equatable {
     public var productID: String
     public var storeID: String

@@ -17,6 +17,8 @@ public enum DomainError: Error, Equatable, Sendable {
     case reservationNotActive(id: String, status: String)
     /// A purchase order that was closed takes no receipt and cannot be closed again.
     case purchaseOrderClosed(id: String)
+    /// The store's replenishment plan has nothing to order or move (for the products asked).
+    case nothingToReplenish(storeID: String)
     /// The same idempotency key was sent earlier with a different request.
     case idempotencyKeyReused(key: String)
     case unauthorized(String)
@@ -34,6 +36,7 @@ extension DomainError {
         case .insufficientAvailable: "insufficient_available"
         case .reservationNotActive: "reservation_not_active"
         case .purchaseOrderClosed: "purchase_order_closed"
+        case .nothingToReplenish: "nothing_to_replenish"
         case .idempotencyKeyReused: "idempotency_key_reused"
         case .unauthorized: "unauthorized"
         case .forbidden: "forbidden"

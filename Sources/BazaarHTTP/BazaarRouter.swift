@@ -78,7 +78,9 @@ public struct BazaarRouter: Sendable {
         OverviewController(stock: services.stock).register(&registrar, on: authenticated)
         LiveController(stock: services.stock, feed: services.live, keys: services.keys).register(&registrar, on: authenticated)
         ReservationController(reservations: services.reservations).register(&registrar, on: authenticated)
-        PurchaseOrderController(orders: services.purchaseOrders).register(&registrar, on: authenticated)
+        PurchaseOrderController(orders: services.purchaseOrders,
+                                actions: ReplenishmentActions(intelligence: services.intelligence, orders: services.purchaseOrders))
+            .register(&registrar, on: authenticated)
         table.set(registrar.table)
         self.responder = router.buildResponder()
         self.routes = registrar.table

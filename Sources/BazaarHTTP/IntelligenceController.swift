@@ -134,7 +134,7 @@ struct IntelligenceController {
             caller.may(.readStock(storeID: other))
         }
         let orderJSON = page.orders.map { o in
-            "{\"product_id\":\"\(o.productID)\",\"on_hand\":\(o.onHand),\"quantity\":\(o.quantity),\"pack_size\":\(o.packSize),"
+            "{\"product_id\":\"\(o.productID)\",\"on_hand\":\(o.onHand),\"inventory_position\":\(o.position),\"quantity\":\(o.quantity),\"pack_size\":\(o.packSize),"
                 + Self.thresholdsJSON(o.thresholds, quantity: o.onHand) + "}"
         }
         let transferJSON = page.transfers.map { t in

@@ -81,6 +81,9 @@ extension Problem {
         case .purchaseOrderClosed(let id):
             self.init(.conflict, "purchase-order-closed", "Purchase order closed",
                       "purchase order \(JSON.quoted(id)) is closed; record further goods against a new order or with POST /update-stock")
+        case .nothingToReplenish(let store):
+            self.init(.conflict, "nothing-to-replenish", "Nothing to replenish",
+                      "the replenishment plan of \(JSON.quoted(store)) suggests nothing for these products: their inventory position (on hand + incoming - reserved) is above the reorder point, or the engine has no thresholds for them yet")
         case .idempotencyKeyReused(let key):
             self.init(.unprocessableContent, "idempotency-key-reused", "Idempotency key reused",
                       "Idempotency-Key \(JSON.quoted(key)) was already used for a different request; use a new key for a new request")

@@ -34,6 +34,46 @@ struct PurchaseOrderBody: Decodable {
     }
 }
 
+/// Acting on a store's replenishment plan: optional `product_ids` (all the plan's items when absent), and for a
+/// purchase order its `supplier`, `reference` and `expected_at`.
+struct ReplenishmentActionBody: Decodable {
+    var supplier: String?
+    var reference: String?
+    var expectedAt: String?
+    var productIDs: [String]?
+    private enum Key: String, CodingKey { case supplier, reference, expectedAt = "expected_at", productIDs = "product_ids" }
+
+    init(from decoder: any Decoder, fields: Set<String>) throws {
+        try decoder.rejectUnknownFields(fields)
+        let c = try decoder.container(keyedBy: Key.self)
+        supplier = try c.decodeIfPresent(String.self, forKey: .supplier)
+        reference = try c.decodeIfPresent(String.self, forKey: .reference)
+        expectedAt = try c.decodeIfPresent(String.self, forKey: .expectedAt)
+        productIDs = try c.decodeIfPresent([String].self, forKey: .productIDs)
+    }
+
+    func products() throws -> Set<String>? {
+        guard let productIDs else { return nil }
+        guard productIDs.count <= PurchaseOrder.maxLines else {
+            throw DomainError.invalid(field: "product_ids", message: "must hold at most \(PurchaseOrder.maxLines) ids")
+        }
+        for (index, id) in productIDs.enumerated() { try Identifier.validate(id, field: "product_ids[\(index)]") }
+        return Set(productIDs)
+    }
+}
+
+struct ReplenishmentOrderBody: Decodable {
+    var body: ReplenishmentActionBody
+    init(from decoder: any Decoder) throws {
+        body = try ReplenishmentActionBody(from: decoder, fields: ["supplier", "reference", "expected_at", "product_ids"])
+    }
+}
+
+struct ReplenishmentTransferBody: Decodable {
+    var body: ReplenishmentActionBody
+    init(from decoder: any Decoder) throws { body = try ReplenishmentActionBody(from: decoder, fields: ["product_ids"]) }
+}
+
 struct ReceiptBody: Decodable {
     var lines: [OrderLineBody]
     init(from decoder: any Decoder) throws {
@@ -45,6 +85,7 @@ struct ReceiptBody: Decodable {
 /// Purchase orders (DESIGN.md, "Inventory states"): ordered goods count as `incoming` until received or closed.
 struct PurchaseOrderController {
     let orders: PurchaseOrderService
+    let actions: ReplenishmentActions
 
     func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
         routes.on(group, .post, "/v1/purchase-orders", create)
@@ -52,6 +93,47 @@ struct PurchaseOrderController {
         routes.on(group, .get, "/v1/purchase-orders/{purchase_order_id}", get)
         routes.on(group, .post, "/v1/purchase-orders/{purchase_order_id}/receipts", receive)
         routes.on(group, .post, "/v1/purchase-orders/{purchase_order_id}/close", close)
+        routes.on(group, .post, "/v1/stores/{store_id}/replenishment/purchase-order", orderPlan)
+        routes.on(group, .post, "/v1/stores/{store_id}/replenishment/transfers", transferPlan)
+    }
+
+    /// The plan's orders (all, or `product_ids`) as one purchase order: 201 the order; 409 `nothing-to-replenish`.
+    @Sendable func orderPlan(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        try caller.require(.writeStock(storeID: storeID))
+        let body = try await JSONBody.decode(ReplenishmentOrderBody.self, from: request, context: context).body
+        guard let supplier = body.supplier else { throw DomainError.invalid(field: "supplier", message: "is required") }
+        let products = try body.products()
+        guard try await orders.stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        let change = try await actions.purchaseOrder(storeID: storeID, supplier: supplier, reference: body.reference,
+                                                     expectedAtMillis: try Self.time(body.expectedAt), productIDs: products)
+        return JSONResponse.make(change.order.json, status: .created)
+    }
+
+    /// The plan's transfers into the store (all, or `product_ids`), from the stores the caller may write, each an
+    /// atomic pair of ledger rows: 200 `{"transfers": [{"from", "to"}]}`; 409 `nothing-to-replenish`.
+    @Sendable func transferPlan(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
+        let caller = try context.caller()
+        let storeID = try context.identifier("store_id")
+        try caller.require(.writeStock(storeID: storeID))
+        let body = try await JSONBody.decode(ReplenishmentTransferBody.self, from: request, context: context).body
+        let products = try body.products()
+        guard try await orders.stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        let receipts = try await actions.transfers(storeID: storeID, productIDs: products, actor: caller.name, scope: caller.keyID) { other in
+            caller.may(.writeStock(storeID: other))
+        }
+        let items = receipts.map { "{\"from\":\($0.movements[0].writeAnswerJSON),\"to\":\($0.movements[1].writeAnswerJSON)}" }
+        return JSONResponse.make("{\"transfers\":[\(items.joined(separator: ","))]}")
+    }
+
+    static func time(_ text: String?) throws -> Int64? {
+        try text.map { text in
+            guard let millis = RFC3339.parse(text) else {
+                throw DomainError.invalid(field: "expected_at", message: "must be an RFC 3339 time such as 2026-12-01T08:00:00Z")
+            }
+            return millis
+        }
     }
 
     @Sendable func create(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {

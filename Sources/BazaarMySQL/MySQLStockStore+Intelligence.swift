@@ -48,15 +48,17 @@ extension MySQLStockStore {
     public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
         try await onReplica { connection in
             try connection.select("""
-                SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
+                SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), l.quantity + l.incoming - l.reserved,
+                    \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
                 FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
                 LEFT JOIN products p ON p.id = l.product_id
                 LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
-                WHERE l.store_id = ? AND l.product_id > ? AND l.quantity <= t.reorder_point AND t.order_up_to > l.quantity
+                WHERE l.store_id = ? AND l.product_id > ? AND l.quantity + l.incoming - l.reserved <= t.reorder_point
+                    AND t.order_up_to > l.quantity + l.incoming - l.reserved
                 ORDER BY l.product_id LIMIT ?
                 """, [storeID, afterProductID ?? "", limit]).map { row in
-                ReplenishmentItem(productID: try row.string(0), onHand: try row.int(1), thresholds: try Self.thresholds(from: row, at: 3),
-                                  packSize: Int(try row.int(2)))
+                ReplenishmentItem(productID: try row.string(0), onHand: try row.int(1), thresholds: try Self.thresholds(from: row, at: 4),
+                                  packSize: Int(try row.int(2)), position: try row.int(3))
             }
         }
     }
@@ -65,9 +67,9 @@ extension MySQLStockStore {
         let arguments: [any MySQLBindable] = ReplenishmentQuery.padded(productIDs) + [excludingStoreID]
         return try await onReplica { connection in
             try connection.select("""
-                SELECT l.product_id, l.store_id, l.quantity, t.order_up_to
+                SELECT l.product_id, l.store_id, l.quantity - l.reserved, t.order_up_to
                 FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
-                WHERE l.product_id IN (\(ReplenishmentQuery.placeholders)) AND l.store_id <> ? AND l.quantity > t.order_up_to
+                WHERE l.product_id IN (\(ReplenishmentQuery.placeholders)) AND l.store_id <> ? AND l.quantity - l.reserved > t.order_up_to
                 ORDER BY l.product_id, l.store_id
                 """, arguments).map { row in
                 ExcessStock(productID: try row.string(0), storeID: try row.string(1), quantity: try row.int(2), orderUpTo: try row.double(3))

@@ -422,14 +422,17 @@ extension SQLiteStockStore {
     public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
+                SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), l.quantity + l.incoming - l.reserved,
+                    \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
                 FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
                 LEFT JOIN products p ON p.id = l.product_id
                 LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
-                WHERE l.store_id = ? AND l.product_id > ? AND l.quantity <= t.reorder_point AND t.order_up_to > l.quantity
+                WHERE l.store_id = ? AND l.product_id > ? AND l.quantity + l.incoming - l.reserved <= t.reorder_point
+                    AND t.order_up_to > l.quantity + l.incoming - l.reserved
                 ORDER BY l.product_id LIMIT ?
                 """, arguments: [storeID, afterProductID ?? "", limit]).map { row in
-                ReplenishmentItem(productID: row[0], onHand: row[1], thresholds: Self.thresholds(from: row, at: 3), packSize: row[2])
+                ReplenishmentItem(productID: row[0], onHand: row[1], thresholds: Self.thresholds(from: row, at: 4), packSize: row[2],
+                                  position: row[3])
             }
         }
     }
@@ -438,9 +441,9 @@ extension SQLiteStockStore {
         let ids = ReplenishmentQuery.padded(productIDs)
         return try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT l.product_id, l.store_id, l.quantity, t.order_up_to
+                SELECT l.product_id, l.store_id, l.quantity - l.reserved, t.order_up_to
                 FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
-                WHERE l.product_id IN (\(ReplenishmentQuery.placeholders)) AND l.store_id <> ? AND l.quantity > t.order_up_to
+                WHERE l.product_id IN (\(ReplenishmentQuery.placeholders)) AND l.store_id <> ? AND l.quantity - l.reserved > t.order_up_to
                 ORDER BY l.product_id, l.store_id
                 """, arguments: StatementArguments(ids + [excludingStoreID])).map { row in
                 ExcessStock(productID: row[0], storeID: row[1], quantity: row[2], orderUpTo: row[3])

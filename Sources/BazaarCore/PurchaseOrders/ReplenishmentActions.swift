@@ -1,0 +1,40 @@
+public import BazaarDomain
+
+/// A replenishment suggestion acted on in one call: the plan's orders become a purchase order (they then count as
+/// incoming, so the plan stops suggesting them), or its transfers are made.
+public struct ReplenishmentActions: Sendable {
+    let intelligence: IntelligenceService
+    let orders: PurchaseOrderService
+
+    public init(intelligence: IntelligenceService, orders: PurchaseOrderService) {
+        self.intelligence = intelligence
+        self.orders = orders
+    }
+
+    /// A purchase order of what the plan's first page (up to `PurchaseOrder.maxLines` items) says to order, for all
+    /// of it or only `productIDs`, with no transfers counted against it.
+    public func purchaseOrder(storeID: String, supplier: String, reference: String?, expectedAtMillis: Int64?,
+                              productIDs: Set<String>?) async throws -> PurchaseOrderChange {
+        let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines) { _ in false }
+        let lines = page.orders.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
+        guard !lines.isEmpty else { throw DomainError.nothingToReplenish(storeID: storeID) }
+        return try await orders.create(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
+                                       lines: lines.map { ($0.productID, Int64($0.quantity)) })
+    }
+
+    /// Makes the plan's suggested transfers into the store (each an atomic pair of ledger rows), from the stores
+    /// `maySource` allows (those the caller may write), for all of them or only `productIDs`.
+    public func transfers(storeID: String, productIDs: Set<String>?, actor: String, scope: String,
+                          maySource: @escaping @Sendable (String) -> Bool) async throws -> [WriteReceipt] {
+        let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines, mayShowStore: maySource)
+        let moves = page.transfers.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
+        guard !moves.isEmpty else { throw DomainError.nothingToReplenish(storeID: storeID) }
+        var receipts: [WriteReceipt] = []
+        for move in moves {
+            receipts.append(try await orders.stock.transfer(
+                from: move.fromStoreID, to: storeID, productID: move.productID, quantity: move.quantity, reference: "replenishment",
+                actor: actor, idempotencyKey: nil, scope: scope))
+        }
+        return receipts
+    }
+}

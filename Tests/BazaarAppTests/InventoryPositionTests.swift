@@ -1,0 +1,67 @@
+import BazaarApp
+import BazaarCore
+import BazaarDomain
+import Foundation
+import Testing
+
+/// Replenishment by inventory position (on hand + incoming - reserved), and acting on the plan in one call.
+@Suite struct InventoryPositionTests {
+    /// Stores thresholds once the engine has evaluated the pair (so that its own first evaluation cannot overwrite them).
+    static func thresholds(_ system: BazaarSystem, _ store: String, reorderPoint: Double, orderUpTo: Double) async throws {
+        #expect(try await eventually(seconds: 60) { try await system.store.thresholds(storeID: store, productID: "P1") != nil })
+        try await system.store.saveThresholds(
+            StockThresholds(dailyRate: 2, reorderPoint: reorderPoint, orderUpTo: orderUpTo, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                            computedAtMillis: WallClock.system.nowMillis()), storeID: store, productID: "P1")
+    }
+
+    @Test func replenishmentCountsIncomingAndReservedAndBecomesAnOrderOrTransfersInOneCall() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#)
+            try await Self.thresholds(system, "S1", reorderPoint: 10, orderUpTo: 30)
+            func plan(_ store: String = "S1") async throws -> [[String: Any]] {
+                try await fresh { try await client.call(.get, "/v1/stores/\(store)/replenishment") }.json["orders"] as? [[String: Any]] ?? []
+            }
+            // (Thresholds written straight to the primary: on MariaDB the plan shows them once the replica has them.)
+            #expect(try await eventually(seconds: 30) { try await plan().first?["quantity"] as? Int == 25 })
+            #expect(try await plan().first?["inventory_position"] as? Int == 5)
+            // Promised stock is not on the shelf for replenishment: 3 reserved -> order 28.
+            #expect(try await client.call(.post, "/v1/reservations", body: #"{"store_id": "S1", "product_id": "P1", "quantity": 3}"#).status == 201)
+            let reserved = try await plan()
+            #expect(reserved.first?["quantity"] as? Int == 28 && reserved.first?["on_hand"] as? Int == 5 && reserved.first?["inventory_position"] as? Int == 2)
+            let order = try await client.call(.post, "/v1/stores/S1/replenishment/purchase-order", body: #"{"supplier": "Oatly", "reference": "auto"}"#)
+            #expect(order.status == 201, "\(order.body)")
+            let lines = order.json["lines"] as? [[String: Any]] ?? []
+            #expect(lines.count == 1 && lines.first?["product_id"] as? String == "P1" && lines.first?["quantity"] as? Int == 28)
+            #expect(try await client.call(.get, "/get-stock/S1/P1").int("incoming") == 28)
+            // Ordered goods are incoming: the plan no longer suggests them, and a second call has nothing to order.
+            #expect(try await plan().isEmpty)
+            let again = try await client.call(.post, "/v1/stores/S1/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#)
+            #expect(again.status == 409 && again.string("type") == "/problems/nothing-to-replenish")
+
+            // Transfers: S2 holds 80 above its own order-up-to level; S3 is short.
+            _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": 100, "reason": "receipt"}"#)
+            _ = try await client.call(.post, "/update-stock/S3/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+            try await Self.thresholds(system, "S2", reorderPoint: 10, orderUpTo: 20)
+            try await Self.thresholds(system, "S3", reorderPoint: 10, orderUpTo: 30)
+            #expect(try await eventually(seconds: 30) {
+                (try await client.call(.get, "/v1/stores/S3/replenishment").json["transfers"] as? [[String: Any]])?.isEmpty == false
+            })
+            let moved = try await client.call(.post, "/v1/stores/S3/replenishment/transfers", body: #"{"product_ids": ["P1"]}"#)
+            #expect(moved.status == 200, "\(moved.body)")
+            let transfers = moved.json["transfers"] as? [[String: Any]] ?? []
+            #expect((transfers.first?["from"] as? [String: Any])?["store_id"] as? String == "S2")
+            #expect((transfers.first?["to"] as? [String: Any])?["quantity"] as? Int == 30)
+            #expect(try await client.call(.get, "/get-stock/S2/P1").int("quantity") == 71)
+            let none = try await client.call(.post, "/v1/stores/S3/replenishment/transfers", body: "{}")
+            #expect(none.status == 409)
+            for (uri, body, status) in [("/v1/stores/S1/replenishment/purchase-order", "{}", 422),
+                                        ("/v1/stores/S1/replenishment/purchase-order", #"{"supplier": "x", "product_ids": ["a b"]}"#, 422),
+                                        ("/v1/stores/S9/replenishment/purchase-order", #"{"supplier": "x"}"#, 404),
+                                        ("/v1/stores/S1/replenishment/transfers", #"{"supplier": "x"}"#, 422)] {
+                let reply = try await client.call(.post, uri, body: body)
+                #expect(reply.status == status && reply.isProblem, "\(uri) \(body): \(reply.status) \(reply.body)")
+            }
+        }
+    }
+}
