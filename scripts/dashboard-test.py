@@ -245,6 +245,19 @@ try:
     check("live-1" in css("#audit-table tbody tr")[0].text, "... and its movement is first in the audit trail")
     shot("5b-live")
 
+    # ---- inventory states: a reservation made through the API shows as reserved, and available drops ----
+    status, reservation = call("POST", "/v1/reservations", {"store_id": target, "product_id": product, "quantity": 2, "reference": "web-1"})
+    check(status == 201, f"a reservation through the API ({status})")
+    driver.get(BASE + f"/#/store/{target}/item/{product}")
+    wait_until(lambda: driver.find_element(By.ID, "item-reserved").text == "2", message="the reserved quantity")
+    check(driver.find_element(By.ID, "item-available").text == "6", "available = on hand - reserved on the item view")
+    driver.get(BASE + f"/#/store/{target}")
+    wait_until(lambda: css(f"#items-table tbody tr[data-product='{product}']"), message="the store view")
+    cells = [c.get_attribute("textContent") for c in css(f"#items-table tbody tr[data-product='{product}'] td")]
+    check(cells[2:5] == ["8", "2", "6"], f"the store view shows on hand, reserved and available {cells[2:5]}")
+    driver.get(BASE + f"/#/store/{target}/item/{product}")
+    wait_until(lambda: css("#level-chart circle"), message="the item view again")
+
     # ---- a tablet (portrait) ----
     driver.set_window_size(820, 1180)
     driver.get(BASE + f"/#/store/{target}")

@@ -51,6 +51,7 @@ struct OverviewController {
         let updated = item.level.version == 0 ? "null" : "\"\(RFC3339.format(millis: item.level.updatedAtMillis))\""
         return """
             {"product_id":\(JSON.quoted(item.productID)),"name":\(JSON.quotedOrNull(item.productName)),"quantity":\(item.level.quantity),\
+            "reserved":\(item.level.reserved),"available":\(item.level.quantity - item.level.reserved),"incoming":\(item.level.incoming),\
             "version":\(item.level.version),"updated_at":\(updated),"status":"\(item.status.rawValue)","active_alerts":\(item.activeAlerts),\
             \(IntelligenceController.thresholdsJSON(item.thresholds, quantity: item.level.quantity))}
             """

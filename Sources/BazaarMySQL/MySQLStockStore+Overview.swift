@@ -46,7 +46,7 @@ extension MySQLStockStore {
     public func storeItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [StoreItem] {
         try await onReplica { connection in
             try connection.select("""
-                SELECT l.product_id, p.name, l.quantity, l.version, l.updated_at_ms,
+                SELECT l.product_id, p.name, l.quantity, l.version, l.updated_at_ms, l.reserved, l.incoming,
                     (SELECT COUNT(*) FROM alerts a WHERE a.store_id = l.store_id AND a.product_id = l.product_id AND a.active_kind IS NOT NULL),
                     IF(t.store_id IS NULL, 0, 1), \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
                 FROM stock_levels l LEFT JOIN products p ON p.id = l.product_id
@@ -54,8 +54,9 @@ extension MySQLStockStore {
                 WHERE l.store_id = ? AND l.product_id > ? ORDER BY l.product_id LIMIT ?
                 """, [storeID, afterProductID ?? "", limit]).map { row in
                 StoreItem(productID: try row.string(0), productName: row.optionalString(1),
-                          level: StockLevel(quantity: try row.int(2), version: try row.int(3), updatedAtMillis: try row.int(4)),
-                          thresholds: try row.int(6) == 1 ? try Self.thresholds(from: row, at: 7) : nil, activeAlerts: Int(try row.int(5)))
+                          level: StockLevel(quantity: try row.int(2), version: try row.int(3), updatedAtMillis: try row.int(4),
+                                            reserved: try row.int(5), incoming: try row.int(6)),
+                          thresholds: try row.int(8) == 1 ? try Self.thresholds(from: row, at: 9) : nil, activeAlerts: Int(try row.int(7)))
             }
         }
     }

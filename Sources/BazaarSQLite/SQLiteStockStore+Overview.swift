@@ -43,7 +43,7 @@ extension SQLiteStockStore {
     public func storeItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [StoreItem] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT l.product_id, p.name, l.quantity, l.version, l.updated_at_ms,
+                SELECT l.product_id, p.name, l.quantity, l.version, l.updated_at_ms, l.reserved, l.incoming,
                     (SELECT COUNT(*) FROM alerts a WHERE a.store_id = l.store_id AND a.product_id = l.product_id AND a.status != 'resolved'),
                     t.store_id IS NOT NULL, \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
                 FROM stock_levels l LEFT JOIN products p ON p.id = l.product_id
@@ -51,8 +51,8 @@ extension SQLiteStockStore {
                 WHERE l.store_id = ? AND l.product_id > ? ORDER BY l.product_id LIMIT ?
                 """, arguments: [storeID, afterProductID ?? "", limit]).map { row in
                 StoreItem(productID: row[0], productName: row[1],
-                          level: StockLevel(quantity: row[2], version: row[3], updatedAtMillis: row[4]),
-                          thresholds: (row[6] as Bool) ? Self.thresholds(from: row, at: 7) : nil, activeAlerts: row[5])
+                          level: StockLevel(quantity: row[2], version: row[3], updatedAtMillis: row[4], reserved: row[5], incoming: row[6]),
+                          thresholds: (row[8] as Bool) ? Self.thresholds(from: row, at: 9) : nil, activeAlerts: row[7])
             }
         }
     }

@@ -62,6 +62,12 @@ struct OverviewTests {
                 #expect(page.items[1].keys.contains(key), "\(key) in \(page.items[1])")
             }
             #expect(["no_thresholds", "ok", "at_risk", "above_order_up_to"].contains(page.items[1]["status"] as? String ?? ""))
+            // Inventory states beside the level: a reservation shows as reserved, and available drops.
+            #expect(try await client.call(.post, "/v1/reservations", body: #"{"store_id": "S1", "product_id": "P3", "quantity": 3}"#).status == 201)
+            let reserved = try await client.call(.get, "/v1/stores/S1/items").items[1]
+            #expect(reserved["quantity"] as? Int == 4 && reserved["reserved"] as? Int == 3 && reserved["available"] as? Int == 1,
+                    "\(reserved)")
+            #expect(reserved["incoming"] as? Int == 0)
             let paged = try await client.call(.get, "/v1/stores/S1/items?limit=1")
             #expect(paged.items.count == 1)
             #expect(paged.string("next_cursor") == "kP1")
