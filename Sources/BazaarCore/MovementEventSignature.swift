@@ -22,14 +22,17 @@ public struct MovementEventSigner: Sendable {
 
     /// `v1=` and the hex HMAC of the movement's `data`.
     public func signature(of movement: Movement) -> String {
-        Self.version + HMAC<SHA256>.authenticationCode(for: Array(movement.auditJSON.utf8), using: key).map { byte in
-            String(byte, radix: 16).leftPadded(to: 2)
-        }.joined()
+        signature(data: movement.auditJSON)
     }
 
-    /// The CloudEvent of `movement` with its signature.
+    func signature(data: String) -> String {
+        Self.version + Hex.encode(HMAC<SHA256>.authenticationCode(for: Array(data.utf8), using: key))
+    }
+
+    /// The CloudEvent of `movement` with its signature (its `data` rendered once, for both).
     public func signedCloudEvent(_ movement: Movement) -> String {
-        "{\"\(Self.attribute)\":\"\(signature(of: movement))\"," + movement.cloudEventJSON.dropFirst()
+        let data = movement.auditJSON
+        return "{\"\(Self.attribute)\":\"\(signature(data: data))\"," + movement.cloudEventJSON(data: data).dropFirst()
     }
 
     /// What a movement event read from Kafka turned out to be.
@@ -66,11 +69,5 @@ public struct MovementEventSigner: Sendable {
             index = next
         }
         return bytes
-    }
-}
-
-extension String {
-    fileprivate func leftPadded(to length: Int) -> String {
-        count >= length ? self : String(repeating: "0", count: length - count) + self
     }
 }

@@ -5,6 +5,16 @@
 public enum JSON {
     /// `value` as a JSON string literal, escaped per RFC 8259.
     public static func quoted(_ value: String) -> String {
+        // Nearly every value needs no escaping: then it is copied once, bytes as they are.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            let count = value.utf8.count
+            return String(unsafeUninitializedCapacity: count + 2) { buffer in
+                buffer[0] = UInt8(ascii: "\"")
+                _ = UnsafeMutableBufferPointer(rebasing: buffer[1...]).initialize(fromContentsOf: value.utf8)
+                buffer[count + 1] = UInt8(ascii: "\"")
+                return count + 2
+            }
+        }
         var out = "\""
         out.reserveCapacity(value.utf8.count + 2)
         for scalar in value.unicodeScalars {
@@ -59,11 +69,14 @@ extension Movement {
     }
 
     /// CloudEvents 1.0 structured JSON for `bazaar.stock-movements` (key: the store id).
-    public var cloudEventJSON: String {
+    public var cloudEventJSON: String { cloudEventJSON(data: auditJSON) }
+
+    /// The CloudEvent around `data`, this movement's `auditJSON` already rendered (the publisher signs it too).
+    public func cloudEventJSON(data: String) -> String {
         """
         {"specversion":"1.0","type":"\(MovementEvent.type)","source":\(JSON.quoted("/stores/" + storeID)),\
         "id":\(JSON.quoted(movementID)),"time":"\(RFC3339.format(millis: atMillis))",\
-        "subject":\(JSON.quoted("/products/" + productID)),"datacontenttype":"application/json","data":\(auditJSON)}
+        "subject":\(JSON.quoted("/products/" + productID)),"datacontenttype":"application/json","data":\(data)}
         """
     }
 }

@@ -103,6 +103,29 @@ public enum ReservationEvent {
     /// Whether a payload on the movements topic is anything but a movement (a reservation's, say): consumers of
     /// movements pass over it.
     public static func isOtherThanMovement(_ payload: String) -> Bool {
-        !payload.contains("\"type\":\"\(MovementEvent.type)\"") && payload.contains("\"type\":\"bazaar.stock.")
+        !containsBytes(payload, movementType) && containsBytes(payload, stockEventType)
+    }
+
+    private static let movementType = Array("\"type\":\"\(MovementEvent.type)\"".utf8)
+    private static let stockEventType = Array("\"type\":\"bazaar.stock.".utf8)
+
+    /// Whether `needle`'s bytes occur in `text`'s UTF-8 (the patterns are ASCII: a byte search, not `String.contains`,
+    /// which compares by Character and cost more than the rest of a consumed event's checks).
+    static func containsBytes(_ text: String, _ needle: [UInt8]) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            guard let first = needle.first, bytes.count >= needle.count else { return needle.isEmpty }
+            var i = 0
+            let last = bytes.count - needle.count
+            while i <= last {
+                if bytes[i] == first {
+                    var j = 1
+                    while j < needle.count, bytes[i + j] == needle[j] { j += 1 }
+                    if j == needle.count { return true }
+                }
+                i += 1
+            }
+            return false
+        }
     }
 }

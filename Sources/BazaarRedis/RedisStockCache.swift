@@ -14,17 +14,28 @@ import Synchronization
 /// which bounds staleness when a message is lost. Redis is an accelerator only: every Redis call goes through a
 /// circuit breaker with a short timeout, and failures fall back to the database.
 public final class RedisStockCache: StockCache {
-    /// KEYS[1] the level's key; ARGV: revision, encoded value, TTL in ms, channel, message. Returns 1 when stored.
-    static let offerScript = RedisScript("""
-        local current = redis.call('GET', KEYS[1])
-        if current then
-          local version = tonumber(string.match(current, '^(%d+):'))
-          if version and version >= tonumber(ARGV[1]) then return 0 end
+    /// Compare and set, then publish, for many levels in one round trip: KEYS the levels' keys; ARGV[1] TTL in ms,
+    /// ARGV[2] channel, then per key its revision, encoded value and message. Returns, per key, 1 when stored and 0
+    /// when Redis held that version or a newer one. Every stored level is published as a message of its own (what
+    /// every node's coherence subscriber reads, whatever its version).
+    static let offerManyScript = RedisScript("""
+        local stored = {}
+        for i, key in ipairs(KEYS) do
+          local at = 3 * i
+          stored[i] = 0
+          local current = redis.call('GET', key)
+          local version = current and tonumber(string.match(current, '^(%d+):'))
+          if not (version and version >= tonumber(ARGV[at])) then
+            redis.call('SET', key, ARGV[at + 1], 'PX', ARGV[1])
+            redis.call('PUBLISH', ARGV[2], ARGV[at + 2])
+            stored[i] = 1
+          end
         end
-        redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-        redis.call('PUBLISH', ARGV[4], ARGV[5])
-        return 1
+        return stored
         """)
+    /// Levels offered while a script is in flight wait for the next one (at most this many a script): the answers
+    /// of one group commit resume together, and their levels reach Redis in one round trip instead of one each.
+    static let maxOffersPerScript = 256
 
     public let redis: RedisClient
     /// Every key and channel starts with the deployment's prefix (`redis.key_prefix`), so deployments can share a Redis.
@@ -44,6 +55,8 @@ public final class RedisStockCache: StockCache {
     private let dirtyKeys = Mutex<Set<StockKey>>([])
     private let repairing = Atomic(false)
     static let maxDirtyKeys = 10_000
+    /// Offers waiting for the script in flight, and whether one is in flight.
+    private let pendingOffers = Mutex<(queue: [PendingOffer], flushing: Bool)>(([], false))
 
     public init(redis: RedisClient, keyPrefix: String = "bazaar:", nearCapacity: Int, nearMaxAgeMillis: Int64 = 5000,
                 ttlMillis: Int64 = 3_600_000, logger: Logger) {
@@ -93,17 +106,60 @@ public final class RedisStockCache: StockCache {
             startRepair()
             return
         }
-        let encoded = Self.encode(level)
+        // Answered once Redis holds this level (or a newer one), as before; but the levels offered meanwhile travel
+        // together: the first offer starts a flush, later ones join the queue the flush drains.
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let lead = pendingOffers.withLock { state -> Bool in
+                state.queue.append(PendingOffer(key: key, level: level, done: done))
+                guard !state.flushing else { return false }
+                state.flushing = true
+                return true
+            }
+            if lead { Task { await self.flushOffers() } }
+        }
+    }
+
+    private struct PendingOffer: Sendable {
+        let key: StockKey
+        let level: StockLevel
+        let done: CheckedContinuation<Void, Never>
+    }
+
+    /// Stores the queued levels, one script a round trip, until the queue is empty.
+    private func flushOffers() async {
+        while true {
+            let batch = pendingOffers.withLock { state -> [PendingOffer] in
+                guard !state.queue.isEmpty else {
+                    state.flushing = false
+                    return []
+                }
+                let count = min(state.queue.count, Self.maxOffersPerScript)
+                defer { state.queue.removeFirst(count) }
+                return Array(state.queue.prefix(count))
+            }
+            if batch.isEmpty { return }
+            await store(batch)
+            for offer in batch { offer.done.resume() }
+        }
+    }
+
+    private func store(_ batch: [PendingOffer]) async {
+        var keys: [String] = [], arguments = [String(ttlMillis), channel]
+        keys.reserveCapacity(batch.count)
+        arguments.reserveCapacity(2 + 3 * batch.count)
+        for offer in batch {
+            let encoded = Self.encode(offer.level)
+            keys.append(redisKey(offer.key))
+            arguments += [String(offer.level.revision), encoded, Self.message(offer.key, encoded)]
+        }
         do {
-            let stored = try await redis.run(Self.offerScript, keys: [redisKey(key)], arguments: [
-                String(level.revision), encoded, String(ttlMillis), channel, Self.message(key, encoded),
-            ])
+            let stored = try await redis.run(Self.offerManyScript, keys: keys, arguments: arguments)
             RedisRoundTrips.cacheOffer.increment()
             await breaker.recordSuccess()
-            if stored.int == 0 { RedisCacheMetrics.staleRefused.increment() }
+            for flag in stored.array ?? [] where flag.int == 0 { RedisCacheMetrics.staleRefused.increment() }
         } catch {
-            // The script may or may not have run: Redis may keep the older version, and no node was told.
-            markDirty(key)
+            // The script may or may not have run: Redis may keep older versions, and no node was told.
+            for offer in batch { markDirty(offer.key) }
             failed(error)
         }
     }
