@@ -258,6 +258,11 @@ struct MovementCacheCoherence: Service {
                                            minimumRevision: change.revision)
                     continue
                 }
+                if let change = TransferEvent.stockChange(in: message.valueString) {
+                    await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
+                                           minimumRevision: change.revision)
+                    continue
+                }
                 if let change = PurchaseOrderEvent.stockChanges(in: message.valueString) {
                     for row in change.rows {
                         await cache.invalidate(StockKey(storeID: change.storeID, productID: row.productID), minimumVersion: 0,

@@ -19,6 +19,8 @@ public enum DomainError: Error, Equatable, Sendable {
     case purchaseOrderClosed(id: String)
     /// The store's replenishment plan has nothing to order or move (for the products asked).
     case nothingToReplenish(storeID: String)
+    /// A transfer in transit is received once.
+    case transferAlreadyReceived(id: String)
     /// The same idempotency key was sent earlier with a different request.
     case idempotencyKeyReused(key: String)
     case unauthorized(String)
@@ -37,6 +39,7 @@ extension DomainError {
         case .reservationNotActive: "reservation_not_active"
         case .purchaseOrderClosed: "purchase_order_closed"
         case .nothingToReplenish: "nothing_to_replenish"
+        case .transferAlreadyReceived: "transfer_already_received"
         case .idempotencyKeyReused: "idempotency_key_reused"
         case .unauthorized: "unauthorized"
         case .forbidden: "forbidden"

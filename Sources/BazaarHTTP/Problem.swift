@@ -84,6 +84,9 @@ extension Problem {
         case .nothingToReplenish(let store):
             self.init(.conflict, "nothing-to-replenish", "Nothing to replenish",
                       "the replenishment plan of \(JSON.quoted(store)) suggests nothing for these products: their inventory position (on hand + incoming - reserved) is above the reorder point, or the engine has no thresholds for them yet")
+        case .transferAlreadyReceived(let id):
+            self.init(.conflict, "transfer-already-received", "Transfer already received",
+                      "transfer \(JSON.quoted(id)) was already received; record a later find with POST /update-stock")
         case .idempotencyKeyReused(let key):
             self.init(.unprocessableContent, "idempotency-key-reused", "Idempotency key reused",
                       "Idempotency-Key \(JSON.quoted(key)) was already used for a different request; use a new key for a new request")

@@ -130,25 +130,29 @@ struct TransferBody: Decodable {
     var productID: String
     var quantity: Int64
     var reference: String?
+    /// Ship now, receive later (`POST /v1/transfers/{id}/receive`); absent or false: atomic, as before.
+    var inTransit: Bool
 
     private enum Key: String, CodingKey {
-        case fromStoreID = "from_store_id", toStoreID = "to_store_id", productID = "product_id", quantity, reference
+        case fromStoreID = "from_store_id", toStoreID = "to_store_id", productID = "product_id", quantity, reference, inTransit = "in_transit"
     }
 
     init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownFields(["from_store_id", "to_store_id", "product_id", "quantity", "reference"])
+        try decoder.rejectUnknownFields(["from_store_id", "to_store_id", "product_id", "quantity", "reference", "in_transit"])
         let c = try decoder.container(keyedBy: Key.self)
         fromStoreID = try c.decode(String.self, forKey: .fromStoreID)
         toStoreID = try c.decode(String.self, forKey: .toStoreID)
         productID = try c.decode(String.self, forKey: .productID)
         quantity = try c.requiredInteger(.quantity)
         reference = try c.decodeIfPresent(String.self, forKey: .reference)
+        inTransit = try c.decodeIfPresent(Bool.self, forKey: .inTransit) ?? false
     }
 }
 
 /// Stock reads and writes: the seed endpoints and their `/v1/` companions.
 struct StockController {
     let stock: StockService
+    let transfers: TransferService
 
     func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
         routes.on(group, .post, "/update-stock/{store_id}/{product_id}", update)
@@ -207,6 +211,13 @@ struct StockController {
         try Identifier.validate(body.toStoreID, field: "to_store_id")
         try caller.require(.writeStock(storeID: body.fromStoreID))
         try caller.require(.writeStock(storeID: body.toStoreID))
+        if body.inTransit {
+            let change = try await transfers.ship(
+                from: body.fromStoreID, to: body.toStoreID, productID: body.productID, quantity: body.quantity, reference: body.reference,
+                actor: caller.name, idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
+            return JSONResponse.make(change.transfer.json, status: change.replayed ? .ok : .created,
+                                     headers: change.replayed ? [.idempotentReplayed: "true"] : [:])
+        }
         let receipt = try await stock.transfer(
             from: body.fromStoreID, to: body.toStoreID, productID: body.productID, quantity: body.quantity,
             reference: body.reference, actor: caller.name, idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)

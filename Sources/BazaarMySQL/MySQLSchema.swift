@@ -149,5 +149,17 @@ enum MySQLSchema {
                 PRIMARY KEY (order_id, product_id), KEY purchase_order_lines_by_product (product_id, order_id)) \(table)
             """,
         ]),
+        // Transfers in transit (issue 17): shipped and not yet received counts in the destination's incoming.
+        (6, [
+            """
+            CREATE TABLE IF NOT EXISTS transfers_in_transit (
+                seq BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, id VARCHAR(64) NOT NULL, from_store_id VARCHAR(64) NOT NULL,
+                to_store_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, quantity BIGINT NOT NULL, status VARCHAR(16) NOT NULL,
+                received BIGINT NULL, reference VARCHAR(128) NULL, shipped_movement_id CHAR(36) NULL, received_movement_id CHAR(36) NULL,
+                created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, UNIQUE KEY transfers_in_transit_id (id),
+                KEY transfers_in_transit_by_destination (to_store_id, product_id, status),
+                KEY transfers_in_transit_by_shipment (shipped_movement_id)) \(table)
+            """,
+        ]),
     ]
 }

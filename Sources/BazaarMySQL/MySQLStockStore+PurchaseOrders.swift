@@ -23,7 +23,7 @@ extension MySQLStockStore: PurchaseOrderStore {
         return try purchaseOrder(c, row)
     }
 
-    private static func changeIncoming(_ c: MySQLConnection, storeID: String, productID: String, by delta: Int64) throws -> StockLevel {
+    static func changeIncoming(_ c: MySQLConnection, storeID: String, productID: String, by delta: Int64) throws -> StockLevel {
         try c.execute("""
             INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms, incoming, state_changes) VALUES (?, ?, 0, 0, 0, ?, 1)
             ON DUPLICATE KEY UPDATE incoming = incoming + VALUES(incoming), state_changes = state_changes + 1

@@ -146,5 +146,16 @@ enum SQLiteSchema {
             """,
             "CREATE INDEX purchase_order_lines_by_product ON purchase_order_lines (product_id, order_id)",
         ]),
+        // Transfers in transit (issue 17): shipped and not yet received counts in the destination's incoming.
+        (10, [
+            """
+            CREATE TABLE transfers_in_transit (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, from_store_id TEXT NOT NULL, to_store_id TEXT NOT NULL,
+                product_id TEXT NOT NULL, quantity INTEGER NOT NULL, status TEXT NOT NULL, received INTEGER, reference TEXT,
+                shipped_movement_id TEXT, received_movement_id TEXT, created_at_ms INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL)
+            """,
+            "CREATE INDEX transfers_in_transit_by_destination ON transfers_in_transit (to_store_id, product_id, status)",
+            "CREATE INDEX transfers_in_transit_by_shipment ON transfers_in_transit (shipped_movement_id)",
+        ]),
     ]
 }
