@@ -108,6 +108,9 @@ public struct BazaarConfiguration: Sendable {
     /// `live.max_streams` / `BAZAAR_LIVE_MAX_STREAMS`: live update streams (`/v1/stream`, the dashboard) one node
     /// keeps open at once; one more is refused with 503 `overloaded`.
     public var liveMaxStreams = 1000
+    /// `live.max_streams_per_key` / `BAZAAR_LIVE_MAX_STREAMS_PER_KEY`: of those, the most one API key may hold, so that
+    /// one key (a till's, say) cannot take every stream of the node; one more is refused with 503 `overloaded`.
+    public var liveMaxStreamsPerKey = 100
     /// `log.level` / `BAZAAR_LOG_LEVEL`: trace, debug, info, notice, warning, error, critical. At debug every
     /// request is logged with its id.
     public var logLevel = "info"
@@ -156,6 +159,7 @@ public struct BazaarConfiguration: Sendable {
         webhookAllowedHosts = reader.string(forKey: "webhooks.allowed_hosts").map(Self.list) ?? []
         webhookTimeoutSeconds = reader.double(forKey: "webhooks.timeout_seconds", default: webhookTimeoutSeconds)
         liveMaxStreams = reader.int(forKey: "live.max_streams", default: liveMaxStreams)
+        liveMaxStreamsPerKey = reader.int(forKey: "live.max_streams_per_key", default: liveMaxStreamsPerKey)
         logLevel = reader.string(forKey: "log.level", default: logLevel)
         logFormat = reader.string(forKey: "log.format", default: logFormat)
         try validate()
@@ -258,6 +262,9 @@ public struct BazaarConfiguration: Sendable {
         }
         _ = try webhookPolicy()
         guard (1...100_000).contains(liveMaxStreams) else { throw ConfigurationError("live.max_streams must be from 1 to 100000") }
+        guard (1...100_000).contains(liveMaxStreamsPerKey) else {
+            throw ConfigurationError("live.max_streams_per_key must be from 1 to 100000")
+        }
         if let securitySecretKey, securitySecretKey.utf8.count < 16 { throw ConfigurationError("security.secret_key must be at least 16 characters") }
         guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
         guard ["text", "json"].contains(logFormat) else { throw ConfigurationError("log.format must be text or json (got \(logFormat))") }

@@ -157,6 +157,7 @@ public struct BazaarSystem: Sendable {
         _ = Observability.registry
         var liveSettings = LiveFeed.Settings()
         liveSettings.maxStreams = configuration.liveMaxStreams
+        liveSettings.maxStreamsPerOwner = configuration.liveMaxStreamsPerKey
         let live = LiveFeed(source: .storage(store), settings: liveSettings, logger: logger)
         let router = BazaarRouter(services: APIServices(
             stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock,

@@ -58,6 +58,7 @@ extension BazaarConfiguration {
                 meaning: "comma-separated internal hosts, addresses and CIDR blocks webhooks may call (default none: public addresses only)"),
         Setting(key: "webhooks.timeout_seconds", option: nil, meaning: "the whole of one webhook delivery attempt (default 10)"),
         Setting(key: "live.max_streams", option: nil, meaning: "live update streams (/v1/stream) one node keeps open at once (default 1000)"),
+        Setting(key: "live.max_streams_per_key", option: nil, meaning: "of those, the most one API key may hold (default 100)"),
         Setting(key: "log.level", option: "--log-level", meaning: "trace, debug, info, notice, warning, error or critical (default info)"),
         Setting(key: "log.format", option: "--log-format", meaning: "text or json (default text)"),
     ]

@@ -37,7 +37,7 @@ struct LiveController {
         }
         // The key as authenticated (AuthMiddleware has checked the header's form).
         let secret = String(request.headers[.authorization]?.dropFirst(7) ?? "")
-        let events = try feed.subscribe(storeID: storeID)
+        let events = try feed.subscribe(storeID: storeID, owner: caller.keyID)
         let (keys, keyRecheck, writeStall) = (self.keys, self.keyRecheck, self.writeStall)
         let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in

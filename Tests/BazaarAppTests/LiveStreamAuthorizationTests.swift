@@ -1,6 +1,9 @@
+import BazaarApp
 import BazaarCore
 import BazaarDomain
 import Foundation
+import HummingbirdTesting
+import Logging
 import Synchronization
 import Testing
 
@@ -38,5 +41,34 @@ private final class Outcome: Sendable {
             #expect(!reply.body.contains("after-revocation"), "nothing written after the revocation reaches it: \(reply.body)")
             #expect(system.live.streamCount == 0)
         }
+    }
+
+    /// Before: one key with read access could open every stream a node allows (live.max_streams) and hold them with
+    /// idle connections: every other client's stream was refused for as long as it liked.
+    @Test func oneKeyCannotTakeEveryStreamOfTheNode() async throws {
+        let db = TestDatabase()
+        var configuration = Harness.configuration(db.url)
+        configuration.liveMaxStreams = 10
+        configuration.liveMaxStreamsPerKey = 2
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        let system = try await BazaarSystem.start(configuration: configuration, logger: logger)
+        try await system.application().test(.router) { client in
+            _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name":"Store S1"}"#)
+            let key = try await client.key(role: "reader", name: "script")
+            let streams = [
+                Task { _ = try await client.call(.get, "/v1/stream", key: key) },
+                Task { _ = try await client.call(.get, "/v1/stream?store_id=S1", key: key) },
+            ]
+            #expect(try await eventually(seconds: 60) { system.live.streamCount == 2 })
+            let third = try await client.call(.get, "/v1/stream", key: key)
+            #expect(third.status == 503 && third.isProblem && third.string("type") == "/problems/overloaded")
+            #expect(third.string("detail")?.contains("live.max_streams_per_key") == true, "\(third.body)")
+            // Another key's stream opens.
+            let admin = Task { _ = try await client.call(.get, "/v1/stream") }
+            #expect(try await eventually(seconds: 60) { system.live.streamCount == 3 })
+            _ = (streams, admin)  // ended by the system's shutdown
+        }
+        try await system.store.close()
     }
 }

@@ -63,6 +63,21 @@ struct LiveFeedDeliveryTests {
             #expect(sequences == Array(1...1200), "each movement once, in commit order")
         }
     }
+
+    /// One key (a till's, a script's) cannot take every stream of the node: the others' streams still open.
+    @Test func oneKeyCannotHoldEveryStreamOfTheNode() throws {
+        var settings = LiveFeedTests.settings(maxStreams: 10)
+        settings.maxStreamsPerOwner = 3
+        let feed = LiveFeed(source: FakeLiveSource().source, settings: settings)
+        var held = try (0..<3).map { _ in try feed.subscribe(storeID: "S1", owner: "key_till") }
+        #expect(throws: StreamRefused.tooManyForKey(limit: 3)) { try feed.subscribe(storeID: nil, owner: "key_till") }
+        let other = try feed.subscribe(storeID: nil, owner: "key_admin")
+        held.removeLast().finish()
+        #expect(feed.streamCount == 3)
+        held.append(try feed.subscribe(storeID: "S1", owner: "key_till"))
+        #expect(throws: StreamRefused.tooManyForKey(limit: 3)) { try feed.subscribe(storeID: "S1", owner: "key_till") }
+        other.finish()
+    }
 }
 
 private struct StorageLost: Error {}

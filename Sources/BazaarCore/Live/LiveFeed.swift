@@ -51,6 +51,8 @@ public final class LiveFeed: Service, Sendable {
     public struct Settings: Sendable {
         /// Streams a node keeps open at once; one more is refused (503 `overloaded`).
         public var maxStreams = 1000
+        /// Streams one owner (an API key) may hold of those: one key cannot take every stream of the node.
+        public var maxStreamsPerOwner = 100
         /// How often the ledger is read while a stream is open.
         public var tick: Duration = .milliseconds(500)
         /// How often the open alerts of the watched stores are compared.
@@ -97,6 +99,8 @@ public final class LiveFeed: Service, Sendable {
 
     private struct State {
         var subscribers: [Int: Subscriber] = [:]
+        /// Open streams by owner.
+        var owned: [String: Int] = [:]
         var nextID = 0
         var stopped = false
         /// Stores whose alerts a new stream has not been sent yet.
@@ -118,19 +122,31 @@ public final class LiveFeed: Service, Sendable {
     public var streamCount: Int { state.withLock { $0.subscribers.count } }
 
     /// A stream of the movements of `storeID` (every store when nil) and of its open alerts. Refused when the node
-    /// has `maxStreams` open or is shutting down; it ends when the node shuts down.
-    public func subscribe(storeID: String?) throws -> Stream {
+    /// has `maxStreams` open, or `owner` (the caller's key) `maxStreamsPerOwner`, or is shutting down; it ends when
+    /// the node shuts down.
+    public func subscribe(storeID: String?, owner: String? = nil) throws -> Stream {
         let (stream, continuation) = AsyncStream<LiveEvent>.makeStream(bufferingPolicy: .bufferingOldest(settings.buffer))
         let subscriber = Subscriber(storeID: storeID, continuation: continuation)
         let id: Int = try state.withLock { state in
             guard !state.stopped else { throw StreamRefused.shuttingDown }
             guard state.subscribers.count < settings.maxStreams else { throw StreamRefused.tooMany(limit: settings.maxStreams) }
+            if let owner {
+                guard state.owned[owner, default: 0] < settings.maxStreamsPerOwner else {
+                    throw StreamRefused.tooManyForKey(limit: settings.maxStreamsPerOwner)
+                }
+                state.owned[owner, default: 0] += 1
+            }
             state.nextID += 1
             state.subscribers[state.nextID] = subscriber
             if let storeID { state.alertsOwed.insert(storeID) }
             return state.nextID
         }
-        continuation.onTermination = { [weak self] _ in _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) } }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.state.withLock { state in
+                guard state.subscribers.removeValue(forKey: id) != nil, let owner else { return }
+                state.owned[owner] = state.owned[owner].flatMap { $0 > 1 ? $0 - 1 : nil }
+            }
+        }
         return Stream(base: stream, subscriber: subscriber)
     }
 
@@ -253,11 +269,13 @@ public final class LiveFeed: Service, Sendable {
 /// Why a live stream was not opened (503 `overloaded`, with `Retry-After`).
 public enum StreamRefused: Error, CustomStringConvertible, Equatable {
     case tooMany(limit: Int)
+    case tooManyForKey(limit: Int)
     case shuttingDown
 
     public var description: String {
         switch self {
         case .tooMany(let limit): "this node already serves \(limit) live streams (live.max_streams)"
+        case .tooManyForKey(let limit): "this API key already holds \(limit) live streams on this node (live.max_streams_per_key)"
         case .shuttingDown: "this node is shutting down"
         }
     }
