@@ -54,7 +54,7 @@ def call(method, path, body=None):
         return error.code, json.load(error)
 
 
-def wait_until(condition, seconds=15, message="condition"):
+def wait_until(condition, seconds=15, message="condition", detail=None):
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
@@ -64,7 +64,13 @@ def wait_until(condition, seconds=15, message="condition"):
         except Exception:  # noqa: BLE001 - elements re-rendered under us: try again
             pass
         time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + message)
+    seen = ""
+    if detail:
+        try:
+            seen = f" (saw {detail()!r})"
+        except Exception as error:  # noqa: BLE001
+            seen = f" ({error!r})"
+    raise AssertionError("timed out waiting for " + message + seen)
 
 
 # The demo's thresholds and alerts are computed in the background after start: wait until every item is evaluated.
@@ -120,6 +126,43 @@ def shot(name):
 
 def css(selector):
     return driver.find_elements(By.CSS_SELECTOR, selector)
+
+
+def row_texts(product):
+    """The cells of an item's row in the store view, read in one script (a live refresh may redraw the table)."""
+    return driver.execute_script(
+        "const r = document.querySelector(`#items-table tbody tr[data-product='${arguments[0]}']`);"
+        "return r ? [...r.querySelectorAll('td')].map(c => c.textContent.replace(/,/g, '')) : [];", product)
+
+
+def text_of(element_id):
+    """An element's text, read in one script (a live refresh may redraw the view between two WebDriver calls)."""
+    return driver.execute_script("const e = document.getElementById(arguments[0]); return e ? e.textContent : null;", element_id)
+
+
+def fill(element_id, value):
+    """Types into a field, again if a live refresh redrew the view meanwhile (the page defers its refresh while a
+    field holding text has the focus, so once typed, it stays)."""
+    def attempt():
+        field = driver.find_element(By.ID, element_id)
+        field.clear()
+        field.send_keys(value)
+        return driver.execute_script("return document.getElementById(arguments[0]).value", element_id) == value
+    wait_until(attempt, message="typing into " + element_id)
+
+
+def choose(element_id, value):
+    def attempt():
+        Select(driver.find_element(By.ID, element_id)).select_by_value(value)
+        return driver.execute_script("return document.getElementById(arguments[0]).value", element_id) == value
+    wait_until(attempt, message="choosing in " + element_id)
+
+
+def click(element_id):
+    def attempt():
+        driver.find_element(By.ID, element_id).click()
+        return True
+    wait_until(attempt, message="clicking " + element_id)
 
 
 def notice():
@@ -187,6 +230,25 @@ try:
     check(len(acked) == 1, "an alert acknowledged in the dashboard is acknowledged in the API")
     wait_until(lambda: not css(f"div[data-alert='{alert_id}'] button.ack"), message="the acknowledged alert to lose its button")
 
+    # ---- act on the replenishment plan: the suggested orders become one purchase order, then count as incoming ----
+    _, plan = call("GET", f"/v1/stores/{target}/replenishment")
+    check(len(css("#order-table tbody tr")) == len(plan["orders"]), f"the store view lists the plan's {len(plan['orders'])} orders")
+    if plan["orders"]:
+        fill("po-supplier", "Oatly")
+        fill("po-reference", "dash-PO-7")
+        click("order-submit")
+        wait_until(lambda: "Purchase order" in notice()[1], message="the purchase order's result")
+        _, orders = call("GET", f"/v1/purchase-orders?store_id={target}&status=open")
+        check(len(orders["items"]) == 1 and orders["items"][0]["reference"] == "dash-PO-7"
+              and sorted(l["product_id"] for l in orders["items"][0]["lines"]) == sorted(o["product_id"] for o in plan["orders"]),
+              "the plan's orders became one open purchase order in the API")
+        ordered = plan["orders"][0]["product_id"]
+        wait_until(lambda: not css(f"#order-table tbody tr[data-product='{ordered}']"), message="the ordered item to leave the plan")
+        line = next(l for l in orders["items"][0]["lines"] if l["product_id"] == ordered)
+        cells = row_texts(ordered)
+        check(cells[5] == str(line["quantity"]), f"what was ordered shows as incoming on the store view ({cells[5]}, ordered {line['quantity']}, planned {plan['orders'][0]['quantity']})")
+        shot("2b-replenishment-ordered")
+
     # ---- item view: the item with the most movements in the store ----
     product = max(names, key=lambda p: names[p]["version"])
     driver.find_element(By.CSS_SELECTOR, f"tr[data-product='{product}'] a.item-link").click()
@@ -208,28 +270,28 @@ try:
 
     # ---- act: a movement through the form changes the level shown ----
     def on_hand():
-        return int(driver.find_element(By.ID, "item-onhand").text.replace(",", ""))
+        return int(text_of("item-onhand").replace(",", ""))
 
     before = on_hand()
-    driver.find_element(By.ID, "move-delta").send_keys("7")
-    Select(driver.find_element(By.ID, "move-reason")).select_by_value("receipt")
-    driver.find_element(By.ID, "move-reference").send_keys("dash-PO-1")
-    driver.find_element(By.ID, "move-submit").click()
+    fill("move-delta", "7")
+    choose("move-reason", "receipt")
+    fill("move-reference", "dash-PO-1")
+    click("move-submit")
     wait_until(lambda: on_hand() == before + 7, message="the level after the receipt")
     check(notice()[0] == "ok" and "done" in notice()[1], f"the receipt's result is shown: {notice()[1]}")
     check(call("GET", f"/get-stock/{target}/{product}")[1]["quantity"] == before + 7, "the API has the new level")
     check(len(css("#level-chart g.movements circle:not(.now)")) == len(points) + 1, "the chart has one more point")
     check("dash-PO-1" in css("#audit-table tbody tr")[0].text, "the audit trail shows the movement first")
-    driver.find_element(By.ID, "count-quantity").send_keys("3")
-    driver.find_element(By.ID, "count-submit").click()
+    fill("count-quantity", "3")
+    click("count-submit")
     wait_until(lambda: on_hand() == 3, message="the level after the count")
     check(call("GET", f"/get-stock/{target}/{product}")[1]["quantity"] == 3, "a count through the form sets the level")
     shot("4-item-after-movement")
 
     # ---- a refused action shows the problem's detail ----
-    driver.find_element(By.ID, "move-delta").send_keys("-1000")
-    Select(driver.find_element(By.ID, "move-reason")).select_by_value("damage")
-    driver.find_element(By.ID, "move-submit").click()
+    fill("move-delta", "-1000")
+    choose("move-reason", "damage")
+    click("move-submit")
     wait_until(lambda: notice()[0] == "bad", message="the refusal")
     status, problem = call("POST", f"/update-stock/{target}/{product}", {"delta": -1000, "reason": "damage"})
     check(status == 409 and problem["detail"] in notice()[1], f"the refusal shows the problem's detail: {notice()[1]}")
@@ -248,12 +310,13 @@ try:
     # ---- inventory states: a reservation made through the API shows as reserved, and available drops ----
     status, reservation = call("POST", "/v1/reservations", {"store_id": target, "product_id": product, "quantity": 2, "reference": "web-1"})
     check(status == 201, f"a reservation through the API ({status})")
-    driver.get(BASE + f"/#/store/{target}/item/{product}")
-    wait_until(lambda: driver.find_element(By.ID, "item-reserved").text == "2", message="the reserved quantity")
-    check(driver.find_element(By.ID, "item-available").text == "6", "available = on hand - reserved on the item view")
     driver.get(BASE + f"/#/store/{target}")
-    wait_until(lambda: css(f"#items-table tbody tr[data-product='{product}']"), message="the store view")
-    cells = [c.get_attribute("textContent") for c in css(f"#items-table tbody tr[data-product='{product}'] td")]
+    driver.get(BASE + f"/#/store/{target}/item/{product}")
+    wait_until(lambda: text_of("item-reserved") == "2", message="the reserved quantity", detail=lambda: text_of("item-reserved"))
+    check(text_of("item-available") == "6", "available = on hand - reserved on the item view")
+    driver.get(BASE + f"/#/store/{target}")
+    wait_until(lambda: row_texts(product), message="the store view")
+    cells = row_texts(product)
     check(cells[2:5] == ["8", "2", "6"], f"the store view shows on hand, reserved and available {cells[2:5]}")
     driver.get(BASE + f"/#/store/{target}/item/{product}")
     wait_until(lambda: css("#level-chart circle"), message="the item view again")
