@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Reservations (issue 17) through the real `bazaar` binary: inventory states on every stock answer, reservations
-# made, fulfilled, released and refused, concurrent reservations of the last units, and automatic expiry.
+# Inventory states (issue 17) through the real `bazaar` binary: states on every stock answer, reservations made,
+# fulfilled, released and refused, concurrent reservations of the last units, automatic expiry; purchase orders
+# (incoming, a retried receipt applied once, an over-receipt flagged) and a transfer in transit arriving short.
 #   scripts/reservations-e2e.sh [path to bazaar binary, default .build/debug/bazaar]
 # On the embedded default (SQLite) one node. With RES_DATABASE_URL (a fresh mysql:// database) two nodes share it,
 # with RES_REDIS_URL and RES_KAFKA_BROKERS if given (the production shape): reservations race across the nodes,
@@ -43,6 +44,8 @@ A=0 B=$((NODES - 1))
 call $A PUT /v1/stores/S1 '{"name":"s"}' >/dev/null
 call $A PUT /v1/products/P1 '{"name":"p"}' >/dev/null
 call $A PUT /v1/products/P2 '{"name":"p2"}' >/dev/null
+call $A PUT /v1/products/P3 '{"name":"p3"}' >/dev/null
+call $A PUT /v1/stores/S2 '{"name":"s2"}' >/dev/null
 call $A POST /update-stock/S1/P1 '{"delta": 5, "reason": "receipt"}' >/dev/null
 check "get-stock answers the inventory states" "call $B GET /get-stock/S1/P1 | body | jq -e '.quantity == 5 and .reserved == 0 and .available == 5 and .incoming == 0' >/dev/null"
 
@@ -77,6 +80,21 @@ check "release gives the unit back" "call $B POST /v1/reservations/$REL/release 
 # A fact over reserved stock is recorded and opens over_reserved.
 check "a sale over reserved stock is recorded" "[ \$(call $A POST /update-stock/S1/P2 '{\"delta\": -2, \"reason\": \"sale\"}' | status) = 200 ]"
 check "... and opens an over_reserved alert" "call $A GET '/v1/alerts?store_id=S1&kind=over_reserved' | body | jq -e '.items | length == 1' >/dev/null"
+
+# Purchase orders: incoming until received; a receipt retried on the other node with the same key is applied once.
+po=$(call $A POST /v1/purchase-orders '{"store_id":"S1","supplier":"Oatly","lines":[{"product_id":"P3","quantity":10}]}')
+POID=$(echo "$po" | body | jq -r .purchase_order_id)
+check "a purchase order is created (201) and counts as incoming" "[ \$(echo \"\$po\" | status) = 201 ] && seen_on_b '.incoming == 10 and .quantity == 0' P3"
+r1=$(curl -s -XPOST "$(node $A)/v1/purchase-orders/$POID/receipts" -H "$AUTH" -H 'Idempotency-Key: dock-1' -d '{"lines":[{"product_id":"P3","quantity":12}]}')
+r2=$(curl -s -XPOST "$(node $B)/v1/purchase-orders/$POID/receipts" -H "$AUTH" -H 'Idempotency-Key: dock-1' -d '{"lines":[{"product_id":"P3","quantity":12}]}')
+check "a receipt is received in full and the over-receipt flagged" "echo \"\$r1\" | jq -e '.purchase_order.status == \"received\" and .over_received[0].received == 12' >/dev/null"
+check "... retried with the same key, applied once (quantity 12, nothing incoming)" "[ \"\$(echo \"\$r1\" | jq -r '.movements[0].movement_id')\" = \"\$(echo \"\$r2\" | jq -r '.movements[0].movement_id')\" ] && seen_on_b '.quantity == 12 and .incoming == 0' P3"
+# A transfer in transit: shipped now, incoming at S2, received short on the other node.
+t=$(call $A POST /v1/transfers '{"from_store_id":"S1","to_store_id":"S2","product_id":"P3","quantity":5,"in_transit":true}')
+TID=$(echo "$t" | body | jq -r .transfer_id)
+check "a transfer in transit ships (201) and is incoming at the destination" "[ \$(echo \"\$t\" | status) = 201 ] && call $B GET /get-stock/S2/P3 | body | jq -e '.incoming == 5' >/dev/null"
+check "it is received 4 of 5: shortfall 1" "call $B POST /v1/transfers/$TID/receive '{\"quantity\": 4}' | body | jq -e '.shortfall == 1' >/dev/null"
+check "... the destination has 4, nothing incoming, and a shrinkage alert" "call $A GET /get-stock/S2/P3 | body | jq -e '.quantity == 4 and .incoming == 0' >/dev/null && call $A GET '/v1/alerts?store_id=S2&kind=shrinkage' | body | jq -e '.items | length == 1' >/dev/null"
 
 # Automatic expiry: 60 s is the shortest the API allows; every node sweeps every second.
 e=$(call $B POST /v1/reservations '{"store_id":"S1","product_id":"P1","quantity":2,"expires_in_seconds":60}')

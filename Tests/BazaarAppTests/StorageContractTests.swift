@@ -246,4 +246,24 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         #expect(taken, "the other node takes over")
         try await second.close()
     }
+
+    /// The inventory states (issue 17) are part of every level the engine answers: the single read, both listings,
+    /// and the level a write leaves; a movement keeps them, and the revision orders every change of the row.
+    @Test(arguments: Backend.available)
+    func everyLevelCarriesItsInventoryStates(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Stores.open(db)
+        let states = try #require(store as? any ReservationStore & PurchaseOrderStore)
+        _ = try await store.apply(WriteRequest(commands: [try command(delta: 9)], actor: "t"))
+        _ = try await states.createReservation(reservation(quantity: 2), idempotency: nil)
+        _ = try await states.createPurchaseOrder(purchaseOrder([("P1", 5)]))
+        let write = try await store.apply(WriteRequest(commands: [try command(delta: -1, reason: .sale)], actor: "t"))
+        let expected = StockLevel(quantity: 8, version: 2, updatedAtMillis: write.movements[0].recordedAtMillis, reserved: 2, incoming: 5,
+                                  stateChanges: 2)
+        #expect(write.levels == [expected] && expected.revision == 4 && expected.available == 6)
+        #expect(try await store.level(storeID: "S1", productID: "P1") == expected)
+        #expect(try await store.levels(storeID: "S1", afterProductID: nil, limit: 10).map(\.level) == [expected])
+        #expect(try await store.levels(productID: "P1", afterStoreID: nil, limit: 10).map(\.level) == [expected])
+        try await store.close()
+    }
 }
