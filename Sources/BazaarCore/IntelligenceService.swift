@@ -128,7 +128,13 @@ public final class IntelligenceService: Sendable {
     @discardableResult
     public func evaluate(_ movement: Movement) async throws -> [Alert] {
         let t = try await thresholds(storeID: movement.storeID, productID: movement.productID)
-        let levelKinds = AlertRules.levelConditions(quantity: movement.quantityAfter, thresholds: t)
+        // The inventory position (issue 17): the row's reserved and incoming stock, read only where thresholds exist.
+        var position: Int64?
+        if t.reorderPoint > 0 || t.dailyRate > 0, let level = try await store.level(storeID: movement.storeID, productID: movement.productID),
+            level.reserved != 0 || level.incoming != 0 {
+            position = movement.quantityAfter + level.incoming - level.reserved
+        }
+        let levelKinds = AlertRules.levelConditions(quantity: movement.quantityAfter, thresholds: t, position: position)
         let eventKinds = AlertRules.eventConditions(movement, thresholds: t)
         let key = StockKey(storeID: movement.storeID, productID: movement.productID)
         if eventKinds.contains(.demandAnomaly) {

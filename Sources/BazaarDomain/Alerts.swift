@@ -75,12 +75,17 @@ public enum AlertRules {
     /// Overstock needs this much demand history: a new item with no sales yet is not dead stock.
     public static let overstockMinimumHistoryDays = 28
 
-    public static func levelConditions(quantity: Int64, thresholds t: StockThresholds) -> Set<AlertKind> {
+    /// `position` is the inventory position (on hand + incoming - reserved), when it differs from `quantity`: the
+    /// reorder conditions (`low_stock`, `stock_out_risk`) compare it, not the shelf, so goods already on their way do
+    /// not raise them and stock promised to customers does; the shelf's own conditions (`stock_out`,
+    /// `negative_stock`, `overstock`) stay on hand.
+    public static func levelConditions(quantity: Int64, thresholds t: StockThresholds, position: Int64? = nil) -> Set<AlertKind> {
         if quantity < 0 { return [.negativeStock] }
         if quantity == 0 { return t.dailyRate > 0 || t.reorderPoint > 0 ? [.stockOut] : [] }
         var conditions = Set<AlertKind>()
-        if Double(quantity) <= t.reorderPoint { conditions.insert(.lowStock) }
-        if let cover = t.daysOfCover(quantity), cover < Double(t.leadTimeDays) { conditions.insert(.stockOutRisk) }
+        let position = position ?? quantity
+        if Double(position) <= t.reorderPoint { conditions.insert(.lowStock) }
+        if let cover = t.daysOfCover(position), cover < Double(t.leadTimeDays) { conditions.insert(.stockOutRisk) }
         if t.historyDays >= overstockMinimumHistoryDays, Double(quantity) > t.orderUpTo,
             (t.daysOfCover(quantity) ?? .infinity) > overstockDaysOfCover
         {

@@ -64,4 +64,33 @@ import Testing
             }
         }
     }
+
+    /// Reorder alerts compare the inventory position: an order on its way keeps `low_stock` shut; reserved stock opens it.
+    @Test(arguments: Backend.available)
+    func lowStockAlertsCompareTheInventoryPosition(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Stores.open(db)
+        let states = try #require(store as? any PurchaseOrderStore & ReservationStore)
+        let intelligence = IntelligenceService(store: store)
+        var sales: [String: Movement] = [:]
+        for s in ["S1", "S2", "S3"] {
+            _ = try await store.apply(WriteRequest(commands: [try command(s, "P1", delta: 20)], actor: "t"))
+            try await store.saveThresholds(StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000,
+                                                           computedAtMillis: WallClock.system.nowMillis()), storeID: s, productID: "P1")
+        }
+        _ = try await states.createPurchaseOrder(purchaseOrder([("P1", 30)], store: "S1"))
+        _ = try await states.createReservation(reservation("S3", quantity: 9), idempotency: nil)
+        for s in ["S1", "S2"] {
+            sales[s] = try await store.apply(WriteRequest(commands: [try command(s, "P1", delta: -15, reason: .sale)], actor: "t")).movements[0]
+        }
+        sales["S3"] = try await store.apply(WriteRequest(commands: [try command("S3", "P1", delta: -2, reason: .sale)], actor: "t")).movements[0]
+        let kinds = { (s: String) async throws -> Set<AlertKind> in
+            _ = try await intelligence.evaluate(sales[s]!)
+            return Set(try await store.activeAlerts(storeID: s, productID: "P1").map(\.kind))
+        }
+        #expect(try await !kinds("S1").contains(.lowStock), "5 on hand, 30 incoming: position 35")
+        #expect(try await kinds("S2").contains(.lowStock), "5 on hand, nothing coming")
+        #expect(try await kinds("S3").contains(.lowStock), "18 on hand, 9 reserved: position 9")
+        try await store.close()
+    }
 }
