@@ -122,11 +122,14 @@ extension MySQLStockStore: PurchaseOrderStore {
         }
     }
 
+    /// On a replica, else on the primary (an order just made may not have reached the replica yet).
     public func purchaseOrder(id: String) async throws -> PurchaseOrder? {
-        try await onReplica { c in
+        let read: @Sendable (MySQLConnection) throws -> PurchaseOrder? = { c in
             guard let row = try c.select("SELECT \(Self.purchaseOrderColumns) FROM purchase_orders WHERE id = ?", [id]).first else { return nil }
             return try Self.purchaseOrder(c, row)
         }
+        if let found = try await onReplica(read) { return found }
+        return try await onPrimary(read)
     }
 
     public func purchaseOrders(_ query: PurchaseOrderQuery) async throws -> [PurchaseOrder] {

@@ -153,10 +153,14 @@ extension MySQLStockStore: ReservationStore {
         }
     }
 
+    /// On a replica, else on the primary: a reservation just made may not have reached the replica yet (a client
+    /// without a consistency token fulfilling it at once must not get a 404).
     public func reservation(id: String) async throws -> Reservation? {
-        try await onReplica { c in
+        let read: @Sendable (MySQLConnection) throws -> Reservation? = { c in
             try c.select("SELECT \(Self.reservationColumns) FROM reservations WHERE id = ?", [id]).first.map(Self.reservation)
         }
+        if let found = try await onReplica(read) { return found }
+        return try await onPrimary(read)
     }
 
     public func reservations(_ query: ReservationQuery) async throws -> [Reservation] {

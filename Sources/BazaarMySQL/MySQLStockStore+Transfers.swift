@@ -92,8 +92,10 @@ extension MySQLStockStore: TransferStore {
         }
     }
 
+    /// On a replica, else on the primary (a transfer just shipped may not have reached the replica yet).
     public func transfer(id: String) async throws -> TransferInTransit? {
-        try await onReplica { c in try Self.fetchTransfer(c, "id", id) }
+        if let found = try await onReplica({ c in try Self.fetchTransfer(c, "id", id) }) { return found }
+        return try await onPrimary { c in try Self.fetchTransfer(c, "id", id) }
     }
 
     public func inTransitTotal(storeID: String, productID: String) async throws -> Int64 {

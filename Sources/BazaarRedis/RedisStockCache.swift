@@ -296,11 +296,11 @@ public final class RedisStockCache: StockCache {
 
     /// `revision:version:quantity:updatedAtMillis:reserved:incoming`: the revision first, for the script's comparison.
     /// (Values written before the inventory states, `version:quantity:updatedAtMillis`, read as revision = version.)
-    static func encode(_ level: StockLevel) -> String {
+    public static func encode(_ level: StockLevel) -> String {
         "\(level.revision):\(level.version):\(level.quantity):\(level.updatedAtMillis):\(level.reserved):\(level.incoming)"
     }
 
-    static func decode(_ text: String) -> StockLevel? {
+    public static func decode(_ text: String) -> StockLevel? {
         let parts = text.split(separator: ":")
         if parts.count == 3 {
             guard let version = Int64(parts[0]), let quantity = Int64(parts[1]), let updated = Int64(parts[2]) else { return nil }
