@@ -170,7 +170,7 @@ struct StockController {
         let storeID = try context.identifier("store_id")
         let productID = try context.identifier("product_id")
         try caller.require(.writeStock(storeID: storeID))
-        let body = try await JSONBody.decode(MovementBody.self, from: request, context: context)
+        let body = try await JSONBody.decodeMovement(from: request, context: context)
         let receipt = try await stock.write(
             [try body.command(storeID: storeID, productID: productID)], actor: caller.name,
             idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
