@@ -43,10 +43,13 @@ struct ReplicaReadTests {
             let write = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 4, "reason": "receipt"}"#)
             let token = try #require(write.headers[.bazaarConsistency], "a write answers its consistency token")
             #expect(token.split(separator: "-").count == 3)
-            let before = StorageMetrics.readCounts.replica
-            let read = try await client.call(.get, "/get-stock/S1/P1", headers: [.bazaarConsistency: token])
-            #expect(read.int("quantity") == 4)
-            #expect(StorageMetrics.readCounts.replica > before)
+            // Read-your-writes: the replica answers once it applied the write (the primary answers meanwhile, after
+            // database.replica_wait_ms: a loaded machine's replica may trail that long).
+            #expect(try await waitUntil(30) {
+                let before = StorageMetrics.readCounts.replica
+                let read = try await client.call(.get, "/get-stock/S1/P1", headers: [.bazaarConsistency: token])
+                return read.int("quantity") == 4 && StorageMetrics.readCounts.replica > before
+            })
             // Proof that listings come from the replica: a row that only the replica has (not replicated) shows.
             try onReplica("SET SESSION sql_log_bin = 0", "INSERT INTO \(db.mysqlName!).stores VALUES ('ONLY-ON-REPLICA', 'r', '{}', 1, 1)")
             // Without a consistency token: the harness would send the newest token of any test in the process, which
