@@ -143,17 +143,22 @@ public final class RedisStockCache: StockCache {
         }
     }
 
-    private func store(_ batch: [PendingOffer]) async {
+    /// Stores each level unless Redis holds a newer one, and publishes each stored level: one script.
+    private func compareAndSet(_ levels: [(key: StockKey, level: StockLevel)]) async throws -> RESPValue {
         var keys: [String] = [], arguments = [String(ttlMillis), channel]
-        keys.reserveCapacity(batch.count)
-        arguments.reserveCapacity(2 + 3 * batch.count)
-        for offer in batch {
-            let encoded = Self.encode(offer.level)
-            keys.append(redisKey(offer.key))
-            arguments += [String(offer.level.revision), encoded, Self.message(offer.key, encoded)]
+        keys.reserveCapacity(levels.count)
+        arguments.reserveCapacity(2 + 3 * levels.count)
+        for (key, level) in levels {
+            let encoded = Self.encode(level)
+            keys.append(redisKey(key))
+            arguments += [String(level.revision), encoded, Self.message(key, encoded)]
         }
+        return try await redis.run(Self.offerManyScript, keys: keys, arguments: arguments)
+    }
+
+    private func store(_ batch: [PendingOffer]) async {
         do {
-            let stored = try await redis.run(Self.offerManyScript, keys: keys, arguments: arguments)
+            let stored = try await compareAndSet(batch.map { ($0.key, $0.level) })
             RedisRoundTrips.cacheOffer.increment()
             await breaker.recordSuccess()
             for flag in stored.array ?? [] where flag.int == 0 { RedisCacheMetrics.staleRefused.increment() }
@@ -221,14 +226,21 @@ public final class RedisStockCache: StockCache {
             if missedUpdates.load(ordering: .relaxed) { return false }
         }
         if !keys.isEmpty {
+            // The newest level this node knows of a key goes to Redis by the same compare-and-set as any offer: Redis
+            // then holds at least that version, and an older offer still in flight (from any node) is refused. A
+            // deleted key had no such floor: a late older offer filled it again, and stayed (seen under load: 199
+            // after 200). Only a key this node no longer holds is deleted (readers then go to the database).
+            let known = keys.compactMap { key in near.floor(key).map { (key: key, level: $0) } }
+            let unknown = keys.filter { near.floor($0) == nil }
             do {
-                _ = try await redis.send(["DEL"] + keys.map(redisKey))
+                if !known.isEmpty { _ = try await compareAndSet(known) }
+                if !unknown.isEmpty { _ = try await redis.send(["DEL"] + unknown.map(redisKey)) }
             } catch {
                 failed(error)
                 return false
             }
             dirtyKeys.withLock { $0.subtract(keys) }
-            logger.info("deleted cached levels whose update had failed", metadata: ["keys": "\(keys.count)"])
+            logger.info("repaired cached levels whose update had failed", metadata: ["stored_again": "\(known.count)", "deleted": "\(unknown.count)"])
         }
         await breaker.recordSuccess()
         return dirtyKeys.withLock { $0.isEmpty }
