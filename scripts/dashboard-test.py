@@ -158,6 +158,14 @@ def choose(element_id, value):
     wait_until(attempt, message="choosing in " + element_id)
 
 
+def click_css(selector):
+    """Clicks the element a selector finds, again if a live refresh redrew the view meanwhile."""
+    def attempt():
+        driver.find_element(By.CSS_SELECTOR, selector).click()
+        return True
+    wait_until(attempt, message="clicking " + selector)
+
+
 def click(element_id):
     def attempt():
         driver.find_element(By.ID, element_id).click()
@@ -197,7 +205,7 @@ try:
 
     # ---- store view: the store with the most alerts ----
     target = max(stores.values(), key=lambda s: (s["open_alerts"], s["stock_outs"], s["at_risk"]))["store_id"]
-    driver.find_element(By.CSS_SELECTOR, f"tr[data-store='{target}'] a.store-link").click()
+    click_css(f"tr[data-store='{target}'] a.store-link")
     wait_until(lambda: css("#items-table tbody tr[data-product]"), message="the store's items")
     _, api_items = call("GET", f"/v1/stores/{target}/items?limit=1000")
     names = {i["product_id"]: i for i in api_items["items"]}
@@ -251,7 +259,7 @@ try:
 
     # ---- item view: the item with the most movements in the store ----
     product = max(names, key=lambda p: names[p]["version"])
-    driver.find_element(By.CSS_SELECTOR, f"tr[data-product='{product}'] a.item-link").click()
+    click_css(f"tr[data-product='{product}'] a.item-link")
     wait_until(lambda: css("#level-chart circle"), message="the level chart")
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 90 * 86400))
     _, audit = call("GET", f"/audit-logs?store_id={target}&product_id={product}&since={since}&limit=1000")
@@ -264,7 +272,7 @@ try:
         check(len(css("#demand-chart path.interval")) == 1 and len(css("#demand-chart path.forecast")) == 1,
               "the demand chart has the forecast and its interval")
     check(len(css("#demand-chart rect")) > 0, "the demand chart has daily bars")
-    check(driver.find_element(By.ID, "item-title").text.startswith(names[product]["name"]), "the item is titled by its name")
+    check((text_of("item-title") or "").startswith(names[product]["name"]), "the item is titled by its name")
     check(len(css("#audit-table tbody tr")) == min(200, len(audit["items"])), "the audit trail is listed below")
     shot("3-item")
 
