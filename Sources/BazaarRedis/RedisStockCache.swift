@@ -230,8 +230,10 @@ public final class RedisStockCache: StockCache {
             // then holds at least that version, and an older offer still in flight (from any node) is refused. A
             // deleted key had no such floor: a late older offer filled it again, and stayed (seen under load: 199
             // after 200). Only a key this node no longer holds is deleted (readers then go to the database).
-            let known = keys.compactMap { key in near.floor(key).map { (key: key, level: $0) } }
-            let unknown = keys.filter { near.floor($0) == nil }
+            var known: [(key: StockKey, level: StockLevel)] = [], unknown: [StockKey] = []
+            for key in keys {
+                if let level = near.floor(key) { known.append((key, level)) } else { unknown.append(key) }
+            }
             do {
                 if !known.isEmpty { _ = try await compareAndSet(known) }
                 if !unknown.isEmpty { _ = try await redis.send(["DEL"] + unknown.map(redisKey)) }
