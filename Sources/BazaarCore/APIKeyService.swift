@@ -16,7 +16,7 @@ public final class APIKeyService: Sendable {
     /// The name of the admin key installed from `admin.key` (or made up at the first start without one).
     public static let bootstrapName = "admin"
 
-    let store: any StockStore
+    let store: any APIKeyStore
     let clock: WallClock
     /// How long a looked-up key is trusted before asking the database again; bounds how long a key revoked
     /// on another node keeps working here. On this node a revocation takes effect at once.
@@ -27,7 +27,7 @@ public final class APIKeyService: Sendable {
     /// Unknown and revoked keys by hash: a client retrying a bad key costs no query while it is remembered.
     private let unknown: Mutex<LRUCache<String, Int64>>
 
-    public init(store: any StockStore, clock: WallClock = .system, cacheTTLMillis: Int64 = 5000, cacheCapacity: Int = 100_000) {
+    public init(store: any APIKeyStore, clock: WallClock = .system, cacheTTLMillis: Int64 = 5000, cacheCapacity: Int = 100_000) {
         self.store = store
         self.clock = clock
         self.cacheTTLMillis = cacheTTLMillis

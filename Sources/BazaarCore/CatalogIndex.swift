@@ -7,9 +7,9 @@ import Synchronization
 public final class CatalogIndex: Sendable {
     private let storeIDs = Mutex<Set<String>>([])
     private let productIDs = Mutex<Set<String>>([])
-    private let store: any StockStore
+    private let store: any CatalogStore
 
-    public init(store: any StockStore) { self.store = store }
+    public init(store: any CatalogStore) { self.store = store }
 
     public func warm() async throws {
         let stores = try await store.allStoreIDs()

@@ -5,14 +5,14 @@ public import ServiceLifecycle
 /// `idempotencyRetentionMillis` (at least 24 hours, DESIGN.md), Kafka command ids (scopes starting with
 /// `IdempotencyScope.commandPrefix`) after the longer of that and the command replay window.
 public struct MaintenanceService: Service {
-    let store: any StockStore
+    let store: any StorageMaintenance
     let clock: WallClock
     let logger: Logger
     let idempotencyRetentionMillis: Int64
     let commandRetentionMillis: Int64
     let interval: Duration
 
-    public init(store: any StockStore, clock: WallClock = .system, logger: Logger,
+    public init(store: any StorageMaintenance, clock: WallClock = .system, logger: Logger,
                 idempotencyRetentionMillis: Int64 = 48 * 3_600_000, commandReplayWindowMillis: Int64 = 168 * 3_600_000,
                 interval: Duration = .seconds(600)) {
         self.store = store

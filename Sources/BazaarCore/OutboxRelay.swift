@@ -18,7 +18,7 @@ public final class OutboxSignal: Sendable {
 ///
 /// At-least-once: a crash between publish and delete republishes that batch; consumers deduplicate by event id.
 public struct OutboxRelay: Service {
-    let store: any StockStore
+    let store: any OutboxStore
     let publisher: any EventPublisher
     let signal: OutboxSignal
     let logger: Logger
@@ -28,7 +28,7 @@ public struct OutboxRelay: Service {
     /// goes out from the next start (of this node or another): a large backlog must not hold up a shutdown.
     let shutdownDrainBudget: Duration
 
-    public init(store: any StockStore, publisher: any EventPublisher, signal: OutboxSignal, logger: Logger,
+    public init(store: any OutboxStore, publisher: any EventPublisher, signal: OutboxSignal, logger: Logger,
                 batchSize: Int = 1000, pollInterval: Duration = .seconds(1), shutdownDrainBudget: Duration = .seconds(4)) {
         self.store = store
         self.publisher = publisher

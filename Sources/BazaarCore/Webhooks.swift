@@ -43,14 +43,14 @@ public enum WebhookFailure: Error, Sendable, Equatable, CustomStringConvertible 
 /// Alert subscriptions. Each is signed with its own secret, shown once at creation and stored sealed
 /// (`WebhookSecretSealer`): the database holds only ciphertext that this deployment's key opens.
 public final class WebhookService: Sendable {
-    let store: any StockStore
+    let store: any WebhookStore
     let clock: WallClock
     let policy: WebhookAddressPolicy
     let sealer: WebhookSecretSealer
 
     /// `policy` decides which hosts a URL may name (public addresses only, unless the allowlist says more);
     /// `sealer` encrypts each secret before it reaches the store.
-    public init(store: any StockStore, clock: WallClock = .system, policy: WebhookAddressPolicy = .publicOnly,
+    public init(store: any WebhookStore, clock: WallClock = .system, policy: WebhookAddressPolicy = .publicOnly,
                 sealer: WebhookSecretSealer) {
         self.store = store
         self.clock = clock
@@ -97,7 +97,7 @@ public final class WebhookService: Sendable {
 /// its own slots for at most `timeout` per attempt, and every other webhook keeps being served.
 public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where Events.Element == OutboundEvent, Events.Failure == Never {
     let events: Events
-    let store: any StockStore
+    let store: any WebhookStore
     let transport: any WebhookTransport
     let sealer: WebhookSecretSealer
     let clock: WallClock
@@ -109,7 +109,7 @@ public struct WebhookDispatcher<Events: AsyncSequence & Sendable>: Service where
     let maxConcurrent: Int
     let maxPerWebhook: Int
 
-    public init(events: Events, store: any StockStore, transport: any WebhookTransport, sealer: WebhookSecretSealer, clock: WallClock = .system,
+    public init(events: Events, store: any WebhookStore, transport: any WebhookTransport, sealer: WebhookSecretSealer, clock: WallClock = .system,
                 logger: Logger, retryBase: Duration = .seconds(1), maxAttempts: Int = 10, pollInterval: Duration = .milliseconds(250),
                 timeout: Duration = .seconds(10), maxConcurrent: Int = 64, maxPerWebhook: Int = 4) {
         self.events = events

@@ -40,7 +40,7 @@ public final class LiveFeed: Service, Sendable {
         }
 
         /// The storage's ledger and alerts.
-        public static func storage(_ store: any StockStore) -> Source {
+        public static func storage(_ store: any LedgerStore & AlertStore) -> Source {
             Source(
                 latestSequence: { try await store.auditLog(AuditQuery(limit: 1)).first?.sequence ?? 0 },
                 movements: { try await store.movements(afterSequence: $0, limit: $1) },

@@ -1,0 +1,25 @@
+public import BazaarDomain
+
+/// The stock ledger: atomic writes and the reads of levels and history.
+///
+/// Engines do I/O only: the rules of a write (what is refused, what a movement records) live in `LedgerWrite`,
+/// shared by every engine, and the storage contract suite (`StorageContractTests`) proves that they agree.
+public protocol LedgerStore: Sendable {
+    /// Applies a write atomically (group-committed with concurrent writes); throws `DomainError` for a refusal.
+    func apply(_ request: WriteRequest) async throws -> WriteReceipt
+
+    /// Applies requests one after the other, in this order, in one transaction: each gets its own outcome, and a
+    /// refused one (`DomainError`) leaves nothing behind. An error of the transaction itself fails every request.
+    /// For sources whose order matters, such as a Kafka partition.
+    func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>]
+
+    func level(storeID: String, productID: String) async throws -> StockLevel?
+    func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow]
+    func levels(productID: String, afterStoreID: String?, limit: Int) async throws -> [StockRow]
+    /// Newest first.
+    func auditLog(_ query: AuditQuery) async throws -> [Movement]
+    /// Oldest first, strictly after `afterSequence`.
+    func movements(afterSequence: Int64, limit: Int) async throws -> [Movement]
+    /// The sum of ledger deltas and the number of ledger rows (invariant 1 check).
+    func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64)
+}
