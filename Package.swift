@@ -113,11 +113,28 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // The movement commands other systems send, by HTTP body or Kafka message, and the strict JSON decoding of
+        // every body: one set of rules, imported by both channels.
+        .target(name: "BazaarCommands", dependencies: ["BazaarDomain"], swiftSettings: strict),
+
+        // Kafka in the service: the outbox's publisher, command ingestion, the movement consumers (intelligence, cache
+        // coherence) and the check of each event's signature.
+        .target(
+            name: "BazaarKafka",
+            dependencies: [
+                "BazaarCore", "BazaarDomain", "BazaarCommands", "KafkaClient",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+
         // HTTP: routes, middleware, problem+json, the OpenAPI document and the dashboard.
         .target(
             name: "BazaarHTTP",
             dependencies: [
-                "BazaarCore", "BazaarDomain", "BazaarForecasting",
+                "BazaarCore", "BazaarDomain", "BazaarForecasting", "BazaarCommands",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -130,7 +147,7 @@ let package = Package(
         .target(
             name: "BazaarApp",
             dependencies: [
-                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "KafkaClient",
+                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "BazaarKafka", "KafkaClient",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -167,7 +184,8 @@ let package = Package(
         .testTarget(
             name: "BazaarAppTests",
             dependencies: [
-                "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "MySQLClient",
+                "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "BazaarCommands",
+                "BazaarKafka", "MySQLClient",
                 "RedisClient", "KafkaClient",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

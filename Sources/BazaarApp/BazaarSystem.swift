@@ -4,6 +4,7 @@ import BazaarDomain
 import BazaarSQLite
 import BazaarMySQL
 import BazaarRedis
+import BazaarKafka
 import KafkaClient
 import MySQLClient
 import RedisClient
@@ -128,7 +129,8 @@ public struct BazaarSystem: Sendable {
             kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, signer: signer, clock: clock)
             kafkaServices = ([producer], [CommandIngestion(
                 consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
-                replayWindowMillis: Int64(configuration.kafkaCommandReplayWindowHours * 3_600_000), clock: clock, logger: logger)])
+                replayWindowMillis: Int64(configuration.kafkaCommandReplayWindowHours * 3_600_000),
+                describeRefusal: Problem.json(for:), clock: clock, logger: logger)])
             // A new group starts at the newest movement: replaying the topic's retained history would open and
             // resolve alerts (and call webhooks) for levels long past. An existing group resumes where it stopped.
             intelligenceConsumer = MovementIntelligenceConsumer(

@@ -1,3 +1,4 @@
+import BazaarCommands
 import BazaarCore
 import BazaarDomain
 import Hummingbird

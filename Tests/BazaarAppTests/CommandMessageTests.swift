@@ -1,4 +1,5 @@
 @testable import BazaarHTTP
+import BazaarCommands
 import BazaarDomain
 import Testing
 
@@ -37,7 +38,7 @@ struct CommandMessageTests {
         case (.success(let a), .success(let b)):
             #expect(a.id == b.id && a.command == b.command)
         case (.failure(let a), .failure(let b)):
-            #expect(CommandMessage.problemJSON(for: a) == CommandMessage.problemJSON(for: b))
+            #expect(Problem.json(for: a) == Problem.json(for: b))
         default:
             Issue.record("the paths disagree: \(fast) vs \(reference)")
         }

@@ -1,4 +1,5 @@
 @testable import BazaarHTTP
+import BazaarCommands
 import BazaarDomain
 import NIOCore
 import Testing
@@ -29,7 +30,7 @@ struct MovementBodyFastPathTests {
         case (.success(let a), .success(let b)):
             #expect(a == b)
         case (.failure(let a), .failure(let b)):
-            #expect(CommandMessage.problemJSON(for: a) == CommandMessage.problemJSON(for: b))
+            #expect(Problem.json(for: a) == Problem.json(for: b))
         default:
             Issue.record("fast \(fast), reference \(reference)")
         }

@@ -18,9 +18,9 @@ public enum CommandMessage {
         }
     }
 
-    static let fields = MovementBody.batchFields.union(["id"])
+    public static let fields = MovementBody.batchFields.union(["id"])
 
-    /// The command and its id, or a `DomainError`/`Problem` naming what is wrong.
+    /// The command and its id, or a `DomainError` naming what is wrong.
     ///
     /// Well-formed messages take a fast path (`JSONNode`: the `Decodable` path cost more CPU than applying the
     /// command); anything it does not accept is decoded again the `Decodable` way, which finds what is wrong.
@@ -35,12 +35,12 @@ public enum CommandMessage {
     }
 
     /// The reference decoding, by the same `Decodable` rules as an HTTP body.
-    static func decodeByCodable(_ bytes: [UInt8]) throws -> (id: String, command: MovementCommand) {
+    public static func decodeByCodable(_ bytes: [UInt8]) throws -> (id: String, command: MovementCommand) {
         let body: Body
         do {
             body = try JSONDecoder().decode(Body.self, from: Data(bytes))
         } catch let error as DecodingError {
-            throw Problem.decoding(error)
+            throw DomainError.decoding(error)
         } catch {
             throw DomainError.invalid(field: "value", message: "must be a JSON object")
         }
@@ -51,14 +51,5 @@ public enum CommandMessage {
         guard let store = movement.storeID else { throw DomainError.invalid(field: "store_id", message: "is required") }
         guard let product = movement.productID else { throw DomainError.invalid(field: "product_id", message: "is required") }
         return try movement.command(storeID: store, productID: product)
-    }
-
-    /// The problem object (as over HTTP) for why a command was refused.
-    public static func problemJSON(for error: any Error) -> String {
-        switch error {
-        case let problem as Problem: problem.json
-        case let domain as DomainError: Problem(domain).json
-        default: Problem(.internalServerError, "internal", "Internal error", "\(error)").json
-        }
     }
 }

@@ -1,0 +1,151 @@
+public import BazaarCore
+public import BazaarDomain
+import BazaarCommands
+public import KafkaClient
+public import Logging
+import Metrics
+public import ServiceLifecycle
+import Synchronization
+
+/// Takes stock movements from `bazaar.stock-commands` in batches (consumer group `kafka.consumer_group`: nodes share
+/// the partitions). A polled batch is applied through `StockService.writeInOrder`: in the order of its partitions,
+/// in one transaction, each command idempotent by its `id` within `IdempotencyScope.commands(topic:)` (not the
+/// group's name, which may change). A command that cannot be applied goes to `bazaar.stock-commands.rejected` with
+/// (the start of) the original value and a problem object; the batch's offsets are committed only after every
+/// command was applied or rejected.
+public struct CommandIngestion: Service {
+    public static let topic = "bazaar.stock-commands"
+    public static let rejectedTopic = "bazaar.stock-commands.rejected"
+    static let idempotencyScope = IdempotencyScope.commands(topic: topic)
+    /// How much of a refused command's value is echoed into `.rejected`: enough to find it, never enough to make the
+    /// rejection itself too large to publish (which would stall the partition).
+    static let maxEchoedBytes = 4096
+
+    let consumer: KafkaConsumer
+    let producer: KafkaProducer
+    let stock: StockService
+    /// Named in each rejection (which deployment refused it); not the idempotency scope.
+    let consumerGroup: String
+    /// Commands older than this (by their Kafka timestamp) are refused: their ids may have been forgotten, and
+    /// applying them could apply them twice (`kafka.command_replay_window_hours`).
+    let replayWindowMillis: Int64
+    /// The problem object of a refusal (see `init`).
+    let describeRefusal: @Sendable (any Error) -> String
+    let clock: WallClock
+    let logger: Logger
+
+    /// `describeRefusal` words a refusal as the problem object an HTTP client would get (`Problem.json(for:)`): one
+    /// wording of every refusal, whatever the channel.
+    public init(consumer: KafkaConsumer, producer: KafkaProducer, stock: StockService, consumerGroup: String, replayWindowMillis: Int64,
+                describeRefusal: @escaping @Sendable (any Error) -> String, clock: WallClock = .system, logger: Logger) {
+        self.describeRefusal = describeRefusal
+        self.consumer = consumer
+        self.producer = producer
+        self.stock = stock
+        self.consumerGroup = consumerGroup
+        self.replayWindowMillis = replayWindowMillis
+        self.clock = clock
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await KafkaConsumerLoop.run(consumer, topic: Self.topic) { batch in await apply(batch) }
+    }
+
+    /// What became of one command.
+    enum Outcome: Sendable {
+        case applied
+        /// Refused: the problem object (as an HTTP client would get it) goes to `.rejected`.
+        case rejected(problemJSON: String)
+        /// The database could not be reached: not the command's fault, so it is retried, never rejected.
+        case unavailable
+
+        var isUnavailable: Bool {
+            if case .unavailable = self { true } else { false }
+        }
+    }
+
+    /// Applies or rejects every command of the batch; false if cancelled before all of them were settled (the batch
+    /// must then not be committed: its commands are delivered again, to this node or another).
+    func apply(_ batch: KafkaBatch) async -> Bool {
+        var outcomes = await apply(batch.messages)
+        // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.
+        while !Task.isCancelled {
+            let waiting = outcomes.indices.filter { outcomes[$0].isUnavailable }
+            if waiting.isEmpty { break }
+            try? await Task.sleep(for: .seconds(1))
+            for (index, outcome) in zip(waiting, await apply(waiting.map { batch.messages[$0] })) { outcomes[index] = outcome }
+        }
+        var toReject: [(topic: String, key: [UInt8]?, value: [UInt8])] = []
+        for case (let message, .rejected(let problem)) in zip(batch.messages, outcomes) {
+            toReject.append((Self.rejectedTopic, message.key, Array(Self.rejection(of: message.value, problem: problem, group: consumerGroup).utf8)))
+        }
+        // Only what failed is sent again: a rejection already delivered is not duplicated by a retry.
+        var attempt = 0
+        while !toReject.isEmpty, !Task.isCancelled {
+            let results = await producer.sendBatchSettled(toReject)
+            let delivered = results.filter { (try? $0.get()) != nil }.count
+            for _ in 0..<delivered { BazaarMetrics.rejected(reason: "kafka-command") }
+            let failures = zip(toReject, results).compactMap { message, result -> ((topic: String, key: [UInt8]?, value: [UInt8]), KafkaError)? in
+                if case .failure(let error) = result { (message, error) } else { nil }
+            }
+            toReject = failures.map(\.0)
+            if let (_, error) = failures.first {
+                attempt += 1
+                logger.warning("could not publish rejected commands; retrying",
+                               metadata: ["error": "\(error)", "failed": "\(failures.count)", "attempt": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(min(5000, 100 << min(attempt, 6))))
+            }
+        }
+        return toReject.isEmpty && !outcomes.contains(where: \.isUnavailable)
+    }
+
+    /// The `.rejected` value: `{"value": <the command as text, cut to maxEchoedBytes>, "value_bytes": n,
+    /// "value_truncated": bool, "group": <the consumer group that refused it>, "problem": {...}}`. Bytes that are not
+    /// UTF-8 become U+FFFD.
+    static func rejection(of value: [UInt8], problem: String, group: String) -> String {
+        let truncated = value.count > maxEchoedBytes
+        let echoed = String(decoding: truncated ? value[..<maxEchoedBytes] : value[...], as: UTF8.self)
+        return "{\"value\":\(JSON.quoted(echoed)),\"value_bytes\":\(value.count),\"value_truncated\":\(truncated),\"group\":\(JSON.quoted(group)),\"problem\":\(problem)}"
+    }
+
+    /// The messages' commands: each partition's in its order, in one transaction; the partitions' transactions run
+    /// side by side (Kafka orders nothing across partitions, and with commands keyed by store their stock rows
+    /// differ; if they do not, row locks serialize them).
+    func apply(_ messages: [KafkaMessage]) async -> [Outcome] {
+        var outcomes = [Outcome](repeating: .applied, count: messages.count)
+        var byPartition: [String: [(index: Int, id: String, command: MovementCommand)]] = [:]
+        let oldest = clock.nowMillis() - replayWindowMillis
+        for (index, message) in messages.enumerated() {
+            if let timestamp = message.timestampMillis, timestamp > 0, timestamp < oldest {
+                outcomes[index] = .rejected(problemJSON: describeRefusal(DomainError.invalid(
+                    field: "timestamp",
+                    message: "the command is older than the replay window (kafka.command_replay_window_hours); it may have been applied already, so it is not applied again: send a new command with a new id if it is still wanted")))
+                continue
+            }
+            do {
+                let (id, command) = try CommandMessage.decode(message.value)
+                byPartition["\(message.topic)/\(message.partition)", default: []].append((index, id, command))
+            } catch {
+                outcomes[index] = .rejected(problemJSON: describeRefusal( error))
+            }
+        }
+        let settled = await withTaskGroup(of: [(index: Int, outcome: Outcome)].self) { group in
+            for commands in byPartition.values {
+                group.addTask {
+                    let results = await stock.writeInOrder(commands.map { ([$0.command], $0.id) }, actor: "kafka:\(Self.topic)", scope: Self.idempotencyScope)
+                    return zip(commands, results).map { entry, result in
+                        switch result {
+                        case .success: (entry.index, .applied)
+                        case .failure(let error) where error is StorageUnavailable: (entry.index, .unavailable)
+                        case .failure(let error): (entry.index, .rejected(problemJSON: describeRefusal( error)))
+                        }
+                    }
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        for (index, outcome) in settled { outcomes[index] = outcome }
+        return outcomes
+    }
+}

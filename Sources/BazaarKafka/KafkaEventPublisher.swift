@@ -1,0 +1,51 @@
+public import BazaarCore
+public import BazaarDomain
+public import KafkaClient
+public import Logging
+import Metrics
+public import ServiceLifecycle
+import Synchronization
+
+/// The outbox relay's publisher when Kafka is configured: every event to its topic (`bazaar.stock-movements`,
+/// `bazaar.stock-alerts`), keyed by store so that one store's events stay in order on one partition, and
+/// accepted only on positive delivery reports; then the alerts to this node's in-process bus (its webhook
+/// dispatcher). Movements reach the intelligence engine and the caches of every node from the topic.
+///
+/// Kafka is never on the request path: writes commit to the outbox; while the broker is down the relay waits
+/// here (librdkafka retries) and the outbox grows; when it returns, everything goes out in order.
+public final class KafkaEventPublisher: EventPublisher {
+    let producer: KafkaProducer
+    let local: InProcessEventBus
+    /// Signs movement events, so that nodes act only on events this deployment produced.
+    let signer: MovementEventSigner
+    /// When the publish in progress started (0: none), for the health check.
+    private let publishingSince = Atomic<Int64>(0)
+    let clock: WallClock
+
+    public init(producer: KafkaProducer, local: InProcessEventBus, signer: MovementEventSigner, clock: WallClock = .system) {
+        self.producer = producer
+        self.local = local
+        self.signer = signer
+        self.clock = clock
+    }
+
+    public func publish(_ events: [OutboundEvent]) async throws {
+        publishingSince.store(clock.nowMillis(), ordering: .relaxed)
+        defer { publishingSince.store(0, ordering: .relaxed) }
+        _ = try await producer.sendBatch(events.map { event in
+            var payload = event.payload
+            if event.topic == MovementEvent.topic, let movement = event.movement ?? Movement(cloudEventJSON: event.payload) {
+                payload = signer.signedCloudEvent(movement)
+            }
+            return (topic: event.topic, key: Array(event.key.utf8), value: Array(payload.utf8))
+        })
+        try await local.publish(events.filter { $0.topic != MovementEvent.topic })
+    }
+
+    /// nil when healthy; else how long events have been waiting for the broker.
+    public func problem() -> String? {
+        let since = publishingSince.load(ordering: .relaxed)
+        guard since > 0, clock.nowMillis() - since > 5000 else { return nil }
+        return "the broker has not acknowledged events for \((clock.nowMillis() - since) / 1000) s; the outbox holds them"
+    }
+}

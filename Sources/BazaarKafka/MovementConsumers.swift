@@ -1,0 +1,84 @@
+public import BazaarCore
+public import BazaarDomain
+public import KafkaClient
+public import Logging
+import Metrics
+public import ServiceLifecycle
+import Synchronization
+
+/// `bazaar.stock-movements` into this node's stock intelligence, in the consumer group `<kafka.consumer_group>.intelligence`:
+/// the nodes share the partitions, so each store's movements are evaluated by one node, in order. A movement seen
+/// twice (after a rebalance) is harmless: evaluation reads the thresholds and open alerts, it counts nothing.
+public struct MovementIntelligenceConsumer: Service {
+    let consumer: KafkaConsumer
+    let intelligence: IntelligenceService
+    let verifier: VerifiedMovements
+    let logger: Logger
+
+    public init(consumer: KafkaConsumer, intelligence: IntelligenceService, verifier: VerifiedMovements, logger: Logger) {
+        self.consumer = consumer
+        self.intelligence = intelligence
+        self.verifier = verifier
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
+            for message in batch.messages {
+                guard let movement = verifier.movement(in: message) else { continue }
+                do {
+                    _ = try await intelligence.evaluate(movement)
+                } catch {
+                    logger.warning("alert evaluation failed", metadata: ["movement_id": "\(movement.movementID)", "error": "\(error)"])
+                }
+            }
+            return true
+        }
+    }
+}
+
+/// `bazaar.stock-movements` into this node's in-process cache, in a consumer group of this node's own that starts at
+/// the newest event: every node sees every movement, so a level written through another node replaces the cached
+/// one (the cache takes only newer versions, invariant 4). With Redis the caches are kept coherent by Redis itself.
+public struct MovementCacheCoherence: Service {
+    let consumer: KafkaConsumer
+    let cache: any StockCache
+    let verifier: VerifiedMovements
+
+    public init(consumer: KafkaConsumer, cache: any StockCache, verifier: VerifiedMovements) {
+        self.consumer = consumer
+        self.cache = cache
+        self.verifier = verifier
+    }
+
+    public func run() async throws {
+        try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
+            for message in batch.messages {
+                // A reservation's event changed the row's reserved stock (its revision in `bazaarrevision`).
+                if let change = ReservationEvent.stockChange(in: message.valueString) {
+                    await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
+                                           minimumRevision: change.revision)
+                    continue
+                }
+                if let change = TransferEvent.stockChange(in: message.valueString) {
+                    await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
+                                           minimumRevision: change.revision)
+                    continue
+                }
+                if let change = PurchaseOrderEvent.stockChanges(in: message.valueString) {
+                    for row in change.rows {
+                        await cache.invalidate(StockKey(storeID: change.storeID, productID: row.productID), minimumVersion: 0,
+                                               minimumRevision: row.revision)
+                    }
+                    continue
+                }
+                guard let movement = verifier.movement(in: message) else { continue }
+                // The event knows the version, not the row's inventory states: the cached value stops answering until
+                // a read of this version or newer replaces it (unless it already is that new).
+                await cache.invalidate(StockKey(storeID: movement.storeID, productID: movement.productID), minimumVersion: movement.version,
+                                       minimumRevision: movement.version)
+            }
+            return true
+        }
+    }
+}

@@ -1,0 +1,47 @@
+public import BazaarCore
+public import BazaarDomain
+public import KafkaClient
+public import Logging
+import Metrics
+public import ServiceLifecycle
+import Synchronization
+
+/// The movements of `bazaar.stock-movements` that this deployment produced: each event's signature is checked before
+/// it touches a cache or an alert; a forged or unreadable one is skipped, counted in
+/// `bazaar_kafka_events_refused_total{reason}` and logged (once a minute at most, with its position).
+public final class VerifiedMovements: Sendable {
+    let signer: MovementEventSigner
+    let logger: Logger
+    private let lastLogged = Atomic<Int64>(0)
+    static let forged = Counter(label: "bazaar_kafka_events_refused_total", dimensions: [("reason", "forged")])
+    static let unreadable = Counter(label: "bazaar_kafka_events_refused_total", dimensions: [("reason", "unreadable")])
+
+    public init(signer: MovementEventSigner, logger: Logger) {
+        self.signer = signer
+        self.logger = logger
+    }
+
+    func movement(in message: KafkaMessage) -> Movement? {
+        let value = message.valueString
+        // Other events of the topic (reservations) are not movements: passed over, not counted as forged.
+        if ReservationEvent.isOtherThanMovement(value) { return nil }
+        switch signer.verify(value) {
+        case .genuine(let movement):
+            return movement
+        case .forged:
+            Self.forged.increment()
+            report("skipping a movement event not signed by this deployment (forged, or security.secret_key differs between nodes)", message)
+        case .unreadable:
+            Self.unreadable.increment()
+            report("skipping an unreadable movement event", message)
+        }
+        return nil
+    }
+
+    private func report(_ text: Logger.Message, _ message: KafkaMessage) {
+        let now = WallClock.system.nowMillis()
+        let last = lastLogged.load(ordering: .relaxed)
+        guard now - last > 60_000, lastLogged.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged else { return }
+        logger.warning(text, metadata: ["offset": "\(message.partition)/\(message.offset)"])
+    }
+}
