@@ -95,6 +95,9 @@ public struct BazaarConfiguration: Sendable {
     /// `intelligence.recompute_seconds` / `BAZAAR_INTELLIGENCE_RECOMPUTE_SECONDS`: age after which a store x product's
     /// thresholds are recomputed from its demand when next needed.
     public var intelligenceRecomputeSeconds = 3600.0
+    /// `intelligence.pass_interval_seconds` / `BAZAAR_INTELLIGENCE_PASS_INTERVAL_SECONDS`: pause between two walks of
+    /// the recompute pass over the stores (each walk recomputes only the items that are due).
+    public var intelligencePassIntervalSeconds = 60.0
     /// `webhooks.retry_base_seconds` / `BAZAAR_WEBHOOKS_RETRY_BASE_SECONDS`: first retry delay of a failed webhook
     /// delivery; each further retry doubles it (at most an hour, 10 attempts).
     public var webhookRetryBaseSeconds = 1.0
@@ -155,6 +158,7 @@ public struct BazaarConfiguration: Sendable {
         cacheCapacity = reader.int(forKey: "cache.capacity", default: cacheCapacity)
         cacheNearMaxAgeMillis = reader.int(forKey: "cache.near_max_age_ms", default: cacheNearMaxAgeMillis)
         intelligenceRecomputeSeconds = reader.double(forKey: "intelligence.recompute_seconds", default: intelligenceRecomputeSeconds)
+        intelligencePassIntervalSeconds = reader.double(forKey: "intelligence.pass_interval_seconds", default: intelligencePassIntervalSeconds)
         webhookRetryBaseSeconds = reader.double(forKey: "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds)
         webhookAllowedHosts = reader.string(forKey: "webhooks.allowed_hosts").map(Self.list) ?? []
         webhookTimeoutSeconds = reader.double(forKey: "webhooks.timeout_seconds", default: webhookTimeoutSeconds)
@@ -267,6 +271,7 @@ public struct BazaarConfiguration: Sendable {
         }
         if let securitySecretKey, securitySecretKey.utf8.count < 16 { throw ConfigurationError("security.secret_key must be at least 16 characters") }
         guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
+        guard intelligencePassIntervalSeconds >= 0.01 else { throw ConfigurationError("intelligence.pass_interval_seconds must be at least 0.01") }
         guard ["text", "json"].contains(logFormat) else { throw ConfigurationError("log.format must be text or json (got \(logFormat))") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ConfigurationError("log.level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")

@@ -204,6 +204,12 @@ public struct BazaarSystem: Sendable {
         }
     }
 
+    /// The intelligence's recompute pass (issue 14): thresholds of due items, store by store, shared with the
+    /// other nodes by a lease per store.
+    public var intelligencePass: IntelligencePass {
+        IntelligencePass(intelligence: intelligence, logger: logger, interval: .milliseconds(Int64(configuration.intelligencePassIntervalSeconds * 1000)))
+    }
+
     /// Services that only some storage engines have (the replica monitor of MySQL).
     var storageServices: [any Service] {
         if let mysql = store as? MySQLStockStore, !mysql.options.replicas.isEmpty { return [mysql.replicaMonitor] }
@@ -219,7 +225,8 @@ public struct BazaarSystem: Sendable {
                                  readTimeout: .milliseconds(Int64(configuration.httpReadTimeoutSeconds * 1000))),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
             services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices + kafkaProducerServices
-                + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, webhookDispatcher] + kafkaConsumerServices + [relay, live],
+                + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, intelligencePass, webhookDispatcher]
+                + kafkaConsumerServices + [relay, live],
             logger: logger)
     }
 }

@@ -2,25 +2,38 @@ public import BazaarDomain
 public import BazaarForecasting
 import Foundation
 
-/// Stock intelligence for one node: demand history from the ledger, dynamic thresholds, alerts with their
-/// lifecycle, and replenishment and transfer suggestions.
+/// Stock intelligence for one node: demand history from the daily demand rows kept beside the ledger, dynamic
+/// thresholds (recomputed by `IntelligencePass` in store-sized batches), alerts with their lifecycle, and
+/// replenishment and transfer suggestions.
 public final class IntelligenceService: Sendable {
     public static let historyDays: Int64 = 180
     /// Daily data has a weekly rhythm.
     public static let season = 7
+    /// How long this node trusts thresholds it read or computed before reading them again (the pass may run on
+    /// another node).
+    static let cacheTTLMillis: Int64 = 30_000
 
     let store: any StockStore
+    /// Demand history (never the ledger) and the pass's storage: the same engine as `store`.
+    let demandStore: any DemandStore & IntelligencePassStore
     public let clock: WallClock
-    /// Thresholds older than this are recomputed when next needed (the schedule); a demand anomaly recomputes at once.
+    /// Thresholds older than this are recomputed by the pass (the schedule); a demand anomaly marks them stale at once.
     let recomputeAfterMillis: Int64
-    private let cache = Locked<[StockKey: StockThresholds]>([:])
+    let forecaster = TieredForecaster(season: season)
+    private let cache = Locked<[StockKey: (thresholds: StockThresholds, atMillis: Int64)]>([:])
     /// Active alert kinds per store x product as last read or written here. Most movements change no alert, so
     /// this spares a database read per movement; entries expire so changes made elsewhere are picked up.
     private let activeKinds = Locked<[StockKey: (kinds: Set<AlertKind>, atMillis: Int64)]>([:])
     static let activeKindsTTLMillis: Int64 = 10_000
 
-    public init(store: any StockStore, clock: WallClock = .system, recomputeAfterMillis: Int64 = 3_600_000) {
+    /// `demand` defaults to `store` itself (both engines keep the daily demand rows).
+    public init(store: any StockStore, demand: (any DemandStore & IntelligencePassStore)? = nil, clock: WallClock = .system,
+                recomputeAfterMillis: Int64 = 3_600_000) {
+        guard let demandStore = demand ?? (store as? any DemandStore & IntelligencePassStore) else {
+            preconditionFailure("\(type(of: store)) keeps no daily demand: pass demand:")
+        }
         self.store = store
+        self.demandStore = demandStore
         self.clock = clock
         self.recomputeAfterMillis = recomputeAfterMillis
     }
@@ -33,47 +46,147 @@ public final class IntelligenceService: Sendable {
         public var product: Product?
     }
 
+    /// The first day of the history window read on `today`.
+    static func firstHistoryDay(today: Int64) -> Int64 { today - historyDays }
+
+    /// Units sold per day over the last `historyDays` complete days, stock-out days left out, from one store x
+    /// product's daily demand rows (from its first day with movements in the window).
+    static func history(_ days: [DemandDay], today: Int64) -> (history: [Double], censoredDays: Int) {
+        let inWindow = days.filter { $0.day >= firstHistoryDay(today: today) }
+        let firstDay = inWindow.map(\.day).min() ?? today
+        let (sold, censored) = DemandHistory.daily(days: inWindow, firstDay: firstDay, lastDay: today - 1)
+        return (zip(sold, censored).filter { !$0.1 }.map(\.0), censored.filter { $0 }.count)
+    }
+
     /// Units sold per day over the last `historyDays` complete days, stock-out days left out.
     public func demand(storeID: String, productID: String) async throws -> DemandSummary {
-        let now = clock.nowMillis()
-        let today = RFC3339.epochDay(millis: now)
-        let movements = try await store.movements(storeID: storeID, productID: productID,
-                                                  sinceMillis: (today - Self.historyDays) * 86_400_000)
-        let firstDay = movements.map { RFC3339.epochDay(millis: $0.atMillis) }.min() ?? today
-        let (sold, censored) = DemandHistory.daily(movements, firstDay: firstDay, lastDay: today - 1)
-        let history = zip(sold, censored).filter { !$0.1 }.map(\.0)
-        return DemandSummary(history: history, censoredDays: censored.filter { $0 }.count,
+        let today = RFC3339.epochDay(millis: clock.nowMillis())
+        let days = try await demandStore.demandDays(storeID: storeID, productID: productID, sinceDay: Self.firstHistoryDay(today: today))
+        let (history, censored) = Self.history(days, today: today)
+        return DemandSummary(history: history, censoredDays: censored,
                              product: try await effectiveProduct(storeID: storeID, productID: productID))
     }
 
-    public func thresholds(storeID: String, productID: String, refresh: Bool = false) async throws -> StockThresholds {
-        let key = StockKey(storeID: storeID, productID: productID)
-        let now = clock.nowMillis()
-        if !refresh {
-            if let cached = cache.withLock({ $0[key] }), now - cached.computedAtMillis < recomputeAfterMillis { return cached }
-            if let stored = try await store.thresholds(storeID: storeID, productID: productID), now - stored.computedAtMillis < recomputeAfterMillis {
-                remember(key, stored)
-                return stored
-            }
-        }
-        let demand = try await demand(storeID: storeID, productID: productID)
-        let parameters = Self.parameters(demand.product)
-        // The one fit of this store x product (what `Thresholds.from` does), kept whole: `GET .../forecast` answers
-        // its model and interval from the stored row instead of fitting again.
-        let fit = demand.history.isEmpty ? nil : AutoForecaster(season: Self.season).forecast(demand.history, horizon: 1)
-        let dispersion = Thresholds.dispersion(demand.history)
-        let computed = Thresholds(rate: fit?.point[0] ?? 0, dispersion: dispersion, parameters: parameters)
-        let anomalyAbove = demand.history.count < 14
+    /// Thresholds from a demand history: the one forecast of this store x product (what `Thresholds.from` does),
+    /// kept whole so that `GET .../forecast` answers its model and interval from the stored row instead of fitting
+    /// again. `forcing` the fast tier never fits a model.
+    func compute(history: [Double], censoredDays: Int, parameters: ReplenishmentParameters, nowMillis: Int64,
+                 forcing: TieredForecaster.Tier? = nil) -> (thresholds: StockThresholds, tier: TieredForecaster.Tier) {
+        let fit = history.isEmpty ? nil : forecaster.forecast(history, horizon: 1, forcing: forcing)
+        let dispersion = Thresholds.dispersion(history)
+        let computed = Thresholds(rate: fit?.forecast.point[0] ?? 0, dispersion: dispersion, parameters: parameters)
+        let anomalyAbove = history.count < 14
             ? Double.greatestFiniteMagnitude
             : max(3, Intervals.countQuantile(mean: computed.rate, dispersion: dispersion, p: 0.999))
         let thresholds = StockThresholds(
             dailyRate: computed.rate, reorderPoint: computed.reorderPoint, orderUpTo: computed.orderUpTo,
-            leadTimeDays: parameters.leadTime, anomalyAbove: anomalyAbove, historyDays: demand.history.count, computedAtMillis: now,
-            model: fit?.model, demandClass: fit?.demandClass.rawValue, censoredDays: demand.censoredDays, dispersion: dispersion,
-            dailyLow: fit.map { max(0, $0.lower[0]) } ?? 0, dailyHigh: fit?.upper[0] ?? 0)
+            leadTimeDays: parameters.leadTime, anomalyAbove: anomalyAbove, historyDays: history.count, computedAtMillis: nowMillis,
+            model: fit?.forecast.model, demandClass: fit?.forecast.demandClass.rawValue, censoredDays: censoredDays, dispersion: dispersion,
+            dailyLow: fit.map { max(0, $0.forecast.lower[0]) } ?? 0, dailyHigh: fit?.forecast.upper[0] ?? 0)
+        return (thresholds, fit?.tier ?? .fast)
+    }
+
+    /// The thresholds alerts are measured against. Without `refresh`: what this node or the store holds, whatever
+    /// its age (`IntelligencePass` keeps them fresh), and for an item never evaluated a fast computation from its
+    /// daily demand, so that evaluating a movement never fits a model. Where the item's demand calls for the
+    /// automatic choice, that provisional row is stored as already due, and the pass replaces it.
+    /// With `refresh`: computed now, with the tier the item's demand calls for.
+    public func thresholds(storeID: String, productID: String, refresh: Bool = false) async throws -> StockThresholds {
+        let key = StockKey(storeID: storeID, productID: productID)
+        let now = clock.nowMillis()
+        if !refresh {
+            if let cached = cache.withLock({ $0[key] }), now - cached.atMillis < Self.cacheTTLMillis { return cached.thresholds }
+            if let stored = try await store.thresholds(storeID: storeID, productID: productID) {
+                remember(key, stored, at: now)
+                return stored
+            }
+        }
+        let demand = try await demand(storeID: storeID, productID: productID)
+        var (thresholds, tier) = compute(history: demand.history, censoredDays: demand.censoredDays, parameters: Self.parameters(demand.product),
+                                         nowMillis: now, forcing: refresh ? nil : .fast)
+        if !refresh, forecaster.tier(demand.history).tier == .automatic, tier == .fast {
+            thresholds.computedAtMillis = now - recomputeAfterMillis  // provisional: due for the pass
+        }
         try await store.saveThresholds(thresholds, storeID: storeID, productID: productID)
-        remember(key, thresholds)
+        remember(key, thresholds, at: now)
         return thresholds
+    }
+
+    // MARK: Recompute pass
+
+    /// What one store's recompute did.
+    public struct StoreRecompute: Sendable, Equatable {
+        /// Items of the store.
+        public var items = 0
+        /// Items evaluated (due).
+        public var evaluated = 0
+        /// Of those, fitted with the automatic choice.
+        public var automatic = 0
+    }
+
+    /// The store's items that are due (see `RecomputeCandidate.isDue`; every item with `all`).
+    public func dueItems(storeID: String, all: Bool = false) async throws -> [RecomputeCandidate] {
+        let now = clock.nowMillis()
+        let candidates = try await demandStore.recomputeCandidates(storeID: storeID)
+        return all ? candidates : candidates.filter { $0.isDue(nowMillis: now, recomputeAfterMillis: recomputeAfterMillis) }
+    }
+
+    /// Recomputes the thresholds of a store's due items (all of them with `all`) from their daily demand rows: a
+    /// few queries for the whole store (its items, their demand rows, one transaction of thresholds), never the
+    /// ledger. Stops early, keeping what it computed, when `shouldStop` answers true (a graceful shutdown).
+    public func recompute(storeID: String, all: Bool = false, shouldStop: @Sendable () -> Bool = { false }) async throws -> StoreRecompute {
+        let candidates = try await demandStore.recomputeCandidates(storeID: storeID)
+        let now = clock.nowMillis()
+        let due = all ? candidates : candidates.filter { $0.isDue(nowMillis: now, recomputeAfterMillis: recomputeAfterMillis) }
+        var result = StoreRecompute(items: candidates.count)
+        guard !due.isEmpty else { return result }
+        let today = RFC3339.epochDay(millis: now)
+        // Most of the store: read its rows whole (one range); a few items: only theirs.
+        let rows = try await demandStore.demandDays(storeID: storeID, productIDs: due.count * 2 > candidates.count ? nil : due.map(\.productID),
+                                                    sinceDay: Self.firstHistoryDay(today: today))
+        var byProduct: [String: [DemandDay]] = [:]
+        for row in rows { byProduct[row.productID, default: []].append(row) }
+        var computed: [(productID: String, thresholds: StockThresholds)] = []
+        computed.reserveCapacity(due.count)
+        for item in due {
+            if shouldStop() { break }
+            let (history, censored) = Self.history(byProduct[item.productID] ?? [], today: today)
+            let parameters = ReplenishmentParameters(
+                leadTime: item.leadTimeDays ?? Product.defaultLeadTimeDays, reviewPeriod: item.reviewPeriodDays ?? Product.defaultReviewPeriodDays,
+                packSize: item.packSize ?? Product.defaultPackSize, serviceLevel: item.serviceLevel ?? Product.defaultServiceLevel)
+            let (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: parameters, nowMillis: now)
+            if tier == .automatic { result.automatic += 1 }
+            computed.append((item.productID, thresholds))
+        }
+        guard !computed.isEmpty else { return result }
+        try await demandStore.saveThresholds(computed, storeID: storeID)
+        for (productID, thresholds) in computed { remember(StockKey(storeID: storeID, productID: productID), thresholds, at: now) }
+        result.evaluated = computed.count
+        IntelligenceMetrics.pairsEvaluated(computed.count)
+        return result
+    }
+
+    /// A page of the store ids the pass walks (stores with stock rows), after `after`.
+    public func demandStoreIDs(after: String?, limit: Int = 200) async throws -> [String] {
+        try await demandStore.passStoreIDs(afterStoreID: after, limit: limit)
+    }
+
+    /// When the oldest stored thresholds were computed.
+    public func oldestThresholdMillis() async throws -> Int64? { try await demandStore.oldestThresholdMillis() }
+
+    /// Units sold net of returns per store per day over the last `days` complete days and today (`days` <= 90),
+    /// for a page of stores, from the daily demand rows in one query: every store of `storeIDs` gets `days + 1`
+    /// points, oldest first, zero where nothing was sold.
+    public func storeTrends(storeIDs: [String], days: Int) async throws -> [String: [Int64]] {
+        guard (1...90).contains(days) else { throw DomainError.invalid(field: "days", message: "must be from 1 to 90 (got \(days))") }
+        let today = RFC3339.epochDay(millis: clock.nowMillis())
+        let first = today - Int64(days)
+        var trends = Dictionary(uniqueKeysWithValues: storeIDs.map { ($0, [Int64](repeating: 0, count: days + 1)) })
+        guard !storeIDs.isEmpty else { return trends }
+        for point in try await demandStore.storeDemandTrend(storeIDs: storeIDs, sinceDay: first) where point.day <= today {
+            trends[point.storeID]?[Int(point.day - first)] = point.units
+        }
+        return trends
     }
 
     /// The product's replenishment parameters with the store's overrides applied.
@@ -86,6 +199,10 @@ public final class IntelligenceService: Sendable {
     /// forecast (its rate and dispersion): quantiles only, no fit. Rows without a stored dispersion (written by an
     /// earlier version) stay marked stale, and the engine recomputes them at the item's next movement.
     public func setOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws {
+        guard let product = try await store.product(id: productID) else { throw DomainError.unknownProduct(productID) }
+        let effective = override.applied(to: product)
+        try CatalogRules.validateReplenishment(leadTimeDays: effective.leadTimeDays, reviewPeriodDays: effective.reviewPeriodDays,
+                                               packSize: effective.packSize, serviceLevel: effective.serviceLevel)
         let key = StockKey(storeID: storeID, productID: productID)
         try await store.saveReplenishmentOverride(override, storeID: storeID, productID: productID)
         cache.withLock { _ = $0.removeValue(forKey: key) }
@@ -101,16 +218,24 @@ public final class IntelligenceService: Sendable {
         remember(key, stored)
     }
 
+    /// The replenishment parameters in force for one store x product (the product's, with the store's overrides
+    /// applied) and the overrides themselves (nil fields: not overridden).
+    public func settings(storeID: String, productID: String) async throws -> (effective: Product, overrides: ReplenishmentOverride) {
+        guard let product = try await effectiveProduct(storeID: storeID, productID: productID) else { throw DomainError.unknownProduct(productID) }
+        return (product, try await store.replenishmentOverride(storeID: storeID, productID: productID) ?? ReplenishmentOverride())
+    }
+
     static func parameters(_ product: Product?) -> ReplenishmentParameters {
         ReplenishmentParameters(
             leadTime: product?.leadTimeDays ?? Product.defaultLeadTimeDays, reviewPeriod: product?.reviewPeriodDays ?? Product.defaultReviewPeriodDays,
             packSize: product?.packSize ?? Product.defaultPackSize, serviceLevel: product?.serviceLevel ?? Product.defaultServiceLevel)
     }
 
-    private func remember(_ key: StockKey, _ thresholds: StockThresholds) {
+    private func remember(_ key: StockKey, _ thresholds: StockThresholds, at millis: Int64? = nil) {
+        let at = millis ?? clock.nowMillis()
         cache.withLock { cache in
             if cache.count > 200_000 { cache.removeAll() }
-            cache[key] = thresholds
+            cache[key] = (thresholds, at)
         }
     }
 
@@ -184,6 +309,18 @@ public final class IntelligenceService: Sendable {
         case .demandAnomaly: t.anomalyAbove
         case .stockOut, .negativeStock, .shrinkage, .overReserved: nil
         }
+    }
+
+    /// A page of alerts, newest first; `beforeSequence` is the cursor.
+    public func alerts(storeID: String?, productID: String?, kind: AlertKind?, status: AlertStatus?, beforeSequence: Int64?,
+                       limit: Int) async throws -> [Alert] {
+        try await store.alerts(storeID: storeID, productID: productID, kind: kind, status: status, beforeSequence: beforeSequence, limit: limit)
+    }
+
+    /// The alert, or `DomainError.notFound`.
+    public func alert(id: String) async throws -> Alert {
+        guard let alert = try await store.alert(id: id) else { throw DomainError.notFound(what: "alert", id: id) }
+        return alert
     }
 
     /// open -> acknowledged (by a person); any active alert -> resolved by hand.

@@ -122,10 +122,17 @@ public enum AlertRules {
 /// Units sold per day from the ledger (sales minus returns, floored at zero), with the days the item was out of
 /// stock all day (none at the start, none after any movement) marked censored: a zero there is no evidence of
 /// zero demand.
+///
+/// A movement counts on the day it happened (`at`), in ledger order within the day: a backdated movement (an
+/// `occurred_at` before movements already recorded) is taken in the order of days, so the history is a function of
+/// each day's movements and `DemandDay` rows kept beside the ledger give exactly the same (`daily(days:...)`).
 public enum DemandHistory {
     /// `movements` of one store x product in ledger order; days from `firstDay` to `lastDay` inclusive (epoch days).
     public static func daily(_ movements: [Movement], firstDay: Int64, lastDay: Int64) -> (sold: [Double], censored: [Bool]) {
         guard lastDay >= firstDay else { return ([], []) }
+        let inDayOrder = zip(movements, movements.dropFirst()).allSatisfy { RFC3339.epochDay(millis: $0.atMillis) <= RFC3339.epochDay(millis: $1.atMillis) }
+        let movements = inDayOrder ? movements
+            : movements.enumerated().sorted { (RFC3339.epochDay(millis: $0.element.atMillis), $0.offset) < (RFC3339.epochDay(millis: $1.element.atMillis), $1.offset) }.map(\.element)
         let count = Int(lastDay - firstDay + 1)
         var sold = [Double](repeating: 0, count: count)
         // Whether there was stock at some point of the day (at its start, or after any movement that day).

@@ -66,6 +66,14 @@ public struct SeriesForecast: Sendable {
     public var point: [Double]
     public var lower: [Double]
     public var upper: [Double]
+
+    public init(model: String, demandClass: DemandClass, point: [Double], lower: [Double], upper: [Double]) {
+        self.model = model
+        self.demandClass = demandClass
+        self.point = point
+        self.lower = lower
+        self.upper = upper
+    }
 }
 
 /// The automatic choice. Intermittent and lumpy series (most retail series) get TSB with its smoothing

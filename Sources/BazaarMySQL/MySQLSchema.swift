@@ -161,5 +161,28 @@ enum MySQLSchema {
                 KEY transfers_in_transit_by_shipment (shipped_movement_id)) \(table)
             """,
         ]),
+        // Intelligence at chain scale (issue 14): daily demand per store x product, kept in the transaction of every
+        // ledger write (`DemandDay`); the per-store trend reads the covering index. `intelligence_pass` holds the
+        // recompute pass's lease per store; `demand_backfill` how far the rebuild from the ledger got (see
+        // `MySQLStockStore.backfillDemand`, run by `migrate` until done). Each statement is safe to run again.
+        (7, [
+            """
+            CREATE TABLE IF NOT EXISTS stock_demand_daily (
+                store_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, day INT NOT NULL, sold BIGINT NOT NULL, returned BIGINT NOT NULL,
+                in_stock TINYINT NOT NULL, closing BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL,
+                PRIMARY KEY (store_id, product_id, day), KEY stock_demand_daily_by_store (store_id, day, sold, returned)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS intelligence_pass (
+                store_id VARCHAR(64) NOT NULL PRIMARY KEY, holder VARCHAR(64) NOT NULL, lease_until_ms BIGINT NOT NULL,
+                passed_at_ms BIGINT NOT NULL) \(table)
+            """,
+            "CREATE INDEX IF NOT EXISTS stock_thresholds_by_age ON stock_thresholds (computed_at_ms)",
+            """
+            CREATE TABLE IF NOT EXISTS demand_backfill (
+                id TINYINT NOT NULL PRIMARY KEY, after_store_id VARCHAR(64) NOT NULL, done TINYINT NOT NULL) \(table)
+            """,
+            "INSERT IGNORE INTO demand_backfill (id, after_store_id, done) VALUES (1, '', 0)",
+        ]),
     ]
 }

@@ -89,6 +89,8 @@ public final class MySQLStockStore: StockStore {
                 try connection.execute("INSERT INTO schema_migrations (version, applied_at_ms) VALUES (?, ?)", [migration.version, self.clock.nowMillis()])
             }
         }
+        // Daily demand of a database from before it was kept (issue 14): bounded batches, resumed after a crash.
+        try await backfillDemand()
     }
 
     // MARK: Stock writes

@@ -157,5 +157,25 @@ enum SQLiteSchema {
             "CREATE INDEX transfers_in_transit_by_destination ON transfers_in_transit (to_store_id, product_id, status)",
             "CREATE INDEX transfers_in_transit_by_shipment ON transfers_in_transit (shipped_movement_id)",
         ]),
+        // Intelligence at chain scale (issue 14): daily demand per store x product, kept in the transaction of every
+        // ledger write (`DemandDay`); the per-store trend reads the covering index. `intelligence_pass` holds the
+        // recompute pass's lease per store; `demand_backfill` how far the rebuild from the ledger got (see
+        // `SQLiteStockStore.backfillDemand`, run by `migrate` until done).
+        (11, [
+            """
+            CREATE TABLE stock_demand_daily (
+                store_id TEXT NOT NULL, product_id TEXT NOT NULL, day INTEGER NOT NULL, sold INTEGER NOT NULL, returned INTEGER NOT NULL,
+                in_stock INTEGER NOT NULL, closing INTEGER NOT NULL, updated_at_ms INTEGER NOT NULL,
+                PRIMARY KEY (store_id, product_id, day)) WITHOUT ROWID
+            """,
+            "CREATE INDEX stock_demand_daily_by_store ON stock_demand_daily (store_id, day, sold, returned)",
+            """
+            CREATE TABLE intelligence_pass (
+                store_id TEXT PRIMARY KEY, holder TEXT NOT NULL, lease_until_ms INTEGER NOT NULL, passed_at_ms INTEGER NOT NULL) WITHOUT ROWID
+            """,
+            "CREATE INDEX stock_thresholds_by_age ON stock_thresholds (computed_at_ms)",
+            "CREATE TABLE demand_backfill (id INTEGER PRIMARY KEY, after_store_id TEXT NOT NULL, done INTEGER NOT NULL)",
+            "INSERT INTO demand_backfill (id, after_store_id, done) VALUES (1, '', 0)",
+        ]),
     ]
 }

@@ -82,6 +82,7 @@ extension SQLiteStockStore: ReservationStore {
             let sale = try MovementCommand(storeID: reservation.storeID, productID: reservation.productID,
                                            change: .delta(-reservation.quantity), reason: .sale, reference: reservation.id)
             let receipt = try LedgerWrite.apply(WriteRequest(commands: [sale], actor: actor), in: &tx, nowMillis: now)
+            try Self.recordDemand(receipt.movements, db: db, nowMillis: now)
             reservation.status = .fulfilled
             reservation.updatedAtMillis = now
             reservation.movementID = receipt.movements[0].movementID

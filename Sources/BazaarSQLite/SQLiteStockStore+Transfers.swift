@@ -40,6 +40,7 @@ extension SQLiteStockStore: TransferStore {
                 }
                 return TransferChange(transfer: earlier, movement: receipt.movements[0], replayed: true)
             }
+            try Self.recordDemand(receipt.movements, db: db, nowMillis: transfer.createdAtMillis)
             var shipped = transfer
             shipped.shippedMovementID = receipt.movements[0].movementID
             try db.cachedStatement(sql: """
@@ -67,6 +68,7 @@ extension SQLiteStockStore: TransferStore {
                 var tx = SQLiteLedgerTransaction(db: db)
                 movement = try LedgerWrite.apply(WriteRequest(commands: [try transfer.arrivalCommand(arrived)], actor: actor), in: &tx,
                                                  nowMillis: now).movements[0]
+                try Self.recordDemand([movement!], db: db, nowMillis: now)
             }
             let destination = try Self.changeIncoming(db, storeID: transfer.toStoreID, productID: transfer.productID, by: -transfer.quantity)
             transfer.status = .received

@@ -55,6 +55,7 @@ public final class SQLiteStockStore: StockStore {
                 results.reserveCapacity(requests.count)
                 let now = clock.nowMillis()
                 try db.inTransaction(.immediate) {
+                    var committed: [Movement] = []
                     for request in requests {
                         var receipt: WriteReceipt?
                         do {
@@ -68,10 +69,12 @@ public final class SQLiteStockStore: StockStore {
                                 receipt = try LedgerWrite.apply(request, in: &tx, nowMillis: now)
                             }
                             results.append(.success(receipt!))
+                            if !receipt!.replayed { committed += receipt!.movements }
                         } catch let refusal as DomainError {
                             results.append(.failure(refusal))
                         }
                     }
+                    try recordDemand(committed, db: db, nowMillis: now)
                     return .commit
                 }
                 return results
@@ -96,6 +99,8 @@ public final class SQLiteStockStore: StockStore {
                 return .commit
             }
         }
+        // Daily demand of a database from before it was kept (issue 14): bounded batches, resumed after a crash.
+        try await backfillDemand()
     }
 
     public func apply(_ request: WriteRequest) async throws -> WriteReceipt {

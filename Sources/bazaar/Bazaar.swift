@@ -12,7 +12,7 @@ struct Bazaar: AsyncParsableCommand {
         commandName: "bazaar",
         abstract: "Bazaar: exact, audited stock levels for retail chains.",
         version: BazaarVersion.current,
-        subcommands: [Serve.self, Migrate.self, Demo.self, Doctor.self, ForecastCommand.self, SimulateCommand.self],
+        subcommands: [Serve.self, Migrate.self, Demo.self, Doctor.self, IntelligenceCommand.self, ForecastCommand.self, SimulateCommand.self],
         defaultSubcommand: Serve.self)
 
     /// ArgumentParser's `main`, except that an error thrown while a command runs is first worded as a plain

@@ -90,6 +90,9 @@ struct Backtest: AsyncParsableCommand {
         }
         let auto = AutoForecaster(season: data.season)
         score("Bazaar auto") { auto.forecast($0, horizon: horizon).point }
+        // The recompute pass's split (issue 14): TSB for slow movers, the automatic choice for the rest.
+        let tiered = TieredForecaster(season: data.season)
+        score("Bazaar tiered") { tiered.forecast($0, horizon: horizon).forecast.point }
         for method in ForecastMethod.allCases {
             score(method.rawValue) { method.forecast($0, horizon: horizon, season: data.season) }
         }

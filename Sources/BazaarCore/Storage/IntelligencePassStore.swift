@@ -1,0 +1,59 @@
+public import BazaarDomain
+
+/// What the intelligence's recompute pass (`IntelligencePass`) needs of storage: the stores to walk, each store's
+/// items with what decides whether they are due, a lease per store so that two nodes never evaluate one store at
+/// once, and the thresholds of a store written in one transaction.
+public protocol IntelligencePassStore: Sendable {
+    /// Store ids that have stock rows, after `afterStoreID`, in id order.
+    func passStoreIDs(afterStoreID: String?, limit: Int) async throws -> [String]
+    /// Every stock row of a store with its stored thresholds' age and its effective replenishment parameters.
+    func recomputeCandidates(storeID: String) async throws -> [RecomputeCandidate]
+    /// Writes the thresholds of some items of one store in one transaction.
+    func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds)], storeID: String) async throws
+    /// Takes the store's lease for `holder` until `nowMillis + leaseMillis` when nobody else holds it unexpired:
+    /// true when taken (or renewed).
+    func claimPass(storeID: String, holder: String, nowMillis: Int64, leaseMillis: Int64) async throws -> Bool
+    /// Gives the lease back (only `holder`'s).
+    func finishPass(storeID: String, holder: String, nowMillis: Int64) async throws
+    /// When the oldest stored thresholds were computed (nil when none are stored).
+    func oldestThresholdMillis() async throws -> Int64?
+}
+
+/// One store x product as the recompute pass sees it.
+public struct RecomputeCandidate: Sendable, Equatable {
+    public var productID: String
+    /// When its stored thresholds were computed; nil when it has none.
+    public var computedAtMillis: Int64?
+    /// When its stock row last changed (every movement writes it).
+    public var levelUpdatedAtMillis: Int64
+    /// When the product's parameters last changed (nil when the product is not in the catalog).
+    public var productUpdatedAtMillis: Int64?
+    /// The product's parameters with the store's overrides applied; nil fields fall back to the defaults.
+    public var leadTimeDays: Int?
+    public var reviewPeriodDays: Int?
+    public var packSize: Int?
+    public var serviceLevel: Double?
+
+    public init(productID: String, computedAtMillis: Int64?, levelUpdatedAtMillis: Int64, productUpdatedAtMillis: Int64?,
+                leadTimeDays: Int? = nil, reviewPeriodDays: Int? = nil, packSize: Int? = nil, serviceLevel: Double? = nil) {
+        self.productID = productID
+        self.computedAtMillis = computedAtMillis
+        self.levelUpdatedAtMillis = levelUpdatedAtMillis
+        self.productUpdatedAtMillis = productUpdatedAtMillis
+        self.leadTimeDays = leadTimeDays
+        self.reviewPeriodDays = reviewPeriodDays
+        self.packSize = packSize
+        self.serviceLevel = serviceLevel
+    }
+
+    /// Whether the pass evaluates it now: it has no thresholds; or they are older than `recomputeAfterMillis` (a
+    /// demand anomaly or an override marks them stale with age zero); or the product's parameters changed since;
+    /// or it moved since and a day has ended since they were computed (history is complete days only: a movement
+    /// of today changes it at midnight).
+    public func isDue(nowMillis: Int64, recomputeAfterMillis: Int64) -> Bool {
+        guard let computed = computedAtMillis else { return true }
+        if nowMillis - computed >= recomputeAfterMillis { return true }
+        if let product = productUpdatedAtMillis, product > computed { return true }
+        return levelUpdatedAtMillis > computed && RFC3339.epochDay(millis: computed) < RFC3339.epochDay(millis: nowMillis)
+    }
+}

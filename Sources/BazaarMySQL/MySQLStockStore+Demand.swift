@@ -1,0 +1,168 @@
+public import BazaarCore
+public import BazaarDomain
+import MySQLClient
+
+/// Daily demand per store x product (issue 14), kept in the transaction of every ledger write, and what the
+/// intelligence's recompute pass reads and leases.
+extension MySQLStockStore: DemandStore, IntelligencePassStore {
+    static let demandColumns = "store_id, product_id, day, sold, returned, in_stock, closing"
+
+    static func demandDay(_ row: MySQLRow) throws -> DemandDay {
+        DemandDay(storeID: try row.string(0), productID: try row.string(1), day: try row.int(2), sold: try row.int(3), returned: try row.int(4),
+                  inStock: try row.int(5) != 0, closing: try row.int(6))
+    }
+
+    /// Rebuilds the daily demand rows from the ledger for the days from `sinceDay` on, a batch of `storesPerBatch`
+    /// stores a transaction, resuming where an interrupted run stopped (`demand_backfill`). Run by `migrate` until
+    /// done. A batch first locks its stores' stock rows, so a write to them waits for it (and is then added on top
+    /// of the rebuilt rows) instead of being counted twice or lost.
+    public func backfillDemand(sinceDay: Int64? = nil, storesPerBatch: Int = 50, restart: Bool = false) async throws {
+        let since = sinceDay ?? (RFC3339.epochDay(millis: clock.nowMillis()) - IntelligenceService.historyDays - 1)
+        let now = clock.nowMillis()
+        if restart {
+            _ = try await onPrimary { try $0.execute("UPDATE demand_backfill SET after_store_id = '', done = 0 WHERE id = 1") }
+        }
+        while true {
+            let finished = try await onPrimary { connection -> Bool in
+                try connection.transaction { connection in
+                    guard let row = try connection.select("SELECT after_store_id, done FROM demand_backfill WHERE id = 1 FOR UPDATE").first,
+                          try row.int(1) == 0 else { return true }
+                    let stores = try connection.select("""
+                        SELECT DISTINCT store_id FROM stock_movements WHERE store_id > ? ORDER BY store_id LIMIT ?
+                        """, [try row.string(0), storesPerBatch]).map { try $0.string(0) }
+                    guard let last = stores.last else {
+                        _ = try connection.execute("UPDATE demand_backfill SET done = 1 WHERE id = 1")
+                        return true
+                    }
+                    let list = try stores.map { try connection.literal(.text($0)) }.joined(separator: ",")
+                    _ = try connection.query("SELECT 1 FROM stock_levels WHERE store_id IN (\(list)) ORDER BY store_id, product_id FOR UPDATE")
+                    _ = try connection.run("DELETE FROM stock_demand_daily WHERE store_id IN (\(list))")
+                    _ = try connection.run("""
+                        INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
+                        SELECT g.store_id, g.product_id, g.day, g.sold, g.returned, g.in_stock, m.quantity_after, \(now)
+                        FROM (SELECT store_id, product_id, at_ms DIV 86400000 AS day,
+                                  SUM(CASE WHEN reason = 'sale' THEN -delta ELSE 0 END) AS sold,
+                                  SUM(CASE WHEN reason = 'return' THEN delta ELSE 0 END) AS returned,
+                                  MAX(quantity_before > 0 OR quantity_after > 0) AS in_stock, MAX(seq) AS last_seq
+                              FROM stock_movements WHERE store_id IN (\(list)) AND at_ms >= \(since * 86_400_000)
+                              GROUP BY store_id, product_id, at_ms DIV 86400000) g
+                        JOIN stock_movements m ON m.seq = g.last_seq
+                        """)
+                    _ = try connection.execute("UPDATE demand_backfill SET after_store_id = ? WHERE id = 1", [last])
+                    return false
+                }
+            }
+            if finished { return }
+        }
+    }
+
+    // MARK: DemandStore (on the primary: the pass decides from what was just written)
+
+    public func demandDays(storeID: String, productID: String, sinceDay: Int64) async throws -> [DemandDay] {
+        try await onPrimary { connection in
+            try connection.select("""
+                SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND product_id = ? AND day >= ? ORDER BY day
+                """, [storeID, productID, sinceDay]).map(Self.demandDay)
+        }
+    }
+
+    public func demandDays(storeID: String, productIDs: [String]?, sinceDay: Int64) async throws -> [DemandDay] {
+        try await onPrimary { connection in
+            guard let productIDs else {
+                return try connection.select("""
+                    SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND day >= ? ORDER BY product_id, day
+                    """, [storeID, sinceDay]).map(Self.demandDay)
+            }
+            var rows: [DemandDay] = []
+            for start in stride(from: 0, to: productIDs.count, by: 500) {
+                let list = try productIDs[start..<min(start + 500, productIDs.count)].map { try connection.literal(.text($0)) }.joined(separator: ",")
+                rows += try connection.select("""
+                    SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND product_id IN (\(list)) AND day >= ?
+                    ORDER BY product_id, day
+                    """, [storeID, sinceDay]).map(Self.demandDay)
+            }
+            return rows
+        }
+    }
+
+    /// A dashboard read: on a replica.
+    public func storeDemandTrend(storeIDs: [String], sinceDay: Int64) async throws -> [StoreDemandPoint] {
+        guard !storeIDs.isEmpty else { return [] }
+        return try await onReplica { connection in
+            let list = try storeIDs.map { try connection.literal(.text($0)) }.joined(separator: ",")
+            return try connection.select("""
+                SELECT store_id, day, CAST(SUM(sold - returned) AS SIGNED) FROM stock_demand_daily
+                WHERE store_id IN (\(list)) AND day >= ? GROUP BY store_id, day ORDER BY store_id, day
+                """, [sinceDay]).map { StoreDemandPoint(storeID: try $0.string(0), day: try $0.int(1), units: try $0.int(2)) }
+        }
+    }
+
+    // MARK: IntelligencePassStore
+
+    public func passStoreIDs(afterStoreID: String?, limit: Int) async throws -> [String] {
+        try await onPrimary { connection in
+            try connection.select("SELECT DISTINCT store_id FROM stock_levels WHERE store_id > ? ORDER BY store_id LIMIT ?",
+                                  [afterStoreID ?? "", limit]).map { try $0.string(0) }
+        }
+    }
+
+    public func recomputeCandidates(storeID: String) async throws -> [RecomputeCandidate] {
+        try await onPrimary { connection in
+            try connection.select("""
+                SELECT l.product_id, t.computed_at_ms, l.updated_at_ms, p.updated_at_ms, COALESCE(o.lead_time_days, p.lead_time_days),
+                    COALESCE(o.review_period_days, p.review_period_days), COALESCE(o.pack_size, p.pack_size), COALESCE(o.service_level, p.service_level)
+                FROM stock_levels l
+                LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+                LEFT JOIN products p ON p.id = l.product_id
+                LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
+                WHERE l.store_id = ? ORDER BY l.product_id
+                """, [storeID]).map { row in
+                RecomputeCandidate(productID: try row.string(0), computedAtMillis: try row.optionalInt(1), levelUpdatedAtMillis: try row.int(2),
+                                   productUpdatedAtMillis: try row.optionalInt(3), leadTimeDays: try row.optionalInt(4).map(Int.init),
+                                   reviewPeriodDays: try row.optionalInt(5).map(Int.init), packSize: try row.optionalInt(6).map(Int.init),
+                                   serviceLevel: try row.optionalDouble(7))
+            }
+        }
+    }
+
+    public func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds)], storeID: String) async throws {
+        guard !rows.isEmpty else { return }
+        try await writeOnPrimary { connection in
+            for start in stride(from: 0, to: rows.count, by: 400) {
+                let values = try rows[start..<min(start + 400, rows.count)].map { productID, t in
+                    let fields: [MySQLValue] = [
+                        .text(storeID), .text(productID), .double(t.dailyRate), .double(t.reorderPoint), .double(t.orderUpTo),
+                        .int(Int64(t.leadTimeDays)), .double(t.anomalyAbove), .int(Int64(t.historyDays)), .int(t.computedAtMillis),
+                        t.model.map(MySQLValue.text) ?? .null, t.demandClass.map(MySQLValue.text) ?? .null, .int(Int64(t.censoredDays)),
+                        t.dispersion.map(MySQLValue.double) ?? .null, t.dailyLow.map(MySQLValue.double) ?? .null, t.dailyHigh.map(MySQLValue.double) ?? .null,
+                    ]
+                    return try "(" + fields.map(connection.literal).joined(separator: ",") + ")"
+                }
+                _ = try connection.run("""
+                    REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", "))) VALUES \(values.joined(separator: ","))
+                    """)
+            }
+        }
+    }
+
+    public func claimPass(storeID: String, holder: String, nowMillis: Int64, leaseMillis: Int64) async throws -> Bool {
+        try await writeOnPrimary { connection in
+            _ = try connection.execute("INSERT IGNORE INTO intelligence_pass (store_id, holder, lease_until_ms, passed_at_ms) VALUES (?, '', 0, 0)", [storeID])
+            // The lease's end always moves forward (milliseconds), so a taken lease is one changed row.
+            return try connection.execute("""
+                UPDATE intelligence_pass SET holder = ?, lease_until_ms = ? WHERE store_id = ? AND (lease_until_ms <= ? OR holder = ?)
+                """, [holder, nowMillis + leaseMillis, storeID, nowMillis, holder]).affectedRows == 1
+        }
+    }
+
+    public func finishPass(storeID: String, holder: String, nowMillis: Int64) async throws {
+        _ = try await writeOnPrimary { connection in
+            try connection.execute("UPDATE intelligence_pass SET lease_until_ms = 0, passed_at_ms = ? WHERE store_id = ? AND holder = ?",
+                                   [nowMillis, storeID, holder])
+        }
+    }
+
+    public func oldestThresholdMillis() async throws -> Int64? {
+        try await onPrimary { connection in try connection.select("SELECT MIN(computed_at_ms) FROM stock_thresholds").first?.optionalInt(0) }
+    }
+}
