@@ -63,6 +63,28 @@ public struct Thresholds: Sendable, Equatable {
         return Thresholds(rate: rate, dispersion: dispersion(y), parameters: parameters)
     }
 
+    /// Thresholds read off the history instead of a fitted distribution: the reorder point is the service-level
+    /// quantile (or, with `fillRate`, the fill-rate level) of the demand totals of every lead-time span of the last
+    /// year, the order-up-to level that of every lead time + review span (`EmpiricalSpanDemand`). Spans carry what
+    /// a count distribution with one rate misses: orders that come together, promotions, the previous peak season.
+    /// A history too short to read them from (about two months) gets the count-distribution thresholds of
+    /// `init(rate:dispersion:parameters:)`; `rate` stays the forecast's, for days of cover and the order size.
+    public static func fromHistoryQuantiles(history y: [Double], rate: Double, parameters p: ReplenishmentParameters) -> Thresholds {
+        var t = Thresholds(rate: rate, dispersion: dispersion(y), parameters: p)
+        let lead = max(0, p.leadTime), cycle = max(0, p.leadTime) + max(1, p.reviewPeriod)
+        guard let overCycle = EmpiricalSpanDemand(history: y, span: cycle) else { return t }
+        let overLead = lead > 0 ? EmpiricalSpanDemand(history: y, span: lead) : nil
+        func level(_ d: EmpiricalSpanDemand?) -> Double {
+            guard let d else { return 0 }
+            guard let fillRate = p.fillRate else { return d.quantile(p.serviceLevel) }
+            return d.smallestLevel(expectedShortageAtMost: (1 - fillRate) * t.rate * Double(max(1, p.reviewPeriod)))
+        }
+        t.reorderPoint = level(overLead)
+        t.orderUpTo = max(t.reorderPoint, level(overCycle))
+        t.safetyStock = t.reorderPoint - t.rate * Double(lead)
+        return t
+    }
+
     /// Variance-to-mean ratio of the recent history (at least 1).
     public static func dispersion(_ y: [Double]) -> Double {
         let recent = Array(y.suffix(84))

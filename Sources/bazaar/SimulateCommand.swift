@@ -20,7 +20,9 @@ struct SimulateCommand: AsyncParsableCommand {
             inventory each needs to reach fill rates of 90%, 95% and 98%, interpolated on its curve. "Bazaar,
             periodic" is the same forecast with the reorder point covering lead time + review period, as a store
             that only orders at its reviews needs; "periodic, fill" the same with a fill-rate target (share of demand
-            served, --fill-rate) instead of a cycle service level. --frontier also prints the curves as CSV.
+            served, --fill-rate) instead of a cycle service level. "Bazaar, periodic, history" reads the reorder point
+            off the history: the service-level quantile of the demand totals of every lead time + review span of the
+            last year; "base stock, history" orders at every review up to that quantile. --frontier also prints the curves as CSV; --csv PATH writes them to a file.
             """)
     @OptionGroup var data: ForecastInput
     @Option(help: "Periods from order to receipt.") var leadTime = 2
@@ -30,6 +32,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Order multiple.") var packSize = 1
     @Flag(help: "Also print every swept point of each policy as CSV (policy,setting,fill_rate,avg_inventory,stockout_periods,orders).")
     var frontier = false
+    @Option(help: "Write every swept point of each policy to this CSV file (the --frontier columns).") var csv: String?
 
     func run() async throws {
         guard leadTime >= 0, reviewPeriod >= 1, packSize >= 1, serviceLevel > 0.5, serviceLevel < 1, fillRate > 0, fillRate < 1 else {
@@ -41,30 +44,34 @@ struct SimulateCommand: AsyncParsableCommand {
             items: series.map { .init(history: Array($0.values.dropLast(data.horizon)), future: Array($0.values.suffix(data.horizon))) },
             season: data.season, parameters: parameters)
         print("Simulation: \(series.count) series, \(data.horizon) held-out periods, lead time \(leadTime), review every \(reviewPeriod), service level \(serviceLevel), fill-rate target \(fillRate)")
-        print("policy                  fill rate   stock-out periods   avg inventory   orders")
+        print("policy                        fill rate   stock-out periods   avg inventory   orders")
         let single = [("Bazaar (forecast)", comparison.forecastPolicy(serviceLevel: serviceLevel)),
                       ("Bazaar, periodic", comparison.periodicForecastPolicy(serviceLevel: serviceLevel)),
                       ("Bazaar, periodic, fill", comparison.periodicFillRatePolicy(fillRate: fillRate)),
+                      ("Bazaar, periodic, history", comparison.periodicHistoryPolicy(serviceLevel: serviceLevel)),
+                      ("Bazaar, base stock, history", comparison.baseStockHistoryPolicy(serviceLevel: serviceLevel)),
                       ("static min/max", comparison.staticPolicy(multiplier: 1.5))]
         for (name, point) in single {
-            print(name.padding(toLength: 24, withPad: " ", startingAt: 0)
+            print(name.padding(toLength: 30, withPad: " ", startingAt: 0)
                 + String(format: "%8.1f%%", 100 * point.fillRate).padding(toLength: 12, withPad: " ", startingAt: 0)
                 + String(format: "%8d", point.stockOutPeriods).padding(toLength: 20, withPad: " ", startingAt: 0)
                 + String(format: "%10.1f", point.averageInventory).padding(toLength: 16, withPad: " ", startingAt: 0)
                 + String(format: "%6d", point.orders))
         }
         let curves = [("Bazaar (forecast)", comparison.forecastCurve()), ("Bazaar, periodic", comparison.periodicForecastCurve()),
-                      ("periodic, fill", comparison.periodicFillRateCurve()), ("static min/max", comparison.staticCurve())]
+                      ("periodic, fill", comparison.periodicFillRateCurve()), ("periodic, history", comparison.periodicHistoryCurve()),
+                      ("base stock, history", comparison.baseStockHistoryCurve()),
+                      ("static min/max", comparison.staticCurve())]
         print("\nAverage inventory needed for a fill rate (each policy swept over its knob, interpolated; - = not reached):")
-        var header = "fill rate   " + curves.map { $0.0.padding(toLength: 20, withPad: " ", startingAt: 0) }.joined()
-            + ["Bazaar/static", "periodic/static", "fill/static"].map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined()
+        var header = "fill rate   " + curves.map { $0.0.padding(toLength: 22, withPad: " ", startingAt: 0) }.joined()
+            + ["Bazaar/static", "periodic/static", "fill/static", "history/static", "base/static"].map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined()
         while header.hasSuffix(" ") { header.removeLast() }
         print(header)
         for target in [0.90, 0.95, 0.98] {
             let inventories = curves.map { PolicyComparison.inventory(atFillRate: target, on: $0.1) }
             var line = String(format: "%5.0f%%      ", 100 * target)
             for value in inventories {
-                line += (value.map { String(format: "%10.1f", $0) } ?? "         -").padding(toLength: 20, withPad: " ", startingAt: 0)
+                line += (value.map { String(format: "%10.1f", $0) } ?? "         -").padding(toLength: 22, withPad: " ", startingAt: 0)
             }
             for candidate in inventories.dropLast() {
                 if let a = candidate, let b = inventories.last!, b > 0 {
@@ -76,13 +83,18 @@ struct SimulateCommand: AsyncParsableCommand {
             while line.hasSuffix(" ") { line.removeLast() }
             print(line)
         }
-        if frontier {
-            print("\npolicy,setting,fill_rate,avg_inventory,stockout_periods,orders")
-            for (name, curve) in curves {
-                for p in curve {
-                    print("\(name),\(p.setting),\(String(format: "%.4f", p.fillRate)),\(String(format: "%.2f", p.averageInventory)),\(p.stockOutPeriods),\(p.orders)")
-                }
+        var table = "policy,setting,fill_rate,avg_inventory,stockout_periods,orders\n"
+        for (name, curve) in curves {
+            for p in curve {
+                table += "\(name),\(p.setting),\(String(format: "%.4f", p.fillRate)),\(String(format: "%.2f", p.averageInventory)),\(p.stockOutPeriods),\(p.orders)\n"
             }
+        }
+        if frontier { print("\n" + table, terminator: "") }
+        if let csv {
+            do { try table.write(toFile: csv, atomically: true, encoding: .utf8) } catch {
+                throw ValidationError("cannot write \(csv): \(error.localizedDescription)")
+            }
+            print("\nCurves written to \(csv) (\(curves.map(\.1.count).reduce(0, +)) points).")
         }
     }
 }

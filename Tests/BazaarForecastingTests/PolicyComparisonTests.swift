@@ -40,6 +40,39 @@ struct PolicyComparisonTests {
         }
     }
 
+    /// Issue 16's goal, on the shipped data: at fill rates of 90%, 95% and 98% the periodic policy with its reorder
+    /// point read off a year of history needs at least 20% less stock than the static rule (measured: 25-38% less).
+    @Test func historyQuantilesHoldAFifthLessStockThanTheStaticRule() throws {
+        let items = try ReferenceData.series().map {
+            PolicyComparison.Item(history: Array($0.values.dropLast(28)), future: Array($0.values.suffix(28)))
+        }
+        let c = PolicyComparison(items: items, season: ReferenceData.season, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 6))
+        let history = c.periodicHistoryCurve(), fixed = c.staticCurve()
+        for target in [0.90, 0.95, 0.98] {
+            let h = try #require(PolicyComparison.inventory(atFillRate: target, on: history))
+            let s = try #require(PolicyComparison.inventory(atFillRate: target, on: fixed))
+            #expect(h <= 0.8 * s, "at \(target): history quantiles \(h), static \(s)")
+        }
+    }
+
+    @Test func spanTotalsAndTheirQuantiles() throws {
+        // 60 periods alternating 0 and 10: every 2-period span totals 10, 3-period spans 10 or 20.
+        let y = (0..<60).map { $0 % 2 == 0 ? 0.0 : 10 }
+        let two = try #require(EmpiricalSpanDemand(history: y, span: 2, minimumSpans: 10))
+        #expect(two.totals.count == 59 && Set(two.totals) == [10])
+        let three = try #require(EmpiricalSpanDemand(history: y, span: 3, minimumSpans: 10))
+        // 58 spans: those starting on a 0 total 10 (29), on a 10 total 20 (29).
+        #expect(three.quantile(0.5) == 10 && three.quantile(0.51) == 20 && three.quantile(0.0001) == 10 && three.quantile(1) == 20)
+        // Mean shortage at s: (20 - s)/2 for 10 <= s <= 20; within 2 units first at s = 16.
+        #expect(three.smallestLevel(expectedShortageAtMost: 2) == 16)
+        #expect(three.smallestLevel(expectedShortageAtMost: 100) == 0)
+        // Only the last year counts, and too short a history gives no answer (the caller falls back).
+        let old = Array(repeating: 1_000.0, count: 100) + Array(repeating: 1.0, count: 365)
+        #expect(EmpiricalSpanDemand(history: old, span: 7)!.quantile(1) == 7)
+        #expect(EmpiricalSpanDemand(history: Array(repeating: 1, count: 40), span: 7) == nil)
+        #expect(EmpiricalSpanDemand(history: [], span: 7) == nil && EmpiricalSpanDemand(history: y, span: 0) == nil)
+    }
+
     /// Issue 16's high-volume case: about 2,000 and 800 a day and lumpy 0-2,500. Before the quantile fix the forecast
     /// policy held about nine times the static rule's stock; now within 1.5x at the default settings, and at a
     /// matched fill rate of 98% the periodic-review variant is within 1.5x too.
@@ -58,5 +91,46 @@ struct PolicyComparisonTests {
         // With a fill-rate target the periodic policy needs about the static rule's stock (within 10%).
         let fill = try #require(PolicyComparison.inventory(atFillRate: 0.98, on: c.periodicFillRateCurve()))
         #expect(fill < 1.1 * fixed, "periodic, fill-rate target \(fill), static \(fixed)")
+        // Base stock on a year's span totals: at its default 95% a fill rate at least the static rule's from at most
+        // 1.5x its stock (issue 16's high-volume goal read on single points), and less stock at every matched fill rate.
+        let base = c.baseStockHistoryPolicy(serviceLevel: 0.95)
+        #expect(base.fillRate >= rule.fillRate && base.averageInventory < 1.5 * rule.averageInventory, "\(base) vs \(rule)")
+        for target in [0.90, 0.95, 0.98] {
+            let b = try #require(PolicyComparison.inventory(atFillRate: target, on: c.baseStockHistoryCurve()))
+            let s = try #require(PolicyComparison.inventory(atFillRate: target, on: c.staticCurve()))
+            #expect(b < s, "at \(target): base stock \(b), static \(s)")
+        }
+    }
+}
+
+@Suite("Thresholds read off the history")
+struct HistoryThresholdTests {
+    /// A year of a customer who buys 60 every sixth day and nothing else: a span of 6 days always holds exactly one
+    /// order, a span of 2 days one in three times. The count distribution with the same mean (10 a day) and
+    /// dispersion would spread that out; the history quantiles give the real spans' totals.
+    @Test func quantilesOfRealSpans() {
+        let y = (0..<365).map { $0 % 6 == 5 ? 60.0 : 0 }
+        let p = ReplenishmentParameters(leadTime: 2, reviewPeriod: 4, serviceLevel: 0.95)
+        let t = Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: p)
+        #expect(t.reorderPoint == 60, "two days hold an order a third of the time: the 95% quantile is one order")
+        #expect(t.orderUpTo == 60, "six days always hold exactly one order")
+        #expect(t.safetyStock == 40)
+        let low = Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 4, serviceLevel: 0.6))
+        #expect(low.reorderPoint == 0 && low.orderUpTo == 60)
+        // Fill rate 95% of a 4-day review's 40 units: 2 units may go short on average; over 2 days the mean shortage
+        // at level s is (60 - s)/3, within 2 from s = 54.
+        var fill = p
+        fill.fillRate = 0.95
+        #expect(Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: fill).reorderPoint == 54)
+    }
+
+    @Test func shortHistoriesFallBackToTheCountDistribution() {
+        let y = Array(repeating: 3.0, count: 30)
+        let p = ReplenishmentParameters(leadTime: 3, reviewPeriod: 7)
+        #expect(Thresholds.fromHistoryQuantiles(history: y, rate: 3, parameters: p) == Thresholds(rate: 3, dispersion: 1, parameters: p))
+        // Lead time 0: nothing to cover before an order arrives.
+        let year = Array(repeating: 3.0, count: 365)
+        let t = Thresholds.fromHistoryQuantiles(history: year, rate: 3, parameters: ReplenishmentParameters(leadTime: 0, reviewPeriod: 7))
+        #expect(t.reorderPoint == 0 && t.orderUpTo == 21)
     }
 }
