@@ -242,6 +242,9 @@ public struct Accuracy: Sendable, Equatable {
     public var mase: Double
     /// Mean of forecast minus actual.
     public var bias: Double
+    /// Mean of the actual values: over many series, mean bias / mean actualMean is the relative bias (forecast
+    /// total over actual total, minus 1), the figure issue 16's +-10% goal is about.
+    public var actualMean: Double = 0
 
     /// nil when the training series has no variation to scale by.
     public init?(train: [Double], actual: [Double], forecast: [Double]) {
@@ -253,5 +256,13 @@ public struct Accuracy: Sendable, Equatable {
         rmsse = (errors.map { $0 * $0 }.reduce(0, +) / Double(errors.count) / scaleSquared).squareRoot()
         mase = errors.map(abs).reduce(0, +) / Double(errors.count) / scaleAbsolute
         bias = errors.reduce(0, +) / Double(errors.count)
+        actualMean = actual.reduce(0, +) / Double(actual.count)
+    }
+
+    /// Forecast total over actual total, minus 1, over a set of accuracies of equally long windows (nil when
+    /// nothing was sold).
+    public static func relativeBias(_ accuracies: [Accuracy]) -> Double? {
+        let actual = accuracies.reduce(0) { $0 + $1.actualMean }
+        return actual > 0 ? accuracies.reduce(0) { $0 + $1.bias } / actual : nil
     }
 }

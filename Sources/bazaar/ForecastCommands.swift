@@ -99,6 +99,7 @@ struct Backtest: AsyncParsableCommand {
         print("Backtest: \(series.count) series, last \(horizon) periods held out, season \(data.season)"
             + (windows > 0 ? "; rolling: \(windows) earlier windows of \(horizon) periods (mean over series and windows)" : ""))
         printTable(rows, seriesCount: series.count, rolling: rolling)
+        printVerdict(rows, rolling: rolling)
         if let reference {
             let models = try loadReference(reference)
             var referenceRows: [(String, [Accuracy], Duration)] = []
@@ -115,15 +116,38 @@ struct Backtest: AsyncParsableCommand {
     }
 
     func printTable(_ rows: [(String, [Accuracy], Duration)], seriesCount: Int, timed: Bool = true, rolling: [String: [Accuracy]] = [:]) {
-        print(pad("method", 20) + pad("RMSSE", 9) + pad("MASE", 9) + pad("bias", 10) + (timed ? pad("seconds", 10) + pad("series/s", 12) : "")
-            + (rolling.isEmpty ? "" : pad("rolling RMSSE", 15) + "rolling bias"))
+        print(pad("method", 20) + pad("RMSSE", 9) + pad("MASE", 9) + pad("bias", 10) + pad("bias %", 9)
+            + (timed ? pad("seconds", 10) + pad("series/s", 12) : "")
+            + (rolling.isEmpty ? "" : pad("rolling RMSSE", 15) + pad("rolling bias", 14) + "rolling bias %"))
         for (name, accuracies, elapsed) in rows.sorted(by: { mean($0.1.map(\.rmsse)) < mean($1.1.map(\.rmsse)) }) {
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
             var line = pad(name, 20) + pad(fmt(mean(accuracies.map(\.rmsse))), 9) + pad(fmt(mean(accuracies.map(\.mase))), 9)
-                + pad(fmt(mean(accuracies.map(\.bias))), 10)
+                + pad(fmt(mean(accuracies.map(\.bias))), 10) + pad(percent(Accuracy.relativeBias(accuracies)), 9)
             if timed { line += pad(String(format: "%.4f", seconds), 10) + pad(String(format: "%.0f", Double(seriesCount) / max(seconds, 1e-9)), 12) }
-            if let r = rolling[name] { line += pad(String(format: "%.4f", mean(r.map(\.rmsse))), 15) + fmt(mean(r.map(\.bias))) }
+            if let r = rolling[name] {
+                line += pad(String(format: "%.4f", mean(r.map(\.rmsse))), 15) + pad(fmt(mean(r.map(\.bias))), 14) + percent(Accuracy.relativeBias(r))
+            }
             print(line)
+        }
+    }
+
+    /// Methods whose forecasts equal statsforecast's (to 1e-6, `ReferenceTests`): on windows with no reference
+    /// file, the best of them stands for "the best statsforecast model".
+    static let statsforecastIdentical: [ForecastMethod] = [.naive, .seasonalNaive, .historicAverage, .sesOptimized, .crostonClassic,
+                                                           .crostonOptimized, .crostonSBA, .tsb, .adida, .imapa]
+
+    /// One line per evaluation: the automatic choice against the best statsforecast-identical method, in RMSSE.
+    func printVerdict(_ rows: [(String, [Accuracy], Duration)], rolling: [String: [Accuracy]]) {
+        let names = Set(Self.statsforecastIdentical.map(\.rawValue))
+        func line(_ label: String, _ score: [String: Double]) {
+            guard let auto = score["Bazaar auto"], let best = score.filter({ names.contains($0.key) }).min(by: { $0.value < $1.value }) else { return }
+            print("\(label): Bazaar auto \(String(format: "%.4f", auto)) against \(best.key) \(String(format: "%.4f", best.value)) "
+                + "(\(String(format: "%+.1f%%", 100 * (auto / best.value - 1))); negative is better)")
+        }
+        print("")
+        line("Final holdout, best statsforecast-identical method", Dictionary(uniqueKeysWithValues: rows.map { ($0.0, mean($0.1.map(\.rmsse))) }))
+        if !rolling.isEmpty {
+            line("Earlier windows, best statsforecast-identical method", rolling.mapValues { mean($0.map(\.rmsse)) })
         }
     }
 
@@ -140,6 +164,8 @@ struct Backtest: AsyncParsableCommand {
 
     func mean(_ values: [Double]) -> Double { values.isEmpty ? .nan : values.reduce(0, +) / Double(values.count) }
     func fmt(_ value: Double) -> String { String(format: "%.3f", value) }
+    /// A relative bias as a signed percentage ("-" when nothing was sold).
+    func percent(_ value: Double?) -> String { value.map { String(format: "%+.1f%%", 100 * $0) } ?? "-" }
     func pad(_ text: String, _ width: Int) -> String { text.count >= width ? text + " " : text + String(repeating: " ", count: width - text.count) }
 }
 

@@ -40,4 +40,17 @@ struct BacktestingTests {
         #expect(auto > tsb, "threshold rule \(auto), TSB \(tsb)")
         #expect(cv < tsb && cv < auto, "rolling-origin choice \(cv), TSB \(tsb), threshold rule \(auto)")
     }
+
+    /// Relative bias is forecast total over actual total, minus 1, over all series: a series selling 100 a day
+    /// counts for a hundred times one selling 1, as the units a retailer holds do (the mean of per-series ratios
+    /// would let a slow mover over-forecast by 300% outweigh a fast one under-forecast by 20%).
+    @Test func relativeBiasIsTotalsNotAMeanOfRatios() throws {
+        let train = [0.0, 2, 0, 2, 0, 2]
+        let fast = try #require(Accuracy(train: train, actual: [100, 100], forecast: [80, 80]))
+        let slow = try #require(Accuracy(train: train, actual: [1, 1], forecast: [4, 4]))
+        #expect(fast.actualMean == 100 && fast.bias == -20 && slow.bias == 3)
+        #expect(abs(Accuracy.relativeBias([fast, slow])! - (-17.0 / 101)) < 1e-12)
+        let none = try #require(Accuracy(train: train, actual: [0, 0], forecast: [1, 1]))
+        #expect(Accuracy.relativeBias([none]) == nil && Accuracy.relativeBias([]) == nil)
+    }
 }
