@@ -38,7 +38,9 @@ public struct EmpiricalSpanDemand: Sendable, Equatable {
     /// distribution function; numpy's `inverted_cdf`). Rounded up to whole units.
     public func quantile(_ p: Double) -> Double {
         let n = totals.count
-        let index = min(n - 1, max(0, Int((p * Double(n)).rounded(.up)) - 1))
+        // A p outside [0, 1] (or NaN, read as the cautious top) is clamped before it becomes an index.
+        let share = p.isNaN ? 1 : min(1, max(0, p))
+        let index = min(n - 1, max(0, Int((share * Double(n)).rounded(.up)) - 1))
         return totals[index].rounded(.up)
     }
 

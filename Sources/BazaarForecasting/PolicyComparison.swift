@@ -70,7 +70,8 @@ public struct PolicyComparison: Sendable {
             let rate = y.isEmpty ? 0 : forecaster.forecast(y, horizon: 1).point[0]
             return Prepared(future: item.future, rate: rate, dispersion: Thresholds.dispersion(y),
                             historyMean: y.isEmpty ? 0 : y.reduce(0, +) / Double(y.count),
-                            protection: EmpiricalSpanDemand(history: y, span: max(0, parameters.leadTime) + max(1, parameters.reviewPeriod)))
+                            protection: EmpiricalSpanDemand(history: y, span: min(max(0, parameters.leadTime), 1 << 40)
+                                                                + min(max(1, parameters.reviewPeriod), 1 << 40)))
         }
     }
 

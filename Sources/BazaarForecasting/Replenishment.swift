@@ -44,7 +44,8 @@ public struct Thresholds: Sendable, Equatable {
 
     public init(rate: Double, dispersion: Double, parameters p: ReplenishmentParameters) {
         self.rate = max(0, rate)
-        let lead = Double(max(0, p.leadTime)), cycle = Double(max(0, p.leadTime) + max(1, p.reviewPeriod))
+        // Summed as doubles: two Int settings near Int.max would overflow.
+        let lead = Double(max(0, p.leadTime)), cycle = lead + Double(max(1, p.reviewPeriod))
         if let fillRate = p.fillRate {
             let shortage = (1 - fillRate) * self.rate * Double(max(1, p.reviewPeriod))
             reorderPoint = Double(CountDistribution(mean: self.rate * lead, dispersion: dispersion).smallestLevel(expectedShortageAtMost: shortage))
@@ -71,7 +72,8 @@ public struct Thresholds: Sendable, Equatable {
     /// `init(rate:dispersion:parameters:)`; `rate` stays the forecast's, for days of cover and the order size.
     public static func fromHistoryQuantiles(history y: [Double], rate: Double, parameters p: ReplenishmentParameters) -> Thresholds {
         var t = Thresholds(rate: rate, dispersion: dispersion(y), parameters: p)
-        let lead = max(0, p.leadTime), cycle = max(0, p.leadTime) + max(1, p.reviewPeriod)
+        // Clamped so that a hostile setting cannot overflow the sum; a span longer than the history answers nil.
+        let lead = min(max(0, p.leadTime), 1 << 40), cycle = lead + min(max(1, p.reviewPeriod), 1 << 40)
         guard let overCycle = EmpiricalSpanDemand(history: y, span: cycle) else { return t }
         let overLead = lead > 0 ? EmpiricalSpanDemand(history: y, span: lead) : nil
         func level(_ d: EmpiricalSpanDemand?) -> Double {

@@ -35,8 +35,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Write every swept point of each policy to this CSV file (the --frontier columns).") var csv: String?
 
     func run() async throws {
-        guard leadTime >= 0, reviewPeriod >= 1, packSize >= 1, serviceLevel > 0.5, serviceLevel < 1, fillRate > 0, fillRate < 1 else {
-            throw ValidationError("need --lead-time >= 0, --review-period >= 1, --pack-size >= 1, 0.5 < --service-level < 1 and 0 < --fill-rate < 1")
+        guard (0...3_650).contains(leadTime), (1...3_650).contains(reviewPeriod), (1...1_000_000_000).contains(packSize),
+              serviceLevel > 0.5, serviceLevel < 1, fillRate > 0, fillRate < 1 else {
+            throw ValidationError("need 0 <= --lead-time <= 3650, 1 <= --review-period <= 3650, 1 <= --pack-size <= 1000000000, 0.5 < --service-level < 1 and 0 < --fill-rate < 1")
         }
         let parameters = ReplenishmentParameters(leadTime: leadTime, reviewPeriod: reviewPeriod, packSize: packSize, serviceLevel: serviceLevel)
         let series = try data.load().filter { $0.values.count > data.horizon + 8 }

@@ -71,6 +71,11 @@ struct PolicyComparisonTests {
         #expect(EmpiricalSpanDemand(history: old, span: 7)!.quantile(1) == 7)
         #expect(EmpiricalSpanDemand(history: Array(repeating: 1, count: 40), span: 7) == nil)
         #expect(EmpiricalSpanDemand(history: [], span: 7) == nil && EmpiricalSpanDemand(history: y, span: 0) == nil)
+        // Hostile input: shares outside [0, 1] or NaN are clamped (NaN to the top), spans longer than any history answer nil.
+        #expect(three.quantile(-5) == 10 && three.quantile(7) == 20 && three.quantile(.nan) == 20 && three.quantile(.infinity) == 20)
+        #expect(EmpiricalSpanDemand(history: y, span: Int.max) == nil)
+        let hostile = ReplenishmentParameters(leadTime: Int.max, reviewPeriod: Int.max)
+        #expect(Thresholds.fromHistoryQuantiles(history: Array(repeating: 1, count: 400), rate: 1, parameters: hostile).rate == 1)
     }
 
     /// Issue 16's high-volume case: about 2,000 and 800 a day and lumpy 0-2,500. Before the quantile fix the forecast
