@@ -8,10 +8,12 @@
 /// before them. The totals of real spans carry all of that, and a year of them holds every season once (the
 /// previous peak included) without fitting a seasonal model to two observations of it. On the shipped data the
 /// periodic policy with these quantiles needs 25-38% less stock than the static min/max rule at fill rates of 90%,
-/// 95% and 98%, and 23-64% less on each of the four 28-day windows before (BENCHMARKS.md); with the fitted negative
-/// binomial it needed only 4-23% less.
+/// 95% and 98%, and 23-74% less on the four 28-day windows before wherever both reach the fill rate (BENCHMARKS.md);
+/// with the fitted negative binomial it needed only 4-23% less on the final window.
 ///
-/// The lookback is a year (365 periods) by design, not by fit: a whole seasonal cycle, no more. With fewer than
+/// The lookback is 365 periods by design, not by fit: a year of daily data (a little more for a shop that trades
+/// six days a week), so a whole seasonal cycle. A prototype tried 168 to 600 on the shipped data's five windows:
+/// 300 to 420 did about equally well, 168 (half a year) worse on the final window. With fewer than
 /// `minimumSpans` spans (a history shorter than about two months) there is too little to read a 95% quantile
 /// from, and the caller falls back to the count distribution (`init` answers nil).
 public struct EmpiricalSpanDemand: Sendable, Equatable {
