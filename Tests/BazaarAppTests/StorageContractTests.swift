@@ -20,18 +20,48 @@ enum Stores {
         try await store.migrate()
         return store
     }
+
+    /// A store of `engine` for the ledger, catalog and alert cases: the engine of `db`, or a new in-memory store
+    /// (`db` is then an unused folder).
+    static func open(_ engine: Engine, _ db: borrowing TestDatabase) async throws -> any LedgerContractStore {
+        guard engine.backend != nil else { return InMemoryLedgerStore() }
+        return try await open(db)
+    }
+}
+
+/// What the ledger, catalog and alert cases use of a store: what `InMemoryLedgerStore` keeps too.
+typealias LedgerContractStore = LedgerStore & CatalogStore & AlertStore & OutboxStore & StorageMaintenance
+
+/// The engines of the ledger, catalog and alert cases: the database backends, and the in-memory store that
+/// services are tested on (these cases are the proof that it answers as the databases do).
+enum Engine: String, Sendable, CustomTestStringConvertible {
+    case sqlite, mariadb, memory
+
+    static var available: [Engine] { Backend.available.map { $0 == .sqlite ? .sqlite : .mariadb } + [.memory] }
+
+    /// The database behind the engine; nil in memory.
+    var backend: Backend? {
+        switch self {
+        case .sqlite: .sqlite
+        case .mariadb: .mariadb
+        case .memory: nil
+        }
+    }
+
+    var testDescription: String { rawValue }
 }
 
 func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, reason: MovementReason? = nil) throws -> MovementCommand {
     try MovementCommand(storeID: store, productID: product, change: .delta(delta), reason: reason ?? (delta > 0 ? .receipt : .sale))
 }
 
-/// What every storage engine must do, run against each of them (SQLite always; MariaDB when the test servers run).
+/// What every storage engine must do, run against each of them (SQLite always; MariaDB when the test servers run;
+/// the ledger, catalog and alert cases also on `InMemoryLedgerStore`).
 @Suite struct StorageContractTests {
-    @Test(arguments: Backend.available)
-    func aWriteUpdatesLevelLedgerAndOutboxTogether(_ backend: Backend) async throws {
-        let db = TestDatabase(backend)
-        let store = try await Stores.open(db)
+    @Test(arguments: Engine.available)
+    func aWriteUpdatesLevelLedgerAndOutboxTogether(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
         let receipt = try await store.apply(WriteRequest(commands: [try command(delta: 7)], actor: "tester"))
         let movement = try #require(receipt.movements.first)
         #expect(movement.quantityBefore == 0 && movement.quantityAfter == 7 && movement.version == 1 && movement.sequence > 0)
@@ -48,10 +78,10 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         try await store.close()
     }
 
-    @Test(arguments: Backend.available)
-    func aRefusedMultiCommandRequestLeavesNothingAndItsNeighboursCommit(_ backend: Backend) async throws {
-        let db = TestDatabase(backend)
-        let store = try await Stores.open(db)
+    @Test(arguments: Engine.available)
+    func aRefusedMultiCommandRequestLeavesNothingAndItsNeighboursCommit(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
         _ = try await store.apply(WriteRequest(commands: [try command("S1", "P1", delta: 5)], actor: "t"))
         // Many requests at once so they share group commits; every 5th is a transfer that cannot be covered.
         let outcomes = try await withThrowingTaskGroup(of: (Int, Bool).self) { group in
@@ -88,10 +118,10 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         try await store.close()
     }
 
-    @Test(arguments: Backend.available)
-    func idempotencyKeysReplayAndRefuseAnotherRequest(_ backend: Backend) async throws {
-        let db = TestDatabase(backend)
-        let store = try await Stores.open(db)
+    @Test(arguments: Engine.available)
+    func idempotencyKeysReplayAndRefuseAnotherRequest(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
         let claim = IdempotencyClaim(scope: "key1", key: "retry-1", fingerprint: "f1")
         // The same key sent concurrently: exactly one application, every answer the same movements.
         let receipts = try await withThrowingTaskGroup(of: WriteReceipt.self) { group in
@@ -115,10 +145,10 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         try await store.close()
     }
 
-    @Test(arguments: Backend.available)
-    func requestsAppliedInOrderInOneTransactionEachWithItsOwnOutcome(_ backend: Backend) async throws {
-        let db = TestDatabase(backend)
-        let store = try await Stores.open(db)
+    @Test(arguments: Engine.available)
+    func requestsAppliedInOrderInOneTransactionEachWithItsOwnOutcome(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
         let claim = { (key: String) in IdempotencyClaim(scope: "group", key: key, fingerprint: "f-" + key) }
         let counted = try MovementCommand(storeID: "S1", productID: "P1", change: .quantity(3), reason: .count)
         let first = await store.applyInOrder([WriteRequest(commands: [try command(delta: 5)], actor: "k", idempotency: claim("c0"))])
@@ -144,10 +174,10 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         try await store.close()
     }
 
-    @Test(arguments: Backend.available)
-    func concurrentWritesOnOneKeyLoseNoUpdate(_ backend: Backend) async throws {
-        let db = TestDatabase(backend)
-        let store = try await Stores.open(db)
+    @Test(arguments: Engine.available)
+    func concurrentWritesOnOneKeyLoseNoUpdate(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<300 {
                 group.addTask { _ = try await store.apply(WriteRequest(commands: [try command(delta: i % 2 == 0 ? 2 : 1)], actor: "t")) }
@@ -164,10 +194,10 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         try await store.close()
     }
 
-    @Test(arguments: Backend.available)
-    func auditPagesNewestFirstWithFilters(_ backend: Backend) async throws {
-        let db = TestDatabase(backend)
-        let store = try await Stores.open(db)
+    @Test(arguments: Engine.available)
+    func auditPagesNewestFirstWithFilters(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
         for i in 1...5 { _ = try await store.apply(WriteRequest(commands: [try command(delta: Int64(i))], actor: i % 2 == 0 ? "even" : "odd")) }
         let first = try await store.auditLog(AuditQuery(storeID: "S1", limit: 2))
         #expect(first.map(\.delta) == [5, 4])
@@ -176,6 +206,126 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         #expect(try await store.auditLog(AuditQuery(actor: "even")).map(\.delta) == [4, 2])
         #expect(try await store.auditLog(AuditQuery(reason: .sale)).isEmpty)
         #expect(try await store.movements(afterSequence: first[0].sequence - 2, limit: 10).map(\.delta) == [4, 5])
+        try await store.close()
+    }
+
+    @Test(arguments: Engine.available)
+    func catalogUpsertsAndPagesInIdentifierOrder(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
+        #expect(try await store.upsertStore(Store(id: "S1", name: "Ünïcode 🛒", createdAtMillis: 1, updatedAtMillis: 1)))
+        #expect(try await !store.upsertStore(Store(id: "S1", name: "Renamed", createdAtMillis: 1, updatedAtMillis: 2)))
+        #expect(try await store.store(id: "S1")?.name == "Renamed")
+        #expect(try await store.store(id: "s1") == nil, "identifiers are case-sensitive")
+        #expect(try await store.upsertProduct(Product(id: "P1", name: "p", packSize: 6, createdAtMillis: 1, updatedAtMillis: 1)))
+        #expect(try await store.product(id: "P1")?.packSize == 6)
+        // An update keeps the creation time and replaces the rest.
+        #expect(try await !store.upsertProduct(Product(id: "P1", name: "q", attributesJSON: #"{"a":1}"#, leadTimeDays: 2, reviewPeriodDays: 3,
+                                                        packSize: 12, serviceLevel: 0.9, createdAtMillis: 5, updatedAtMillis: 6)))
+        #expect(try await store.product(id: "P1") == Product(id: "P1", name: "q", attributesJSON: #"{"a":1}"#, leadTimeDays: 2,
+                                                             reviewPeriodDays: 3, packSize: 12, serviceLevel: 0.9, createdAtMillis: 1,
+                                                             updatedAtMillis: 6))
+        #expect(try await store.store(id: "S1")?.createdAtMillis == 1)
+        // Pages in byte order of the id (every character of the identifier alphabet sorts the same on every engine).
+        let ids = ["a", "Z", "_x", "-1", "9", "S1", "S10", "S2", ":k", ".d", "S1.5"]
+        for id in ids where id != "S1" { _ = try await store.upsertStore(Store(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
+        let ordered = ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var paged: [String] = []
+        var after: String? = nil
+        while true {
+            let page = try await store.stores(afterID: after, limit: 3)
+            paged += page.map(\.id)
+            guard page.count == 3 else { break }
+            after = page.last?.id
+        }
+        #expect(paged == ordered)
+        #expect(Set(try await store.allStoreIDs()) == Set(ids))
+        #expect(try await store.allProductIDs() == ["P1"])
+        #expect(try await store.products(afterID: "P1", limit: 10).isEmpty)
+        #expect(try await store.products(afterID: nil, limit: 0).isEmpty)
+        try await store.close()
+    }
+
+    /// Stock listings page in identifier order after the cursor, on both axes.
+    @Test(arguments: Engine.available)
+    func levelListingsPageInIdentifierOrder(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
+        let ids = ["b", "A", "a", "_", "0", "B-2", "B.1"]
+        for id in ids {
+            _ = try await store.apply(WriteRequest(commands: [try command("S1", id, delta: 1), try command(id, "P1", delta: 2)], actor: "t"))
+        }
+        let ordered = ids.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        var byStore: [String] = [], byProduct: [String] = []
+        var after: String? = nil
+        repeat {
+            let page = try await store.levels(storeID: "S1", afterProductID: after, limit: 2)
+            byStore += page.map(\.productID)
+            after = page.count == 2 ? page.last?.productID : nil
+        } while after != nil
+        repeat {
+            let page = try await store.levels(productID: "P1", afterStoreID: after, limit: 4)
+            byProduct += page.map(\.storeID)
+            after = page.count == 4 ? page.last?.storeID : nil
+        } while after != nil
+        #expect(byStore == ordered && byProduct == ordered)
+        let level = try #require(try await store.levels(storeID: "S1", afterProductID: nil, limit: 1).first)
+        #expect(level.level.quantity == 1 && level.level.version == 1 && level.storeID == "S1")
+        try await store.close()
+    }
+
+    /// A time window is half-open on when the movement happened (`at`), not when it was recorded, and pages by
+    /// the cursor like any other filter.
+    @Test(arguments: Engine.available)
+    func auditTimeWindowsAreHalfOpenOnWhenTheMovementHappened(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
+        let day: Int64 = 86_400_000, start: Int64 = 1_700_000_000_000
+        // Recorded out of order: a till sends yesterday's sale after today's.
+        for (delta, at) in [(1, start + 2 * day), (2, start), (3, start + day), (4, start + day + 1), (5, start + 3 * day - 1)] as [(Int64, Int64)] {
+            let late = try MovementCommand(storeID: "S1", productID: "P1", change: .delta(delta), reason: .receipt, occurredAtMillis: at)
+            _ = try await store.apply(WriteRequest(commands: [late], actor: "t"))
+        }
+        func deltas(_ query: AuditQuery) async throws -> [Int64] { try await store.auditLog(query).map(\.delta) }
+        #expect(try await deltas(AuditQuery(sinceMillis: start + day)) == [5, 4, 3, 1])
+        #expect(try await deltas(AuditQuery(untilMillis: start + day)) == [2])
+        #expect(try await deltas(AuditQuery(storeID: "S1", sinceMillis: start + day, untilMillis: start + 2 * day)) == [4, 3])
+        #expect(try await deltas(AuditQuery(productID: "P1", sinceMillis: start, untilMillis: start)).isEmpty)
+        let first = try await store.auditLog(AuditQuery(sinceMillis: start, untilMillis: start + 3 * day, limit: 2))
+        #expect(first.map(\.delta) == [5, 4])
+        #expect(try await deltas(AuditQuery(sinceMillis: start, untilMillis: start + 3 * day, beforeSequence: first[1].sequence, limit: 10)) == [3, 2, 1])
+        #expect(try await deltas(AuditQuery(sinceMillis: start + 4 * day)).isEmpty)
+        try await store.close()
+    }
+
+    @Test(arguments: Engine.available)
+    func oneActiveAlertPerConditionEachChangeWithItsEvent(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
+        func alert(_ id: String, _ status: AlertStatus = .open) -> Alert {
+            Alert(id: id, kind: .lowStock, status: status, storeID: "S1", productID: "P1", quantity: 1, threshold: 2.5, message: "low",
+                  openedAtMillis: 1)
+        }
+        #expect(try await store.recordAlerts(inserted: [alert("a1")], changed: []).count == 1)
+        #expect(try await store.recordAlerts(inserted: [alert("a2")], changed: []).isEmpty, "one active alert per condition")
+        var resolved = alert("a1", .resolved)
+        resolved.resolvedAtMillis = 3
+        #expect(try await store.recordAlerts(inserted: [], changed: [resolved]).count == 1)
+        #expect(try await store.recordAlerts(inserted: [], changed: [resolved]).isEmpty, "a resolved alert changes no more")
+        #expect(try await store.recordAlerts(inserted: [alert("a3")], changed: []).count == 1, "a new alert once the old one resolved")
+        #expect(try await store.recordAlerts(inserted: [alert("a1")], changed: []).isEmpty, "an id is used once")
+        #expect(try await store.activeAlerts(storeID: "S1", productID: "P1").map(\.id) == ["a3"])
+        #expect(try await store.alerts(storeID: "S1", productID: nil, kind: nil, status: nil, beforeSequence: nil, limit: 10).map(\.id) == ["a3", "a1"])
+        let a3 = try #require(try await store.alert(id: "a3"))
+        #expect(try await store.alerts(storeID: nil, productID: "P1", kind: .lowStock, status: nil, beforeSequence: a3.sequence, limit: 10)
+                    .map(\.id) == ["a1"])
+        #expect(try await store.alerts(storeID: nil, productID: nil, kind: nil, status: .resolved, beforeSequence: nil, limit: 10).map(\.id) == ["a1"])
+        #expect(try await store.alert(id: "a1")?.resolvedAtMillis == 3)
+        let events = try await store.eventOutboxBatch(limit: 10)
+        #expect(events.map(\.eventID) == ["a1:open", "a1:resolved", "a3:open"])
+        #expect(events.allSatisfy { $0.topic == AlertEvent.topic && $0.key == "S1" })
+        try await store.deleteEventOutbox(sequences: [events[1].sequence])
+        #expect(try await store.eventOutboxBatch(limit: 10).map(\.eventID) == ["a1:open", "a3:open"], "exactly the published events go")
         try await store.close()
     }
 
