@@ -37,6 +37,8 @@ public enum CommandLineErrors {
             return finished(capitalized(configurationError.description)) + " `bazaar serve --help` lists every setting."
         case let size as DemoSizeError:
             return finished(capitalized(size.description))
+        case let load as DemoLoadError:
+            return finished(capitalized(load.description))
         case let mysql as MySQLError:
             return mysqlSentence(mysql, database: database)
         case let redis as RedisError:

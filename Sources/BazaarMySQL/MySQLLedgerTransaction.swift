@@ -189,6 +189,16 @@ struct MySQLLedgerTransaction: LedgerTransaction {
                     reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
                 """)
         }
+        if !newMovements.isEmpty {
+            // Each day's sequence range, for audit queries by time (`AuditQuery.ledgerDays`); after the clock, like every
+            // writer of the ledger, so these rows are locked in one order.
+            var days: [Int64: ClosedRange<Int64>] = [:]
+            for (index, movement) in newMovements.enumerated() {
+                let sequence = sequences[index], day = AuditQuery.ledgerDay(ofMillis: movement.atMillis)
+                days[day] = days[day].map { min($0.lowerBound, sequence)...max($0.upperBound, sequence) } ?? sequence...sequence
+            }
+            try connection.run(Self.extendLedgerDays(days))
+        }
         let changed = levels.filter(\.value.changed).sorted { $0.key < $1.key }
         let inserted = changed.filter { !$0.value.stored }, updated = changed.filter(\.value.stored)
         for (rows, upsert) in [(inserted, false), (updated, true)] where !rows.isEmpty {
@@ -242,6 +252,15 @@ struct MySQLLedgerTransaction: LedgerTransaction {
                     in_stock = GREATEST(in_stock, VALUES(in_stock)), closing = VALUES(closing), updated_at_ms = VALUES(updated_at_ms)
                 """)
         }
+    }
+
+    /// Widens (or creates) the `ledger_days` rows of these ranges: one statement, days in order.
+    static func extendLedgerDays(_ days: [Int64: ClosedRange<Int64>]) -> String {
+        let values = days.sorted { $0.key < $1.key }.map { "(\($0.key),\($0.value.lowerBound),\($0.value.upperBound))" }
+        return """
+            INSERT INTO ledger_days (day, min_seq, max_seq) VALUES \(values.joined(separator: ","))
+            ON DUPLICATE KEY UPDATE min_seq = LEAST(min_seq, VALUES(min_seq)), max_seq = GREATEST(max_seq, VALUES(max_seq))
+            """
     }
 
     /// `('a','b'),('c','d'),...` for a row-constructor `IN`, 500 pairs a list (one statement each).

@@ -184,5 +184,22 @@ enum MySQLSchema {
             """,
             "INSERT IGNORE INTO demand_backfill (id, after_store_id, done) VALUES (1, '', 0)",
         ]),
+        // Audit queries at chain scale (issue 14): a time window becomes a sequence range through `ledger_days` (per UTC
+        // day of `at`, the lowest and highest sequence, kept by every ledger write), walked on the index of the other
+        // filters (`AuditQuery.indexName`), so `stock_movements_by_time` is dropped; an actor with a reason gets its
+        // own index. Each statement is safe to run again. Nodes of an older version must not write after it has run
+        // (they would not keep `ledger_days`): upgrade every node, as for any migration that adds a write.
+        (9, [
+            """
+            CREATE TABLE IF NOT EXISTS ledger_days (day BIGINT NOT NULL PRIMARY KEY, min_seq BIGINT NOT NULL, max_seq BIGINT NOT NULL) \(table)
+            """,
+            """
+            INSERT INTO ledger_days (day, min_seq, max_seq)
+            SELECT at_ms DIV 86400000, MIN(seq), MAX(seq) FROM stock_movements GROUP BY at_ms DIV 86400000
+            ON DUPLICATE KEY UPDATE min_seq = LEAST(min_seq, VALUES(min_seq)), max_seq = GREATEST(max_seq, VALUES(max_seq))
+            """,
+            "CREATE INDEX IF NOT EXISTS stock_movements_by_actor_reason ON stock_movements (actor(191), reason, seq)",
+            "DROP INDEX IF EXISTS stock_movements_by_time ON stock_movements",
+        ]),
     ]
 }

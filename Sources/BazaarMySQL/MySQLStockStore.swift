@@ -195,21 +195,35 @@ public final class MySQLStockStore: StockStore {
         }
     }
 
+    /// Every filter set walks the index `AuditQuery.indexName` names (a time window as a sequence range from
+    /// `ledger_days`, read on the same connection just before): see `AuditQueryPlan.swift`.
     public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
         // On the primary (no replica, or one behind) the session has no timeout (it also writes): per statement.
         let timeout = options.statementTimeoutMillis
-        let sql = query.sql(selecting: MySQLRows.movementColumns)
-        let parameters: [any MySQLBindable] = query.parameters.map { parameter in
-            switch parameter {
-            case .text(let text): text
-            case .integer(let number): number
-            }
-        }
         return try await onReplica { connection in
+            var sequences: ClosedRange<Int64>?
+            if let days = query.ledgerDays {
+                guard days.first <= days.last else { return [] }
+                let row = try connection.select(AuditQuery.ledgerDaysSQL, [days.first, days.last])[0]
+                guard let low = try row.optionalInt(0), let high = try row.optionalInt(1) else { return [] }  // no movement in the window
+                sequences = low...high
+            }
+            let sql = Self.auditSQL(query, sequences: sequences)
+            let parameters: [any MySQLBindable] = query.parameters(sequences: sequences).map { parameter in
+                switch parameter {
+                case .text(let text): text
+                case .integer(let number): number
+                }
+            }
             let bounded = connection.isMariaDB ? "SET STATEMENT max_statement_time = \(Double(timeout) / 1000) FOR " + sql
                 : "SELECT /*+ MAX_EXECUTION_TIME(\(timeout)) */ " + sql.dropFirst("SELECT ".count)
             return try connection.select(bounded, parameters).map(MySQLRows.movement)
         }
+    }
+
+    /// The audit statement with MySQL's index clause (`PRIMARY`: `seq`).
+    static func auditSQL(_ query: AuditQuery, sequences: ClosedRange<Int64>?, columns: String = MySQLRows.movementColumns) -> String {
+        query.sql(selecting: columns, sequences: sequences) { index in "FORCE INDEX (\(index ?? "PRIMARY"))" }
     }
 
     public func movements(afterSequence: Int64, limit: Int) async throws -> [Movement] {

@@ -53,8 +53,17 @@ struct SQLiteLedgerTransaction: LedgerTransaction {
             m.movementID, m.storeID, m.productID, m.delta, m.quantityBefore, m.quantityAfter, m.version,
             m.reason.rawValue, m.reference, m.actor, m.atMillis, m.recordedAtMillis,
         ])
-        return db.lastInsertedRowID
+        let sequence = db.lastInsertedRowID
+        // The day's sequence range, for audit queries by time (`AuditQuery.ledgerDays`).
+        try db.cachedStatement(sql: Self.extendLedgerDay).execute(arguments: [AuditQuery.ledgerDay(ofMillis: m.atMillis), sequence, sequence])
+        return sequence
     }
+
+    /// Widens a `ledger_days` row to a new sequence (or creates it).
+    static let extendLedgerDay = """
+        INSERT INTO ledger_days (day, min_seq, max_seq) VALUES (?, ?, ?)
+        ON CONFLICT (day) DO UPDATE SET min_seq = MIN(min_seq, excluded.min_seq), max_seq = MAX(max_seq, excluded.max_seq)
+        """
 
     func appendMovementEvent(_ movement: Movement) throws {
         let statement = try db.cachedStatement(sql: "INSERT INTO outbox (movement_seq) VALUES (?)")

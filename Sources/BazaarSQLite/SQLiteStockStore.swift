@@ -138,18 +138,33 @@ public final class SQLiteStockStore: StockStore {
         }
     }
 
+    /// Every filter set walks the index `AuditQuery.indexName` names (a time window as a sequence range from
+    /// `ledger_days`), in the read's one snapshot: see `AuditQueryPlan.swift`.
     public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
-        let sql = query.sql(selecting: Self.movementColumns)
-        let arguments = StatementArguments(query.parameters.map { parameter -> (any DatabaseValueConvertible)? in
-            switch parameter {
-            case .text(let text): text
-            case .integer(let number): number
-            }
-        })
         let timeout = statementTimeoutMillis
         return try await pool.read { db in
-            try SQLiteStatementTimeout.run(db, millis: timeout) { try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:)) }
+            var sequences: ClosedRange<Int64>?
+            if let days = query.ledgerDays {
+                guard days.first <= days.last,
+                      let row = try Row.fetchOne(db, sql: AuditQuery.ledgerDaysSQL, arguments: [days.first, days.last]) else { return [] }
+                let low: Int64? = row[0], high: Int64? = row[1]
+                guard let low, let high else { return [] }  // no movement on any day of the window
+                sequences = low...high
+            }
+            let sql = Self.auditSQL(query, sequences: sequences)
+            let arguments = StatementArguments(query.parameters(sequences: sequences).map { parameter -> (any DatabaseValueConvertible)? in
+                switch parameter {
+                case .text(let text): text
+                case .integer(let number): number
+                }
+            })
+            return try SQLiteStatementTimeout.run(db, millis: timeout) { try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:)) }
         }
+    }
+
+    /// The audit statement with SQLite's index clause (`NOT INDEXED`: the rowid, that is `seq`).
+    static func auditSQL(_ query: AuditQuery, sequences: ClosedRange<Int64>?, columns: String = movementColumns) -> String {
+        query.sql(selecting: columns, sequences: sequences) { index in index.map { "INDEXED BY \($0)" } ?? "NOT INDEXED" }
     }
 
     public func movements(afterSequence: Int64, limit: Int) async throws -> [Movement] {

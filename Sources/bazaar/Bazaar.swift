@@ -152,18 +152,18 @@ struct Doctor: AsyncParsableCommand {
 }
 
 /// The demo loader's progress on standard error (standard output keeps the results): one line rewritten in
-/// place on a terminal, a line per tenth of the stores otherwise (logs stay short).
+/// place on a terminal, a line per tenth of the days otherwise (logs stay short).
 enum DemoProgress {
     static let terminal = isatty(STDERR_FILENO) == 1
     static let printedTenth = Mutex(0)
 
     @Sendable static func report(_ progress: DemoData.Progress) {
-        let line = "Loading demo data: \(progress.storesDone)/\(progress.stores) stores, \(progress.movements) movements"
+        let line = "Loading demo data: \(progress.daysDone)/\(progress.days) days, \(progress.movements) movements"
         if terminal {
             FileHandle.standardError.write(Data(("\r" + line).utf8))
         } else {
-            // A line each time another tenth of the stores is done (the last one included).
-            let tenth = progress.storesDone * 10 / max(1, progress.stores)
+            // A line each time another tenth of the days is done (the last one included).
+            let tenth = progress.daysDone * 10 / max(1, progress.days)
             let isNew = printedTenth.withLock { printed in
                 defer { printed = max(printed, tenth) }
                 return tenth > printed
@@ -178,12 +178,20 @@ enum DemoProgress {
 }
 
 struct Demo: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Load a demo chain with days of history into an empty database, then exit.")
+    static let configuration = CommandConfiguration(
+        abstract: "Load a demo chain with days of history into an empty database, then exit.",
+        discussion: """
+            The history is written straight into the database in large transactions (a million store x product pairs \
+            with two weeks of history in a few minutes on SQLite), every level the sum of its ledger. It publishes no \
+            events unless --publish-history: the stock intelligence evaluates the loaded pairs on its own pass.
+            """)
     @OptionGroup var options: ConfigurationOptions
     @Option(help: "Number of stores.") var stores = 300
     @Option(help: "Number of products in the catalog.") var products = 2000
     @Option(help: "Products carried by each store.") var productsPerStore = 25
     @Option(help: "Days of history.") var days = 90
+    @Flag(help: "Queue the history's movements in the outbox as live writes would (events to Kafka, webhooks and the movement consumer); off by default: history is not news.")
+    var publishHistory = false
 
     var demo: DemoData {
         var demo = DemoData()
@@ -191,6 +199,7 @@ struct Demo: AsyncParsableCommand {
         demo.products = products
         demo.productsPerStore = productsPerStore
         demo.days = days
+        demo.publishHistory = publishHistory
         return demo
     }
 

@@ -1,0 +1,49 @@
+public import BazaarDomain
+
+/// Ledger history written straight into storage, in large transactions, for `bazaar demo` at chain sizes (issue 14):
+/// a million store x product pairs with weeks of history is tens of millions of movements, which the write path
+/// (a request, a savepoint and an outbox row per movement) takes tens of minutes to record and the relay hours to
+/// publish.
+///
+/// What a chunk leaves is what the write path would have left: every ledger row with its audit fields, versions
+/// counting each pair's rows, each pair's stock row equal to the sum of its ledger (invariant 1), the time index of
+/// audit queries (`ledger_days`) and the daily demand rows (`DemandStore`) equal to what the ledger implies, at every
+/// commit.
+/// What it does not do, on purpose: no outbox rows (history is not news: consumers, webhooks and other nodes are not
+/// told of movements that happened before the chain existed), no idempotency records (nothing is retried), no alert
+/// evaluation (the intelligence's own pass evaluates the pairs).
+public protocol BulkLoadStore: Sendable {
+    /// True when the ledger has no row and no stock row exists: a bulk load only ever starts on an empty ledger, so
+    /// the versions and sums it computes in memory are the whole truth.
+    func ledgerIsEmpty() async throws -> Bool
+
+    /// Creates (or replaces) these stores and products in one transaction: a chain's catalog at once, where an
+    /// upsert each would cost a commit each.
+    func insertCatalog(stores: [Store], products: [Product]) async throws
+
+    /// Writes one chunk in one transaction: `movements` get the next ledger sequences in the order given (their
+    /// `sequence` is ignored), and each of `levels` becomes its pair's stock row (created, or replaced with the
+    /// quantity, version and time the chunk left; reservations and incoming stock are untouched). The caller keeps the
+    /// two consistent: a pair's level is the sum of all its movements so far, its version their count.
+    func appendBulk(_ chunk: BulkLedgerChunk) async throws
+
+    /// Called once after the last chunk: whatever the engine needs so that the write path carries on from the loaded
+    /// ledger (MySQL: the commit-order sequence clock moved past the loaded rows) and so that its query planner knows
+    /// the tables' new sizes.
+    func finishBulkLoad() async throws
+}
+
+/// One transaction of a bulk load.
+public struct BulkLedgerChunk: Sendable {
+    public var movements: [Movement]
+    public var levels: [StockRow]
+    /// Also queue each movement's event in the outbox, as the write path does (`bazaar demo --publish-history`: for
+    /// small demos whose consumers should see the history; off by default, see `BulkLoadStore`).
+    public var publish: Bool
+
+    public init(movements: [Movement] = [], levels: [StockRow] = [], publish: Bool = false) {
+        self.movements = movements
+        self.levels = levels
+        self.publish = publish
+    }
+}

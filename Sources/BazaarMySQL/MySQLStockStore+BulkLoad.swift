@@ -1,0 +1,128 @@
+public import BazaarCore
+public import BazaarDomain
+import MySQLClient
+
+/// Bulk history on MySQL / MariaDB (`bazaar demo` at chain sizes): a chunk is one transaction on the primary with
+/// multi-row statements of up to 1,000 rows, its sequences reserved from `ledger_clock` like a group commit's (so the
+/// write path carries on after them), nothing in the outbox.
+extension MySQLStockStore: BulkLoadStore {
+    public func ledgerIsEmpty() async throws -> Bool {
+        try await onPrimary { connection in
+            try connection.select("""
+                SELECT NOT EXISTS (SELECT 1 FROM stock_movements) AND NOT EXISTS (SELECT 1 FROM stock_levels)
+                """)[0].int(0) == 1
+        }
+    }
+
+    public func insertCatalog(stores: [Store], products: [Product]) async throws {
+        try await writeOnPrimary { connection in
+            for start in stride(from: 0, to: stores.count, by: 1000) {
+                let values = try stores[start..<min(start + 1000, stores.count)].map { s in
+                    try "(" + [MySQLValue.text(s.id), .text(s.name), .text(s.attributesJSON), .int(s.createdAtMillis), .int(s.updatedAtMillis)]
+                        .map(connection.literal).joined(separator: ",") + ")"
+                }
+                try connection.run("""
+                    INSERT INTO stores (id, name, attributes, created_at_ms, updated_at_ms) VALUES \(values.joined(separator: ","))
+                    ON DUPLICATE KEY UPDATE name = VALUES(name), attributes = VALUES(attributes), updated_at_ms = VALUES(updated_at_ms)
+                    """)
+            }
+            for start in stride(from: 0, to: products.count, by: 1000) {
+                let values = try products[start..<min(start + 1000, products.count)].map { p in
+                    try "(" + [MySQLValue.text(p.id), .text(p.name), .text(p.attributesJSON), .int(Int64(p.leadTimeDays)),
+                               .int(Int64(p.reviewPeriodDays)), .int(Int64(p.packSize)), .double(p.serviceLevel), .int(p.createdAtMillis),
+                               .int(p.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+                }
+                try connection.run("""
+                    INSERT INTO products (id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms,
+                        updated_at_ms) VALUES \(values.joined(separator: ","))
+                    ON DUPLICATE KEY UPDATE name = VALUES(name), attributes = VALUES(attributes), lead_time_days = VALUES(lead_time_days),
+                        review_period_days = VALUES(review_period_days), pack_size = VALUES(pack_size), service_level = VALUES(service_level),
+                        updated_at_ms = VALUES(updated_at_ms)
+                    """)
+            }
+        }
+    }
+
+    public func appendBulk(_ chunk: BulkLedgerChunk) async throws {
+        try await onPrimary { connection in
+            try connection.transaction { connection in
+                var sequences: [Int64] = []
+                if !chunk.movements.isEmpty {
+                    let count = Int64(chunk.movements.count)
+                    let last = Int64(try connection.run("UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(count)) WHERE id = 1").lastInsertID)
+                    guard last >= count else { throw MySQLError(code: 9003, message: "ledger_clock is missing its row") }
+                    sequences = (0..<count).map { last - count + 1 + $0 }
+                }
+                for start in stride(from: 0, to: chunk.movements.count, by: 1000) {
+                    let end = min(start + 1000, chunk.movements.count)
+                    var values: [String] = []
+                    values.reserveCapacity(end - start)
+                    for index in start..<end {
+                        let m = chunk.movements[index]
+                        values.append(try "(" + [MySQLValue.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID),
+                                                 .int(m.delta), .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version),
+                                                 .text(m.reason.rawValue), m.reference.map(MySQLValue.text) ?? .null, .text(m.actor),
+                                                 .int(m.atMillis), .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")")
+                    }
+                    try connection.run("""
+                        INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version,
+                            reason, reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
+                        """)
+                }
+                if chunk.publish {
+                    for start in stride(from: 0, to: sequences.count, by: 1000) {
+                        let values = sequences[start..<min(start + 1000, sequences.count)].map { "(\($0),\($0))" }
+                        try connection.run("INSERT INTO outbox (seq, movement_seq) VALUES \(values.joined(separator: ","))")
+                    }
+                }
+                for start in stride(from: 0, to: chunk.levels.count, by: 1000) {
+                    let values = try chunk.levels[start..<min(start + 1000, chunk.levels.count)].map { row in
+                        try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.level.quantity), .int(row.level.version),
+                                   .int(row.level.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+                    }
+                    try connection.run("""
+                        INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES \(values.joined(separator: ","))
+                        ON DUPLICATE KEY UPDATE quantity = VALUES(quantity), version = VALUES(version), updated_at_ms = VALUES(updated_at_ms)
+                        """)
+                }
+                if !sequences.isEmpty {
+                    var days: [Int64: ClosedRange<Int64>] = [:]
+                    for (index, m) in chunk.movements.enumerated() {
+                        let sequence = sequences[index], day = AuditQuery.ledgerDay(ofMillis: m.atMillis)
+                        days[day] = days[day].map { min($0.lowerBound, sequence)...max($0.upperBound, sequence) } ?? sequence...sequence
+                    }
+                    try connection.run(MySQLLedgerTransaction.extendLedgerDays(days))
+                }
+            }
+        }
+    }
+
+    /// The sequences were reserved from `ledger_clock` as the chunks went: the write path already carries on after
+    /// them. Fresh statistics for the planner (the tables grew from nothing).
+    public func finishBulkLoad() async throws {
+        try await onPrimary { connection in
+            _ = try connection.query("ANALYZE TABLE stock_movements, stock_levels, ledger_days")
+        }
+    }
+}
+
+extension MySQLStockStore {
+    /// The plan the primary makes for an audit query (`EXPLAIN`: access type, key and extra of each row, as
+    /// `type=... key=... extra=...`), with a time window as the sequence range it becomes: how `AuditPlanTests` holds
+    /// every filter set to an index without a filesort.
+    public func explainAuditLog(_ query: AuditQuery) async throws -> [String] {
+        let sequences: ClosedRange<Int64>? = query.ledgerDays == nil ? nil : 1...Int64.max
+        let sql = "EXPLAIN " + Self.auditSQL(query, sequences: sequences)
+        let parameters: [any MySQLBindable] = query.parameters(sequences: sequences).map { parameter in
+            switch parameter {
+            case .text(let text): text
+            case .integer(let number): number
+            }
+        }
+        return try await onPrimary { connection in
+            try connection.select(sql, parameters).map { row in
+                "type=\(row.optionalString(3) ?? "") key=\(row.optionalString(5) ?? "") extra=\(row.optionalString(9) ?? "")"
+            }
+        }
+    }
+}

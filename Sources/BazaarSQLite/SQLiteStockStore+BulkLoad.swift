@@ -1,0 +1,93 @@
+public import BazaarCore
+public import BazaarDomain
+import GRDB
+
+/// Bulk history on SQLite (`bazaar demo` at chain sizes): a chunk is one transaction on the writer, prepared
+/// statements reused for every row, nothing in the outbox.
+extension SQLiteStockStore: BulkLoadStore {
+    public func ledgerIsEmpty() async throws -> Bool {
+        try await pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT NOT EXISTS (SELECT 1 FROM stock_movements) AND NOT EXISTS (SELECT 1 FROM stock_levels)") ?? false
+        }
+    }
+
+    public func insertCatalog(stores: [Store], products: [Product]) async throws {
+        try await pool.write { db in
+            let store = try db.makeStatement(sql: """
+                INSERT OR REPLACE INTO stores (id, name, attributes, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+                """)
+            for s in stores { try store.execute(arguments: [s.id, s.name, s.attributesJSON, s.createdAtMillis, s.updatedAtMillis]) }
+            let product = try db.makeStatement(sql: """
+                INSERT OR REPLACE INTO products (id, name, attributes, lead_time_days, review_period_days, pack_size, service_level,
+                    created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
+            for p in products {
+                try product.execute(arguments: [p.id, p.name, p.attributesJSON, p.leadTimeDays, p.reviewPeriodDays, p.packSize, p.serviceLevel,
+                                                p.createdAtMillis, p.updatedAtMillis])
+            }
+        }
+    }
+
+    public func appendBulk(_ chunk: BulkLedgerChunk) async throws {
+        try await pool.writeWithoutTransaction { db in
+            // The ledger's indexes of a chain outgrow SQLite's default 2 MB page cache many times over: 256 MB for the
+            // writer while it loads (set again on each chunk: the writer connection is GRDB's, and cheap to ask).
+            try db.execute(sql: "PRAGMA cache_size = -262144")
+            try db.inTransaction(.immediate) {
+                let insert = try db.makeStatement(sql: """
+                    INSERT INTO stock_movements (movement_id, store_id, product_id, delta, quantity_before, quantity_after,
+                        version, reason, reference, actor, at_ms, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    """)
+                let event = try db.makeStatement(sql: "INSERT INTO outbox (movement_seq) VALUES (?)")
+                var days: [Int64: ClosedRange<Int64>] = [:]
+                for m in chunk.movements {
+                    try insert.execute(arguments: [
+                        m.movementID, m.storeID, m.productID, m.delta, m.quantityBefore, m.quantityAfter, m.version,
+                        m.reason.rawValue, m.reference, m.actor, m.atMillis, m.recordedAtMillis,
+                    ])
+                    let sequence = db.lastInsertedRowID, day = AuditQuery.ledgerDay(ofMillis: m.atMillis)
+                    if chunk.publish { try event.execute(arguments: [sequence]) }
+                    days[day] = days[day].map { min($0.lowerBound, sequence)...max($0.upperBound, sequence) } ?? sequence...sequence
+                }
+                let level = try db.makeStatement(sql: """
+                    INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = excluded.quantity, version = excluded.version,
+                        updated_at_ms = excluded.updated_at_ms
+                    """)
+                for row in chunk.levels {
+                    try level.execute(arguments: [row.storeID, row.productID, row.level.quantity, row.level.version, row.level.updatedAtMillis])
+                }
+                let day = try db.makeStatement(sql: SQLiteLedgerTransaction.extendLedgerDay)
+                for (key, range) in days { try day.execute(arguments: [key, range.lowerBound, range.upperBound]) }
+                // Daily demand (issue 14), as every ledger write keeps it.
+                try Self.recordDemand(chunk.movements, db: db, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
+                return .commit
+            }
+        }
+    }
+
+    /// Folds the load's write-ahead log into the database file and empties it, so the first start after a load
+    /// neither replays nor carries gigabytes of log.
+    public func finishBulkLoad() async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = -2000")
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+}
+
+extension SQLiteStockStore {
+    /// The plan SQLite makes for an audit query (`EXPLAIN QUERY PLAN`'s lines), with a time window as the sequence
+    /// range it becomes: how `AuditPlanTests` holds every filter set to an index without a sort.
+    public func explainAuditLog(_ query: AuditQuery) async throws -> [String] {
+        let sequences: ClosedRange<Int64>? = query.ledgerDays == nil ? nil : 1...Int64.max
+        let sql = "EXPLAIN QUERY PLAN " + Self.auditSQL(query, sequences: sequences)
+        let arguments = StatementArguments(query.parameters(sequences: sequences).map { parameter -> (any DatabaseValueConvertible)? in
+            switch parameter {
+            case .text(let text): text
+            case .integer(let number): number
+            }
+        })
+        return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { $0["detail"] as String } }
+    }
+}
