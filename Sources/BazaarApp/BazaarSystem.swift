@@ -44,144 +44,54 @@ public struct BazaarSystem: Sendable {
     let kafkaProducerServices: [any Service]
     let kafkaConsumerServices: [any Service]
 
-    /// Opens storage (migrating it), bootstraps the admin key and builds the router.
+    /// Opens storage (migrating it), bootstraps the admin key and wires the node: storage, cache, services, Kafka,
+    /// health checks, router. Each part is made by one builder below, in the order the parts depend on each other.
     public static func start(configuration: BazaarConfiguration, logger: Logger, clock: WallClock = .system) async throws -> BazaarSystem {
-        let store = try await openStore(configuration, clock: clock)
-        try await store.migrate()
+        let store = try await makeStorage(configuration, clock: clock)
         let catalog = CatalogIndex(store: store)
         try await catalog.warm()
         let signal = OutboxSignal()
         let bus = InProcessEventBus()
-        var redis: RedisClient?
-        if let url = configuration.redisURL {
-            do { redis = RedisClient(configuration: try RedisConfiguration(url: url)) } catch { throw ConfigurationError("redis.url: \(error)") }
-        }
-        let redisCache = redis.map { redis in
-            RedisStockCache(redis: redis, keyPrefix: configuration.redisKeyPrefix, nearCapacity: max(16, configuration.cacheCapacity), nearMaxAgeMillis: Int64(configuration.cacheNearMaxAgeMillis),
-                            logger: logger)
-        }
-        let cache: any StockCache
-        if configuration.cacheCapacity == 0 {
-            cache = NoStockCache()
-        } else if let redisCache {
-            cache = redisCache
-        } else {
-            // With Kafka there may be other nodes: the movement topic keeps this cache coherent, and the age bound
-            // covers a movement written elsewhere before this node's coherence consumer joined its group.
-            cache = InProcessStockCache(capacity: configuration.cacheCapacity,
-                                        maxAgeMillis: configuration.kafkaBrokers == nil ? nil : Int64(configuration.cacheNearMaxAgeMillis))
-        }
+        let redis = try makeRedis(configuration, logger: logger)
+        let cache = makeCache(configuration, redis: redis)
         let stock = StockService(store: store, cache: cache, catalog: catalog, outboxSignal: signal)
         let reservations = ReservationService(stock: stock, clock: clock)
         let keys = APIKeyService(store: store, clock: clock)
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
         let intelligence = IntelligenceService(store: store, clock: clock,
                                                recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000))
-        // Subscribed before anything publishes, so the consumer sees every committed movement.
+        // Subscribed before anything publishes, so the consumers see every committed event.
         let movementEvents = bus.subscribe(topic: MovementEvent.topic)
         let alertEvents = bus.subscribe(topic: AlertEvent.topic)
         let webhookPolicy = try configuration.webhookPolicy()
-        let deploymentKey = configuration.deploymentKey
-        let webhookSecrets = WebhookSecretSealer(deploymentKey: deploymentKey)
+        let webhookSecrets = WebhookSecretSealer(deploymentKey: configuration.deploymentKey)
         if !webhookSecrets.encrypts {
             logger.warning("webhook secrets are stored in clear: set security.secret_key (or admin.key) to encrypt them")
         }
         let webhooks = WebhookService(store: store, clock: clock, policy: webhookPolicy, sealer: webhookSecrets)
-        let limiter: any RateLimiter = if let redis, let redisCache {
-            RedisRateLimiter(redis: redis, keyPrefix: configuration.redisKeyPrefix, rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst, breaker: redisCache.breaker)
-        } else {
-            InProcessRateLimiter(rate: configuration.rateLimitRate, burst: configuration.rateLimitBurst)
-        }
-        var health = [
-            HealthCheck(name: "database", required: true) {
-                do { try await store.ping(); return nil } catch { return "\(error)" }
-            },
-        ]
-        var kafkaPublisher: KafkaEventPublisher?
-        var intelligenceConsumer: any Service = IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger)
-        var kafkaServices: (producer: [any Service], consumers: [any Service]) = ([], [])
-        if let brokers = configuration.kafkaBrokers {
-            // TLS and SASL (kafka.security_protocol and the rest): the same for every client below.
-            let security = try configuration.kafkaSecurity()
-            if security.securityProtocol == .saslPlaintext {
-                logger.warning("kafka.security_protocol is sasl_plaintext: the SCRAM login hides the password, but events and commands cross the network in clear; use sasl_ssl")
-            }
-            do {
-                try KafkaAdmin.createTopics(brokers: brokers, security: security, [
-                    (MovementEvent.topic, 8), (AlertEvent.topic, 4), (CommandIngestion.topic, 8), (CommandIngestion.rejectedTopic, 2),
-                ], timeoutMillis: 5000)
-            } catch {
-                logger.warning("could not create the Kafka topics (they may exist, or the broker is down)", metadata: ["error": "\(error)"])
-            }
-            let onError: @Sendable (KafkaError) -> Void = { error in
-                logger.log(level: error.isFatal ? .critical : .warning, "kafka", metadata: ["error": "\(error)"])
-            }
-            // Its flush at shutdown gets a fifth of the shutdown bound: what it cannot deliver stays in the outbox.
-            let producer = try KafkaProducer(configuration: .producer(brokers: brokers, security: security),
-                                             shutdownFlushMillis: Int32(configuration.shutdownTimeoutSeconds * 200), onError: onError)
-            let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, security: security, group: configuration.kafkaConsumerGroup),
-                                             topics: [CommandIngestion.topic], maxBatch: 5000, onError: onError)
-            let signer = MovementEventSigner(deploymentKey: configuration.deploymentKey)
-            let verifier = VerifiedMovements(signer: signer, logger: logger)
-            if !configuration.deploymentKey.isConfigured {
-                logger.warning("neither security.secret_key nor admin.key is set: this node accepts only its own movement events from Kafka; give every node the same security.secret_key")
-            }
-            kafkaPublisher = KafkaEventPublisher(producer: producer, local: bus, signer: signer, clock: clock)
-            kafkaServices = ([producer], [CommandIngestion(
-                consumer: consumer, producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
-                replayWindowMillis: Int64(configuration.kafkaCommandReplayWindowHours * 3_600_000),
-                describeRefusal: Problem.json(for:), clock: clock, logger: logger)])
-            // A new group starts at the newest movement: replaying the topic's retained history would open and
-            // resolve alerts (and call webhooks) for levels long past. An existing group resumes where it stopped.
-            intelligenceConsumer = MovementIntelligenceConsumer(
-                consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, security: security, group: configuration.kafkaConsumerGroup + ".intelligence",
-                                                                     startAtLatest: true),
-                                            topics: [MovementEvent.topic], onError: onError),
-                intelligence: intelligence, verifier: verifier, logger: logger)
-            if cache is InProcessStockCache {
-                // A group of this node's own, from the newest movement: every node sees every movement.
-                let group = configuration.kafkaConsumerGroup + ".cache." + String(UInt64.random(in: 0...UInt64.max), radix: 16)
-                kafkaServices.consumers.append(MovementCacheCoherence(
-                    consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, security: security, group: group, startAtLatest: true),
-                                                topics: [MovementEvent.topic], onError: onError),
-                    cache: cache, verifier: verifier))
-            }
-        }
-        if let kafkaPublisher {
-            health.append(HealthCheck(name: "kafka", required: false) { kafkaPublisher.problem() })
-        }
-        if let redis {
-            // Optional: without Redis reads come from the database and limits are kept per node ("degraded").
-            health.append(HealthCheck(name: "redis", required: false) {
-                do { _ = try await redis.send(["PING"]); return nil } catch { return "\(error); reads served by the database, rate limits per node" }
-            })
-        }
-        _ = Observability.registry
+        let kafka = try makeKafka(configuration, bus: bus, stock: stock, intelligence: intelligence, cache: cache, clock: clock, logger: logger)
         var liveSettings = LiveFeed.Settings()
         liveSettings.maxStreams = configuration.liveMaxStreams
         liveSettings.maxStreamsPerOwner = configuration.liveMaxStreamsPerKey
         let live = LiveFeed(source: .storage(store), settings: liveSettings, logger: logger)
-        let router = BazaarRouter(services: APIServices(
-            stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: limiter, healthChecks: health, metricsText: { Observability.render() }, clock: clock,
-            reservations: reservations,
-            // Only MySQL answers consistency tokens (the GTID of a write); on SQLite the header has nothing to wait for.
-            consistencyTokens: store is MySQLStockStore ? ConsistencyTokenSigner(deploymentKey: deploymentKey) : nil,
-            addressLimit: configuration.httpAddressRateLimitRate > 0
-                ? AddressRateLimit(ratePerSecond: configuration.httpAddressRateLimitRate, burst: configuration.httpAddressRateLimitBurst) : nil,
-            live: live))
+        _ = Observability.registry
+        let router = makeRouter(configuration, APIServices(
+            stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: makeRateLimiter(configuration, redis: redis),
+            healthChecks: makeHealthChecks(store: store, kafka: kafka?.publisher, redis: redis?.client),
+            metricsText: { Observability.render() }, clock: clock, reservations: reservations, live: live), store: store)
         return BazaarSystem(
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, reservations: reservations,
             reservationExpiry: ReservationExpiry(reservations: reservations, clock: clock, logger: logger), bus: bus,
-            relay: OutboxRelay(store: store, publisher: kafkaPublisher ?? bus, signal: signal, logger: logger,
+            relay: OutboxRelay(store: store, publisher: kafka?.publisher ?? bus, signal: signal, logger: logger,
                                shutdownDrainBudget: .milliseconds(Int64(configuration.shutdownTimeoutSeconds * 400))),
             router: router, live: live, newAdminKey: newAdminKey, logger: logger,
-            intelligenceConsumer: intelligenceConsumer,
+            intelligenceConsumer: kafka?.intelligenceConsumer ?? IntelligenceConsumer(events: movementEvents, intelligence: intelligence, logger: logger),
             webhookDispatcher: WebhookDispatcher(
                 events: alertEvents, store: store, transport: HTTPWebhookTransport(policy: webhookPolicy), sealer: webhookSecrets, clock: clock, logger: logger,
                 retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000)),
                 timeout: .milliseconds(Int64(configuration.webhookTimeoutSeconds * 1000))),
-            redisServices: redisCache.map { [RedisCoherence(configuration: $0.redis.configuration, cache: $0, logger: logger)] } ?? [],
-            kafkaProducerServices: kafkaServices.producer, kafkaConsumerServices: kafkaServices.consumers)
+            redisServices: redis.map { [RedisCoherence(configuration: $0.client.configuration, cache: $0.cache, logger: logger)] } ?? [],
+            kafkaProducerServices: kafka?.producerServices ?? [], kafkaConsumerServices: kafka?.consumerServices ?? [])
     }
 
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
@@ -216,17 +126,35 @@ public struct BazaarSystem: Sendable {
         return []
     }
 
-    /// The HTTP application with every long-lived part as a service of its group. On SIGTERM/SIGINT the
-    /// server stops first (in-flight requests finish), then the outbox relay drains, then storage closes.
+    /// The node's long-lived parts, in the order the service group starts them. The group stops them in reverse, so
+    /// each part comes after what it uses and stops before it:
+    /// 1. storage closes last, after everything that reads or writes it;
+    /// 2. the replica monitor and Redis coherence, which reads rely on;
+    /// 3. the Kafka producer, which the relay publishes through (it flushes once the relay has stopped);
+    /// 4. the background work on storage: maintenance, reservation expiry, the intelligence consumer and pass, the
+    ///    webhook dispatcher;
+    /// 5. the Kafka consumers (command ingestion writes; cache coherence feeds the cache);
+    /// 6. the outbox relay, early in a shutdown: it drains what it can within its budget while the producer still runs;
+    /// 7. the live feed, first: open streams end before the server stops.
+    /// The HTTP server itself stops before all of them (in-flight requests finish first).
+    var services: [any Service] {
+        [StorageCloser(store: store, logger: logger)]
+            + storageServices
+            + redisServices
+            + kafkaProducerServices
+            + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, intelligencePass, webhookDispatcher]
+            + kafkaConsumerServices
+            + [relay, live]
+    }
+
+    /// The HTTP application with every long-lived part as a service of its group (`services`, in order).
     public func application() -> some ApplicationProtocol {
         Application(
             responder: router.responder,
             server: .bazaarHTTP1(idleTimeout: .milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000)),
                                  readTimeout: .milliseconds(Int64(configuration.httpReadTimeoutSeconds * 1000))),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
-            services: [StorageCloser(store: store, logger: logger)] + storageServices + redisServices + kafkaProducerServices
-                + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, intelligencePass, webhookDispatcher]
-                + kafkaConsumerServices + [relay, live],
+            services: services,
             logger: logger)
     }
 }

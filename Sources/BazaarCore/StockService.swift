@@ -120,6 +120,40 @@ public final class StockService: Sendable {
         return level
     }
 
+    // MARK: History and listings
+
+    /// A page of the audit trail, newest first (`AuditQuery` holds the filters and the cursor).
+    public func auditLog(_ query: AuditQuery) async throws -> [Movement] {
+        try await store.auditLog(query)
+    }
+
+    /// A page of a store's stock rows in product id order after `afterProductID`; 404 for an unknown store.
+    public func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow] {
+        try await requireStore(storeID)
+        return try await store.levels(storeID: storeID, afterProductID: afterProductID, limit: limit)
+    }
+
+    /// A page of a product's stock rows across stores in store id order after `afterStoreID`; 404 for an unknown product.
+    public func levels(productID: String, afterStoreID: String?, limit: Int) async throws -> [StockRow] {
+        guard try await catalog.hasProduct(productID) else { throw DomainError.unknownProduct(productID) }
+        return try await store.levels(productID: productID, afterStoreID: afterStoreID, limit: limit)
+    }
+
+    /// The change feed: movements oldest first, strictly after the ledger sequence `afterSequence`.
+    public func movements(afterSequence: Int64, limit: Int) async throws -> [Movement] {
+        try await store.movements(afterSequence: afterSequence, limit: limit)
+    }
+
+    /// 404 (`DomainError.unknownProduct`) unless the product is in the catalog.
+    public func requireProduct(_ productID: String) async throws {
+        guard try await catalog.hasProduct(productID) else { throw DomainError.unknownProduct(productID) }
+    }
+
+    /// 404 (`DomainError.unknownStore`) unless the store is in the catalog.
+    public func requireStore(_ storeID: String) async throws {
+        guard try await catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+    }
+
     public func requireCatalog(storeID: String, productID: String) async throws {
         guard try await catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
         guard try await catalog.hasProduct(productID) else { throw DomainError.unknownProduct(productID) }

@@ -76,6 +76,16 @@ public final class WebhookService: Sendable {
         return webhook  // with the secret in clear: the caller shows it this once
     }
 
+    /// Every active subscription (their secrets sealed: never shown again).
+    public func list() async throws -> [Webhook] {
+        try await store.webhooks()
+    }
+
+    /// The newest delivery attempts of one subscription, at most `limit`.
+    public func attempts(webhookID: String, limit: Int) async throws -> [WebhookAttempt] {
+        try await store.webhookAttempts(webhookID: webhookID, limit: limit)
+    }
+
     public func delete(id: String) async throws {
         guard try await store.deleteWebhook(id: id, atMillis: clock.nowMillis()) else { throw DomainError.notFound(what: "webhook", id: id) }
     }

@@ -22,11 +22,13 @@ public struct APIServices: Sendable {
     public var live: LiveFeed
     public var reservations: ReservationService
     public var purchaseOrders: PurchaseOrderService
+    /// Stores and products.
+    public var catalog: CatalogService
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
                 metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, reservations: ReservationService? = nil,
                 authFailures: FailedAuthThrottle = FailedAuthThrottle(), consistencyTokens: ConsistencyTokenSigner? = nil,
-                addressLimit: AddressRateLimit? = nil, live: LiveFeed? = nil) {
+                addressLimit: AddressRateLimit? = nil, live: LiveFeed? = nil, catalog: CatalogService? = nil) {
         self.stock = stock
         self.intelligence = intelligence
         self.webhooks = webhooks
@@ -40,6 +42,7 @@ public struct APIServices: Sendable {
         self.addressLimit = addressLimit
         self.reservations = reservations ?? ReservationService(stock: stock, clock: clock)
         self.purchaseOrders = PurchaseOrderService(stock: stock, clock: clock)
+        self.catalog = catalog ?? CatalogService(store: stock.store, index: stock.catalog, clock: clock)
         self.live = live ?? LiveFeed(source: .storage(stock.store))
     }
 }
@@ -73,10 +76,10 @@ public struct BazaarRouter: Sendable {
         StockController(stock: services.stock, transfers: TransferService(stock: services.stock, clock: services.clock))
             .register(&registrar, on: authenticated)
         TransferController(transfers: TransferService(stock: services.stock, clock: services.clock)).register(&registrar, on: authenticated)
-        CatalogController(stock: services.stock, clock: services.clock).register(&registrar, on: authenticated)
+        CatalogController(catalog: services.catalog).register(&registrar, on: authenticated)
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)
         IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
-        WebhookController(webhooks: services.webhooks, store: services.stock.store).register(&registrar, on: authenticated)
+        WebhookController(webhooks: services.webhooks).register(&registrar, on: authenticated)
         OverviewController(stock: services.stock).register(&registrar, on: authenticated)
         LiveController(stock: services.stock, feed: services.live, keys: services.keys).register(&registrar, on: authenticated)
         ReservationController(reservations: services.reservations).register(&registrar, on: authenticated)

@@ -37,8 +37,7 @@ struct ProductBody: Decodable {
 
 /// Stores and products. PUT creates (201) or replaces (200); fields left out take their defaults.
 struct CatalogController {
-    let stock: StockService
-    let clock: WallClock
+    let catalog: CatalogService
 
     func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
         routes.on(group, .get, "/v1/stores", listStores)
@@ -53,26 +52,19 @@ struct CatalogController {
         try context.caller().require(.writeCatalog)
         let id = try context.identifier("store_id")
         let body = try await JSONBody.decode(StoreBody.self, from: request, context: context)
-        try CatalogRules.validateName(body.name)
-        let now = clock.nowMillis()
-        let created = try await stock.store.upsertStore(
-            Store(id: id, name: body.name, attributesJSON: try JSONValue.attributesText(body.attributes), createdAtMillis: now, updatedAtMillis: now))
-        stock.catalog.addStore(id)
-        guard let saved = try await stock.store.store(id: id) else { throw DomainError.unknownStore(id) }
-        return JSONResponse.make(Self.json(saved), status: created ? .created : .ok)
+        let (saved, created) = try await catalog.putStore(id: id, name: body.name, attributesJSON: try JSONValue.attributesText(body.attributes))
+        return try Answer.make(StoreAnswer(saved), status: created ? .created : .ok)
     }
 
     @Sendable func getStore(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.readCatalog)
-        let id = try context.identifier("store_id")
-        guard let store = try await stock.store.store(id: id) else { throw DomainError.unknownStore(id) }
-        return JSONResponse.make(Self.json(store))
+        return try Answer.make(StoreAnswer(try await catalog.store(id: try context.identifier("store_id"))))
     }
 
     @Sendable func listStores(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.readCatalog)
         let (limit, after) = try Self.paging(request)
-        return JSONResponse.page(try await stock.store.stores(afterID: after, limit: limit + 1), limit: limit, json: Self.json) {
+        return try Answer.page(try await catalog.stores(afterID: after, limit: limit + 1), limit: limit, item: StoreAnswer.init) {
             Cursor.encode(identifier: $0.id)
         }
     }
@@ -81,33 +73,21 @@ struct CatalogController {
         try context.caller().require(.writeCatalog)
         let id = try context.identifier("product_id")
         let body = try await JSONBody.decode(ProductBody.self, from: request, context: context)
-        try CatalogRules.validateName(body.name)
-        let product = Product(
-            id: id, name: body.name, attributesJSON: try JSONValue.attributesText(body.attributes),
-            leadTimeDays: body.leadTimeDays ?? Product.defaultLeadTimeDays,
-            reviewPeriodDays: body.reviewPeriodDays ?? Product.defaultReviewPeriodDays,
-            packSize: body.packSize ?? Product.defaultPackSize, serviceLevel: body.serviceLevel ?? Product.defaultServiceLevel,
-            createdAtMillis: clock.nowMillis(), updatedAtMillis: clock.nowMillis())
-        try CatalogRules.validateReplenishment(
-            leadTimeDays: product.leadTimeDays, reviewPeriodDays: product.reviewPeriodDays, packSize: product.packSize,
-            serviceLevel: product.serviceLevel)
-        let created = try await stock.store.upsertProduct(product)
-        stock.catalog.addProduct(id)
-        guard let saved = try await stock.store.product(id: id) else { throw DomainError.unknownProduct(id) }
-        return JSONResponse.make(Self.json(saved), status: created ? .created : .ok)
+        let (saved, created) = try await catalog.putProduct(id: id, CatalogService.ProductDraft(
+            name: body.name, attributesJSON: try JSONValue.attributesText(body.attributes), leadTimeDays: body.leadTimeDays,
+            reviewPeriodDays: body.reviewPeriodDays, packSize: body.packSize, serviceLevel: body.serviceLevel))
+        return try Answer.make(ProductAnswer(saved), status: created ? .created : .ok)
     }
 
     @Sendable func getProduct(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.readCatalog)
-        let id = try context.identifier("product_id")
-        guard let product = try await stock.store.product(id: id) else { throw DomainError.unknownProduct(id) }
-        return JSONResponse.make(Self.json(product))
+        return try Answer.make(ProductAnswer(try await catalog.product(id: try context.identifier("product_id"))))
     }
 
     @Sendable func listProducts(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.readCatalog)
         let (limit, after) = try Self.paging(request)
-        return JSONResponse.page(try await stock.store.products(afterID: after, limit: limit + 1), limit: limit, json: Self.json) {
+        return try Answer.page(try await catalog.products(afterID: after, limit: limit + 1), limit: limit, item: ProductAnswer.init) {
             Cursor.encode(identifier: $0.id)
         }
     }
@@ -116,20 +96,5 @@ struct CatalogController {
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
         return (limit, after)
-    }
-
-    static func json(_ s: Store) -> String {
-        """
-        {"id":"\(s.id)","name":\(JSON.quoted(s.name)),"attributes":\(s.attributesJSON),\
-        "created_at":"\(RFC3339.format(millis: s.createdAtMillis))","updated_at":"\(RFC3339.format(millis: s.updatedAtMillis))"}
-        """
-    }
-
-    static func json(_ p: Product) -> String {
-        """
-        {"id":"\(p.id)","name":\(JSON.quoted(p.name)),"attributes":\(p.attributesJSON),"lead_time_days":\(p.leadTimeDays),\
-        "review_period_days":\(p.reviewPeriodDays),"pack_size":\(p.packSize),"service_level":\(p.serviceLevel),\
-        "created_at":"\(RFC3339.format(millis: p.createdAtMillis))","updated_at":"\(RFC3339.format(millis: p.updatedAtMillis))"}
-        """
     }
 }

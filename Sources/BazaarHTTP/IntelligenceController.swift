@@ -25,7 +25,7 @@ struct IntelligenceController {
         let productID = try context.identifier("product_id")
         try caller.require(.readStock(storeID: storeID))
         try await stock.requireCatalog(storeID: storeID, productID: productID)
-        return JSONResponse.make(try await settingsJSON(storeID: storeID, productID: productID))
+        return try await settingsAnswer(storeID: storeID, productID: productID)
     }
 
     @Sendable func putSettings(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -37,25 +37,13 @@ struct IntelligenceController {
         let body = try await JSONBody.decode(OverrideBody.self, from: request, context: context)
         let override = ReplenishmentOverride(leadTimeDays: body.leadTimeDays, reviewPeriodDays: body.reviewPeriodDays,
                                              packSize: body.packSize, serviceLevel: body.serviceLevel)
-        guard let product = try await stock.store.product(id: productID) else { throw DomainError.unknownProduct(productID) }
-        let effective = override.applied(to: product)
-        try CatalogRules.validateReplenishment(leadTimeDays: effective.leadTimeDays, reviewPeriodDays: effective.reviewPeriodDays,
-                                               packSize: effective.packSize, serviceLevel: effective.serviceLevel)
         try await intelligence.setOverride(override, storeID: storeID, productID: productID)
-        return JSONResponse.make(try await settingsJSON(storeID: storeID, productID: productID))
+        return try await settingsAnswer(storeID: storeID, productID: productID)
     }
 
-    private func settingsJSON(storeID: String, productID: String) async throws -> String {
-        guard let p = try await intelligence.effectiveProduct(storeID: storeID, productID: productID) else {
-            throw DomainError.unknownProduct(productID)
-        }
-        let o = try await stock.store.replenishmentOverride(storeID: storeID, productID: productID) ?? ReplenishmentOverride()
-        func value<T>(_ v: T?) -> String { v.map { "\($0)" } ?? "null" }
-        return """
-            {"store_id":"\(storeID)","product_id":"\(productID)","lead_time_days":\(p.leadTimeDays),"review_period_days":\(p.reviewPeriodDays),\
-            "pack_size":\(p.packSize),"service_level":\(p.serviceLevel),"overrides":{"lead_time_days":\(value(o.leadTimeDays)),\
-            "review_period_days":\(value(o.reviewPeriodDays)),"pack_size":\(value(o.packSize)),"service_level":\(value(o.serviceLevel))}}
-            """
+    private func settingsAnswer(storeID: String, productID: String) async throws -> Response {
+        let (effective, overrides) = try await intelligence.settings(storeID: storeID, productID: productID)
+        return try Answer.make(ReplenishmentSettingsAnswer(storeID: storeID, productID: productID, effective: effective, overrides: overrides))
     }
 
     @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -67,7 +55,7 @@ struct IntelligenceController {
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let before = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } }
         if let storeID { try caller.require(.readStock(storeID: storeID)) } else { try caller.require(.readAllStores) }
-        let alerts = try await stock.store.alerts(storeID: storeID, productID: productID, kind: kind, status: status,
+        let alerts = try await intelligence.alerts(storeID: storeID, productID: productID, kind: kind, status: status,
                                                   beforeSequence: before, limit: limit + 1)
         return JSONResponse.page(alerts, limit: limit, json: \.json) { Cursor.encode(sequence: $0.sequence) }
     }
@@ -83,7 +71,7 @@ struct IntelligenceController {
     private func change(_ context: BazaarRequestContext, to status: AlertStatus) async throws -> Response {
         let caller = try context.caller()
         let id = try context.identifier("alert_id")
-        guard let alert = try await stock.store.alert(id: id) else { throw DomainError.notFound(what: "alert", id: id) }
+        let alert = try await intelligence.alert(id: id)
         try caller.require(.writeStock(storeID: alert.storeID))
         do {
             return JSONResponse.make(try await intelligence.setStatus(alertID: id, to: status, by: caller.name).json)
@@ -130,7 +118,7 @@ struct IntelligenceController {
         try caller.require(.readStock(storeID: storeID))
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
-        guard try await stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        try await stock.requireStore(storeID)
         let page = try await intelligence.replenishment(storeID: storeID, afterProductID: after, limit: limit) { other in
             caller.may(.readStock(storeID: other))
         }

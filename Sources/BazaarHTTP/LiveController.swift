@@ -31,7 +31,7 @@ struct LiveController {
         let storeID = try request.identifierQuery("store_id")
         if let storeID {
             try caller.require(.readStock(storeID: storeID))
-            guard try await stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+            try await stock.requireStore(storeID)
         } else {
             try caller.require(.readAllStores)
         }

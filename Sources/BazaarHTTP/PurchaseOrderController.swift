@@ -106,7 +106,7 @@ struct PurchaseOrderController {
         let body = try await JSONBody.decode(ReplenishmentOrderBody.self, from: request, context: context).body
         guard let supplier = body.supplier else { throw DomainError.invalid(field: "supplier", message: "is required") }
         let products = try body.products()
-        guard try await orders.stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        try await orders.stock.requireStore(storeID)
         let change = try await actions.purchaseOrder(storeID: storeID, supplier: supplier, reference: body.reference,
                                                      expectedAtMillis: try Self.time(body.expectedAt), productIDs: products)
         return JSONResponse.make(change.order.json, status: .created)
@@ -120,7 +120,7 @@ struct PurchaseOrderController {
         try caller.require(.writeStock(storeID: storeID))
         let body = try await JSONBody.decode(ReplenishmentTransferBody.self, from: request, context: context).body
         let products = try body.products()
-        guard try await orders.stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        try await orders.stock.requireStore(storeID)
         let receipts = try await actions.transfers(storeID: storeID, productIDs: products, actor: caller.name, scope: caller.keyID) { other in
             caller.may(.writeStock(storeID: other))
         }

@@ -132,18 +132,18 @@ struct StockController {
         } else {
             try caller.require(.readAllStores)
         }
-        return JSONResponse.page(try await stock.store.auditLog(query), limit: limit, json: \.auditJSON) { Cursor.encode(sequence: $0.sequence) }
+        return JSONResponse.page(try await stock.auditLog(query), limit: limit, json: \.auditJSON) { Cursor.encode(sequence: $0.sequence) }
     }
 
     @Sendable func storeStock(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let storeID = try context.identifier("store_id")
         try caller.require(.readStock(storeID: storeID))
-        guard try await stock.catalog.hasStore(storeID) else { throw DomainError.unknownStore(storeID) }
+        try await stock.requireStore(storeID)
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
         return JSONResponse.page(
-            try await stock.store.levels(storeID: storeID, afterProductID: after, limit: limit + 1), limit: limit,
+            try await stock.levels(storeID: storeID, afterProductID: after, limit: limit + 1), limit: limit,
             json: { $0.level.readAnswerJSON(storeID: $0.storeID, productID: $0.productID) },
             cursor: { Cursor.encode(identifier: $0.productID) })
     }
@@ -152,11 +152,11 @@ struct StockController {
         let caller = try context.caller()
         let productID = try context.identifier("product_id")
         try caller.require(.readAllStores)
-        guard try await stock.catalog.hasProduct(productID) else { throw DomainError.unknownProduct(productID) }
+        try await stock.requireProduct(productID)
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
         let (rows, next) = JSONResponse.trimmed(
-            try await stock.store.levels(productID: productID, afterStoreID: after, limit: limit + 1), limit: limit
+            try await stock.levels(productID: productID, afterStoreID: after, limit: limit + 1), limit: limit
         ) { Cursor.encode(identifier: $0.storeID) }
         let total = rows.reduce(Int64(0)) { $0 + $1.level.quantity }
         let items = rows.map { $0.level.readAnswerJSON(storeID: $0.storeID, productID: $0.productID) }
@@ -170,7 +170,7 @@ struct StockController {
         try caller.require(.readAllStores)
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } } ?? 0
-        let rows = try await stock.store.movements(afterSequence: after, limit: limit)
+        let rows = try await stock.movements(afterSequence: after, limit: limit)
         return JSONResponse.page(rows.map(\.auditJSON), nextCursor: Cursor.encode(sequence: rows.last?.sequence ?? after))
     }
 

@@ -18,7 +18,6 @@ struct WebhookBody: Decodable {
 /// Alert webhooks (admin and manager). The signing secret is shown once, in the 201 answer.
 struct WebhookController {
     let webhooks: WebhookService
-    let store: any StockStore
 
     func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
         routes.on(group, .post, "/v1/webhooks", create)
@@ -31,14 +30,12 @@ struct WebhookController {
         try context.caller().require(.manageWebhooks)
         let body = try await JSONBody.decode(WebhookBody.self, from: request, context: context)
         let webhook = try await webhooks.create(url: body.url, stores: body.stores)
-        var json = Self.json(webhook)
-        json.removeLast()
-        return JSONResponse.make(json + ",\"secret\":\"\(webhook.secret)\"}", status: .created)
+        return try Answer.make(WebhookAnswer(webhook, showingSecret: true), status: .created)
     }
 
     @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.manageWebhooks)
-        return JSONResponse.page(try await store.webhooks().map(Self.json), nextCursor: nil)
+        return try Answer.make(Answer.Page(items: try await webhooks.list().map { WebhookAnswer($0) }, nextCursor: nil))
     }
 
     @Sendable func delete(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -51,15 +48,7 @@ struct WebhookController {
         try context.caller().require(.manageWebhooks)
         let id = try context.identifier("webhook_id")
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
-        let items = try await store.webhookAttempts(webhookID: id, limit: limit).map { a in
-            "{\"event_id\":\(JSON.quoted(a.eventID)),\"attempt\":\(a.attempt),\"at\":\"\(RFC3339.format(millis: a.atMillis))\","
-                + "\"status_code\":\(a.statusCode.map(String.init) ?? "null"),\"error\":\(JSON.quotedOrNull(a.error))}"
-        }
-        return JSONResponse.page(items, nextCursor: nil)
-    }
-
-    static func json(_ w: Webhook) -> String {
-        "{\"id\":\"\(w.id)\",\"url\":\(JSON.quoted(w.url)),\"stores\":[\(w.stores.map { "\"\($0)\"" }.joined(separator: ","))],"
-            + "\"created_at\":\"\(RFC3339.format(millis: w.createdAtMillis))\"}"
+        let items = try await webhooks.attempts(webhookID: id, limit: limit).map(WebhookAttemptAnswer.init)
+        return try Answer.make(Answer.Page(items: items, nextCursor: nil))
     }
 }

@@ -125,7 +125,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         try ids.map { id in
             if let pending = newMovements.first(where: { $0.movementID == id }) { return pending }
             guard let row = try connection.select("SELECT \(MySQLRows.movementColumns) FROM stock_movements WHERE movement_id = ?", [id]).first else {
-                throw MySQLError(code: 9003, message: "idempotency record names missing movement \(id)")
+                throw MySQLError(code: MySQLError.corruptData, message: "idempotency record names missing movement \(id)")
             }
             return try MySQLRows.movement(row)
         }
@@ -173,7 +173,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         if !newMovements.isEmpty {
             let last = Int64(try connection.run(
                 "UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(newMovements.count)) WHERE id = 1").lastInsertID)
-            guard last >= Int64(newMovements.count) else { throw MySQLError(code: 9003, message: "ledger_clock is missing its row") }
+            guard last >= Int64(newMovements.count) else { throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row") }
             sequences = (0..<Int64(newMovements.count)).map { last - Int64(newMovements.count) + 1 + $0 }
         }
         for chunk in chunks(newMovements.count) {

@@ -18,7 +18,7 @@ enum MySQLRows {
         seq, id, kind, status, store_id, product_id, quantity, threshold, message, opened_at_ms, acknowledged_at_ms, acknowledged_by, resolved_at_ms
         """
 
-    static func corrupt(_ what: String) -> MySQLError { MySQLError(code: 9003, message: what) }
+    static func corrupt(_ what: String) -> MySQLError { MySQLError(code: MySQLError.corruptData, message: what) }
 
     static func movement(_ row: MySQLRow) throws -> Movement {
         let reasonText = try row.string(8)

@@ -190,7 +190,7 @@ extension MySQLStockStore {
         try await writeOnPrimary { connection in
             let deleted = try connection.execute("UPDATE webhooks SET deleted_at_ms = ? WHERE id = ? AND deleted_at_ms IS NULL", [atMillis, id])
                 .affectedRows > 0
-            try connection.execute("UPDATE webhook_deliveries SET state = 'cancelled' WHERE webhook_id = ? AND state = 'pending'", [id])
+            try connection.execute("UPDATE webhook_deliveries SET state = '\(WebhookDeliveryState.cancelled.rawValue)' WHERE webhook_id = ? AND state = '\(WebhookDeliveryState.pending.rawValue)'", [id])
             return deleted
         }
     }
@@ -211,7 +211,7 @@ extension MySQLStockStore {
             try connection.select("""
                 SELECT d.seq, d.webhook_id, w.url, w.secret, d.event_id, d.payload, d.attempts FROM webhook_deliveries d
                 JOIN webhooks w ON w.id = d.webhook_id
-                WHERE d.state = 'pending' AND d.next_attempt_at_ms <= ? ORDER BY d.next_attempt_at_ms, d.seq LIMIT ?
+                WHERE d.state = '\(WebhookDeliveryState.pending.rawValue)' AND d.next_attempt_at_ms <= ? ORDER BY d.next_attempt_at_ms, d.seq LIMIT ?
                 """, [atMillis, limit]).map {
                 WebhookDelivery(sequence: try $0.int(0), webhookID: try $0.string(1), url: try $0.string(2), secret: try $0.string(3),
                                 eventID: try $0.string(4), payload: try $0.string(5), attempts: Int(try $0.int(6)))
@@ -225,7 +225,7 @@ extension MySQLStockStore {
             try connection.execute("""
                 INSERT INTO webhook_attempts (delivery_seq, webhook_id, event_id, attempt, at_ms, status_code, error) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, [d.sequence, d.webhookID, d.eventID, d.attempts + 1, atMillis, statusCode, error])
-            let state = delivered ? "delivered" : nextAttemptAtMillis == nil ? "failed" : "pending"
+            let state = WebhookDeliveryState.after(delivered: delivered, nextAttemptAtMillis: nextAttemptAtMillis).rawValue
             try connection.execute("UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?, next_attempt_at_ms = ? WHERE seq = ?",
                                    [state, nextAttemptAtMillis ?? atMillis, d.sequence])
         }

@@ -77,7 +77,7 @@ public final class MySQLStockStore: StockStore {
     public func migrate() async throws {
         try await onPrimary { connection in
             guard try connection.select("SELECT GET_LOCK(CONCAT('bazaar.migrate:', DATABASE()), 120)")[0].int(0) == 1 else {
-                throw MySQLError(code: 9004, message: "another node held the migration lock for 120 s")
+                throw MySQLError(code: MySQLError.lockNotGranted, message: "another node held the migration lock for 120 s")
             }
             defer { _ = try? connection.query("DO RELEASE_LOCK(CONCAT('bazaar.migrate:', DATABASE()))") }
             try connection.query("""

@@ -597,7 +597,7 @@ extension SQLiteStockStore {
         try await pool.write { db in
             try db.execute(sql: "UPDATE webhooks SET deleted_at_ms = ? WHERE id = ? AND deleted_at_ms IS NULL", arguments: [atMillis, id])
             let deleted = db.changesCount > 0
-            try db.execute(sql: "UPDATE webhook_deliveries SET state = 'cancelled' WHERE webhook_id = ? AND state = 'pending'", arguments: [id])
+            try db.execute(sql: "UPDATE webhook_deliveries SET state = '\(WebhookDeliveryState.cancelled.rawValue)' WHERE webhook_id = ? AND state = '\(WebhookDeliveryState.pending.rawValue)'", arguments: [id])
             return deleted
         }
     }
@@ -618,7 +618,7 @@ extension SQLiteStockStore {
             try Row.fetchAll(db, sql: """
                 SELECT d.seq, d.webhook_id, w.url, w.secret, d.event_id, d.payload, d.attempts FROM webhook_deliveries d
                 JOIN webhooks w ON w.id = d.webhook_id
-                WHERE d.state = 'pending' AND d.next_attempt_at_ms <= ? ORDER BY d.next_attempt_at_ms, d.seq LIMIT ?
+                WHERE d.state = '\(WebhookDeliveryState.pending.rawValue)' AND d.next_attempt_at_ms <= ? ORDER BY d.next_attempt_at_ms, d.seq LIMIT ?
                 """, arguments: [atMillis, limit]).map {
                 WebhookDelivery(sequence: $0[0], webhookID: $0[1], url: $0[2], secret: $0[3], eventID: $0[4], payload: $0[5], attempts: $0[6])
             }
@@ -631,7 +631,7 @@ extension SQLiteStockStore {
             try db.execute(sql: """
                 INSERT INTO webhook_attempts (delivery_seq, webhook_id, event_id, attempt, at_ms, status_code, error) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [d.sequence, d.webhookID, d.eventID, d.attempts + 1, atMillis, statusCode, error])
-            let state = delivered ? "delivered" : nextAttemptAtMillis == nil ? "failed" : "pending"
+            let state = WebhookDeliveryState.after(delivered: delivered, nextAttemptAtMillis: nextAttemptAtMillis).rawValue
             try db.execute(sql: "UPDATE webhook_deliveries SET attempts = attempts + 1, state = ?, next_attempt_at_ms = ? WHERE seq = ?",
                            arguments: [state, nextAttemptAtMillis ?? atMillis, d.sequence])
         }

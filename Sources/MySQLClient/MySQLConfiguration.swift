@@ -32,7 +32,7 @@ public struct MySQLConfiguration: Sendable, Equatable {
     public init() {}
 
     public init(url: String) throws(MySQLError) {
-        func bad(_ why: String) -> MySQLError { MySQLError(code: 9000, message: "invalid mysql URL: \(why)") }
+        func bad(_ why: String) -> MySQLError { MySQLError(code: MySQLError.invalidURL, message: "invalid mysql URL: \(why)") }
         guard url.hasPrefix("mysql://") else { throw bad("must start with mysql://") }
         var rest = Substring(url.dropFirst("mysql://".count))
         var query: Substring = ""

@@ -30,7 +30,7 @@ public final class MySQLConnection {
     public func open() throws(MySQLError) {
         if handle != nil { return }
         MySQLLibrary.initialize()
-        guard let mysql = mysql_init(nil) else { throw MySQLError(code: 2008, message: "out of memory in mysql_init") }
+        guard let mysql = mysql_init(nil) else { throw MySQLError(code: MySQLError.outOfMemory, message: "out of memory in mysql_init") }
         var connectTimeout = configuration.connectTimeoutSeconds
         var readTimeout = configuration.readTimeoutSeconds
         var writeTimeout = configuration.writeTimeoutSeconds

@@ -24,20 +24,39 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable, Equatable {
     public static let serverLost: UInt32 = 2013
     public static let cannotConnect: UInt32 = 2003
     public static let serverLostExtended: UInt32 = 2055
-    /// Not a library code: the pool is closed.
+    public static let serverSocketFailed: UInt32 = 2002
+    public static let outOfMemory: UInt32 = 2008
+    public static let sslConnectionError: UInt32 = 2026
+    public static let dataTruncated: UInt32 = 2032
+    public static let wrongParameterCount: UInt32 = 2034
+    // Server error numbers that end a connection.
+    public static let connectionKilled: UInt32 = 1927
+    public static let disconnectedForInactivity: UInt32 = 4031
+    public static let statementTimeMariaDB: UInt32 = 1969
+    public static let statementTimeMySQL: UInt32 = 3024
+    // Codes of this client and its users (not the library's, not the server's): 9000 and up.
+    /// A `mysql://` URL that cannot be used.
+    public static let invalidURL: UInt32 = 9000
+    /// The pool is closed.
     public static let poolClosed: UInt32 = 9001
-    /// Not a library code: a value could not be read as the type asked for.
+    /// A value could not be read as the type asked for.
     public static let typeMismatch: UInt32 = 9002
+    /// Stored data breaks an invariant the schema cannot express (a missing row that must exist).
+    public static let corruptData: UInt32 = 9003
+    /// Another process held a named lock (`GET_LOCK`) for longer than the caller would wait.
+    public static let lockNotGranted: UInt32 = 9004
+    /// A record the caller's protocol needs does not exist (e.g. the run an archive resumes).
+    public static let missingRecord: UInt32 = 9005
 
     /// The connection is unusable: it must be reopened, and prepared statements prepared again.
     public var isConnectionLost: Bool {
-        [Self.serverGone, Self.serverLost, Self.serverLostExtended, Self.cannotConnect, 2002, 2026].contains(code)
-            || code == 1927 /* connection was killed */ || code == 4031 /* disconnected for inactivity */
+        [Self.serverGone, Self.serverLost, Self.serverLostExtended, Self.cannotConnect, Self.serverSocketFailed, Self.sslConnectionError,
+         Self.connectionKilled, Self.disconnectedForInactivity].contains(code)
     }
 
     /// A transaction that failed this way was rolled back (or its statement was) and may be retried as a whole.
     /// MariaDB's `max_statement_time` (1969) or MySQL's `max_execution_time` (3024) stopped the statement.
-    public var isStatementTimeout: Bool { code == 1969 || code == 3024 }
+    public var isStatementTimeout: Bool { code == Self.statementTimeMariaDB || code == Self.statementTimeMySQL }
 
     public var isRetryableConflict: Bool { code == Self.deadlock || code == Self.lockWaitTimeout }
 }

@@ -25,7 +25,7 @@ final class MySQLPreparedStatement {
 
     func execute(_ parameters: [MySQLValue]) throws(MySQLError) -> MySQLResult {
         guard parameters.count == parameterCount else {
-            throw MySQLError(code: 2034, message: "statement takes \(parameterCount) parameters, got \(parameters.count)")
+            throw MySQLError(code: MySQLError.wrongParameterCount, message: "statement takes \(parameterCount) parameters, got \(parameters.count)")
         }
         let arena = Arena()
         defer { arena.free() }
@@ -104,7 +104,7 @@ final class MySQLPreparedStatement {
             if status == MYSQL_NO_DATA { break }
             guard status == 0 else {
                 if status == 1 { throw Self.error(of: statement) }
-                throw MySQLError(code: 2032, message: "data truncated while fetching a row")
+                throw MySQLError(code: MySQLError.dataTruncated, message: "data truncated while fetching a row")
             }
             var values: [MySQLValue] = []
             values.reserveCapacity(columns)

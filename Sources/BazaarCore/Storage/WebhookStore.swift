@@ -13,6 +13,23 @@ public protocol WebhookStore: Sendable {
     func webhookAttempts(webhookID: String, limit: Int) async throws -> [WebhookAttempt]
 }
 
+/// The states of a queued webhook delivery, as stored (`webhook_deliveries.state`).
+public enum WebhookDeliveryState: String, Sendable, CaseIterable {
+    /// Waiting for its next attempt (`next_attempt_at_ms`).
+    case pending
+    /// The receiver answered 2xx.
+    case delivered
+    /// Out of attempts.
+    case failed
+    /// Its webhook was deleted before it was delivered.
+    case cancelled
+
+    /// The state a delivery moves to after an attempt.
+    public static func after(delivered: Bool, nextAttemptAtMillis: Int64?) -> WebhookDeliveryState {
+        delivered ? .delivered : nextAttemptAtMillis == nil ? .failed : .pending
+    }
+}
+
 /// An alert subscription: events of the listed stores (all when empty) are POSTed to `url`, signed with `secret`.
 public struct Webhook: Sendable, Equatable {
     public var id: String

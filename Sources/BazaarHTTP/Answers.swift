@@ -1,0 +1,129 @@
+import BazaarDomain
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Typed answers: every answer shape off the hot paths is an `Encodable` struct here, encoded by the one encoder
+/// configured below. Hand-rendered JSON is kept only where it was measured to matter (`/get-stock`, `/update-stock`,
+/// the movement events and the pages of movements and alerts that reuse their renderings), each with a test that it
+/// equals a typed encoding.
+///
+/// Keys are spelled out in `CodingKeys` rather than converted by the encoder: a key strategy would also rewrite the
+/// keys of free-form `attributes` objects, which are the caller's data.
+enum Answer {
+    /// Slashes unescaped (URLs and problem types read as sent); key order as encoded.
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        return encoder
+    }
+
+    static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try encoder().encode(value)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// `{"items": [...], "next_cursor": ...}` from rows read with `limit + 1` (the extra row only tells that there is
+    /// a next page).
+    static func page<Row, Item: Encodable>(_ rows: [Row], limit: Int, item: (Row) throws -> Item, cursor: (Row) -> String) throws -> Response {
+        let (items, next) = JSONResponse.trimmed(rows, limit: limit, cursor: cursor)
+        return try make(Page(items: try items.map(item), nextCursor: next))
+    }
+
+    struct Page<Item: Encodable>: Encodable {
+        var items: [Item]
+        /// null on the last page (encoded, not left out: clients test it).
+        var nextCursor: String?
+
+        enum CodingKeys: String, CodingKey { case items, nextCursor = "next_cursor" }
+
+        func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(items, forKey: .items)
+            try c.encode(nextCursor, forKey: .nextCursor)
+        }
+    }
+
+    /// A stored attributes object (canonical JSON text) as a value to encode.
+    static func attributes(_ text: String) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+    }
+}
+
+/// A store (`/v1/stores`).
+struct StoreAnswer: Encodable {
+    var id: String
+    var name: String
+    var attributes: JSONValue
+    var createdAt: String
+    var updatedAt: String
+
+    enum CodingKeys: String, CodingKey { case id, name, attributes, createdAt = "created_at", updatedAt = "updated_at" }
+
+    init(_ s: Store) throws {
+        id = s.id
+        name = s.name
+        attributes = try Answer.attributes(s.attributesJSON)
+        createdAt = RFC3339.format(millis: s.createdAtMillis)
+        updatedAt = RFC3339.format(millis: s.updatedAtMillis)
+    }
+}
+
+/// A product with its replenishment parameters (`/v1/products`).
+struct ProductAnswer: Encodable {
+    var id: String
+    var name: String
+    var attributes: JSONValue
+    var leadTimeDays: Int
+    var reviewPeriodDays: Int
+    var packSize: Int
+    var serviceLevel: Double
+    var createdAt: String
+    var updatedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, attributes, leadTimeDays = "lead_time_days", reviewPeriodDays = "review_period_days", packSize = "pack_size"
+        case serviceLevel = "service_level", createdAt = "created_at", updatedAt = "updated_at"
+    }
+
+    init(_ p: Product) throws {
+        id = p.id
+        name = p.name
+        attributes = try Answer.attributes(p.attributesJSON)
+        leadTimeDays = p.leadTimeDays
+        reviewPeriodDays = p.reviewPeriodDays
+        packSize = p.packSize
+        serviceLevel = p.serviceLevel
+        createdAt = RFC3339.format(millis: p.createdAtMillis)
+        updatedAt = RFC3339.format(millis: p.updatedAtMillis)
+    }
+}
+
+/// The replenishment parameters in force for one store x product, and which of them the store overrides (null: the
+/// product's own).
+struct ReplenishmentSettingsAnswer: Encodable {
+    var storeID: String
+    var productID: String
+    var effective: Product
+    var overrides: ReplenishmentOverride
+
+    enum CodingKeys: String, CodingKey {
+        case storeID = "store_id", productID = "product_id", leadTimeDays = "lead_time_days", reviewPeriodDays = "review_period_days"
+        case packSize = "pack_size", serviceLevel = "service_level", overrides
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(storeID, forKey: .storeID)
+        try c.encode(productID, forKey: .productID)
+        try c.encode(effective.leadTimeDays, forKey: .leadTimeDays)
+        try c.encode(effective.reviewPeriodDays, forKey: .reviewPeriodDays)
+        try c.encode(effective.packSize, forKey: .packSize)
+        try c.encode(effective.serviceLevel, forKey: .serviceLevel)
+        var o = c.nestedContainer(keyedBy: CodingKeys.self, forKey: .overrides)
+        try o.encode(overrides.leadTimeDays, forKey: .leadTimeDays)
+        try o.encode(overrides.reviewPeriodDays, forKey: .reviewPeriodDays)
+        try o.encode(overrides.packSize, forKey: .packSize)
+        try o.encode(overrides.serviceLevel, forKey: .serviceLevel)
+    }
+}
