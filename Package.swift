@@ -143,11 +143,15 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // zlib (Debian zlib1g-dev): the gzip files of the ledger archive (Foundation on Linux has no gzip).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+
         // Wiring: configuration, choice of implementations, the service group, demo data.
         .target(
             name: "BazaarApp",
             dependencies: [
-                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "BazaarKafka", "KafkaClient",
+                "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "BazaarKafka", "KafkaClient", "CZlib",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

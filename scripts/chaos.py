@@ -173,11 +173,15 @@ def crash(args, port, log):
             _, level, _ = call(port, "GET", f"/get-stock/{store}/{product}")
             mine = [d for k, (s, p, d) in requests.items() if s == store and p == product]
             # Each pair starts at zero in this run's fresh database, or carries earlier runs' rows: compare with
-            # the whole ledger of the pair.
+            # the whole ledger of the pair, and its balance at the last archive cut-off if `bazaar archive` ran
+            # (invariant 1: quantity = checkpoint + the ledger after it).
             total, rows, cursor = 0, 0, None
             while True:
                 path = f"/audit-logs?store_id={store}&product_id={product}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
                 _, page, _ = call(port, "GET", path)
+                if cursor is None:
+                    checkpoint = page.get("checkpoint") or {"quantity": 0, "rows": 0}
+                    total, rows = checkpoint["quantity"], checkpoint["rows"]
                 total += sum(i["delta"] for i in page["items"])
                 rows += len(page["items"])
                 cursor = page.get("next_cursor")

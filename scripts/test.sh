@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # System libraries the build links (the one list, scripts/system-packages.txt, shared with scripts/run-demo.sh) and
 # the servers the tests talk to (installed if missing).
 source scripts/system-packages.sh
-ensure_debian_packages $(build_packages) mariadb-server mariadb-client redis-server python3-venv openssl socat jq chromium chromium-driver
+ensure_debian_packages $(build_packages) mariadb-server mariadb-client redis-server python3-venv openssl socat jq faketime chromium chromium-driver
 # Before minutes of building: every system library Package.swift links has its Debian package in that list.
 bash scripts/check-system-packages.sh
 
@@ -38,6 +38,11 @@ E2E_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/bazaar_e2e" E2E_REPLICA_URLS="$BAZAAR_T
   BAZAAR_REDIS_URL="$BAZAAR_TEST_REDIS_TLS_URL&tls_ca=$BAZAAR_TEST_REDIS_TLS_DIR/ca.pem" BAZAAR_REDIS_KEY_PREFIX="e2e-$$-$RANDOM:" \
   E2E_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" E2E_KAFKA_PYTHON="$PWD/.test-services/kafka/venv/bin/python" \
   bash scripts/e2e.sh .build/debug/bazaar
+# Ledger retention through the real binary (issue 14): history written under a shifted clock (faketime), refusals,
+# an archive run killed with SIGKILL while a writer writes, resumed; files read back; on SQLite and on MariaDB.
+bash scripts/archive-e2e.sh .build/debug/bazaar
+mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -e 'DROP DATABASE IF EXISTS bazaar_archive; CREATE DATABASE bazaar_archive'
+E2E_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/bazaar_archive" bash scripts/archive-e2e.sh .build/debug/bazaar
 # Inventory states through the real binary (issue 17): two nodes on one MariaDB (with its replica), Redis and Kafka;
 # reservations racing across the nodes, purchase orders, a transfer arriving short, an expiry swept once by the two.
 # It waits about a minute for an expiry, so it runs in the background beside the dashboard and the fuzzer.

@@ -39,6 +39,11 @@ public enum CommandLineErrors {
             return finished(capitalized(size.description))
         case let load as DemoLoadError:
             return finished(capitalized(load.description))
+        case let refusal as ArchiveRefusal:
+            return finished("Nothing was archived: " + refusal.description)
+        case let file as ArchiveFileError:
+            return finished("An archive file failed: " + file.description)
+                + " Nothing was removed from the ledger; fix the cause and run archive again."
         case let mysql as MySQLError:
             return mysqlSentence(mysql, database: database)
         case let redis as RedisError:

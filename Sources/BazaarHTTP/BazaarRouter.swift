@@ -24,6 +24,8 @@ public struct APIServices: Sendable {
     public var purchaseOrders: PurchaseOrderService
     /// Stores and products.
     public var catalog: CatalogService
+    /// The archive runs of the ledger (`bazaar archive`), named by the ledger's history answers.
+    public var ledgerArchives: LedgerArchives
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
                 metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, reservations: ReservationService? = nil,
@@ -44,6 +46,8 @@ public struct APIServices: Sendable {
         self.purchaseOrders = PurchaseOrderService(stock: stock, clock: clock)
         self.catalog = catalog ?? CatalogService(store: stock.store, index: stock.catalog, clock: clock)
         self.live = live ?? LiveFeed(source: .storage(stock.store))
+        // Both engines keep archive runs beside the ledger.
+        self.ledgerArchives = LedgerArchives(store: stock.store as? any LedgerArchiveStore)
     }
 }
 
@@ -73,7 +77,8 @@ public struct BazaarRouter: Sendable {
         let authenticated = router.group()
             .add(middleware: AuthMiddleware(keys: services.keys, limiter: services.limiter, failures: services.authFailures))
             .add(middleware: ConsistencyMiddleware(signer: services.consistencyTokens))
-        StockController(stock: services.stock, transfers: TransferService(stock: services.stock, clock: services.clock))
+        StockController(stock: services.stock, transfers: TransferService(stock: services.stock, clock: services.clock),
+                        archives: services.ledgerArchives)
             .register(&registrar, on: authenticated)
         TransferController(transfers: TransferService(stock: services.stock, clock: services.clock)).register(&registrar, on: authenticated)
         CatalogController(catalog: services.catalog).register(&registrar, on: authenticated)

@@ -42,6 +42,8 @@ struct TransferBody: Decodable {
 struct StockController {
     let stock: StockService
     let transfers: TransferService
+    /// The archived periods a ledger history answer names (`bazaar archive`).
+    let archives: LedgerArchives
 
     func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
         routes.on(group, .post, "/update-stock/{store_id}/{product_id}", update)
@@ -132,7 +134,17 @@ struct StockController {
         } else {
             try caller.require(.readAllStores)
         }
-        return JSONResponse.page(try await stock.auditLog(query), limit: limit, json: \.auditJSON) { Cursor.encode(sequence: $0.sequence) }
+        let (items, next) = JSONResponse.trimmed(try await stock.auditLog(query), limit: limit) { Cursor.encode(sequence: $0.sequence) }
+        // After the ledger's page (see `LedgerArchives`): the archived files the query reaches; for one pair, its
+        // balance at the last cut-off, so that quantity = checkpoint + the deltas of its items.
+        let (archived, checkpoint) = try await archives.reached(by: query)
+        let checkpointJSON = checkpoint.map { found in
+            ",\"checkpoint\":" + (found.map { "{\"quantity\":\($0.quantity),\"rows\":\($0.rows)}" } ?? "null")
+        } ?? ""
+        return JSONResponse.make("""
+            {"items":[\(items.map(\.auditJSON).joined(separator: ","))],"next_cursor":\(JSON.quotedOrNull(next)),\
+            "archived":\(ArchivedPeriods.json(archived))\(checkpointJSON)}
+            """)
     }
 
     @Sendable func storeStock(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -171,7 +183,11 @@ struct StockController {
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } } ?? 0
         let rows = try await stock.movements(afterSequence: after, limit: limit)
-        return JSONResponse.page(rows.map(\.auditJSON), nextCursor: Cursor.encode(sequence: rows.last?.sequence ?? after))
+        let archived = try await archives.reached(afterSequence: after)
+        return JSONResponse.make("""
+            {"items":[\(rows.map(\.auditJSON).joined(separator: ","))],"next_cursor":\(JSON.quoted(Cursor.encode(sequence: rows.last?.sequence ?? after))),\
+            "archived":\(ArchivedPeriods.json(archived))}
+            """)
     }
 
     private func replayHeaders(_ receipt: WriteReceipt) -> HTTPFields {

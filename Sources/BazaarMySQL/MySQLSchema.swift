@@ -184,6 +184,27 @@ enum MySQLSchema {
             """,
             "INSERT IGNORE INTO demand_backfill (id, after_store_id, done) VALUES (1, '', 0)",
         ]),
+        // Ledger retention (`bazaar archive`, issue 14): each pair's balance at the last cut-off that reached it
+        // (invariant 1 reads checkpoint + the ledger after it), the runs and their files. The ledger itself is not
+        // partitioned (ARCHITECTURE.md says why and what it would take): runs delete in bounded batches.
+        (8, [
+            """
+            CREATE TABLE IF NOT EXISTS ledger_checkpoints (
+                store_id VARCHAR(64) NOT NULL, product_id VARCHAR(64) NOT NULL, quantity BIGINT NOT NULL, row_count BIGINT NOT NULL,
+                through_seq BIGINT NOT NULL, PRIMARY KEY (store_id, product_id)) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ledger_archives (
+                first_seq BIGINT NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL, cutoff_ms BIGINT NOT NULL, directory TEXT NOT NULL,
+                row_count BIGINT NOT NULL, deleted_through_seq BIGINT NOT NULL, created_at_ms BIGINT NOT NULL, completed_at_ms BIGINT NULL) \(table)
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS ledger_archive_files (
+                archive_first_seq BIGINT NOT NULL, period CHAR(7) NOT NULL, file TEXT NOT NULL, row_count BIGINT NOT NULL,
+                first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, earliest_at_ms BIGINT NOT NULL, latest_at_ms BIGINT NOT NULL,
+                sha256 CHAR(64) NOT NULL, PRIMARY KEY (archive_first_seq, period)) \(table)
+            """,
+        ]),
         // Audit queries at chain scale (issue 14): a time window becomes a sequence range through `ledger_days` (per UTC
         // day of `at`, the lowest and highest sequence, kept by every ledger write), walked on the index of the other
         // filters (`AuditQuery.indexName`), so `stock_movements_by_time` is dropped; an actor with a reason gets its

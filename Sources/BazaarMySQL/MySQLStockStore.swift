@@ -233,11 +233,17 @@ public final class MySQLStockStore: StockStore {
         }
     }
 
-    /// The invariant check reads the primary: it must be authoritative, not merely recent.
+    /// The invariant check reads the primary: it must be authoritative, not merely recent. The pair's checkpoint
+    /// (what archiving removed) plus the ledger after it, in one statement (one snapshot).
     public func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64) {
         try await onPrimary { connection in
-            let row = try connection.select("SELECT COALESCE(SUM(delta), 0), COUNT(*) FROM stock_movements WHERE store_id = ? AND product_id = ?",
-                                            [storeID, productID])[0]
+            let row = try connection.select("""
+                SELECT CAST(COALESCE(c.quantity, 0) + (SELECT COALESCE(SUM(m.delta), 0) FROM stock_movements m
+                        WHERE m.store_id = ? AND m.product_id = ? AND m.seq > COALESCE(c.through_seq, 0)) AS SIGNED),
+                    COALESCE(c.row_count, 0) + (SELECT COUNT(*) FROM stock_movements m
+                        WHERE m.store_id = ? AND m.product_id = ? AND m.seq > COALESCE(c.through_seq, 0))
+                FROM (SELECT 1 AS one) one LEFT JOIN ledger_checkpoints c ON c.store_id = ? AND c.product_id = ?
+                """, [storeID, productID, storeID, productID, storeID, productID])[0]
             return (try row.int(0), try row.int(1))
         }
     }

@@ -177,6 +177,26 @@ enum SQLiteSchema {
             "CREATE TABLE demand_backfill (id INTEGER PRIMARY KEY, after_store_id TEXT NOT NULL, done INTEGER NOT NULL)",
             "INSERT INTO demand_backfill (id, after_store_id, done) VALUES (1, '', 0)",
         ]),
+        // Ledger retention (`bazaar archive`, issue 14): each pair's balance at the last cut-off that reached it
+        // (invariant 1 reads checkpoint + the ledger after it), the runs and their files.
+        (12, [
+            """
+            CREATE TABLE ledger_checkpoints (
+                store_id TEXT NOT NULL, product_id TEXT NOT NULL, quantity INTEGER NOT NULL, row_count INTEGER NOT NULL,
+                through_seq INTEGER NOT NULL, PRIMARY KEY (store_id, product_id)) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE ledger_archives (
+                first_seq INTEGER PRIMARY KEY, last_seq INTEGER NOT NULL, cutoff_ms INTEGER NOT NULL, directory TEXT NOT NULL,
+                row_count INTEGER NOT NULL, deleted_through_seq INTEGER NOT NULL, created_at_ms INTEGER NOT NULL, completed_at_ms INTEGER)
+            """,
+            """
+            CREATE TABLE ledger_archive_files (
+                archive_first_seq INTEGER NOT NULL, period TEXT NOT NULL, file TEXT NOT NULL, row_count INTEGER NOT NULL,
+                first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, earliest_at_ms INTEGER NOT NULL, latest_at_ms INTEGER NOT NULL,
+                sha256 TEXT NOT NULL, PRIMARY KEY (archive_first_seq, period)) WITHOUT ROWID
+            """,
+        ]),
         // Audit queries at chain scale (issue 14): a time window becomes a sequence range through `ledger_days` (per UTC
         // day of `at`, the lowest and highest sequence, kept by every ledger write), walked on the index of the other
         // filters (`AuditQuery.indexName`), so `stock_movements_by_time` (a window sorted by seq: 1.5 s at 4.8 M rows)

@@ -176,12 +176,20 @@ public final class SQLiteStockStore: StockStore {
 
     public func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64) {
         try await pool.read { db in
-            let row = try Row.fetchOne(db, sql: """
-                SELECT COALESCE(SUM(delta), 0), COUNT(*) FROM stock_movements WHERE store_id = ? AND product_id = ?
-                """, arguments: [storeID, productID])!
+            // The pair's checkpoint (what archiving removed) plus the ledger after it, in one snapshot.
+            let row = try Row.fetchOne(db, sql: Self.ledgerTotalsSQL, arguments: [storeID, productID, storeID, productID, storeID, productID])!
             return (row[0], row[1])
         }
     }
+
+    /// Invariant 1 with archiving: the checkpoint (0 when none) plus the deltas and rows after it.
+    static let ledgerTotalsSQL = """
+        SELECT COALESCE(c.quantity, 0) + (SELECT COALESCE(SUM(m.delta), 0) FROM stock_movements m
+                WHERE m.store_id = ? AND m.product_id = ? AND m.seq > COALESCE(c.through_seq, 0)),
+            COALESCE(c.row_count, 0) + (SELECT COUNT(*) FROM stock_movements m
+                WHERE m.store_id = ? AND m.product_id = ? AND m.seq > COALESCE(c.through_seq, 0))
+        FROM (SELECT 1) one LEFT JOIN ledger_checkpoints c ON c.store_id = ? AND c.product_id = ?
+        """
 
     // MARK: Catalog
 

@@ -12,7 +12,7 @@ struct Bazaar: AsyncParsableCommand {
         commandName: "bazaar",
         abstract: "Bazaar: exact, audited stock levels for retail chains.",
         version: BazaarVersion.current,
-        subcommands: [Serve.self, Migrate.self, Demo.self, Doctor.self, IntelligenceCommand.self, ForecastCommand.self, SimulateCommand.self],
+        subcommands: [Serve.self, Migrate.self, Demo.self, Doctor.self, Archive.self, IntelligenceCommand.self, ForecastCommand.self, SimulateCommand.self],
         defaultSubcommand: Serve.self)
 
     /// ArgumentParser's `main`, except that an error thrown while a command runs is first worded as a plain
@@ -130,6 +130,30 @@ struct Migrate: AsyncParsableCommand {
             let system = try await BazaarSystem.start(configuration: configuration, logger: options.logger(configuration))
             try await system.store.close()
             print("Schema is up to date.")
+        }
+    }
+}
+
+/// `bazaar archive`: the ledger's rows recorded before a cut-off go to gzip'd JSON Lines files (README, "Ledger
+/// retention"); each store x product keeps its balance at the cut-off; re-running resumes an interrupted run.
+struct Archive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Move the ledger rows recorded before a date to compressed files, keeping each pair's balance at that date.",
+        discussion: """
+            Writes DIR/ledger-<first>-<last>/ledger-YYYY-MM.jsonl.gz (one file per month) and manifest.json, syncs them, \
+            then records each store x product's balance at the cut-off and deletes the rows in batches. Safe to kill \
+            and run again: an interrupted run is resumed, a finished one is a no-op. The cut-off must be older than the \
+            idempotency window (at least 7 days by default) and the outbox must hold no movement before it.
+            """)
+    @OptionGroup var options: ConfigurationOptions
+    @Option(help: "The cut-off: a date (midnight UTC) such as 2026-01-01, or an RFC 3339 time.") var before: String
+    @Option(help: "The folder to write the archive files into (created if needed).") var output: String
+    @Option(help: "Ledger rows deleted per transaction (writers wait for one batch at most).") var batchRows = 5_000
+
+    func run() async throws {
+        try await options.run { configuration in
+            let report = try await LedgerArchiver.run(configuration: configuration, before: before, output: output, batchRows: batchRows)
+            print(report.summary)
         }
     }
 }
