@@ -66,6 +66,8 @@ public struct IntelligencePass: Service {
         public var items = 0
         public var evaluated = 0
         public var automatic = 0
+        /// Stores whose evaluation failed (retried by the next walk).
+        public var failed = 0
     }
 
     public func run() async throws {
@@ -94,23 +96,28 @@ public struct IntelligencePass: Service {
             for storeID in page {
                 if stop() { break }
                 walk.stores += 1
-                // Read first, lease only when there is work: a walk over a chain that is up to date writes nothing.
-                if !all, try await intelligence.dueItems(storeID: storeID).isEmpty { continue }
-                guard try await store.claimPass(storeID: storeID, holder: holder, nowMillis: intelligence.clock.nowMillis(), leaseMillis: leaseMillis) else {
-                    walk.leasedElsewhere += 1
-                    continue
-                }
                 do {
-                    let done = try await intelligence.recompute(storeID: storeID, all: all, shouldStop: stop)
+                    // Read first, lease only when there is work: a walk over a chain that is up to date writes nothing.
+                    if !all, try await intelligence.dueItems(storeID: storeID).isEmpty { continue }
+                    guard try await store.claimPass(storeID: storeID, holder: holder, nowMillis: intelligence.clock.nowMillis(),
+                                                    leaseMillis: leaseMillis) else {
+                        walk.leasedElsewhere += 1
+                        continue
+                    }
+                    let outcome: Result<IntelligenceService.StoreRecompute, any Error>
+                    do { outcome = .success(try await intelligence.recompute(storeID: storeID, all: all, shouldStop: stop)) } catch { outcome = .failure(error) }
+                    // Given back either way (a failed release just expires).
+                    try? await store.finishPass(storeID: storeID, holder: holder, nowMillis: intelligence.clock.nowMillis())
+                    let done = try outcome.get()
                     walk.items += done.items
                     walk.evaluated += done.evaluated
                     walk.automatic += done.automatic
                     onStore(storeID, done)
                 } catch {
-                    try? await store.finishPass(storeID: storeID, holder: holder, nowMillis: intelligence.clock.nowMillis())
-                    throw error
+                    // One store's failure (a deadlock, a lost connection) does not stop the walk; the next walk retries it.
+                    walk.failed += 1
+                    logger.warning("intelligence pass: a store failed", metadata: ["store_id": "\(storeID)", "error": "\(error)"])
                 }
-                try await store.finishPass(storeID: storeID, holder: holder, nowMillis: intelligence.clock.nowMillis())
             }
             guard page.count == pageSize, let last = page.last else { break }
             after = last

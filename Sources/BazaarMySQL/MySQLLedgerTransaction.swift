@@ -234,33 +234,12 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         return sequences
     }
 
-    /// Adds the batch's movements to `stock_demand_daily`: one row per store x product x day, in key order, in
-    /// statements of 400 rows. Every key's stock row is locked by this batch, so the rows of a key are only ever
-    /// written in ledger order: the closing level of the later batch wins.
+    /// Adds the batch's movements to `stock_demand_daily` (`MySQLStockStore.recordDemand`). Every key's stock row is
+    /// locked by this batch, so the rows of a key are only ever written in ledger order: the closing level of the
+    /// later batch wins.
     private func flushDemand() throws {
-        let rows = DemandDays.rollup(newMovements)
-        for chunk in chunks(rows.count) {
-            let values = try rows[chunk].map { row in
-                try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.day), .int(row.sold), .int(row.returned),
-                           .int(row.inStock ? 1 : 0), .int(row.closing), .int(newMovements[0].recordedAtMillis)]
-                    .map(connection.literal).joined(separator: ",") + ")"
-            }
-            try connection.run("""
-                INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
-                VALUES \(values.joined(separator: ","))
-                ON DUPLICATE KEY UPDATE sold = sold + VALUES(sold), returned = returned + VALUES(returned),
-                    in_stock = GREATEST(in_stock, VALUES(in_stock)), closing = VALUES(closing), updated_at_ms = VALUES(updated_at_ms)
-                """)
-        }
-    }
-
-    /// Widens (or creates) the `ledger_days` rows of these ranges: one statement, days in order.
-    static func extendLedgerDays(_ days: [Int64: ClosedRange<Int64>]) -> String {
-        let values = days.sorted { $0.key < $1.key }.map { "(\($0.key),\($0.value.lowerBound),\($0.value.upperBound))" }
-        return """
-            INSERT INTO ledger_days (day, min_seq, max_seq) VALUES \(values.joined(separator: ","))
-            ON DUPLICATE KEY UPDATE min_seq = LEAST(min_seq, VALUES(min_seq)), max_seq = GREATEST(max_seq, VALUES(max_seq))
-            """
+        guard let first = newMovements.first else { return }
+        try MySQLStockStore.recordDemand(newMovements, connection: connection, nowMillis: first.recordedAtMillis)
     }
 
     /// `('a','b'),('c','d'),...` for a row-constructor `IN`, 500 pairs a list (one statement each).

@@ -1,10 +1,28 @@
 public import BazaarCore
 public import BazaarDomain
-import MySQLClient
+public import MySQLClient
 
 /// Daily demand per store x product (issue 14), kept in the transaction of every ledger write, and what the
 /// intelligence's recompute pass reads and leases.
 extension MySQLStockStore: DemandStore, IntelligencePassStore {
+    /// Adds committed movements (ledger order) to `stock_demand_daily`, inside the caller's transaction (which holds
+    /// their stock rows' locks): one row per store x product x day, in key order, in statements of 400 rows.
+    public static func recordDemand(_ movements: [Movement], connection: MySQLConnection, nowMillis: Int64) throws {
+        let rows = DemandDays.rollup(movements)
+        for start in stride(from: 0, to: rows.count, by: 400) {
+            let values = try rows[start..<min(start + 400, rows.count)].map { row in
+                try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.day), .int(row.sold), .int(row.returned),
+                           .int(row.inStock ? 1 : 0), .int(row.closing), .int(nowMillis)].map(connection.literal).joined(separator: ",") + ")"
+            }
+            try connection.run("""
+                INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
+                VALUES \(values.joined(separator: ","))
+                ON DUPLICATE KEY UPDATE sold = sold + VALUES(sold), returned = returned + VALUES(returned),
+                    in_stock = GREATEST(in_stock, VALUES(in_stock)), closing = VALUES(closing), updated_at_ms = VALUES(updated_at_ms)
+                """)
+        }
+    }
+
     static let demandColumns = "store_id, product_id, day, sold, returned, in_stock, closing"
 
     static func demandDay(_ row: MySQLRow) throws -> DemandDay {
@@ -146,7 +164,9 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
     }
 
     public func claimPass(storeID: String, holder: String, nowMillis: Int64, leaseMillis: Int64) async throws -> Bool {
-        try await writeOnPrimary { connection in
+        // Two statements, each its own transaction: in one, two nodes' INSERT IGNOREs would both hold the row's shared
+        // lock and deadlock on the UPDATE's exclusive one.
+        try await onPrimary { connection in
             _ = try connection.execute("INSERT IGNORE INTO intelligence_pass (store_id, holder, lease_until_ms, passed_at_ms) VALUES (?, '', 0, 0)", [storeID])
             // The lease's end always moves forward (milliseconds), so a taken lease is one changed row.
             return try connection.execute("""
@@ -156,13 +176,13 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
     }
 
     public func finishPass(storeID: String, holder: String, nowMillis: Int64) async throws {
-        _ = try await writeOnPrimary { connection in
+        _ = try await onPrimary { connection in
             try connection.execute("UPDATE intelligence_pass SET lease_until_ms = 0, passed_at_ms = ? WHERE store_id = ? AND holder = ?",
                                    [nowMillis, storeID, holder])
         }
     }
 
     public func oldestThresholdMillis() async throws -> Int64? {
-        try await onPrimary { connection in try connection.select("SELECT MIN(computed_at_ms) FROM stock_thresholds").first?.optionalInt(0) }
+        try await onPrimary { connection in try connection.select("SELECT MIN(computed_at_ms) FROM stock_thresholds WHERE computed_at_ms > 0").first?.optionalInt(0) }
     }
 }

@@ -166,6 +166,6 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
     }
 
     public func oldestThresholdMillis() async throws -> Int64? {
-        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MIN(computed_at_ms) FROM stock_thresholds") }
+        try await pool.read { db in try Int64.fetchOne(db, sql: "SELECT MIN(computed_at_ms) FROM stock_thresholds WHERE computed_at_ms > 0") }
     }
 }

@@ -15,7 +15,8 @@ public protocol IntelligencePassStore: Sendable {
     func claimPass(storeID: String, holder: String, nowMillis: Int64, leaseMillis: Int64) async throws -> Bool
     /// Gives the lease back (only `holder`'s).
     func finishPass(storeID: String, holder: String, nowMillis: Int64) async throws
-    /// When the oldest stored thresholds were computed (nil when none are stored).
+    /// When the oldest stored thresholds were computed (nil when none are stored). Rows marked stale (computed at 0:
+    /// a demand anomaly, an override) are left out: the next walk recomputes them whatever the age says.
     func oldestThresholdMillis() async throws -> Int64?
 }
 
