@@ -194,6 +194,15 @@ try:
     check(cells == (str(first["at_risk"]), str(first["open_alerts"])), f"the top store's at-risk and alert counts are the API's {cells}")
     totals = driver.find_element(By.ID, "chain-totals").text
     check(str(sum(s["open_alerts"] for s in stores.values())) in totals, "the totals add the open alerts up")
+    # The trend of each store: a line drawn from the API's own numbers (its label names their total and today's).
+    trend_store = max(stores.values(), key=lambda s: sum(s["trend"]["units"]))
+    check(sum(trend_store["trend"]["units"]) > 0 and len(trend_store["trend"]["units"]) == 15,
+          f"the overview carries 15 days of sales per store ({trend_store['store_id']}: {trend_store['trend']})")
+    spark = driver.find_element(By.CSS_SELECTOR, f"#chain-table tr[data-store='{trend_store['store_id']}'] svg.spark")
+    label = spark.get_attribute("aria-label")
+    total_units = sum(trend_store["trend"]["units"])
+    check(f"{total_units:,} in all" in label and spark.find_elements(By.CSS_SELECTOR, "path"),
+          f"each store's sales trend is drawn, labelled with the API's total ({label!r})")
     shot("1-chain-overview")
     city = Select(driver.find_element(By.CSS_SELECTOR, "select[data-attr=city]"))
     some_city = city.options[1].get_attribute("value")

@@ -85,6 +85,9 @@ public struct StoreItem: Sendable, Equatable {
 public enum OverviewQuery {
     public static let maxStores = ReplenishmentQuery.excessWidth
     public static let defaultStores = 50
+    /// Days of demand trend a page of the overview may ask for (`trend_days`), and what it gets when it does not ask.
+    public static let maxTrendDays = 90
+    public static let defaultTrendDays = 14
 }
 
 extension StockService {

@@ -1,3 +1,4 @@
+import BazaarCore
 import BazaarDomain
 import Foundation
 import Hummingbird
@@ -125,5 +126,47 @@ struct ReplenishmentSettingsAnswer: Encodable {
         try o.encode(overrides.reviewPeriodDays, forKey: .reviewPeriodDays)
         try o.encode(overrides.packSize, forKey: .packSize)
         try o.encode(overrides.serviceLevel, forKey: .serviceLevel)
+    }
+}
+
+/// A store of the chain overview: what needs action, and its demand trend.
+struct StoreOverviewAnswer: Encodable {
+    var storeID: String
+    var name: String
+    var attributes: JSONValue
+    var counts: StoreCounts
+    var trend: Trend
+
+    /// Units sold net of returns a day, oldest first from `start` (a date) to today.
+    struct Trend: Encodable {
+        var start: String
+        var units: [Int64]
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case storeID = "store_id", name, attributes, items, stockOuts = "stock_outs", atRisk = "at_risk"
+        case withoutThresholds = "without_thresholds", openAlerts = "open_alerts", acknowledgedAlerts = "acknowledged_alerts", trend
+    }
+
+    init(_ overview: StoreOverview, trend: Trend) throws {
+        storeID = overview.store.id
+        name = overview.store.name
+        attributes = try Answer.attributes(overview.store.attributesJSON)
+        counts = overview.counts
+        self.trend = trend
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(storeID, forKey: .storeID)
+        try c.encode(name, forKey: .name)
+        try c.encode(attributes, forKey: .attributes)
+        try c.encode(counts.items, forKey: .items)
+        try c.encode(counts.stockOuts, forKey: .stockOuts)
+        try c.encode(counts.atRisk, forKey: .atRisk)
+        try c.encode(counts.withoutThresholds, forKey: .withoutThresholds)
+        try c.encode(counts.openAlerts, forKey: .openAlerts)
+        try c.encode(counts.acknowledgedAlerts, forKey: .acknowledgedAlerts)
+        try c.encode(trend, forKey: .trend)
     }
 }

@@ -85,7 +85,7 @@ public struct BazaarRouter: Sendable {
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)
         IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
         WebhookController(webhooks: services.webhooks).register(&registrar, on: authenticated)
-        OverviewController(stock: services.stock).register(&registrar, on: authenticated)
+        OverviewController(stock: services.stock, intelligence: services.intelligence).register(&registrar, on: authenticated)
         LiveController(stock: services.stock, feed: services.live, keys: services.keys).register(&registrar, on: authenticated)
         ReservationController(reservations: services.reservations).register(&registrar, on: authenticated)
         PurchaseOrderController(orders: services.purchaseOrders,

@@ -2,10 +2,11 @@ import BazaarCore
 import BazaarDomain
 import Hummingbird
 
-/// The dashboard's reads: the chain overview (stores with what needs action) and a store's items with product names,
-/// stored thresholds and a status. Paged, at a fixed number of queries a page.
+/// The dashboard's reads: the chain overview (stores with what needs action and their demand trend) and a store's
+/// items with product names, stored thresholds and a status. Paged, at a fixed number of queries a page.
 struct OverviewController {
     let stock: StockService
+    let intelligence: IntelligenceService
 
     func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
         routes.on(group, .get, "/v1/overview", overview)
@@ -13,27 +14,31 @@ struct OverviewController {
     }
 
     /// A page of the stores the caller may read (every store, or a store key's own), in id order, each with its
-    /// counts of items, stock-outs, at-risk items, items without thresholds and active alerts.
+    /// counts of items, stock-outs, at-risk items, items without thresholds and active alerts, and its units sold a day
+    /// over the last `trend_days` days and today (from the daily demand rows: one more query a page).
     @Sendable func overview(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
-        let limit = try request.query("limit").map { text in
-            guard let n = Int(text), (1...OverviewQuery.maxStores).contains(n) else {
-                throw Problem.badParameter("limit", "must be an integer from 1 to \(OverviewQuery.maxStores)")
-            }
-            return n
-        } ?? OverviewQuery.defaultStores
+        let limit = try Self.integer(request, "limit", in: 1...OverviewQuery.maxStores) ?? OverviewQuery.defaultStores
+        let trendDays = try Self.integer(request, "trend_days", in: 1...OverviewQuery.maxTrendDays) ?? OverviewQuery.defaultTrendDays
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
         let readable: Set<String>? = caller.may(.readAllStores) ? nil : caller.stores.filter { caller.may(.readStock(storeID: $0)) }
         let page = try await stock.overview(readable: readable, afterStoreID: after, limit: limit)
-        let items = page.stores.map { o in
-            let c = o.counts
-            return """
-                {"store_id":\(JSON.quoted(o.store.id)),"name":\(JSON.quoted(o.store.name)),"attributes":\(o.store.attributesJSON),\
-                "items":\(c.items),"stock_outs":\(c.stockOuts),"at_risk":\(c.atRisk),"without_thresholds":\(c.withoutThresholds),\
-                "open_alerts":\(c.openAlerts),"acknowledged_alerts":\(c.acknowledgedAlerts)}
-                """
+        let trends = try await intelligence.storeTrends(storeIDs: page.stores.map(\.store.id), days: trendDays)
+        let start = RFC3339.formatDate(epochDay: RFC3339.epochDay(millis: intelligence.clock.nowMillis()) - Int64(trendDays))
+        let items = try page.stores.map { o in
+            try StoreOverviewAnswer(o, trend: StoreOverviewAnswer.Trend(start: start, units: trends[o.store.id] ?? []))
         }
-        return JSONResponse.page(items, nextCursor: page.next.map(Cursor.encode(identifier:)))
+        return try Answer.make(Answer.Page(items: items, nextCursor: page.next.map(Cursor.encode(identifier:))))
+    }
+
+    /// An optional integer query parameter within `range` (400 otherwise).
+    static func integer(_ request: Request, _ name: String, in range: ClosedRange<Int>) throws -> Int? {
+        try request.query(name).map { text in
+            guard let n = Int(text), range.contains(n) else {
+                throw Problem.badParameter(name, "must be an integer from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return n
+        }
     }
 
     /// A page of one store's items in product id order: level, product name, stored thresholds, days of cover, status

@@ -46,6 +46,45 @@ struct OverviewTests {
         }
     }
 
+    /// Issue 18: each store's sales a day, from the daily demand rows, oldest first up to today; returns count
+    /// against sales; another store's sales never show in this one's line.
+    @Test func overviewCarriesEachStoresSalesTrend() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            let day: Int64 = 86_400_000
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            func at(_ millis: Int64) -> String {
+                let formatter = ISO8601DateFormatter()
+                return formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000))
+            }
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 100, "reason": "receipt"}"#).status == 200)
+            // Two days ago: 7 sold; yesterday: 4 sold and 1 returned; today: 2 sold. S2 sells 50 today.
+            for (delta, reason, when) in [(-7, "sale", now - 2 * day), (-4, "sale", now - day), (1, "return", now - day), (-2, "sale", now)] {
+                let reply = try await client.call(.post, "/update-stock/S1/P1",
+                                                  body: #"{"delta": \#(delta), "reason": "\#(reason)", "occurred_at": "\#(at(when))"}"#)
+                #expect(reply.status == 200, "\(reply.body)")
+            }
+            #expect(try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": 60, "reason": "receipt"}"#).status == 200)
+            #expect(try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": -50, "reason": "sale"}"#).status == 200)
+
+            let page = try await client.call(.get, "/v1/overview?trend_days=3")
+            #expect(page.status == 200, "\(page.body)")
+            let s1 = try #require(page.items.first { $0["store_id"] as? String == "S1" }?["trend"] as? [String: Any])
+            #expect(s1["units"] as? [Int] == [0, 7, 3, 2], "\(s1)")
+            #expect(s1["start"] as? String == String(at(now - 3 * day).prefix(10)))
+            let s2 = try #require(page.items.first { $0["store_id"] as? String == "S2" }?["trend"] as? [String: Any])
+            #expect(s2["units"] as? [Int] == [0, 0, 0, 50])
+            // The default: 14 days and today.
+            let standard = try await client.call(.get, "/v1/overview")
+            #expect((standard.items.first?["trend"] as? [String: Any])?["units"] as? [Int] != nil)
+            #expect(((standard.items.first?["trend"] as? [String: Any])?["units"] as? [Int])?.count == 15)
+            for bad in ["0", "91", "x", "-1"] {
+                let reply = try await client.call(.get, "/v1/overview?trend_days=\(bad)")
+                #expect(reply.status == 400 && reply.body.contains("trend_days"), "\(bad): \(reply.body)")
+            }
+        }
+    }
+
     @Test func storeItemsCarryNamesThresholdsAndAStatus() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { _, client in
