@@ -225,7 +225,8 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         #expect(try await store.product(id: "P1") == Product(id: "P1", name: "q", attributesJSON: #"{"a":1}"#, leadTimeDays: 2,
                                                              reviewPeriodDays: 3, packSize: 12, serviceLevel: 0.9, createdAtMillis: 1,
                                                              updatedAtMillis: 6))
-        #expect(try await store.store(id: "S1")?.createdAtMillis == 1)
+        #expect(try await !store.upsertStore(Store(id: "S1", name: "Again", createdAtMillis: 50, updatedAtMillis: 51)))
+        #expect(try await store.store(id: "S1") == Store(id: "S1", name: "Again", createdAtMillis: 1, updatedAtMillis: 51))
         // Pages in byte order of the id (every character of the identifier alphabet sorts the same on every engine).
         let ids = ["a", "Z", "_x", "-1", "9", "S1", "S10", "S2", ":k", ".d", "S1.5"]
         for id in ids where id != "S1" { _ = try await store.upsertStore(Store(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
