@@ -93,6 +93,8 @@ extension MySQLStockStore: BulkLoadStore {
                     }
                     try connection.run(MySQLLedgerTransaction.extendLedgerDays(days))
                 }
+                // Daily demand (issue 14), as every ledger write keeps it.
+                try Self.recordDemand(chunk.movements, connection: connection, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
             }
         }
     }

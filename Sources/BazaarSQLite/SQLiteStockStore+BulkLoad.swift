@@ -1,6 +1,7 @@
 public import BazaarCore
 public import BazaarDomain
 import GRDB
+import GRDBSQLite
 
 /// Bulk history on SQLite (`bazaar demo` at chain sizes): a chunk is one transaction on the writer, prepared
 /// statements reused for every row, nothing in the outbox.
@@ -34,6 +35,7 @@ extension SQLiteStockStore: BulkLoadStore {
             // writer while it loads (set again on each chunk: the writer connection is GRDB's, and cheap to ask).
             try db.execute(sql: "PRAGMA cache_size = -262144")
             try db.inTransaction(.immediate) {
+                // Bound through SQLite's own calls: GRDB's argument arrays cost more than the insert at these counts.
                 let insert = try db.makeStatement(sql: """
                     INSERT INTO stock_movements (movement_id, store_id, product_id, delta, quantity_before, quantity_after,
                         version, reason, reference, actor, at_ms, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -41,27 +43,63 @@ extension SQLiteStockStore: BulkLoadStore {
                 let event = try db.makeStatement(sql: "INSERT INTO outbox (movement_seq) VALUES (?)")
                 var days: [Int64: ClosedRange<Int64>] = [:]
                 for m in chunk.movements {
-                    try insert.execute(arguments: [
-                        m.movementID, m.storeID, m.productID, m.delta, m.quantityBefore, m.quantityAfter, m.version,
-                        m.reason.rawValue, m.reference, m.actor, m.atMillis, m.recordedAtMillis,
-                    ])
+                    let row = insert.sqliteStatement
+                    sqlite3_reset(row)
+                    Self.bind(row, 1, m.movementID)
+                    Self.bind(row, 2, m.storeID)
+                    Self.bind(row, 3, m.productID)
+                    sqlite3_bind_int64(row, 4, m.delta)
+                    sqlite3_bind_int64(row, 5, m.quantityBefore)
+                    sqlite3_bind_int64(row, 6, m.quantityAfter)
+                    sqlite3_bind_int64(row, 7, m.version)
+                    Self.bind(row, 8, m.reason.rawValue)
+                    if let reference = m.reference { Self.bind(row, 9, reference) } else { sqlite3_bind_null(row, 9) }
+                    Self.bind(row, 10, m.actor)
+                    sqlite3_bind_int64(row, 11, m.atMillis)
+                    sqlite3_bind_int64(row, 12, m.recordedAtMillis)
+                    let code = sqlite3_step(row)
+                    guard code == SQLITE_DONE else {
+                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    }
                     let sequence = db.lastInsertedRowID, day = AuditQuery.ledgerDay(ofMillis: m.atMillis)
                     if chunk.publish { try event.execute(arguments: [sequence]) }
                     days[day] = days[day].map { min($0.lowerBound, sequence)...max($0.upperBound, sequence) } ?? sequence...sequence
                 }
+                sqlite3_reset(insert.sqliteStatement)
                 let level = try db.makeStatement(sql: """
                     INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES (?, ?, ?, ?, ?)
                     ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = excluded.quantity, version = excluded.version,
                         updated_at_ms = excluded.updated_at_ms
                     """)
-                for row in chunk.levels {
-                    try level.execute(arguments: [row.storeID, row.productID, row.level.quantity, row.level.version, row.level.updatedAtMillis])
+                for stock in chunk.levels {
+                    let row = level.sqliteStatement
+                    sqlite3_reset(row)
+                    Self.bind(row, 1, stock.storeID)
+                    Self.bind(row, 2, stock.productID)
+                    sqlite3_bind_int64(row, 3, stock.level.quantity)
+                    sqlite3_bind_int64(row, 4, stock.level.version)
+                    sqlite3_bind_int64(row, 5, stock.level.updatedAtMillis)
+                    let code = sqlite3_step(row)
+                    guard code == SQLITE_DONE else {
+                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
+                    }
                 }
+                sqlite3_reset(level.sqliteStatement)
                 let day = try db.makeStatement(sql: SQLiteLedgerTransaction.extendLedgerDay)
                 for (key, range) in days { try day.execute(arguments: [key, range.lowerBound, range.upperBound]) }
                 // Daily demand (issue 14), as every ledger write keeps it.
                 try Self.recordDemand(chunk.movements, db: db, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
                 return .commit
+            }
+        }
+    }
+
+    /// Binds a text parameter (copied by SQLite: `SQLITE_TRANSIENT`).
+    private static func bind(_ statement: OpaquePointer?, _ index: Int32, _ text: String) {
+        var text = text
+        text.withUTF8 { bytes in
+            _ = bytes.withMemoryRebound(to: CChar.self) { chars in
+                sqlite3_bind_text(statement, index, chars.baseAddress, Int32(chars.count), unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }
         }
     }
