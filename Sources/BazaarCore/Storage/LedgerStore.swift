@@ -20,6 +20,7 @@ public protocol LedgerStore: Sendable {
     func auditLog(_ query: AuditQuery) async throws -> [Movement]
     /// Oldest first, strictly after `afterSequence`.
     func movements(afterSequence: Int64, limit: Int) async throws -> [Movement]
-    /// The sum of ledger deltas and the number of ledger rows (invariant 1 check).
+    /// Invariant 1's totals of one pair: its checkpoint (what `bazaar archive` removed, see `LedgerArchiveStore`; 0
+    /// when none) plus the deltas and the number of its ledger rows after it, read in one snapshot.
     func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64)
 }
