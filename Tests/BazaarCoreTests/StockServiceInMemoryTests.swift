@@ -185,6 +185,7 @@ final class RecordingCache: StockCache {
         let ledger = try await f.memory.movements(afterSequence: 0, limit: 100_000)
         #expect(Int64(ledger.count) == rows && ledger.map(\.sequence) == Array(1...Int64(ledger.count)), "one sequence per row, in order")
         #expect(Set(ledger.map(\.movementID)).count == ledger.count)
+        #expect(ledger.map(\.recordedAtMillis) == ledger.map(\.recordedAtMillis).sorted(), "commit times never go back along the ledger")
         #expect(try await f.memory.outboxDepth() == ledger.count, "one event per movement")
     }
 

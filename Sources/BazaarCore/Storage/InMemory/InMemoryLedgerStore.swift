@@ -27,8 +27,9 @@ public final class InMemoryLedgerStore: LedgerStore, Sendable {
     /// One transaction for all `requests`, in order, like an engine's group commit: a `DomainError` undoes its
     /// request only; any other error undoes the whole transaction and fails every request.
     private func commit(_ requests: [WriteRequest]) -> [Result<WriteReceipt, any Error>] {
-        let now = clock.nowMillis()
-        return tables.withLock { tables in
+        tables.withLock { tables in
+            // Read under the lock, as the engines' writers do: commit times never go back along the ledger.
+            let now = clock.nowMillis()
             // The tables are moved into the transaction and back, never copied (a copy would cost the whole store
             // on the first change).
             var tx = InMemoryLedgerTransaction(tables: InMemoryTables())
