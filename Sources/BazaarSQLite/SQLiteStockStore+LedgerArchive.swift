@@ -40,6 +40,10 @@ extension SQLiteStockStore: LedgerArchiveStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [archive.firstSequence, archive.lastSequence, archive.cutoffMillis, archive.directory, archive.rows,
                                  archive.firstSequence - 1, archive.createdAtMillis])
+            // A replay answers from its movements' rows: the records of the rows about to go (made in their
+            // transaction, at their recorded time, so before the cut-off) go first. They are past their retention
+            // (the cut-off is older than the idempotency window); `MaintenanceService` may not have purged them yet.
+            try db.execute(sql: "DELETE FROM idempotency_keys WHERE created_at_ms < ?", arguments: [archive.cutoffMillis])
             for file in archive.files {
                 try db.execute(sql: """
                     INSERT INTO ledger_archive_files (archive_first_seq, period, file, row_count, first_seq, last_seq, earliest_at_ms,

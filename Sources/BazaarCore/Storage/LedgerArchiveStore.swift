@@ -17,7 +17,8 @@ public protocol LedgerArchiveStore: Sendable {
     func archiveBounds(cutoffMillis: Int64) async throws -> ArchiveBounds
     /// Ledger rows with `afterSequence < seq <= throughSequence`, oldest first, at most `limit`. On the primary.
     func movements(afterSequence: Int64, throughSequence: Int64, limit: Int) async throws -> [Movement]
-    /// Records a run whose files are written and synced (nothing is deleted yet); recording the same run again
+    /// Records a run whose files are written and synced (no ledger row is deleted yet), and forgets the idempotency
+    /// records made before its cut-off (a replay answers from its movements' rows); recording the same run again
     /// (same first sequence) changes nothing.
     func recordArchive(_ archive: LedgerArchive) async throws
     /// Every recorded run, oldest first, with its files. Read where the audit trail is read.
