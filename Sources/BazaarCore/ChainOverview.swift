@@ -82,6 +82,39 @@ public struct StoreItem: Sendable, Equatable {
 
 /// Page sizes of the overview reads: `storeCounts` takes exactly `ReplenishmentQuery.excessWidth` store ids (padded),
 /// one fixed statement text whatever the page.
+/// One row of an engine's store-counts statement: part 0 carries a store's stock counts (items, stock-outs, at
+/// risk, without thresholds), part 1 its alert counts (open, acknowledged in the second and third values).
+public struct StoreCountsRow: Sendable {
+    public var storeID: String
+    public var part: Int64
+    public var values: (Int, Int, Int, Int)
+
+    public init(storeID: String, part: Int64, values: (Int, Int, Int, Int)) {
+        self.storeID = storeID
+        self.part = part
+        self.values = values
+    }
+}
+
+extension StoreCounts {
+    /// The counts of `storeIDs`, in that order, from the rows of the store-counts statement (a store with neither a
+    /// stock row nor an active alert is missing). The one reading of those rows, whatever the engine.
+    public static func assemble(_ rows: [StoreCountsRow], in storeIDs: [String]) -> [StoreCounts] {
+        var counts: [String: StoreCounts] = [:]
+        for row in rows {
+            var c = counts[row.storeID] ?? StoreCounts(storeID: row.storeID)
+            if row.part == 0 {
+                (c.items, c.stockOuts, c.atRisk, c.withoutThresholds) = row.values
+            } else {
+                c.openAlerts = row.values.1
+                c.acknowledgedAlerts = row.values.2
+            }
+            counts[row.storeID] = c
+        }
+        return storeIDs.compactMap { counts[$0] }
+    }
+}
+
 public enum OverviewQuery {
     public static let maxStores = ReplenishmentQuery.excessWidth
     public static let defaultStores = 50
@@ -90,7 +123,18 @@ public enum OverviewQuery {
     public static let defaultTrendDays = 14
 }
 
-extension StockService {
+/// The dashboard's reads: the chain overview (stores with what needs action) and a store's items. Paged, at a fixed
+/// number of queries a page whatever the chain's size; read where listings are read (a replica on MySQL).
+public final class OverviewService: Sendable {
+    public typealias Storage = OverviewStore & CatalogStore
+    let store: any Storage
+    let catalog: CatalogIndex
+
+    public init(store: any Storage, catalog: CatalogIndex) {
+        self.store = store
+        self.catalog = catalog
+    }
+
     /// A page of the chain overview: the stores the caller may read (`readable`: the key's stores, or nil for every
     /// store) after `afterStoreID`, in id order, at most `limit` (1 to `OverviewQuery.maxStores`), each with its counts.
     /// Cost: one query for the page of stores (for a store key, one per store of the page) and one aggregate query

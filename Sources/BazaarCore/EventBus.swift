@@ -38,6 +38,8 @@ public final class InProcessEventBus: EventPublisher {
     /// Events handed to a subscriber and not yet taken by it.
     final class Backlog: Sendable {
         let count = Atomic<Int>(0)
+        /// Set when the subscription ends: nothing drains the backlog any more, so nobody may wait on it.
+        let ended = Atomic<Bool>(false)
     }
 
     private let subscribers = Mutex<[Int: Subscriber]>([:])
@@ -52,6 +54,7 @@ public final class InProcessEventBus: EventPublisher {
         let backlog = Backlog()
         subscribers.withLock { $0[id] = Subscriber(topic: topic, continuation: continuation, backlog: backlog) }
         continuation.onTermination = { [weak self] _ in
+            backlog.ended.store(true, ordering: .relaxed)
             _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
         }
         return Subscription(stream: stream, backlog: backlog)
@@ -61,7 +64,7 @@ public final class InProcessEventBus: EventPublisher {
         let current = subscribers.withLock { Array($0.values) }
         for subscriber in current {
             for event in events where event.topic == subscriber.topic {
-                while subscriber.backlog.count.load(ordering: .relaxed) >= highWater {
+                while subscriber.backlog.count.load(ordering: .relaxed) >= highWater && !subscriber.backlog.ended.load(ordering: .relaxed) {
                     try await Task.sleep(for: .milliseconds(2))
                 }
                 subscriber.backlog.count.add(1, ordering: .relaxed)

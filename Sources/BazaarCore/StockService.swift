@@ -5,12 +5,16 @@ import Crypto
 public final class StockService: Sendable {
     public static let maxBatchSize = 100
 
-    public let store: any StockStore
+    /// What the stock use cases need of storage: the ledger, the catalog (behind `catalog`), and alerts (a write that
+    /// takes `available` below zero opens `over_reserved`).
+    public typealias Storage = LedgerStore & CatalogStore & AlertStore
+
+    public let store: any Storage
     public let cache: any StockCache
     public let catalog: CatalogIndex
     let outboxSignal: OutboxSignal
 
-    public init(store: any StockStore, cache: any StockCache, catalog: CatalogIndex, outboxSignal: OutboxSignal) {
+    public init(store: any Storage, cache: any StockCache, catalog: CatalogIndex, outboxSignal: OutboxSignal) {
         self.store = store
         self.cache = cache
         self.catalog = catalog

@@ -24,13 +24,16 @@ public struct APIServices: Sendable {
     public var purchaseOrders: PurchaseOrderService
     /// Stores and products.
     public var catalog: CatalogService
+    /// The dashboard's reads.
+    public var overview: OverviewService
     /// The archive runs of the ledger (`bazaar archive`), named by the ledger's history answers.
     public var ledgerArchives: LedgerArchives
 
     public init(stock: StockService, intelligence: IntelligenceService, webhooks: WebhookService, keys: APIKeyService, limiter: any RateLimiter, healthChecks: [HealthCheck],
                 metricsText: @escaping @Sendable () -> String, clock: WallClock = .system, reservations: ReservationService? = nil,
                 authFailures: FailedAuthThrottle = FailedAuthThrottle(), consistencyTokens: ConsistencyTokenSigner? = nil,
-                addressLimit: AddressRateLimit? = nil, live: LiveFeed? = nil, catalog: CatalogService? = nil) {
+                addressLimit: AddressRateLimit? = nil, live: LiveFeed? = nil, catalog: CatalogService? = nil,
+                overview: OverviewService? = nil) {
         self.stock = stock
         self.intelligence = intelligence
         self.webhooks = webhooks
@@ -45,6 +48,8 @@ public struct APIServices: Sendable {
         self.reservations = reservations ?? ReservationService(stock: stock, clock: clock)
         self.purchaseOrders = PurchaseOrderService(stock: stock, clock: clock)
         self.catalog = catalog ?? CatalogService(store: stock.store, index: stock.catalog, clock: clock)
+        // Every engine keeps the overview's aggregates; a store that does not must be given an `overview`.
+        self.overview = overview ?? OverviewService(store: stock.store as! any OverviewService.Storage, catalog: stock.catalog)
         self.live = live ?? LiveFeed(source: .storage(stock.store))
         // Both engines keep archive runs beside the ledger.
         self.ledgerArchives = LedgerArchives(store: stock.store as? any LedgerArchiveStore)
@@ -85,7 +90,7 @@ public struct BazaarRouter: Sendable {
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)
         IntelligenceController(intelligence: services.intelligence, stock: services.stock).register(&registrar, on: authenticated)
         WebhookController(webhooks: services.webhooks).register(&registrar, on: authenticated)
-        OverviewController(stock: services.stock, intelligence: services.intelligence).register(&registrar, on: authenticated)
+        OverviewController(overview: services.overview, intelligence: services.intelligence).register(&registrar, on: authenticated)
         LiveController(stock: services.stock, feed: services.live, keys: services.keys).register(&registrar, on: authenticated)
         ReservationController(reservations: services.reservations).register(&registrar, on: authenticated)
         PurchaseOrderController(orders: services.purchaseOrders,

@@ -5,7 +5,7 @@ import Hummingbird
 /// The dashboard's reads: the chain overview (stores with what needs action and their demand trend) and a store's
 /// items with product names, stored thresholds and a status. Paged, at a fixed number of queries a page.
 struct OverviewController {
-    let stock: StockService
+    let overview: OverviewService
     let intelligence: IntelligenceService
 
     func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
@@ -22,7 +22,7 @@ struct OverviewController {
         let trendDays = try Self.integer(request, "trend_days", in: 1...OverviewQuery.maxTrendDays) ?? OverviewQuery.defaultTrendDays
         let after = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeIdentifier(c) } }
         let readable: Set<String>? = caller.may(.readAllStores) ? nil : caller.stores.filter { caller.may(.readStock(storeID: $0)) }
-        let page = try await stock.overview(readable: readable, afterStoreID: after, limit: limit)
+        let page = try await overview.overview(readable: readable, afterStoreID: after, limit: limit)
         let trends = try await intelligence.storeTrends(storeIDs: page.stores.map(\.store.id), days: trendDays)
         let start = RFC3339.formatDate(epochDay: RFC3339.epochDay(millis: intelligence.clock.nowMillis()) - Int64(trendDays))
         let items = try page.stores.map { o in
@@ -48,7 +48,7 @@ struct OverviewController {
         let storeID = try context.identifier("store_id")
         try caller.require(.readStock(storeID: storeID))
         let (limit, after) = try CatalogController.paging(request)
-        let rows = try await stock.storeItems(storeID: storeID, afterProductID: after, limit: limit + 1)
+        let rows = try await overview.storeItems(storeID: storeID, afterProductID: after, limit: limit + 1)
         return JSONResponse.page(rows, limit: limit, json: Self.json) { Cursor.encode(identifier: $0.productID) }
     }
 

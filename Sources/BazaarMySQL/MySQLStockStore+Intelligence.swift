@@ -14,8 +14,7 @@ extension MySQLStockStore {
     }
 
     /// The columns of `stock_thresholds` that `thresholds(from:at:)` reads, in its order.
-    static let thresholdColumns = ["daily_rate", "reorder_point", "order_up_to", "lead_time_days", "anomaly_above", "history_days",
-                                   "computed_at_ms", "model", "demand_class", "censored_days", "dispersion", "daily_lo", "daily_hi"]
+    static let thresholdColumns = SharedSQL.thresholdColumns
 
     static func thresholds(from row: MySQLRow, at i: Int) throws -> StockThresholds {
         StockThresholds(dailyRate: try row.double(i), reorderPoint: try row.double(i + 1), orderUpTo: try row.double(i + 2),
@@ -47,16 +46,7 @@ extension MySQLStockStore {
 
     public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
         try await onReplica { connection in
-            try connection.select("""
-                SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), l.quantity + l.incoming - l.reserved,
-                    \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
-                FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
-                LEFT JOIN products p ON p.id = l.product_id
-                LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
-                WHERE l.store_id = ? AND l.product_id > ? AND l.quantity + l.incoming - l.reserved <= t.reorder_point
-                    AND t.order_up_to > l.quantity + l.incoming - l.reserved
-                ORDER BY l.product_id LIMIT ?
-                """, [storeID, afterProductID ?? "", limit]).map { row in
+            try connection.select(SharedSQL.replenishmentItems, [storeID, afterProductID ?? "", limit]).map { row in
                 ReplenishmentItem(productID: try row.string(0), onHand: try row.int(1), thresholds: try Self.thresholds(from: row, at: 4),
                                   packSize: Int(try row.int(2)), position: try row.int(3))
             }

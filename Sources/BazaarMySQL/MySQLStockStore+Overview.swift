@@ -26,21 +26,11 @@ extension MySQLStockStore {
         let arguments: [any MySQLBindable] = ids + ids
         let rows = try await onReplica { connection in
             try connection.select(Self.storeCountsSQL, arguments).map { row in
-                (store: try row.string(0), part: try row.int(1), a: Int(try row.int(2)), b: Int(try row.int(3)),
-                 c: Int(try row.int(4)), d: Int(try row.int(5)))
+                StoreCountsRow(storeID: try row.string(0), part: try row.int(1),
+                               values: (Int(try row.int(2)), Int(try row.int(3)), Int(try row.int(4)), Int(try row.int(5))))
             }
         }
-        var counts: [String: StoreCounts] = [:]
-        for r in rows {
-            var c = counts[r.store] ?? StoreCounts(storeID: r.store)
-            if r.part == 0 {
-                c.items = r.a; c.stockOuts = r.b; c.atRisk = r.c; c.withoutThresholds = r.d
-            } else {
-                c.openAlerts = r.b; c.acknowledgedAlerts = r.c
-            }
-            counts[r.store] = c
-        }
-        return storeIDs.compactMap { counts[$0] }
+        return StoreCounts.assemble(rows, in: storeIDs)
     }
 
     public func storeItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [StoreItem] {

@@ -24,20 +24,10 @@ extension SQLiteStockStore {
         let ids = ReplenishmentQuery.padded(storeIDs)
         let rows = try await pool.read { db in
             try Row.fetchAll(db, sql: Self.storeCountsSQL, arguments: StatementArguments(ids + ids)).map { row in
-                (store: row[0] as String, part: row[1] as Int, a: row[2] as Int, b: row[3] as Int, c: row[4] as Int, d: row[5] as Int)
+                StoreCountsRow(storeID: row[0], part: row[1], values: (row[2], row[3], row[4], row[5]))
             }
         }
-        var counts: [String: StoreCounts] = [:]
-        for r in rows {
-            var c = counts[r.store] ?? StoreCounts(storeID: r.store)
-            if r.part == 0 {
-                c.items = r.a; c.stockOuts = r.b; c.atRisk = r.c; c.withoutThresholds = r.d
-            } else {
-                c.openAlerts = r.b; c.acknowledgedAlerts = r.c
-            }
-            counts[r.store] = c
-        }
-        return storeIDs.compactMap { counts[$0] }
+        return StoreCounts.assemble(rows, in: storeIDs)
     }
 
     public func storeItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [StoreItem] {

@@ -420,8 +420,7 @@ extension SQLiteStockStore {
     }
 
     /// The columns of `stock_thresholds` that `thresholds(from:at:)` reads, in its order (prefix them with `t.`).
-    static let thresholdColumns = ["daily_rate", "reorder_point", "order_up_to", "lead_time_days", "anomaly_above", "history_days",
-                                   "computed_at_ms", "model", "demand_class", "censored_days", "dispersion", "daily_lo", "daily_hi"]
+    static let thresholdColumns = SharedSQL.thresholdColumns
 
     static func thresholds(from row: Row, at i: Int) -> StockThresholds {
         StockThresholds(dailyRate: row[i], reorderPoint: row[i + 1], orderUpTo: row[i + 2], leadTimeDays: row[i + 3], anomalyAbove: row[i + 4],
@@ -449,16 +448,7 @@ extension SQLiteStockStore {
 
     public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), l.quantity + l.incoming - l.reserved,
-                    \(Self.thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
-                FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
-                LEFT JOIN products p ON p.id = l.product_id
-                LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
-                WHERE l.store_id = ? AND l.product_id > ? AND l.quantity + l.incoming - l.reserved <= t.reorder_point
-                    AND t.order_up_to > l.quantity + l.incoming - l.reserved
-                ORDER BY l.product_id LIMIT ?
-                """, arguments: [storeID, afterProductID ?? "", limit]).map { row in
+            try Row.fetchAll(db, sql: SharedSQL.replenishmentItems, arguments: [storeID, afterProductID ?? "", limit]).map { row in
                 ReplenishmentItem(productID: row[0], onHand: row[1], thresholds: Self.thresholds(from: row, at: 4), packSize: row[2],
                                   position: row[3])
             }

@@ -86,7 +86,7 @@ public final class ReservationService: Sendable {
 /// Opens `over_reserved` when a fact took `available` below zero (invariant 7). After the commit, like the other
 /// alerts; one active alert per store x product (the alerts table's unique condition).
 enum OverReserved {
-    static func check(_ receipt: WriteReceipt, store: any StockStore) async {
+    static func check(_ receipt: WriteReceipt, store: any AlertStore) async {
         for (movement, level) in zip(receipt.movements, receipt.levels) where level.available < 0 && level.reserved > 0 {
             let alert = Alert(
                 id: "alr_" + Hex.random(bytes: 10), kind: .overReserved, status: .open, storeID: movement.storeID,

@@ -1,0 +1,23 @@
+/// SQL that SQLite and MySQL/MariaDB accept as the same text, written once for both engines: they differ in how
+/// they bind arguments and read rows, not in what these statements say. (Filters are built the same way:
+/// `AuditQuery.sql(selecting:)`.)
+public enum SharedSQL {
+    /// The columns of stored `StockThresholds`, in the order each engine's row reader takes them.
+    public static let thresholdColumns = ["daily_rate", "reorder_point", "order_up_to", "lead_time_days", "anomaly_above", "history_days",
+                                          "computed_at_ms", "model", "demand_class", "censored_days", "dispersion", "daily_lo", "daily_hi"]
+
+    /// `IntelligenceStore.replenishmentItems`: a store's items at or below their reorder point by inventory position
+    /// (on hand + incoming - reserved) and short of their order-up-to level, in product id order. Arguments: store id,
+    /// the product id to start after ("" for the first page), the limit. Columns: product id, on hand, pack size
+    /// (the store's override, else the product's), position, then `thresholdColumns`.
+    public static let replenishmentItems = """
+        SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), l.quantity + l.incoming - l.reserved,
+            \(thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
+        FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+        LEFT JOIN products p ON p.id = l.product_id
+        LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
+        WHERE l.store_id = ? AND l.product_id > ? AND l.quantity + l.incoming - l.reserved <= t.reorder_point
+            AND t.order_up_to > l.quantity + l.incoming - l.reserved
+        ORDER BY l.product_id LIMIT ?
+        """
+}
