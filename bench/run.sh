@@ -6,6 +6,7 @@
 # BENCH_REDIS=1 runs the node with the Redis cache and limiter (scripts/services/redis.sh) and reports the cache's
 # hit rates and Redis commands per request. At the end, the cached read against the baseline in alternating rounds
 # (BENCH_ROUNDS, default 3): the median ratio is the figure to compare with a goal.
+# BENCH_BIN=path runs that binary instead of building one (to compare two builds back to back).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION=${1:-10}
@@ -14,7 +15,8 @@ PORT=${BENCH_PORT:-18181}
 export BENCH_KEY=bench-admin-key-0123456789 BENCH_STORES=100 BENCH_PRODUCTS=100
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
-swift build -c release --product bazaar >/dev/null
+BIN=${BENCH_BIN:-}
+if [ -z "$BIN" ]; then swift build -c release --product bazaar >/dev/null; BIN=.build/release/bazaar; fi
 WORK=$(mktemp -d)
 trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
 REDIS_URL=""
@@ -26,7 +28,7 @@ if [ "${BENCH_REDIS:-0}" = "1" ]; then
 fi
 BAZAAR_ADMIN_KEY=$BENCH_KEY BAZAAR_RATE_LIMIT_RATE=100000000 BAZAAR_RATE_LIMIT_BURST=100000000 BAZAAR_LOG_LEVEL=warning \
   BAZAAR_REDIS_URL=$REDIS_URL BAZAAR_REDIS_KEY_PREFIX="bench-$$:" \
-  .build/release/bazaar serve --http-port "$PORT" --database-url "sqlite://$WORK/bench.sqlite" >"$WORK/server.log" 2>&1 &
+  "$BIN" serve --http-port "$PORT" --database-url "sqlite://$WORK/bench.sqlite" >"$WORK/server.log" 2>&1 &
 SERVER=$!
 source bench/wrk.sh
 wait_and_seed

@@ -85,9 +85,11 @@ public struct IntelligencePass: Service {
         }
     }
 
-    /// One walk over every store: the due items of each store not leased by another node. With `all`, every item
-    /// (the CLI's full recompute). `onStore` sees each store's outcome (progress reports).
-    public func walkOnce(all: Bool = false, onStore: @Sendable (String, IntelligenceService.StoreRecompute) -> Void = { _, _ in }) async throws -> Walk {
+    /// One walk over every store: the due items of each store not leased by another node. With `computedBefore`,
+    /// also every item computed before that time (the CLI's full pass: walkers given the same time evaluate each
+    /// item once between them). `onStore` sees each store's outcome (progress reports).
+    public func walkOnce(computedBefore: Int64? = nil,
+                         onStore: @Sendable (String, IntelligenceService.StoreRecompute) -> Void = { _, _ in }) async throws -> Walk {
         var walk = Walk()
         var after: String?
         let stop: @Sendable () -> Bool = { Task.isShuttingDownGracefully || Task.isCancelled }
@@ -98,14 +100,14 @@ public struct IntelligencePass: Service {
                 walk.stores += 1
                 do {
                     // Read first, lease only when there is work: a walk over a chain that is up to date writes nothing.
-                    if !all, try await intelligence.dueItems(storeID: storeID).isEmpty { continue }
+                    if try await intelligence.dueItems(storeID: storeID, computedBefore: computedBefore).isEmpty { continue }
                     guard try await store.claimPass(storeID: storeID, holder: holder, nowMillis: intelligence.clock.nowMillis(),
                                                     leaseMillis: leaseMillis) else {
                         walk.leasedElsewhere += 1
                         continue
                     }
                     let outcome: Result<IntelligenceService.StoreRecompute, any Error>
-                    do { outcome = .success(try await intelligence.recompute(storeID: storeID, all: all, shouldStop: stop)) } catch { outcome = .failure(error) }
+                    do { outcome = .success(try await intelligence.recompute(storeID: storeID, computedBefore: computedBefore, shouldStop: stop)) } catch { outcome = .failure(error) }
                     // Given back either way (a failed release just expires).
                     try? await store.finishPass(storeID: storeID, holder: holder, nowMillis: intelligence.clock.nowMillis())
                     let done = try outcome.get()

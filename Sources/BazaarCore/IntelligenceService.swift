@@ -124,20 +124,27 @@ public final class IntelligenceService: Sendable {
         public var automatic = 0
     }
 
-    /// The store's items that are due (see `RecomputeCandidate.isDue`; every item with `all`).
-    public func dueItems(storeID: String, all: Bool = false) async throws -> [RecomputeCandidate] {
-        let now = clock.nowMillis()
-        let candidates = try await demandStore.recomputeCandidates(storeID: storeID)
-        return all ? candidates : candidates.filter { $0.isDue(nowMillis: now, recomputeAfterMillis: recomputeAfterMillis) }
+    /// The store's items that are due (see `RecomputeCandidate.isDue`), and with `computedBefore` every item whose
+    /// thresholds were computed before that time (a full pass: each item once, however many walkers share it).
+    public func dueItems(storeID: String, computedBefore: Int64? = nil) async throws -> [RecomputeCandidate] {
+        Self.due(try await demandStore.recomputeCandidates(storeID: storeID), nowMillis: clock.nowMillis(),
+                 recomputeAfterMillis: recomputeAfterMillis, computedBefore: computedBefore)
     }
 
-    /// Recomputes the thresholds of a store's due items (all of them with `all`) from their daily demand rows: a
-    /// few queries for the whole store (its items, their demand rows, one transaction of thresholds), never the
-    /// ledger. Stops early, keeping what it computed, when `shouldStop` answers true (a graceful shutdown).
-    public func recompute(storeID: String, all: Bool = false, shouldStop: @Sendable () -> Bool = { false }) async throws -> StoreRecompute {
+    static func due(_ candidates: [RecomputeCandidate], nowMillis: Int64, recomputeAfterMillis: Int64, computedBefore: Int64?) -> [RecomputeCandidate] {
+        candidates.filter { item in
+            if let before = computedBefore, (item.computedAtMillis ?? .min) < before { return true }
+            return item.isDue(nowMillis: nowMillis, recomputeAfterMillis: recomputeAfterMillis)
+        }
+    }
+
+    /// Recomputes the thresholds of a store's due items (see `dueItems`) from their daily demand rows: a few
+    /// queries for the whole store (its items, their demand rows, one transaction of thresholds), never the ledger.
+    /// Stops early, keeping what it computed, when `shouldStop` answers true (a graceful shutdown).
+    public func recompute(storeID: String, computedBefore: Int64? = nil, shouldStop: @Sendable () -> Bool = { false }) async throws -> StoreRecompute {
         let candidates = try await demandStore.recomputeCandidates(storeID: storeID)
         let now = clock.nowMillis()
-        let due = all ? candidates : candidates.filter { $0.isDue(nowMillis: now, recomputeAfterMillis: recomputeAfterMillis) }
+        let due = Self.due(candidates, nowMillis: now, recomputeAfterMillis: recomputeAfterMillis, computedBefore: computedBefore)
         var result = StoreRecompute(items: candidates.count)
         guard !due.isEmpty else { return result }
         let today = RFC3339.epochDay(millis: now)

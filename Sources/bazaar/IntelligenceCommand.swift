@@ -38,11 +38,13 @@ struct IntelligenceCommand: AsyncParsableCommand {
                 }
                 let clock = ContinuousClock()
                 let start = clock.now
+                // --all: every pair computed before now, once between the walkers.
+                let computedBefore: Int64? = all ? system.intelligence.clock.nowMillis() + 1 : nil
                 let walks = try await withThrowingTaskGroup(of: IntelligencePass.Walk.self) { group in
                     for worker in 0..<workers {
                         let pass = IntelligencePass(intelligence: system.intelligence, logger: Logger(label: "bazaar"),
                                                     holder: "cli-\(ProcessInfo.processInfo.processIdentifier)-\(worker)")
-                        group.addTask { try await pass.walkOnce(all: all) }
+                        group.addTask { try await pass.walkOnce(computedBefore: computedBefore) }
                     }
                     return try await group.reduce(into: []) { $0.append($1) }
                 }
@@ -64,7 +66,7 @@ struct IntelligenceCommand: AsyncParsableCommand {
             outer: while true {
                 let stores = try await system.intelligence.demandStoreIDs(after: after)
                 for storeID in stores {
-                    for item in try await system.intelligence.dueItems(storeID: storeID, all: true) {
+                    for item in try await system.intelligence.dueItems(storeID: storeID, computedBefore: .max) {
                         keys.append((storeID, item.productID))
                         if keys.count >= pairs { break outer }
                     }

@@ -6,7 +6,7 @@ import Logging
 import Testing
 
 /// The recompute pass (issue 14): only due items, store by store, shared between nodes by a lease per store.
-@Suite("Intelligence recompute pass")
+@Suite("Intelligence recompute pass", .ownConsistencyTokens)
 struct IntelligencePassTests {
     static let day: Int64 = 86_400_000
 
@@ -86,7 +86,15 @@ struct IntelligencePassTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(walks.map(\.evaluated).reduce(0, +) == 60, "every item evaluated exactly once between the two nodes: \(walks)")
-        #expect(walks.allSatisfy { $0.stores == 12 })
+        #expect(walks.allSatisfy { $0.stores == 12 && $0.failed == 0 })
+        // A full pass (`bazaar intelligence recompute --all --workers 2`): every pair once between the walkers.
+        clock.advance(millis: 1000)
+        let before = clock.clock.nowMillis()
+        let full = try await withThrowingTaskGroup(of: IntelligencePass.Walk.self) { group in
+            for pass in passes { group.addTask { try await pass.walkOnce(computedBefore: before) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(full.map(\.evaluated).reduce(0, +) == 60, "a full pass shared by two walkers: \(full)")
         try await nodeA.close()
         try await nodeB.close()
     }
