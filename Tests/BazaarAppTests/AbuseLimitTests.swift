@@ -4,7 +4,7 @@ import HummingbirdTesting
 import Testing
 
 /// Issue 11: what hostile clients can make the service spend before they are refused.
-@Suite("Abuse limits: consistency tokens on SQLite, requests per address before authentication")
+@Suite("Abuse limits: consistency tokens on SQLite, requests per address before authentication", .ownConsistencyTokens)
 struct AbuseLimitTests {
     /// SQLite answers no consistency token (no replicas: every read sees every write), and ignores one sent, forged
     /// or malformed, without parsing it: it can make nothing wait.

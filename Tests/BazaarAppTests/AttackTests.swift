@@ -41,7 +41,7 @@ func attempts(_ client: any TestClientProtocol, _ id: String, atLeast count: Int
     return items
 }
 
-@Suite("Attack suite: webhook SSRF")
+@Suite("Attack suite: webhook SSRF", .ownConsistencyTokens)
 struct WebhookSSRFAttackTests {
     @Test func theAddressClassifierKnowsEveryInternalRange() throws {
         let internalAddresses = [
@@ -196,7 +196,7 @@ struct WebhookSSRFAttackTests {
         try await withLoopbackReceiver({ router in
             router.post("/slow") { _, _ in
                 await hits.add("/slow")
-                try await Task.sleep(for: .seconds(6))
+                try await Task.sleep(for: .seconds(6))  // the behaviour under test: an endpoint slower than the 4 s timeout
                 return Response(status: .ok)
             }
             router.post("/fast") { _, _ in await hits.add("/fast"); return Response(status: .ok) }
@@ -253,7 +253,7 @@ func signatureVerifies(_ headers: HTTPFields, _ body: String, secret: String) ->
     return WebhookService.signature(secret: secret, timestamp: timestamp, body: body) == "t=\(t),v1=\(v1)"
 }
 
-@Suite("Attack suite: webhook secrets at rest")
+@Suite("Attack suite: webhook secrets at rest", .ownConsistencyTokens)
 struct WebhookSecretAttackTests {
     @Test func theSealerEncryptsBindsAndReadsOldRows() throws {
         let sealer = WebhookSecretSealer(deploymentKey: DeploymentKey(secret: "a-deployment-secret-0123"))
@@ -330,7 +330,7 @@ struct WebhookSecretAttackTests {
     }
 }
 
-@Suite("Attack suite: unauthenticated traffic")
+@Suite("Attack suite: unauthenticated traffic", .ownConsistencyTokens)
 struct AuthenticationAttackTests {
     @Test func aFloodOfBadKeysIsThrottledWhileAGoodKeyKeepsWorking() async throws {
         let db = TestDatabase()
@@ -411,7 +411,7 @@ struct AuthenticationAttackTests {
     }
 }
 
-@Suite("Attack suite: readiness")
+@Suite("Attack suite: readiness", .ownConsistencyTokens)
 struct ReadinessAttackTests {
     @Test func readinessIsAnsweredFromACachedProbeAndDetailsAreForAdminsOnly() async throws {
         let db = TestDatabase()
@@ -446,7 +446,7 @@ struct ReadinessAttackTests {
             #expect(try await client.call(.get, "/health/ready", key: adminKey).body.contains("db-primary"), "an admin sees the error")
             // (The calls above may themselves have outlasted the second on a loaded machine: count from here.)
             let before = probes.load(ordering: .relaxed)
-            try await Task.sleep(for: .milliseconds(1100))
+            try await Task.sleep(for: .milliseconds(1100))  // the behaviour under test: the probe's cache ages past a second
             _ = try await client.call(.get, "/health/ready", key: nil)
             #expect(probes.load(ordering: .relaxed) == before + 1, "refreshed once older than a second")
         }
@@ -514,7 +514,7 @@ struct RawConnection {
     func close() { _ = Glibc.close(fd) }
 }
 
-@Suite("Attack suite: slow clients")
+@Suite("Attack suite: slow clients", .ownConsistencyTokens)
 struct SlowClientAttackTests {
     @Test func slowClientsAreCutOffWithinTheBounds() async throws {
         let db = TestDatabase()
@@ -544,7 +544,7 @@ struct SlowClientAttackTests {
             // A client that sends its requests whole is served, on one connection, with pauses under the bounds.
             let polite = try RawConnection(port: port)
             polite.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
-            try await Task.sleep(for: .milliseconds(600))
+            try await Task.sleep(for: .milliseconds(600))  // the behaviour under test: a pause under the idle bound
             #expect(!polite.closedByServer())
             polite.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
             try await Task.sleep(for: .milliseconds(600))
@@ -555,7 +555,7 @@ struct SlowClientAttackTests {
     }
 }
 
-@Suite("Attack suite: smaller ones")
+@Suite("Attack suite: smaller ones", .ownConsistencyTokens)
 struct SmallerAttackTests {
     @Test func occurredAtMustBeInASaneWindow() async throws {
         let db = TestDatabase()

@@ -2,7 +2,7 @@ import BazaarApp
 import Foundation
 import Testing
 
-@Suite("The OpenAPI document and the configuration contract")
+@Suite("The OpenAPI document and the configuration contract", .ownConsistencyTokens)
 struct ContractTests {
     /// `METHOD /path` pairs from the document's `paths` (a line scan is enough for this file's layout).
     static func documentedOperations(_ yaml: String) -> Set<String> {

@@ -11,7 +11,7 @@ import Testing
 /// Issue 11, item 3: replenishment and forecasts are answered from what the intelligence engine stored, so a cheap
 /// key cannot make the service fit models, write, or run a query per store of the chain; and a `store` key sees no
 /// other store through them.
-@Suite("Costly endpoints: bounded, proportionate, scoped")
+@Suite("Costly endpoints: bounded, proportionate, scoped", .ownConsistencyTokens)
 struct CostlyEndpointTests {
     /// Six weeks of four sales a day after a receipt of 1000, then a count down to 2: S1's P1 is far below its
     /// reorder point. S2 receives 500 with no sales: all of it is excess (its thresholds are zero).

@@ -5,7 +5,7 @@ import BazaarSQLite
 import Foundation
 import Testing
 
-@Suite("Restart, outbox and events: invariant 3")
+@Suite("Restart, outbox and events: invariant 3", .ownConsistencyTokens)
 struct DurabilityAndEventsTests {
     @Test func aRestartKeepsEverything() async throws {
         let db = TestDatabase()

@@ -103,6 +103,15 @@ enum Harness {
         _ database: String, rate: Double = 1_000_000, burst: Double = 1_000_000, seed: Bool = true,
         _ body: @escaping @Sendable (BazaarSystem, any TestClientProtocol) async throws -> Void
     ) async throws {
+        try await ConsistencyTokens.scoped {
+            try await runApp(database, rate: rate, burst: burst, seed: seed, body)
+        }
+    }
+
+    private static func runApp(
+        _ database: String, rate: Double, burst: Double, seed: Bool,
+        _ body: @escaping @Sendable (BazaarSystem, any TestClientProtocol) async throws -> Void
+    ) async throws {
         let system = try await system(database, rate: rate, burst: burst)
         try await system.application().test(.router) { client in
             if seed {
@@ -148,7 +157,8 @@ extension TestClientProtocol {
         // Like a careful client of a system with replicas, send back the newest consistency token seen (a read that
         // sends one is answered by storage, not by a cache: tests of the caches send none).
         let addingToken = sendingConsistencyToken && headers[.bazaarConsistency] == nil
-        if addingToken, let token = ConsistencyTokens.newest { headers[.bazaarConsistency] = token }
+        let tokens = ConsistencyTokens.current
+        if addingToken, let token = tokens?.newest { headers[.bazaarConsistency] = token }
         var reply = try await execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) }) { response in
             Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body))
         }
@@ -160,7 +170,7 @@ extension TestClientProtocol {
                 Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body))
             }
         }
-        if let token = reply.headers[.bazaarConsistency] { ConsistencyTokens.saw(token) }
+        if let token = reply.headers[.bazaarConsistency] { tokens?.saw(token) }
         return reply
     }
 
@@ -182,18 +192,26 @@ extension HTTPField.Name {
     static let bazaarConsistency = Self("Bazaar-Consistency")!
 }
 
-/// The newest MariaDB GTID answered to any test so far (one primary, one replication domain: a later
-/// sequence number covers every earlier write).
-enum ConsistencyTokens {
-    private static let newestToken = Mutex<(sequence: Int64, position: String, token: String)?>(nil)
+/// The newest MariaDB GTID answered to one test's clients (one primary, one replication domain: a later
+/// sequence number covers every earlier write). Each test has its own: `Harness.withApp` binds a fresh one for its
+/// body, and a suite whose tests start systems by hand takes the `.ownConsistencyTokens` trait. A token from another
+/// test's write is never sent with this test's requests (a shared store made concurrent tests read through each
+/// other's writes, spending rate-limit tokens twice).
+final class ConsistencyTokens: Sendable {
+    /// The store of the running test, if it has one; without one, a client sends and keeps no token.
+    @TaskLocal static var current: ConsistencyTokens?
+
+    private let newestToken = Mutex<(sequence: Int64, position: String, token: String)?>(nil)
+
+    init() {}
 
     /// The newest token as answered (`<gtid>.<mac>`), to send back over HTTP.
-    static var newest: String? { newestToken.withLock { $0?.token } }
+    var newest: String? { newestToken.withLock { $0?.token } }
 
     /// Its position (the GTID without the signature), for reads made on the store directly.
-    static var newestPosition: String? { newestToken.withLock { $0?.position } }
+    var newestPosition: String? { newestToken.withLock { $0?.position } }
 
-    static func saw(_ token: String) {
+    func saw(_ token: String) {
         // `0-1-42.3f9c...`: the position before the last dot, its sequence number after the position's last dash.
         guard let dot = token.lastIndex(of: ".") else { return }
         let position = String(token[..<dot])
@@ -202,12 +220,36 @@ enum ConsistencyTokens {
             if newest == nil || newest!.sequence < sequence { newest = (sequence, position, token) }
         }
     }
+
+    /// Runs `body` with a token store of its own (unless one is bound already: a `withApp` inside a test that has
+    /// one shares the test's).
+    static func scoped<T>(_ body: () async throws -> T) async rethrows -> T {
+        if current != nil { return try await body() }
+        return try await $current.withValue(ConsistencyTokens()) { try await body() }
+    }
+}
+
+/// Gives each test (each case of a parameterized one) a consistency-token store of its own, for suites whose tests
+/// call `application().test` themselves instead of `Harness.withApp`.
+struct OwnConsistencyTokensTrait: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
+        // Called for the suite, for each test and for each case: bind at the case, the unit that runs alone.
+        guard testCase != nil else { return try await function() }
+        try await ConsistencyTokens.$current.withValue(ConsistencyTokens()) { try await function() }
+    }
+}
+
+extension Trait where Self == OwnConsistencyTokensTrait {
+    /// Each test case gets its own consistency-token store (see `ConsistencyTokens`).
+    static var ownConsistencyTokens: Self { Self() }
 }
 
 /// Reads the store directly as a client that sends back the newest consistency token would: on MariaDB the
-/// replica answers only once it has applied that write (else the primary does).
+/// replica answers only once it has applied the test's newest write (else the primary does).
 func fresh<T: Sendable>(_ read: () async throws -> T) async throws -> T {
-    try await ConsistencyScope.$current.withValue(ConsistencyScope(requested: ConsistencyTokens.newestPosition)) { try await read() }
+    try await ConsistencyScope.$current.withValue(ConsistencyScope(requested: ConsistencyTokens.current?.newestPosition)) { try await read() }
 }
 
 /// Runs a shell command on a thread of its own and returns its exit status. `system` blocks its thread: on the

@@ -46,7 +46,7 @@ enum KafkaTestBroker {
     }
 }
 
-@Suite("Kafka: outbox to topic, commands ingested", .serialized, .enabled(if: KafkaTestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
+@Suite("Kafka: outbox to topic, commands ingested", .ownConsistencyTokens, .serialized, .enabled(if: KafkaTestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
 /// Serialized: each system consumes the shared command topic in a group of its own.
 struct KafkaPipelineTests {
     @Test func everyCommittedMovementAppearsOnceByIdAndARolledBackOneNever() async throws {
@@ -267,7 +267,7 @@ extension KafkaPipelineTests {
 }
 
 /// Stops and restarts the shared test broker: runs in the disruptive pass only.
-@Suite("Kafka broker outage", .serialized,
+@Suite("Kafka broker outage", .ownConsistencyTokens, .serialized,
        .enabled(if: KafkaTestBroker.brokers != nil && Backend.environment["BAZAAR_TEST_DISRUPTIVE"] == "1", "disruptive: run alone"))
 struct KafkaOutageTests {
     @Test func writesCommitWhileTheBrokerIsDownAndAllArePublishedWhenItReturns() async throws {

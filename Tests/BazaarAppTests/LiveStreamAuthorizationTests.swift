@@ -13,7 +13,7 @@ private final class Outcome: Sendable {
 }
 
 /// Live streams (`GET /v1/stream`) authorized like every read, and for no longer than the key is.
-@Suite struct LiveStreamAuthorizationTests {
+@Suite(.ownConsistencyTokens) struct LiveStreamAuthorizationTests {
     @Test func aRevokedKeysStreamEndsAndCarriesNothingWrittenAfterTheRevocation() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { system, client in

@@ -32,7 +32,7 @@ enum RedisTestServer {
     }
 }
 
-@Suite("Redis: versioned cache, coherence across nodes, shared rate limits",
+@Suite("Redis: versioned cache, coherence across nodes, shared rate limits", .ownConsistencyTokens,
        .enabled(if: RedisTestServer.url != nil, "needs BAZAAR_TEST_REDIS_URL (scripts/services/redis.sh)"))
 struct RedisCacheTests {
     @Test func racingFillsAndWritesNeverPutAnOlderVersionBack() async throws {

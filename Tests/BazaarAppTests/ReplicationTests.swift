@@ -35,7 +35,7 @@ func waitUntil(_ seconds: Double = 15, _ condition: () async throws -> Bool) asy
     return try await condition()
 }
 
-@Suite("Replicas serve reads; read-your-writes", .enabled(if: Backend.replicaURL != nil, "needs the MariaDB test primary and replica"))
+@Suite("Replicas serve reads; read-your-writes", .ownConsistencyTokens, .enabled(if: Backend.replicaURL != nil, "needs the MariaDB test primary and replica"))
 struct ReplicaReadTests {
     @Test func readsAreServedByTheReplica() async throws {
         let db = TestDatabase(.mariadb)
@@ -95,7 +95,7 @@ struct ReplicaReadTests {
 
 /// Tests that stop and start the shared test servers: run on their own (scripts/test.sh sets BAZAAR_TEST_DISRUPTIVE=1
 /// in a separate pass), one at a time.
-@Suite("Replica and primary outages", .serialized,
+@Suite("Replica and primary outages", .ownConsistencyTokens, .serialized,
        .enabled(if: Backend.replicaURL != nil && Backend.environment["BAZAAR_TEST_DISRUPTIVE"] == "1", "disruptive: run alone"))
 struct OutageTests {
     @Test func theReplicaStoppedMidTestThenStartedAgain() async throws {

@@ -5,7 +5,7 @@ import Testing
 
 /// Reservations and the inventory states through the HTTP API (the engine of the run: SQLite, or MariaDB with
 /// `BAZAAR_TEST_BACKEND=mariadb`, and Redis with `BAZAAR_TEST_WITH_REDIS=1`).
-@Suite struct ReservationHTTPTests {
+@Suite(.ownConsistencyTokens) struct ReservationHTTPTests {
     @Test func reservationsThroughTheAPIKeepReservedAvailableAndTheLedgerInStep() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { system, client in

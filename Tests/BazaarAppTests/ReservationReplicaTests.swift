@@ -10,7 +10,7 @@ import Testing
 
 /// Reservations on MariaDB with a replica that trails the primary (here: a replica database that never gets the
 /// reservation, as a replica would be until it applies it), for a client that sends no consistency token.
-@Suite struct ReservationReplicaTests {
+@Suite(.ownConsistencyTokens) struct ReservationReplicaTests {
     @Test(.enabled(if: Backend.primaryURL != nil && Backend.replicaURL != nil))
     func fulfilAndReleaseOfAReservationTheReplicaHasNotAppliedYet() async throws {
         let db = TestDatabase(.mariadb)

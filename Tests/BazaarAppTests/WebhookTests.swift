@@ -16,7 +16,7 @@ actor ReceivedRequests {
     }
 }
 
-@Suite("Alert webhooks to a real HTTP receiver")
+@Suite("Alert webhooks to a real HTTP receiver", .ownConsistencyTokens)
 struct WebhookTests {
     @Test func alertsAreSignedRetriedAfterAFailureAndEveryAttemptIsLogged() async throws {
         let received = ReceivedRequests()
