@@ -96,7 +96,13 @@ struct DemandAggregateTests {
         for round in 0..<4 {
             try await Self.writeRandom(store, count: 120, seed: UInt64(round + 1) * 7919, today: today)
         }
-        // Reservations, purchase orders and transfers write the ledger through their own transactions.
+        // Reservations and transfers in transit write the ledger through transactions of their own.
+        _ = try await store.apply(WriteRequest(commands: [try command("S1", "P1", delta: 40, reason: .receipt)], actor: "t"))
+        let reservations = try #require(store as? any ReservationStore), transfers = try #require(store as? any TransferStore)
+        let held = try await reservations.createReservation(reservation("S1", "P1", quantity: 2), idempotency: nil)
+        _ = try await reservations.fulfilReservation(id: held.reservation.id, actor: "till")  // a sale
+        let shipped = try await transfers.shipTransfer(TransferInTransitTests.transfer(3, from: "S1", to: "S2"), actor: "van", idempotency: nil)
+        _ = try await transfers.receiveTransfer(id: shipped.transfer.id, quantity: nil, actor: "S2")
         try await Self.expectAggregatesEqualLedger(store, today: today, since: today - 30)
         // What a rebuild from the ledger (an upgraded database) finds is what the writes kept.
         let before = try await store.demandDays(storeID: "S1", productIDs: nil, sinceDay: today - 30)
