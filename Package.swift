@@ -175,6 +175,7 @@ let package = Package(
 
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
         .testTarget(name: "BazaarCoreTests", dependencies: ["BazaarCore", "BazaarDomain"], swiftSettings: strict),
+        .testTarget(name: "BazaarCommandsTests", dependencies: ["BazaarCommands", "BazaarDomain"], swiftSettings: strict),
         .testTarget(
             name: "KafkaClientTests",
             dependencies: ["KafkaClient", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
