@@ -51,7 +51,14 @@ extension KafkaPipelineTests {
                 let ports = [try #require(a.port), try #require(b.port)]
                 for store in stores { _ = try await a.call(.put, "/v1/stores/\(store)", body: #"{"name":"w"}"#) }
                 for product in products { _ = try await a.call(.put, "/v1/products/\(product)", body: #"{"name":"p"}"#) }
-                try await Task.sleep(for: .seconds(1))  // the catalog reaches node B's replica
+                // Node B reads the catalog through the replica: wait until it knows every store and product (a read
+                // without a token is answered by the replica as it is), not for a fixed second.
+                let catalogOnB = try await eventually(seconds: 30) {
+                    for store in stores where try await b.call(.get, "/v1/stores/\(store)", sendingConsistencyToken: false).status != 200 { return false }
+                    for product in products where try await b.call(.get, "/v1/products/\(product)", sendingConsistencyToken: false).status != 200 { return false }
+                    return true
+                }
+                try #require(catalogOnB, "the catalog never reached node B's replica")
 
                 let writing = SharedFlag(true)
                 let total = writers * writesEach + commands
@@ -223,8 +230,20 @@ extension KafkaPipelineTests {
                 }
                 producer.shutdown()
                 #expect(seen, "node B's coherence consumer read the partition past the forged events")
-                try await Task.sleep(for: .seconds(2))  // the intelligence consumers had their chance
-                let alerts = try await a.call(.get, "/v1/alerts?store_id=\(store)&kind=negative_stock").items
+                // The intelligence consumers had their chance at the forged events once they evaluated a later real
+                // movement of the same store (same key, same partition, read in order): a sale below zero of a product
+                // no forged event names, repeated until its alert opens (a group still joining starts at the newest).
+                // A fixed sleep proved nothing: a slow consumer passed it without having read the forged events.
+                _ = try await a.call(.put, "/v1/products/MARK", body: #"{"name":"marker"}"#)
+                var markerEvaluated = false
+                for _ in 0..<30 where !markerEvaluated {
+                    _ = try await a.call(.post, "/update-stock/\(store)/MARK", body: #"{"delta": -1, "reason": "sale"}"#)
+                    markerEvaluated = try await eventually(seconds: 1) {
+                        try await a.call(.get, "/v1/alerts?store_id=\(store)&kind=negative_stock").items.contains { $0["product_id"] as? String == "MARK" }
+                    }
+                }
+                try #require(markerEvaluated, "the intelligence consumers never evaluated the marker sale")
+                let alerts = try await a.call(.get, "/v1/alerts?store_id=\(store)&kind=negative_stock").items.filter { $0["product_id"] as? String != "MARK" }
                 #expect(alerts.isEmpty, "a forged event raised \(alerts.count) alerts")
             }
         }
