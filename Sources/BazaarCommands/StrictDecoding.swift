@@ -1,5 +1,5 @@
 public import BazaarDomain
-public import Foundation
+import Foundation
 
 // Strict JSON decoding shared by every body and message Bazaar accepts: unknown fields, wrong types and numbers out
 // of range are refused with a `DomainError.invalid` that names the field (`movements[2].delta`), instead of being

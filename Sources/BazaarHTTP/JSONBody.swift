@@ -1,4 +1,4 @@
-public import BazaarCommands
+import BazaarCommands
 import BazaarDomain
 import Foundation
 import Hummingbird

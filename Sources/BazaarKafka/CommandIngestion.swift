@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 import BazaarCommands
 public import KafkaClient
 public import Logging

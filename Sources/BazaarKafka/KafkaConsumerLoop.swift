@@ -1,9 +1,9 @@
-public import BazaarCore
-public import BazaarDomain
-public import KafkaClient
-public import Logging
+import BazaarCore
+import BazaarDomain
+import KafkaClient
+import Logging
 import Metrics
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// The loop every Kafka-fed service runs: each polled batch processed, then its offsets committed; the consumer's

@@ -1,9 +1,9 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 public import KafkaClient
-public import Logging
+import Logging
 import Metrics
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// The outbox relay's publisher when Kafka is configured: every event to its topic (`bazaar.stock-movements`,

@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 public import KafkaClient
 public import Logging
 import Metrics

@@ -1,9 +1,9 @@
 public import BazaarCore
-public import BazaarDomain
-public import KafkaClient
+import BazaarDomain
+import KafkaClient
 public import Logging
 import Metrics
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// The movements of `bazaar.stock-movements` that this deployment produced: each event's signature is checked before

@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 import MySQLClient
 
 // MARK: - The dashboard's reads: per-store counts (chain overview) and a store's items with names and thresholds.

@@ -1,6 +1,6 @@
-public import Logging
+import Logging
 import Metrics
-public import MySQLClient
+import MySQLClient
 public import ServiceLifecycle
 import Synchronization
 

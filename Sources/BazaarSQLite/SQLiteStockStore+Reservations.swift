@@ -42,7 +42,7 @@ extension SQLiteStockStore: ReservationStore {
 
     public func createReservation(_ reservation: Reservation, idempotency: IdempotencyClaim?) async throws -> ReservationChange {
         try await pool.write { db in
-            var tx = SQLiteLedgerTransaction(db: db)
+            let tx = SQLiteLedgerTransaction(db: db)
             if let claim = idempotency, let record = try tx.idempotencyRecord(scope: claim.scope, key: claim.key) {
                 guard record.fingerprint == claim.fingerprint, let id = record.movementIDs.first,
                     let earlier = try Self.fetchReservation(db, id: id)
