@@ -3,26 +3,19 @@ public import Logging
 public import Metrics
 public import ServiceLifecycle
 
-/// The intelligence's metrics (exported on `/metrics` with the others).
+/// The intelligence's metrics (exported on `/metrics` with the others). Made at each use, not kept: one made before
+/// the metrics system is bootstrapped (a test, a tool) would stay a no-op for good; the factory hands back the same
+/// series for a label.
 public enum IntelligenceMetrics {
     /// `bazaar_intelligence_pairs_evaluated_total`: store x product thresholds computed by the recompute pass.
-    static let evaluated = Locked<Counter?>(nil)
-    /// `bazaar_intelligence_oldest_threshold_age_seconds`: how long ago the oldest stored thresholds were computed
-    /// (as of the pass's last walk; 0 when none are stored).
-    static let oldest = Locked<Gauge?>(nil)
-
     static func pairsEvaluated(_ count: Int) {
-        evaluated.withLock { counter in
-            if counter == nil { counter = Counter(label: "bazaar_intelligence_pairs_evaluated_total") }
-            counter!.increment(by: count)
-        }
+        Counter(label: "bazaar_intelligence_pairs_evaluated_total").increment(by: count)
     }
 
+    /// `bazaar_intelligence_oldest_threshold_age_seconds`: how long ago the oldest stored thresholds were computed
+    /// (as of the pass's last walk; 0 when none are stored).
     static func oldestThresholdAge(seconds: Double) {
-        oldest.withLock { gauge in
-            if gauge == nil { gauge = Gauge(label: "bazaar_intelligence_oldest_threshold_age_seconds") }
-            gauge!.record(seconds)
-        }
+        Gauge(label: "bazaar_intelligence_oldest_threshold_age_seconds").record(seconds)
     }
 }
 
