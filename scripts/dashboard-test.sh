@@ -29,8 +29,9 @@ SERVER=
 trap '[ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; [ -z "${DASHBOARD_SCREENSHOTS:-}" ] && rm -rf "$WORK"' EXIT
 
 # A small chain with 90 days of history: 8 stores (cities and formats), 40 products, 20 a store.
+# Its history is published (--publish-history), so the intelligence opens the alerts the page ranks by.
 "$BIN" demo --database-url "sqlite://$WORK/dashboard.sqlite" --stores 8 --products 40 --products-per-store 20 --days 90 \
-  >"$WORK/demo.log" 2>&1
+  --publish-history >"$WORK/demo.log" 2>&1
 BAZAAR_ADMIN_KEY=$KEY "$BIN" serve --http-host 127.0.0.1 --http-port "$PORT" --database-url "sqlite://$WORK/dashboard.sqlite" \
   --log-level warning >"$WORK/server.log" 2>&1 &
 SERVER=$!

@@ -111,7 +111,12 @@ struct Serve: AsyncParsableCommand {
             if let key = system.newAdminKey {
                 print("Created an admin API key (shown once; keep it safe): \(key)")
             }
-            if demo, let summary = try await DemoData().load(into: system, logger: logger, progress: DemoProgress.report) {
+            // The small default chain, for trying the dashboard: its history is published, so the intelligence opens the
+            // alerts it implies (its recompute pass computes thresholds, not alerts). `bazaar demo` publishes nothing
+            // unless asked: at chain sizes the events would hold up the relay for hours.
+            var defaultDemo = DemoData()
+            defaultDemo.publishHistory = true
+            if demo, let summary = try await defaultDemo.load(into: system, logger: logger, progress: DemoProgress.report) {
                 DemoProgress.finish()
                 print("Loaded demo data: \(summary.stores) stores, \(summary.products) products, \(summary.movements) movements.")
             }
