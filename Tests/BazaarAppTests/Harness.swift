@@ -15,16 +15,31 @@ import NIOCore
 
 let adminKey = "test-admin-key-0123456789"
 
-/// The storage engines the suites run against. `BAZAAR_TEST_BACKEND=mariadb` runs the HTTP suites on MariaDB
-/// (scripts/test.sh does, after the SQLite run); the storage contract suite runs on every available engine.
+/// The storage engines the suites run against, and every environment switch of the app suites, read here only.
+///
+/// `scripts/test.sh` runs the same suites twice: on SQLite alone, then in the production shape
+/// (`BAZAAR_TEST_BACKEND=mariadb BAZAAR_TEST_WITH_REDIS=1`); the storage contract suite runs on every available
+/// engine either way. The switches:
+/// - `BAZAAR_TEST_BACKEND=mariadb`: the HTTP suites' databases are made on the MariaDB test primary (`selected`).
+/// - `BAZAAR_TEST_WITH_REDIS=1`: their systems use the Redis cache and rate limiter too (`withRedis`).
+/// - `BAZAAR_TEST_DISRUPTIVE=1`: suites that stop servers (outages) run; CI runs them alone (`disruptive`).
+/// - `BAZAAR_TEST_MYSQL_URL`, `BAZAAR_TEST_MYSQL_REPLICA_URL`, `BAZAAR_TEST_REDIS_URL`, `BAZAAR_TEST_KAFKA_BROKERS`:
+///   the loopback test servers (`source /tmp/testenv.sh` or `scripts/services/*.sh env`); a suite that needs one
+///   is skipped without it.
 enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     case sqlite, mariadb
 
-    static let environment = ProcessInfo.processInfo.environment
+    private static let environment = ProcessInfo.processInfo.environment
     static var primaryURL: String? { environment["BAZAAR_TEST_MYSQL_URL"] }
     static var replicaURL: String? { environment["BAZAAR_TEST_MYSQL_REPLICA_URL"] }
+    static var redisURL: String? { environment["BAZAAR_TEST_REDIS_URL"] }
+    static var kafkaBrokers: String? { environment["BAZAAR_TEST_KAFKA_BROKERS"] }
     /// The engine of the HTTP suites in this run.
     static var selected: Backend { environment["BAZAAR_TEST_BACKEND"] == "mariadb" ? .mariadb : .sqlite }
+    /// Whether the HTTP suites' systems use Redis (and a Redis server is there to use).
+    static var withRedis: Bool { environment["BAZAAR_TEST_WITH_REDIS"] == "1" && redisURL != nil }
+    /// Whether tests that stop and start servers run (never beside other suites: they take shared servers away).
+    static var disruptive: Bool { environment["BAZAAR_TEST_DISRUPTIVE"] == "1" }
     static var available: [Backend] { primaryURL == nil ? [.sqlite] : [.sqlite, .mariadb] }
 
     var testDescription: String { rawValue }
@@ -80,7 +95,7 @@ enum Harness {
             configuration.replicaURLs = [replica + "/" + name]
         }
         // The production shape: with BAZAAR_TEST_WITH_REDIS=1 the suites run with the Redis cache and limiter too.
-        if Backend.environment["BAZAAR_TEST_WITH_REDIS"] == "1", let redis = Backend.environment["BAZAAR_TEST_REDIS_URL"] {
+        if Backend.withRedis, let redis = Backend.redisURL {
             configuration.redisURL = redis
             configuration.redisKeyPrefix = "test:\(UInt(bitPattern: database.hashValue)):"
         }

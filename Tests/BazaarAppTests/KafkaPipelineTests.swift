@@ -11,7 +11,7 @@ import Glibc
 #endif
 
 enum KafkaTestBroker {
-    static let brokers = Backend.environment["BAZAAR_TEST_KAFKA_BROKERS"]
+    static let brokers = Backend.kafkaBrokers
 
     static func system(_ database: String, group: String? = nil) async throws -> BazaarSystem {
         var configuration = Harness.configuration(database)
@@ -268,7 +268,7 @@ extension KafkaPipelineTests {
 
 /// Stops and restarts the shared test broker: runs in the disruptive pass only.
 @Suite("Kafka broker outage", .ownConsistencyTokens, .serialized,
-       .enabled(if: KafkaTestBroker.brokers != nil && Backend.environment["BAZAAR_TEST_DISRUPTIVE"] == "1", "disruptive: run alone"))
+       .enabled(if: KafkaTestBroker.brokers != nil && Backend.disruptive, "disruptive: run alone"))
 struct KafkaOutageTests {
     @Test func writesCommitWhileTheBrokerIsDownAndAllArePublishedWhenItReturns() async throws {
         // From an empty broker: a new ingestion group would otherwise refuse every command earlier tests left on the

@@ -162,12 +162,12 @@ struct NewcomerTests {
     }
 
     /// The test servers, when scripts/test.sh runs them: every configured dependency answers.
-    @Test(.enabled(if: Backend.primaryURL != nil && Backend.environment["BAZAAR_TEST_REDIS_URL"] != nil))
+    @Test(.enabled(if: Backend.primaryURL != nil && Backend.redisURL != nil))
     func doctorPassesAgainstTheTestServers() async throws {
         var configuration = BazaarConfiguration()
         configuration.databaseURL = try #require(Backend.primaryURL) + "/mysql"
         configuration.replicaURLs = Backend.replicaURL.map { [$0 + "/mysql"] } ?? []
-        configuration.redisURL = Backend.environment["BAZAAR_TEST_REDIS_URL"]
+        configuration.redisURL = Backend.redisURL
         let checks = await Doctor.run(configuration)
         #expect(checks.allSatisfy { $0.ok }, "\(checks.map(\.line))")
         #expect(checks[0].detail.hasPrefix("server "))

@@ -13,7 +13,7 @@ import Glibc
 #endif
 
 enum RedisTestServer {
-    static let url = Backend.environment["BAZAAR_TEST_REDIS_URL"]
+    static let url = Backend.redisURL
 
     /// A system on `database` with Redis at `redisURL` (the shared test server unless given).
     static func system(_ database: String, redisURL: String? = nil, rate: Double = 1_000_000, burst: Double = 1_000_000) async throws -> BazaarSystem {

@@ -96,7 +96,7 @@ struct ReplicaReadTests {
 /// Tests that stop and start the shared test servers: run on their own (scripts/test.sh sets BAZAAR_TEST_DISRUPTIVE=1
 /// in a separate pass), one at a time.
 @Suite("Replica and primary outages", .ownConsistencyTokens, .serialized,
-       .enabled(if: Backend.replicaURL != nil && Backend.environment["BAZAAR_TEST_DISRUPTIVE"] == "1", "disruptive: run alone"))
+       .enabled(if: Backend.replicaURL != nil && Backend.disruptive, "disruptive: run alone"))
 struct OutageTests {
     @Test func theReplicaStoppedMidTestThenStartedAgain() async throws {
         let db = TestDatabase(.mariadb)
