@@ -1,0 +1,80 @@
+public import BazaarCore
+public import BazaarDomain
+public import MySQLClient
+
+/// Where each statement runs: the primary, or a healthy replica (with read-your-writes), and what a lost database becomes.
+extension MySQLStockStore {
+    /// A read that may be served by a replica: round robin over the healthy ones; a replica that fails is marked
+    /// down and the next one (finally the primary) answers. With a consistency token, the replica first waits
+    /// (within `replicaWaitMillis`) until it has applied that write, else the primary answers.
+    func onReplica<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+        let token = ConsistencyScope.current?.requested
+        let waitSeconds = Double(options.replicaWaitMillis) / 1000
+        for replica in replicas.candidates() {
+            do {
+                let answer: ReplicaAnswer<T> = try await replica.pool.withConnection { connection in
+                    if let token {
+                        let caughtUp = connection.isMariaDB
+                            ? try connection.select("SELECT MASTER_GTID_WAIT(?, ?)", [token, waitSeconds])[0].int(0) == 0
+                            : try connection.select("SELECT WAIT_FOR_EXECUTED_GTID_SET(?, ?)", [token, waitSeconds])[0].int(0) == 0
+                        if !caughtUp { return .behind }
+                    }
+                    return .answered(try body(connection))
+                }
+                switch answer {
+                case .answered(let value):
+                    StorageMetrics.read(replica: true)
+                    readCounter.withLock { $0 += 1 }
+                    return value
+                case .behind:
+                    StorageMetrics.replicaBehind()
+                    return try await onPrimary(body)
+                }
+            } catch let error as MySQLError where error.isConnectionLost || error.code == MySQLError.poolClosed {
+                replica.markDown()
+            } catch let error as MySQLError where error.isStatementTimeout {
+                throw QueryTimeout()
+            } catch let error as MySQLError where error.code == MySQLError.noSuchTable {
+                // The replica has not applied a migration yet: it is behind, the primary answers.
+                StorageMetrics.replicaBehind()
+                return try await onPrimary(body)
+            }
+        }
+        return try await onPrimary(body)
+    }
+
+    @discardableResult
+    func onPrimary<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+        do {
+            let value = try await primary.withConnection(body)
+            StorageMetrics.read(replica: false)
+            readCounter.withLock { $0 += 1 }
+            return value
+        } catch {
+            throw Self.storageError(error)
+        }
+    }
+
+    /// A write in its own transaction on the primary; its GTID becomes the request's consistency token.
+    @discardableResult
+    func writeOnPrimary<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+        let (value, token): (T, String?) = try await onPrimary { connection in
+            let value = try connection.transaction(body)
+            return (value, connection.lastGTID)
+        }
+        if let token { ConsistencyScope.current?.recordWrite(token) }
+        return value
+    }
+
+    /// A lost or unreachable database, or conflicts that outlasted every retry, are the client's 503 (retry later,
+    /// with the same Idempotency-Key), not a 500.
+    static func storageError(_ error: any Error) -> any Error {
+        if let error = error as? MySQLError, error.isStatementTimeout { return QueryTimeout() }
+        if let error = error as? MySQLError,
+            error.isConnectionLost || error.code == MySQLError.poolClosed || error.isRetryableConflict || error.code == MySQLError.duplicateKey
+        {
+            return StorageUnavailable("database unavailable: \(error.message)")
+        }
+        return error
+    }
+}
