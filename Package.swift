@@ -176,6 +176,7 @@ let package = Package(
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
         .testTarget(name: "BazaarCoreTests", dependencies: ["BazaarCore", "BazaarDomain"], swiftSettings: strict),
         .testTarget(name: "BazaarCommandsTests", dependencies: ["BazaarCommands", "BazaarDomain"], swiftSettings: strict),
+        .testTarget(name: "BazaarKafkaTests", dependencies: ["BazaarKafka"], swiftSettings: strict),
         .testTarget(
             name: "KafkaClientTests",
             dependencies: ["KafkaClient", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
