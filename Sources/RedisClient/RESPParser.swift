@@ -21,18 +21,26 @@ struct RESPParser {
         return value
     }
 
-    private static func line(_ buffer: inout ByteBuffer) -> String? {
+    /// The longest line (a simple string, an error, a number) accepted: Redis's own are short. Without a bound a
+    /// peer that never sends CR would make the connection's buffer grow until memory runs out.
+    static let maxLineBytes = 64 * 1024
+
+    private static func line(_ buffer: inout ByteBuffer) throws -> String? {
         guard let view = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\r")),
             buffer.readableBytesView.index(after: view) < buffer.readableBytesView.endIndex
-        else { return nil }
+        else {
+            guard buffer.readableBytes <= maxLineBytes else { throw ProtocolError(description: "a line longer than \(maxLineBytes) bytes") }
+            return nil
+        }
         let length = view - buffer.readerIndex
+        guard length <= maxLineBytes else { throw ProtocolError(description: "a line longer than \(maxLineBytes) bytes") }
         let text = buffer.readString(length: length)
         buffer.moveReaderIndex(forwardBy: 2)
         return text
     }
 
     private static func integer(_ buffer: inout ByteBuffer) throws -> Int64? {
-        guard let text = line(&buffer) else { return nil }
+        guard let text = try line(&buffer) else { return nil }
         guard let value = Int64(text) else { throw ProtocolError(description: "bad integer \(text.prefix(20))") }
         return value
     }
@@ -48,13 +56,13 @@ struct RESPParser {
         guard depth < maxDepth else { throw ProtocolError(description: "values nested too deeply") }
         guard let marker = buffer.readInteger(as: UInt8.self) else { return nil }
         switch marker {
-        case UInt8(ascii: "+"): return line(&buffer).map(RESPValue.simpleString)
-        case UInt8(ascii: "-"): return line(&buffer).map(RESPValue.error)
+        case UInt8(ascii: "+"): return try line(&buffer).map(RESPValue.simpleString)
+        case UInt8(ascii: "-"): return try line(&buffer).map(RESPValue.error)
         case UInt8(ascii: ":"): return try integer(&buffer).map(RESPValue.integer)
-        case UInt8(ascii: "_"): return line(&buffer).map { _ in .null }
-        case UInt8(ascii: "#"): return line(&buffer).map { .boolean($0 == "t") }
+        case UInt8(ascii: "_"): return try line(&buffer).map { _ in .null }
+        case UInt8(ascii: "#"): return try line(&buffer).map { .boolean($0 == "t") }
         case UInt8(ascii: ","):
-            guard let text = line(&buffer) else { return nil }
+            guard let text = try line(&buffer) else { return nil }
             switch text {
             case "inf": return .double(.infinity)
             case "-inf": return .double(-.infinity)
@@ -62,7 +70,7 @@ struct RESPParser {
                 guard let value = Double(text) else { throw ProtocolError(description: "bad double \(text.prefix(20))") }
                 return .double(value)
             }
-        case UInt8(ascii: "("): return line(&buffer).map(RESPValue.simpleString)  // big number, as text
+        case UInt8(ascii: "("): return try line(&buffer).map(RESPValue.simpleString)  // big number, as text
         case UInt8(ascii: "$"), UInt8(ascii: "="), UInt8(ascii: "!"):
             guard let length = try integer(&buffer) else { return nil }
             if length == -1 { return .null }

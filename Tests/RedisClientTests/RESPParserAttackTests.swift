@@ -22,4 +22,17 @@ struct RESPParserAttackTests {
         #expect(try parse("%1\r\n+a\r\n:1\r\n") != nil)
         #expect(try parse("*3\r\n:1\r\n") == nil, "an incomplete frame waits for more bytes")
     }
+
+    /// A line that never ends (no CR) is refused once it passes the bound, instead of growing the connection's
+    /// buffer for ever; a line within the bound, and one still arriving, are fine.
+    @Test func endlessLinesAreProtocolErrors() throws {
+        let long = String(repeating: "x", count: RESPParser.maxLineBytes + 1)
+        for kind in ["+", "-", ":", "(", "#", "_", "*", "$"] {
+            #expect(throws: RESPParser.ProtocolError.self, "\(kind) line without an end") { try parse(kind + long) }
+            #expect(throws: RESPParser.ProtocolError.self, "\(kind) line past the bound") { try parse(kind + long + "\r\n") }
+        }
+        let fine = String(repeating: "y", count: 1024)
+        #expect(try parse("+" + fine + "\r\n") == .simpleString(fine))
+        #expect(try parse("+" + fine) == nil, "a line still arriving waits for more bytes")
+    }
 }
