@@ -124,7 +124,8 @@ struct RedisCacheTests {
         let start = "redis-server --port \(port) --bind 127.0.0.1 --save '' --daemonize yes --dir \(directory) --logfile \(directory)/log"
         let stop = "redis-cli -p \(port) shutdown nosave >/dev/null 2>&1"
         #expect(await shell(start) == 0)
-        try await Task.sleep(for: .milliseconds(200))
+        // The daemon answers once it listens: wait for that, not for a fixed 200 ms.
+        #expect(try await eventually { await shell("redis-cli -p \(port) ping >/dev/null 2>&1") == 0 }, "redis-server on \(port) never answered")
         let db = TestDatabase()
         let node = try await RedisTestServer.system(db.url, redisURL: "redis://127.0.0.1:\(port)?timeout_ms=50")
         try await node.application().test(.live) { client in
