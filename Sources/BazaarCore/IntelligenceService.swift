@@ -153,7 +153,7 @@ public final class IntelligenceService: Sendable {
                                                     sinceDay: Self.firstHistoryDay(today: today))
         var byProduct: [String: [DemandDay]] = [:]
         for row in rows { byProduct[row.productID, default: []].append(row) }
-        var computed: [(productID: String, thresholds: StockThresholds)] = []
+        var computed: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)] = []
         computed.reserveCapacity(due.count)
         for item in due {
             if shouldStop() { break }
@@ -163,13 +163,14 @@ public final class IntelligenceService: Sendable {
                 packSize: item.packSize ?? Product.defaultPackSize, serviceLevel: item.serviceLevel ?? Product.defaultServiceLevel)
             let (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: parameters, nowMillis: now)
             if tier == .automatic { result.automatic += 1 }
-            computed.append((item.productID, thresholds))
+            computed.append((item.productID, thresholds, item.computedAtMillis))
         }
         guard !computed.isEmpty else { return result }
-        try await demandStore.saveThresholds(computed, storeID: storeID)
-        for (productID, thresholds) in computed { remember(StockKey(storeID: storeID, productID: productID), thresholds, at: now) }
-        result.evaluated = computed.count
-        IntelligenceMetrics.pairsEvaluated(computed.count)
+        // Thresholds written since the candidates were read (an alert's first evaluation, an override) are kept.
+        let written = try await demandStore.saveThresholds(computed, storeID: storeID)
+        for (productID, _, _) in computed { cache.withLock { _ = $0.removeValue(forKey: StockKey(storeID: storeID, productID: productID)) } }
+        result.evaluated = written
+        IntelligenceMetrics.pairsEvaluated(written)
         return result
     }
 

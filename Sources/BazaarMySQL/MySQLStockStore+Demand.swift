@@ -143,11 +143,18 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
         }
     }
 
-    public func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds)], storeID: String) async throws {
-        guard !rows.isEmpty else { return }
-        try await writeOnPrimary { connection in
-            for start in stride(from: 0, to: rows.count, by: 400) {
-                let values = try rows[start..<min(start + 400, rows.count)].map { productID, t in
+    public func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)],
+                               storeID: String) async throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        return try await writeOnPrimary { connection in
+            // Locked until the commit: a write elsewhere waits, then finds its row replaced, or replaces it after.
+            var stored: [String: Int64] = [:]
+            for row in try connection.select("SELECT product_id, computed_at_ms FROM stock_thresholds WHERE store_id = ? FOR UPDATE", [storeID]) {
+                stored[try row.string(0)] = try row.int(1)
+            }
+            let kept = rows.filter { stored[$0.productID] == $0.expectedComputedAt }
+            for start in stride(from: 0, to: kept.count, by: 400) {
+                let values = try kept[start..<min(start + 400, kept.count)].map { productID, t, _ in
                     let fields: [MySQLValue] = [
                         .text(storeID), .text(productID), .double(t.dailyRate), .double(t.reorderPoint), .double(t.orderUpTo),
                         .int(Int64(t.leadTimeDays)), .double(t.anomalyAbove), .int(Int64(t.historyDays)), .int(t.computedAtMillis),
@@ -160,6 +167,7 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                     REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", "))) VALUES \(values.joined(separator: ","))
                     """)
             }
+            return kept.count
         }
     }
 

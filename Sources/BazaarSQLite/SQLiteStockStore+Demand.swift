@@ -132,18 +132,27 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
         }
     }
 
-    public func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds)], storeID: String) async throws {
-        guard !rows.isEmpty else { return }
-        try await pool.write { db in
+    public func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)],
+                               storeID: String) async throws -> Int {
+        guard !rows.isEmpty else { return 0 }
+        return try await pool.write { db in
+            // The single writer: what is read here is what the write replaces.
+            var stored: [String: Int64] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT product_id, computed_at_ms FROM stock_thresholds WHERE store_id = ?", arguments: [storeID]) {
+                stored[row[0]] = row[1]
+            }
             let statement = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            for (productID, t) in rows {
+            var written = 0
+            for (productID, t, expected) in rows where stored[productID] == expected {
                 try statement.execute(arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove,
                                                   t.historyDays, t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion,
                                                   t.dailyLow, t.dailyHigh])
+                written += 1
             }
+            return written
         }
     }
 

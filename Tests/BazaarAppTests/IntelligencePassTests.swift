@@ -99,6 +99,26 @@ struct IntelligencePassTests {
         try await nodeB.close()
     }
 
+    @Test(arguments: Backend.available)
+    func thePassKeepsThresholdsWrittenAfterItReadTheCandidates(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await openIntelligenceStore(db)
+        func thresholds(_ rate: Double, at millis: Int64) -> StockThresholds {
+            StockThresholds(dailyRate: rate, reorderPoint: 1, orderUpTo: 2, leadTimeDays: 3, anomalyAbove: 9, computedAtMillis: millis)
+        }
+        try await store.saveThresholds(thresholds(1, at: 100), storeID: "S1", productID: "P1")
+        // The pass read P1 at 100 and P2 absent; meanwhile someone wrote P1 at 200 and P2 at 300.
+        try await store.saveThresholds(thresholds(2, at: 200), storeID: "S1", productID: "P1")
+        try await store.saveThresholds(thresholds(3, at: 300), storeID: "S1", productID: "P2")
+        let written = try await store.saveThresholds([("P1", thresholds(9, at: 400), 100), ("P2", thresholds(9, at: 400), nil),
+                                                      ("P3", thresholds(9, at: 400), nil)], storeID: "S1")
+        #expect(written == 1, "only P3, still as read")
+        #expect(try await store.thresholds(storeID: "S1", productID: "P1")?.dailyRate == 2)
+        #expect(try await store.thresholds(storeID: "S1", productID: "P2")?.dailyRate == 3)
+        #expect(try await store.thresholds(storeID: "S1", productID: "P3")?.dailyRate == 9)
+        try await store.close()
+    }
+
     @Test func aLeaseHeldByANodeThatDiedIsTakenOverWhenItExpires() async throws {
         let db = TestDatabase(.sqlite)
         let clock = TestClock(Int64(Date().timeIntervalSince1970 * 1000))

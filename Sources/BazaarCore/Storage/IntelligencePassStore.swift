@@ -8,8 +8,11 @@ public protocol IntelligencePassStore: Sendable {
     func passStoreIDs(afterStoreID: String?, limit: Int) async throws -> [String]
     /// Every stock row of a store with its stored thresholds' age and its effective replenishment parameters.
     func recomputeCandidates(storeID: String) async throws -> [RecomputeCandidate]
-    /// Writes the thresholds of some items of one store in one transaction.
-    func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds)], storeID: String) async throws
+    /// Writes the thresholds of some items of one store in one transaction, each only if the stored row is still the
+    /// one the pass read (`expectedComputedAt`: its `computedAtMillis`, nil for none): thresholds written meanwhile (an
+    /// alert's first evaluation, an override, a person) are not overwritten. Returns how many were written.
+    @discardableResult
+    func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)], storeID: String) async throws -> Int
     /// Takes the store's lease for `holder` until `nowMillis + leaseMillis` when nobody else holds it unexpired:
     /// true when taken (or renewed).
     func claimPass(storeID: String, holder: String, nowMillis: Int64, leaseMillis: Int64) async throws -> Bool
