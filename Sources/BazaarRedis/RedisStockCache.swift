@@ -191,8 +191,9 @@ public final class RedisStockCache: StockCache {
         startRepair()
     }
 
-    /// Deletes the dirty keys from Redis (so every node reads them from the database and refills them) as soon as
-    /// Redis answers; retried with backoff (100 ms to 1 s) while it does not. This bounds how long another node can
+    /// Repairs the dirty keys as soon as Redis answers (`repair`: the newest level this node knows is offered again by
+    /// the compare-and-set of every offer, a key it no longer holds is deleted so every node refills it from the
+    /// database); retried with backoff (100 ms to 1 s) while Redis does not answer. This bounds how long another node can
     /// read an older version from Redis after a failed write: the time until Redis answers this node again, then
     /// at most the near caches' age bound (`nearMaxAgeMillis`) for copies the other nodes already held.
     private func startRepair() {
@@ -281,50 +282,6 @@ public final class RedisStockCache: StockCache {
         if before == .closed, breaker.state == .open {
             logger.warning("redis unavailable: reads fall back to the database", metadata: ["error": "\(error)"])
         }
-    }
-
-    /// `<prefix>stock:<length of the store id>:<store id>:<product id>`. Identifiers may contain `:`, so the store
-    /// id's length is what makes the key unambiguous (`X:a` + `b` and `X` + `a:b` are different keys).
-    public func redisKey(_ key: StockKey) -> String { keyPrefix + "stock:" + Self.encodeKey(key) }
-
-    public static func encodeKey(_ key: StockKey) -> String { "\(key.storeID.utf8.count):\(key.storeID):\(key.productID)" }
-
-    public static func decodeKey<S: StringProtocol>(_ text: S) -> StockKey? {
-        guard let colon = text.firstIndex(of: ":"), let length = Int(text[..<colon]), length > 0 else { return nil }
-        let utf8 = text.utf8
-        let storeStart = utf8.index(after: colon)
-        guard let storeEnd = utf8.index(storeStart, offsetBy: length, limitedBy: utf8.endIndex), storeEnd < utf8.endIndex,
-              utf8[storeEnd] == UInt8(ascii: ":") else { return nil }
-        let storeID = String(text[storeStart..<storeEnd]), productID = String(text[utf8.index(after: storeEnd)...])
-        guard storeID.utf8.count == length, !productID.isEmpty else { return nil }
-        return StockKey(storeID: storeID, productID: productID)
-    }
-
-    /// The coherence message: the encoded key, `|`, the encoded level (which holds no `|`).
-    public static func message(_ key: StockKey, _ encodedLevel: String) -> String { encodeKey(key) + "|" + encodedLevel }
-
-    public static func parseMessage(_ message: String) -> (StockKey, String)? {
-        guard let bar = message.lastIndex(of: "|"), let key = decodeKey(message[..<bar]) else { return nil }
-        return (key, String(message[message.index(after: bar)...]))
-    }
-
-    /// `revision:version:quantity:updatedAtMillis:reserved:incoming`: the revision first, for the script's comparison.
-    /// (Values written before the inventory states, `version:quantity:updatedAtMillis`, read as revision = version.)
-    public static func encode(_ level: StockLevel) -> String {
-        "\(level.revision):\(level.version):\(level.quantity):\(level.updatedAtMillis):\(level.reserved):\(level.incoming)"
-    }
-
-    public static func decode(_ text: String) -> StockLevel? {
-        let parts = text.split(separator: ":")
-        if parts.count == 3 {
-            guard let version = Int64(parts[0]), let quantity = Int64(parts[1]), let updated = Int64(parts[2]) else { return nil }
-            return StockLevel(quantity: quantity, version: version, updatedAtMillis: updated)
-        }
-        guard parts.count == 6, let revision = Int64(parts[0]), let version = Int64(parts[1]), let quantity = Int64(parts[2]),
-            let updated = Int64(parts[3]), let reserved = Int64(parts[4]), let incoming = Int64(parts[5]), revision >= version
-        else { return nil }
-        return StockLevel(quantity: quantity, version: version, updatedAtMillis: updated, reserved: reserved, incoming: incoming,
-                          stateChanges: revision - version)
     }
 }
 
