@@ -242,6 +242,15 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         try MySQLStockStore.recordDemand(newMovements, connection: connection, nowMillis: first.recordedAtMillis)
     }
 
+    /// Widens (or creates) the `ledger_days` rows of these ranges: one statement, days in order.
+    static func extendLedgerDays(_ days: [Int64: ClosedRange<Int64>]) -> String {
+        let values = days.sorted { $0.key < $1.key }.map { "(\($0.key),\($0.value.lowerBound),\($0.value.upperBound))" }
+        return """
+            INSERT INTO ledger_days (day, min_seq, max_seq) VALUES \(values.joined(separator: ","))
+            ON DUPLICATE KEY UPDATE min_seq = LEAST(min_seq, VALUES(min_seq)), max_seq = GREATEST(max_seq, VALUES(max_seq))
+            """
+    }
+
     /// `('a','b'),('c','d'),...` for a row-constructor `IN`, 500 pairs a list (one statement each).
     private func pairLists(_ pairs: [(String, String)]) throws -> [String] {
         try stride(from: 0, to: pairs.count, by: 500).map { start in
