@@ -1,5 +1,5 @@
-public import Configuration
-public import BazaarCore
+import Configuration
+import BazaarCore
 import KafkaClient
 import Logging
 import Foundation

@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 import Foundation
 import Glibc
 

@@ -1,6 +1,6 @@
 public import BazaarCore
-public import BazaarDomain
-public import MySQLClient
+import BazaarDomain
+import MySQLClient
 
 /// `APIKeyStore`, always on the primary: a new key works at once, a revoked one stops at once.
 extension MySQLStockStore {

@@ -1,6 +1,6 @@
-public import BazaarCore
+import BazaarCore
 public import BazaarDomain
-public import MySQLClient
+import MySQLClient
 
 /// `CatalogStore`: stores and products.
 extension MySQLStockStore {

@@ -1,6 +1,6 @@
 public import BazaarCore
 public import BazaarDomain
-public import MySQLClient
+import MySQLClient
 
 /// `LedgerStore` reads: levels, listings, the audit trail, the change feed, the invariant's totals.
 extension MySQLStockStore {

@@ -1,6 +1,6 @@
 public import BazaarCore
-public import BazaarDomain
-public import MySQLClient
+import BazaarDomain
+import MySQLClient
 
 /// `OutboxStore` and housekeeping: the relay's lease, the outbox read and emptied by the relay, idempotency records forgotten.
 extension MySQLStockStore {

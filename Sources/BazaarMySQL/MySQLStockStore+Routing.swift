@@ -1,6 +1,6 @@
-public import BazaarCore
-public import BazaarDomain
-public import MySQLClient
+import BazaarCore
+import BazaarDomain
+import MySQLClient
 
 /// Where each statement runs: the primary, or a healthy replica (with read-your-writes), and what a lost database becomes.
 extension MySQLStockStore {

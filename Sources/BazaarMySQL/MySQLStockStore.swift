@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 public import MySQLClient
 import Synchronization
 #if canImport(Glibc)

@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 import GRDB
 
 /// `APIKeyStore`: keys by their SHA-256.

@@ -1,4 +1,4 @@
-public import BazaarCore
+import BazaarCore
 public import BazaarDomain
 import GRDB
 

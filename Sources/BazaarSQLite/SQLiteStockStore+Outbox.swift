@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 import GRDB
 
 /// `OutboxStore` and housekeeping: the outbox read and emptied by the relay, idempotency records forgotten.

@@ -1,5 +1,5 @@
-public import BazaarCore
-public import BazaarDomain
+import BazaarCore
+import BazaarDomain
 import GRDB
 
 /// The columns each read selects and the mapping of its rows (by position, in the order the columns are listed).

@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 import GRDB
 
 /// `WebhookStore`: subscriptions, their queued deliveries and the attempts.

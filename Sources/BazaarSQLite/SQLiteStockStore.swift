@@ -1,5 +1,5 @@
 public import BazaarCore
-public import BazaarDomain
+import BazaarDomain
 import GRDB
 
 /// The embedded default storage: one SQLite file in WAL mode.

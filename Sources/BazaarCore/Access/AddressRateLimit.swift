@@ -1,4 +1,4 @@
-public import BazaarDomain
+import BazaarDomain
 import Synchronization
 
 /// A token bucket per client address, spent by every request before anything else is done for it (no key hash,

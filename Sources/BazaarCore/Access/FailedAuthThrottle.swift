@@ -1,4 +1,4 @@
-public import BazaarDomain
+import BazaarDomain
 import Synchronization
 
 /// Limits failed authentications per client address: each unknown, revoked or malformed key takes a token from

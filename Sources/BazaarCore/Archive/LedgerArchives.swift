@@ -1,4 +1,4 @@
-public import BazaarDomain
+import BazaarDomain
 
 /// What the ledger's history answers (`/audit-logs`, `/v1/changes`) say about archived rows (`bazaar archive`):
 /// the archived periods a query reaches, and a pair's balance at the last cut-off.

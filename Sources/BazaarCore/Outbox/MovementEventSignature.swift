@@ -1,5 +1,5 @@
 public import BazaarDomain
-public import Crypto
+import Crypto
 import Foundation
 
 /// Movement events on Kafka carry an HMAC-SHA256 of their content (`bazaarsignature`, a CloudEvents extension

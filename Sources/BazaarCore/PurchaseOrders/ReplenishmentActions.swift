@@ -1,4 +1,4 @@
-public import BazaarDomain
+import BazaarDomain
 
 /// A replenishment suggestion acted on in one call: the plan's orders become a purchase order (they then count as
 /// incoming, so the plan stops suggesting them), or its transfers are made.

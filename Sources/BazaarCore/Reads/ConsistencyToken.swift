@@ -1,4 +1,4 @@
-public import Crypto
+import Crypto
 import Foundation
 
 /// Signs and checks `Bazaar-Consistency` tokens: `<position>.<mac>`, where the position is the GTID of a write's

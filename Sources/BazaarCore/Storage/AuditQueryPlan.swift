@@ -1,4 +1,4 @@
-public import BazaarDomain
+import BazaarDomain
 
 /// How every `/audit-logs` query is answered from an index that gives its newest-first order, whatever its filters and
 /// the ledger's size (issue 14: p99 under 50 ms on a ledger of tens of millions of rows).

@@ -1,6 +1,6 @@
 import BazaarDomain
 public import Logging
-public import Metrics
+import Metrics
 public import ServiceLifecycle
 
 /// The intelligence's metrics (exported on `/metrics` with the others). Made at each use, not kept: one made before

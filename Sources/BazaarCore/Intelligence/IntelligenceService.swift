@@ -1,5 +1,5 @@
 public import BazaarDomain
-public import BazaarForecasting
+import BazaarForecasting
 import Foundation
 
 /// Stock intelligence for one node: demand history from the daily demand rows kept beside the ledger, dynamic
@@ -20,10 +20,10 @@ public final class IntelligenceService: Sendable {
     /// Thresholds older than this are recomputed by the pass (the schedule); a demand anomaly marks them stale at once.
     let recomputeAfterMillis: Int64
     let forecaster = TieredForecaster(season: season)
-    private let cache = Locked<[StockKey: (thresholds: StockThresholds, atMillis: Int64)]>([:])
+    let cache = Locked<[StockKey: (thresholds: StockThresholds, atMillis: Int64)]>([:])
     /// Active alert kinds per store x product as last read or written here. Most movements change no alert, so
     /// this spares a database read per movement; entries expire so changes made elsewhere are picked up.
-    private let activeKinds = Locked<[StockKey: (kinds: Set<AlertKind>, atMillis: Int64)]>([:])
+    let activeKinds = Locked<[StockKey: (kinds: Set<AlertKind>, atMillis: Int64)]>([:])
     static let activeKindsTTLMillis: Int64 = 10_000
 
     /// `demand` defaults to `store` itself (both engines keep the daily demand rows).
@@ -239,7 +239,7 @@ public final class IntelligenceService: Sendable {
             packSize: product?.packSize ?? Product.defaultPackSize, serviceLevel: product?.serviceLevel ?? Product.defaultServiceLevel)
     }
 
-    private func remember(_ key: StockKey, _ thresholds: StockThresholds, at millis: Int64? = nil) {
+    func remember(_ key: StockKey, _ thresholds: StockThresholds, at millis: Int64? = nil) {
         let at = millis ?? clock.nowMillis()
         cache.withLock { cache in
             if cache.count > 200_000 { cache.removeAll() }
@@ -252,181 +252,5 @@ public final class IntelligenceService: Sendable {
     /// reader's request costs a row read, never a fit over 180 days of ledger.
     public func stored(storeID: String, productID: String) async throws -> StockThresholds? {
         try await store.thresholds(storeID: storeID, productID: productID)
-    }
-
-    // MARK: Alerts
-
-    /// Opens the alerts a committed movement calls for and resolves the level conditions it cleared.
-    /// At most one active alert per condition (the store enforces it too, across nodes).
-    @discardableResult
-    public func evaluate(_ movement: Movement) async throws -> [Alert] {
-        let t = try await thresholds(storeID: movement.storeID, productID: movement.productID)
-        // The inventory position (issue 17): the row's reserved and incoming stock, read only where thresholds exist.
-        var position: Int64?
-        if t.reorderPoint > 0 || t.dailyRate > 0, let level = try await store.level(storeID: movement.storeID, productID: movement.productID),
-            level.reserved != 0 || level.incoming != 0 {
-            position = movement.quantityAfter + level.incoming - level.reserved
-        }
-        let levelKinds = AlertRules.levelConditions(quantity: movement.quantityAfter, thresholds: t, position: position)
-        let eventKinds = AlertRules.eventConditions(movement, thresholds: t)
-        let key = StockKey(storeID: movement.storeID, productID: movement.productID)
-        if eventKinds.contains(.demandAnomaly) {
-            // Demand has shifted: recompute the thresholds on the next movement.
-            cache.withLock { _ = $0.removeValue(forKey: key) }
-            var stale = t
-            stale.computedAtMillis = 0
-            try await store.saveThresholds(stale, storeID: movement.storeID, productID: movement.productID)
-        }
-        let now = clock.nowMillis()
-        if let known = self.activeKinds.withLock({ $0[key] }), now - known.atMillis < Self.activeKindsTTLMillis,
-            levelKinds.union(eventKinds).isSubset(of: known.kinds), known.kinds.filter(\.isLevelCondition).allSatisfy(levelKinds.contains)
-        {
-            return []  // nothing to open, nothing to resolve
-        }
-        let active = try await store.activeAlerts(storeID: movement.storeID, productID: movement.productID)
-        let activeKinds = Set(active.map(\.kind))
-        let inserted = levelKinds.union(eventKinds).subtracting(activeKinds).sorted { $0.rawValue < $1.rawValue }.map { kind in
-            Alert(id: "alr_" + Hex.random(bytes: 10), kind: kind, status: .open, storeID: movement.storeID, productID: movement.productID,
-                  quantity: movement.quantityAfter, threshold: Self.threshold(kind, t),
-                  message: AlertRules.message(kind, quantity: movement.quantityAfter, thresholds: t), openedAtMillis: now)
-        }
-        let resolved = active.filter { $0.kind.isLevelCondition && !levelKinds.contains($0.kind) }.map { alert in
-            var alert = alert
-            alert.status = .resolved
-            alert.quantity = movement.quantityAfter
-            alert.resolvedAtMillis = now
-            return alert
-        }
-        var recorded: [Alert] = []
-        if !inserted.isEmpty || !resolved.isEmpty {
-            recorded = try await store.recordAlerts(inserted: inserted, changed: resolved)
-        }
-        let nowActive = activeKinds.union(inserted.map(\.kind)).subtracting(resolved.map(\.kind))
-        self.activeKinds.withLock { cache in
-            if cache.count > 200_000 { cache.removeAll() }
-            cache[key] = (nowActive, now)
-        }
-        return recorded
-    }
-
-    static func threshold(_ kind: AlertKind, _ t: StockThresholds) -> Double? {
-        switch kind {
-        case .lowStock: t.reorderPoint
-        case .overstock: t.orderUpTo
-        case .stockOutRisk: Double(t.leadTimeDays)
-        case .demandAnomaly: t.anomalyAbove
-        case .stockOut, .negativeStock, .shrinkage, .overReserved: nil
-        }
-    }
-
-    /// A page of alerts, newest first; `beforeSequence` is the cursor.
-    public func alerts(storeID: String?, productID: String?, kind: AlertKind?, status: AlertStatus?, beforeSequence: Int64?,
-                       limit: Int) async throws -> [Alert] {
-        try await store.alerts(storeID: storeID, productID: productID, kind: kind, status: status, beforeSequence: beforeSequence, limit: limit)
-    }
-
-    /// The alert, or `DomainError.notFound`.
-    public func alert(id: String) async throws -> Alert {
-        guard let alert = try await store.alert(id: id) else { throw DomainError.notFound(what: "alert", id: id) }
-        return alert
-    }
-
-    /// open -> acknowledged (by a person); any active alert -> resolved by hand.
-    public func setStatus(alertID: String, to status: AlertStatus, by actor: String) async throws -> Alert {
-        guard var alert = try await store.alert(id: alertID) else { throw DomainError.notFound(what: "alert", id: alertID) }
-        guard alert.status != .resolved else { throw DomainError.invalid(field: "status", message: "alert \(alertID) is already resolved") }
-        let now = clock.nowMillis()
-        switch status {
-        case .acknowledged:
-            guard alert.status == .open else { return alert }
-            alert.status = .acknowledged
-            alert.acknowledgedAtMillis = now
-            alert.acknowledgedBy = actor
-        case .resolved:
-            alert.status = .resolved
-            alert.resolvedAtMillis = now
-        case .open:
-            throw DomainError.invalid(field: "status", message: "alerts are opened by the system")
-        }
-        _ = try await store.recordAlerts(inserted: [], changed: [alert])
-        activeKinds.withLock { _ = $0.removeValue(forKey: StockKey(storeID: alert.storeID, productID: alert.productID)) }
-        return alert
-    }
-
-    // MARK: Replenishment
-
-    public struct OrderSuggestion: Sendable {
-        public var productID: String
-        public var onHand: Int64
-        /// On hand + incoming - reserved: what the thresholds were compared with.
-        public var position: Int64
-        public var thresholds: StockThresholds
-        public var packSize: Int
-        public var quantity: Int
-    }
-
-    public struct TransferSuggestion: Sendable {
-        public var productID: String
-        public var fromStoreID: String
-        public var toStoreID: String
-        public var quantity: Int64
-    }
-
-    /// One page of a store's replenishment plan.
-    public struct ReplenishmentPage: Sendable {
-        public var orders: [OrderSuggestion]
-        public var transfers: [TransferSuggestion]
-        /// The last product id of this page when there may be more (pass it back as `afterProductID`).
-        public var nextAfterProductID: String?
-        /// Items of the store the engine has not evaluated yet (no thresholds stored): not in the plan. Counted on
-        /// the first page only (nil on the next ones).
-        public var itemsWithoutThresholds: Int?
-    }
-
-    /// What a store should order (up to the order-up-to level, in whole packs) for items at or below their
-    /// reorder point, after first moving the excess of other branches (stock above their own order-up-to level):
-    /// a page of at most `limit` items in product id order after `afterProductID`.
-    ///
-    /// Served from what the engine stored (thresholds, levels), never computed here: one query for the page's
-    /// items, one per `ReplenishmentQuery.excessWidth` items for transfer sources, and one count on the first page,
-    /// whatever the size of the chain. `mayShowStore` says which other stores the caller may see as transfer
-    /// sources; the plan is made as if the others did not exist (their ids and stock never leave this function).
-    public func replenishment(storeID: String, afterProductID: String? = nil, limit: Int = Paging.defaultLimit,
-                              mayShowStore: @Sendable (String) -> Bool = { _ in true }) async throws -> ReplenishmentPage {
-        let rows = try await store.replenishmentItems(storeID: storeID, afterProductID: afterProductID, limit: limit + 1)
-        let items = Array(rows.prefix(limit))
-        let next = rows.count > limit ? items.last?.productID : nil
-        // The best visible source per product: the most excess, the first store id on a tie.
-        var best: [String: ExcessStock] = [:]
-        var start = 0
-        while start < items.count {
-            let chunk = items[start..<min(items.count, start + ReplenishmentQuery.excessWidth)].map(\.productID)
-            start += ReplenishmentQuery.excessWidth
-            for source in try await store.excessStock(productIDs: chunk, excludingStoreID: storeID)
-            where source.excess > 0 && mayShowStore(source.storeID) && source.excess > (best[source.productID]?.excess ?? 0) {
-                best[source.productID] = source
-            }
-        }
-        var orders: [OrderSuggestion] = [], transfers: [TransferSuggestion] = []
-        for item in items {
-            // The inventory position, not the shelf: what is already on its way is not ordered again, and what is
-            // promised to customers is not counted as there.
-            var need = Double(Self.shortfall(onHand: item.position, item.thresholds))
-            if let source = best[item.productID] {
-                let moved = min(source.excess, Int64(need.rounded(.up)))
-                transfers.append(TransferSuggestion(productID: item.productID, fromStoreID: source.storeID, toStoreID: storeID, quantity: moved))
-                need -= Double(moved)
-            }
-            let pack = Double(max(1, item.packSize))
-            let quantity = need > 0 ? Int((need / pack).rounded(.up) * pack) : 0
-            orders.append(OrderSuggestion(productID: item.productID, onHand: item.onHand, position: item.position, thresholds: item.thresholds,
-                                          packSize: item.packSize, quantity: quantity))
-        }
-        let unevaluated = afterProductID == nil ? try await store.itemsWithoutThresholds(storeID: storeID) : nil
-        return ReplenishmentPage(orders: orders, transfers: transfers, nextAfterProductID: next, itemsWithoutThresholds: unevaluated)
-    }
-
-    static func shortfall(onHand: Int64, _ t: StockThresholds) -> Int64 {
-        max(0, Int64(t.orderUpTo.rounded(.up)) - onHand)
     }
 }

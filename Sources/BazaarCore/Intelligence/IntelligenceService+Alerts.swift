@@ -1,0 +1,103 @@
+public import BazaarDomain
+import BazaarForecasting
+import Foundation
+
+/// Alerts: opened and resolved as movements are evaluated, acknowledged or resolved by people.
+extension IntelligenceService {
+    /// Opens the alerts a committed movement calls for and resolves the level conditions it cleared.
+    /// At most one active alert per condition (the store enforces it too, across nodes).
+    @discardableResult
+    public func evaluate(_ movement: Movement) async throws -> [Alert] {
+        let t = try await thresholds(storeID: movement.storeID, productID: movement.productID)
+        // The inventory position (issue 17): the row's reserved and incoming stock, read only where thresholds exist.
+        var position: Int64?
+        if t.reorderPoint > 0 || t.dailyRate > 0, let level = try await store.level(storeID: movement.storeID, productID: movement.productID),
+            level.reserved != 0 || level.incoming != 0 {
+            position = movement.quantityAfter + level.incoming - level.reserved
+        }
+        let levelKinds = AlertRules.levelConditions(quantity: movement.quantityAfter, thresholds: t, position: position)
+        let eventKinds = AlertRules.eventConditions(movement, thresholds: t)
+        let key = StockKey(storeID: movement.storeID, productID: movement.productID)
+        if eventKinds.contains(.demandAnomaly) {
+            // Demand has shifted: recompute the thresholds on the next movement.
+            cache.withLock { _ = $0.removeValue(forKey: key) }
+            var stale = t
+            stale.computedAtMillis = 0
+            try await store.saveThresholds(stale, storeID: movement.storeID, productID: movement.productID)
+        }
+        let now = clock.nowMillis()
+        if let known = self.activeKinds.withLock({ $0[key] }), now - known.atMillis < Self.activeKindsTTLMillis,
+            levelKinds.union(eventKinds).isSubset(of: known.kinds), known.kinds.filter(\.isLevelCondition).allSatisfy(levelKinds.contains)
+        {
+            return []  // nothing to open, nothing to resolve
+        }
+        let active = try await store.activeAlerts(storeID: movement.storeID, productID: movement.productID)
+        let activeKinds = Set(active.map(\.kind))
+        let inserted = levelKinds.union(eventKinds).subtracting(activeKinds).sorted { $0.rawValue < $1.rawValue }.map { kind in
+            Alert(id: "alr_" + Hex.random(bytes: 10), kind: kind, status: .open, storeID: movement.storeID, productID: movement.productID,
+                  quantity: movement.quantityAfter, threshold: Self.threshold(kind, t),
+                  message: AlertRules.message(kind, quantity: movement.quantityAfter, thresholds: t), openedAtMillis: now)
+        }
+        let resolved = active.filter { $0.kind.isLevelCondition && !levelKinds.contains($0.kind) }.map { alert in
+            var alert = alert
+            alert.status = .resolved
+            alert.quantity = movement.quantityAfter
+            alert.resolvedAtMillis = now
+            return alert
+        }
+        var recorded: [Alert] = []
+        if !inserted.isEmpty || !resolved.isEmpty {
+            recorded = try await store.recordAlerts(inserted: inserted, changed: resolved)
+        }
+        let nowActive = activeKinds.union(inserted.map(\.kind)).subtracting(resolved.map(\.kind))
+        self.activeKinds.withLock { cache in
+            if cache.count > 200_000 { cache.removeAll() }
+            cache[key] = (nowActive, now)
+        }
+        return recorded
+    }
+
+    static func threshold(_ kind: AlertKind, _ t: StockThresholds) -> Double? {
+        switch kind {
+        case .lowStock: t.reorderPoint
+        case .overstock: t.orderUpTo
+        case .stockOutRisk: Double(t.leadTimeDays)
+        case .demandAnomaly: t.anomalyAbove
+        case .stockOut, .negativeStock, .shrinkage, .overReserved: nil
+        }
+    }
+
+    /// A page of alerts, newest first; `beforeSequence` is the cursor.
+    public func alerts(storeID: String?, productID: String?, kind: AlertKind?, status: AlertStatus?, beforeSequence: Int64?,
+                       limit: Int) async throws -> [Alert] {
+        try await store.alerts(storeID: storeID, productID: productID, kind: kind, status: status, beforeSequence: beforeSequence, limit: limit)
+    }
+
+    /// The alert, or `DomainError.notFound`.
+    public func alert(id: String) async throws -> Alert {
+        guard let alert = try await store.alert(id: id) else { throw DomainError.notFound(what: "alert", id: id) }
+        return alert
+    }
+
+    /// open -> acknowledged (by a person); any active alert -> resolved by hand.
+    public func setStatus(alertID: String, to status: AlertStatus, by actor: String) async throws -> Alert {
+        guard var alert = try await store.alert(id: alertID) else { throw DomainError.notFound(what: "alert", id: alertID) }
+        guard alert.status != .resolved else { throw DomainError.invalid(field: "status", message: "alert \(alertID) is already resolved") }
+        let now = clock.nowMillis()
+        switch status {
+        case .acknowledged:
+            guard alert.status == .open else { return alert }
+            alert.status = .acknowledged
+            alert.acknowledgedAtMillis = now
+            alert.acknowledgedBy = actor
+        case .resolved:
+            alert.status = .resolved
+            alert.resolvedAtMillis = now
+        case .open:
+            throw DomainError.invalid(field: "status", message: "alerts are opened by the system")
+        }
+        _ = try await store.recordAlerts(inserted: [], changed: [alert])
+        activeKinds.withLock { _ = $0.removeValue(forKey: StockKey(storeID: alert.storeID, productID: alert.productID)) }
+        return alert
+    }
+}
