@@ -126,15 +126,7 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
 
     public func recomputeCandidates(storeID: String) async throws -> [RecomputeCandidate] {
         try await onPrimary { connection in
-            try connection.select("""
-                SELECT l.product_id, t.computed_at_ms, l.updated_at_ms, p.updated_at_ms, COALESCE(o.lead_time_days, p.lead_time_days),
-                    COALESCE(o.review_period_days, p.review_period_days), COALESCE(o.pack_size, p.pack_size), COALESCE(o.service_level, p.service_level)
-                FROM stock_levels l
-                LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
-                LEFT JOIN products p ON p.id = l.product_id
-                LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
-                WHERE l.store_id = ? ORDER BY l.product_id
-                """, [storeID]).map { row in
+            try connection.select(SharedSQL.recomputeCandidates, [storeID]).map { row in
                 RecomputeCandidate(productID: try row.string(0), computedAtMillis: try row.optionalInt(1), levelUpdatedAtMillis: try row.int(2),
                                    productUpdatedAtMillis: try row.optionalInt(3), leadTimeDays: try row.optionalInt(4).map(Int.init),
                                    reviewPeriodDays: try row.optionalInt(5).map(Int.init), packSize: try row.optionalInt(6).map(Int.init),

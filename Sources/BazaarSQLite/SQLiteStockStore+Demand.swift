@@ -117,15 +117,7 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
 
     public func recomputeCandidates(storeID: String) async throws -> [RecomputeCandidate] {
         try await pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT l.product_id, t.computed_at_ms, l.updated_at_ms, p.updated_at_ms, COALESCE(o.lead_time_days, p.lead_time_days),
-                    COALESCE(o.review_period_days, p.review_period_days), COALESCE(o.pack_size, p.pack_size), COALESCE(o.service_level, p.service_level)
-                FROM stock_levels l
-                LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
-                LEFT JOIN products p ON p.id = l.product_id
-                LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
-                WHERE l.store_id = ? ORDER BY l.product_id
-                """), arguments: [storeID]).map { row in
+            try Row.fetchAll(db.cachedStatement(sql: SharedSQL.recomputeCandidates), arguments: [storeID]).map { row in
                 RecomputeCandidate(productID: row[0], computedAtMillis: row[1], levelUpdatedAtMillis: row[2], productUpdatedAtMillis: row[3],
                                    leadTimeDays: row[4], reviewPeriodDays: row[5], packSize: row[6], serviceLevel: row[7])
             }

@@ -20,4 +20,17 @@ public enum SharedSQL {
             AND t.order_up_to > l.quantity + l.incoming - l.reserved
         ORDER BY l.product_id LIMIT ?
         """
+
+    /// `IntelligencePassStore.recomputeCandidates`: every stock row of a store with when its thresholds were computed,
+    /// when its level and its product last changed, and its replenishment parameters (the store's override, else the
+    /// product's). Argument: the store id. Columns in that order.
+    public static let recomputeCandidates = """
+        SELECT l.product_id, t.computed_at_ms, l.updated_at_ms, p.updated_at_ms, COALESCE(o.lead_time_days, p.lead_time_days),
+            COALESCE(o.review_period_days, p.review_period_days), COALESCE(o.pack_size, p.pack_size), COALESCE(o.service_level, p.service_level)
+        FROM stock_levels l
+        LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
+        LEFT JOIN products p ON p.id = l.product_id
+        LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
+        WHERE l.store_id = ? ORDER BY l.product_id
+        """
 }
