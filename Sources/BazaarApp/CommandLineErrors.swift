@@ -41,6 +41,8 @@ public enum CommandLineErrors {
             return finished(capitalized(load.description))
         case let refusal as ArchiveRefusal:
             return finished("Nothing was archived: " + refusal.description)
+        case let conflict as ArchiveRunConflict:
+            return finished("Nothing was deleted: " + conflict.description)
         case let file as ArchiveFileError:
             return finished("An archive file failed: " + file.description)
                 + " Nothing was removed from the ledger; fix the cause and run archive again."

@@ -92,6 +92,10 @@ public struct LedgerArchiver: Sendable {
                 \(RFC3339.format(millis: latest)) must stay; give --before \(Self.date(latest)) or earlier
                 """)
         }
+        // One run at a time in a folder: a second run would rename its files (short, if the first is deleting)
+        // over the first run's recorded ones. Held until this function returns (the descriptor's close releases it).
+        let lock = try Self.lockFolder(outputDirectory)
+        defer { close(lock) }
         var report = Report()
         var bounds = try await store.archiveBounds(cutoffMillis: cutoffMillis)
         if let unfinished = bounds.unfinished {
@@ -206,6 +210,26 @@ public struct LedgerArchiver: Sendable {
     }
 
     /// `DIR/ledger-<first>-<last>`, created (with DIR) if needed, as an absolute path.
+    /// `DIR/.bazaar-archive.lock`, locked for this process (`flock`, released when the descriptor closes or the
+    /// process dies, so a killed run never leaves it held); a refusal when another run holds it.
+    public static func lockFolder(_ output: String) throws -> Int32 {
+        do {
+            try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
+        } catch {
+            throw ArchiveRefusal("cannot create the folder \(output) (\(error.localizedDescription)); give an --output folder you can write to")
+        }
+        let path = (output as NSString).appendingPathComponent(".bazaar-archive.lock")
+        let descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw ArchiveRefusal("cannot write \(path) (\(String(cString: strerror(errno)))); give an --output folder you can write to")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            close(descriptor)
+            throw ArchiveRefusal("another `bazaar archive` is running in \(output); wait for it to finish (one run at a time)")
+        }
+        return descriptor
+    }
+
     static func runDirectory(_ output: String, first: Int64, last: Int64) throws -> String {
         let base = output.hasPrefix("/") ? output : FileManager.default.currentDirectoryPath + "/" + output
         let directory = (base as NSString).standardizingPath + "/ledger-\(first)-\(last)"

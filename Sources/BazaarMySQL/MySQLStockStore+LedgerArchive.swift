@@ -33,7 +33,10 @@ extension MySQLStockStore: LedgerArchiveStore {
 
     public func recordArchive(_ archive: LedgerArchive) async throws {
         try await writeOnPrimary { connection in
-            guard try connection.select("SELECT 1 FROM ledger_archives WHERE first_seq = ? FOR UPDATE", [archive.firstSequence]).isEmpty else { return }
+            // A run resumes through `archiveBounds().unfinished`, never by recording again: a row here is another run's.
+            guard try connection.select("SELECT 1 FROM ledger_archives WHERE first_seq = ? FOR UPDATE", [archive.firstSequence]).isEmpty else {
+                throw ArchiveRunConflict(firstSequence: archive.firstSequence)
+            }
             try connection.execute("""
                 INSERT INTO ledger_archives (first_seq, last_seq, cutoff_ms, directory, row_count, deleted_through_seq, created_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?)

@@ -32,8 +32,9 @@ extension SQLiteStockStore: LedgerArchiveStore {
 
     public func recordArchive(_ archive: LedgerArchive) async throws {
         try await pool.write { db in
+            // A run resumes through `archiveBounds().unfinished`, never by recording again: a row here is another run's.
             if try Bool.fetchOne(db, sql: "SELECT 1 FROM ledger_archives WHERE first_seq = ?", arguments: [archive.firstSequence]) ?? false {
-                return
+                throw ArchiveRunConflict(firstSequence: archive.firstSequence)
             }
             try db.execute(sql: """
                 INSERT INTO ledger_archives (first_seq, last_seq, cutoff_ms, directory, row_count, deleted_through_seq, created_at_ms)

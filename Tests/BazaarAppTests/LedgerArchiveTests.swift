@@ -7,6 +7,9 @@ import Foundation
 import MySQLClient
 import Synchronization
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Ledger retention (`bazaar archive`, issue 14), on every engine: the export read back by its documented schema,
 /// invariant 1 as amended (level = checkpoint + ledger after it) through restarts, runs stopped at every step and
@@ -236,6 +239,44 @@ import Testing
             CommandLineErrors.sentence(for: error).contains("has changed (SHA-256 differs")
         }
         #expect(try await store.archives().first?.deletedThroughSequence == run.deletedThroughSequence)
+        try await store.close()
+    }
+
+    /// Two runs at once (an overlapping cron job): a second run in the same folder is refused while the first holds
+    /// it (it would rename its files, short if the first is deleting, over the first run's recorded ones), and a run
+    /// that computed the same range in another folder is refused when it records, before it deletes anything.
+    @Test(arguments: Backend.available)
+    func twoRunsAtOnceNeverReplaceOrAdoptEachOthersFiles(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let clock = ArchiveTestClock(0)
+        let output = db.folder.appendingPathComponent("archive").path
+        let store = try await Self.open(db, clock: clock)
+        _ = try await Self.writeHistory(store, clock: clock, pairs: Self.pairs, perPair: 3)
+        try await Self.drainOutbox(store)
+        let cutoff = Self.realNow - 10 * Self.day
+        let archiver = LedgerArchiver(store: store, safetyWindowMillis: Self.window, batchRows: 2)
+
+        let held = try LedgerArchiver.lockFolder(output)
+        await #expect { _ = try await archiver.run(before: cutoff, outputDirectory: output) } throws: { error in
+            CommandLineErrors.sentence(for: error).contains("another `bazaar archive` is running")
+        }
+        #expect(try await store.archives().isEmpty)
+        close(held)
+
+        // The same range recorded a second time (the other run's record): refused, nothing deleted by it.
+        var stopped = LedgerArchiver(store: store, safetyWindowMillis: Self.window, batchRows: 2)
+        struct Stop: Error {}
+        stopped.afterStep = { (step: LedgerArchiver.Step) throws in if case .recorded = step { throw Stop() } }
+        await #expect(throws: Stop.self) { _ = try await stopped.run(before: cutoff, outputDirectory: output) }
+        let recorded = try #require(try await store.archives().first)
+        await #expect { try await store.recordArchive(recorded) } throws: { error in
+            error is ArchiveRunConflict && CommandLineErrors.sentence(for: error).contains("deleted nothing")
+        }
+        #expect(try await store.archives().count == 1)
+        #expect(try await store.archives().first?.deletedThroughSequence == recorded.deletedThroughSequence)
+        // The first run resumes and finishes; the invariant holds.
+        _ = try await archiver.run(before: cutoff, outputDirectory: output)
+        try await Self.expectInvariant(store, pairs: Self.pairs)
         try await store.close()
     }
 

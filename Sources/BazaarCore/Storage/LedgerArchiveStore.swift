@@ -164,3 +164,16 @@ public enum ArchivedPeriods {
         "[" + files.map(\.json).joined(separator: ",") + "]"
     }
 }
+
+/// Another archive run recorded the same rows first (two `bazaar archive` at once on one database): this run records
+/// nothing and deletes nothing; its files are a spare copy. `recordArchive` throws it instead of adopting the other
+/// run's record, whose files this run did not write.
+public struct ArchiveRunConflict: Error, CustomStringConvertible, Sendable {
+    public var firstSequence: Int64
+
+    public init(firstSequence: Int64) { self.firstSequence = firstSequence }
+
+    public var description: String {
+        "another `bazaar archive` run recorded the ledger rows from sequence \(firstSequence) first; this run deleted nothing (its files are only a spare copy): run one archive at a time"
+    }
+}
