@@ -1,3 +1,4 @@
+@testable import BazaarApp
 import BazaarCore
 import BazaarDomain
 import BazaarMySQL
@@ -56,7 +57,7 @@ struct DemandAggregateTests {
     /// Writes `count` random requests, many at once (so that they share group commits), some with two commands.
     static func writeRandom(_ store: any StockStore, count: Int, seed: UInt64, today: Int64) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
-            var rng = SeededGenerator(seed: seed)
+            var rng = SplitMix64(seed: seed)  // the demo's generator: a failing sequence can be replayed
             for _ in 0..<count {
                 var commands = [try randomCommand(&rng, today: today)]
                 if Int.random(in: 0..<4, using: &rng) == 0 { commands.append(try randomCommand(&rng, today: today)) }
@@ -171,18 +172,5 @@ struct DemandAggregateTests {
         #expect(trends["S3"] == nil, "only the page asked for")
         await #expect(throws: DomainError.self) { try await intelligence.storeTrends(storeIDs: ["S1"], days: 91) }
         try await store.close()
-    }
-}
-
-/// A small deterministic generator (SplitMix64), so a failing sequence can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

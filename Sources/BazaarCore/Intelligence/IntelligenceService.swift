@@ -186,7 +186,9 @@ public final class IntelligenceService: Sendable {
     /// for a page of stores, from the daily demand rows in one query: every store of `storeIDs` gets `days + 1`
     /// points, oldest first, zero where nothing was sold.
     public func storeTrends(storeIDs: [String], days: Int) async throws -> [String: [Int64]] {
-        guard (1...90).contains(days) else { throw DomainError.invalid(field: "days", message: "must be from 1 to 90 (got \(days))") }
+        guard (1...OverviewQuery.maxTrendDays).contains(days) else {
+            throw DomainError.invalid(field: "days", message: "must be from 1 to \(OverviewQuery.maxTrendDays) (got \(days))")
+        }
         let today = RFC3339.epochDay(millis: clock.nowMillis())
         let first = today - Int64(days)
         var trends = Dictionary(uniqueKeysWithValues: storeIDs.map { ($0, [Int64](repeating: 0, count: days + 1)) })
