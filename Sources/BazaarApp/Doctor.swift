@@ -48,7 +48,7 @@ public enum Doctor {
                                 problem: "database.url must start with sqlite:// or mysql://", detail: ""))
         }
         if let url = configuration.redisURL {
-            checks.append(await redis(url: url))
+            checks.append(await redis(url: url, timeoutSeconds: timeoutSeconds))
         } else {
             checks.append(Check(name: "redis", target: "not configured", problem: nil, detail: "in-process cache and rate limits"))
         }
@@ -123,13 +123,18 @@ public enum Doctor {
         }
     }
 
-    static func redis(url: String) async -> Check {
-        let configuration: RedisConfiguration
+    static func redis(url: String, timeoutSeconds: UInt32) async -> Check {
+        var configuration: RedisConfiguration
         do {
             configuration = try RedisConfiguration(url: url)
         } catch {
             return Check(name: "redis", target: CommandLineErrors.redacted(url), problem: "\(error.description); fix redis.url", detail: "")
         }
+        // The service's timeouts (100 ms a command by default) suit the hot path, not a question asked once of a
+        // server that may be busy: the doctor waits as long for Redis as for the database and the broker.
+        let patience = Int(timeoutSeconds) * 1000
+        configuration.commandTimeoutMillis = max(configuration.commandTimeoutMillis, patience)
+        configuration.connectTimeoutMillis = max(configuration.connectTimeoutMillis, patience)
         let client = RedisClient(configuration: configuration)
         defer { Task { await client.close() } }
         let target = CommandLineErrors.redacted(url)

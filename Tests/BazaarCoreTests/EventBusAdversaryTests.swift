@@ -18,7 +18,7 @@ import Testing
         async let otherSeen = Self.collect(other, count: publishers * perPublisher)
         async let slowSeen = Self.collect(slow, count: publishers * perPublisher) { backlog in
             _ = mostBehind.max(backlog, ordering: .relaxed)
-            for _ in 0..<20 { await Task.yield() }  // slower than the publishers
+            try? await Task.sleep(for: .microseconds(200))  // slower than the publishers, without spinning a thread
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for p in 0..<publishers {
@@ -130,7 +130,8 @@ import Testing
         var iterator = subscription.makeAsyncIterator()
         #expect(await iterator.next()?.id == "e0")
         // Wait until the publisher has filled the backlog again: it now waits on this subscriber.
-        while subscription.backlog.count.load(ordering: .relaxed) < bus.highWater { await Task.yield() }
+        // Sleeps, not yields: a yielding loop keeps one of the pool's two threads busy and starves other tests.
+        while subscription.backlog.count.load(ordering: .relaxed) < bus.highWater { try? await Task.sleep(for: .milliseconds(1)) }
         return publisher
     }
 
