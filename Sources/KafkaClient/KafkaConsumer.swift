@@ -74,7 +74,7 @@ public final class KafkaConsumer: Service, Sendable {
                 onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
         let errors = ErrorSink(onError)
         let rk = try configuration.makeClient(RD_KAFKA_CONSUMER) { conf in
-            rd_kafka_conf_set_error_cb(conf, consumerErrorCallback)
+            rd_kafka_conf_set_error_cb(conf, errorSinkCallback)
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
         }
         rd_kafka_poll_set_consumer(rk)
@@ -158,12 +158,6 @@ public final class KafkaConsumer: Service, Sendable {
             rd_kafka_destroy(handle.pointer)
         }
     }
-}
-
-private let consumerErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
-    _, code, reason, opaque in
-    guard let opaque else { return }
-    Unmanaged<ErrorSink>.fromOpaque(opaque).takeUnretainedValue().handle(KafkaError(code: code, message: reason.map { String(cString: $0) } ?? ""))
 }
 
 /// Topic administration.

@@ -25,7 +25,7 @@ extension KafkaAdmin {
         let reported = Mutex<[KafkaError]>([])
         let sink = ErrorSink { error in reported.withLock { $0.append(error) } }
         let rk = try configuration.makeClient(RD_KAFKA_PRODUCER) { conf in
-            rd_kafka_conf_set_error_cb(conf, adminErrorCallback)
+            rd_kafka_conf_set_error_cb(conf, errorSinkCallback)
             rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(sink).toOpaque())
         }
         defer {
@@ -42,10 +42,4 @@ extension KafkaAdmin {
             throw KafkaError(code: error.code, message: "\(error.message): \(reason.message)", isFatal: error.isFatal)
         }
     }
-}
-
-private let adminErrorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
-    _, code, reason, opaque in
-    guard let opaque else { return }
-    Unmanaged<ErrorSink>.fromOpaque(opaque).takeUnretainedValue().handle(KafkaError(code: code, message: reason.map { String(cString: $0) } ?? ""))
 }

@@ -4,13 +4,6 @@ import Foundation
 public import ServiceLifecycle
 import Synchronization
 
-/// Where a message was stored.
-public struct KafkaDeliveryReport: Sendable, Equatable {
-    public var topic: String
-    public var partition: Int32
-    public var offset: Int64
-}
-
 /// A producer with delivery reports, as a `Service`: `send` returns once the broker has acknowledged the message
 /// (`acks=all`, idempotent), or throws the delivery error. Its thread serves librdkafka's callbacks; on graceful
 /// shutdown it flushes what is in flight before it stops.
@@ -19,11 +12,11 @@ public final class KafkaProducer: Service, Sendable {
     private let errors: ErrorSink
     private let poller: PollThread
 
-    /// `onError` receives librdkafka's error callbacks (transient broker errors, and fatal ones).
     /// How long a shutdown waits for messages in flight before it frees the client (their delivery is then
     /// unknown: the outbox still holds them and sends them again).
     public let shutdownFlushMillis: Int32
 
+    /// `onError` receives librdkafka's error callbacks (transient broker errors, and fatal ones).
     public init(configuration: KafkaConfiguration, shutdownFlushMillis: Int32 = 10_000,
                 onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
         self.shutdownFlushMillis = shutdownFlushMillis
@@ -46,12 +39,8 @@ public final class KafkaProducer: Service, Sendable {
             let box = Unmanaged.passRetained(DeliveryBox(continuation))
             var status = RD_KAFKA_RESP_ERR__DESTROY  // unless the producer is still alive
             handle.whileAlive { pointer in
-                status = key.withUnsafeBufferPointer(or: []) { keyBytes in
-                    value.withUnsafeBufferPointer { valueBytes in
-                        bazaar_kafka_produce(pointer, topic, partition ?? RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
-                                             valueBytes.baseAddress, valueBytes.count, box.toOpaque())
-                    }
-                }
+                status = Self.produce(pointer, topic: topic, partition: partition ?? RD_KAFKA_PARTITION_UA, key: key, value: value,
+                                      opaque: box.toOpaque())
             }
             if status != RD_KAFKA_RESP_ERR_NO_ERROR {
                 box.release()
@@ -84,12 +73,8 @@ public final class KafkaProducer: Service, Sendable {
                     var status = RD_KAFKA_RESP_ERR__DESTROY  // unless the producer is still alive
                     handle.whileAlive { pointer in
                         repeat {
-                            status = message.key.withUnsafeBufferPointer(or: []) { keyBytes in
-                                message.value.withUnsafeBufferPointer { valueBytes in
-                                    bazaar_kafka_produce(pointer, message.topic, RD_KAFKA_PARTITION_UA, keyBytes.baseAddress, keyBytes.count,
-                                                         valueBytes.baseAddress, valueBytes.count, box.toOpaque())
-                                }
-                            }
+                            status = Self.produce(pointer, topic: message.topic, partition: RD_KAFKA_PARTITION_UA, key: message.key,
+                                                  value: message.value, opaque: box.toOpaque())
                             // The local queue is full: serve delivery reports until there is room.
                             if status == RD_KAFKA_RESP_ERR__QUEUE_FULL { _ = rd_kafka_poll(pointer, 10) }
                         } while status == RD_KAFKA_RESP_ERR__QUEUE_FULL
@@ -102,6 +87,16 @@ public final class KafkaProducer: Service, Sendable {
             }
         } onCancel: {
             batch.cancel()
+        }
+    }
+
+    /// Hands one message to librdkafka's queue (not yet the broker); `opaque` comes back with its delivery report.
+    private static func produce(_ pointer: OpaquePointer, topic: String, partition: Int32, key: [UInt8]?, value: [UInt8],
+                                opaque: UnsafeMutableRawPointer) -> rd_kafka_resp_err_t {
+        key.withUnsafeBufferPointer { keyBytes in
+            value.withUnsafeBufferPointer { valueBytes in
+                bazaar_kafka_produce(pointer, topic, partition, keyBytes.baseAddress, keyBytes.count, valueBytes.baseAddress, valueBytes.count, opaque)
+            }
         }
     }
 
@@ -133,163 +128,6 @@ public final class KafkaProducer: Service, Sendable {
     }
 }
 
-/// A `rd_kafka_t *`, shared across threads (librdkafka's client is thread-safe).
-final class KafkaHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
-    private let destroyed = Mutex(false)
-
-    init(_ pointer: OpaquePointer) { self.pointer = pointer }
-
-    var isDestroyed: Bool { destroyed.withLock { $0 } }
-
-    /// Returns true for the one caller that gets to destroy it, once no `whileAlive` call is running.
-    func markDestroyed() -> Bool {
-        destroyed.withLock { destroyed in
-            if destroyed { return false }
-            destroyed = true
-            return true
-        }
-    }
-
-    /// Runs `body` unless the handle is (being) destroyed; the destroyer waits for it to finish.
-    func whileAlive(_ body: (OpaquePointer) -> Void) {
-        destroyed.withLock { destroyed in
-            if !destroyed { body(pointer) }
-        }
-    }
-}
-
-/// A thread that calls `body` until stopped (librdkafka needs its callbacks served from some thread).
-final class PollThread: Sendable {
-    private let running = Atomic(false)
-    private let done = Mutex<Bool>(false)
-    private let name: String
-    private let body: @Sendable () -> Void
-
-    init(name: String, body: @escaping @Sendable () -> Void) {
-        self.name = name
-        self.body = body
-    }
-
-    func start() {
-        running.store(true, ordering: .releasing)
-        let thread = Thread { [self] in
-            while running.load(ordering: .acquiring) { body() }
-            done.withLock { $0 = true }
-        }
-        thread.name = name
-        thread.start()
-    }
-
-    /// Stops after the current call and waits for it.
-    func stop() {
-        running.store(false, ordering: .releasing)
-        while !done.withLock({ $0 }) { usleep(1000) }
-    }
-}
-
-/// What a delivery report completes, passed through librdkafka as the message's opaque: one `send`, or one
-/// message of a `sendBatch`.
-final class DeliveryBox {
-    let single: CheckedContinuation<KafkaDeliveryReport, any Error>?
-    let batch: BatchDelivery?
-    let index: Int
-
-    init(_ continuation: CheckedContinuation<KafkaDeliveryReport, any Error>) {
-        single = continuation
-        batch = nil
-        index = 0
-    }
-
-    init(batch: BatchDelivery, index: Int) {
-        single = nil
-        self.batch = batch
-        self.index = index
-    }
-
-    func complete(_ result: Result<KafkaDeliveryReport, KafkaError>) {
-        if let single { single.resume(with: result.mapError { $0 as any Error }) }
-        batch?.complete(index, result)
-    }
-}
-
-/// Collects the reports of a batch; resumes its caller when the last one arrives, or at once when the caller is
-/// cancelled (reports arriving after that are dropped).
-final class BatchDelivery: Sendable {
-    private struct State {
-        var results: [Result<KafkaDeliveryReport, KafkaError>?]
-        var remaining: Int
-        var continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>?
-        /// The caller has been (or, once attached, must at once be) resumed.
-        var finished = false
-    }
-
-    private let state: Mutex<State>
-
-    init(count: Int) {
-        state = Mutex(State(results: Array(repeating: nil, count: count), remaining: count))
-    }
-
-    func attach(_ continuation: CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>) {
-        let resumeNow: [Result<KafkaDeliveryReport, KafkaError>]? = state.withLock { state in
-            guard state.finished else {
-                state.continuation = continuation
-                return nil
-            }
-            return Self.settled(state.results)
-        }
-        if let resumeNow { continuation.resume(returning: resumeNow) }
-    }
-
-    func complete(_ index: Int, _ result: Result<KafkaDeliveryReport, KafkaError>) {
-        let resume: (CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>, [Result<KafkaDeliveryReport, KafkaError>])? =
-            state.withLock { state in
-                guard !state.finished else { return nil }
-                state.results[index] = result
-                state.remaining -= 1
-                guard state.remaining == 0, let continuation = state.continuation else { return nil }
-                state.finished = true
-                state.continuation = nil
-                return (continuation, Self.settled(state.results))
-            }
-        if let (continuation, results) = resume { continuation.resume(returning: results) }
-    }
-
-    func cancel() {
-        let resume: (CheckedContinuation<[Result<KafkaDeliveryReport, KafkaError>], Never>, [Result<KafkaDeliveryReport, KafkaError>])? =
-            state.withLock { state in
-                guard !state.finished else { return nil }
-                state.finished = true
-                guard let continuation = state.continuation else { return nil }  // resumed by `attach`
-                state.continuation = nil
-                return (continuation, Self.settled(state.results))
-            }
-        if let (continuation, results) = resume { continuation.resume(returning: results) }
-    }
-
-    private static func settled(_ results: [Result<KafkaDeliveryReport, KafkaError>?]) -> [Result<KafkaDeliveryReport, KafkaError>] {
-        results.map { $0 ?? .failure(KafkaError(code: KafkaError.cancelled, message: "stopped waiting for the delivery report")) }
-    }
-}
-
-final class ErrorSink: Sendable {
-    let handle: @Sendable (KafkaError) -> Void
-    init(_ handle: @escaping @Sendable (KafkaError) -> Void) { self.handle = handle }
-}
-
-/// Delivery reports reach Swift here (on the poll thread): the opaque is the `DeliveryBox` retained by `send`.
-private let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
-    _, message, _ in
-    guard let message, let opaque = message.pointee._private else { return }
-    let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
-    if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-        let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        box.complete(.success(KafkaDeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
-    } else {
-        box.complete(.failure(KafkaError(message.pointee.err)))
-    }
-}
-
 /// librdkafka's error callback; the opaque is the client's `ErrorSink`.
 private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
     rk, code, reason, opaque in
@@ -305,7 +143,8 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
 }
 
 extension Optional where Wrapped == [UInt8] {
-    func withUnsafeBufferPointer<R>(or empty: [UInt8], _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+    /// The bytes, or no buffer at all (a null pointer: librdkafka's "no key", unlike an empty one).
+    func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
         switch self {
         case .some(let bytes): bytes.withUnsafeBufferPointer(body)
         case .none: body(UnsafeBufferPointer(start: nil, count: 0))
