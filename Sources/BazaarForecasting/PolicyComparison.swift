@@ -40,6 +40,7 @@ public struct PolicyComparison: Sendable {
     }
 
     struct Prepared: Sendable {
+        var history: [Double]
         var future: [Double]
         var rate: Double
         var dispersion: Double
@@ -68,7 +69,7 @@ public struct PolicyComparison: Sendable {
         self.items = items.map { item in
             let y = item.history
             let rate = y.isEmpty ? 0 : forecaster.forecast(y, horizon: 1).point[0]
-            return Prepared(future: item.future, rate: rate, dispersion: Thresholds.dispersion(y),
+            return Prepared(history: y, future: item.future, rate: rate, dispersion: Thresholds.dispersion(y),
                             historyMean: y.isEmpty ? 0 : y.reduce(0, +) / Double(y.count),
                             protection: EmpiricalSpanDemand(history: y, span: min(max(0, parameters.leadTime), 1 << 40)
                                                                 + min(max(1, parameters.reviewPeriod), 1 << 40)))
@@ -143,6 +144,19 @@ public struct PolicyComparison: Sendable {
         }
     }
 
+    /// The service's thresholds for a fill-rate target, as `IntelligenceService` computes them: the base-stock level
+    /// whose expected shortage per cycle over the last year's lead time + review spans is within the target's
+    /// budget, the count distribution for a short history (`Thresholds.fromHistoryQuantiles`, `FillRateSizing`).
+    /// The point's fill rate is what the target achieved on demand the policy has not seen.
+    public func fillRateTargetPolicy(fillRate: Double) -> Point {
+        var p = parameters
+        p.fillRate = fillRate
+        return replay(setting: fillRate) { item in
+            let t = Thresholds.fromHistoryQuantiles(history: item.history, rate: item.rate, parameters: p)
+            return (t.reorderPoint, t.orderUpTo)
+        }
+    }
+
     /// The common ERP rule: min = multiplier x average lead-time demand of the history, max = min + average demand
     /// over a review period, both rounded up to whole units; each series starts at its max.
     public func staticPolicy(multiplier: Double) -> Point {
@@ -166,6 +180,7 @@ public struct PolicyComparison: Sendable {
     /// Fill-rate targets swept for `periodicFillRatePolicy` (low targets too: it overshoots them on smooth demand).
     public static let fillRates: [Double] = [0.1, 0.3, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 0.9995, 0.9999]
     public func periodicFillRateCurve(_ targets: [Double] = fillRates) -> [Point] { targets.map { periodicFillRatePolicy(fillRate: $0) } }
+    public func fillRateTargetCurve(_ targets: [Double] = fillRates) -> [Point] { targets.map { fillRateTargetPolicy(fillRate: $0) } }
     public func staticCurve(_ multipliers: [Double] = multipliers) -> [Point] { multipliers.map { staticPolicy(multiplier: $0) } }
 
     /// The least average inventory with which a policy reaches `fillRate`, read off its swept curve: the curve's

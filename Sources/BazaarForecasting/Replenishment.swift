@@ -27,17 +27,20 @@ public struct ReplenishmentParameters: Sendable, Equatable {
 /// so intermittent items get sensible, integer thresholds instead of normal-theory ones.
 ///
 /// Two targets. By default a cycle service level: the reorder point is the `serviceLevel` quantile of lead-time
-/// demand, so that share of replenishment cycles has no stock-out. With `fillRate` set, a share of demand: a cycle
-/// brings in about a review period's expected demand, Q = rate x review period, and may leave (1 - fillRate) Q
-/// units unserved, so the reorder point is the smallest level whose expected lead-time shortage E[(D_L - s)+] is at
-/// most that, and the order-up-to level the same over lead time + review period (the classical fill-rate rule;
-/// `CountDistribution.smallestLevel`).
+/// demand, so that share of replenishment cycles has no stock-out, and the order-up-to level that of lead time +
+/// review period. With `fillRate` set, a share of demand, sized for a store that orders at its reviews
+/// (`FillRateSizing`): the order-up-to level S is the smallest whose expected shortage in a cycle,
+/// E[(D(L+R) - S)+] - E[(D(L) - S)+], is at most (1 - fillRate) x a review period's expected demand, and the
+/// reorder point is S - 1: every review that finds the position below S orders up to it (a base-stock policy; the
+/// target was calibrated that way, and an (s, S) gap would serve more than asked with more stock).
 public struct Thresholds: Sendable, Equatable {
     /// Expected demand per period.
     public var rate: Double
-    /// Order when the inventory position is at or below this: the service-level quantile of lead-time demand.
+    /// Order when the inventory position is at or below this: the service-level quantile of lead-time demand (with
+    /// a fill-rate target, one below `orderUpTo`).
     public var reorderPoint: Double
-    /// Order up to this: the service-level quantile of demand over lead time + review period.
+    /// Order up to this: the service-level quantile of demand over lead time + review period (with a fill-rate
+    /// target, the base-stock level of `FillRateSizing`).
     public var orderUpTo: Double
     /// reorderPoint minus expected lead-time demand.
     public var safetyStock: Double
@@ -47,10 +50,10 @@ public struct Thresholds: Sendable, Equatable {
         // Summed as doubles: two Int settings near Int.max would overflow.
         let lead = Double(max(0, p.leadTime)), cycle = lead + Double(max(1, p.reviewPeriod))
         if let fillRate = p.fillRate {
-            let shortage = (1 - fillRate) * self.rate * Double(max(1, p.reviewPeriod))
-            reorderPoint = Double(CountDistribution(mean: self.rate * lead, dispersion: dispersion).smallestLevel(expectedShortageAtMost: shortage))
-            orderUpTo = max(reorderPoint,
-                            Double(CountDistribution(mean: self.rate * cycle, dispersion: dispersion).smallestLevel(expectedShortageAtMost: shortage)))
+            let budget = FillRateSizing.shortageBudget(fillRate: fillRate, rate: self.rate, reviewPeriod: p.reviewPeriod)
+            orderUpTo = CountDistribution.orderUpTo(cycle: CountDistribution(mean: self.rate * cycle, dispersion: dispersion),
+                                                    lead: CountDistribution(mean: self.rate * lead, dispersion: dispersion), shortageAtMost: budget)
+            reorderPoint = max(0, orderUpTo - 1)
         } else {
             reorderPoint = Intervals.countQuantile(mean: self.rate * lead, dispersion: dispersion, p: p.serviceLevel)
             orderUpTo = max(reorderPoint, Intervals.countQuantile(mean: self.rate * cycle, dispersion: dispersion, p: p.serviceLevel))
@@ -65,22 +68,26 @@ public struct Thresholds: Sendable, Equatable {
     }
 
     /// Thresholds read off the history instead of a fitted distribution: the reorder point is the service-level
-    /// quantile (or, with `fillRate`, the fill-rate level) of the demand totals of every lead-time span of the last
-    /// year, the order-up-to level that of every lead time + review span (`EmpiricalSpanDemand`). Spans carry what
+    /// quantile of the demand totals of every lead-time span of the last year, the order-up-to level that of every
+    /// lead time + review span (`EmpiricalSpanDemand`); with `fillRate`, the fill-rate base-stock level over the
+    /// same spans (`HistoryCycleDemand`, `FillRateSizing`): what the service uses for a fill-rate target. Spans carry what
     /// a count distribution with one rate misses: orders that come together, promotions, the previous peak season.
     /// A history too short to read them from (about two months) gets the count-distribution thresholds of
     /// `init(rate:dispersion:parameters:)`; `rate` stays the forecast's, for days of cover and the order size.
     public static func fromHistoryQuantiles(history y: [Double], rate: Double, parameters p: ReplenishmentParameters) -> Thresholds {
         var t = Thresholds(rate: rate, dispersion: dispersion(y), parameters: p)
+        if let fillRate = p.fillRate {
+            guard let spans = HistoryCycleDemand(history: y, leadTime: p.leadTime, reviewPeriod: p.reviewPeriod) else { return t }
+            t.orderUpTo = spans.orderUpTo(shortageAtMost: FillRateSizing.shortageBudget(fillRate: fillRate, rate: t.rate, reviewPeriod: p.reviewPeriod))
+            t.reorderPoint = max(0, t.orderUpTo - 1)
+            t.safetyStock = t.reorderPoint - t.rate * Double(min(max(0, p.leadTime), 1 << 40))
+            return t
+        }
         // Clamped so that a hostile setting cannot overflow the sum; a span longer than the history answers nil.
         let lead = min(max(0, p.leadTime), 1 << 40), cycle = lead + min(max(1, p.reviewPeriod), 1 << 40)
         guard let overCycle = EmpiricalSpanDemand(history: y, span: cycle) else { return t }
         let overLead = lead > 0 ? EmpiricalSpanDemand(history: y, span: lead) : nil
-        func level(_ d: EmpiricalSpanDemand?) -> Double {
-            guard let d else { return 0 }
-            guard let fillRate = p.fillRate else { return d.quantile(p.serviceLevel) }
-            return d.smallestLevel(expectedShortageAtMost: (1 - fillRate) * t.rate * Double(max(1, p.reviewPeriod)))
-        }
+        func level(_ d: EmpiricalSpanDemand?) -> Double { d?.quantile(p.serviceLevel) ?? 0 }
         t.reorderPoint = level(overLead)
         t.orderUpTo = max(t.reorderPoint, level(overCycle))
         t.safetyStock = t.reorderPoint - t.rate * Double(lead)

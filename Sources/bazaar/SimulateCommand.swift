@@ -20,7 +20,10 @@ struct SimulateCommand: AsyncParsableCommand {
             inventory each needs to reach fill rates of 90%, 95% and 98%, interpolated on its curve. "Bazaar,
             periodic" is the same forecast with the reorder point covering lead time + review period, as a store
             that only orders at its reviews needs; "periodic, fill" the same with a fill-rate target (share of demand
-            served, --fill-rate) instead of a cycle service level. "Bazaar, periodic, history" reads the reorder point
+            served, --fill-rate) instead of a cycle service level. "Bazaar, fill-rate target" is what the service
+            computes for a product with fill_rate set (a base-stock level whose expected shortage per cycle over
+            the history's lead time + review spans fits the target); the command also prints the fill rate each
+            target of 80-98% achieved. "Bazaar, periodic, history" reads the reorder point
             off the history: the service-level quantile of the demand totals of every lead time + review span of the
             last year; "base stock, history" orders at every review up to that quantile. --frontier also prints the curves as CSV; --csv PATH writes them to a file.
             """)
@@ -28,7 +31,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Periods from order to receipt.") var leadTime = 2
     @Option(help: "Periods between reviews.") var reviewPeriod = 7
     @Option(help: "Target cycle service level.") var serviceLevel = 0.95
-    @Option(help: "Target fill rate (share of demand served from stock) of the \"periodic, fill\" policy.") var fillRate = 0.95
+    @Option(help: "Target fill rate (share of demand served from stock) of the \"periodic, fill\" and \"fill-rate target\" policies.") var fillRate = 0.95
     @Option(help: "Order multiple.") var packSize = 1
     @Flag(help: "Also print every swept point of each policy as CSV (policy,setting,fill_rate,avg_inventory,stockout_periods,orders).")
     var frontier = false
@@ -49,6 +52,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let single = [("Bazaar (forecast)", comparison.forecastPolicy(serviceLevel: serviceLevel)),
                       ("Bazaar, periodic", comparison.periodicForecastPolicy(serviceLevel: serviceLevel)),
                       ("Bazaar, periodic, fill", comparison.periodicFillRatePolicy(fillRate: fillRate)),
+                      ("Bazaar, fill-rate target", comparison.fillRateTargetPolicy(fillRate: fillRate)),
                       ("Bazaar, periodic, history", comparison.periodicHistoryPolicy(serviceLevel: serviceLevel)),
                       ("Bazaar, base stock, history", comparison.baseStockHistoryPolicy(serviceLevel: serviceLevel)),
                       ("static min/max", comparison.staticPolicy(multiplier: 1.5))]
@@ -60,12 +64,13 @@ struct SimulateCommand: AsyncParsableCommand {
                 + String(format: "%6d", point.orders))
         }
         let curves = [("Bazaar (forecast)", comparison.forecastCurve()), ("Bazaar, periodic", comparison.periodicForecastCurve()),
-                      ("periodic, fill", comparison.periodicFillRateCurve()), ("periodic, history", comparison.periodicHistoryCurve()),
+                      ("periodic, fill", comparison.periodicFillRateCurve()),
+                      ("fill-rate target", comparison.fillRateTargetCurve()), ("periodic, history", comparison.periodicHistoryCurve()),
                       ("base stock, history", comparison.baseStockHistoryCurve()),
                       ("static min/max", comparison.staticCurve())]
         print("\nAverage inventory needed for a fill rate (each policy swept over its knob, interpolated; - = not reached):")
         var header = "fill rate   " + curves.map { $0.0.padding(toLength: 22, withPad: " ", startingAt: 0) }.joined()
-            + ["Bazaar/static", "periodic/static", "fill/static", "history/static", "base/static"].map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined()
+            + ["Bazaar/static", "periodic/static", "fill/static", "target/static", "history/static", "base/static"].map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined()
         while header.hasSuffix(" ") { header.removeLast() }
         print(header)
         for target in [0.90, 0.95, 0.98] {
@@ -83,6 +88,13 @@ struct SimulateCommand: AsyncParsableCommand {
             }
             while line.hasSuffix(" ") { line.removeLast() }
             print(line)
+        }
+        // The service's fill-rate target: what each target achieved on the held-out demand.
+        print("\nFill-rate target (the service's thresholds with fill_rate set): achieved against asked")
+        print("target   achieved   avg inventory   orders")
+        for target in [0.80, 0.90, 0.95, 0.98] {
+            let point = comparison.fillRateTargetPolicy(fillRate: target)
+            print(String(format: "%5.0f%%    %6.1f%%   %13.1f   %6d", 100 * target, 100 * point.fillRate, point.averageInventory, point.orders))
         }
         var table = "policy,setting,fill_rate,avg_inventory,stockout_periods,orders\n"
         for (name, curve) in curves {

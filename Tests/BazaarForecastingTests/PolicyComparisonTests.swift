@@ -122,11 +122,10 @@ struct HistoryThresholdTests {
         #expect(t.safetyStock == 40)
         let low = Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 4, serviceLevel: 0.6))
         #expect(low.reorderPoint == 0 && low.orderUpTo == 60)
-        // Fill rate 95% of a 4-day review's 40 units: 2 units may go short on average; over 2 days the mean shortage
-        // at level s is (60 - s)/3, within 2 from s = 54.
+        // Fill rate 95% of a 4-day review's 40 units: 2 units may go short per cycle (`FillRateTests.historySpansByHand`).
         var fill = p
         fill.fillRate = 0.95
-        #expect(Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: fill).reorderPoint == 54)
+        #expect(Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: fill).orderUpTo == 57)
     }
 
     @Test func shortHistoriesFallBackToTheCountDistribution() {

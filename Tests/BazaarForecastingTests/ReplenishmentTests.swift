@@ -56,13 +56,13 @@ struct ReplenishmentTests {
     }
 
     /// A 95% fill rate on Poisson demand of 2 a day (lead time 3, review 7): a cycle brings in 14 units and may leave
-    /// 0.7 short, so the reorder point is 7 (Poisson(6)) and the order-up-to level 24 (Poisson(20)), against 10 and
-    /// 28 for a 95% cycle service level: a fast-turning slow mover needs less stock for 95% of its demand.
+    /// 0.7 short, so the order-up-to level is 24 (the base-stock rule, `FillRateTests`) and the reorder point 23,
+    /// against 10 and 28 for a 95% cycle service level.
     @Test func fillRateTargetSetsThresholdsByExpectedShortage() {
         var p = parameters
         p.fillRate = 0.95
         let t = Thresholds(rate: 2, dispersion: 1, parameters: p)
-        #expect(t.reorderPoint == 7)
+        #expect(t.reorderPoint == 23)
         #expect(t.orderUpTo == 24)
         #expect(Thresholds(rate: 0, dispersion: 1, parameters: p).reorderPoint == 0)
     }
