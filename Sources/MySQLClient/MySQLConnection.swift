@@ -86,39 +86,6 @@ public final class MySQLConnection {
         inTransaction = false
     }
 
-    /// Runs SQL over the text protocol (for DDL, transaction control, and statements run once).
-    @discardableResult
-    public func query(_ sql: String) throws(MySQLError) -> [MySQLRow] {
-        let mysql = try requireHandle()
-        let status = sql.withCString { mysql_real_query(mysql, $0, UInt(sql.utf8.count)) }
-        guard status == 0 else { throw failure(Self.error(of: mysql)) }
-        trackSession()
-        var rows: [MySQLRow] = []
-        repeat {
-            if let result = mysql_store_result(mysql) {
-                let columns = Int(mysql_num_fields(result))
-                while let row = mysql_fetch_row(result) {
-                    let lengths = mysql_fetch_lengths(result)!
-                    var values: [MySQLValue] = []
-                    values.reserveCapacity(columns)
-                    for column in 0..<columns {
-                        if let cell = row[column] {
-                            let buffer = UnsafeRawBufferPointer(start: cell, count: Int(lengths[column]))
-                            values.append(.text(String(decoding: buffer, as: UTF8.self)))
-                        } else {
-                            values.append(.null)
-                        }
-                    }
-                    rows.append(MySQLRow(values: values))
-                }
-                mysql_free_result(result)
-            } else if mysql_field_count(mysql) != 0 {
-                throw failure(Self.error(of: mysql))
-            }
-        } while mysql_next_result(mysql) == 0
-        return rows
-    }
-
     /// Runs a prepared statement (prepared once per connection and cached) with its parameters bound.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [any MySQLBindable] = []) throws(MySQLError) -> MySQLResult {
@@ -191,62 +158,6 @@ public final class MySQLConnection {
         }
     }
 
-    /// `value` as an SQL literal, strings escaped for the connection's character set (`mysql_real_escape_string`).
-    /// For multi-row statements built as text, where a prepared statement per row count would not pay.
-    public func literal(_ value: MySQLValue) throws(MySQLError) -> String {
-        switch value {
-        case .null: return "NULL"
-        case .int(let number): return String(number)
-        case .double(let number):
-            guard number.isFinite else { throw MySQLError(code: MySQLError.typeMismatch, message: "cannot store \(number)") }
-            return String(number)
-        case .text(let text):
-            let mysql = try requireHandle()
-            let utf8 = Array(text.utf8)
-            var escaped = [CChar](repeating: 0, count: utf8.count * 2 + 1)
-            let length = utf8.withUnsafeBufferPointer { source in
-                source.withMemoryRebound(to: CChar.self) { mysql_real_escape_string(mysql, &escaped, $0.baseAddress, UInt($0.count)) }
-            }
-            let bytes = escaped.prefix(Int(length)).map { UInt8(bitPattern: $0) }
-            return "'" + String(decoding: bytes, as: UTF8.self) + "'"
-        }
-    }
-
-    /// Runs a statement built as text and reports what it changed (for multi-row INSERT and UPDATE).
-    @discardableResult
-    public func run(_ sql: String) throws(MySQLError) -> MySQLResult {
-        let rows = try query(sql)
-        let mysql = try requireHandle()
-        return MySQLResult(rows: rows, affectedRows: mysql_affected_rows(mysql), lastInsertID: mysql_insert_id(mysql))
-    }
-
-    /// Rows of a text query as dictionaries by column name (for status commands such as SHOW SLAVE STATUS).
-    public func queryNamed(_ sql: String) throws(MySQLError) -> [[String: MySQLValue]] {
-        let mysql = try requireHandle()
-        let status = sql.withCString { mysql_real_query(mysql, $0, UInt(sql.utf8.count)) }
-        guard status == 0 else { throw failure(Self.error(of: mysql)) }
-        guard let result = mysql_store_result(mysql) else {
-            if mysql_field_count(mysql) != 0 { throw failure(Self.error(of: mysql)) }
-            return []
-        }
-        defer { mysql_free_result(result) }
-        let columns = Int(mysql_num_fields(result))
-        let fields = mysql_fetch_fields(result)!
-        let names = (0..<columns).map { String(cString: fields[$0].name) }
-        var rows: [[String: MySQLValue]] = []
-        while let row = mysql_fetch_row(result) {
-            let lengths = mysql_fetch_lengths(result)!
-            var named: [String: MySQLValue] = [:]
-            for column in 0..<columns {
-                named[names[column]] = row[column].map {
-                    .text(String(decoding: UnsafeRawBufferPointer(start: $0, count: Int(lengths[column])), as: UTF8.self))
-                } ?? .null
-            }
-            rows.append(named)
-        }
-        return rows
-    }
-
     /// A cheap round trip that detects a dead connection.
     public func ping() throws(MySQLError) {
         let mysql = try requireHandle()
@@ -255,19 +166,19 @@ public final class MySQLConnection {
 
     // MARK: Internals
 
-    private func requireHandle() throws(MySQLError) -> UnsafeMutablePointer<MYSQL> {
+    func requireHandle() throws(MySQLError) -> UnsafeMutablePointer<MYSQL> {
         guard let handle else { throw MySQLError(code: MySQLError.serverGone, message: "connection is closed") }
         return handle
     }
 
     /// A lost connection is closed at once, so that the next use reconnects with an empty statement cache.
-    private func failure(_ error: MySQLError) -> MySQLError {
+    func failure(_ error: MySQLError) -> MySQLError {
         if error.isConnectionLost { close() }
         return error
     }
 
     /// Reads the GTID the server reported for the last commit (`last_gtid` on MariaDB, `OWN_GTID` on MySQL).
-    private func trackSession() {
+    func trackSession() {
         guard let handle else { return }
         var data: UnsafePointer<CChar>?
         var length = 0

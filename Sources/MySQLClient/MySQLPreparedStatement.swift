@@ -57,8 +57,6 @@ final class MySQLPreparedStatement {
         return MySQLResult(rows: rows, affectedRows: mysql_stmt_affected_rows(statement), lastInsertID: mysql_stmt_insert_id(statement))
     }
 
-    private enum Kind { case integer, unsignedInteger, double, text }
-
     private func fetchRows(arena: Arena) throws(MySQLError) -> [MySQLRow] {
         let columns = Int(mysql_stmt_field_count(statement))
         guard columns > 0 else { return [] }
@@ -66,10 +64,43 @@ final class MySQLPreparedStatement {
         defer { mysql_stmt_free_result(statement) }
         guard let metadata = mysql_stmt_result_metadata(statement) else { throw Self.error(of: statement) }
         defer { mysql_free_result(metadata) }
-        let fields = mysql_fetch_fields(metadata)!
-        let binds = arena.binds(columns)
-        let nulls = arena.allocate(columns, of: my_bool.self)
-        let lengths = arena.allocate(columns, of: UInt.self)
+        let buffers = ResultBuffers(fields: mysql_fetch_fields(metadata)!, columns: columns, arena: arena)
+        guard mysql_stmt_bind_result(statement, buffers.binds) == 0 else { throw Self.error(of: statement) }
+        var rows: [MySQLRow] = []
+        rows.reserveCapacity(Int(mysql_stmt_num_rows(statement)))
+        while true {
+            let status = mysql_stmt_fetch(statement)
+            if status == MYSQL_NO_DATA { break }
+            guard status == 0 else {
+                if status == 1 { throw Self.error(of: statement) }
+                throw MySQLError(code: MySQLError.dataTruncated, message: "data truncated while fetching a row")
+            }
+            rows.append(buffers.row())
+        }
+        return rows
+    }
+
+    static func error(of statement: UnsafeMutablePointer<MYSQL_STMT>) -> MySQLError {
+        MySQLError(code: mysql_stmt_errno(statement), sqlState: String(cString: mysql_stmt_sqlstate(statement)),
+                   message: String(cString: mysql_stmt_error(statement)))
+    }
+}
+
+/// Where a result's rows are fetched: a buffer per column, sized from the result's metadata (integers and floats
+/// as 8 bytes, anything else as text as long as the column's longest value, which `STMT_ATTR_UPDATE_MAX_LENGTH`
+/// makes the server report), each with its NULL flag and length.
+private struct ResultBuffers {
+    enum Kind { case integer, unsignedInteger, double, text }
+
+    let binds: UnsafeMutablePointer<MYSQL_BIND>
+    let nulls: UnsafeMutablePointer<my_bool>
+    let lengths: UnsafeMutablePointer<UInt>
+    let kinds: [Kind]
+
+    init(fields: UnsafeMutablePointer<MYSQL_FIELD>, columns: Int, arena: Arena) {
+        binds = arena.binds(columns)
+        nulls = arena.allocate(columns, of: my_bool.self)
+        lengths = arena.allocate(columns, of: UInt.self)
         var kinds: [Kind] = []
         for column in 0..<columns {
             let field = fields[column]
@@ -96,41 +127,29 @@ final class MySQLPreparedStatement {
                 kinds.append(.text)
             }
         }
-        guard mysql_stmt_bind_result(statement, binds) == 0 else { throw Self.error(of: statement) }
-        var rows: [MySQLRow] = []
-        rows.reserveCapacity(Int(mysql_stmt_num_rows(statement)))
-        while true {
-            let status = mysql_stmt_fetch(statement)
-            if status == MYSQL_NO_DATA { break }
-            guard status == 0 else {
-                if status == 1 { throw Self.error(of: statement) }
-                throw MySQLError(code: MySQLError.dataTruncated, message: "data truncated while fetching a row")
-            }
-            var values: [MySQLValue] = []
-            values.reserveCapacity(columns)
-            for column in 0..<columns {
-                if nulls[column] != 0 {
-                    values.append(.null)
-                    continue
-                }
-                let buffer = binds[column].buffer!
-                switch kinds[column] {
-                case .integer: values.append(.int(buffer.load(as: Int64.self)))
-                case .unsignedInteger: values.append(.int(Int64(truncatingIfNeeded: buffer.load(as: UInt64.self))))
-                case .double: values.append(.double(buffer.load(as: Double.self)))
-                case .text:
-                    let bytes = UnsafeRawBufferPointer(start: buffer, count: Int(lengths[column]))
-                    values.append(.text(String(decoding: bytes, as: UTF8.self)))
-                }
-            }
-            rows.append(MySQLRow(values: values))
-        }
-        return rows
+        self.kinds = kinds
     }
 
-    static func error(of statement: UnsafeMutablePointer<MYSQL_STMT>) -> MySQLError {
-        MySQLError(code: mysql_stmt_errno(statement), sqlState: String(cString: mysql_stmt_sqlstate(statement)),
-                   message: String(cString: mysql_stmt_error(statement)))
+    /// The row `mysql_stmt_fetch` has just written into the buffers.
+    func row() -> MySQLRow {
+        var values: [MySQLValue] = []
+        values.reserveCapacity(kinds.count)
+        for (column, kind) in kinds.enumerated() {
+            if nulls[column] != 0 {
+                values.append(.null)
+                continue
+            }
+            let buffer = binds[column].buffer!
+            switch kind {
+            case .integer: values.append(.int(buffer.load(as: Int64.self)))
+            case .unsignedInteger: values.append(.int(Int64(truncatingIfNeeded: buffer.load(as: UInt64.self))))
+            case .double: values.append(.double(buffer.load(as: Double.self)))
+            case .text:
+                let bytes = UnsafeRawBufferPointer(start: buffer, count: Int(lengths[column]))
+                values.append(.text(String(decoding: bytes, as: UTF8.self)))
+            }
+        }
+        return MySQLRow(values: values)
     }
 }
 

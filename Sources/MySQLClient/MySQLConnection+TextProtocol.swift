@@ -1,0 +1,98 @@
+import CMariaDB
+
+/// The text protocol: SQL sent as text and every value answered as text. For DDL, transaction control, statements
+/// run once, status commands, and multi-row statements built with escaped literals (a prepared statement per row
+/// count would not pay); everything else goes through `execute` (prepared, binary protocol).
+extension MySQLConnection {
+    /// Runs SQL over the text protocol (for DDL, transaction control, and statements run once).
+    @discardableResult
+    public func query(_ sql: String) throws(MySQLError) -> [MySQLRow] {
+        let mysql = try send(sql)
+        trackSession()
+        var rows: [MySQLRow] = []
+        repeat {
+            if let result = mysql_store_result(mysql) {
+                let columns = Int(mysql_num_fields(result))
+                while let row = mysql_fetch_row(result) {
+                    rows.append(MySQLRow(values: Self.textValues(of: row, in: result, columns: columns)))
+                }
+                mysql_free_result(result)
+            } else if mysql_field_count(mysql) != 0 {
+                throw failure(Self.error(of: mysql))
+            }
+        } while mysql_next_result(mysql) == 0
+        return rows
+    }
+
+    /// Runs a statement built as text and reports what it changed (for multi-row INSERT and UPDATE).
+    @discardableResult
+    public func run(_ sql: String) throws(MySQLError) -> MySQLResult {
+        let rows = try query(sql)
+        let mysql = try requireHandle()
+        return MySQLResult(rows: rows, affectedRows: mysql_affected_rows(mysql), lastInsertID: mysql_insert_id(mysql))
+    }
+
+    /// `value` as an SQL literal, strings escaped for the connection's character set (`mysql_real_escape_string`).
+    /// For multi-row statements built as text, where a prepared statement per row count would not pay.
+    public func literal(_ value: MySQLValue) throws(MySQLError) -> String {
+        switch value {
+        case .null: return "NULL"
+        case .int(let number): return String(number)
+        case .double(let number):
+            guard number.isFinite else { throw MySQLError(code: MySQLError.typeMismatch, message: "cannot store \(number)") }
+            return String(number)
+        case .text(let text):
+            let mysql = try requireHandle()
+            let utf8 = Array(text.utf8)
+            var escaped = [CChar](repeating: 0, count: utf8.count * 2 + 1)
+            let length = utf8.withUnsafeBufferPointer { source in
+                source.withMemoryRebound(to: CChar.self) { mysql_real_escape_string(mysql, &escaped, $0.baseAddress, UInt($0.count)) }
+            }
+            let bytes = escaped.prefix(Int(length)).map { UInt8(bitPattern: $0) }
+            return "'" + String(decoding: bytes, as: UTF8.self) + "'"
+        }
+    }
+
+    /// Rows of a text query as dictionaries by column name (for status commands such as SHOW SLAVE STATUS).
+    public func queryNamed(_ sql: String) throws(MySQLError) -> [[String: MySQLValue]] {
+        let mysql = try send(sql)
+        guard let result = mysql_store_result(mysql) else {
+            if mysql_field_count(mysql) != 0 { throw failure(Self.error(of: mysql)) }
+            return []
+        }
+        defer { mysql_free_result(result) }
+        let columns = Int(mysql_num_fields(result))
+        let fields = mysql_fetch_fields(result)!
+        let names = (0..<columns).map { String(cString: fields[$0].name) }
+        var rows: [[String: MySQLValue]] = []
+        while let row = mysql_fetch_row(result) {
+            var named: [String: MySQLValue] = [:]
+            for (name, value) in zip(names, Self.textValues(of: row, in: result, columns: columns)) { named[name] = value }
+            rows.append(named)
+        }
+        return rows
+    }
+
+    /// Sends SQL over the text protocol; its results are then read with `mysql_store_result`.
+    private func send(_ sql: String) throws(MySQLError) -> UnsafeMutablePointer<MYSQL> {
+        let mysql = try requireHandle()
+        let status = sql.withCString { mysql_real_query(mysql, $0, UInt(sql.utf8.count)) }
+        guard status == 0 else { throw failure(Self.error(of: mysql)) }
+        return mysql
+    }
+
+    /// The cells of the row just fetched from `result`: the text protocol sends every value as text (NULL apart).
+    private static func textValues(of row: MYSQL_ROW, in result: UnsafeMutablePointer<MYSQL_RES>, columns: Int) -> [MySQLValue] {
+        let lengths = mysql_fetch_lengths(result)!
+        var values: [MySQLValue] = []
+        values.reserveCapacity(columns)
+        for column in 0..<columns {
+            if let cell = row[column] {
+                values.append(.text(String(decoding: UnsafeRawBufferPointer(start: cell, count: Int(lengths[column])), as: UTF8.self)))
+            } else {
+                values.append(.null)
+            }
+        }
+        return values
+    }
+}
