@@ -48,12 +48,12 @@ public final class RedisStockCache: StockCache {
     let logger: Logger
     /// Set when an update could not reach Redis while the breaker was open: Redis may hold older values than the
     /// database for any key, so every cached level is dropped once Redis answers again.
-    private let missedUpdates = Atomic(false)
+    let missedUpdates = Atomic(false)
     /// Keys whose last offer failed (a timeout or an error with the breaker still closed): Redis may hold an older
     /// version of them, and the other nodes were not told. They are skipped on reads here and deleted from Redis
     /// by `repair` as soon as Redis answers (more than `maxDirtyKeys` turn into a full flush).
-    private let dirtyKeys = Mutex<Set<StockKey>>([])
-    private let repairing = Atomic(false)
+    let dirtyKeys = Mutex<Set<StockKey>>([])
+    let repairing = Atomic(false)
     static let maxDirtyKeys = 10_000
     /// Offers waiting for the script in flight, and whether one is in flight.
     private let pendingOffers = Mutex<(queue: [PendingOffer], flushing: Bool)>(([], false))
@@ -144,7 +144,7 @@ public final class RedisStockCache: StockCache {
     }
 
     /// Stores each level unless Redis holds a newer one, and publishes each stored level: one script.
-    private func compareAndSet(_ levels: [(key: StockKey, level: StockLevel)]) async throws -> RESPValue {
+    func compareAndSet(_ levels: [(key: StockKey, level: StockLevel)]) async throws -> RESPValue {
         var keys: [String] = [], arguments = [String(ttlMillis), channel]
         keys.reserveCapacity(levels.count)
         arguments.reserveCapacity(2 + 3 * levels.count)
@@ -179,102 +179,7 @@ public final class RedisStockCache: StockCache {
         dirtyKeys.withLock { !$0.isEmpty && $0.contains(key) }
     }
 
-    private func markDirty(_ key: StockKey) {
-        let overflow = dirtyKeys.withLock { keys in
-            keys.insert(key)
-            guard keys.count > Self.maxDirtyKeys else { return false }
-            keys.removeAll()
-            return true
-        }
-        if overflow { missedUpdates.store(true, ordering: .relaxed) }
-        RedisCacheMetrics.dirtyKeys.increment()
-        startRepair()
-    }
-
-    /// Repairs the dirty keys as soon as Redis answers (`repair`: the newest level this node knows is offered again by
-    /// the compare-and-set of every offer, a key it no longer holds is deleted so every node refills it from the
-    /// database); retried with backoff (100 ms to 1 s) while Redis does not answer. This bounds how long another node can
-    /// read an older version from Redis after a failed write: the time until Redis answers this node again, then
-    /// at most the near caches' age bound (`nearMaxAgeMillis`) for copies the other nodes already held.
-    private func startRepair() {
-        guard !repairing.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        Task { [weak self] in
-            var delay = 100
-            while let self {
-                let done = await self.repair()
-                if done {
-                    self.repairing.store(false, ordering: .releasing)
-                    // A key marked after the last look but before the flag dropped: go again.
-                    if self.dirtyKeys.withLock({ $0.isEmpty }) || self.repairing.exchange(true, ordering: .acquiringAndReleasing) { return }
-                    continue
-                }
-                try? await Task.sleep(for: .milliseconds(delay))
-                delay = min(1000, delay * 2)
-            }
-        }
-    }
-
-    /// One repair pass; true when nothing is left to repair. It may take the breaker's half-open probe, and then
-    /// records the probe's outcome like any other call (a probe taken and never answered would leave the breaker
-    /// half-open, and Redis unused, for good).
-    func repair() async -> Bool {
-        let missed = missedUpdates.load(ordering: .relaxed)
-        let keys = dirtyKeys.withLock { Array($0.prefix(1000)) }
-        guard missed || !keys.isEmpty else { return true }
-        guard breaker.allow() else { return false }
-        if missed {
-            await recovered()  // a failure there is recorded (and sets the flag again)
-            if missedUpdates.load(ordering: .relaxed) { return false }
-        }
-        if !keys.isEmpty {
-            // The newest level this node knows of a key goes to Redis by the same compare-and-set as any offer: Redis
-            // then holds at least that version, and an older offer still in flight (from any node) is refused. A
-            // deleted key had no such floor: a late older offer filled it again, and stayed (seen under load: 199
-            // after 200). Only a key this node no longer holds is deleted (readers then go to the database).
-            var known: [(key: StockKey, level: StockLevel)] = [], unknown: [StockKey] = []
-            for key in keys {
-                if let level = near.floor(key) { known.append((key, level)) } else { unknown.append(key) }
-            }
-            do {
-                if !known.isEmpty { _ = try await compareAndSet(known) }
-                if !unknown.isEmpty { _ = try await redis.send(["DEL"] + unknown.map(redisKey)) }
-            } catch {
-                failed(error)
-                return false
-            }
-            dirtyKeys.withLock { $0.subtract(keys) }
-            logger.info("repaired cached levels whose update had failed", metadata: ["stored_again": "\(known.count)", "deleted": "\(unknown.count)"])
-        }
-        await breaker.recordSuccess()
-        return dirtyKeys.withLock { $0.isEmpty }
-    }
-
-    /// Back after an outage: if updates were missed, Redis may hold levels older than the database, so every cached
-    /// level is dropped (they refill from the database on the next reads).
-    func recovered() async {
-        logger.info("redis is back")
-        guard missedUpdates.exchange(false, ordering: .relaxed) else { return }
-        do {
-            var cursor = "0"
-            var removed = 0
-            repeat {
-                let reply = try await redis.send(["SCAN", cursor, "MATCH", keyPrefix + "stock:*", "COUNT", "1000"])
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { break }
-                cursor = next
-                let keys = (parts[1].array ?? []).compactMap(\.string)
-                if !keys.isEmpty {
-                    _ = try await redis.send(["UNLINK"] + keys)
-                    removed += keys.count
-                }
-            } while cursor != "0"
-            logger.notice("dropped cached levels that missed updates while redis was down", metadata: ["keys": "\(removed)"])
-        } catch {
-            missedUpdates.store(true, ordering: .relaxed)
-            failed(error)
-        }
-    }
-
-    private func failed(_ error: any Error) {
+    func failed(_ error: any Error) {
         RedisCacheMetrics.errors.increment()
         let before = breaker.state
         breaker.recordFailure()
