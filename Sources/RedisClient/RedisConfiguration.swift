@@ -29,25 +29,31 @@ public struct RedisConfiguration: Sendable, Equatable {
     public init() {}
 
     public init(url: String) throws(RedisError) {
-        func bad(_ why: String) -> RedisError { .unavailable("invalid redis URL: \(why)") }
         var rest: Substring
         if url.hasPrefix("rediss://") {
             tls = TLS()
-            rest = Substring(url.dropFirst("rediss://".count))
+            rest = url.dropFirst("rediss://".count)
         } else if url.hasPrefix("redis://") {
-            rest = Substring(url.dropFirst("redis://".count))
+            rest = url.dropFirst("redis://".count)
         } else {
-            throw bad("must start with redis:// (or rediss:// for TLS)")
+            throw Self.invalid("must start with redis:// (or rediss:// for TLS)")
         }
         var query: Substring = ""
         if let mark = rest.firstIndex(of: "?") {
             query = rest[rest.index(after: mark)...]
             rest = rest[..<mark]
         }
+        try read(address: rest)
+        try read(options: query)
+    }
+
+    /// `[[user]:password@]host[:port][/db]`: a lone `password@` is a password (Redis before 6 has no users).
+    private mutating func read(address: Substring) throws(RedisError) {
+        var rest = address
         if let slash = rest.firstIndex(of: "/") {
             let db = rest[rest.index(after: slash)...]
             if !db.isEmpty {
-                guard let number = Int(db), number >= 0 else { throw bad("the database must be a number") }
+                guard let number = Int(db), number >= 0 else { throw Self.invalid("the database must be a number") }
                 database = number
             }
             rest = rest[..<slash]
@@ -64,29 +70,35 @@ public struct RedisConfiguration: Sendable, Equatable {
             }
         }
         if let colon = rest.lastIndex(of: ":") {
-            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else { throw bad("port must be 1-65535") }
+            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else { throw Self.invalid("port must be 1-65535") }
             port = number
             rest = rest[..<colon]
         }
-        guard !rest.isEmpty else { throw bad("names no host") }
+        guard !rest.isEmpty else { throw Self.invalid("names no host") }
         host = String(rest)
+    }
+
+    /// `timeout_ms`, `connect_timeout_ms`, `connections`, `protocol` (positive numbers) and `tls_ca` (a path).
+    private mutating func read(options query: Substring) throws(RedisError) {
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
             if parts.count == 2, parts[0] == "tls_ca" {
-                guard tls != nil else { throw bad("tls_ca needs a rediss:// URL") }
+                guard tls != nil else { throw Self.invalid("tls_ca needs a rediss:// URL") }
                 tls?.caFile = String(parts[1])
                 continue
             }
-            guard parts.count == 2, let value = Int(parts[1]), value > 0 else { throw bad("option \(pair) needs a positive number") }
+            guard parts.count == 2, let value = Int(parts[1]), value > 0 else { throw Self.invalid("option \(pair) needs a positive number") }
             switch parts[0] {
             case "timeout_ms": commandTimeoutMillis = value
             case "connect_timeout_ms": connectTimeoutMillis = value
             case "connections": connections = value
             case "protocol":
-                guard value == 2 || value == 3 else { throw bad("protocol must be 2 or 3") }
+                guard value == 2 || value == 3 else { throw Self.invalid("protocol must be 2 or 3") }
                 protocolVersion = value
-            default: throw bad("unknown option \(parts[0])")
+            default: throw Self.invalid("unknown option \(parts[0])")
             }
         }
     }
+
+    private static func invalid(_ why: String) -> RedisError { .unavailable("invalid redis URL: \(why)") }
 }
