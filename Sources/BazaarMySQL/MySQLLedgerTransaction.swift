@@ -168,61 +168,44 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// row lock per batch, held for the batch's inserts and commit; nothing takes a stock row after it, so it
     /// cannot deadlock with them.
     mutating func flush() throws -> [Int64] {
-        var sequences: [Int64] = []
-        sequences.reserveCapacity(newMovements.count)
-        if !newMovements.isEmpty {
-            let last = Int64(try connection.run(
-                "UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(newMovements.count)) WHERE id = 1").lastInsertID)
-            guard last >= Int64(newMovements.count) else { throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row") }
-            sequences = (0..<Int64(newMovements.count)).map { last - Int64(newMovements.count) + 1 + $0 }
-        }
+        let sequences = try Self.reserveSequences(newMovements.count, connection: connection)
         for chunk in chunks(newMovements.count) {
-            let values = try chunk.map { index in
-                let m = newMovements[index]
-                return try "(" + [MySQLValue.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
-                                  .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue),
-                                  m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis),
-                                  .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
-            }
-            try connection.run("""
-                INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
-                    reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
-                """)
+            try Self.insertMovements(newMovements, sequences: sequences, chunk, connection: connection)
         }
-        if !newMovements.isEmpty {
-            // Each day's sequence range, for audit queries by time (`AuditQuery.ledgerDays`); after the clock, like every
-            // writer of the ledger, so these rows are locked in one order.
-            var days: [Int64: ClosedRange<Int64>] = [:]
-            for (index, movement) in newMovements.enumerated() {
-                let sequence = sequences[index], day = AuditQuery.ledgerDay(ofMillis: movement.atMillis)
-                days[day] = days[day].map { min($0.lowerBound, sequence)...max($0.upperBound, sequence) } ?? sequence...sequence
-            }
-            try connection.run(Self.extendLedgerDays(days))
-        }
+        // Each day's sequence range, for audit queries by time.
+        try Self.extendLedgerDays(of: newMovements, sequences: sequences, connection: connection)
+        try flushLevels()
+        try flushEvents(sequences: sequences)
+        try flushIdempotency()
+        try flushDemand()
+        return sequences
+    }
+
+    /// Writes the stock rows the batch changed, in key order: new rows as plain INSERTs (a concurrent first write of
+    /// the same key elsewhere fails with a duplicate key error and the batch is retried; it then finds and locks the
+    /// row), existing ones as upserts.
+    private func flushLevels() throws {
         let changed = levels.filter(\.value.changed).sorted { $0.key < $1.key }
-        let inserted = changed.filter { !$0.value.stored }, updated = changed.filter(\.value.stored)
+            .map { (stored: $0.value.stored, row: StockRow(storeID: $0.key.storeID, productID: $0.key.productID, level: $0.value.level)) }
+        let inserted = changed.filter { !$0.stored }.map(\.row), updated = changed.filter(\.stored).map(\.row)
         for (rows, upsert) in [(inserted, false), (updated, true)] where !rows.isEmpty {
-            for chunk in chunks(rows.count) {
-                let values = try rows[chunk].map { key, locked in
-                    try "(" + [MySQLValue.text(key.storeID), .text(key.productID), .int(locked.level.quantity), .int(locked.level.version),
-                               .int(locked.level.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
-                }
-                // New rows are plain INSERTs: a concurrent first write of the same key elsewhere fails with a duplicate
-                // key error and the batch is retried (it then finds and locks the row).
-                try connection.run("""
-                    INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES \(values.joined(separator: ","))
-                    \(upsert ? "ON DUPLICATE KEY UPDATE quantity = VALUES(quantity), version = VALUES(version), updated_at_ms = VALUES(updated_at_ms)" : "")
-                    """)
-            }
+            for chunk in chunks(rows.count) { try Self.writeLevels(rows[chunk], upsert: upsert, connection: connection) }
         }
+    }
+
+    /// Queues the batch's events in the outbox. An event's sequence is its movement's: the outbox is read in commit
+    /// order too.
+    private func flushEvents(sequences: [Int64]) throws {
         for chunk in chunks(newEvents.count) {
-            // The event's sequence is its movement's: the outbox is read in commit order too.
             let values = newEvents[chunk].map { provisional in
                 let sequence = sequences[Int(-provisional) - 1]
                 return "(\(sequence),\(sequence))"
             }
             try connection.run("INSERT INTO outbox (seq, movement_seq) VALUES \(values.joined(separator: ","))")
         }
+    }
+
+    private func flushIdempotency() throws {
         for chunk in chunks(newIdempotency.count) {
             let values = try newIdempotency[chunk].map { record in
                 try "(" + [MySQLValue.text(record.claim.scope), .text(record.claim.key), .text(record.claim.fingerprint),
@@ -230,8 +213,6 @@ struct MySQLLedgerTransaction: LedgerTransaction {
             }
             try connection.run("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES \(values.joined(separator: ","))")
         }
-        try flushDemand()
-        return sequences
     }
 
     /// Adds the batch's movements to `stock_demand_daily` (`MySQLStockStore.recordDemand`). Every key's stock row is
@@ -240,15 +221,6 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     private func flushDemand() throws {
         guard let first = newMovements.first else { return }
         try MySQLStockStore.recordDemand(newMovements, connection: connection, nowMillis: first.recordedAtMillis)
-    }
-
-    /// Widens (or creates) the `ledger_days` rows of these ranges: one statement, days in order.
-    static func extendLedgerDays(_ days: [Int64: ClosedRange<Int64>]) -> String {
-        let values = days.sorted { $0.key < $1.key }.map { "(\($0.key),\($0.value.lowerBound),\($0.value.upperBound))" }
-        return """
-            INSERT INTO ledger_days (day, min_seq, max_seq) VALUES \(values.joined(separator: ","))
-            ON DUPLICATE KEY UPDATE min_seq = LEAST(min_seq, VALUES(min_seq)), max_seq = GREATEST(max_seq, VALUES(max_seq))
-            """
     }
 
     /// `('a','b'),('c','d'),...` for a row-constructor `IN`, 500 pairs a list (one statement each).

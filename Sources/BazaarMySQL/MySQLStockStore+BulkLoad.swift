@@ -46,28 +46,10 @@ extension MySQLStockStore: BulkLoadStore {
     public func appendBulk(_ chunk: BulkLedgerChunk) async throws {
         try await onPrimary { connection in
             try connection.transaction { connection in
-                var sequences: [Int64] = []
-                if !chunk.movements.isEmpty {
-                    let count = Int64(chunk.movements.count)
-                    let last = Int64(try connection.run("UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(count)) WHERE id = 1").lastInsertID)
-                    guard last >= count else { throw MySQLError(code: 9003, message: "ledger_clock is missing its row") }
-                    sequences = (0..<count).map { last - count + 1 + $0 }
-                }
+                let sequences = try MySQLLedgerTransaction.reserveSequences(chunk.movements.count, connection: connection)
                 for start in stride(from: 0, to: chunk.movements.count, by: 1000) {
-                    let end = min(start + 1000, chunk.movements.count)
-                    var values: [String] = []
-                    values.reserveCapacity(end - start)
-                    for index in start..<end {
-                        let m = chunk.movements[index]
-                        values.append(try "(" + [MySQLValue.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID),
-                                                 .int(m.delta), .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version),
-                                                 .text(m.reason.rawValue), m.reference.map(MySQLValue.text) ?? .null, .text(m.actor),
-                                                 .int(m.atMillis), .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")")
-                    }
-                    try connection.run("""
-                        INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version,
-                            reason, reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
-                        """)
+                    try MySQLLedgerTransaction.insertMovements(chunk.movements, sequences: sequences, start..<min(start + 1000, chunk.movements.count),
+                                                               connection: connection)
                 }
                 if chunk.publish {
                     for start in stride(from: 0, to: sequences.count, by: 1000) {
@@ -76,23 +58,9 @@ extension MySQLStockStore: BulkLoadStore {
                     }
                 }
                 for start in stride(from: 0, to: chunk.levels.count, by: 1000) {
-                    let values = try chunk.levels[start..<min(start + 1000, chunk.levels.count)].map { row in
-                        try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.level.quantity), .int(row.level.version),
-                                   .int(row.level.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
-                    }
-                    try connection.run("""
-                        INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES \(values.joined(separator: ","))
-                        ON DUPLICATE KEY UPDATE quantity = VALUES(quantity), version = VALUES(version), updated_at_ms = VALUES(updated_at_ms)
-                        """)
+                    try MySQLLedgerTransaction.writeLevels(chunk.levels[start..<min(start + 1000, chunk.levels.count)], upsert: true, connection: connection)
                 }
-                if !sequences.isEmpty {
-                    var days: [Int64: ClosedRange<Int64>] = [:]
-                    for (index, m) in chunk.movements.enumerated() {
-                        let sequence = sequences[index], day = AuditQuery.ledgerDay(ofMillis: m.atMillis)
-                        days[day] = days[day].map { min($0.lowerBound, sequence)...max($0.upperBound, sequence) } ?? sequence...sequence
-                    }
-                    try connection.run(MySQLLedgerTransaction.extendLedgerDays(days))
-                }
+                try MySQLLedgerTransaction.extendLedgerDays(of: chunk.movements, sequences: sequences, connection: connection)
                 // Daily demand (issue 14), as every ledger write keeps it.
                 try Self.recordDemand(chunk.movements, connection: connection, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
             }

@@ -35,62 +35,78 @@ extension SQLiteStockStore: BulkLoadStore {
             // writer while it loads (set again on each chunk: the writer connection is GRDB's, and cheap to ask).
             try db.execute(sql: "PRAGMA cache_size = -262144")
             try db.inTransaction(.immediate) {
-                // Bound through SQLite's own calls: GRDB's argument arrays cost more than the insert at these counts.
-                let insert = try db.makeStatement(sql: """
-                    INSERT INTO stock_movements (movement_id, store_id, product_id, delta, quantity_before, quantity_after,
-                        version, reason, reference, actor, at_ms, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """)
-                let event = try db.makeStatement(sql: "INSERT INTO outbox (movement_seq) VALUES (?)")
-                var days: [Int64: ClosedRange<Int64>] = [:]
-                for m in chunk.movements {
-                    let row = insert.sqliteStatement
-                    sqlite3_reset(row)
-                    Self.bind(row, 1, m.movementID)
-                    Self.bind(row, 2, m.storeID)
-                    Self.bind(row, 3, m.productID)
-                    sqlite3_bind_int64(row, 4, m.delta)
-                    sqlite3_bind_int64(row, 5, m.quantityBefore)
-                    sqlite3_bind_int64(row, 6, m.quantityAfter)
-                    sqlite3_bind_int64(row, 7, m.version)
-                    Self.bind(row, 8, m.reason.rawValue)
-                    if let reference = m.reference { Self.bind(row, 9, reference) } else { sqlite3_bind_null(row, 9) }
-                    Self.bind(row, 10, m.actor)
-                    sqlite3_bind_int64(row, 11, m.atMillis)
-                    sqlite3_bind_int64(row, 12, m.recordedAtMillis)
-                    let code = sqlite3_step(row)
-                    guard code == SQLITE_DONE else {
-                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                    }
-                    let sequence = db.lastInsertedRowID, day = AuditQuery.ledgerDay(ofMillis: m.atMillis)
-                    if chunk.publish { try event.execute(arguments: [sequence]) }
-                    days[day] = days[day].map { min($0.lowerBound, sequence)...max($0.upperBound, sequence) } ?? sequence...sequence
-                }
-                sqlite3_reset(insert.sqliteStatement)
-                let level = try db.makeStatement(sql: """
-                    INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = excluded.quantity, version = excluded.version,
-                        updated_at_ms = excluded.updated_at_ms
-                    """)
-                for stock in chunk.levels {
-                    let row = level.sqliteStatement
-                    sqlite3_reset(row)
-                    Self.bind(row, 1, stock.storeID)
-                    Self.bind(row, 2, stock.productID)
-                    sqlite3_bind_int64(row, 3, stock.level.quantity)
-                    sqlite3_bind_int64(row, 4, stock.level.version)
-                    sqlite3_bind_int64(row, 5, stock.level.updatedAtMillis)
-                    let code = sqlite3_step(row)
-                    guard code == SQLITE_DONE else {
-                        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
-                    }
-                }
-                sqlite3_reset(level.sqliteStatement)
+                let sequences = try Self.insertMovements(chunk.movements, publish: chunk.publish, db: db)
+                try Self.writeLevels(chunk.levels, db: db)
                 let day = try db.makeStatement(sql: SQLiteLedgerTransaction.extendLedgerDay)
-                for (key, range) in days { try day.execute(arguments: [key, range.lowerBound, range.upperBound]) }
+                for (key, range) in AuditQuery.ledgerDayRanges(of: chunk.movements, sequences: sequences) {
+                    try day.execute(arguments: [key, range.lowerBound, range.upperBound])
+                }
                 // Daily demand (issue 14), as every ledger write keeps it.
                 try Self.recordDemand(chunk.movements, db: db, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
                 return .commit
             }
+        }
+    }
+
+    /// Inserts the movements (and their events in the outbox when `publish`), answering the sequence each was given.
+    /// Bound through SQLite's own calls: GRDB's argument arrays cost more than the insert at these counts.
+    private static func insertMovements(_ movements: [Movement], publish: Bool, db: Database) throws -> [Int64] {
+        let insert = try db.makeStatement(sql: """
+            INSERT INTO stock_movements (movement_id, store_id, product_id, delta, quantity_before, quantity_after,
+                version, reason, reference, actor, at_ms, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """)
+        let event = try db.makeStatement(sql: "INSERT INTO outbox (movement_seq) VALUES (?)")
+        var sequences: [Int64] = []
+        sequences.reserveCapacity(movements.count)
+        for m in movements {
+            let row = insert.sqliteStatement
+            sqlite3_reset(row)
+            bind(row, 1, m.movementID)
+            bind(row, 2, m.storeID)
+            bind(row, 3, m.productID)
+            sqlite3_bind_int64(row, 4, m.delta)
+            sqlite3_bind_int64(row, 5, m.quantityBefore)
+            sqlite3_bind_int64(row, 6, m.quantityAfter)
+            sqlite3_bind_int64(row, 7, m.version)
+            bind(row, 8, m.reason.rawValue)
+            if let reference = m.reference { bind(row, 9, reference) } else { sqlite3_bind_null(row, 9) }
+            bind(row, 10, m.actor)
+            sqlite3_bind_int64(row, 11, m.atMillis)
+            sqlite3_bind_int64(row, 12, m.recordedAtMillis)
+            try step(row, db: db)
+            let sequence = db.lastInsertedRowID
+            if publish { try event.execute(arguments: [sequence]) }
+            sequences.append(sequence)
+        }
+        sqlite3_reset(insert.sqliteStatement)
+        return sequences
+    }
+
+    /// Sets each stock row to the level given (inserted or replaced).
+    private static func writeLevels(_ levels: [StockRow], db: Database) throws {
+        let level = try db.makeStatement(sql: """
+            INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT (store_id, product_id) DO UPDATE SET quantity = excluded.quantity, version = excluded.version,
+                updated_at_ms = excluded.updated_at_ms
+            """)
+        for stock in levels {
+            let row = level.sqliteStatement
+            sqlite3_reset(row)
+            bind(row, 1, stock.storeID)
+            bind(row, 2, stock.productID)
+            sqlite3_bind_int64(row, 3, stock.level.quantity)
+            sqlite3_bind_int64(row, 4, stock.level.version)
+            sqlite3_bind_int64(row, 5, stock.level.updatedAtMillis)
+            try step(row, db: db)
+        }
+        sqlite3_reset(level.sqliteStatement)
+    }
+
+    /// Runs a statement bound through SQLite's calls that returns no rows.
+    private static func step(_ statement: OpaquePointer?, db: Database) throws {
+        let code = sqlite3_step(statement)
+        guard code == SQLITE_DONE else {
+            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
         }
     }
 

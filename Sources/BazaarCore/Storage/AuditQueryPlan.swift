@@ -1,4 +1,4 @@
-import BazaarDomain
+public import BazaarDomain
 
 /// How every `/audit-logs` query is answered from an index that gives its newest-first order, whatever its filters and
 /// the ledger's size (issue 14: p99 under 50 ms on a ledger of tens of millions of rows).
@@ -23,6 +23,17 @@ extension AuditQuery {
     /// The `ledger_days` day of a time (`at_ms / 86400000`, truncated like SQL integer division: a monotone function
     /// of the time, which is all the range needs).
     public static func ledgerDay(ofMillis millis: Int64) -> Int64 { millis / dayMillis }
+
+    /// Each day's range of sequences among rows written together (`sequences[i]` is `movements[i]`'s): what their
+    /// write widens the `ledger_days` rows to cover.
+    public static func ledgerDayRanges(of movements: [Movement], sequences: [Int64]) -> [Int64: ClosedRange<Int64>] {
+        var days: [Int64: ClosedRange<Int64>] = [:]
+        for (movement, sequence) in zip(movements, sequences) {
+            let day = ledgerDay(ofMillis: movement.atMillis)
+            days[day] = days[day].map { min($0.lowerBound, sequence)...max($0.upperBound, sequence) } ?? sequence...sequence
+        }
+        return days
+    }
 
     /// The days (inclusive) a time filter reaches, nil without one; an empty window gives an empty range (`first > last`).
     public var ledgerDays: (first: Int64, last: Int64)? {

@@ -1,0 +1,58 @@
+import BazaarCore
+import BazaarDomain
+import MySQLClient
+
+/// The statements that write the ledger, shared by the group commit (`flush`) and the bulk load
+/// (`MySQLStockStore.appendBulk`): multi-row text statements of escaped literals, a few hundred rows each, since a
+/// prepared statement per row count would not pay.
+extension MySQLLedgerTransaction {
+    /// Takes `count` sequences from `ledger_clock`, the range ending at its new value. The clock's row stays locked
+    /// to the commit, which is what orders sequences by commit (see `flush`).
+    static func reserveSequences(_ count: Int, connection: MySQLConnection) throws -> [Int64] {
+        guard count > 0 else { return [] }
+        let taken = Int64(count)
+        let last = Int64(try connection.run("UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(taken)) WHERE id = 1").lastInsertID)
+        guard last >= taken else { throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row") }
+        return (0..<taken).map { last - taken + 1 + $0 }
+    }
+
+    /// Inserts `movements[range]`, each with its sequence (`sequences[i]` is `movements[i]`'s): one statement.
+    static func insertMovements(_ movements: [Movement], sequences: [Int64], _ range: Range<Int>, connection: MySQLConnection) throws {
+        let values = try range.map { index in
+            let m = movements[index]
+            return try "(" + [MySQLValue.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
+                              .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue),
+                              m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis),
+                              .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+        }
+        try connection.run("""
+            INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
+                reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
+            """)
+    }
+
+    /// Writes stock rows: one statement. `upsert` false is a plain INSERT, for rows known not to exist (a row that
+    /// does then fails the statement with a duplicate key).
+    static func writeLevels(_ rows: some Collection<StockRow>, upsert: Bool, connection: MySQLConnection) throws {
+        let values = try rows.map { row in
+            try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.level.quantity), .int(row.level.version),
+                       .int(row.level.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+        }
+        try connection.run("""
+            INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES \(values.joined(separator: ","))
+            \(upsert ? "ON DUPLICATE KEY UPDATE quantity = VALUES(quantity), version = VALUES(version), updated_at_ms = VALUES(updated_at_ms)" : "")
+            """)
+    }
+
+    /// Widens (or creates) the `ledger_days` rows of these movements' days to their sequences (`AuditQuery.ledgerDays`):
+    /// one statement, days in order. After the clock, like every writer of the ledger, so these rows are locked in one order.
+    static func extendLedgerDays(of movements: [Movement], sequences: [Int64], connection: MySQLConnection) throws {
+        guard !movements.isEmpty else { return }
+        let days = AuditQuery.ledgerDayRanges(of: movements, sequences: sequences)
+        let values = days.sorted { $0.key < $1.key }.map { "(\($0.key),\($0.value.lowerBound),\($0.value.upperBound))" }
+        try connection.run("""
+            INSERT INTO ledger_days (day, min_seq, max_seq) VALUES \(values.joined(separator: ","))
+            ON DUPLICATE KEY UPDATE min_seq = LEAST(min_seq, VALUES(min_seq)), max_seq = GREATEST(max_seq, VALUES(max_seq))
+            """)
+    }
+}
