@@ -34,15 +34,12 @@ struct APIKeyController {
             throw DomainError.invalid(field: "role", message: "must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         let issued = try await keys.create(name: body.name, role: role, stores: body.stores)
-        var json = Self.json(issued.record)
-        json.removeLast()
-        json += ",\"key\":\(JSON.quoted(issued.key))}"
-        return JSONResponse.make(json, status: .created)
+        return try Answer.make(APIKeyAnswer(record: issued.record, key: issued.key), status: .created)
     }
 
     @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.manageKeys)
-        return JSONResponse.page(try await keys.list().map(Self.json), nextCursor: nil)
+        return try Answer.make(Answer.Page(items: try await keys.list().map { APIKeyAnswer(record: $0) }, nextCursor: nil))
     }
 
     @Sendable func revoke(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -51,11 +48,4 @@ struct APIKeyController {
         return Response(status: .noContent)
     }
 
-    static func json(_ r: APIKeyRecord) -> String {
-        """
-        {"id":"\(r.id)","name":\(JSON.quoted(r.name)),"role":"\(r.role.rawValue)",\
-        "stores":[\(r.stores.map { "\"\($0)\"" }.joined(separator: ","))],"created_at":"\(RFC3339.format(millis: r.createdAtMillis))",\
-        "revoked_at":\(r.revokedAtMillis.map { "\"\(RFC3339.format(millis: $0))\"" } ?? "null")}
-        """
-    }
 }

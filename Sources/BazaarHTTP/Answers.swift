@@ -19,9 +19,16 @@ enum Answer {
         return encoder
     }
 
-    static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    static func make<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) throws -> Response {
         let data = try encoder().encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// 201 for what a request made, 200 with `Idempotent-Replayed: true` for a retry answered from its first time.
+    static func made<T: Encodable>(_ value: T, replayed: Bool) throws -> Response {
+        try make(value, status: replayed ? .ok : .created, headers: replayed ? [.idempotentReplayed: "true"] : [:])
     }
 
     /// `{"items": [...], "next_cursor": ...}` from rows read with `limit + 1` (the extra row only tells that there is

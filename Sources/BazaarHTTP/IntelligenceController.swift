@@ -57,7 +57,7 @@ struct IntelligenceController {
         if let storeID { try caller.require(.readStock(storeID: storeID)) } else { try caller.require(.readAllStores) }
         let alerts = try await intelligence.alerts(storeID: storeID, productID: productID, kind: kind, status: status,
                                                   beforeSequence: before, limit: limit + 1)
-        return JSONResponse.page(alerts, limit: limit, json: \.json) { Cursor.encode(sequence: $0.sequence) }
+        return try Answer.page(alerts, limit: limit, item: AlertAnswer.init) { Cursor.encode(sequence: $0.sequence) }
     }
 
     @Sendable func acknowledge(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -74,7 +74,7 @@ struct IntelligenceController {
         let alert = try await intelligence.alert(id: id)
         try caller.require(.writeStock(storeID: alert.storeID))
         do {
-            return JSONResponse.make(try await intelligence.setStatus(alertID: id, to: status, by: caller.name).json)
+            return try Answer.make(AlertAnswer(alert: try await intelligence.setStatus(alertID: id, to: status, by: caller.name)))
         } catch DomainError.invalid(_, let message) {
             throw Problem(.conflict, "alert-resolved", "Alert already resolved", message)
         }
@@ -96,17 +96,8 @@ struct IntelligenceController {
         let level = try await stock.level(storeID: storeID, productID: productID)
         let stored = try await intelligence.stored(storeID: storeID, productID: productID)
         let today = RFC3339.epochDay(millis: intelligence.clock.nowMillis())
-        let days = stored.map { t in
-            (0..<horizon).map { h in
-                "{\"day\":\"\(RFC3339.formatDate(epochDay: today + Int64(h)))\",\"forecast\":\(t.dailyRate),\"lo\":\(JSON.number(t.dailyLow)),\"hi\":\(JSON.number(t.dailyHigh))}"
-            }
-        } ?? []
-        return JSONResponse.make("""
-            {"store_id":"\(storeID)","product_id":"\(productID)","quantity":\(level.quantity),"computed_at":\(Self.computedAt(stored)),\
-            "model":\(JSON.quotedOrNull(stored?.model)),"demand_class":\(JSON.quotedOrNull(stored?.demandClass)),\
-            "history_days":\(JSON.number(stored?.historyDays)),"censored_days":\(JSON.number(stored?.censoredDays)),\
-            \(Self.thresholdsJSON(stored, quantity: level.quantity)),"forecast":[\(days.joined(separator: ","))]}
-            """)
+        return try Answer.make(ForecastAnswer(storeID: storeID, productID: productID, quantity: level.quantity, stored: stored,
+                                              today: today, horizon: horizon))
     }
 
     /// A page of the store's replenishment plan, from what the engine stored (see `IntelligenceService.replenishment`).
@@ -122,37 +113,8 @@ struct IntelligenceController {
         let page = try await intelligence.replenishment(storeID: storeID, afterProductID: after, limit: limit) { other in
             caller.may(.readStock(storeID: other))
         }
-        let orderJSON = page.orders.map { o in
-            "{\"product_id\":\"\(o.productID)\",\"on_hand\":\(o.onHand),\"inventory_position\":\(o.position),\"quantity\":\(o.quantity),\"pack_size\":\(o.packSize),"
-                + Self.thresholdsJSON(o.thresholds, quantity: o.onHand) + "}"
-        }
-        let transferJSON = page.transfers.map { t in
-            "{\"product_id\":\"\(t.productID)\",\"from_store_id\":\"\(t.fromStoreID)\",\"to_store_id\":\"\(t.toStoreID)\",\"quantity\":\(t.quantity)}"
-        }
-        return JSONResponse.make(
-            "{\"store_id\":\"\(storeID)\",\"orders\":[\(orderJSON.joined(separator: ","))],\"transfers\":[\(transferJSON.joined(separator: ","))],"
-                + "\"items_without_thresholds\":\(JSON.number(page.itemsWithoutThresholds)),"
-                + "\"next_cursor\":\(JSON.quotedOrNull(page.nextAfterProductID.map(Cursor.encode(identifier:))))}")
+        return try Answer.make(ReplenishmentAnswer(storeID: storeID, page: page))
     }
-
-    /// When the engine computed these thresholds; null when it has not, or when they were marked for recomputation
-    /// (time 0: after a demand anomaly) and the time is no longer known.
-    static func computedAt(_ t: StockThresholds?) -> String {
-        guard let t, t.computedAtMillis > 0 else { return "null" }
-        return "\"\(RFC3339.format(millis: t.computedAtMillis))\""
-    }
-
-    /// The threshold fields of an answer; every one null when the engine has not computed them yet.
-    static func thresholdsJSON(_ t: StockThresholds?, quantity: Int64) -> String {
-        guard let t else {
-            return "\"daily_rate\":null,\"reorder_point\":null,\"order_up_to\":null,\"lead_time_days\":null,\"days_of_cover\":null,"
-                + "\"thresholds_computed_at\":null"
-        }
-        let cover = t.daysOfCover(quantity).map { "\(($0 * 10).rounded() / 10)" } ?? "null"
-        return "\"daily_rate\":\(t.dailyRate),\"reorder_point\":\(t.reorderPoint),\"order_up_to\":\(t.orderUpTo),"
-            + "\"lead_time_days\":\(t.leadTimeDays),\"days_of_cover\":\(cover),\"thresholds_computed_at\":\(computedAt(t))"
-    }
-
 }
 
 struct OverrideBody: Decodable {

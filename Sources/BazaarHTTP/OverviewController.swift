@@ -49,16 +49,20 @@ struct OverviewController {
         try caller.require(.readStock(storeID: storeID))
         let (limit, after) = try CatalogController.paging(request)
         let rows = try await overview.storeItems(storeID: storeID, afterProductID: after, limit: limit + 1)
-        return JSONResponse.page(rows, limit: limit, json: Self.json) { Cursor.encode(identifier: $0.productID) }
+        return try Answer.page(rows, limit: limit, item: StoreItemAnswer.init) { Cursor.encode(identifier: $0.productID) }
     }
+}
 
-    static func json(_ item: StoreItem) -> String {
-        let updated = item.level.version == 0 ? "null" : "\"\(RFC3339.format(millis: item.level.updatedAtMillis))\""
-        return """
-            {"product_id":\(JSON.quoted(item.productID)),"name":\(JSON.quotedOrNull(item.productName)),"quantity":\(item.level.quantity),\
-            "reserved":\(item.level.reserved),"available":\(item.level.quantity - item.level.reserved),"incoming":\(item.level.incoming),\
-            "version":\(item.level.version),"updated_at":\(updated),"status":"\(item.status.rawValue)","active_alerts":\(item.activeAlerts),\
-            \(IntelligenceController.thresholdsJSON(item.thresholds, quantity: item.level.quantity))}
-            """
+/// An item of a store (`/v1/stores/{store_id}/items`): level, product name, status, active alerts and thresholds.
+struct StoreItemAnswer: FieldAnswer {
+    let item: StoreItem
+
+    var fields: [(String, any Encodable)] {
+        let level = item.level
+        return [("product_id", item.productID), ("name", item.productName), ("quantity", level.quantity), ("reserved", level.reserved),
+                ("available", level.quantity - level.reserved), ("incoming", level.incoming), ("version", level.version),
+                ("updated_at", level.version == 0 ? nil : AnswerValue.time(level.updatedAtMillis)), ("status", item.status.rawValue),
+                ("active_alerts", item.activeAlerts)]
+            + ThresholdFields.of(item.thresholds, quantity: level.quantity)
     }
 }

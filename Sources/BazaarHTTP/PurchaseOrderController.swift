@@ -109,7 +109,7 @@ struct PurchaseOrderController {
         try await orders.stock.requireStore(storeID)
         let change = try await actions.purchaseOrder(storeID: storeID, supplier: supplier, reference: body.reference,
                                                      expectedAtMillis: try Self.time(body.expectedAt), productIDs: products)
-        return JSONResponse.make(change.order.json, status: .created)
+        return try Answer.make(PurchaseOrderAnswer(order: change.order), status: .created)
     }
 
     /// The plan's transfers into the store (all, or `product_ids`), from the stores the caller may write, each an
@@ -124,8 +124,7 @@ struct PurchaseOrderController {
         let receipts = try await actions.transfers(storeID: storeID, productIDs: products, actor: caller.name, scope: caller.keyID) { other in
             caller.may(.writeStock(storeID: other))
         }
-        let items = receipts.map { "{\"from\":\($0.movements[0].writeAnswerJSON),\"to\":\($0.movements[1].writeAnswerJSON)}" }
-        return JSONResponse.make("{\"transfers\":[\(items.joined(separator: ","))]}")
+        return try Answer.make(TransferPlanAnswer(receipts: receipts))
     }
 
     static func time(_ text: String?) throws -> Int64? {
@@ -150,14 +149,14 @@ struct PurchaseOrderController {
         }
         let change = try await orders.create(storeID: body.storeID, supplier: body.supplier, reference: body.reference,
                                              expectedAtMillis: expected, lines: body.lines.map { ($0.productID, $0.quantity) })
-        return JSONResponse.make(change.order.json, status: .created)
+        return try Answer.make(PurchaseOrderAnswer(order: change.order), status: .created)
     }
 
     @Sendable func get(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let order = try await orders.order(id: try context.identifier("purchase_order_id"))
         try caller.require(.readStock(storeID: order.storeID))
-        return JSONResponse.make(order.json)
+        return try Answer.make(PurchaseOrderAnswer(order: order))
     }
 
     /// The order, the receipt's movements and the lines received beyond what was ordered.
@@ -168,18 +167,15 @@ struct PurchaseOrderController {
         try caller.require(.writeStock(storeID: try await orders.order(id: id).storeID))
         let change = try await orders.receive(id: id, lines: body.lines.map { ($0.productID, $0.quantity) }, actor: caller.name,
                                               idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
-        let over = change.order.overReceived.map { "{\"product_id\":\(JSON.quoted($0.productID)),\"ordered\":\($0.quantity),\"received\":\($0.received)}" }
-        return JSONResponse.make("""
-            {"purchase_order":\(change.order.json),"movements":[\(change.movements.map(\.writeAnswerJSON).joined(separator: ","))],\
-            "over_received":[\(over.joined(separator: ","))]}
-            """, headers: change.replayed ? [.idempotentReplayed: "true"] : [:])
+        return try Answer.make(PurchaseOrderReceiptAnswer(order: change.order, movements: change.movements),
+                               headers: change.replayed ? [.idempotentReplayed: "true"] : [:])
     }
 
     @Sendable func close(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let id = try context.identifier("purchase_order_id")
         try caller.require(.writeStock(storeID: try await orders.order(id: id).storeID))
-        return JSONResponse.make(try await orders.close(id: id).order.json)
+        return try Answer.make(PurchaseOrderAnswer(order: try await orders.close(id: id).order))
     }
 
     @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -191,6 +187,6 @@ struct PurchaseOrderController {
         query.limit = limit + 1
         query.beforeSequence = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } }
         if let storeID = query.storeID { try caller.require(.readStock(storeID: storeID)) } else { try caller.require(.readAllStores) }
-        return JSONResponse.page(try await orders.orders(query), limit: limit, json: \.json) { Cursor.encode(sequence: $0.sequence) }
+        return try Answer.page(try await orders.orders(query), limit: limit, item: PurchaseOrderAnswer.init) { Cursor.encode(sequence: $0.sequence) }
     }
 }

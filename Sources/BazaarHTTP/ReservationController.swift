@@ -45,29 +45,28 @@ struct ReservationController {
         let change = try await reservations.create(
             storeID: body.storeID, productID: body.productID, quantity: body.quantity, expiresInSeconds: body.expiresInSeconds,
             reference: body.reference, idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
-        return JSONResponse.make(change.reservation.json, status: change.replayed ? .ok : .created,
-                                 headers: change.replayed ? [.idempotentReplayed: "true"] : [:])
+        return try Answer.made(ReservationAnswer(reservation: change.reservation), replayed: change.replayed)
     }
 
     @Sendable func get(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let reservation = try await reservations.reservation(id: try context.identifier("reservation_id"))
         try caller.require(.readStock(storeID: reservation.storeID))
-        return JSONResponse.make(reservation.json)
+        return try Answer.make(ReservationAnswer(reservation: reservation))
     }
 
     @Sendable func fulfil(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let id = try context.identifier("reservation_id")
         try caller.require(.writeStock(storeID: try await reservations.reservation(id: id).storeID))
-        return JSONResponse.make(try await reservations.fulfil(id: id, actor: caller.name).reservation.json)
+        return try Answer.make(ReservationAnswer(reservation: try await reservations.fulfil(id: id, actor: caller.name).reservation))
     }
 
     @Sendable func release(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let id = try context.identifier("reservation_id")
         try caller.require(.writeStock(storeID: try await reservations.reservation(id: id).storeID))
-        return JSONResponse.make(try await reservations.release(id: id).reservation.json)
+        return try Answer.make(ReservationAnswer(reservation: try await reservations.release(id: id).reservation))
     }
 
     @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
@@ -84,6 +83,6 @@ struct ReservationController {
         } else {
             try caller.require(.readAllStores)
         }
-        return JSONResponse.page(try await reservations.reservations(query), limit: limit, json: \.json) { Cursor.encode(sequence: $0.sequence) }
+        return try Answer.page(try await reservations.reservations(query), limit: limit, item: ReservationAnswer.init) { Cursor.encode(sequence: $0.sequence) }
     }
 }

@@ -106,8 +106,7 @@ struct StockController {
             let change = try await transfers.ship(
                 from: body.fromStoreID, to: body.toStoreID, productID: body.productID, quantity: body.quantity, reference: body.reference,
                 actor: caller.name, idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
-            return JSONResponse.make(change.transfer.json, status: change.replayed ? .ok : .created,
-                                     headers: change.replayed ? [.idempotentReplayed: "true"] : [:])
+            return try Answer.made(TransferAnswer(transfer: change.transfer), replayed: change.replayed)
         }
         let receipt = try await stock.transfer(
             from: body.fromStoreID, to: body.toStoreID, productID: body.productID, quantity: body.quantity,

@@ -25,7 +25,7 @@ struct TransferController {
         let transfer = try await transfers.transfer(id: try context.identifier("transfer_id"))
         // Either end's readers may see it.
         if !caller.may(.readStock(storeID: transfer.fromStoreID)) { try caller.require(.readStock(storeID: transfer.toStoreID)) }
-        return JSONResponse.make(transfer.json)
+        return try Answer.make(TransferAnswer(transfer: transfer))
     }
 
     /// Records the `transfer_in` of what arrived (`quantity`, default all shipped); a shortfall is kept on the transfer
@@ -35,6 +35,6 @@ struct TransferController {
         let id = try context.identifier("transfer_id")
         let body = try await JSONBody.decode(TransferReceiveBody.self, from: request, context: context)
         try caller.require(.writeStock(storeID: try await transfers.transfer(id: id).toStoreID))
-        return JSONResponse.make(try await transfers.receive(id: id, quantity: body.quantity, actor: caller.name).transfer.json)
+        return try Answer.make(TransferAnswer(transfer: try await transfers.receive(id: id, quantity: body.quantity, actor: caller.name).transfer))
     }
 }
