@@ -85,8 +85,16 @@ public struct DemoData: Sendable {
         let now = clock.nowMillis()
         let storeIDs = (1...stores).map { "S\(1000 + $0)" }
         let productIDs = (1...products).map { "P\(100_000 + $0)" }
+        try await loadCatalog(storeIDs: storeIDs, productIDs: productIDs, nowMillis: now, into: bulk, system: system)
+        var total = try await loadHistory(storeIDs: storeIDs, productIDs: productIDs, nowMillis: now, into: bulk, progress: progress)
+        total += await rebalance(storeIDs, system: system)
+        logger.info("demo data loaded", metadata: ["stores": "\(stores)", "products": "\(products)", "movements": "\(total)"])
+        return Summary(stores: stores, products: products, movements: total)
+    }
 
-        // 1. The catalog, in one transaction.
+    /// 1. The catalog, in one transaction, and the in-memory catalog index the write path checks.
+    private func loadCatalog(storeIDs: [String], productIDs: [String], nowMillis now: Int64, into bulk: any BulkLoadStore,
+                             system: BazaarSystem) async throws {
         let catalogStores = storeIDs.enumerated().map { index, id in
             let city = Self.cities[index % Self.cities.count]
             return Store(id: id, name: "\(city) \(index / Self.cities.count + 1)",
@@ -102,9 +110,14 @@ public struct DemoData: Sendable {
         try await bulk.insertCatalog(stores: catalogStores, products: catalogProducts)
         for id in storeIDs { system.stock.catalog.addStore(id) }
         for id in productIDs { system.stock.catalog.addProduct(id) }
+    }
 
-        // 2. The ledger and the stock rows, a day of the whole chain at a time, in chunks; generating the next chunk
-        // while the engine writes the last.
+    /// 2. The ledger and the stock rows, a day of the whole chain at a time, in chunks; generating the next chunk
+    /// while the engine writes the last. What the write path derives from movements (the daily demand rows and the
+    /// audit's day index) each chunk writes in its own transaction: `BulkLoadStore.appendBulk`. Answers the
+    /// movements written.
+    private func loadHistory(storeIDs: [String], productIDs: [String], nowMillis now: Int64, into bulk: any BulkLoadStore,
+                             progress: @Sendable (Progress) -> Void) async throws -> Int {
         var history = DemoHistory(self, storeIDs: storeIDs, productIDs: productIDs, nowMillis: now)
         var inFlight: Task<Void, any Error>?
         var total = 0
@@ -122,12 +135,14 @@ public struct DemoData: Sendable {
         }
         try await inFlight?.value
         try await bulk.finishBulkLoad()
+        return total
+    }
 
-        // (What the write path derives from movements, the daily demand rows and the audit's day index, each chunk
-        // writes in its own transaction: `BulkLoadStore.appendBulk`.)
-
-        // 3. A few transfers between branches, through the transfer use case.
+    /// 3. A few transfers between branches, through the transfer use case like any live write. Answers the movements
+    /// they wrote (best effort: a transfer that cannot be made is skipped).
+    private func rebalance(_ storeIDs: [String], system: BazaarSystem) async -> Int {
         var rng = SplitMix64(seed: seed)
+        var movements = 0
         for _ in 0..<20 {
             let from = storeIDs[Int(rng.next() % UInt64(storeIDs.count))]
             let to = storeIDs[Int(rng.next() % UInt64(storeIDs.count))]
@@ -136,10 +151,9 @@ public struct DemoData: Sendable {
                   row.level.quantity > 2 else { continue }
             _ = try? await system.stock.transfer(from: from, to: to, productID: row.productID, quantity: 2, reference: "rebalance",
                                                  actor: "demo-loader", idempotencyKey: nil, scope: "demo")
-            total += 2
+            movements += 2
         }
-        logger.info("demo data loaded", metadata: ["stores": "\(stores)", "products": "\(products)", "movements": "\(total)"])
-        return Summary(stores: stores, products: products, movements: total)
+        return movements
     }
 
     /// `count` distinct products drawn from `productIDs`: by rejection while that is cheap, else by a partial
