@@ -41,55 +41,70 @@ struct LiveController {
         let (keys, keyRecheck, writeStall) = (self.keys, self.keyRecheck, self.writeStall)
         let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-            // A client that reconnects waits two seconds; then the stream opens with a comment, so the answer's
-            // head goes out at once.
-            try await writer.write(ByteBuffer(string: "retry: 2000\n: live updates\n\n"))
-            // The server's graceful shutdown waits for the answers in flight: a stream ends as soon as it begins.
-            // A write the client does not take (it stopped reading: its socket is full) would hold this answer, its
-            // stream's place and the node's shutdown for ever: then the answer's own task is cancelled (the write
-            // fails and the connection closes) once one write has waited `writeStall`, or half a second at a graceful
-            // shutdown.
-            try await withUnsafeCurrentTask { current in
-                let answer = AnswerTask(task: current)
-                let watch = WriteWatch()
-                try await withThrowingTaskGroup(of: Void.self) { watchers in
-                    watchers.addTask {
-                        while !Task.isCancelled {
-                            try? await Task.sleep(for: .milliseconds(250))
-                            if Task.isCancelled { return }
-                            // At a graceful shutdown a stream ends by itself unless a write holds it.
-                            if watch.stalled(longerThan: Task.isShuttingDownGracefully ? .milliseconds(500) : writeStall) {
-                                events.finish()
-                                answer.task?.cancel()
-                                return
-                            }
-                        }
-                    }
-                    try await withGracefulShutdownHandler {
-                        // Authorized once is not authorized for ever: before an event goes out, the key is checked
-                        // again (from the key cache, at most every `keyRecheck`), and a revoked key's stream ends
-                        // there. A check that fails (storage down) keeps the stream.
-                        var checkedAt = ContinuousClock.now
-                        for await event in events {
-                            if ContinuousClock.now - checkedAt >= keyRecheck {
-                                checkedAt = .now
-                                if let found = try? await keys.lookup(key: secret), found.principal == nil {
-                                    events.finish()
-                                    break
-                                }
-                            }
-                            watch.begin()
-                            try await writer.write(ByteBuffer(string: Self.frame(event)))
-                            watch.end()
-                        }
-                    } onGracefulShutdown: {
-                        events.finish()
-                    }
-                    watchers.cancelAll()
+            try await Self.serve(events, to: &writer, secret: secret, keys: keys, keyRecheck: keyRecheck, writeStall: writeStall)
+        })
+    }
+
+    /// The answer's body: the stream's events as they come, until the stream ends.
+    ///
+    /// The server's graceful shutdown waits for the answers in flight: a stream ends as soon as it begins. A write the
+    /// client does not take (it stopped reading: its socket is full) would hold this answer, its stream's place and the
+    /// node's shutdown for ever: then the answer's own task is cancelled (the write fails and the connection closes)
+    /// once one write has waited `writeStall`, or half a second at a graceful shutdown.
+    private static func serve(_ events: LiveFeed.Stream, to writer: inout any ResponseBodyWriter, secret: String, keys: APIKeyService,
+                              keyRecheck: Duration, writeStall: Duration) async throws {
+        // A client that reconnects waits two seconds; then the stream opens with a comment, so the answer's head goes
+        // out at once.
+        try await writer.write(ByteBuffer(string: "retry: 2000\n: live updates\n\n"))
+        try await withUnsafeCurrentTask { current in
+            let answer = AnswerTask(task: current)
+            let watch = WriteWatch()
+            try await withThrowingTaskGroup(of: Void.self) { watchers in
+                watchers.addTask { await endStalledWrite(watch, of: events, answer: answer, writeStall: writeStall) }
+                try await withGracefulShutdownHandler {
+                    try await relay(events, to: &writer, watch: watch, secret: secret, keys: keys, keyRecheck: keyRecheck)
+                } onGracefulShutdown: {
+                    events.finish()
+                }
+                watchers.cancelAll()
+            }
+        }
+        try await writer.finish(nil)
+    }
+
+    /// Looks at the stream's write in progress four times a second; once it has waited `writeStall` (half a second
+    /// at a graceful shutdown, when a stream ends by itself unless a write holds it), ends the stream and cancels
+    /// the answer's task.
+    private static func endStalledWrite(_ watch: WriteWatch, of events: LiveFeed.Stream, answer: AnswerTask, writeStall: Duration) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(250))
+            if Task.isCancelled { return }
+            if watch.stalled(longerThan: Task.isShuttingDownGracefully ? .milliseconds(500) : writeStall) {
+                events.finish()
+                answer.task?.cancel()
+                return
+            }
+        }
+    }
+
+    /// Writes each event. Authorized once is not authorized for ever: before an event goes out, the key is checked
+    /// again (from the key cache, at most every `keyRecheck`), and a revoked key's stream ends there. A check that
+    /// fails (storage down) keeps the stream.
+    private static func relay(_ events: LiveFeed.Stream, to writer: inout any ResponseBodyWriter, watch: WriteWatch, secret: String,
+                              keys: APIKeyService, keyRecheck: Duration) async throws {
+        var checkedAt = ContinuousClock.now
+        for await event in events {
+            if ContinuousClock.now - checkedAt >= keyRecheck {
+                checkedAt = .now
+                if let found = try? await keys.lookup(key: secret), found.principal == nil {
+                    events.finish()
+                    break
                 }
             }
-            try await writer.finish(nil)
-        })
+            watch.begin()
+            try await writer.write(ByteBuffer(string: Self.frame(event)))
+            watch.end()
+        }
     }
 
     /// One event in the text/event-stream format: the JSON is on one line (JSON escapes every line break).
