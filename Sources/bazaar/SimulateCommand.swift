@@ -48,6 +48,26 @@ struct SimulateCommand: AsyncParsableCommand {
             items: series.map { .init(history: Array($0.values.dropLast(data.horizon)), future: Array($0.values.suffix(data.horizon))) },
             season: data.season, parameters: parameters)
         print("Simulation: \(series.count) series, \(data.horizon) held-out periods, lead time \(leadTime), review every \(reviewPeriod), service level \(serviceLevel), fill-rate target \(fillRate)")
+        printSettings(comparison)
+        let curves = [("Bazaar (forecast)", comparison.forecastCurve()), ("Bazaar, periodic", comparison.periodicForecastCurve()),
+                      ("periodic, fill", comparison.periodicFillRateCurve()),
+                      ("fill-rate target", comparison.fillRateTargetCurve()), ("periodic, history", comparison.periodicHistoryCurve()),
+                      ("base stock, history", comparison.baseStockHistoryCurve()),
+                      ("static min/max", comparison.staticCurve())]
+        Self.printInventoryForFillRates(curves)
+        printFillRateTargets(comparison)
+        let table = Self.frontierCSV(curves)
+        if frontier { print("\n" + table, terminator: "") }
+        if let csv {
+            do { try table.write(toFile: csv, atomically: true, encoding: .utf8) } catch {
+                throw ValidationError("cannot write \(csv): \(error.localizedDescription)")
+            }
+            print("\nCurves written to \(csv) (\(curves.map(\.1.count).reduce(0, +)) points).")
+        }
+    }
+
+    /// One line per policy at the settings given: fill rate, stock-out periods, average inventory, orders.
+    func printSettings(_ comparison: PolicyComparison) {
         print("policy                        fill rate   stock-out periods   avg inventory   orders")
         let single = [("Bazaar (forecast)", comparison.forecastPolicy(serviceLevel: serviceLevel)),
                       ("Bazaar, periodic", comparison.periodicForecastPolicy(serviceLevel: serviceLevel)),
@@ -63,11 +83,11 @@ struct SimulateCommand: AsyncParsableCommand {
                 + String(format: "%10.1f", point.averageInventory).padding(toLength: 16, withPad: " ", startingAt: 0)
                 + String(format: "%6d", point.orders))
         }
-        let curves = [("Bazaar (forecast)", comparison.forecastCurve()), ("Bazaar, periodic", comparison.periodicForecastCurve()),
-                      ("periodic, fill", comparison.periodicFillRateCurve()),
-                      ("fill-rate target", comparison.fillRateTargetCurve()), ("periodic, history", comparison.periodicHistoryCurve()),
-                      ("base stock, history", comparison.baseStockHistoryCurve()),
-                      ("static min/max", comparison.staticCurve())]
+    }
+
+    /// The average inventory each policy needs for fill rates of 90%, 95% and 98% (read off its swept curve), and
+    /// each next to the last policy's (static min/max), as a difference in percent.
+    static func printInventoryForFillRates(_ curves: [(String, [PolicyComparison.Point])]) {
         print("\nAverage inventory needed for a fill rate (each policy swept over its knob, interpolated; - = not reached):")
         var header = "fill rate   " + curves.map { $0.0.padding(toLength: 22, withPad: " ", startingAt: 0) }.joined()
             + ["Bazaar/static", "periodic/static", "fill/static", "target/static", "history/static", "base/static"].map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined()
@@ -89,25 +109,26 @@ struct SimulateCommand: AsyncParsableCommand {
             while line.hasSuffix(" ") { line.removeLast() }
             print(line)
         }
-        // The service's fill-rate target: what each target achieved on the held-out demand.
+    }
+
+    /// The service's fill-rate target: what each target achieved on the held-out demand.
+    func printFillRateTargets(_ comparison: PolicyComparison) {
         print("\nFill-rate target (the service's thresholds with fill_rate set): achieved against asked")
         print("target   achieved   avg inventory   orders")
         for target in [0.80, 0.90, 0.95, 0.98] {
             let point = comparison.fillRateTargetPolicy(fillRate: target)
             print(String(format: "%5.0f%%    %6.1f%%   %13.1f   %6d", 100 * target, 100 * point.fillRate, point.averageInventory, point.orders))
         }
+    }
+
+    /// Every swept point of each policy, as CSV (`--frontier`, `--csv`).
+    static func frontierCSV(_ curves: [(String, [PolicyComparison.Point])]) -> String {
         var table = "policy,setting,fill_rate,avg_inventory,stockout_periods,orders\n"
         for (name, curve) in curves {
             for p in curve {
                 table += "\(name),\(p.setting),\(String(format: "%.4f", p.fillRate)),\(String(format: "%.2f", p.averageInventory)),\(p.stockOutPeriods),\(p.orders)\n"
             }
         }
-        if frontier { print("\n" + table, terminator: "") }
-        if let csv {
-            do { try table.write(toFile: csv, atomically: true, encoding: .utf8) } catch {
-                throw ValidationError("cannot write \(csv): \(error.localizedDescription)")
-            }
-            print("\nCurves written to \(csv) (\(curves.map(\.1.count).reduce(0, +)) points).")
-        }
+        return table
     }
 }
