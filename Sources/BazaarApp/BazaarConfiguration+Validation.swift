@@ -42,6 +42,9 @@ extension BazaarConfiguration {
         if let securitySecretKey, securitySecretKey.utf8.count < 16 { throw ConfigurationError("security.secret_key must be at least 16 characters") }
         guard intelligenceRecomputeSeconds >= 0 else { throw ConfigurationError("intelligence.recompute_seconds must be >= 0") }
         guard intelligencePassIntervalSeconds >= 0.01 else { throw ConfigurationError("intelligence.pass_interval_seconds must be at least 0.01") }
+        if let fill = intelligenceDefaultFillRate, !(fill >= 0.5 && fill <= 0.999) {
+            throw ConfigurationError("intelligence.default_fill_rate must be a number from 0.5 to 0.999 (got \(fill))")
+        }
         guard ["text", "json"].contains(logFormat) else { throw ConfigurationError("log.format must be text or json (got \(logFormat))") }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ConfigurationError("log.level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")

@@ -98,6 +98,10 @@ public struct BazaarConfiguration: Sendable {
     /// `intelligence.pass_interval_seconds` / `BAZAAR_INTELLIGENCE_PASS_INTERVAL_SECONDS`: pause between two walks of
     /// the recompute pass over the stores (each walk recomputes only the items that are due).
     public var intelligencePassIntervalSeconds = 60.0
+    /// `intelligence.default_fill_rate` / `BAZAAR_INTELLIGENCE_DEFAULT_FILL_RATE`: the chain's fill-rate target (share
+    /// of demand served from stock, 0.5-0.999) for a product whose `PUT /v1/products/{id}` sets neither
+    /// `service_level` nor `fill_rate`. Unset: such a product gets the cycle service level 0.95.
+    public var intelligenceDefaultFillRate: Double?
     /// `webhooks.retry_base_seconds` / `BAZAAR_WEBHOOKS_RETRY_BASE_SECONDS`: first retry delay of a failed webhook
     /// delivery; each further retry doubles it (at most an hour, 10 attempts).
     public var webhookRetryBaseSeconds = 1.0
@@ -159,6 +163,7 @@ public struct BazaarConfiguration: Sendable {
         cacheNearMaxAgeMillis = reader.int(forKey: "cache.near_max_age_ms", default: cacheNearMaxAgeMillis)
         intelligenceRecomputeSeconds = reader.double(forKey: "intelligence.recompute_seconds", default: intelligenceRecomputeSeconds)
         intelligencePassIntervalSeconds = reader.double(forKey: "intelligence.pass_interval_seconds", default: intelligencePassIntervalSeconds)
+        intelligenceDefaultFillRate = reader.double(forKey: "intelligence.default_fill_rate")
         webhookRetryBaseSeconds = reader.double(forKey: "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds)
         webhookAllowedHosts = reader.string(forKey: "webhooks.allowed_hosts").map(Self.list) ?? []
         webhookTimeoutSeconds = reader.double(forKey: "webhooks.timeout_seconds", default: webhookTimeoutSeconds)

@@ -78,7 +78,9 @@ public struct BazaarSystem: Sendable {
         let router = makeRouter(configuration, APIServices(
             stock: stock, intelligence: intelligence, webhooks: webhooks, keys: keys, limiter: makeRateLimiter(configuration, redis: redis),
             healthChecks: makeHealthChecks(store: store, kafka: kafka?.publisher, redis: redis?.client),
-            metricsText: { Observability.render() }, clock: clock, reservations: reservations, live: live), store: store)
+            metricsText: { Observability.render() }, clock: clock, reservations: reservations, live: live,
+            catalog: CatalogService(store: store, index: stock.catalog, clock: clock, defaultFillRate: configuration.intelligenceDefaultFillRate)),
+            store: store)
         return BazaarSystem(
             configuration: configuration, store: store, stock: stock, keys: keys, intelligence: intelligence, reservations: reservations,
             reservationExpiry: ReservationExpiry(reservations: reservations, clock: clock, logger: logger), bus: bus,

@@ -54,6 +54,8 @@ extension BazaarConfiguration {
         Setting(key: "cache.capacity", option: nil, meaning: "stock levels in the in-process cache; 0 turns it off (default 1000000)"),
         Setting(key: "intelligence.recompute_seconds", option: nil, meaning: "age after which thresholds are recomputed (default 3600)"),
         Setting(key: "intelligence.pass_interval_seconds", option: nil, meaning: "pause between two walks of the recompute pass over the stores (default 60)"),
+        Setting(key: "intelligence.default_fill_rate", option: nil,
+                meaning: "fill-rate target (0.5-0.999) of a product PUT without service_level or fill_rate (default none: service level 0.95)"),
         Setting(key: "webhooks.retry_base_seconds", option: nil, meaning: "first retry delay of a failed webhook delivery, doubling (default 1)"),
         Setting(key: "webhooks.allowed_hosts", option: nil,
                 meaning: "comma-separated internal hosts, addresses and CIDR blocks webhooks may call (default none: public addresses only)"),

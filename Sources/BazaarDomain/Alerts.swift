@@ -46,10 +46,13 @@ public struct StockThresholds: Sendable, Equatable {
     public var dispersion: Double?
     public var dailyLow: Double?
     public var dailyHigh: Double?
+    /// The target these thresholds were sized for (nil in rows written before targets were kept: a cycle service
+    /// level then).
+    public var target: ReplenishmentTarget?
 
     public init(dailyRate: Double, reorderPoint: Double, orderUpTo: Double, leadTimeDays: Int, anomalyAbove: Double,
                 historyDays: Int = 0, computedAtMillis: Int64, model: String? = nil, demandClass: String? = nil, censoredDays: Int = 0,
-                dispersion: Double? = nil, dailyLow: Double? = nil, dailyHigh: Double? = nil) {
+                dispersion: Double? = nil, dailyLow: Double? = nil, dailyHigh: Double? = nil, target: ReplenishmentTarget? = nil) {
         self.dailyRate = dailyRate
         self.reorderPoint = reorderPoint
         self.orderUpTo = orderUpTo
@@ -63,6 +66,21 @@ public struct StockThresholds: Sendable, Equatable {
         self.dispersion = dispersion
         self.dailyLow = dailyLow
         self.dailyHigh = dailyHigh
+        self.target = target
+    }
+
+    /// The stored form of `target`: (service level, fill rate), at most one set.
+    public var targetColumns: (serviceLevel: Double?, fillRate: Double?) {
+        switch target {
+        case .serviceLevel(let v): (v, nil)
+        case .fillRate(let v): (nil, v)
+        case nil: (nil, nil)
+        }
+    }
+
+    /// `target` from its stored form.
+    public static func target(serviceLevel: Double?, fillRate: Double?) -> ReplenishmentTarget? {
+        fillRate.map(ReplenishmentTarget.fillRate) ?? serviceLevel.map(ReplenishmentTarget.serviceLevel)
     }
 
     public func daysOfCover(_ quantity: Int64) -> Double? { dailyRate > 0 ? Double(max(0, quantity)) / dailyRate : nil }

@@ -86,12 +86,30 @@ struct ProductAnswer: Encodable {
     var reviewPeriodDays: Int
     var packSize: Int
     var serviceLevel: Double
+    /// The fill-rate target; when set it, not `serviceLevel`, sizes the thresholds (`target`).
+    var fillRate: Double?
+    var target: String
     var createdAt: String
     var updatedAt: String
 
     enum CodingKeys: String, CodingKey {
         case id, name, attributes, leadTimeDays = "lead_time_days", reviewPeriodDays = "review_period_days", packSize = "pack_size"
-        case serviceLevel = "service_level", createdAt = "created_at", updatedAt = "updated_at"
+        case serviceLevel = "service_level", fillRate = "fill_rate", target, createdAt = "created_at", updatedAt = "updated_at"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(name, forKey: .name)
+        try c.encode(attributes, forKey: .attributes)
+        try c.encode(leadTimeDays, forKey: .leadTimeDays)
+        try c.encode(reviewPeriodDays, forKey: .reviewPeriodDays)
+        try c.encode(packSize, forKey: .packSize)
+        try c.encode(serviceLevel, forKey: .serviceLevel)
+        try c.encode(fillRate, forKey: .fillRate)  // null when the service level is in force
+        try c.encode(target, forKey: .target)
+        try c.encode(createdAt, forKey: .createdAt)
+        try c.encode(updatedAt, forKey: .updatedAt)
     }
 
     init(_ p: Product) throws {
@@ -102,13 +120,16 @@ struct ProductAnswer: Encodable {
         reviewPeriodDays = p.reviewPeriodDays
         packSize = p.packSize
         serviceLevel = p.serviceLevel
+        fillRate = p.fillRate
+        target = p.target.name
         createdAt = RFC3339.format(millis: p.createdAtMillis)
         updatedAt = RFC3339.format(millis: p.updatedAtMillis)
     }
 }
 
 /// The replenishment parameters in force for one store x product, and which of them the store overrides (null: the
-/// product's own).
+/// product's own). `target` names the target in force, `service_level` or `fill_rate` (then `fill_rate` is its
+/// value; otherwise `fill_rate` is null and `service_level` is in force).
 struct ReplenishmentSettingsAnswer: Encodable {
     var storeID: String
     var productID: String
@@ -117,7 +138,7 @@ struct ReplenishmentSettingsAnswer: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case storeID = "store_id", productID = "product_id", leadTimeDays = "lead_time_days", reviewPeriodDays = "review_period_days"
-        case packSize = "pack_size", serviceLevel = "service_level", overrides
+        case packSize = "pack_size", serviceLevel = "service_level", fillRate = "fill_rate", target, overrides
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -128,11 +149,14 @@ struct ReplenishmentSettingsAnswer: Encodable {
         try c.encode(effective.reviewPeriodDays, forKey: .reviewPeriodDays)
         try c.encode(effective.packSize, forKey: .packSize)
         try c.encode(effective.serviceLevel, forKey: .serviceLevel)
+        try c.encode(effective.fillRate, forKey: .fillRate)
+        try c.encode(effective.target.name, forKey: .target)
         var o = c.nestedContainer(keyedBy: CodingKeys.self, forKey: .overrides)
         try o.encode(overrides.leadTimeDays, forKey: .leadTimeDays)
         try o.encode(overrides.reviewPeriodDays, forKey: .reviewPeriodDays)
         try o.encode(overrides.packSize, forKey: .packSize)
         try o.encode(overrides.serviceLevel, forKey: .serviceLevel)
+        try o.encode(overrides.fillRate, forKey: .fillRate)
     }
 }
 

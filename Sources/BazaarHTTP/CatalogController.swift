@@ -22,9 +22,10 @@ struct ProductBody: Decodable {
     var reviewPeriodDays: Int?
     var packSize: Int?
     var serviceLevel: Double?
+    var fillRate: Double?
 
     init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownFields(["name", "attributes", "lead_time_days", "review_period_days", "pack_size", "service_level"])
+        try decoder.rejectUnknownFields(["name", "attributes", "lead_time_days", "review_period_days", "pack_size", "service_level", "fill_rate"])
         let c = try decoder.container(keyedBy: AnyKey.self)
         name = try c.decode(String.self, forKey: AnyKey(stringValue: "name"))
         attributes = try c.decodeIfPresent([String: JSONValue].self, forKey: AnyKey(stringValue: "attributes"))
@@ -32,6 +33,7 @@ struct ProductBody: Decodable {
         reviewPeriodDays = try c.integer(AnyKey(stringValue: "review_period_days"), as: Int.self)
         packSize = try c.integer(AnyKey(stringValue: "pack_size"), as: Int.self)
         serviceLevel = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "service_level"))
+        fillRate = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "fill_rate"))
     }
 }
 
@@ -75,7 +77,7 @@ struct CatalogController {
         let body = try await JSONBody.decode(ProductBody.self, from: request, context: context)
         let (saved, created) = try await catalog.putProduct(id: id, CatalogService.ProductDraft(
             name: body.name, attributesJSON: try JSONValue.attributesText(body.attributes), leadTimeDays: body.leadTimeDays,
-            reviewPeriodDays: body.reviewPeriodDays, packSize: body.packSize, serviceLevel: body.serviceLevel))
+            reviewPeriodDays: body.reviewPeriodDays, packSize: body.packSize, serviceLevel: body.serviceLevel, fillRate: body.fillRate))
         return try Answer.make(ProductAnswer(saved), status: created ? .created : .ok)
     }
 

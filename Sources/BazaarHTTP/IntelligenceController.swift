@@ -36,7 +36,7 @@ struct IntelligenceController {
         try await stock.requireCatalog(storeID: storeID, productID: productID)
         let body = try await JSONBody.decode(OverrideBody.self, from: request, context: context)
         let override = ReplenishmentOverride(leadTimeDays: body.leadTimeDays, reviewPeriodDays: body.reviewPeriodDays,
-                                             packSize: body.packSize, serviceLevel: body.serviceLevel)
+                                             packSize: body.packSize, serviceLevel: body.serviceLevel, fillRate: body.fillRate)
         try await intelligence.setOverride(override, storeID: storeID, productID: productID)
         return try await settingsAnswer(storeID: storeID, productID: productID)
     }
@@ -122,13 +122,16 @@ struct OverrideBody: Decodable {
     var reviewPeriodDays: Int?
     var packSize: Int?
     var serviceLevel: Double?
+    /// A fill-rate target instead of `service_level` (both at once: 422, `CatalogRules.validateOneTarget`).
+    var fillRate: Double?
 
     init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownFields(["lead_time_days", "review_period_days", "pack_size", "service_level"])
+        try decoder.rejectUnknownFields(["lead_time_days", "review_period_days", "pack_size", "service_level", "fill_rate"])
         let c = try decoder.container(keyedBy: AnyKey.self)
         leadTimeDays = try c.integer(AnyKey(stringValue: "lead_time_days"), as: Int.self)
         reviewPeriodDays = try c.integer(AnyKey(stringValue: "review_period_days"), as: Int.self)
         packSize = try c.integer(AnyKey(stringValue: "pack_size"), as: Int.self)
         serviceLevel = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "service_level"))
+        fillRate = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "fill_rate"))
     }
 }

@@ -12,7 +12,7 @@ enum MySQLRows {
     /// A level with its inventory states, in `level(_:at:)`'s order.
     static let levelStateColumns = "quantity, version, updated_at_ms, reserved, incoming, state_changes"
     static let storeColumns = "id, name, attributes, created_at_ms, updated_at_ms"
-    static let productColumns = "id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms"
+    static let productColumns = "id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms, fill_rate"
     static let apiKeyColumns = "id, name, role, stores, key_hash, created_at_ms, revoked_at_ms"
     static let alertColumns = """
         seq, id, kind, status, store_id, product_id, quantity, threshold, message, opened_at_ms, acknowledged_at_ms, acknowledged_by, resolved_at_ms
@@ -46,7 +46,7 @@ enum MySQLRows {
     static func product(_ row: MySQLRow) throws -> Product {
         Product(id: try row.string(0), name: try row.string(1), attributesJSON: try row.string(2), leadTimeDays: Int(try row.int(3)),
                 reviewPeriodDays: Int(try row.int(4)), packSize: Int(try row.int(5)), serviceLevel: try row.double(6),
-                createdAtMillis: try row.int(7), updatedAtMillis: try row.int(8))
+                fillRate: try row.optionalDouble(9), createdAtMillis: try row.int(7), updatedAtMillis: try row.int(8))
     }
 
     static func apiKey(_ row: MySQLRow) throws -> APIKeyRecord {

@@ -222,5 +222,12 @@ enum MySQLSchema {
             "CREATE INDEX IF NOT EXISTS stock_movements_by_actor_reason ON stock_movements (actor(191), reason, seq)",
             "DROP INDEX IF EXISTS stock_movements_by_time ON stock_movements",
         ]),
+        // Fill-rate targets (issue 16): a product's and a store override's target share of demand (NULL: the cycle
+        // service level is in force), and the target each stored row of thresholds was sized for.
+        (10, [
+            "ALTER TABLE products ADD COLUMN IF NOT EXISTS fill_rate DOUBLE NULL",
+            "ALTER TABLE replenishment_overrides ADD COLUMN IF NOT EXISTS fill_rate DOUBLE NULL",
+            "ALTER TABLE stock_thresholds ADD COLUMN IF NOT EXISTS service_level DOUBLE NULL, ADD COLUMN IF NOT EXISTS fill_rate DOUBLE NULL",
+        ]),
     ]
 }

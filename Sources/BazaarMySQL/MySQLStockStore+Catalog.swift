@@ -34,12 +34,12 @@ extension MySQLStockStore {
             let existed = try !connection.select("SELECT 1 FROM products WHERE id = ? FOR UPDATE", [p.id]).isEmpty
             try connection.execute("""
                 INSERT INTO products (id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms,
-                    updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    updated_at_ms, fill_rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON DUPLICATE KEY UPDATE name = VALUES(name), attributes = VALUES(attributes), lead_time_days = VALUES(lead_time_days),
                     review_period_days = VALUES(review_period_days), pack_size = VALUES(pack_size), service_level = VALUES(service_level),
-                    updated_at_ms = VALUES(updated_at_ms)
+                    updated_at_ms = VALUES(updated_at_ms), fill_rate = VALUES(fill_rate)
                 """, [p.id, p.name, p.attributesJSON, p.leadTimeDays, p.reviewPeriodDays, p.packSize, p.serviceLevel, p.createdAtMillis,
-                      p.updatedAtMillis])
+                      p.updatedAtMillis, p.fillRate])
             return !existed
         }
     }

@@ -130,7 +130,7 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                 RecomputeCandidate(productID: try row.string(0), computedAtMillis: try row.optionalInt(1), levelUpdatedAtMillis: try row.int(2),
                                    productUpdatedAtMillis: try row.optionalInt(3), leadTimeDays: try row.optionalInt(4).map(Int.init),
                                    reviewPeriodDays: try row.optionalInt(5).map(Int.init), packSize: try row.optionalInt(6).map(Int.init),
-                                   serviceLevel: try row.optionalDouble(7))
+                                   serviceLevel: try row.optionalDouble(7), fillRate: try row.optionalDouble(8))
             }
         }
     }
@@ -152,6 +152,7 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                         .int(Int64(t.leadTimeDays)), .double(t.anomalyAbove), .int(Int64(t.historyDays)), .int(t.computedAtMillis),
                         t.model.map(MySQLValue.text) ?? .null, t.demandClass.map(MySQLValue.text) ?? .null, .int(Int64(t.censoredDays)),
                         t.dispersion.map(MySQLValue.double) ?? .null, t.dailyLow.map(MySQLValue.double) ?? .null, t.dailyHigh.map(MySQLValue.double) ?? .null,
+                        t.targetColumns.serviceLevel.map(MySQLValue.double) ?? .null, t.targetColumns.fillRate.map(MySQLValue.double) ?? .null,
                     ]
                     return try "(" + fields.map(connection.literal).joined(separator: ",") + ")"
                 }

@@ -21,7 +21,8 @@ extension MySQLStockStore {
                         leadTimeDays: Int(try row.int(i + 3)), anomalyAbove: try row.double(i + 4), historyDays: Int(try row.int(i + 5)),
                         computedAtMillis: try row.int(i + 6), model: row.optionalString(i + 7), demandClass: row.optionalString(i + 8),
                         censoredDays: Int(try row.int(i + 9)), dispersion: try row.optionalDouble(i + 10),
-                        dailyLow: try row.optionalDouble(i + 11), dailyHigh: try row.optionalDouble(i + 12))
+                        dailyLow: try row.optionalDouble(i + 11), dailyHigh: try row.optionalDouble(i + 12),
+                        target: StockThresholds.target(serviceLevel: try row.optionalDouble(i + 13), fillRate: try row.optionalDouble(i + 14)))
     }
 
     public func thresholds(storeID: String, productID: String) async throws -> StockThresholds? {
@@ -36,9 +37,10 @@ extension MySQLStockStore {
         try await writeOnPrimary { connection in
             try connection.execute("""
                 REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.historyDays,
-                      t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion, t.dailyLow, t.dailyHigh])
+                      t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion, t.dailyLow, t.dailyHigh,
+                      t.targetColumns.serviceLevel, t.targetColumns.fillRate])
         }
     }
 
@@ -79,10 +81,12 @@ extension MySQLStockStore {
     public func replenishmentOverride(storeID: String, productID: String) async throws -> ReplenishmentOverride? {
         try await onPrimary { connection in
             try connection.select("""
-                SELECT lead_time_days, review_period_days, pack_size, service_level FROM replenishment_overrides WHERE store_id = ? AND product_id = ?
+                SELECT lead_time_days, review_period_days, pack_size, service_level, fill_rate FROM replenishment_overrides
+                WHERE store_id = ? AND product_id = ?
                 """, [storeID, productID]).first.map {
                 ReplenishmentOverride(leadTimeDays: try $0.optionalInt(0).map(Int.init), reviewPeriodDays: try $0.optionalInt(1).map(Int.init),
-                                      packSize: try $0.optionalInt(2).map(Int.init), serviceLevel: try $0.optionalDouble(3))
+                                      packSize: try $0.optionalInt(2).map(Int.init), serviceLevel: try $0.optionalDouble(3),
+                                      fillRate: try $0.optionalDouble(4))
             }
         }
     }
@@ -90,9 +94,9 @@ extension MySQLStockStore {
     public func saveReplenishmentOverride(_ o: ReplenishmentOverride, storeID: String, productID: String) async throws {
         try await writeOnPrimary { connection in
             try connection.execute("""
-                REPLACE INTO replenishment_overrides (store_id, product_id, lead_time_days, review_period_days, pack_size, service_level)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, [storeID, productID, o.leadTimeDays, o.reviewPeriodDays, o.packSize, o.serviceLevel])
+                REPLACE INTO replenishment_overrides (store_id, product_id, lead_time_days, review_period_days, pack_size, service_level,
+                    fill_rate) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, [storeID, productID, o.leadTimeDays, o.reviewPeriodDays, o.packSize, o.serviceLevel, o.fillRate])
             // The thresholds depend on these parameters: make them stale.
             try connection.execute("UPDATE stock_thresholds SET computed_at_ms = 0 WHERE store_id = ? AND product_id = ?", [storeID, productID])
         }

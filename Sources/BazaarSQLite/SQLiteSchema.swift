@@ -207,5 +207,13 @@ enum SQLiteSchema {
             "CREATE INDEX stock_movements_by_actor_reason ON stock_movements (actor, reason, seq)",
             "DROP INDEX stock_movements_by_time",
         ]),
+        // Fill-rate targets (issue 16): a product's and a store override's target share of demand (NULL: the cycle
+        // service level is in force), and the target each stored row of thresholds was sized for.
+        (14, [
+            "ALTER TABLE products ADD COLUMN fill_rate REAL",
+            "ALTER TABLE replenishment_overrides ADD COLUMN fill_rate REAL",
+            "ALTER TABLE stock_thresholds ADD COLUMN service_level REAL",
+            "ALTER TABLE stock_thresholds ADD COLUMN fill_rate REAL",
+        ]),
     ]
 }

@@ -34,12 +34,13 @@ extension SQLiteStockStore {
             let existed = try Bool.fetchOne(db, sql: "SELECT 1 FROM products WHERE id = ?", arguments: [p.id]) ?? false
             try db.execute(sql: """
                 INSERT INTO products (id, name, attributes, lead_time_days, review_period_days, pack_size, service_level,
-                    created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    created_at_ms, updated_at_ms, fill_rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, attributes = excluded.attributes,
                     lead_time_days = excluded.lead_time_days, review_period_days = excluded.review_period_days,
-                    pack_size = excluded.pack_size, service_level = excluded.service_level, updated_at_ms = excluded.updated_at_ms
+                    pack_size = excluded.pack_size, service_level = excluded.service_level, updated_at_ms = excluded.updated_at_ms,
+                    fill_rate = excluded.fill_rate
                 """, arguments: [p.id, p.name, p.attributesJSON, p.leadTimeDays, p.reviewPeriodDays, p.packSize, p.serviceLevel,
-                                 p.createdAtMillis, p.updatedAtMillis])
+                                 p.createdAtMillis, p.updatedAtMillis, p.fillRate])
             return !existed
         }
     }

@@ -119,7 +119,8 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
         try await pool.read { db in
             try Row.fetchAll(db.cachedStatement(sql: SharedSQL.recomputeCandidates), arguments: [storeID]).map { row in
                 RecomputeCandidate(productID: row[0], computedAtMillis: row[1], levelUpdatedAtMillis: row[2], productUpdatedAtMillis: row[3],
-                                   leadTimeDays: row[4], reviewPeriodDays: row[5], packSize: row[6], serviceLevel: row[7])
+                                   leadTimeDays: row[4], reviewPeriodDays: row[5], packSize: row[6], serviceLevel: row[7],
+                                   fillRate: row[8])
             }
         }
     }
@@ -135,13 +136,13 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
             }
             let statement = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             var written = 0
             for (productID, t, expected) in rows where stored[productID] == expected {
                 try statement.execute(arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove,
                                                   t.historyDays, t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion,
-                                                  t.dailyLow, t.dailyHigh])
+                                                  t.dailyLow, t.dailyHigh, t.targetColumns.serviceLevel, t.targetColumns.fillRate])
                 written += 1
             }
             return written

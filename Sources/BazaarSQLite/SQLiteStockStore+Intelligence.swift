@@ -29,7 +29,8 @@ extension SQLiteStockStore {
     static func thresholds(from row: Row, at i: Int) -> StockThresholds {
         StockThresholds(dailyRate: row[i], reorderPoint: row[i + 1], orderUpTo: row[i + 2], leadTimeDays: row[i + 3], anomalyAbove: row[i + 4],
                         historyDays: row[i + 5], computedAtMillis: row[i + 6], model: row[i + 7], demandClass: row[i + 8],
-                        censoredDays: row[i + 9], dispersion: row[i + 10], dailyLow: row[i + 11], dailyHigh: row[i + 12])
+                        censoredDays: row[i + 9], dispersion: row[i + 10], dailyLow: row[i + 11], dailyHigh: row[i + 12],
+                        target: StockThresholds.target(serviceLevel: row[i + 13], fillRate: row[i + 14]))
     }
 
     public func thresholds(storeID: String, productID: String) async throws -> StockThresholds? {
@@ -44,9 +45,10 @@ extension SQLiteStockStore {
         try await pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.historyDays,
-                                 t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion, t.dailyLow, t.dailyHigh])
+                                 t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion, t.dailyLow, t.dailyHigh,
+                                 t.targetColumns.serviceLevel, t.targetColumns.fillRate])
         }
     }
 
@@ -85,10 +87,10 @@ extension SQLiteStockStore {
     public func replenishmentOverride(storeID: String, productID: String) async throws -> ReplenishmentOverride? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: """
-                SELECT lead_time_days, review_period_days, pack_size, service_level FROM replenishment_overrides
+                SELECT lead_time_days, review_period_days, pack_size, service_level, fill_rate FROM replenishment_overrides
                 WHERE store_id = ? AND product_id = ?
                 """, arguments: [storeID, productID]).map {
-                ReplenishmentOverride(leadTimeDays: $0[0], reviewPeriodDays: $0[1], packSize: $0[2], serviceLevel: $0[3])
+                ReplenishmentOverride(leadTimeDays: $0[0], reviewPeriodDays: $0[1], packSize: $0[2], serviceLevel: $0[3], fillRate: $0[4])
             }
         }
     }
@@ -96,9 +98,9 @@ extension SQLiteStockStore {
     public func saveReplenishmentOverride(_ o: ReplenishmentOverride, storeID: String, productID: String) async throws {
         try await pool.write { db in
             try db.execute(sql: """
-                INSERT OR REPLACE INTO replenishment_overrides (store_id, product_id, lead_time_days, review_period_days, pack_size, service_level)
-                VALUES (?, ?, ?, ?, ?, ?)
-                """, arguments: [storeID, productID, o.leadTimeDays, o.reviewPeriodDays, o.packSize, o.serviceLevel])
+                INSERT OR REPLACE INTO replenishment_overrides (store_id, product_id, lead_time_days, review_period_days, pack_size, service_level,
+                    fill_rate) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [storeID, productID, o.leadTimeDays, o.reviewPeriodDays, o.packSize, o.serviceLevel, o.fillRate])
             // The thresholds depend on these parameters: make them stale.
             try db.execute(sql: "UPDATE stock_thresholds SET computed_at_ms = 0 WHERE store_id = ? AND product_id = ?", arguments: [storeID, productID])
         }

@@ -9,7 +9,7 @@ extension SQLiteStockStore {
         actor, at_ms, recorded_at_ms
         """
     static let productColumns = """
-        id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms
+        id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms, fill_rate
         """
     static let apiKeyColumns = "id, name, role, stores, key_hash, created_at_ms, revoked_at_ms"
 
@@ -42,7 +42,7 @@ extension SQLiteStockStore {
 
     static func product(from row: Row) -> Product {
         Product(id: row[0], name: row[1], attributesJSON: row[2], leadTimeDays: row[3], reviewPeriodDays: row[4], packSize: row[5],
-                serviceLevel: row[6], createdAtMillis: row[7], updatedAtMillis: row[8])
+                serviceLevel: row[6], fillRate: row[9], createdAtMillis: row[7], updatedAtMillis: row[8])
     }
 
     static func apiKey(from row: Row) -> APIKeyRecord {

@@ -380,6 +380,48 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         try await store.close()
     }
 
+    /// Fill-rate targets (issue 16) round-trip: a product's, a store override's, the one the stored thresholds were
+    /// sized for (read back by the single and the batch writers' readers), and the recompute pass's effective
+    /// target, where a store's target replaces the product's whichever kind each is.
+    @Test(arguments: Backend.available)
+    func fillRateTargetsRoundTrip(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Stores.open(db)
+        let passStore = try #require(store as? any IntelligencePassStore)
+        _ = try await store.upsertStore(Store(id: "S1", name: "s", createdAtMillis: 1, updatedAtMillis: 1))
+        _ = try await store.upsertProduct(Product(id: "P1", name: "fill", fillRate: 0.97, createdAtMillis: 1, updatedAtMillis: 1))
+        _ = try await store.upsertProduct(Product(id: "P2", name: "cycle", serviceLevel: 0.9, createdAtMillis: 1, updatedAtMillis: 1))
+        _ = try await store.upsertProduct(Product(id: "P3", name: "fill", fillRate: 0.8, createdAtMillis: 1, updatedAtMillis: 1))
+        #expect(try await store.product(id: "P1")?.fillRate == 0.97)
+        #expect(try await store.product(id: "P1")?.target == .fillRate(0.97))
+        #expect(try await store.product(id: "P2")?.fillRate == nil)
+        // A replaced product without a fill rate loses it: PUT replaces the whole record.
+        _ = try await store.upsertProduct(Product(id: "P3", name: "cycle now", createdAtMillis: 1, updatedAtMillis: 2))
+        #expect(try await store.product(id: "P3")?.target == .serviceLevel(0.95))
+        for p in ["P1", "P2", "P3"] { _ = try await store.apply(WriteRequest(commands: [try command("S1", p, delta: 5)], actor: "t")) }
+
+        try await store.saveReplenishmentOverride(ReplenishmentOverride(serviceLevel: 0.85), storeID: "S1", productID: "P1")
+        try await store.saveReplenishmentOverride(ReplenishmentOverride(leadTimeDays: 4, fillRate: 0.99), storeID: "S1", productID: "P2")
+        #expect(try await store.replenishmentOverride(storeID: "S1", productID: "P2") == ReplenishmentOverride(leadTimeDays: 4, fillRate: 0.99))
+        let candidates = Dictionary(uniqueKeysWithValues: try await passStore.recomputeCandidates(storeID: "S1").map { ($0.productID, $0) })
+        #expect(candidates["P1"]?.fillRate == nil && candidates["P1"]?.serviceLevel == 0.85, "the store's service level replaces the product's fill rate")
+        #expect(candidates["P2"]?.fillRate == 0.99 && candidates["P2"]?.leadTimeDays == 4, "the store's fill rate replaces the product's service level")
+        #expect(candidates["P3"]?.fillRate == nil && candidates["P3"]?.serviceLevel == 0.95)
+
+        var sized = StockThresholds(dailyRate: 2, reorderPoint: 23, orderUpTo: 24, leadTimeDays: 3, anomalyAbove: 9, computedAtMillis: 7,
+                                    target: .fillRate(0.95))
+        try await store.saveThresholds(sized, storeID: "S1", productID: "P1")
+        #expect(try await store.thresholds(storeID: "S1", productID: "P1") == sized)
+        sized.target = .serviceLevel(0.9)
+        sized.computedAtMillis = 8
+        #expect(try await passStore.saveThresholds([("P2", sized, nil)], storeID: "S1") == 1)
+        #expect(try await store.thresholds(storeID: "S1", productID: "P2")?.target == .serviceLevel(0.9))
+        sized.target = nil
+        try await store.saveThresholds(sized, storeID: "S1", productID: "P3")
+        #expect(try await store.thresholds(storeID: "S1", productID: "P3")?.target == nil, "rows written before targets were kept")
+        try await store.close()
+    }
+
     @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
     func oneNodeAtATimeHoldsTheOutboxRelayLease() async throws {
         let db = TestDatabase(.mariadb)

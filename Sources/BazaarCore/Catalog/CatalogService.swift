@@ -7,11 +7,15 @@ public final class CatalogService: Sendable {
     let store: any CatalogStore
     public let index: CatalogIndex
     let clock: WallClock
+    /// The fill-rate target of a product whose PUT sets neither `service_level` nor `fill_rate`
+    /// (`intelligence.default_fill_rate`); nil: such a product gets the cycle service level `Product.defaultServiceLevel`.
+    let defaultFillRate: Double?
 
-    public init(store: any CatalogStore, index: CatalogIndex, clock: WallClock = .system) {
+    public init(store: any CatalogStore, index: CatalogIndex, clock: WallClock = .system, defaultFillRate: Double? = nil) {
         self.store = store
         self.index = index
         self.clock = clock
+        self.defaultFillRate = defaultFillRate
     }
 
     /// What a caller may set of a product; nil takes the default.
@@ -22,15 +26,18 @@ public final class CatalogService: Sendable {
         public var reviewPeriodDays: Int?
         public var packSize: Int?
         public var serviceLevel: Double?
+        /// A fill-rate target instead of `serviceLevel` (at most one of the two).
+        public var fillRate: Double?
 
         public init(name: String, attributesJSON: String = "{}", leadTimeDays: Int? = nil, reviewPeriodDays: Int? = nil,
-                    packSize: Int? = nil, serviceLevel: Double? = nil) {
+                    packSize: Int? = nil, serviceLevel: Double? = nil, fillRate: Double? = nil) {
             self.name = name
             self.attributesJSON = attributesJSON
             self.leadTimeDays = leadTimeDays
             self.reviewPeriodDays = reviewPeriodDays
             self.packSize = packSize
             self.serviceLevel = serviceLevel
+            self.fillRate = fillRate
         }
     }
 
@@ -59,13 +66,14 @@ public final class CatalogService: Sendable {
     /// Creates or replaces a product, its replenishment parameters checked with their defaults applied.
     public func putProduct(id: String, _ draft: ProductDraft) async throws -> (product: Product, created: Bool) {
         try CatalogRules.validateName(draft.name)
+        try CatalogRules.validateOneTarget(serviceLevel: draft.serviceLevel, fillRate: draft.fillRate)
         let now = clock.nowMillis()
         let product = Product(
             id: id, name: draft.name, attributesJSON: draft.attributesJSON,
             leadTimeDays: draft.leadTimeDays ?? Product.defaultLeadTimeDays,
             reviewPeriodDays: draft.reviewPeriodDays ?? Product.defaultReviewPeriodDays,
             packSize: draft.packSize ?? Product.defaultPackSize, serviceLevel: draft.serviceLevel ?? Product.defaultServiceLevel,
-            createdAtMillis: now, updatedAtMillis: now)
+            fillRate: draft.fillRate ?? (draft.serviceLevel == nil ? defaultFillRate : nil), createdAtMillis: now, updatedAtMillis: now)
         try CatalogRules.validateReplenishment(
             leadTimeDays: product.leadTimeDays, reviewPeriodDays: product.reviewPeriodDays, packSize: product.packSize,
             serviceLevel: product.serviceLevel)

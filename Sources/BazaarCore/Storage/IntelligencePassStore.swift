@@ -37,9 +37,12 @@ public struct RecomputeCandidate: Sendable, Equatable {
     public var reviewPeriodDays: Int?
     public var packSize: Int?
     public var serviceLevel: Double?
+    /// The fill-rate target in force, if any (then it, not `serviceLevel`, sizes the thresholds).
+    public var fillRate: Double?
 
     public init(productID: String, computedAtMillis: Int64?, levelUpdatedAtMillis: Int64, productUpdatedAtMillis: Int64?,
-                leadTimeDays: Int? = nil, reviewPeriodDays: Int? = nil, packSize: Int? = nil, serviceLevel: Double? = nil) {
+                leadTimeDays: Int? = nil, reviewPeriodDays: Int? = nil, packSize: Int? = nil, serviceLevel: Double? = nil,
+                fillRate: Double? = nil) {
         self.productID = productID
         self.computedAtMillis = computedAtMillis
         self.levelUpdatedAtMillis = levelUpdatedAtMillis
@@ -48,6 +51,7 @@ public struct RecomputeCandidate: Sendable, Equatable {
         self.reviewPeriodDays = reviewPeriodDays
         self.packSize = packSize
         self.serviceLevel = serviceLevel
+        self.fillRate = fillRate
     }
 
     /// Whether the pass evaluates it now: it has no thresholds; or they are older than `recomputeAfterMillis` (a

@@ -1,0 +1,110 @@
+import BazaarApp
+import BazaarCore
+import BazaarDomain
+import Foundation
+import Testing
+
+/// A fill-rate target (issue 16) through the API: a product's default and a store's override, the thresholds the
+/// pass and the override size for it, what the answers say is in force, and the values refused.
+@Suite("Fill-rate targets through the API", .ownConsistencyTokens)
+struct FillRateTargetTests {
+    @Test(arguments: Backend.available)
+    func aFillRateTargetResizesTheThresholds(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let system = try await BazaarSystem.start(configuration: Harness.configuration(db.url), logger: .init(label: "test"))
+        try await system.application().test(.router) { client in
+            _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name": "Leeds"}"#)
+            _ = try await client.call(.put, "/v1/products/P1", body: #"{"name": "Tea", "lead_time_days": 2, "review_period_days": 7}"#)
+            // Ninety days of lumpy sales (0 to 12 a day), and just enough received that the position ends low.
+            let today = RFC3339.epochDay(millis: Int64(Date().timeIntervalSince1970 * 1000))
+            let sold = (0..<90).map { Int64(($0 * 7) % 13) }
+            var history = [#"{"store_id": "S1", "product_id": "P1", "delta": \#(sold.reduce(0, +) + 5), "reason": "receipt", "occurred_at": "\#(RFC3339.formatDate(epochDay: today - 91))T08:00:00Z"}"#]
+            for (i, units) in sold.enumerated() where units > 0 {
+                history.append(#"{"store_id": "S1", "product_id": "P1", "delta": -\#(units), "reason": "sale", "occurred_at": "\#(RFC3339.formatDate(epochDay: today - 90 + Int64(i)))T17:00:00Z"}"#)
+            }
+            #expect(try await client.call(.post, "/v1/movements", body: "{\"movements\": [\(history.joined(separator: ","))]}").status == 200)
+            let pass = system.intelligencePass
+            func walk() async throws { _ = try await pass.walkOnce(computedBefore: system.intelligence.clock.nowMillis() + 1) }
+            func forecast() async throws -> Reply { try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=1") }
+
+            try await walk()
+            let cycle = try await forecast()
+            #expect(cycle.string("target") == "service_level" && cycle.json["target_value"] as? Double == 0.95, "\(cycle.body)")
+            let cycleOrderUpTo = try #require(cycle.json["order_up_to"] as? Double)
+
+            // A store's fill-rate target: in force at once (re-derived from the stored forecast) and after the pass.
+            let set = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"fill_rate": 0.98}"#)
+            #expect(set.status == 200, "\(set.body)")
+            #expect(set.string("target") == "fill_rate" && set.json["fill_rate"] as? Double == 0.98, "\(set.body)")
+            #expect((set.json["overrides"] as? [String: Any])?["fill_rate"] as? Double == 0.98)
+            var levels: [Double] = []
+            for body in [#"{"fill_rate": 0.6}"#, #"{"fill_rate": 0.9}"#, #"{"fill_rate": 0.999}"#] {
+                #expect(try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: body).status == 200)
+                try await walk()
+                let f = try await forecast()
+                #expect(f.string("target") == "fill_rate", "\(f.body)")
+                let orderUpTo = try #require(f.json["order_up_to"] as? Double), reorderPoint = try #require(f.json["reorder_point"] as? Double)
+                #expect(reorderPoint == max(0, orderUpTo - 1), "base stock: any review below the level orders (\(f.body))")
+                levels.append(orderUpTo)
+            }
+            #expect(levels[0] < levels[1] && levels[1] < levels[2], "a higher target holds more: \(levels)")
+            #expect(levels[0] != cycleOrderUpTo || levels[2] != cycleOrderUpTo, "the target changed the thresholds")
+            // The replenishment plan orders up to the fill-rate level, and says which target sized it.
+            let plan = try await client.call(.get, "/v1/stores/S1/replenishment")
+            let order = try #require((plan.json["orders"] as? [[String: Any]])?.first, "\(plan.body)")
+            #expect(order["target"] as? String == "fill_rate" && order["order_up_to"] as? Double == levels[2])
+            #expect(Double(try #require(order["inventory_position"] as? Int) + (order["quantity"] as? Int ?? 0)) >= levels[2])
+
+            // A store's service level over a product's fill rate: the store's target whole.
+            let product = try await client.call(.put, "/v1/products/P1", body: #"{"name": "Tea", "lead_time_days": 2, "review_period_days": 7, "fill_rate": 0.97}"#)
+            #expect(product.status == 200)
+            // Read back where the catalog is read (on MariaDB, a replica): once it has the product's target.
+            #expect(try await eventually {
+                let read = try await client.call(.get, "/v1/products/P1")
+                return read.json["fill_rate"] as? Double == 0.97 && read.string("target") == "fill_rate"
+            })
+            let overridden = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"service_level": 0.9}"#)
+            #expect(overridden.string("target") == "service_level" && overridden.json["fill_rate"] is NSNull, "\(overridden.body)")
+            let plain = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{}"#)
+            #expect(plain.string("target") == "fill_rate" && plain.json["fill_rate"] as? Double == 0.97, "the product's own again: \(plain.body)")
+            try await walk()
+            #expect(try await forecast().json["target_value"] as? Double == 0.97)
+
+            // Refused with a problem that names the field: out of range, not a number, both targets at once.
+            for body in [#"{"fill_rate": 0}"#, #"{"fill_rate": 1}"#, #"{"fill_rate": 1.5}"#, #"{"fill_rate": -0.2}"#, #"{"fill_rate": 0.49}"#,
+                         #"{"fill_rate": "NaN"}"#, #"{"fill_rate": "0.9"}"#, #"{"fill_rate": null, "service_level": 1}"#,
+                         #"{"service_level": 0.95, "fill_rate": 0.95}"#] {
+                let refused = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: body)
+                #expect((400...422).contains(refused.status) && refused.isProblem && (refused.body.contains("fill_rate") || refused.body.contains("service_level")), "\(body): \(refused.status) \(refused.body)")
+                let product = try await client.call(.put, "/v1/products/P1", body: "{\"name\": \"Tea\", " + body.dropFirst())
+                #expect((400...422).contains(product.status) && product.isProblem && (product.body.contains("fill_rate") || product.body.contains("service_level")), "product \(body): \(product.status) \(product.body)")
+            }
+            // Not a number JSON can carry: refused as a body that is not JSON.
+            #expect(try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"fill_rate": 1e999}"#).status == 422)
+            #expect(try await client.call(.get, "/v1/products/P1").json["fill_rate"] as? Double == 0.97, "a refused PUT changed nothing")
+        }
+        try await system.store.close()
+    }
+
+    /// `intelligence.default_fill_rate`: the target of a product whose PUT names none; a PUT with a service level keeps it.
+    @Test func theChainDefaultFillRate() async throws {
+        let db = TestDatabase()
+        var configuration = Harness.configuration(db.url)
+        configuration.intelligenceDefaultFillRate = 0.97
+        let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
+        try await system.application().test(.router) { client in
+            let plain = try await client.call(.put, "/v1/products/P1", body: #"{"name": "Tea"}"#)
+            #expect(plain.json["fill_rate"] as? Double == 0.97 && plain.string("target") == "fill_rate", "\(plain.body)")
+            let cycle = try await client.call(.put, "/v1/products/P2", body: #"{"name": "Jam", "service_level": 0.9}"#)
+            #expect(cycle.json["fill_rate"] is NSNull && cycle.string("target") == "service_level", "\(cycle.body)")
+        }
+        try await system.store.close()
+        for text in ["1", "0", "NaN", "0.3"] {
+            await #expect(throws: (any Error).self, "\(text)") {
+                try await BazaarConfiguration.load(environment: ["BAZAAR_INTELLIGENCE_DEFAULT_FILL_RATE": text])
+            }
+        }
+        let read = try await BazaarConfiguration.load(environment: ["BAZAAR_INTELLIGENCE_DEFAULT_FILL_RATE": "0.96"])
+        #expect(read.intelligenceDefaultFillRate == 0.96)
+    }
+}
