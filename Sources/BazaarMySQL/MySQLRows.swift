@@ -4,19 +4,14 @@ import MySQLClient
 
 /// Column lists and row mapping shared by the store's queries.
 enum MySQLRows {
-    static let movementColumns = """
-        stock_movements.seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason, reference, \
-        actor, at_ms, recorded_at_ms
-        """
+    static let movementColumns = SharedSQL.movementColumns
     static let levelColumns = "store_id, product_id, quantity, version, updated_at_ms, reserved, incoming, state_changes"
     /// A level with its inventory states, in `level(_:at:)`'s order.
-    static let levelStateColumns = "quantity, version, updated_at_ms, reserved, incoming, state_changes"
+    static let levelStateColumns = SharedSQL.levelStateColumns
     static let storeColumns = "id, name, attributes, created_at_ms, updated_at_ms"
-    static let productColumns = "id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms, fill_rate"
-    static let apiKeyColumns = "id, name, role, stores, key_hash, created_at_ms, revoked_at_ms"
-    static let alertColumns = """
-        seq, id, kind, status, store_id, product_id, quantity, threshold, message, opened_at_ms, acknowledged_at_ms, acknowledged_by, resolved_at_ms
-        """
+    static let productColumns = SharedSQL.productColumns
+    static let apiKeyColumns = SharedSQL.apiKeyColumns
+    static let alertColumns = SharedSQL.alertColumns
 
     static func corrupt(_ what: String) -> MySQLError { MySQLError(code: MySQLError.corruptData, message: what) }
 

@@ -23,7 +23,7 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
         }
     }
 
-    static let demandColumns = "store_id, product_id, day, sold, returned, in_stock, closing"
+    static let demandColumns = SharedSQL.demandColumns
 
     static func demandDay(_ row: MySQLRow) throws -> DemandDay {
         DemandDay(storeID: try row.string(0), productID: try row.string(1), day: try row.int(2), sold: try row.int(3), returned: try row.int(4),

@@ -5,7 +5,7 @@ import MySQLClient
 /// Purchase orders on MySQL / MariaDB: each change one transaction on the primary that locks the order's stock rows in
 /// product order, then the order; a receipt's movements through `LedgerWrite`, `ledger_clock` last.
 extension MySQLStockStore: PurchaseOrderStore {
-    static let purchaseOrderColumns = "seq, id, store_id, supplier, reference, expected_at_ms, status, created_at_ms, updated_at_ms"
+    static let purchaseOrderColumns = SharedSQL.purchaseOrderColumns
 
     static func purchaseOrder(_ c: MySQLConnection, _ row: MySQLRow) throws -> PurchaseOrder {
         guard let status = PurchaseOrderStatus(rawValue: try row.string(6)) else { throw MySQLRows.corrupt("unknown purchase order status") }

@@ -7,9 +7,7 @@ import MySQLClient
 /// `sale` goes through `LedgerWrite` and takes its sequence from `ledger_clock` last, after those locks, like a
 /// group commit (ARCHITECTURE.md, invariant 3b). Deadlocks and lock waits run the transaction again.
 extension MySQLStockStore: ReservationStore {
-    static let reservationColumns = """
-        seq, id, store_id, product_id, quantity, status, reference, expires_at_ms, created_at_ms, updated_at_ms, movement_id
-        """
+    static let reservationColumns = SharedSQL.reservationColumns
 
     static func reservation(_ row: MySQLRow) throws -> Reservation {
         guard let status = ReservationStatus(rawValue: try row.string(5)) else { throw MySQLRows.corrupt("unknown reservation status") }

@@ -4,10 +4,7 @@ import MySQLClient
 
 /// Transfers in transit on MySQL / MariaDB: the stock rows in key order, then the transfer's row, `ledger_clock` last.
 extension MySQLStockStore: TransferStore {
-    static let transferColumns = """
-        seq, id, from_store_id, to_store_id, product_id, quantity, status, received, reference, shipped_movement_id, received_movement_id, \
-        created_at_ms, updated_at_ms
-        """
+    static let transferColumns = SharedSQL.transferColumns
 
     static func transfer(_ row: MySQLRow) throws -> TransferInTransit {
         guard let status = TransferStatus(rawValue: try row.string(6)) else { throw MySQLRows.corrupt("unknown transfer status") }

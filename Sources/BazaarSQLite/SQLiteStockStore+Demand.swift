@@ -20,7 +20,7 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
         }
     }
 
-    static let demandColumns = "store_id, product_id, day, sold, returned, in_stock, closing"
+    static let demandColumns = SharedSQL.demandColumns
 
     static func demandDay(_ row: Row) -> DemandDay {
         DemandDay(storeID: row[0], productID: row[1], day: row[2], sold: row[3], returned: row[4], inStock: (row[5] as Int64) != 0, closing: row[6])

@@ -162,9 +162,7 @@ extension SQLiteStockStore {
         return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.alert(from:)) }
     }
 
-    static let alertColumns = """
-        seq, id, kind, status, store_id, product_id, quantity, threshold, message, opened_at_ms, acknowledged_at_ms, acknowledged_by, resolved_at_ms
-        """
+    static let alertColumns = SharedSQL.alertColumns
 
     static func alert(from row: Row) throws -> Alert {
         guard let kind = AlertKind(rawValue: row[2]), let status = AlertStatus(rawValue: row[3]) else {

@@ -4,7 +4,7 @@ import GRDB
 
 /// Purchase orders on SQLite: each change one transaction on the single writer, its event in `event_outbox`.
 extension SQLiteStockStore: PurchaseOrderStore {
-    static let purchaseOrderColumns = "seq, id, store_id, supplier, reference, expected_at_ms, status, created_at_ms, updated_at_ms"
+    static let purchaseOrderColumns = SharedSQL.purchaseOrderColumns
 
     static func fetchPurchaseOrder(_ db: Database, id: String) throws -> PurchaseOrder? {
         guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT \(purchaseOrderColumns) FROM purchase_orders WHERE id = ?"),

@@ -5,9 +5,7 @@ import GRDB
 /// Reservations on SQLite. Each change is one transaction on the single writer (serialized with the group commits,
 /// so the stock row read is the locked read invariants 6 and 7 need); its event goes to `event_outbox` with it.
 extension SQLiteStockStore: ReservationStore {
-    static let reservationColumns = """
-        seq, id, store_id, product_id, quantity, status, reference, expires_at_ms, created_at_ms, updated_at_ms, movement_id
-        """
+    static let reservationColumns = SharedSQL.reservationColumns
 
     static func reservation(from row: Row) throws -> Reservation {
         let statusText: String = row[5]

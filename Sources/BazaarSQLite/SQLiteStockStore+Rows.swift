@@ -4,14 +4,9 @@ import GRDB
 
 /// The columns each read selects and the mapping of its rows (by position, in the order the columns are listed).
 extension SQLiteStockStore {
-    static let movementColumns = """
-        stock_movements.seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason, reference, \
-        actor, at_ms, recorded_at_ms
-        """
-    static let productColumns = """
-        id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms, updated_at_ms, fill_rate
-        """
-    static let apiKeyColumns = "id, name, role, stores, key_hash, created_at_ms, revoked_at_ms"
+    static let movementColumns = SharedSQL.movementColumns
+    static let productColumns = SharedSQL.productColumns
+    static let apiKeyColumns = SharedSQL.apiKeyColumns
 
     static func movement(from row: Row) throws -> Movement {
         let reasonText: String = row[8]
@@ -25,7 +20,7 @@ extension SQLiteStockStore {
     }
 
     /// The columns of a stock row's level with its inventory states, in `level(_:at:)`'s order.
-    static let levelColumns = "quantity, version, updated_at_ms, reserved, incoming, state_changes"
+    static let levelColumns = SharedSQL.levelStateColumns
 
     static func level(_ row: Row, at i: Int) -> StockLevel {
         StockLevel(quantity: row[i], version: row[i + 1], updatedAtMillis: row[i + 2], reserved: row[i + 3], incoming: row[i + 4],

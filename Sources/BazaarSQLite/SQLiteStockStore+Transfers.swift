@@ -4,10 +4,7 @@ import GRDB
 
 /// Transfers in transit on SQLite: each change one transaction on the single writer, its event in `event_outbox`.
 extension SQLiteStockStore: TransferStore {
-    static let transferColumns = """
-        seq, id, from_store_id, to_store_id, product_id, quantity, status, received, reference, shipped_movement_id, received_movement_id, \
-        created_at_ms, updated_at_ms
-        """
+    static let transferColumns = SharedSQL.transferColumns
 
     static func transfer(from row: Row) throws -> TransferInTransit {
         let statusText: String = row[6]
