@@ -119,6 +119,7 @@ public struct DemoData: Sendable {
     private func loadHistory(storeIDs: [String], productIDs: [String], nowMillis now: Int64, into bulk: any BulkLoadStore,
                              progress: @Sendable (Progress) -> Void) async throws -> Int {
         var history = DemoHistory(self, storeIDs: storeIDs, productIDs: productIDs, nowMillis: now)
+        try await bulk.beginBulkLoad()
         var inFlight: Task<Void, any Error>?
         var total = 0
         for dayIndex in 0..<days {

@@ -120,10 +120,21 @@ extension SQLiteStockStore: BulkLoadStore {
         }
     }
 
-    /// Folds the load's write-ahead log into the database file and empties it, so the first start after a load
-    /// neither replays nor carries gigabytes of log.
+    /// Sets the ledger's read indexes aside (`SQLiteLedgerIndexes`): the load's rows go into the table alone.
+    public func beginBulkLoad() async throws {
+        try await pool.write { db in try SQLiteLedgerIndexes.drop(db) }
+    }
+
+    /// Builds the read indexes again (one sort each, in the load's large page cache), then folds the load's
+    /// write-ahead log into the database file and empties it, so the first start after a load neither replays nor
+    /// carries gigabytes of log.
     public func finishBulkLoad() async throws {
         try await pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = -262144")
+            try db.inTransaction(.immediate) {
+                try SQLiteLedgerIndexes.create(db)
+                return .commit
+            }
             try db.execute(sql: "PRAGMA cache_size = -2000")
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }

@@ -48,7 +48,15 @@ extension SQLiteStockStore {
                 case .integer(let number): number
                 }
             })
-            return try SQLiteStatementTimeout.run(db, millis: timeout) { try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:)) }
+            return try SQLiteStatementTimeout.run(db, millis: timeout) {
+                do {
+                    return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:))
+                } catch where SQLiteLedgerIndexes.isMissing(error) {
+                    // A bulk load in another process has set the index aside: the same query, planned by SQLite.
+                    let unindexed = query.sql(selecting: Self.movementColumns, sequences: sequences) { _ in "" }
+                    return try Row.fetchAll(db, sql: unindexed, arguments: arguments).map(Self.movement(from:))
+                }
+            }
         }
     }
 

@@ -17,6 +17,11 @@ public protocol BulkLoadStore: Sendable {
     /// the versions and sums it computes in memory are the whole truth.
     func ledgerIsEmpty() async throws -> Bool
 
+    /// Called once before the first chunk, on an empty ledger: the engine may set aside what only serves reads and
+    /// costs a load most (SQLite: the ledger's secondary indexes), for `finishBulkLoad` to build again. Reads that
+    /// need them meanwhile still answer, more slowly; a load killed in between leaves them to the next start.
+    func beginBulkLoad() async throws
+
     /// Creates (or replaces) these stores and products in one transaction: a chain's catalog at once, where an
     /// upsert each would cost a commit each.
     func insertCatalog(stores: [Store], products: [Product]) async throws
@@ -28,8 +33,8 @@ public protocol BulkLoadStore: Sendable {
     func appendBulk(_ chunk: BulkLedgerChunk) async throws
 
     /// Called once after the last chunk: whatever the engine needs so that the write path carries on from the loaded
-    /// ledger (MySQL: the commit-order sequence clock moved past the loaded rows) and so that its query planner knows
-    /// the tables' new sizes.
+    /// ledger (MySQL: the commit-order sequence clock moved past the loaded rows), what `beginBulkLoad` set aside,
+    /// and so that its query planner knows the tables' new sizes.
     func finishBulkLoad() async throws
 }
 
