@@ -12,8 +12,16 @@ public enum ForecastMethod: String, Sendable, CaseIterable {
     case adida = "ADIDA"
     case imapa = "IMAPA"
     case ets = "ETS"
+    /// The mean of the last 84 periods (14 six-day weeks, 12 seven-day weeks), a candidate of the combinations.
+    case recentMean84 = "Mean84"
+    /// The mean of the last 168 periods.
+    case recentMean168 = "Mean168"
     /// The automatic choice without fixed thresholds: the rolling-origin winner (`AutoForecaster.chooseByRollingOrigin`).
     case autoRollingOrigin = "AutoCV"
+    /// The median of the three candidates with the least rolling-origin error (`AutoForecaster.combineByRollingOrigin`).
+    case rollingOriginMedian = "ROMedian3"
+    /// The automatic choice for intermittent and lumpy series: the mean of fitted TSB and `rollingOriginMedian`.
+    case autoCombination = "AutoCombo"
 
     public func forecast(_ y: [Double], horizon: Int, season: Int) -> [Double] {
         switch self {
@@ -29,8 +37,14 @@ public enum ForecastMethod: String, Sendable, CaseIterable {
         case .adida: return flat(IntermittentMethods.adida(y), horizon)
         case .imapa: return flat(IntermittentMethods.imapa(y), horizon)
         case .ets: return ETS.auto(y, season: season)?.forecast(horizon: horizon) ?? SimpleMethods.historicAverage(y, horizon: horizon)
+        case .recentMean84: return flat(SimpleMethods.recentMean(y, periods: 84), horizon)
+        case .recentMean168: return flat(SimpleMethods.recentMean(y, periods: 168), horizon)
         case .autoRollingOrigin:
             return AutoForecaster(season: season).chooseByRollingOrigin(y, horizon: horizon).forecast(y, horizon: horizon, season: season)
+        case .rollingOriginMedian:
+            return AutoForecaster(season: season).combineByRollingOrigin(y, horizon: horizon)
+        case .autoCombination:
+            return AutoForecaster(season: season).combineByRollingOrigin(y, horizon: horizon, anchor: .tsbFitted)
         }
     }
 
@@ -76,10 +90,11 @@ public struct SeriesForecast: Sendable {
     }
 }
 
-/// The automatic choice. Intermittent and lumpy series (most retail series) get TSB with its smoothing
-/// parameters fitted per series; smooth and erratic series get the best of ETS (AICc-selected), SES,
-/// fitted TSB, IMAPA, the historic average and the seasonal naive on a holdout cut from the end of the
-/// training data (never from what is being forecast), refitted on all of it.
+/// The automatic choice. Intermittent and lumpy series (most retail series) get the mean of fitted TSB and the
+/// median of the three methods that forecast the series' own last six windows (of max(horizon, 28) periods) best
+/// (`combineByRollingOrigin`, `ForecastMethod.autoCombination`); smooth and erratic series get the best of ETS
+/// (AICc-selected), SES, fitted TSB, IMAPA, the historic average and the seasonal naive on a holdout cut from the
+/// end of the training data (never from what is being forecast), refitted on all of it.
 public struct AutoForecaster: Sendable {
     public var season: Int
     /// Central coverage of the prediction interval.
@@ -95,7 +110,8 @@ public struct AutoForecaster: Sendable {
     public func choose(_ y: [Double], horizon: Int) -> ForecastMethod {
         switch DemandClass.of(y) {
         case .intermittent, .lumpy:
-            return .tsbFitted
+            // Chosen on rolling origins (issue 16): fitted TSB alone had been settled on the final holdout only.
+            return .autoCombination
         case .smooth, .erratic:
             let holdout = min(horizon, y.count / 5)
             guard holdout >= 4 else { return .sesOptimized }

@@ -17,6 +17,12 @@ public enum SimpleMethods {
         Array(repeating: y.isEmpty ? 0 : y.reduce(0, +) / Double(y.count), count: horizon)
     }
 
+    /// The mean of the last `periods` values (of all of them when there are fewer; 0 for none).
+    public static func recentMean(_ y: [Double], periods: Int) -> Double {
+        let recent = y.suffix(max(1, periods))
+        return recent.isEmpty ? 0 : recent.reduce(0, +) / Double(recent.count)
+    }
+
     /// Simple exponential smoothing with the level started at the first value; the flat one-step forecast
     /// after the last value, and the in-sample one-step fitted values (first one equal to the first value).
     public static func ses(_ y: [Double], alpha: Double) -> (forecast: Double, fitted: [Double]) {

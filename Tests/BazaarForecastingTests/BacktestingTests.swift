@@ -23,22 +23,25 @@ struct BacktestingTests {
         #expect(auto.chooseByRollingOrigin([1, 0, 2], horizon: 14) == .tsbFitted, "too short for any window")
     }
 
-    /// The generalisation finding of issue 16, measured on the only data there is: on the four 28-day windows
-    /// before the final holdout of the 50 shipped series, the threshold rule (0.518 on the final holdout, 2.1%
-    /// better than TSB) is no better than plain TSB, and the rolling-origin choice beats both.
+    /// Issue 16, measured on the only data there is: on the four 28-day windows before the final holdout of the 50
+    /// shipped series, where nothing was tuned by hand, the automatic choice (the rolling-origin combination for
+    /// intermittent and lumpy series) beats the best statsforecast-identical methods (ADIDA, TSB), fitted TSB (the
+    /// rule before, settled on the final holdout) and the single rolling-origin winner, and its relative bias stays
+    /// within +-10%.
     @Test func shippedDataOnEarlierWindows() throws {
         let series = try ReferenceData.series().map(\.values)
         let h = ReferenceData.horizon, m = ReferenceData.season
-        func rolling(_ forecast: ([Double]) -> [Double]) -> Double {
+        func rolling(_ forecast: ([Double]) -> [Double]) -> (rmsse: Double, bias: Double) {
             let a = (1...4).flatMap { Backtesting.accuracy(series, horizon: h, window: $0, forecast: forecast) }
             #expect(a.count == 200)
-            return a.map(\.rmsse).reduce(0, +) / Double(a.count)
+            return (a.map(\.rmsse).reduce(0, +) / Double(a.count), Accuracy.relativeBias(a) ?? .nan)
         }
         let auto = rolling { AutoForecaster(season: m).forecast($0, horizon: h).point }
-        let tsb = rolling { ForecastMethod.tsb.forecast($0, horizon: h, season: m) }
-        let cv = rolling { ForecastMethod.autoRollingOrigin.forecast($0, horizon: h, season: m) }
-        #expect(auto > tsb, "threshold rule \(auto), TSB \(tsb)")
-        #expect(cv < tsb && cv < auto, "rolling-origin choice \(cv), TSB \(tsb), threshold rule \(auto)")
+        let others = [ForecastMethod.adida, .tsb, .tsbFitted, .autoRollingOrigin].map { method in
+            (method, rolling { method.forecast($0, horizon: h, season: m) }.rmsse)
+        }
+        for (method, rmsse) in others { #expect(auto.rmsse < rmsse, "automatic \(auto.rmsse), \(method.rawValue) \(rmsse)") }
+        #expect(abs(auto.bias) <= 0.10, "relative bias \(auto.bias)")
     }
 
     /// Relative bias is forecast total over actual total, minus 1, over all series: a series selling 100 a day

@@ -19,24 +19,29 @@ struct PolicyComparisonTests {
         #expect(PolicyComparison.inventory(atFillRate: 0.95, on: Array(curve.prefix(3))) == nil, "never reached")
     }
 
-    /// The shipped data (lead time 2, review 6, season 6). The single points are the figures the issue quotes
-    /// (85.0% from 75.9 units against 69.3% from 31.8); at matched fill rates the lead-time thresholds need more
-    /// stock than the static rule, and the same forecast with a reorder point over lead time + review needs less.
+    /// The shipped data (lead time 2, review 6, season 6). The single points: 85.3% from 78.8 units against the
+    /// static rule's 69.3% from 31.8 (the issue quoted 85.0% from 75.9, with fitted TSB as the automatic choice for
+    /// lumpy series; the rolling-origin combination that replaced it forecasts this final window a little worse and
+    /// the four before it better: BENCHMARKS.md). At matched fill rates the lead-time thresholds need more stock
+    /// than the static rule (98% they do not reach), and the same forecast with a reorder point over lead time +
+    /// review needs less at 90% and 95%.
     @Test func shippedDataAtMatchedFillRates() throws {
         let items = try ReferenceData.series().map {
             PolicyComparison.Item(history: Array($0.values.dropLast(28)), future: Array($0.values.suffix(28)))
         }
         let c = PolicyComparison(items: items, season: ReferenceData.season, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 6))
         let bazaar = c.forecastPolicy(serviceLevel: 0.95), rule = c.staticPolicy(multiplier: 1.5)
-        #expect(abs(bazaar.fillRate - 0.850) < 0.0005 && abs(bazaar.averageInventory - 75.9) < 0.05, "\(bazaar)")
+        #expect(abs(bazaar.fillRate - 0.853) < 0.0005 && abs(bazaar.averageInventory - 78.8) < 0.05, "\(bazaar)")
         #expect(abs(rule.fillRate - 0.693) < 0.0005 && abs(rule.averageInventory - 31.8) < 0.05, "\(rule)")
         let forecast = c.forecastCurve(), periodic = c.periodicForecastCurve(), fixed = c.staticCurve()
         for target in [0.90, 0.95, 0.98] {
-            let f = try #require(PolicyComparison.inventory(atFillRate: target, on: forecast))
-            let p = try #require(PolicyComparison.inventory(atFillRate: target, on: periodic))
             let s = try #require(PolicyComparison.inventory(atFillRate: target, on: fixed))
-            #expect(f > s, "at \(target): lead-time thresholds \(f), static \(s)")
-            #expect(p < s, "at \(target): periodic \(p), static \(s)")
+            let f = PolicyComparison.inventory(atFillRate: target, on: forecast)
+            #expect(f.map { $0 > s } ?? (target == 0.98), "at \(target): lead-time thresholds \(String(describing: f)), static \(s)")
+            if target < 0.98 {
+                let p = try #require(PolicyComparison.inventory(atFillRate: target, on: periodic))
+                #expect(p < s, "at \(target): periodic \(p), static \(s)")
+            }
         }
     }
 
