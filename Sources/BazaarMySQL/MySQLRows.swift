@@ -15,6 +15,16 @@ enum MySQLRows {
 
     static func corrupt(_ what: String) -> MySQLError { MySQLError(code: MySQLError.corruptData, message: what) }
 
+    /// The parameters of a shared SQL text (`SQLParameter`), as values to bind.
+    static func bound(_ parameters: [SQLParameter]) -> [any MySQLBindable] {
+        parameters.map { parameter in
+            switch parameter {
+            case .text(let text): text
+            case .integer(let value): value
+            }
+        }
+    }
+
     static func movement(_ row: MySQLRow) throws -> Movement {
         let reasonText = try row.string(8)
         guard let reason = MovementReason(rawValue: reasonText) else { throw corrupt("unknown reason \(reasonText) in ledger") }

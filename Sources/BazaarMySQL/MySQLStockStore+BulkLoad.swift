@@ -87,12 +87,7 @@ extension MySQLStockStore {
     public func explainAuditLog(_ query: AuditQuery) async throws -> [String] {
         let sequences: ClosedRange<Int64>? = query.ledgerDays == nil ? nil : 1...Int64.max
         let sql = "EXPLAIN " + Self.auditSQL(query, sequences: sequences)
-        let parameters: [any MySQLBindable] = query.parameters(sequences: sequences).map { parameter in
-            switch parameter {
-            case .text(let text): text
-            case .integer(let number): number
-            }
-        }
+        let parameters = MySQLRows.bound(query.parameters(sequences: sequences))
         return try await onPrimary { connection in
             try connection.select(sql, parameters).map { row in
                 "type=\(row.optionalString(3) ?? "") key=\(row.optionalString(5) ?? "") extra=\(row.optionalString(9) ?? "")"

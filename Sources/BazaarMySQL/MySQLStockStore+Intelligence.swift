@@ -145,17 +145,10 @@ extension MySQLStockStore {
 
     public func alerts(storeID: String?, productID: String?, kind: AlertKind?, status: AlertStatus?, beforeSequence: Int64?,
                        limit: Int) async throws -> [Alert] {
-        var conditions: [String] = []
-        var arguments: [any MySQLBindable] = []
-        for (condition, value) in [("store_id = ?", storeID), ("product_id = ?", productID), ("kind = ?", kind?.rawValue), ("status = ?", status?.rawValue)] {
-            if let value { conditions.append(condition); arguments.append(value) }
-        }
-        if let beforeSequence { conditions.append("seq < ?"); arguments.append(beforeSequence) }
-        arguments.append(limit)
-        let sql = "SELECT \(MySQLRows.alertColumns) FROM alerts" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-            + " ORDER BY seq DESC LIMIT ?"  // bound, not written in: one statement text per filter combination
-        let parameters = arguments
-        return try await onReplica { try $0.select(sql, parameters).map(MySQLRows.alert) }
+        let (sql, parameters) = SharedSQL.alerts(storeID: storeID, productID: productID, kind: kind, status: status,
+                                                 beforeSequence: beforeSequence, limit: limit)
+        let bound = MySQLRows.bound(parameters)
+        return try await onReplica { try $0.select(sql, bound).map(MySQLRows.alert) }
     }
 }
 

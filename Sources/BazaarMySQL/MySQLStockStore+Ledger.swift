@@ -41,12 +41,7 @@ extension MySQLStockStore {
                 sequences = low...high
             }
             let sql = Self.auditSQL(query, sequences: sequences)
-            let parameters: [any MySQLBindable] = query.parameters(sequences: sequences).map { parameter in
-                switch parameter {
-                case .text(let text): text
-                case .integer(let number): number
-                }
-            }
+            let parameters = MySQLRows.bound(query.parameters(sequences: sequences))
             let bounded = connection.isMariaDB ? "SET STATEMENT max_statement_time = \(Double(timeout) / 1000) FOR " + sql
                 : "SELECT /*+ MAX_EXECUTION_TIME(\(timeout)) */ " + sql.dropFirst("SELECT ".count)
             return try connection.select(bounded, parameters).map(MySQLRows.movement)

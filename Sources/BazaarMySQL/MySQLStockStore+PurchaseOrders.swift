@@ -134,12 +134,7 @@ extension MySQLStockStore: PurchaseOrderStore {
 
     public func purchaseOrders(_ query: PurchaseOrderQuery) async throws -> [PurchaseOrder] {
         let (sql, parameters) = query.sql(selecting: Self.purchaseOrderColumns)
-        let bound: [any MySQLBindable] = parameters.map { parameter in
-            switch parameter {
-            case .text(let text): text
-            case .integer(let value): value
-            }
-        }
+        let bound = MySQLRows.bound(parameters)
         return try await onReplica { c in try c.select(sql, bound).map { try Self.purchaseOrder(c, $0) } }
     }
 

@@ -163,12 +163,7 @@ extension MySQLStockStore: ReservationStore {
 
     public func reservations(_ query: ReservationQuery) async throws -> [Reservation] {
         let sql = query.sql(selecting: Self.reservationColumns)
-        let parameters: [any MySQLBindable] = query.parameters.map { parameter in
-            switch parameter {
-            case .text(let text): text
-            case .integer(let value): value
-            }
-        }
+        let parameters = MySQLRows.bound(query.parameters)
         return try await onReplica { try $0.select(sql, parameters).map(Self.reservation) }
     }
 

@@ -147,12 +147,7 @@ extension SQLiteStockStore {
     public func explainAuditLog(_ query: AuditQuery) async throws -> [String] {
         let sequences: ClosedRange<Int64>? = query.ledgerDays == nil ? nil : 1...Int64.max
         let sql = "EXPLAIN QUERY PLAN " + Self.auditSQL(query, sequences: sequences)
-        let arguments = StatementArguments(query.parameters(sequences: sequences).map { parameter -> (any DatabaseValueConvertible)? in
-            switch parameter {
-            case .text(let text): text
-            case .integer(let number): number
-            }
-        })
+        let arguments = Self.arguments(query.parameters(sequences: sequences))
         return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: arguments).map { $0["detail"] as String } }
     }
 }

@@ -149,16 +149,9 @@ extension SQLiteStockStore {
     }
 
     public func alerts(storeID: String?, productID: String?, kind: AlertKind?, status: AlertStatus?, beforeSequence: Int64?, limit: Int) async throws -> [Alert] {
-        var conditions: [String] = []
-        var arguments: [(any DatabaseValueConvertible)?] = []
-        for (condition, value) in [("store_id = ?", storeID), ("product_id = ?", productID), ("kind = ?", kind?.rawValue), ("status = ?", status?.rawValue)] {
-            if let value { conditions.append(condition); arguments.append(value) }
-        }
-        if let beforeSequence { conditions.append("seq < ?"); arguments.append(beforeSequence) }
-        arguments.append(limit)
-        let sql = "SELECT \(Self.alertColumns) FROM alerts" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-            + " ORDER BY seq DESC LIMIT ?"  // bound, not written in: one statement text per filter combination
-        let statementArguments = StatementArguments(arguments)
+        let (sql, parameters) = SharedSQL.alerts(storeID: storeID, productID: productID, kind: kind, status: status,
+                                                 beforeSequence: beforeSequence, limit: limit)
+        let statementArguments = Self.arguments(parameters)
         return try await pool.read { db in try Row.fetchAll(db, sql: sql, arguments: statementArguments).map(Self.alert(from:)) }
     }
 

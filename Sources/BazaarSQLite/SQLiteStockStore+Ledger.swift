@@ -42,12 +42,7 @@ extension SQLiteStockStore {
                 sequences = low...high
             }
             let sql = Self.auditSQL(query, sequences: sequences)
-            let arguments = StatementArguments(query.parameters(sequences: sequences).map { parameter -> (any DatabaseValueConvertible)? in
-                switch parameter {
-                case .text(let text): text
-                case .integer(let number): number
-                }
-            })
+            let arguments = Self.arguments(query.parameters(sequences: sequences))
             return try SQLiteStatementTimeout.run(db, millis: timeout) {
                 do {
                     return try Row.fetchAll(db, sql: sql, arguments: arguments).map(Self.movement(from:))

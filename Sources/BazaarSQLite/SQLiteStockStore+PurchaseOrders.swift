@@ -121,12 +121,7 @@ extension SQLiteStockStore: PurchaseOrderStore {
 
     public func purchaseOrders(_ query: PurchaseOrderQuery) async throws -> [PurchaseOrder] {
         let (sql, parameters) = query.sql(selecting: Self.purchaseOrderColumns)
-        let arguments = StatementArguments(parameters.map { parameter -> (any DatabaseValueConvertible)? in
-            switch parameter {
-            case .text(let text): text
-            case .integer(let value): value
-            }
-        })
+        let arguments = Self.arguments(parameters)
         return try await pool.read { db in
             try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { try Self.purchaseOrder(db, $0) }
         }

@@ -117,12 +117,7 @@ extension SQLiteStockStore: ReservationStore {
 
     public func reservations(_ query: ReservationQuery) async throws -> [Reservation] {
         try await pool.read { db in
-            let arguments = StatementArguments(query.parameters.map { parameter -> (any DatabaseValueConvertible)? in
-                switch parameter {
-                case .text(let text): text
-                case .integer(let value): value
-                }
-            })
+            let arguments = Self.arguments(query.parameters)
             return try Row.fetchAll(db.cachedStatement(sql: query.sql(selecting: Self.reservationColumns)), arguments: arguments)
                 .map(Self.reservation(from:))
         }

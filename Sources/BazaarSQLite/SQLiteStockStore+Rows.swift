@@ -5,6 +5,16 @@ import GRDB
 /// The columns each read selects and the mapping of its rows (by position, in the order the columns are listed).
 extension SQLiteStockStore {
     static let movementColumns = SharedSQL.movementColumns
+
+    /// The parameters of a shared SQL text (`SQLParameter`), as arguments to bind.
+    static func arguments(_ parameters: [SQLParameter]) -> StatementArguments {
+        StatementArguments(parameters.map { parameter -> (any DatabaseValueConvertible)? in
+            switch parameter {
+            case .text(let text): text
+            case .integer(let value): value
+            }
+        })
+    }
     static let productColumns = SharedSQL.productColumns
     static let apiKeyColumns = SharedSQL.apiKeyColumns
 
