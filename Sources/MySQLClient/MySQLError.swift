@@ -17,6 +17,9 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable, Equatable {
     // Server error numbers the callers act on.
     public static let duplicateKey: UInt32 = 1062
     public static let noSuchTable: UInt32 = 1146
+    /// ER_BAD_FIELD_ERROR: a column the statement names does not exist (on a replica: a migration that adds one not
+    /// applied yet).
+    public static let unknownColumn: UInt32 = 1054
     public static let lockWaitTimeout: UInt32 = 1205
     public static let deadlock: UInt32 = 1213
     // Client error numbers (errmsg.h).

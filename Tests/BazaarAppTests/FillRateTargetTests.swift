@@ -2,6 +2,7 @@ import BazaarApp
 import BazaarCore
 import BazaarDomain
 import Foundation
+import MySQLClient
 import Testing
 
 /// A fill-rate target (issue 16) through the API: a product's default and a store's override, the thresholds the
@@ -84,6 +85,25 @@ struct FillRateTargetTests {
             #expect(try await client.call(.get, "/v1/products/P1").json["fill_rate"] as? Double == 0.97, "a refused PUT changed nothing")
         }
         try await system.store.close()
+    }
+
+    /// A replica that has not applied schema 10 yet (no `fill_rate` column: rolling out the release while it lags)
+    /// sends product reads to the primary instead of failing them with a 500 (MySQL error 1054, as 1146 for a table).
+    @Test(.enabled(if: Backend.replicaURL != nil, "needs the MariaDB test primary and replica"))
+    func aReplicaBehindTheFillRateMigrationIsPassedOver() async throws {
+        let db = TestDatabase(.mariadb)
+        try await Harness.withApp(db.url) { _, client in
+            _ = try await client.call(.put, "/v1/products/P9", body: #"{"name": "Tea", "fill_rate": 0.96}"#)
+            #expect(try await waitUntil(90) {
+                try await client.call(.get, "/v1/products", sendingConsistencyToken: false).items.contains { $0["id"] as? String == "P9" }
+            }, "the replica has the product")
+            try onReplica("SET SESSION sql_log_bin = 0", "ALTER TABLE \(db.mysqlName!).products DROP COLUMN fill_rate")
+            defer { try? onReplica("SET SESSION sql_log_bin = 0", "ALTER TABLE \(db.mysqlName!).products ADD COLUMN fill_rate DOUBLE NULL") }
+            let read = try await client.call(.get, "/v1/products/P9", sendingConsistencyToken: false)
+            #expect(read.status == 200 && read.json["fill_rate"] as? Double == 0.96, "\(read.status) \(read.body)")
+            let list = try await client.call(.get, "/v1/products", sendingConsistencyToken: false)
+            #expect(list.status == 200 && list.items.first { $0["id"] as? String == "P9" }?["fill_rate"] as? Double == 0.96, "\(list.status) \(list.body)")
+        }
     }
 
     /// `intelligence.default_fill_rate`: the target of a product whose PUT names none; a PUT with a service level keeps it.
