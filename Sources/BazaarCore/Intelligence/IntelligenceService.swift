@@ -92,7 +92,7 @@ public final class IntelligenceService: Sendable {
     /// the base-stock level whose expected shortage per review cycle over the history's lead time + review spans
     /// is within the target's budget (`Thresholds.fromHistoryQuantiles`, `FillRateSizing`; the count distribution
     /// for a history under about two months). The history's spans, not the fitted distribution: replayed on the
-    /// shipped data's held-out weeks, that rule achieved 93.9/95.8/97.0% for targets of 90/95/98% (BENCHMARKS.md),
+    /// shipped data's held-out weeks, that rule achieved 93.8/95.7/97.0% for targets of 90/95/98% (BENCHMARKS.md),
     /// the fitted-distribution rules 80-92% or 100% whatever the target.
     static func sized(history: [Double], rate: Double, dispersion: Double, parameters: ReplenishmentParameters) -> Thresholds {
         parameters.fillRate == nil
