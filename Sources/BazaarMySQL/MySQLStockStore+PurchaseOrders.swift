@@ -106,16 +106,10 @@ extension MySQLStockStore: PurchaseOrderStore {
         return try await stateTransaction { c in
             let unlocked = try Self.fetchOrder(c, id: id)
             for line in unlocked.lines { _ = try Self.lockedLevel(c, storeID: unlocked.storeID, productID: line.productID) }
-            var order = try Self.fetchOrder(c, id: id, forUpdate: true)
-            guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
-            var levels: [(productID: String, level: StockLevel)] = []
-            if order.isOpen {
-                for line in order.lines where line.outstanding > 0 {
-                    levels.append((line.productID, try Self.changeIncoming(c, storeID: order.storeID, productID: line.productID, by: -line.outstanding)))
-                }
+            let (order, releases) = try Self.fetchOrder(c, id: id, forUpdate: true).closing(atMillis: clock.nowMillis())
+            let levels = try releases.map { release in
+                (productID: release.productID, level: try Self.changeIncoming(c, storeID: order.storeID, productID: release.productID, by: -release.quantity))
             }
-            order.status = .closed
-            order.updatedAtMillis = clock.nowMillis()
             try Self.save(c, order)
             try Self.queueEvent(c, order, levels: levels)
             return PurchaseOrderChange(order: order, levels: levels)

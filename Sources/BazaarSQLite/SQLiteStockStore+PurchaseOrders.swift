@@ -99,16 +99,11 @@ extension SQLiteStockStore: PurchaseOrderStore {
     public func closePurchaseOrder(id: String) async throws -> PurchaseOrderChange {
         let now = clock.nowMillis()
         return try await pool.write { db in
-            guard var order = try Self.fetchPurchaseOrder(db, id: id) else { throw DomainError.notFound(what: "purchase order", id: id) }
-            guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
-            var levels: [(productID: String, level: StockLevel)] = []
-            if order.isOpen {
-                for line in order.lines where line.outstanding > 0 {
-                    levels.append((line.productID, try Self.changeIncoming(db, storeID: order.storeID, productID: line.productID, by: -line.outstanding)))
-                }
+            guard let open = try Self.fetchPurchaseOrder(db, id: id) else { throw DomainError.notFound(what: "purchase order", id: id) }
+            let (order, releases) = try open.closing(atMillis: now)
+            let levels = try releases.map { release in
+                (productID: release.productID, level: try Self.changeIncoming(db, storeID: order.storeID, productID: release.productID, by: -release.quantity))
             }
-            order.status = .closed
-            order.updatedAtMillis = now
             try Self.saveOrder(db, order)
             try Self.queueEvent(db, order, levels: levels)
             return PurchaseOrderChange(order: order, levels: levels)

@@ -86,6 +86,17 @@ extension PurchaseOrder {
         return (order, deltas)
     }
 
+    /// The order closed, and what it gives back: each line's outstanding quantity stops being incoming on its stock
+    /// row (none for an order that no longer counts as incoming). `purchaseOrderClosed` when already closed.
+    public func closing(atMillis now: Int64) throws -> (order: PurchaseOrder, incomingReleases: [(productID: String, quantity: Int64)]) {
+        guard status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
+        let releases = isOpen ? lines.filter { $0.outstanding > 0 }.map { (productID: $0.productID, quantity: $0.outstanding) } : []
+        var order = self
+        order.status = .closed
+        order.updatedAtMillis = now
+        return (order, releases)
+    }
+
     /// The receipt's movement commands, in product order: one `receipt` per line, referencing the order.
     public func receiptCommands(_ lines: [(productID: String, quantity: Int64)]) throws -> [MovementCommand] {
         for (index, line) in lines.enumerated() where !self.lines.contains(where: { $0.productID == line.productID }) {
