@@ -32,10 +32,8 @@ extension SQLiteStockStore: TransferStore {
             let receipt = try LedgerWrite.apply(WriteRequest(commands: [try transfer.shipmentCommand()], actor: actor, idempotency: idempotency),
                                                 in: &tx, nowMillis: transfer.createdAtMillis)
             if receipt.replayed {
-                guard let earlier = try Self.fetchTransfer(db, "shipped_movement_id", receipt.movements[0].movementID) else {
-                    throw DomainError.idempotencyKeyReused(key: idempotency?.key ?? "")
-                }
-                return TransferChange(transfer: earlier, movement: receipt.movements[0], replayed: true)
+                let earlier = try Self.fetchTransfer(db, "shipped_movement_id", receipt.movements[0].movementID)
+                return try TransferChange.replayedShipment(receipt, earlier: earlier, idempotency: idempotency)
             }
             try Self.recordDemand(receipt.movements, db: db, nowMillis: transfer.createdAtMillis)
             var shipped = transfer

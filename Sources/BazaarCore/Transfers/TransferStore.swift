@@ -14,6 +14,13 @@ public struct TransferChange: Sendable {
         self.movement = movement
         self.replayed = replayed
     }
+
+    /// A shipment whose idempotency key was seen before answers the transfer its movement made (`earlier`, found by
+    /// that movement); none found means the key was used for another kind of write.
+    public static func replayedShipment(_ receipt: WriteReceipt, earlier: TransferInTransit?, idempotency: IdempotencyClaim?) throws -> TransferChange {
+        guard let earlier else { throw DomainError.idempotencyKeyReused(key: idempotency?.key ?? "") }
+        return TransferChange(transfer: earlier, movement: receipt.movements[0], replayed: true)
+    }
 }
 
 /// Storage of transfers in transit, beside `StockStore` (both engines). Shipping records the `transfer_out` through
