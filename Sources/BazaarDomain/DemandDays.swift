@@ -44,13 +44,18 @@ public enum DemandDays {
     /// engines that lock rows take them in one order). `movements` in ledger order.
     public static func rollup(_ movements: some Sequence<Movement>) -> [DemandDay] {
         var rows: [Key: DemandDay] = [:]
+        rows.reserveCapacity(movements.underestimatedCount)  // a bulk load's chunk is thousands of rows: no regrowth
         for m in movements {
             let day = RFC3339.epochDay(millis: m.atMillis)
             let row = DemandDay(storeID: m.storeID, productID: m.productID, day: day,
                                 sold: m.reason == .sale ? -m.delta : 0, returned: m.reason == .return ? m.delta : 0,
                                 inStock: m.quantityBefore > 0 || m.quantityAfter > 0, closing: m.quantityAfter)
             let key = Key(storeID: m.storeID, productID: m.productID, day: day)
-            rows[key] = rows[key].map { $0.merged(with: row) } ?? row
+            if let index = rows.index(forKey: key) {
+                rows.values[index] = rows.values[index].merged(with: row)
+            } else {
+                rows[key] = row
+            }
         }
         return rows.sorted { $0.key < $1.key }.map(\.value)
     }
