@@ -135,7 +135,7 @@ extension SQLiteStockStore: BulkLoadStore {
                 try SQLiteLedgerIndexes.create(db)
                 return .commit
             }
-            try db.execute(sql: "PRAGMA cache_size = -2000")
+            try db.execute(sql: "PRAGMA cache_size = -65536")  // the writer's own again (`init`)
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
     }
