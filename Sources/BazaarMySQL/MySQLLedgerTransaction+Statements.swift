@@ -31,6 +31,13 @@ extension MySQLLedgerTransaction {
             """)
     }
 
+    /// Queues these movements' events in the outbox: one statement. An event's sequence is its movement's, so the
+    /// outbox is read in commit order too.
+    static func queueEvents(ofSequences sequences: some Collection<Int64>, connection: MySQLConnection) throws {
+        let values = sequences.map { "(\($0),\($0))" }
+        try connection.run("INSERT INTO outbox (seq, movement_seq) VALUES \(values.joined(separator: ","))")
+    }
+
     /// Writes stock rows: one statement. `upsert` false is a plain INSERT, for rows known not to exist (a row that
     /// does then fails the statement with a duplicate key).
     static func writeLevels(_ rows: some Collection<StockRow>, upsert: Bool, connection: MySQLConnection) throws {

@@ -193,15 +193,10 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         }
     }
 
-    /// Queues the batch's events in the outbox. An event's sequence is its movement's: the outbox is read in commit
-    /// order too.
+    /// Queues the batch's events in the outbox, each with its movement's real sequence.
     private func flushEvents(sequences: [Int64]) throws {
         for chunk in chunks(newEvents.count) {
-            let values = newEvents[chunk].map { provisional in
-                let sequence = sequences[Int(-provisional) - 1]
-                return "(\(sequence),\(sequence))"
-            }
-            try connection.run("INSERT INTO outbox (seq, movement_seq) VALUES \(values.joined(separator: ","))")
+            try Self.queueEvents(ofSequences: newEvents[chunk].map { provisional in sequences[Int(-provisional) - 1] }, connection: connection)
         }
     }
 

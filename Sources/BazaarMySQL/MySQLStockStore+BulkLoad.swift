@@ -53,8 +53,7 @@ extension MySQLStockStore: BulkLoadStore {
                 }
                 if chunk.publish {
                     for start in stride(from: 0, to: sequences.count, by: 1000) {
-                        let values = sequences[start..<min(start + 1000, sequences.count)].map { "(\($0),\($0))" }
-                        try connection.run("INSERT INTO outbox (seq, movement_seq) VALUES \(values.joined(separator: ","))")
+                        try MySQLLedgerTransaction.queueEvents(ofSequences: sequences[start..<min(start + 1000, sequences.count)], connection: connection)
                     }
                 }
                 for start in stride(from: 0, to: chunk.levels.count, by: 1000) {
