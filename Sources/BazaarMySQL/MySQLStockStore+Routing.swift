@@ -34,9 +34,9 @@ extension MySQLStockStore {
                 replica.markDown()
             } catch let error as MySQLError where error.isStatementTimeout {
                 throw QueryTimeout()
-            } catch let error as MySQLError where error.code == MySQLError.noSuchTable || error.code == MySQLError.unknownColumn {
-                // The replica has not applied a migration yet (a new table, or a new column such as schema 10's
-                // fill_rate): it is behind, the primary answers.
+            } catch let error as MySQLError where [MySQLError.noSuchTable, MySQLError.unknownColumn, MySQLError.unknownDatabase].contains(error.code) {
+                // The replica has not applied a migration yet (a new database, a new table, or a new column such as
+                // schema 10's fill_rate): it is behind, the primary answers.
                 StorageMetrics.replicaBehind()
                 return try await onPrimary(body)
             }

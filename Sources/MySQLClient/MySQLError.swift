@@ -17,6 +17,8 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable, Equatable {
     // Server error numbers the callers act on.
     public static let duplicateKey: UInt32 = 1062
     public static let noSuchTable: UInt32 = 1146
+    /// The database named in the URL does not exist (on a replica: it has not applied the `CREATE DATABASE` yet).
+    public static let unknownDatabase: UInt32 = 1049
     /// ER_BAD_FIELD_ERROR: a column the statement names does not exist (on a replica: a migration that adds one not
     /// applied yet).
     public static let unknownColumn: UInt32 = 1054

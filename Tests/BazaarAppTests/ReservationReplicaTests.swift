@@ -1,6 +1,7 @@
 import BazaarApp
 import BazaarCore
 import BazaarDomain
+import BazaarMySQL
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -48,5 +49,27 @@ import Testing
             #expect(released.status == 409 && released.string("reservation_status") == "fulfilled", "\(released.body)")
         }
         try await system.store.close()
+    }
+}
+
+/// A replica that has not created the database yet (it trails the primary's `CREATE DATABASE`, or a new database was
+/// added to a running deployment): reads are answered by the primary, never a 500.
+@Suite struct ReplicaWithoutTheDatabaseTests {
+    @Test(.enabled(if: Backend.primaryURL != nil && Backend.replicaURL != nil))
+    func readsFallBackToThePrimaryWhenTheReplicaLacksTheDatabase() async throws {
+        let db = TestDatabase(.mariadb)
+        let missing = try #require(Backend.replicaURL) + "/bazaar_never_created_" + UUID().uuidString.prefix(8).lowercased()
+        let store = MySQLStockStore(options: .init(primary: try MySQLConfiguration(url: db.url), replicas: [try MySQLConfiguration(url: missing)]))
+        try await store.migrate()
+        _ = try await store.apply(WriteRequest(commands: [try MovementCommand(storeID: "S1", productID: "P1", change: .delta(3), reason: .receipt)],
+                                               actor: "test"))
+        for _ in 0..<3 {
+            #expect(try await store.level(storeID: "S1", productID: "P1")?.quantity == 3)
+            var query = AuditQuery()
+            query.storeID = "S1"
+            query.limit = 10
+            #expect(try await store.auditLog(query).count == 1)
+        }
+        try await store.close()
     }
 }
