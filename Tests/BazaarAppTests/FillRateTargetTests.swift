@@ -87,6 +87,39 @@ struct FillRateTargetTests {
         try await system.store.close()
     }
 
+    /// A fill-rate target reads its spans off a year of demand, not the forecast's 180 days: last year's peak (ten
+    /// days of 100 some 300 days ago, 2 a day otherwise) is among them and sets the level, as it would the coming
+    /// peak's. With the forecast's 180 days the order-up-to level for 98% would be about two weeks of 2 a day.
+    @Test(arguments: Backend.available)
+    func aFillRateTargetReadsAYearOfSpans(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let system = try await BazaarSystem.start(configuration: Harness.configuration(db.url), logger: .init(label: "test"))
+        try await system.application().test(.router) { client in
+            _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name": "Leeds"}"#)
+            _ = try await client.call(.put, "/v1/products/P1", body: #"{"name": "Tea", "lead_time_days": 2, "review_period_days": 7, "fill_rate": 0.98}"#)
+            let today = RFC3339.epochDay(millis: Int64(Date().timeIntervalSince1970 * 1000))
+            func movement(_ day: Int64, _ delta: Int, _ reason: String) -> String {
+                #"{"store_id": "S1", "product_id": "P1", "delta": \#(delta), "reason": "\#(reason)", "occurred_at": "\#(RFC3339.formatDate(epochDay: day))T12:00:00Z"}"#
+            }
+            var movements = [movement(today - 361, 100_000, "receipt")]
+            for day in (today - 360)..<today { movements.append(movement(day, (today - 300...today - 291).contains(day) ? -100 : -2, "sale")) }
+            for start in stride(from: 0, to: movements.count, by: StockService.maxBatchSize) {
+                let chunk = movements[start..<min(start + StockService.maxBatchSize, movements.count)]
+                #expect(try await client.call(.post, "/v1/movements", body: "{\"movements\": [\(chunk.joined(separator: ","))]}").status == 200)
+            }
+            _ = try await system.intelligencePass.walkOnce(computedBefore: system.intelligence.clock.nowMillis() + 1)
+            let forecast = try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=1")
+            #expect(forecast.string("target") == "fill_rate", "\(forecast.body)")
+            let orderUpTo = try #require(forecast.json["order_up_to"] as? Double, "\(forecast.body)")
+            #expect(orderUpTo > 300, "last year's peak is in the spans: \(orderUpTo)")
+            // The same history with the cycle service level: the count distribution of the last 180 days.
+            _ = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"service_level": 0.98}"#)
+            let cycle = try #require(try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=1").json["order_up_to"] as? Double)
+            #expect(cycle < 60, "\(cycle)")
+        }
+        try await system.store.close()
+    }
+
     /// A replica that has not applied schema 10 yet (no `fill_rate` column: rolling out the release while it lags)
     /// sends product reads to the primary instead of failing them with a 500 (MySQL error 1054, as 1146 for a table).
     @Test(.enabled(if: Backend.replicaURL != nil, "needs the MariaDB test primary and replica"))

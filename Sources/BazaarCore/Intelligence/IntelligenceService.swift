@@ -7,6 +7,11 @@ import Foundation
 /// replenishment and transfer suggestions.
 public final class IntelligenceService: Sendable {
     public static let historyDays: Int64 = 180
+    /// Days of demand a fill-rate target's spans are read from (`Thresholds.fromHistoryQuantiles`): a year, so that
+    /// every season is among them, the previous peak included; the forecast keeps its `historyDays`. Measured on
+    /// the shipped data, whose held-out weeks are the pre-Christmas peak: spans of the last 180 periods served
+    /// 86/91/93% for targets of 90/95/98%, spans of a year 94/96/97% (BENCHMARKS.md).
+    public static let spanHistoryDays = Int64(EmpiricalSpanDemand.yearOfPeriods)
     /// Daily data has a weekly rhythm.
     public static let season = 7
     /// How long this node trusts thresholds it read or computed before reading them again (the pass may run on
@@ -44,37 +49,42 @@ public final class IntelligenceService: Sendable {
         public var history: [Double]
         public var censoredDays: Int
         public var product: Product?
+        /// The same over `spanHistoryDays`, read only when a fill-rate target is in force (nil otherwise).
+        public var spanHistory: [Double]?
     }
 
-    /// The first day of the history window read on `today`.
-    static func firstHistoryDay(today: Int64) -> Int64 { today - historyDays }
-
-    /// Units sold per day over the last `historyDays` complete days, stock-out days left out, from one store x
+    /// Units sold per day over the last `windowDays` complete days, stock-out days left out, from one store x
     /// product's daily demand rows (from its first day with movements in the window).
-    static func history(_ days: [DemandDay], today: Int64) -> (history: [Double], censoredDays: Int) {
-        let inWindow = days.filter { $0.day >= firstHistoryDay(today: today) }
+    static func history(_ days: [DemandDay], today: Int64, windowDays: Int64 = historyDays) -> (history: [Double], censoredDays: Int) {
+        let inWindow = days.filter { $0.day >= today - windowDays }
         let firstDay = inWindow.map(\.day).min() ?? today
         let (sold, censored) = DemandHistory.daily(days: inWindow, firstDay: firstDay, lastDay: today - 1)
         return (zip(sold, censored).filter { !$0.1 }.map(\.0), censored.filter { $0 }.count)
     }
 
-    /// Units sold per day over the last `historyDays` complete days, stock-out days left out.
+    /// Units sold per day over the last `historyDays` complete days, stock-out days left out (and over
+    /// `spanHistoryDays` when the item has a fill-rate target).
     public func demand(storeID: String, productID: String) async throws -> DemandSummary {
         let today = RFC3339.epochDay(millis: clock.nowMillis())
-        let days = try await demandStore.demandDays(storeID: storeID, productID: productID, sinceDay: Self.firstHistoryDay(today: today))
+        let product = try await effectiveProduct(storeID: storeID, productID: productID)
+        let spans = product?.fillRate != nil
+        let days = try await demandStore.demandDays(storeID: storeID, productID: productID,
+                                                    sinceDay: today - (spans ? Self.spanHistoryDays : Self.historyDays))
         let (history, censored) = Self.history(days, today: today)
-        return DemandSummary(history: history, censoredDays: censored,
-                             product: try await effectiveProduct(storeID: storeID, productID: productID))
+        return DemandSummary(history: history, censoredDays: censored, product: product,
+                             spanHistory: spans ? Self.history(days, today: today, windowDays: Self.spanHistoryDays).history : nil)
     }
 
     /// Thresholds from a demand history: the one forecast of this store x product (what `Thresholds.from` does),
     /// kept whole so that `GET .../forecast` answers its model and interval from the stored row instead of fitting
     /// again. `forcing` the fast tier never fits a model.
+    /// `spanHistory`: the longer history a fill-rate target's spans are read from (`spanHistoryDays`).
     func compute(history: [Double], censoredDays: Int, parameters: ReplenishmentParameters, nowMillis: Int64,
-                 forcing: TieredForecaster.Tier? = nil) -> (thresholds: StockThresholds, tier: TieredForecaster.Tier) {
+                 forcing: TieredForecaster.Tier? = nil, spanHistory: [Double]? = nil) -> (thresholds: StockThresholds, tier: TieredForecaster.Tier) {
         let fit = history.isEmpty ? nil : forecaster.forecast(history, horizon: 1, forcing: forcing)
         let dispersion = Thresholds.dispersion(history)
-        let computed = Self.sized(history: history, rate: fit?.forecast.point[0] ?? 0, dispersion: dispersion, parameters: parameters)
+        let computed = Self.sized(history: spanHistory ?? history, rate: fit?.forecast.point[0] ?? 0, dispersion: dispersion,
+                                  parameters: parameters)
         let anomalyAbove = history.count < 14
             ? Double.greatestFiniteMagnitude
             : max(3, Intervals.countQuantile(mean: computed.rate, dispersion: dispersion, p: 0.999))
@@ -121,7 +131,7 @@ public final class IntelligenceService: Sendable {
         }
         let demand = try await demand(storeID: storeID, productID: productID)
         var (thresholds, tier) = compute(history: demand.history, censoredDays: demand.censoredDays, parameters: Self.parameters(demand.product),
-                                         nowMillis: now, forcing: refresh ? nil : .fast)
+                                         nowMillis: now, forcing: refresh ? nil : .fast, spanHistory: demand.spanHistory)
         if !refresh, forecaster.tier(demand.history).tier == .automatic, tier == .fast {
             thresholds.computedAtMillis = now - recomputeAfterMillis  // provisional: due for the pass
         }
@@ -166,9 +176,11 @@ public final class IntelligenceService: Sendable {
         var result = StoreRecompute(items: candidates.count)
         guard !due.isEmpty else { return result }
         let today = RFC3339.epochDay(millis: now)
-        // Most of the store: read its rows whole (one range); a few items: only theirs.
+        // Most of the store: read its rows whole (one range); a few items: only theirs. A year when a due item has a
+        // fill-rate target (its spans), else the forecast's window.
+        let window = due.contains { $0.fillRate != nil } ? Self.spanHistoryDays : Self.historyDays
         let rows = try await demandStore.demandDays(storeID: storeID, productIDs: due.count * 2 > candidates.count ? nil : due.map(\.productID),
-                                                    sinceDay: Self.firstHistoryDay(today: today))
+                                                    sinceDay: today - window)
         var byProduct: [String: [DemandDay]] = [:]
         for row in rows { byProduct[row.productID, default: []].append(row) }
         var computed: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)] = []
@@ -180,7 +192,9 @@ public final class IntelligenceService: Sendable {
                 leadTime: item.leadTimeDays ?? Product.defaultLeadTimeDays, reviewPeriod: item.reviewPeriodDays ?? Product.defaultReviewPeriodDays,
                 packSize: item.packSize ?? Product.defaultPackSize, serviceLevel: item.serviceLevel ?? Product.defaultServiceLevel,
                 fillRate: item.fillRate)
-            let (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: parameters, nowMillis: now)
+            let spans = item.fillRate == nil ? nil
+                : Self.history(byProduct[item.productID] ?? [], today: today, windowDays: Self.spanHistoryDays).history
+            let (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: parameters, nowMillis: now, spanHistory: spans)
             if tier == .automatic { result.automatic += 1 }
             computed.append((item.productID, thresholds, item.computedAtMillis))
         }
@@ -242,7 +256,7 @@ public final class IntelligenceService: Sendable {
             let product = try await effectiveProduct(storeID: storeID, productID: productID)
         else { return }
         let parameters = Self.parameters(product)
-        let history = parameters.fillRate == nil ? [] : try await demand(storeID: storeID, productID: productID).history
+        let history = parameters.fillRate == nil ? [] : try await demand(storeID: storeID, productID: productID).spanHistory ?? []
         let derived = Self.sized(history: history, rate: stored.dailyRate, dispersion: dispersion, parameters: parameters)
         stored.reorderPoint = derived.reorderPoint
         stored.orderUpTo = derived.orderUpTo
