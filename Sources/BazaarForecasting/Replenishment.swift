@@ -61,6 +61,14 @@ public struct Thresholds: Sendable, Equatable {
         safetyStock = reorderPoint - self.rate * lead
     }
 
+    /// Levels set by a caller; `safetyStock` follows from them.
+    init(rate: Double, reorderPoint: Double, orderUpTo: Double, leadTime: Int) {
+        self.rate = rate
+        self.reorderPoint = reorderPoint
+        self.orderUpTo = orderUpTo
+        safetyStock = reorderPoint - rate * Double(leadTime)
+    }
+
     /// From a history of demand per period: the automatic forecast's rate and the recent dispersion.
     public static func from(history y: [Double], season: Int, parameters: ReplenishmentParameters) -> Thresholds {
         let rate = y.isEmpty ? 0 : AutoForecaster(season: season).forecast(y, horizon: 1).point[0]
@@ -75,14 +83,17 @@ public struct Thresholds: Sendable, Equatable {
     /// A history too short to read them from (about two months) gets the count-distribution thresholds of
     /// `init(rate:dispersion:parameters:)`; `rate` stays the forecast's, for days of cover and the order size.
     public static func fromHistoryQuantiles(history y: [Double], rate: Double, parameters p: ReplenishmentParameters) -> Thresholds {
-        var t = Thresholds(rate: rate, dispersion: dispersion(y), parameters: p)
         if let fillRate = p.fillRate {
-            guard let spans = HistoryCycleDemand(history: y, leadTime: p.leadTime, reviewPeriod: p.reviewPeriod) else { return t }
-            t.orderUpTo = spans.orderUpTo(shortageAtMost: FillRateSizing.shortageBudget(fillRate: fillRate, rate: t.rate, reviewPeriod: p.reviewPeriod))
-            t.reorderPoint = max(0, t.orderUpTo - 1)
-            t.safetyStock = t.reorderPoint - t.rate * Double(min(max(0, p.leadTime), 1 << 40))
-            return t
+            // The spans first: the count distribution's level is only the fallback (building its loss tables for
+            // nothing made the service's pass a third slower).
+            guard let spans = HistoryCycleDemand(history: y, leadTime: p.leadTime, reviewPeriod: p.reviewPeriod) else {
+                return Thresholds(rate: rate, dispersion: dispersion(y), parameters: p)
+            }
+            let r = max(0, rate)
+            let level = spans.orderUpTo(shortageAtMost: FillRateSizing.shortageBudget(fillRate: fillRate, rate: r, reviewPeriod: p.reviewPeriod))
+            return Thresholds(rate: r, reorderPoint: max(0, level - 1), orderUpTo: level, leadTime: min(max(0, p.leadTime), 1 << 40))
         }
+        var t = Thresholds(rate: rate, dispersion: dispersion(y), parameters: p)
         // Clamped so that a hostile setting cannot overflow the sum; a span longer than the history answers nil.
         let lead = min(max(0, p.leadTime), 1 << 40), cycle = lead + min(max(1, p.reviewPeriod), 1 << 40)
         guard let overCycle = EmpiricalSpanDemand(history: y, span: cycle) else { return t }
