@@ -50,7 +50,7 @@ start_one() { # name port server-id
     --socket="$dir/mysqld.sock" --pid-file="$dir/mysqld.pid" --bind-address=127.0.0.1 --port="$port" \
     --server-id="$id" --log-bin=mysql-bin --binlog-format=ROW --log-slave-updates=1 --gtid-strict-mode=1 \
     --innodb-flush-log-at-trx-commit=1 --sync-binlog=1 --innodb-buffer-pool-size=256M \
-    --innodb-log-file-size=256M --max-connections=500 --character-set-server=utf8mb4 --collation-server=utf8mb4_bin --skip-name-resolve \
+    --innodb-log-file-size=256M --max-connections=2000 --character-set-server=utf8mb4 --collation-server=utf8mb4_bin --skip-name-resolve \
     --ssl-ca="$BASE/tls/ca.pem" --ssl-cert="$BASE/tls/server-cert.pem" --ssl-key="$BASE/tls/server-key.pem" \
     --log-error="$dir/error.log" >/dev/null 2>&1 &
   for _ in $(seq 1 100); do
