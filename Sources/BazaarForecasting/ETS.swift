@@ -76,20 +76,8 @@ public enum ETS {
         let n = y.count
         let m = model.season
         guard n >= 4, let initial = initialStates(y, model: model) else { return nil }
-        // Parameter vector: alpha, [beta], [gamma], [phi], level, [slope], seasonal[0..<m-1].
         let hasTrend = model.trend != .none
-        var start = [0.1 + 0.2 * 0.9998 / Double(m)]
-        var step = [0.05]
-        if hasTrend { start.append(1e-4 + 0.1 * (start[0] - 1e-4)); step.append(0.01) }
-        if model.seasonal { start.append(1e-4 + 0.05 * (1 - start[0] - 1e-4)); step.append(0.01) }
-        if model.trend == .damped { start.append(0.8 + 0.99 * 0.18); step.append(0.01) }
-        let scale = max(1e-3, y.map(abs).reduce(0, +) / Double(n))
-        start.append(initial.level); step.append(0.1 * scale)
-        if hasTrend { start.append(initial.slope); step.append(0.01 * scale) }
-        if model.seasonal {
-            start += initial.seasonals.dropLast()
-            step += Array(repeating: 0.1 * scale, count: m - 1)
-        }
+        let (start, step) = startingPoint(y, model: model, initial: initial)
         let parameterCount = start.count + 1
         guard n > parameterCount + 1 else { return nil }
 
@@ -132,6 +120,26 @@ public enum ETS {
             model: model, alpha: alpha, beta: beta, gamma: gamma, phi: phi, level: run.level, slope: run.slope,
             seasonals: run.seasonals, sse: run.sse, count: n, parameterCount: parameterCount,
             aicc: aic + 2 * k * (k + 1) / (nn - k - 1), variance: run.sse / max(1, nn - k))
+    }
+
+    /// Where the optimiser starts, and its first step in each direction. The parameter vector: alpha, [beta], [gamma],
+    /// [phi], level, [slope], seasonal[0..<m-1] (the last seasonal state is minus the sum of the others).
+    static func startingPoint(_ y: [Double], model: ETSModel, initial: (level: Double, slope: Double, seasonals: [Double]))
+        -> (start: [Double], step: [Double]) {
+        let hasTrend = model.trend != .none
+        var start = [0.1 + 0.2 * 0.9998 / Double(model.season)]
+        var step = [0.05]
+        if hasTrend { start.append(1e-4 + 0.1 * (start[0] - 1e-4)); step.append(0.01) }
+        if model.seasonal { start.append(1e-4 + 0.05 * (1 - start[0] - 1e-4)); step.append(0.01) }
+        if model.trend == .damped { start.append(0.8 + 0.99 * 0.18); step.append(0.01) }
+        let scale = max(1e-3, y.map(abs).reduce(0, +) / Double(y.count))
+        start.append(initial.level); step.append(0.1 * scale)
+        if hasTrend { start.append(initial.slope); step.append(0.01 * scale) }
+        if model.seasonal {
+            start += initial.seasonals.dropLast()
+            step += Array(repeating: 0.1 * scale, count: model.season - 1)
+        }
+        return (start, step)
     }
 
     /// Runs the model over the series: one-step errors and the final states. The seasonal states live in a
