@@ -38,7 +38,7 @@ struct IntelligenceController {
         let override = ReplenishmentOverride(leadTimeDays: body.leadTimeDays, reviewPeriodDays: body.reviewPeriodDays,
                                              packSize: body.packSize, serviceLevel: body.serviceLevel, fillRate: body.fillRate)
         try await intelligence.setOverride(override, storeID: storeID, productID: productID)
-        return try await settingsAnswer(storeID: storeID, productID: productID)
+        return try await ConsistencyScope.readingOwnWrite { try await settingsAnswer(storeID: storeID, productID: productID) }
     }
 
     private func settingsAnswer(storeID: String, productID: String) async throws -> Response {

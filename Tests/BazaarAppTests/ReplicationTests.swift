@@ -140,6 +140,38 @@ struct OutageTests {
         }
     }
 
+    /// A PUT answers the row it wrote, not the replica's older copy: the replica has the first version of the product
+    /// and stops applying; every later PUT (sent without a token, as a first request of a client would be) answers
+    /// its own name, and so does a store override of the replenishment settings.
+    @Test func aCatalogWriteAnswersWhatItWroteWhileTheReplicaLags() async throws {
+        let db = TestDatabase(.mariadb)
+        try await Harness.withApp(db.url) { _, client in
+            _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name": "Store one"}"#)
+            let created = try await client.call(.put, "/v1/products/LAG-1", body: #"{"name": "Name 1"}"#)
+            #expect(created.status == 201)
+            let replicaURL = try #require(Backend.replicaURL).appending("/" + (db.mysqlName ?? ""))
+            let onTheReplica = try await eventually(seconds: 90) {
+                let connection = MySQLConnection(configuration: try MySQLConfiguration(url: replicaURL))
+                guard (try? connection.open()) != nil else { return false }
+                defer { connection.close() }
+                return try connection.select("SELECT COUNT(*) FROM products WHERE id = 'LAG-1' AND name = 'Name 1'")[0].int(0) == 1
+            }
+            try #require(onTheReplica)
+            try onReplica("STOP SLAVE SQL_THREAD")
+            defer { try? onReplica("START SLAVE SQL_THREAD") }
+            for n in 2...4 {
+                let put = try await client.call(.put, "/v1/products/LAG-1", body: #"{"name": "Name \#(n)", "pack_size": \#(n)}"#,
+                                                sendingConsistencyToken: false)
+                #expect(put.status == 200 && put.string("name") == "Name \(n)" && put.int("pack_size") == Int64(n), "\(put.body)")
+                let settings = try await client.call(.put, "/v1/stores/S1/products/LAG-1/replenishment-settings", body: #"{"lead_time_days": \#(n + 10)}"#,
+                                                     sendingConsistencyToken: false)
+                #expect(settings.status == 200 && settings.int("lead_time_days") == Int64(n + 10) && settings.int("pack_size") == Int64(n),
+                        "\(settings.body)")
+            }
+            try onReplica("START SLAVE SQL_THREAD")
+        }
+    }
+
     @Test func thePrimaryRestartedUnderLoadLosesNoAcknowledgedWrite() async throws {
         let db = TestDatabase(.mariadb)
         try await Harness.withApp(db.url) { _, client in

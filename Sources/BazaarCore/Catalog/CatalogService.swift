@@ -49,7 +49,7 @@ public final class CatalogService: Sendable {
         let created = try await store.upsertStore(
             Store(id: id, name: name, attributesJSON: attributesJSON, createdAtMillis: now, updatedAtMillis: now))
         index.addStore(id)
-        return (try await self.store(id: id), created)
+        return (try await ConsistencyScope.readingOwnWrite { try await self.store(id: id) }, created)
     }
 
     /// The store, or `DomainError.unknownStore`.
@@ -79,7 +79,7 @@ public final class CatalogService: Sendable {
             serviceLevel: product.serviceLevel)
         let created = try await store.upsertProduct(product)
         index.addProduct(id)
-        return (try await self.product(id: id), created)
+        return (try await ConsistencyScope.readingOwnWrite { try await self.product(id: id) }, created)
     }
 
     /// The product, or `DomainError.unknownProduct`.

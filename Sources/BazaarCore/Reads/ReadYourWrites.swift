@@ -21,6 +21,14 @@ public final class ConsistencyScope: Sendable {
 
     /// The token of this request's last write, to send back to the client.
     public var writtenToken: String? { written.withLock { $0 } }
+
+    /// Runs `read` at least as fresh as this request's own last write, whatever token the client sent: for a use case
+    /// that answers the row it has just written (a catalog PUT, replenishment settings), which a replica that has
+    /// not applied the write yet would answer as it was before. Without a write (or outside a request) it runs as is.
+    public static func readingOwnWrite<T>(_ read: () async throws -> T) async throws -> T {
+        guard let written = current?.writtenToken else { return try await read() }
+        return try await $current.withValue(ConsistencyScope(requested: written)) { try await read() }
+    }
 }
 
 /// The database cannot be reached (or failed mid-request with an unknown outcome). Answered as 503: the client
