@@ -33,7 +33,6 @@ public final class SQLiteStockStore: StockStore {
         let counter: Locked<Int>? = countingStatements ? Locked(0) : nil
         statementCounter = counter
         configuration.prepareDatabase { db in
-            if let counter { db.trace(options: .statement) { _ in counter.withLock { $0 += 1 } } }
             // FULL: every commit is on disk before it is answered (durability), at one sync per group commit.
             try db.execute(sql: "PRAGMA synchronous = FULL")
             // Checkpoint less often: each checkpoint syncs the database file on the writer's path.
@@ -42,6 +41,8 @@ public final class SQLiteStockStore: StockStore {
             // (a write touches the stock row, the ledger's indexes, the daily demand row: random pages of a
             // gigabytes file). 64 MB for the one writer, 16 MB for each of the four readers: 128 MB at most.
             try db.execute(sql: db.configuration.readonly ? "PRAGMA cache_size = -16384" : "PRAGMA cache_size = -65536")
+            // Counted from here: a connection's own setup is not a statement of the request that happened to open it.
+            if let counter { db.trace(options: .statement) { _ in counter.withLock { $0 += 1 } } }
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         self.pool = pool
