@@ -30,14 +30,14 @@ extension MySQLStockStore: BulkLoadStore {
                 let values = try products[start..<min(start + 1000, products.count)].map { p in
                     try "(" + [MySQLValue.text(p.id), .text(p.name), .text(p.attributesJSON), .int(Int64(p.leadTimeDays)),
                                .int(Int64(p.reviewPeriodDays)), .int(Int64(p.packSize)), .double(p.serviceLevel), .int(p.createdAtMillis),
-                               .int(p.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+                               .int(p.updatedAtMillis), p.fillRate.map(MySQLValue.double) ?? .null].map(connection.literal).joined(separator: ",") + ")"
                 }
                 try connection.run("""
                     INSERT INTO products (id, name, attributes, lead_time_days, review_period_days, pack_size, service_level, created_at_ms,
-                        updated_at_ms) VALUES \(values.joined(separator: ","))
+                        updated_at_ms, fill_rate) VALUES \(values.joined(separator: ","))
                     ON DUPLICATE KEY UPDATE name = VALUES(name), attributes = VALUES(attributes), lead_time_days = VALUES(lead_time_days),
                         review_period_days = VALUES(review_period_days), pack_size = VALUES(pack_size), service_level = VALUES(service_level),
-                        updated_at_ms = VALUES(updated_at_ms)
+                        updated_at_ms = VALUES(updated_at_ms), fill_rate = VALUES(fill_rate)
                     """)
             }
         }

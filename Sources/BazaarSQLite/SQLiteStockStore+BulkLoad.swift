@@ -20,11 +20,11 @@ extension SQLiteStockStore: BulkLoadStore {
             for s in stores { try store.execute(arguments: [s.id, s.name, s.attributesJSON, s.createdAtMillis, s.updatedAtMillis]) }
             let product = try db.makeStatement(sql: """
                 INSERT OR REPLACE INTO products (id, name, attributes, lead_time_days, review_period_days, pack_size, service_level,
-                    created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    created_at_ms, updated_at_ms, fill_rate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             for p in products {
                 try product.execute(arguments: [p.id, p.name, p.attributesJSON, p.leadTimeDays, p.reviewPeriodDays, p.packSize, p.serviceLevel,
-                                                p.createdAtMillis, p.updatedAtMillis])
+                                                p.createdAtMillis, p.updatedAtMillis, p.fillRate])
             }
         }
     }

@@ -83,3 +83,23 @@ import Testing
         try await reopened.close()
     }
 }
+
+/// The bulk catalog writes each product's target as given, on both engines: a fill rate is kept, and a product
+/// written again with the service level in force loses the fill rate it had (as a PUT of the same product would).
+@Suite struct BulkCatalogTargetTests {
+    @Test(arguments: Backend.available)
+    func aBulkCatalogWritesEachProductsTarget(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Stores.open(db)
+        let bulk = try #require(store as? any BulkLoadStore)
+        func product(_ fillRate: Double?) -> Product {
+            Product(id: "P-target", name: "Target", attributesJSON: "{}", leadTimeDays: 2, reviewPeriodDays: 7, packSize: 1,
+                    serviceLevel: 0.95, fillRate: fillRate, createdAtMillis: 1, updatedAtMillis: 1)
+        }
+        try await bulk.insertCatalog(stores: [], products: [product(0.9)])
+        #expect(try await store.product(id: "P-target")?.fillRate == 0.9)
+        try await bulk.insertCatalog(stores: [], products: [product(nil)])
+        #expect(try await store.product(id: "P-target")?.fillRate == nil)
+        try await store.close()
+    }
+}
