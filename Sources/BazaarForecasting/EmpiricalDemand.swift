@@ -55,6 +55,7 @@ public struct EmpiricalSpanDemand: Sendable, Equatable {
         // shortage falls as s rises: bisect on whole units for the first s within budget.
         while hi - lo > 1 {
             let mid = ((lo + hi) / 2).rounded(.down)
+            guard mid > lo, mid < hi else { break }  // past 2^53: bounds one representable step apart (`FillRateSizing`)
             if shortage(mid) > budget { lo = mid } else { hi = mid }
         }
         return hi

@@ -34,6 +34,9 @@ public enum FillRateSizing {
         guard shortage(0) > budget else { return 0 }
         while hi - lo > 1 {
             let mid = ((lo + hi) / 2).rounded(.down)
+            // Past 2^53 a double does not hold every whole number: bounds one representable step apart have a
+            // midpoint that rounds onto one of them, and are as narrow as the level can be told.
+            guard mid > lo, mid < hi else { break }
             if shortage(mid) > budget { lo = mid } else { hi = mid }
         }
         return hi
