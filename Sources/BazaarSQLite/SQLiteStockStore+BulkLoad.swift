@@ -120,8 +120,11 @@ extension SQLiteStockStore: BulkLoadStore {
         }
     }
 
-    /// Sets the ledger's read indexes aside (`SQLiteLedgerIndexes`): the load's rows go into the table alone.
+    /// Sets the ledger's read indexes aside (`SQLiteLedgerIndexes`): the load's rows go into the table alone. Only
+    /// when no other store has the database open (`SQLiteOpeners`): a server running beside the load would serve the
+    /// ledger without them, and, were the load killed, until it restarts. Then the load keeps them, more slowly.
     public func beginBulkLoad() async throws {
+        guard openers.takeAlone() else { return }
         try await pool.write { db in try SQLiteLedgerIndexes.drop(db) }
     }
 
@@ -138,6 +141,7 @@ extension SQLiteStockStore: BulkLoadStore {
             try db.execute(sql: "PRAGMA cache_size = -65536")  // the writer's own again (`init`)
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
+        openers.share()  // others may open the database beside this store again
     }
 }
 

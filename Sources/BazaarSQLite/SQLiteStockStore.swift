@@ -12,6 +12,9 @@ public final class SQLiteStockStore: StockStore {
     let clock: WallClock
     let committer: GroupCommitter<WriteRequest, WriteReceipt>
     let closed = Locked(false)
+    /// This store's share of the database among the stores that have it open (`SQLiteOpeners`: a bulk load sets the
+    /// ledger's read indexes aside only when it is alone).
+    let openers: SQLiteOpeners
 
     /// The longest a read of the audit trail may run (`database.statement_timeout_ms`); 0: no limit.
     let statementTimeoutMillis: Int
@@ -46,6 +49,7 @@ public final class SQLiteStockStore: StockStore {
         }
         let pool = try DatabasePool(path: path, configuration: configuration)
         self.pool = pool
+        openers = SQLiteOpeners(databasePath: path)
         self.clock = clock
         self.committer = GroupCommitter { requests in await Self.commit(requests, pool: pool, clock: clock) }
     }
@@ -129,6 +133,9 @@ public final class SQLiteStockStore: StockStore {
             defer { closed = true }
             return !closed
         }
-        if first { try pool.close() }
+        if first {
+            openers.release()
+            try pool.close()
+        }
     }
 }

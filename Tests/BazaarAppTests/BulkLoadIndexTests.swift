@@ -5,6 +5,7 @@ import BazaarSQLite
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 import Testing
 
 /// Issue 14, the bulk load's speed: on SQLite a load writes the ledger without its read indexes and builds them in
@@ -44,8 +45,13 @@ import Testing
         demo.products = 20
         demo.productsPerStore = 15
         demo.days = 5
-        _ = try #require(try await demo.load(into: system, logger: Logger(label: "test")))
+        // The system opens its database once: the load is alone on it and sets the indexes aside (`SQLiteOpeners`).
+        let setAside = Mutex(false)
+        _ = try #require(try await demo.load(into: system, logger: Logger(label: "test")) { _ in
+            if (try? Self.ledgerIndexes(path).isDisjoint(with: Self.indexes)) == true { setAside.withLock { $0 = true } }
+        })
         try await system.store.close()
+        #expect(setAside.withLock { $0 }, "set aside during the load")
         #expect(try Self.ledgerIndexes(path).isSuperset(of: Self.indexes))
     }
 
@@ -81,6 +87,37 @@ import Testing
         #expect(plan.count == 1 && plan[0].hasPrefix("SEARCH stock_movements USING INDEX stock_movements_by_store ("), "\(plan)")
         #expect(try await reopened.auditLog(byStore) == storeRows)
         try await reopened.close()
+    }
+
+    /// A load into a database another process has open (a server started on it first, the load run beside it) keeps
+    /// the indexes: that server would serve the ledger without them for the whole load, and, were the load killed,
+    /// until its own restart (its start, not the load's next one, is what builds missing indexes). Two stores on one
+    /// file stand for the two processes. Before the fix the load set them aside all the same.
+    @Test func aLoadBesideAServerThatHasTheDatabaseOpenKeepsTheIndexes() async throws {
+        let db = TestDatabase(.sqlite)
+        let path = String(db.url.dropFirst("sqlite://".count))
+        let server = try SQLiteStockStore(path: path)
+        try await server.migrate()
+        let loader = try SQLiteStockStore(path: path)
+        try await loader.migrate()
+        try await loader.beginBulkLoad()
+        try await loader.appendBulk(try Self.chunk(60))
+        try await loader.close()  // killed: no finishBulkLoad
+        #expect(try Self.ledgerIndexes(path).isSuperset(of: Self.indexes), "the server's ledger kept its indexes")
+        var byStore = AuditQuery()
+        byStore.storeID = "S1"
+        let plan = try await server.explainAuditLog(byStore)
+        #expect(plan.count == 1 && plan[0].hasPrefix("SEARCH stock_movements USING INDEX stock_movements_by_store ("), "\(plan)")
+        #expect(try await server.auditLog(byStore).count == 20)
+        try await server.close()
+
+        // Alone again (the server stopped), a load sets them aside as before.
+        let alone = try SQLiteStockStore(path: path)
+        try await alone.beginBulkLoad()
+        #expect(try Self.ledgerIndexes(path).isDisjoint(with: Self.indexes))
+        try await alone.finishBulkLoad()
+        #expect(try Self.ledgerIndexes(path).isSuperset(of: Self.indexes))
+        try await alone.close()
     }
 }
 
