@@ -6,13 +6,14 @@ import NIOCore
 
 /// Typed answers: every answer shape off the hot paths is an `Encodable` struct here, encoded by the one encoder
 /// configured below. Hand-rendered JSON is kept only where it was measured to matter (`/get-stock`, `/update-stock`,
-/// the movement events and the pages of movements and alerts that reuse their renderings), each with a test that it
-/// equals a typed encoding.
+/// the movement events and the pages of movements that reuse their renderings), each with a test that it equals a
+/// typed encoding (`TypedAnswerTests`).
 ///
 /// Keys are spelled out in `CodingKeys` rather than converted by the encoder: a key strategy would also rewrite the
 /// keys of free-form `attributes` objects, which are the caller's data.
 enum Answer {
-    /// Slashes unescaped (URLs and problem types read as sent); key order as encoded.
+    /// Slashes unescaped (URLs and problem types read as sent). Key order is the encoder's own (not the order the
+    /// keys were encoded in: see `FieldAnswer`).
     static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.withoutEscapingSlashes]
