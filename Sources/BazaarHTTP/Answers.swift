@@ -12,11 +12,11 @@ import NIOCore
 /// Keys are spelled out in `CodingKeys` rather than converted by the encoder: a key strategy would also rewrite the
 /// keys of free-form `attributes` objects, which are the caller's data.
 enum Answer {
-    /// Slashes unescaped (URLs and problem types read as sent). Key order is the encoder's own (not the order the
-    /// keys were encoded in: see `FieldAnswer`).
+    /// Slashes unescaped (URLs and problem types read as sent); keys sorted, so that every node answers the same
+    /// bytes for the same value (this toolchain's encoder otherwise writes keys in a per-process hash order).
     static func encoder() -> JSONEncoder {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return encoder
     }
 

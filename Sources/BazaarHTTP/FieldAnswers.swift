@@ -4,9 +4,9 @@ import BazaarDomain
 /// An answer written as an ordered list of fields. Every field is encoded, a nil one as `null`: the synthesized
 /// `Encodable` would leave a nil optional out, and clients (and openapi.yaml) expect the key with `null`.
 ///
-/// The list is written in its schema's order, for the reader of this code; the answer's keys are not: this toolchain's
-/// `JSONEncoder` (swift-corelibs-foundation) writes an object's keys in its dictionary's order, which varies from
-/// process to process. Clients read keys by name (as JSON has it); nothing may depend on their order.
+/// The list is written in its schema's order, for the reader of this code; the answer's keys come out sorted
+/// (`Answer.encoder()`: this toolchain's encoder would otherwise write them in a hash order that varies from process to
+/// process). Clients read keys by name, as JSON has it.
 protocol FieldAnswer: Encodable {
     var fields: [(String, any Encodable)] { get }
 }

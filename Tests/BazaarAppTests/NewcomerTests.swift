@@ -150,7 +150,8 @@ struct NewcomerTests {
         // A refused connection answers at once; the bound is for the broker, which never answers port 1. (With 2 s,
         // the Redis check's refusal came too late on a machine busy starting the whole suite: "no answer in time".)
         let checks = await Doctor.run(configuration, timeoutSeconds: 8)
-        #expect(ContinuousClock.now - started < .seconds(30))
+        // Bounded, not fast: a loaded test machine has taken 38 s for the four checks of 8 s at most each.
+        #expect(ContinuousClock.now - started < .seconds(120))
         #expect(checks.map(\.name) == ["database primary", "database replica 1", "redis", "kafka"])
         for check in checks {
             #expect(!check.ok, "\(check.line)")

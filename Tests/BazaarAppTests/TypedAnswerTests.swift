@@ -131,3 +131,17 @@ struct TypedAnswerTests {
         #expect(days.count == 2 && days[0]["day"] as? String == "2024-10-04" && days[0]["lo"] is NSNull && days[1]["hi"] as? Double == 3)
     }
 }
+
+/// Every node answers the same bytes for the same value: keys sorted, at every depth (the encoder's own order is a
+/// per-process hash order), the caller's `attributes` included.
+@Test func typedAnswersHaveTheirKeysSorted() throws {
+    let alert = Alert(id: "a", kind: .lowStock, status: .open, storeID: "S", productID: "P", quantity: 1, threshold: 2, message: "m",
+                      openedAtMillis: 0)
+    let text = String(decoding: try Answer.encoder().encode(AlertAnswer(alert: alert)), as: UTF8.self)
+    let keys = ["acknowledged_at", "acknowledged_by", "alert_id", "at", "kind", "message", "opened_at", "product_id", "quantity",
+                "resolved_at", "status", "store_id", "threshold"]
+    let positions = keys.map { text.range(of: "\"\($0)\":")?.lowerBound }
+    #expect(positions.allSatisfy { $0 != nil } && positions.map { $0! } == positions.map { $0! }.sorted(), "\(text)")
+    let attributes = try Answer.attributes(#"{"zeta": 1, "alpha": {"y": 2, "b": 3}}"#)
+    #expect(String(decoding: try Answer.encoder().encode(attributes), as: UTF8.self) == #"{"alpha":{"b":3,"y":2},"zeta":1}"#)
+}
