@@ -15,25 +15,38 @@ struct StoreBody: Decodable {
     }
 }
 
-struct ProductBody: Decodable {
-    var name: String
-    var attributes: [String: JSONValue]?
+/// The replenishment parameters a product and a store's override both take, each optional (a product's left out take
+/// their defaults; an override's left out are the product's).
+struct ReplenishmentFields {
+    static let keys: Set<String> = ["lead_time_days", "review_period_days", "pack_size", "service_level", "fill_rate"]
+
     var leadTimeDays: Int?
     var reviewPeriodDays: Int?
     var packSize: Int?
     var serviceLevel: Double?
+    /// A fill-rate target instead of `service_level` (both at once: 422, `CatalogRules.validateOneTarget`).
     var fillRate: Double?
 
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownFields(["name", "attributes", "lead_time_days", "review_period_days", "pack_size", "service_level", "fill_rate"])
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        name = try c.decode(String.self, forKey: AnyKey(stringValue: "name"))
-        attributes = try c.decodeIfPresent([String: JSONValue].self, forKey: AnyKey(stringValue: "attributes"))
+    init(_ c: KeyedDecodingContainer<AnyKey>) throws {
         leadTimeDays = try c.integer(AnyKey(stringValue: "lead_time_days"), as: Int.self)
         reviewPeriodDays = try c.integer(AnyKey(stringValue: "review_period_days"), as: Int.self)
         packSize = try c.integer(AnyKey(stringValue: "pack_size"), as: Int.self)
         serviceLevel = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "service_level"))
         fillRate = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "fill_rate"))
+    }
+}
+
+struct ProductBody: Decodable {
+    var name: String
+    var attributes: [String: JSONValue]?
+    var replenishment: ReplenishmentFields
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownFields(ReplenishmentFields.keys.union(["name", "attributes"]))
+        let c = try decoder.container(keyedBy: AnyKey.self)
+        name = try c.decode(String.self, forKey: AnyKey(stringValue: "name"))
+        attributes = try c.decodeIfPresent([String: JSONValue].self, forKey: AnyKey(stringValue: "attributes"))
+        replenishment = try ReplenishmentFields(c)
     }
 }
 
@@ -76,8 +89,9 @@ struct CatalogController {
         let id = try context.identifier("product_id")
         let body = try await JSONBody.decode(ProductBody.self, from: request, context: context)
         let (saved, created) = try await catalog.putProduct(id: id, CatalogService.ProductDraft(
-            name: body.name, attributesJSON: try JSONValue.attributesText(body.attributes), leadTimeDays: body.leadTimeDays,
-            reviewPeriodDays: body.reviewPeriodDays, packSize: body.packSize, serviceLevel: body.serviceLevel, fillRate: body.fillRate))
+            name: body.name, attributesJSON: try JSONValue.attributesText(body.attributes), leadTimeDays: body.replenishment.leadTimeDays,
+            reviewPeriodDays: body.replenishment.reviewPeriodDays, packSize: body.replenishment.packSize,
+            serviceLevel: body.replenishment.serviceLevel, fillRate: body.replenishment.fillRate))
         return try Answer.make(ProductAnswer(saved), status: created ? .created : .ok)
     }
 

@@ -34,9 +34,9 @@ struct IntelligenceController {
         let productID = try context.identifier("product_id")
         try caller.require(.writeStock(storeID: storeID))
         try await stock.requireCatalog(storeID: storeID, productID: productID)
-        let body = try await JSONBody.decode(OverrideBody.self, from: request, context: context)
-        let override = ReplenishmentOverride(leadTimeDays: body.leadTimeDays, reviewPeriodDays: body.reviewPeriodDays,
-                                             packSize: body.packSize, serviceLevel: body.serviceLevel, fillRate: body.fillRate)
+        let f = try await JSONBody.decode(OverrideBody.self, from: request, context: context).fields
+        let override = ReplenishmentOverride(leadTimeDays: f.leadTimeDays, reviewPeriodDays: f.reviewPeriodDays,
+                                             packSize: f.packSize, serviceLevel: f.serviceLevel, fillRate: f.fillRate)
         try await intelligence.setOverride(override, storeID: storeID, productID: productID)
         return try await ConsistencyScope.readingOwnWrite { try await settingsAnswer(storeID: storeID, productID: productID) }
     }
@@ -117,21 +117,12 @@ struct IntelligenceController {
     }
 }
 
+/// A store's override of its product's replenishment parameters.
 struct OverrideBody: Decodable {
-    var leadTimeDays: Int?
-    var reviewPeriodDays: Int?
-    var packSize: Int?
-    var serviceLevel: Double?
-    /// A fill-rate target instead of `service_level` (both at once: 422, `CatalogRules.validateOneTarget`).
-    var fillRate: Double?
+    var fields: ReplenishmentFields
 
     init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownFields(["lead_time_days", "review_period_days", "pack_size", "service_level", "fill_rate"])
-        let c = try decoder.container(keyedBy: AnyKey.self)
-        leadTimeDays = try c.integer(AnyKey(stringValue: "lead_time_days"), as: Int.self)
-        reviewPeriodDays = try c.integer(AnyKey(stringValue: "review_period_days"), as: Int.self)
-        packSize = try c.integer(AnyKey(stringValue: "pack_size"), as: Int.self)
-        serviceLevel = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "service_level"))
-        fillRate = try c.decodeIfPresent(Double.self, forKey: AnyKey(stringValue: "fill_rate"))
+        try decoder.rejectUnknownFields(ReplenishmentFields.keys)
+        fields = try ReplenishmentFields(decoder.container(keyedBy: AnyKey.self))
     }
 }
