@@ -262,6 +262,13 @@ import Glibc
         }
         #expect(try await store.archives().isEmpty)
         close(held)
+        // Released once every copy of the descriptor is closed: a process another test forks at that moment (`system`)
+        // holds a copy until it execs (the descriptor is close-on-exec), which on a loaded machine has taken a while.
+        #expect(try await eventually {
+            guard let again = try? LedgerArchiver.lockFolder(output) else { return false }
+            close(again)
+            return true
+        }, "the folder's lock is free again")
 
         // The same range recorded a second time (the other run's record): refused, nothing deleted by it.
         var stopped = LedgerArchiver(store: store, safetyWindowMillis: Self.window, batchRows: 2)
