@@ -1,5 +1,4 @@
 import BazaarDomain
-import Synchronization
 
 /// Limits failed authentications per client address: each unknown, revoked or malformed key takes a token from
 /// the address's bucket (`burst` failures, refilled at `ratePerSecond`). While the bucket is empty the address is
@@ -8,43 +7,26 @@ import Synchronization
 ///
 /// Guessing keys therefore costs the guesser time, and costs the service one hash and no database query per
 /// guess once throttled. Kept per node (a deployment of N nodes allows N x `burst` failures at most per address).
-/// The table is an LRU of `capacity` addresses, so an attacker with many addresses cannot grow it without bound.
+/// The buckets are a `TokenBucketTable` of `capacity` addresses, so an attacker with many addresses cannot grow it
+/// without bound. Only a failure counts as a use of an address's entry: asking whether it is throttled does not.
 public final class FailedAuthThrottle: Sendable {
-    public let burst: Double
-    public let ratePerSecond: Double
-    private let buckets: Mutex<LRUCache<String, TokenBucket>>
-    private let epoch = ContinuousClock.now
+    private let table: TokenBucketTable<String>
+    public var burst: Double { table.burst }
+    public var ratePerSecond: Double { table.ratePerSecond }
 
     public init(burst: Double = 20, ratePerSecond: Double = 0.5, capacity: Int = 100_000) {
-        precondition(burst >= 1 && ratePerSecond > 0)
-        self.burst = burst
-        self.ratePerSecond = ratePerSecond
-        buckets = Mutex(LRUCache(capacity: max(1, capacity)))
+        table = TokenBucketTable(ratePerSecond: ratePerSecond, burst: burst, capacity: capacity)
     }
 
-    private var now: Double {
-        let elapsed = ContinuousClock.now - epoch
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    }
-
-    /// Seconds until `address` may fail again, or nil when it is not throttled.
+    /// Seconds until `address` may fail again, or nil when it is not throttled (an address with no failures kept
+    /// is not).
     public func throttled(_ address: String) -> Int? {
-        let now = self.now
-        return buckets.withLock { table -> Int? in
-            guard var bucket = table.peek(address) else { return nil }
-            // Refill without spending: a take on a copy tells whether a token is there.
-            let decision = bucket.take(rate: ratePerSecond, burst: burst, now: now)
-            return decision.allowed ? nil : decision.retryAfterSeconds
-        }
+        guard let decision = table.peek(address) else { return nil }
+        return decision.allowed ? nil : decision.retryAfterSeconds
     }
 
-    /// Counts one failed authentication from `address`.
+    /// Counts one failed authentication from `address` (once throttled, the bucket stays empty: nothing more to take).
     public func recordFailure(_ address: String) {
-        let now = self.now
-        buckets.withLock { table in
-            var bucket = table.get(address) ?? TokenBucket(burst: burst, now: now)
-            _ = bucket.take(rate: ratePerSecond, burst: burst, now: now)
-            table.set(address, bucket)
-        }
+        _ = table.take(address)
     }
 }
