@@ -37,71 +37,142 @@ public final class InProcessStockCache: StockCache {
         var stale: (version: Int64, revision: Int64)? = nil
     }
 
-    private let shards: [Locked<LRU<StockKey, Entry>>]
+    /// One lock's worth of the cache: its entries, and a count of the times it lost what it knew of a key it does not
+    /// hold (an invalidation of an absent key, a `clear`), which a warm page read before must not fill over (`warm`).
+    struct Shard: Sendable {
+        var lru: LRU<StockKey, Entry>
+        var forgotten: UInt64 = 0
+    }
+
+    private let shards: [Locked<Shard>]
     private let maxAgeMillis: Int64?
     private let clock: WallClock
+    /// Entries the cache holds at most (the shards' capacities added up).
+    public let capacity: Int
 
     public init(capacity: Int = 1_000_000, shardCount: Int = 16, maxAgeMillis: Int64? = nil, clock: WallClock = .system) {
         let perShard = max(1, capacity / shardCount)
-        shards = (0..<shardCount).map { _ in Locked(LRU(capacity: perShard)) }
+        shards = (0..<shardCount).map { _ in Locked(Shard(lru: LRU(capacity: perShard))) }
+        self.capacity = perShard * shardCount
         self.maxAgeMillis = maxAgeMillis
         self.clock = clock
     }
 
     @inline(__always)
-    private func shard(_ key: StockKey) -> Locked<LRU<StockKey, Entry>> {
-        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
-    }
+    private func shardIndex(_ key: StockKey) -> Int { Int(UInt(bitPattern: key.hashValue) % UInt(shards.count)) }
+
+    @inline(__always)
+    private func shard(_ key: StockKey) -> Locked<Shard> { shards[shardIndex(key)] }
 
     public func get(_ key: StockKey) -> StockLevel? {
         guard let maxAgeMillis else {
-            return shard(key).withLock { lru in
-                guard let entry = lru.get(key), entry.stale == nil else { return nil }
+            return shard(key).withLock { shard in
+                guard let entry = shard.lru.get(key), entry.stale == nil else { return nil }
                 return entry.level
             }
         }
         let now = clock.nowMillis()
-        return shard(key).withLock { lru in
-            guard let entry = lru.get(key), entry.stale == nil, now - entry.storedAtMillis <= maxAgeMillis else { return nil }
+        return shard(key).withLock { shard in
+            guard let entry = shard.lru.get(key), entry.stale == nil, now - entry.storedAtMillis <= maxAgeMillis else { return nil }
             return entry.level
         }
     }
 
     /// The newest level held for the key, however old: no answer may go below it.
     public func floor(_ key: StockKey) -> StockLevel? {
-        shard(key).withLock { $0.peek(key)?.level }
+        shard(key).withLock { $0.lru.peek(key)?.level }
     }
 
     public func offer(_ key: StockKey, _ level: StockLevel) {
         let now = maxAgeMillis == nil ? 0 : clock.nowMillis()
-        shard(key).withLock { lru in
-            if let existing = lru.peek(key) {
-                if existing.level.revision > level.revision { return }
-                if let stale = existing.stale {
-                    if level.version < stale.version || level.revision < stale.revision { return }
-                } else if existing.level.revision == level.revision, maxAgeMillis == nil {
-                    return  // the same revision again confirms it is current (with an age bound: fresh again)
-                }
-            }
-            lru.set(key, Entry(level: level, storedAtMillis: now))
+        shard(key).withLock { shard in
+            guard Self.accepts(shard.lru.peek(key), level, ageBound: maxAgeMillis != nil) else { return }
+            shard.lru.set(key, Entry(level: level, storedAtMillis: now))
         }
     }
 
+    /// Invariant 4 for one key: whether `level` may replace `existing` (nil: the key is not held).
+    private static func accepts(_ existing: Entry?, _ level: StockLevel, ageBound: Bool) -> Bool {
+        guard let existing else { return true }
+        if existing.level.revision > level.revision { return false }
+        if let stale = existing.stale {
+            return level.version >= stale.version && level.revision >= stale.revision
+        }
+        // The same revision again confirms it is current (with an age bound: fresh again).
+        return existing.level.revision != level.revision || ageBound
+    }
+
     public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) {
-        shard(key).withLock { lru in
-            guard var entry = lru.peek(key) else { return }
+        shard(key).withLock { shard in
+            guard var entry = shard.lru.peek(key) else {
+                // Nothing to mark: but a warm page read before this message may hold the key's older level.
+                shard.forgotten &+= 1
+                return
+            }
             if entry.level.version >= minimumVersion, entry.level.revision >= minimumRevision { return }
             let stale = entry.stale ?? (0, 0)
             entry.stale = (max(stale.version, minimumVersion), max(stale.revision, minimumRevision))
-            lru.set(key, entry)
+            shard.lru.set(key, entry)
         }
     }
 
     public func clear() {
-        for shard in shards { shard.withLock { $0 = LRU(capacity: $0.capacity) } }
+        for shard in shards {
+            shard.withLock { shard in
+                shard.lru = LRU(capacity: shard.lru.capacity)
+                shard.forgotten &+= 1
+            }
+        }
     }
 
-    public var count: Int { shards.reduce(0) { $0 + $1.withLock { $0.count } } }
+    public var count: Int { shards.reduce(0) { $0 + $1.withLock { $0.lru.count } } }
+
+    // MARK: Warming
+
+    /// Taken just before a warm page is read from storage: what the cache knew then, for `warm` to check against.
+    public struct WarmTicket: Sendable {
+        let forgotten: [UInt64]
+        let takenAtMillis: Int64
+    }
+
+    public func warmTicket() -> WarmTicket {
+        WarmTicket(forgotten: shards.map { $0.withLock { $0.forgotten } }, takenAtMillis: clock.nowMillis())
+    }
+
+    /// Fills the cache with levels read from storage after `ticket` was taken, without ever going back in version:
+    /// each row goes in by the rules of `offer` (invariant 4: a newer revision or a stale mark already held wins),
+    /// and, because a row may be older than what the cache has known and since forgotten, also only
+    ///  - into a shard with room: a warm never evicts (an eviction would forget a write's newer level, which the
+    ///    next row of the same page could then be older than), and never displaces what reads put in;
+    ///  - into a shard that has forgotten nothing since the ticket (an invalidation of a key it did not hold, from
+    ///    another node's write the page may predate, or a `clear`): that shard's rows of the page are dropped.
+    /// With an age bound, entries count as stored when the ticket was taken (the page is at least that old).
+    /// Returns how many rows went in.
+    @discardableResult
+    public func warm(_ rows: [StockRow], ticket: WarmTicket) -> Int {
+        var byShard = [[StockRow]](repeating: [], count: shards.count)
+        for row in rows { byShard[shardIndex(StockKey(storeID: row.storeID, productID: row.productID))].append(row) }
+        var inserted = 0
+        for (index, rows) in byShard.enumerated() where !rows.isEmpty {
+            inserted += shards[index].withLock { shard in
+                guard shard.forgotten == ticket.forgotten[index] else { return 0 }
+                var inserted = 0
+                for row in rows {
+                    let key = StockKey(storeID: row.storeID, productID: row.productID)
+                    let existing = shard.lru.peek(key)
+                    if existing == nil, shard.lru.count >= shard.lru.capacity { continue }
+                    guard Self.accepts(existing, row.level, ageBound: maxAgeMillis != nil) else { continue }
+                    shard.lru.set(key, Entry(level: row.level, storedAtMillis: ticket.takenAtMillis))
+                    inserted += 1
+                }
+                return inserted
+            }
+        }
+        return inserted
+    }
+
+    /// Whether every shard is full: a warm can put nothing more in.
+    public var isFull: Bool { shards.allSatisfy { $0.withLock { $0.lru.count >= $0.lru.capacity } } }
 }
 
 /// A fixed-capacity least-recently-used map on index-linked arrays (no per-entry allocation).
