@@ -50,6 +50,7 @@ extension BazaarConfiguration {
             throw ConfigurationError("log.level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")
         }
         guard cacheCapacity == 0 || cacheCapacity >= 16 else { throw ConfigurationError("cache.capacity must be 0 (no cache) or at least 16") }
+        if let cacheWarmLimit, cacheWarmLimit < 0 { throw ConfigurationError("cache.warm_limit must be 0 (no warming) or more (got \(cacheWarmLimit))") }
         guard !redisKeyPrefix.isEmpty, redisKeyPrefix.utf8.count <= 64, !redisKeyPrefix.contains(where: { $0.isWhitespace }) else {
             throw ConfigurationError("redis.key_prefix must be 1-64 characters without spaces")
         }

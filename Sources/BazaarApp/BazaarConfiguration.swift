@@ -89,6 +89,10 @@ public struct BazaarConfiguration: Sendable {
     public var rateLimitBurst = 2000.0
     /// `cache.capacity` / `BAZAAR_CACHE_CAPACITY`: stock levels held in the in-process cache; 0 turns the cache off.
     public var cacheCapacity = 1_000_000
+    /// `cache.warm_limit` / `BAZAAR_CACHE_WARM_LIMIT`: stock levels read into the in-process cache in the background
+    /// after start (`CacheWarmer`); nil: up to `cache.capacity`; 0 turns warming off. Not with Redis or Kafka, whose
+    /// caches answer a level only for `cache.near_max_age_ms`.
+    public var cacheWarmLimit: Int?
     /// `cache.near_max_age_ms` / `BAZAAR_CACHE_NEAR_MAX_AGE_MS`: with Redis, how long a level in a node's near cache
     /// answers reads without asking Redis (it is refreshed sooner by the coherence messages of every write).
     public var cacheNearMaxAgeMillis = 5000
@@ -160,6 +164,7 @@ public struct BazaarConfiguration: Sendable {
         httpAddressRateLimitBurst = reader.double(forKey: "http.address_rate_limit_burst", default: httpAddressRateLimitBurst)
         rateLimitBurst = reader.double(forKey: "rate_limit.burst", default: rateLimitBurst)
         cacheCapacity = reader.int(forKey: "cache.capacity", default: cacheCapacity)
+        cacheWarmLimit = reader.int(forKey: "cache.warm_limit")
         cacheNearMaxAgeMillis = reader.int(forKey: "cache.near_max_age_ms", default: cacheNearMaxAgeMillis)
         intelligenceRecomputeSeconds = reader.double(forKey: "intelligence.recompute_seconds", default: intelligenceRecomputeSeconds)
         intelligencePassIntervalSeconds = reader.double(forKey: "intelligence.pass_interval_seconds", default: intelligencePassIntervalSeconds)

@@ -43,6 +43,18 @@ extension BazaarSystem {
                                    maxAgeMillis: configuration.kafkaBrokers == nil ? nil : Int64(configuration.cacheNearMaxAgeMillis))
     }
 
+    /// The warmer of the in-process cache (`cache.warm_limit`), when it is the cache that answers: not with Redis or
+    /// Kafka, where a cached level answers only for `cache.near_max_age_ms` (a warm would be gone in seconds, and with
+    /// Redis it would publish a coherence message per level to every node); not without a cache, nor with a limit of 0.
+    static func makeCacheWarmer(_ configuration: BazaarConfiguration, store: any StockStore, cache: any StockCache,
+                                logger: Logger) -> CacheWarmer? {
+        guard let cache = cache as? InProcessStockCache, configuration.kafkaBrokers == nil, configuration.redisURL == nil,
+              let source = store as? any LevelScanStore else { return nil }
+        let limit = configuration.cacheWarmLimit ?? cache.capacity
+        guard limit > 0 else { return nil }
+        return CacheWarmer(source: source, cache: cache, limit: limit, logger: logger)
+    }
+
     /// Per-key request limits: shared by every node through Redis (behind the cache's circuit breaker), else per node.
     static func makeRateLimiter(_ configuration: BazaarConfiguration, redis: RedisParts?) -> any RateLimiter {
         if let redis {

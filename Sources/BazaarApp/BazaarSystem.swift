@@ -43,6 +43,8 @@ public struct BazaarSystem: Sendable {
     /// coherence (stop before it).
     let kafkaProducerServices: [any Service]
     let kafkaConsumerServices: [any Service]
+    /// Fills the in-process cache from storage after start (`cache.warm_limit`); nil when there is nothing to warm.
+    public let cacheWarmer: CacheWarmer?
 
     /// Opens storage (migrating it), bootstraps the admin key and wires the node: storage, cache, services, Kafka,
     /// health checks, router. Each part is made by one builder below, in the order the parts depend on each other.
@@ -93,7 +95,8 @@ public struct BazaarSystem: Sendable {
                 retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000)),
                 timeout: .milliseconds(Int64(configuration.webhookTimeoutSeconds * 1000))),
             redisServices: redis.map { [RedisCoherence(configuration: $0.client.configuration, cache: $0.cache, logger: logger)] } ?? [],
-            kafkaProducerServices: kafka?.producerServices ?? [], kafkaConsumerServices: kafka?.consumerServices ?? [])
+            kafkaProducerServices: kafka?.producerServices ?? [], kafkaConsumerServices: kafka?.consumerServices ?? [],
+            cacheWarmer: makeCacheWarmer(configuration, store: store, cache: cache, logger: logger))
     }
 
     static func openStore(_ configuration: BazaarConfiguration, clock: WallClock) async throws -> any StockStore {
@@ -134,7 +137,7 @@ public struct BazaarSystem: Sendable {
     /// 2. the replica monitor and Redis coherence, which reads rely on;
     /// 3. the Kafka producer, which the relay publishes through (it flushes once the relay has stopped);
     /// 4. the background work on storage: maintenance, reservation expiry, the intelligence consumer and pass, the
-    ///    webhook dispatcher;
+    ///    webhook dispatcher, the cache warmer (it stops mid-warm);
     /// 5. the Kafka consumers (command ingestion writes; cache coherence feeds the cache);
     /// 6. the outbox relay, early in a shutdown: it drains what it can within its budget while the producer still runs;
     /// 7. the live feed, first: open streams end before the server stops.
@@ -145,6 +148,7 @@ public struct BazaarSystem: Sendable {
             + redisServices
             + kafkaProducerServices
             + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, intelligencePass, webhookDispatcher]
+            + (cacheWarmer.map { [$0] } ?? [])
             + kafkaConsumerServices
             + [relay, live]
     }

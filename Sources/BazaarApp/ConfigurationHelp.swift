@@ -52,6 +52,8 @@ extension BazaarConfiguration {
         Setting(key: "rate_limit.rate", option: "--rate-limit-rate", meaning: "requests a second per API key (default 1000)"),
         Setting(key: "rate_limit.burst", option: "--rate-limit-burst", meaning: "burst size per API key (default 2000)"),
         Setting(key: "cache.capacity", option: nil, meaning: "stock levels in the in-process cache; 0 turns it off (default 1000000)"),
+        Setting(key: "cache.warm_limit", option: nil,
+                meaning: "stock levels read into the in-process cache in the background after start; 0 turns warming off; not with Redis or Kafka (default: cache.capacity)"),
         Setting(key: "intelligence.recompute_seconds", option: nil, meaning: "age after which thresholds are recomputed (default 3600)"),
         Setting(key: "intelligence.pass_interval_seconds", option: nil, meaning: "pause between two walks of the recompute pass over the stores (default 60)"),
         Setting(key: "intelligence.default_fill_rate", option: nil,
