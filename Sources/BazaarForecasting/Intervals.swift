@@ -232,6 +232,8 @@ public struct CountDistribution: Sendable, Equatable {
         let skewness = size.map { (2 - q) / ($0 * (1 - q)).squareRoot() } ?? 1 / sd
         let z = Intervals.normalQuantile(p)
         let value = mean + sd * (z + (z * z - 1) * skewness / 6) - 0.5
+        // At p = 1 the normal quantile's tail formula is inf / inf: the top of the range, not a trap.
+        guard !value.isNaN else { return p >= 0.5 ? 9_000_000_000_000_000 : 0 }
         return max(0, Int(min(value.rounded(.up), 9e15)))
     }
 }

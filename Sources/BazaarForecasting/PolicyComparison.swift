@@ -47,6 +47,8 @@ public struct PolicyComparison: Sendable {
         var historyMean: Double
         /// Demand totals over lead time + review period in the last year of history (nil when too short).
         var protection: EmpiricalSpanDemand?
+        /// The history the service would read its spans from: the last `EmpiricalSpanDemand.yearOfPeriods`.
+        var lastYear: [Double] { Array(history.suffix(EmpiricalSpanDemand.yearOfPeriods)) }
     }
 
     public let parameters: ReplenishmentParameters
@@ -76,9 +78,22 @@ public struct PolicyComparison: Sendable {
         }
     }
 
-    /// Bazaar's policy at a cycle service level: reorder point and order-up-to level are that quantile of demand
-    /// over the lead time and over lead time + review period (`Thresholds`); each series starts at its
-    /// order-up-to level.
+    /// What the service computes at a cycle service level (`Thresholds.forService`, `periodicReview`): the
+    /// service-level quantile of demand over lead time + review period read off the last year's spans, as base stock
+    /// for frequent demand and (s, S) for intermittent demand. Each series starts at its order-up-to level.
+    public func servicePolicy(serviceLevel: Double) -> Point {
+        var p = parameters
+        p.serviceLevel = serviceLevel
+        p.fillRate = nil
+        return replay(setting: serviceLevel) { item in
+            let t = Thresholds.forService(history: item.lastYear, rate: item.rate, dispersion: item.dispersion, parameters: p)
+            return (t.reorderPoint, t.orderUpTo)
+        }
+    }
+
+    /// The service's earlier rule, kept for comparison: reorder point and order-up-to level are the service-level
+    /// quantiles of the count distribution over the lead time and over lead time + review period
+    /// (`Thresholds.init`); each series starts at its order-up-to level.
     public func forecastPolicy(serviceLevel: Double) -> Point {
         var p = parameters
         p.serviceLevel = serviceLevel
@@ -167,6 +182,7 @@ public struct PolicyComparison: Sendable {
         }
     }
 
+    public func serviceCurve(_ levels: [Double] = serviceLevels) -> [Point] { levels.map { servicePolicy(serviceLevel: $0) } }
     public func forecastCurve(_ levels: [Double] = serviceLevels) -> [Point] { levels.map { forecastPolicy(serviceLevel: $0) } }
     public func periodicForecastCurve(_ levels: [Double] = serviceLevels) -> [Point] {
         levels.map { periodicForecastPolicy(serviceLevel: $0) }

@@ -9,23 +9,25 @@ struct SimulateCommand: AsyncParsableCommand {
         commandName: "simulate",
         abstract: "Replay held-out demand through the replenishment policy, next to a static min/max policy.",
         discussion: """
-            For every series the last --horizon periods are held out. Bazaar's policy sets its reorder point and
-            order-up-to level from the forecast of the training periods (service-level quantiles of lead-time and
-            lead-time + review demand). The static policy is the common ERP rule: min = 1.5 x average lead-time
-            demand of the training periods, max = min + average demand over a review period. Both start full, review
-            every --review-period periods, receive orders --lead-time periods later and lose unmet demand.
+            For every series the last --horizon periods are held out. "Bazaar (service)" is what the service computes
+            for a cycle service level: the service-level quantile of demand over lead time + review period, read off
+            the demand totals of every such span of the last year of training periods (the count distribution with
+            the forecast rate for a history under about two months), as base stock for items that sell in most
+            periods and as (s, S) with S = s + a review period's forecast demand for intermittent ones. The static
+            policy is the common ERP rule: min = 1.5 x average lead-time demand of the training periods, max = min +
+            average demand over a review period. All start full, review every --review-period periods, receive orders
+            --lead-time periods later and lose unmet demand.
 
             One setting of each policy is one point on its trade-off between stock and service, so the command also
             sweeps each policy's knob (Bazaar's service level, the static rule's multiplier) and prints the average
-            inventory each needs to reach fill rates of 90%, 95% and 98%, interpolated on its curve. "Bazaar,
-            periodic" is the same forecast with the reorder point covering lead time + review period, as a store
-            that only orders at its reviews needs; "periodic, fill" the same with a fill-rate target (share of demand
-            served, --fill-rate) instead of a cycle service level. "Bazaar, fill-rate target" is what the service
-            computes for a product with fill_rate set (a base-stock level whose expected shortage per cycle over
-            the history's lead time + review spans fits the target); the command also prints the fill rate each
-            target of 80-98% achieved. "Bazaar, periodic, history" reads the reorder point
-            off the history: the service-level quantile of the demand totals of every lead time + review span of the
-            last year; "base stock, history" orders at every review up to that quantile. --frontier also prints the curves as CSV; --csv PATH writes them to a file.
+            inventory each needs to reach fill rates of 90%, 95% and 98%, interpolated on its curve. Variants, for
+            comparison: "lead-time thresholds" (the service's earlier rule: count-distribution quantiles of
+            lead-time and lead-time + review demand), "periodic, fitted" (reorder point over lead time + review from
+            the count distribution), "periodic, fill" (the same with a fill-rate target, --fill-rate), "fill-rate
+            target" (what the service computes for a product with fill_rate set; the command also prints the fill
+            rate each target of 80-98% achieved), "periodic, history" ((s, S) on the history's spans for every item)
+            and "base stock, history" (base stock on them for every item). --frontier also prints the curves as
+            CSV; --csv PATH writes them to a file.
             """)
     @OptionGroup var data: ForecastInput
     @Option(help: "Periods from order to receipt.") var leadTime = 2
@@ -49,8 +51,8 @@ struct SimulateCommand: AsyncParsableCommand {
             season: data.season, parameters: parameters)
         print("Simulation: \(series.count) series, \(data.horizon) held-out periods, lead time \(leadTime), review every \(reviewPeriod), service level \(serviceLevel), fill-rate target \(fillRate)")
         printSettings(comparison)
-        let curves = [("Bazaar (forecast)", comparison.forecastCurve()), ("Bazaar, periodic", comparison.periodicForecastCurve()),
-                      ("periodic, fill", comparison.periodicFillRateCurve()),
+        let curves = [("Bazaar (service)", comparison.serviceCurve()), ("lead-time thresholds", comparison.forecastCurve()),
+                      ("periodic, fitted", comparison.periodicForecastCurve()), ("periodic, fill", comparison.periodicFillRateCurve()),
                       ("fill-rate target", comparison.fillRateTargetCurve()), ("periodic, history", comparison.periodicHistoryCurve()),
                       ("base stock, history", comparison.baseStockHistoryCurve()),
                       ("static min/max", comparison.staticCurve())]
@@ -69,8 +71,9 @@ struct SimulateCommand: AsyncParsableCommand {
     /// One line per policy at the settings given: fill rate, stock-out periods, average inventory, orders.
     func printSettings(_ comparison: PolicyComparison) {
         print("policy                        fill rate   stock-out periods   avg inventory   orders")
-        let single = [("Bazaar (forecast)", comparison.forecastPolicy(serviceLevel: serviceLevel)),
-                      ("Bazaar, periodic", comparison.periodicForecastPolicy(serviceLevel: serviceLevel)),
+        let single = [("Bazaar (service)", comparison.servicePolicy(serviceLevel: serviceLevel)),
+                      ("Bazaar, lead-time thresholds", comparison.forecastPolicy(serviceLevel: serviceLevel)),
+                      ("Bazaar, periodic, fitted", comparison.periodicForecastPolicy(serviceLevel: serviceLevel)),
                       ("Bazaar, periodic, fill", comparison.periodicFillRatePolicy(fillRate: fillRate)),
                       ("Bazaar, fill-rate target", comparison.fillRateTargetPolicy(fillRate: fillRate)),
                       ("Bazaar, periodic, history", comparison.periodicHistoryPolicy(serviceLevel: serviceLevel)),
@@ -90,7 +93,8 @@ struct SimulateCommand: AsyncParsableCommand {
     static func printInventoryForFillRates(_ curves: [(String, [PolicyComparison.Point])]) {
         print("\nAverage inventory needed for a fill rate (each policy swept over its knob, interpolated; - = not reached):")
         var header = "fill rate   " + curves.map { $0.0.padding(toLength: 22, withPad: " ", startingAt: 0) }.joined()
-            + ["Bazaar/static", "periodic/static", "fill/static", "target/static", "history/static", "base/static"].map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined()
+            + ["service/static", "lead/static", "fitted/static", "fill/static", "target/static", "history/static", "base/static"]
+            .map { $0.padding(toLength: 19, withPad: " ", startingAt: 0) }.joined()
         while header.hasSuffix(" ") { header.removeLast() }
         print(header)
         for target in [0.90, 0.95, 0.98] {

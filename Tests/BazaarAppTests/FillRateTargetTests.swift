@@ -112,10 +112,13 @@ struct FillRateTargetTests {
             #expect(forecast.string("target") == "fill_rate", "\(forecast.body)")
             let orderUpTo = try #require(forecast.json["order_up_to"] as? Double, "\(forecast.body)")
             #expect(orderUpTo > 300, "last year's peak is in the spans: \(orderUpTo)")
-            // The same history with the cycle service level: the count distribution of the last 180 days.
-            _ = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"service_level": 0.98}"#)
-            let cycle = try #require(try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=1").json["order_up_to"] as? Double)
-            #expect(cycle < 60, "\(cycle)")
+            // A cycle service level reads the same year of spans (`Thresholds.periodicReview`): the peak sets its
+            // level too. (The earlier lead-time rule read the count distribution of 180 days: under 60.)
+            let put = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"service_level": 0.98}"#)
+            #expect(put.status == 200, "\(put.body)")
+            let cycle = try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=1")
+            #expect(cycle.string("target") == "service_level", "\(cycle.body)")
+            #expect(try #require(cycle.json["order_up_to"] as? Double) > 300, "\(cycle.body)")
         }
         try await system.store.close()
     }

@@ -20,10 +20,10 @@ extension IntelligenceService {
         let key = StockKey(storeID: movement.storeID, productID: movement.productID)
         if eventKinds.contains(.demandAnomaly) {
             // Demand has shifted: recompute the thresholds on the next movement.
-            cache.withLock { _ = $0.removeValue(forKey: key) }
             var stale = t
             stale.computedAtMillis = 0
             try await store.saveThresholds(stale, storeID: movement.storeID, productID: movement.productID)
+            cache.withLock { $0.invalidate(key) }  // after the write: see `ThresholdCache`
         }
         let now = clock.nowMillis()
         if let known = self.activeKinds.withLock({ $0[key] }), now - known.atMillis < Self.activeKindsTTLMillis,

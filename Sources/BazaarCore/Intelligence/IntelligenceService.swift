@@ -7,10 +7,10 @@ import Foundation
 /// replenishment and transfer suggestions.
 public final class IntelligenceService: Sendable {
     public static let historyDays: Int64 = 180
-    /// Days of demand a fill-rate target's spans are read from (`Thresholds.fromHistoryQuantiles`): a year, so that
-    /// every season is among them, the previous peak included; the forecast keeps its `historyDays`. Measured on
-    /// the shipped data, whose held-out weeks are the pre-Christmas peak: spans of the last 180 periods served
-    /// 86/91/93% for targets of 90/95/98%, spans of a year 94/96/97% (BENCHMARKS.md).
+    /// Days of demand the thresholds' spans are read from (`Thresholds.forService`): a year, so that every season
+    /// is among them, the previous peak included; the forecast keeps its `historyDays`. Measured on the shipped
+    /// data, whose held-out weeks are the pre-Christmas peak: for fill-rate targets of 90/95/98%, spans of the last
+    /// 180 periods served 86/91/93%, spans of a year 94/96/97% (BENCHMARKS.md).
     public static let spanHistoryDays = Int64(EmpiricalSpanDemand.yearOfPeriods)
     /// Daily data has a weekly rhythm.
     public static let season = 7
@@ -25,7 +25,7 @@ public final class IntelligenceService: Sendable {
     /// Thresholds older than this are recomputed by the pass (the schedule); a demand anomaly marks them stale at once.
     let recomputeAfterMillis: Int64
     let forecaster = TieredForecaster(season: season)
-    let cache = Locked<[StockKey: (thresholds: StockThresholds, atMillis: Int64)]>([:])
+    let cache = Locked(ThresholdCache())
     /// Active alert kinds per store x product as last read or written here. Most movements change no alert, so
     /// this spares a database read per movement; entries expire so changes made elsewhere are picked up.
     let activeKinds = Locked<[StockKey: (kinds: Set<AlertKind>, atMillis: Int64)]>([:])
@@ -49,8 +49,8 @@ public final class IntelligenceService: Sendable {
         public var history: [Double]
         public var censoredDays: Int
         public var product: Product?
-        /// The same over `spanHistoryDays`, read only when a fill-rate target is in force (nil otherwise).
-        public var spanHistory: [Double]?
+        /// The same over `spanHistoryDays`: what the thresholds' spans are read from.
+        public var spanHistory: [Double]
     }
 
     /// Units sold per day over the last `windowDays` complete days, stock-out days left out, from one store x
@@ -62,28 +62,26 @@ public final class IntelligenceService: Sendable {
         return (zip(sold, censored).filter { !$0.1 }.map(\.0), censored.filter { $0 }.count)
     }
 
-    /// Units sold per day over the last `historyDays` complete days, stock-out days left out (and over
-    /// `spanHistoryDays` when the item has a fill-rate target).
+    /// Units sold per day over the last `historyDays` complete days, and over `spanHistoryDays`, stock-out days
+    /// left out.
     public func demand(storeID: String, productID: String) async throws -> DemandSummary {
         let today = RFC3339.epochDay(millis: clock.nowMillis())
         let product = try await effectiveProduct(storeID: storeID, productID: productID)
-        let spans = product?.fillRate != nil
-        let days = try await demandStore.demandDays(storeID: storeID, productID: productID,
-                                                    sinceDay: today - (spans ? Self.spanHistoryDays : Self.historyDays))
+        let days = try await demandStore.demandDays(storeID: storeID, productID: productID, sinceDay: today - Self.spanHistoryDays)
         let (history, censored) = Self.history(days, today: today)
         return DemandSummary(history: history, censoredDays: censored, product: product,
-                             spanHistory: spans ? Self.history(days, today: today, windowDays: Self.spanHistoryDays).history : nil)
+                             spanHistory: Self.history(days, today: today, windowDays: Self.spanHistoryDays).history)
     }
 
     /// Thresholds from a demand history: the one forecast of this store x product (what `Thresholds.from` does),
     /// kept whole so that `GET .../forecast` answers its model and interval from the stored row instead of fitting
     /// again. `forcing` the fast tier never fits a model.
-    /// `spanHistory`: the longer history a fill-rate target's spans are read from (`spanHistoryDays`).
+    /// `spanHistory`: the longer history the thresholds' spans are read from (`spanHistoryDays`; `history` if nil).
     func compute(history: [Double], censoredDays: Int, parameters: ReplenishmentParameters, nowMillis: Int64,
                  forcing: TieredForecaster.Tier? = nil, spanHistory: [Double]? = nil) -> (thresholds: StockThresholds, tier: TieredForecaster.Tier) {
         let fit = history.isEmpty ? nil : forecaster.forecast(history, horizon: 1, forcing: forcing)
         let dispersion = Thresholds.dispersion(history)
-        let computed = Self.sized(history: spanHistory ?? history, rate: fit?.forecast.point[0] ?? 0, dispersion: dispersion,
+        let computed = Thresholds.forService(history: spanHistory ?? history, rate: fit?.forecast.point[0] ?? 0, dispersion: dispersion,
                                   parameters: parameters)
         let anomalyAbove = history.count < 14
             ? Double.greatestFiniteMagnitude
@@ -95,19 +93,6 @@ public final class IntelligenceService: Sendable {
             dailyLow: fit.map { max(0, $0.forecast.lower[0]) } ?? 0, dailyHigh: fit?.forecast.upper[0] ?? 0,
             target: Self.target(parameters))
         return (thresholds, fit?.tier ?? .fast)
-    }
-
-    /// The reorder point and order-up-to level for a target. A cycle service level: the count distribution's
-    /// quantiles over lead time and lead time + review (`Thresholds.init`, as before targets existed). A fill rate:
-    /// the base-stock level whose expected shortage per review cycle over the history's lead time + review spans
-    /// is within the target's budget (`Thresholds.fromHistoryQuantiles`, `FillRateSizing`; the count distribution
-    /// for a history under about two months). The history's spans, not the fitted distribution: replayed on the
-    /// shipped data's held-out weeks, that rule achieved 93.8/95.7/97.0% for targets of 90/95/98% (BENCHMARKS.md),
-    /// the fitted-distribution rules 80-92% or 100% whatever the target.
-    static func sized(history: [Double], rate: Double, dispersion: Double, parameters: ReplenishmentParameters) -> Thresholds {
-        parameters.fillRate == nil
-            ? Thresholds(rate: rate, dispersion: dispersion, parameters: parameters)
-            : Thresholds.fromHistoryQuantiles(history: history, rate: rate, parameters: parameters)
     }
 
     static func target(_ p: ReplenishmentParameters) -> ReplenishmentTarget {
@@ -122,10 +107,11 @@ public final class IntelligenceService: Sendable {
     public func thresholds(storeID: String, productID: String, refresh: Bool = false) async throws -> StockThresholds {
         let key = StockKey(storeID: storeID, productID: productID)
         let now = clock.nowMillis()
+        let (cached, ticket) = cache.withLock { ($0[key], $0.ticket) }
         if !refresh {
-            if let cached = cache.withLock({ $0[key] }), now - cached.atMillis < Self.cacheTTLMillis { return cached.thresholds }
+            if let cached, now - cached.atMillis < Self.cacheTTLMillis { return cached.thresholds }
             if let stored = try await store.thresholds(storeID: storeID, productID: productID) {
-                remember(key, stored, at: now)
+                remember(key, stored, ticket: ticket, at: now)
                 return stored
             }
         }
@@ -136,7 +122,7 @@ public final class IntelligenceService: Sendable {
             thresholds.computedAtMillis = now - recomputeAfterMillis  // provisional: due for the pass
         }
         try await store.saveThresholds(thresholds, storeID: storeID, productID: productID)
-        remember(key, thresholds, at: now)
+        remember(key, thresholds, ticket: ticket, at: now)
         return thresholds
     }
 
@@ -176,11 +162,9 @@ public final class IntelligenceService: Sendable {
         var result = StoreRecompute(items: candidates.count)
         guard !due.isEmpty else { return result }
         let today = RFC3339.epochDay(millis: now)
-        // Most of the store: read its rows whole (one range); a few items: only theirs. A year when a due item has a
-        // fill-rate target (its spans), else the forecast's window.
-        let window = due.contains { $0.fillRate != nil } ? Self.spanHistoryDays : Self.historyDays
+        // Most of the store: read its rows whole (one range); a few items: only theirs. A year: the thresholds' spans.
         let rows = try await demandStore.demandDays(storeID: storeID, productIDs: due.count * 2 > candidates.count ? nil : due.map(\.productID),
-                                                    sinceDay: today - window)
+                                                    sinceDay: today - Self.spanHistoryDays)
         var byProduct: [String: [DemandDay]] = [:]
         for row in rows { byProduct[row.productID, default: []].append(row) }
         var computed: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)] = []
@@ -192,8 +176,7 @@ public final class IntelligenceService: Sendable {
                 leadTime: item.leadTimeDays ?? Product.defaultLeadTimeDays, reviewPeriod: item.reviewPeriodDays ?? Product.defaultReviewPeriodDays,
                 packSize: item.packSize ?? Product.defaultPackSize, serviceLevel: item.serviceLevel ?? Product.defaultServiceLevel,
                 fillRate: item.fillRate)
-            let spans = item.fillRate == nil ? nil
-                : Self.history(byProduct[item.productID] ?? [], today: today, windowDays: Self.spanHistoryDays).history
+            let spans = Self.history(byProduct[item.productID] ?? [], today: today, windowDays: Self.spanHistoryDays).history
             let (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: parameters, nowMillis: now, spanHistory: spans)
             if tier == .automatic { result.automatic += 1 }
             computed.append((item.productID, thresholds, item.computedAtMillis))
@@ -201,7 +184,7 @@ public final class IntelligenceService: Sendable {
         guard !computed.isEmpty else { return result }
         // Thresholds written since the candidates were read (an alert's first evaluation, an override) are kept.
         let written = try await demandStore.saveThresholds(computed, storeID: storeID)
-        for (productID, _, _) in computed { cache.withLock { _ = $0.removeValue(forKey: StockKey(storeID: storeID, productID: productID)) } }
+        cache.withLock { cache in for (productID, _, _) in computed { cache.invalidate(StockKey(storeID: storeID, productID: productID)) } }
         result.evaluated = written
         IntelligenceMetrics.pairsEvaluated(written)
         return result
@@ -239,8 +222,7 @@ public final class IntelligenceService: Sendable {
     }
 
     /// Saves a store's overrides and re-derives the stored thresholds for the new parameters from the stored
-    /// forecast (its rate and dispersion): quantiles only, no fit (a fill-rate target also reads the item's daily
-    /// demand rows, for its spans). Rows without a stored dispersion (written by an earlier version) stay marked
+    /// forecast (its rate and dispersion) and the item's daily demand rows (its spans): quantiles only, no fit. Rows without a stored dispersion (written by an earlier version) stay marked
     /// stale, and the engine recomputes them at the item's next movement.
     public func setOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws {
         guard let product = try await store.product(id: productID) else { throw DomainError.unknownProduct(productID) }
@@ -251,19 +233,20 @@ public final class IntelligenceService: Sendable {
         try CatalogRules.validateFillRate(effective.fillRate)
         let key = StockKey(storeID: storeID, productID: productID)
         try await store.saveReplenishmentOverride(override, storeID: storeID, productID: productID)
-        cache.withLock { _ = $0.removeValue(forKey: key) }
+        cache.withLock { $0.invalidate(key) }
         guard var stored = try await store.thresholds(storeID: storeID, productID: productID), let dispersion = stored.dispersion,
             let product = try await effectiveProduct(storeID: storeID, productID: productID)
         else { return }
         let parameters = Self.parameters(product)
-        let history = parameters.fillRate == nil ? [] : try await demand(storeID: storeID, productID: productID).spanHistory ?? []
-        let derived = Self.sized(history: history, rate: stored.dailyRate, dispersion: dispersion, parameters: parameters)
+        let history = try await demand(storeID: storeID, productID: productID).spanHistory
+        let derived = Thresholds.forService(history: history, rate: stored.dailyRate, dispersion: dispersion, parameters: parameters)
         stored.reorderPoint = derived.reorderPoint
         stored.orderUpTo = derived.orderUpTo
         stored.leadTimeDays = parameters.leadTime
         stored.target = Self.target(parameters)
         try await store.saveThresholds(stored, storeID: storeID, productID: productID)
-        remember(key, stored)
+        let now = clock.nowMillis()
+        cache.withLock { $0.replace(key, (stored, now)) }
     }
 
     /// The replenishment parameters in force for one store x product (the product's, with the store's overrides
@@ -280,12 +263,10 @@ public final class IntelligenceService: Sendable {
             fillRate: product?.fillRate)
     }
 
-    func remember(_ key: StockKey, _ thresholds: StockThresholds, at millis: Int64? = nil) {
+    /// Caches what a read or computation that began at `ticket` found, unless the key was invalidated since.
+    func remember(_ key: StockKey, _ thresholds: StockThresholds, ticket: UInt64, at millis: Int64? = nil) {
         let at = millis ?? clock.nowMillis()
-        cache.withLock { cache in
-            if cache.count > 200_000 { cache.removeAll() }
-            cache[key] = (thresholds, at)
-        }
+        cache.withLock { $0.install(key, (thresholds, at), ticket: ticket) }
     }
 
     /// What the engine last computed for one store x product (thresholds and the forecast behind them), or nil when

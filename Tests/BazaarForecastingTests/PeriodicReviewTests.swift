@@ -1,0 +1,66 @@
+import Testing
+
+@testable import BazaarForecasting
+
+/// The service's thresholds for a cycle service level (`Thresholds.periodicReview`), worked by hand.
+@Suite("The service's periodic-review thresholds")
+struct PeriodicReviewTests {
+    /// A year of a customer who buys 60 every sixth day: lumpy, so (s, S). Every 6-day span (lead 2 + review 4)
+    /// holds exactly one order, so s = 60 at any service level, and S = s + 4 days at the rate of 10.
+    @Test func intermittentDemandGetsAnOrderUpToAboveTheReorderPoint() {
+        let y = (0..<365).map { $0 % 6 == 5 ? 60.0 : 0 }
+        let t = Thresholds.periodicReview(history: y, rate: 10, dispersion: 5, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 4))
+        #expect(t.reorderPoint == 60 && t.orderUpTo == 100, "\(t)")
+        #expect(t.safetyStock == 40, "reorder point minus lead-time demand")
+        #expect(t.orderQuantity(onHand: 61, onOrder: 0, packSize: 1) == 0, "above s: a slow mover is not topped up")
+        #expect(t.orderQuantity(onHand: 60, onOrder: 0, packSize: 1) == 40)
+    }
+
+    /// Smooth demand, 8 to 12 a day in a repeating pattern: base stock. S is the 95% quantile of the 7-day (lead 3 +
+    /// review 4) totals; every review below S orders up to it.
+    @Test func frequentDemandGetsBaseStock() {
+        let pattern: [Double] = [8, 9, 10, 11, 12, 10, 10]
+        let y = (0..<365).map { pattern[$0 % 7] + ($0 % 29 == 0 ? 6 : 0) }
+        let t = Thresholds.periodicReview(history: y, rate: 10, dispersion: 1, parameters: ReplenishmentParameters(leadTime: 3, reviewPeriod: 4))
+        let spans = EmpiricalSpanDemand(history: y, span: 7)!
+        #expect(t.orderUpTo == spans.quantile(0.95) && t.orderUpTo == 76, "a week is 70, plus the extra 6 of one day in 29 in about a quarter of weeks")
+        #expect(t.reorderPoint == t.orderUpTo - 1)
+        #expect(t.orderQuantity(onHand: 75, onOrder: 0, packSize: 1) == 1, "any sale since the last review is replaced")
+    }
+
+    /// Under about two months of history: the count distribution over lead time + review with the forecast rate.
+    @Test func aShortHistoryUsesTheCountDistribution() {
+        let y = Array(repeating: 3.0, count: 30)
+        let p = ReplenishmentParameters(leadTime: 3, reviewPeriod: 7, serviceLevel: 0.9)
+        let t = Thresholds.periodicReview(history: y, rate: 3, dispersion: 1, parameters: p)
+        let protection = Intervals.countQuantile(mean: 30, dispersion: 1, p: 0.9)
+        #expect(t.orderUpTo == protection && t.reorderPoint == protection - 1, "sells every day: base stock on Poisson(30)")
+        // No sale yet: nothing to protect, and nothing ordered until there is.
+        let none = Thresholds.periodicReview(history: [], rate: 0, dispersion: 1, parameters: p)
+        #expect(none.reorderPoint == 0 && none.orderUpTo == 0 && none.orderQuantity(onHand: 0, onOrder: 0, packSize: 1) == 0)
+    }
+
+    /// What the service stores follows the target: a fill rate sizes base stock on the cycle shortage
+    /// (`fromHistoryQuantiles`), a service level the periodic-review quantile.
+    @Test func theServiceRuleFollowsTheTarget() {
+        let y = (0..<365).map { $0 % 6 == 5 ? 60.0 : 0 }
+        var p = ReplenishmentParameters(leadTime: 2, reviewPeriod: 4)
+        #expect(Thresholds.forService(history: y, rate: 10, dispersion: 5, parameters: p)
+            == Thresholds.periodicReview(history: y, rate: 10, dispersion: 5, parameters: p))
+        p.fillRate = 0.95
+        #expect(Thresholds.forService(history: y, rate: 10, dispersion: 5, parameters: p) == Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: p))
+    }
+
+    /// Hostile settings and values: no trap, no overflow, finite or infinite levels, never NaN.
+    @Test func hostileParameters() {
+        let year = Array(repeating: 1e15, count: 365)
+        for p in [ReplenishmentParameters(leadTime: Int.max, reviewPeriod: Int.max, serviceLevel: 0.999),
+                  ReplenishmentParameters(leadTime: -5, reviewPeriod: -5, serviceLevel: .nan),
+                  ReplenishmentParameters(leadTime: 0, reviewPeriod: 1, serviceLevel: 1)] {
+            for history in [year, [], [.infinity]] {
+                let t = Thresholds.periodicReview(history: history, rate: 1e15, dispersion: 1e9, parameters: p)
+                #expect(!t.reorderPoint.isNaN && !t.orderUpTo.isNaN && t.orderUpTo >= t.reorderPoint, "\(p) \(history.prefix(1)): \(t)")
+            }
+        }
+    }
+}
