@@ -52,18 +52,18 @@ struct CacheWarmTests {
     // MARK: (1) after start, levels are answered by the cache
 
     /// Before: the cache started empty, so the first read of every pair read storage (on a chain, nearly every read).
-    @Test func afterStartTheCacheAnswersStoragesLevelsWithoutAStorageRead() async throws {
-        let db = TestDatabase()
-        let writer = try await Harness.system(db.url)
-        let keys = try await Self.fill(writer.store, stores: 3, products: 40)
-        try await writer.store.close()
+    /// On each engine, without Redis (the configuration the warm is for, whatever this run's switches).
+    @Test(.ownConsistencyTokens, arguments: Backend.available)
+    func afterStartTheCacheAnswersStoragesLevelsWithoutAStorageRead(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let writer = try await Stores.open(db)
+        let keys = try await Self.fill(writer, stores: 3, products: 40)
+        try await writer.close()
 
-        try await Harness.withApp(db.url, seed: false) { system, client in
-            if Backend.withRedis {
-                // Redis keeps the caches coherent and the near cache answers for cache.near_max_age_ms only: no warm.
-                #expect(system.cacheWarmer == nil)
-                return
-            }
+        var configuration = Harness.configuration(db.url)
+        configuration.redisURL = nil
+        let system = try await BazaarSystem.start(configuration: configuration, logger: Self.logger)
+        try await system.application().test(.router) { client in
             let warmer = try #require(system.cacheWarmer)
             #expect(try await eventually { warmer.progress.finished }, "the warm ends")
             #expect(warmer.progress.warmed == keys.count)
@@ -80,6 +80,19 @@ struct CacheWarmTests {
                 #expect(reply.int("quantity") == warmed.quantity, "answered from the cache")
             }
         }
+        try await system.store.close()
+    }
+
+    /// With Redis the near cache answers a level for `cache.near_max_age_ms` only, and a warm would publish a
+    /// coherence message per level to every node: nothing is warmed.
+    @Test func withRedisNothingIsWarmed() async throws {
+        guard let redis = Backend.redisURL else { return }
+        let db = TestDatabase(.sqlite)
+        var configuration = Harness.configuration(db.url)
+        configuration.redisURL = redis
+        let system = try await BazaarSystem.start(configuration: configuration, logger: Self.logger)
+        #expect(system.cacheWarmer == nil)
+        try await system.store.close()
     }
 
     // MARK: (2) the race: writes and invalidations while the warm runs
@@ -236,13 +249,13 @@ struct CacheWarmTests {
 
     /// Through the configuration: `cache.warm_limit` caps the node's warm, and 0 turns it off.
     @Test func theConfigurationKeyCapsOrTurnsOffTheWarm() async throws {
-        guard !Backend.withRedis else { return }
         let db = TestDatabase()
-        let writer = try await Harness.system(db.url)
-        _ = try await Self.fill(writer.store, stores: 2, products: 30)
-        try await writer.store.close()
+        let writer = try await Stores.open(db)
+        _ = try await Self.fill(writer, stores: 2, products: 30)
+        try await writer.close()
         for (limit, expected) in [(25, 25), (0, nil)] as [(Int, Int?)] {
             var configuration = Harness.configuration(db.url)
+            configuration.redisURL = nil
             configuration.cacheWarmLimit = limit
             let system = try await BazaarSystem.start(configuration: configuration, logger: Self.logger)
             if let expected {
