@@ -26,6 +26,17 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
         DemandDay(storeID: row[0], productID: row[1], day: row[2], sold: row[3], returned: row[4], inStock: (row[5] as Int64) != 0, closing: row[6])
     }
 
+    /// The rows of a `demandColumns` statement, read off the statement as it steps (a cursor) rather than copied
+    /// into `Row`s first (`fetchAll`): a copied row decodes each value through GRDB's generic `DatabaseValue` path,
+    /// which cost more than the query itself once the pass read a year of rows per item (issue 16: 2,449 pairs/s
+    /// against 4,759 before on a 365-day demo, `bazaar intelligence recompute --all`; BENCHMARKS.md).
+    static func demandDays(_ statement: Statement, arguments: StatementArguments) throws -> [DemandDay] {
+        var days: [DemandDay] = []
+        let cursor = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try cursor.next() { days.append(demandDay(row)) }
+        return days
+    }
+
     /// Rebuilds the daily demand rows from the ledger for the days from `sinceDay` on, a batch of `storesPerBatch`
     /// stores a transaction, resuming where an interrupted run stopped (`demand_backfill`). Run by `migrate` until
     /// done, so that a database upgraded from before the table existed is exact; each batch replaces the rows of
@@ -71,26 +82,26 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
 
     public func demandDays(storeID: String, productID: String, sinceDay: Int64) async throws -> [DemandDay] {
         try await pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: """
+            try Self.demandDays(db.cachedStatement(sql: """
                 SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND product_id = ? AND day >= ? ORDER BY day
-                """), arguments: [storeID, productID, sinceDay]).map(Self.demandDay)
+                """), arguments: [storeID, productID, sinceDay])
         }
     }
 
     public func demandDays(storeID: String, productIDs: [String]?, sinceDay: Int64) async throws -> [DemandDay] {
         try await pool.read { db in
             guard let productIDs else {
-                return try Row.fetchAll(db.cachedStatement(sql: """
+                return try Self.demandDays(db.cachedStatement(sql: """
                     SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND day >= ? ORDER BY product_id, day
-                    """), arguments: [storeID, sinceDay]).map(Self.demandDay)
+                    """), arguments: [storeID, sinceDay])
             }
             var rows: [DemandDay] = []
             for start in stride(from: 0, to: productIDs.count, by: 500) {
                 let chunk = Array(productIDs[start..<min(start + 500, productIDs.count)])
-                rows += try Row.fetchAll(db, sql: """
+                rows += try Self.demandDays(db.makeStatement(sql: """
                     SELECT \(Self.demandColumns) FROM stock_demand_daily
                     WHERE store_id = ? AND product_id IN (\(chunk.map { _ in "?" }.joined(separator: ","))) AND day >= ? ORDER BY product_id, day
-                    """, arguments: StatementArguments([storeID] + chunk) + [sinceDay]).map(Self.demandDay)
+                    """), arguments: StatementArguments([storeID] + chunk) + [sinceDay])
             }
             return rows
         }

@@ -62,15 +62,37 @@ public final class IntelligenceService: Sendable {
         return (zip(sold, censored).filter { !$0.1 }.map(\.0), censored.filter { $0 }.count)
     }
 
+    /// `history(days, today:)` and `history(days, today:, windowDays: spanHistoryDays).history` from one walk of
+    /// the rows: the pass reads a year of rows for every item, and walking them twice cost a tenth of its time. The
+    /// shorter window is a suffix of the year's days: it starts at its first day with a row, and from a day with a
+    /// row on, what is censored depends only on the rows (`DemandHistory.daily`). `DemandWindowsTests`.
+    static func histories(_ days: [DemandDay], today: Int64) -> (history: [Double], censoredDays: Int, spanHistory: [Double]) {
+        let inYear = days.filter { $0.day >= today - spanHistoryDays }
+        guard let firstDay = inYear.lazy.map(\.day).min() else { return ([], 0, []) }
+        let (sold, censored) = DemandHistory.daily(days: inYear, firstDay: firstDay, lastDay: today - 1)
+        var spanHistory: [Double] = []
+        spanHistory.reserveCapacity(sold.count)
+        for i in sold.indices where !censored[i] { spanHistory.append(sold[i]) }
+        // The forecast's window: from its first day with a row (none: empty, as `history` answers).
+        guard let windowStart = inYear.lazy.map(\.day).filter({ $0 >= today - historyDays }).min(), windowStart <= today - 1 else {
+            return ([], 0, spanHistory)
+        }
+        var history: [Double] = [], censoredDays = 0
+        history.reserveCapacity(sold.count)
+        for i in Int(windowStart - firstDay)..<sold.count {
+            if censored[i] { censoredDays += 1 } else { history.append(sold[i]) }
+        }
+        return (history, censoredDays, spanHistory)
+    }
+
     /// Units sold per day over the last `historyDays` complete days, and over `spanHistoryDays`, stock-out days
     /// left out.
     public func demand(storeID: String, productID: String) async throws -> DemandSummary {
         let today = RFC3339.epochDay(millis: clock.nowMillis())
         let product = try await effectiveProduct(storeID: storeID, productID: productID)
         let days = try await demandStore.demandDays(storeID: storeID, productID: productID, sinceDay: today - Self.spanHistoryDays)
-        let (history, censored) = Self.history(days, today: today)
-        return DemandSummary(history: history, censoredDays: censored, product: product,
-                             spanHistory: Self.history(days, today: today, windowDays: Self.spanHistoryDays).history)
+        let (history, censored, spanHistory) = Self.histories(days, today: today)
+        return DemandSummary(history: history, censoredDays: censored, product: product, spanHistory: spanHistory)
     }
 
     /// Thresholds from a demand history: the one forecast of this store x product (what `Thresholds.from` does),
@@ -171,12 +193,11 @@ public final class IntelligenceService: Sendable {
         computed.reserveCapacity(due.count)
         for item in due {
             if shouldStop() { break }
-            let (history, censored) = Self.history(byProduct[item.productID] ?? [], today: today)
+            let (history, censored, spans) = Self.histories(byProduct[item.productID] ?? [], today: today)
             let parameters = ReplenishmentParameters(
                 leadTime: item.leadTimeDays ?? Product.defaultLeadTimeDays, reviewPeriod: item.reviewPeriodDays ?? Product.defaultReviewPeriodDays,
                 packSize: item.packSize ?? Product.defaultPackSize, serviceLevel: item.serviceLevel ?? Product.defaultServiceLevel,
                 fillRate: item.fillRate)
-            let spans = Self.history(byProduct[item.productID] ?? [], today: today, windowDays: Self.spanHistoryDays).history
             let (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: parameters, nowMillis: now, spanHistory: spans)
             if tier == .automatic { result.automatic += 1 }
             computed.append((item.productID, thresholds, item.computedAtMillis))
