@@ -48,13 +48,13 @@ public final class CacheWarmer: Service, Sendable {
     public func run() async throws {
         // Cancelled at once on shutdown, the page in flight with it.
         await (try? cancelWhenGracefulShutdown { await self.warm() })
-        state.withLock { $0.finished = true }
         // A service that returns ends its group: this one stays, idle, until the node stops.
         try? await gracefulShutdown()
     }
 
     /// The walk itself (what `run` does first): pages until the cap, a full cache, the end of the table, or cancellation.
     public func warm() async {
+        defer { state.withLock { $0.finished = true } }
         let start = ContinuousClock.now
         var after: StockKey?
         var warmed = 0
