@@ -51,6 +51,25 @@ struct PeriodicReviewTests {
         #expect(Thresholds.forService(history: y, rate: 10, dispersion: 5, parameters: p) == Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: p))
     }
 
+    /// Demand that rose recently: 2 a day for most of the year, 40 a day for the last 10 days. Under a twentieth of
+    /// the year's 14-day spans hold the new level, so their 95% quantile is 27, about five hours of the new demand;
+    /// a base stock of 28 would serve about a tenth of what sells. The protection level is never below the
+    /// forecast's own mean demand over lead time + review period (the forecast sees the rise: rate about 39).
+    @Test func aRecentRiseIsNotProtectedBelowTheForecastsOwnDemand() {
+        let y = (0..<365).map { $0 < 355 ? 2.0 : 40 }
+        let p = ReplenishmentParameters(leadTime: 7, reviewPeriod: 7)
+        #expect(EmpiricalSpanDemand(history: y, span: 14)!.quantile(0.95) <= 28, "the spans alone lag the rise")
+        let t = Thresholds.periodicReview(history: y, rate: 39, dispersion: 2, parameters: p)
+        #expect(t.orderUpTo == 546 && t.reorderPoint == 545, "frequent demand: base stock at 39 x 14 = 546, \(t)")
+        // Intermittent demand: the reorder point gets the same floor, the order-up-to a review's demand above it.
+        let slow = (0..<365).map { $0 % 3 == 0 ? ($0 < 355 ? 3.0 : 90) : 0 }
+        let s = Thresholds.periodicReview(history: slow, rate: 30, dispersion: 30, parameters: p)
+        #expect(s.reorderPoint == 420 && s.orderUpTo == 630, "\(s)")
+        // Where the spans are above the forecast's demand, they decide (as in the tests above).
+        let steady = Thresholds.periodicReview(history: Array(repeating: 5, count: 365), rate: 1, dispersion: 1, parameters: p)
+        #expect(steady.orderUpTo == 70)
+    }
+
     /// Hostile settings and values: no trap, no overflow, finite or infinite levels, never NaN.
     @Test func hostileParameters() {
         let year = Array(repeating: 1e15, count: 365)

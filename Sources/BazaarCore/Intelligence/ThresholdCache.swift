@@ -8,7 +8,7 @@ import BazaarDomain
 /// `replace` to cache what it wrote): a read that began before the write may have found the old row, and one that
 /// begins after finds the new. Without it, an alert evaluation that read the old row just before a
 /// settings PUT re-derived it would put the old row back in the cache after the PUT's own, and the node would answer
-/// the old target for the cache's lifetime (`IntelligenceCacheTests`).
+/// the old target for the cache's lifetime (`ThresholdCacheTests`).
 struct ThresholdCache: Sendable {
     typealias Entry = (thresholds: StockThresholds, atMillis: Int64)
     private var entries: [StockKey: Entry] = [:]
