@@ -40,6 +40,10 @@ struct DemoHistory {
     private var ids: MonotonicIDBits
     /// Movements generated and not yet taken, in ledger order.
     private(set) var pending: [Movement] = []
+    /// The daily demand rows of the pending movements, one per pair and day, made as each pair's day is generated
+    /// (all of a pair's movements of a day are made together and never split between chunks): what
+    /// `DemandDays.rollup(pending)` would answer, without its dictionary of string keys and its sort.
+    private(set) var pendingDemand: [DemandDay] = []
     private var touched: [Int] = []
 
     init(_ demo: DemoData, storeIDs: [String], productIDs: [String], nowMillis: Int64) {
@@ -74,6 +78,7 @@ struct DemoHistory {
             let storeID = stores[storeIndex].id
             for index in stores[storeIndex].pairs {
                 var pair = pairs[index]
+                let firstMovement = pending.count
                 if dayIndex == 0 {
                     let opening = Int64(pair.rate * 21) + 5
                     record(&pair, index, storeID, delta: opening - pair.level, .count, "opening count", at)
@@ -97,11 +102,24 @@ struct DemoHistory {
                 }
                 if arrivesToday { pair.arrivalDay = nil }
                 pairs[index] = pair
+                if pending.count > firstMovement { pendingDemand.append(demandDay(of: pending[firstMovement...], day: day)) }
             }
             stores[storeIndex].rng = rng
             storeIndex += 1
         }
         return storeIndex
+    }
+
+    /// One pair's demand row of `day` from its movements of the day (ledger order), as `DemandDays.rollup` rolls them up.
+    private func demandDay(of movements: ArraySlice<Movement>, day: Int64) -> DemandDay {
+        var sold: Int64 = 0, returned: Int64 = 0, inStock = false
+        for m in movements {
+            if m.reason == .sale { sold -= m.delta } else if m.reason == .return { returned += m.delta }
+            inStock = inStock || m.quantityBefore > 0 || m.quantityAfter > 0
+        }
+        let last = movements[movements.endIndex - 1]
+        return DemandDay(storeID: last.storeID, productID: last.productID, day: day, sold: sold, returned: returned, inStock: inStock,
+                         closing: last.quantityAfter)
     }
 
     private mutating func record(_ pair: inout Pair, _ index: Int, _ storeID: String, delta: Int64, _ reason: MovementReason,
@@ -119,7 +137,8 @@ struct DemoHistory {
             actor: Self.actor, atMillis: atMillis, recordedAtMillis: recordedAtMillis))
     }
 
-    /// The pending movements and the level each touched pair has after them, as one chunk; pending starts empty again.
+    /// The pending movements, their demand rows and the level each touched pair has after them, as one chunk;
+    /// pending starts empty again.
     mutating func takeChunk(publish: Bool) -> BulkLedgerChunk {
         var levels: [StockRow] = []
         levels.reserveCapacity(touched.count)
@@ -130,9 +149,11 @@ struct DemoHistory {
                                    level: StockLevel(quantity: pair.level, version: pair.version, updatedAtMillis: recordedAtMillis)))
         }
         touched.removeAll(keepingCapacity: true)
-        let chunk = BulkLedgerChunk(movements: pending, levels: levels, publish: publish)
+        let chunk = BulkLedgerChunk(movements: pending, levels: levels, demand: pendingDemand, publish: publish)
         pending = []
         pending.reserveCapacity(chunk.movements.count)
+        pendingDemand = []
+        pendingDemand.reserveCapacity(chunk.demand?.count ?? 0)
         return chunk
     }
 

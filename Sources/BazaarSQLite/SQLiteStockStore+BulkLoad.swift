@@ -41,8 +41,13 @@ extension SQLiteStockStore: BulkLoadStore {
                 for (key, range) in AuditQuery.ledgerDayRanges(of: chunk.movements, sequences: sequences) {
                     try day.execute(arguments: [key, range.lowerBound, range.upperBound])
                 }
-                // Daily demand (issue 14), as every ledger write keeps it.
-                try Self.recordDemand(chunk.movements, db: db, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
+                // Daily demand (issue 14), as every ledger write keeps it: the caller's rows when it made them.
+                let nowMillis = chunk.movements.last?.recordedAtMillis ?? 0
+                if let demand = chunk.demand {
+                    try Self.writeDemand(demand, db: db, nowMillis: nowMillis)
+                } else {
+                    try Self.recordDemand(chunk.movements, db: db, nowMillis: nowMillis)
+                }
                 return .commit
             }
         }
@@ -100,6 +105,26 @@ extension SQLiteStockStore: BulkLoadStore {
             try step(row, db: db)
         }
         sqlite3_reset(level.sqliteStatement)
+    }
+
+    /// Upserts daily demand rows as `recordDemand` does (`upsertDemand`: a row already there merges), bound through
+    /// SQLite's calls.
+    private static func writeDemand(_ rows: [DemandDay], db: Database, nowMillis: Int64) throws {
+        let demand = try db.makeStatement(sql: upsertDemand)
+        let row = demand.sqliteStatement
+        for day in rows {
+            sqlite3_reset(row)
+            bind(row, 1, day.storeID)
+            bind(row, 2, day.productID)
+            sqlite3_bind_int64(row, 3, day.day)
+            sqlite3_bind_int64(row, 4, day.sold)
+            sqlite3_bind_int64(row, 5, day.returned)
+            sqlite3_bind_int64(row, 6, day.inStock ? 1 : 0)
+            sqlite3_bind_int64(row, 7, day.closing)
+            sqlite3_bind_int64(row, 8, nowMillis)
+            try step(row, db: db)
+        }
+        sqlite3_reset(row)
     }
 
     /// Runs a statement bound through SQLite's calls that returns no rows.

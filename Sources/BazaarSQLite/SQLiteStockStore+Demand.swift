@@ -9,16 +9,20 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
     /// transaction: one upsert per store x product x day of the batch, not per movement.
     static func recordDemand(_ movements: [Movement], db: Database, nowMillis: Int64) throws {
         guard !movements.isEmpty else { return }
-        let statement = try db.cachedStatement(sql: """
-            INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (store_id, product_id, day) DO UPDATE SET sold = sold + excluded.sold, returned = returned + excluded.returned,
-                in_stock = max(in_stock, excluded.in_stock), closing = excluded.closing, updated_at_ms = excluded.updated_at_ms
-            """)
+        let statement = try db.cachedStatement(sql: upsertDemand)
         for row in DemandDays.rollup(movements) {
             try statement.execute(arguments: [row.storeID, row.productID, row.day, row.sold, row.returned, row.inStock ? 1 : 0, row.closing, nowMillis])
         }
     }
+
+    /// Adds one store x product x day of demand to its row (created, or merged: sales and returns add up,
+    /// availability ORs, the closing level is the later one): `DemandDay.merged(with:)` in SQL.
+    static let upsertDemand = """
+        INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (store_id, product_id, day) DO UPDATE SET sold = sold + excluded.sold, returned = returned + excluded.returned,
+            in_stock = max(in_stock, excluded.in_stock), closing = excluded.closing, updated_at_ms = excluded.updated_at_ms
+        """
 
     static let demandColumns = SharedSQL.demandColumns
 

@@ -74,9 +74,10 @@ import Testing
         let totals = try await store.ledgerTotals(storeID: sample.storeID, productID: sample.productID)
         #expect(totals.sum == pairs[sample.storeID + "/" + sample.productID]?.quantity && totals.rows == sample.version)
 
-        // The daily demand rows are the rollup of the loaded ledger, as the write path keeps them.
+        // The daily demand rows are the rollup of the loaded ledger, as the write path keeps them: every pair's (the
+        // generator hands SQLite its rows made pair-day by pair-day, MariaDB rolls the chunk's movements up).
         let demand = try #require(store as? any DemandStore)
-        for key in pairs.keys.sorted().prefix(12) {
+        for key in pairs.keys.sorted() {
             let parts = key.split(separator: "/").map(String.init)
             let expected = DemandDays.rollup(ledger.filter { $0.storeID == parts[0] && $0.productID == parts[1] })
             #expect(try await demand.demandDays(storeID: parts[0], productID: parts[1], sinceDay: 0) == expected, "\(key)")

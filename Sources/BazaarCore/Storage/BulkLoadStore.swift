@@ -42,13 +42,20 @@ public protocol BulkLoadStore: Sendable {
 public struct BulkLedgerChunk: Sendable {
     public var movements: [Movement]
     public var levels: [StockRow]
+    /// The daily demand rows the movements add (`DemandDays.rollup(movements)`, as a set: any order), when the
+    /// caller already knows them: a generator that makes each pair's day at once has them for free, where rolling
+    /// up a chunk of a quarter of a million movements through a dictionary of string keys and a sort was a fifth
+    /// of the SQLite load's time (issue 14, BENCHMARKS.md). nil: the engine rolls the movements up itself. Engines
+    /// upsert them (a later chunk's row of the same day merges), so a pair's day split over two chunks stays exact.
+    public var demand: [DemandDay]?
     /// Also queue each movement's event in the outbox, as the write path does (`bazaar demo --publish-history`: for
     /// small demos whose consumers should see the history; off by default, see `BulkLoadStore`).
     public var publish: Bool
 
-    public init(movements: [Movement] = [], levels: [StockRow] = [], publish: Bool = false) {
+    public init(movements: [Movement] = [], levels: [StockRow] = [], demand: [DemandDay]? = nil, publish: Bool = false) {
         self.movements = movements
         self.levels = levels
+        self.demand = demand
         self.publish = publish
     }
 }
