@@ -13,14 +13,16 @@ import Testing
 /// filter walks them; during a load audit queries still answer (more slowly); and a load killed in between leaves a
 /// ledger the next start indexes before it serves.
 @Suite struct BulkLoadIndexTests {
+    /// The ledger's six read indexes and the demand rows' per-store index, all set aside by a load.
     static let indexes = ["stock_movements_by_level", "stock_movements_by_product", "stock_movements_by_store",
-                          "stock_movements_by_actor", "stock_movements_by_reason", "stock_movements_by_actor_reason"]
+                          "stock_movements_by_actor", "stock_movements_by_reason", "stock_movements_by_actor_reason",
+                          "stock_demand_daily_by_store"]
 
     static func ledgerIndexes(_ path: String) throws -> Set<String> {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         return Set(try queue.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'stock_movements'")
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('stock_movements', 'stock_demand_daily')")
         })
     }
 
