@@ -150,6 +150,7 @@ public final class InProcessStockCache: StockCache {
     /// Returns how many rows went in.
     @discardableResult
     public func warm(_ rows: [StockRow], ticket: WarmTicket) -> Int {
+        precondition(ticket.forgotten.count == shards.count, "a warm ticket of another cache")
         var byShard = [[StockRow]](repeating: [], count: shards.count)
         for row in rows { byShard[shardIndex(StockKey(storeID: row.storeID, productID: row.productID))].append(row) }
         var inserted = 0
