@@ -13,7 +13,11 @@ import Testing
 /// took out meanwhile (invariant 4), on every engine.
 @Suite("Cache warming at start")
 struct CacheWarmTests {
-    static let logger = Logger(label: "warm-test")
+    static let logger: Logger = {
+        var logger = Logger(label: "warm-test")
+        logger.logLevel = .warning
+        return logger
+    }()
 
     /// `stores` x `products` pairs in the catalog, each with its own quantity, written in batches of 100.
     static func fill(_ store: any LedgerStore & CatalogStore, stores: Int, products: Int) async throws -> [StockKey] {
