@@ -49,10 +49,19 @@ public struct StockThresholds: Sendable, Equatable {
     /// The target these thresholds were sized for (nil in rows written before targets were kept: a cycle service
     /// level then).
     public var target: ReplenishmentTarget?
+    /// Below this the shelf is low (`low_stock`, the overview's `at_risk`): the target's quantile of demand over the
+    /// lead time alone, what an order placed now must outlast. Kept apart from `reorderPoint`, which says when to
+    /// order: a store that orders at its reviews orders a fast mover at every review (base stock, `reorderPoint` one
+    /// below `orderUpTo`), and an alert at every sale after a delivery would say nothing. nil in rows written before
+    /// it was kept: `alertLevel` is then the reorder point.
+    public var lowStockLevel: Double?
+    /// The level `low_stock` and `at_risk` compare the position with.
+    public var alertLevel: Double { lowStockLevel ?? reorderPoint }
 
     public init(dailyRate: Double, reorderPoint: Double, orderUpTo: Double, leadTimeDays: Int, anomalyAbove: Double,
                 historyDays: Int = 0, computedAtMillis: Int64, model: String? = nil, demandClass: String? = nil, censoredDays: Int = 0,
-                dispersion: Double? = nil, dailyLow: Double? = nil, dailyHigh: Double? = nil, target: ReplenishmentTarget? = nil) {
+                dispersion: Double? = nil, dailyLow: Double? = nil, dailyHigh: Double? = nil, target: ReplenishmentTarget? = nil,
+                lowStockLevel: Double? = nil) {
         self.dailyRate = dailyRate
         self.reorderPoint = reorderPoint
         self.orderUpTo = orderUpTo
@@ -67,6 +76,7 @@ public struct StockThresholds: Sendable, Equatable {
         self.dailyLow = dailyLow
         self.dailyHigh = dailyHigh
         self.target = target
+        self.lowStockLevel = lowStockLevel
     }
 
     /// The stored form of `target`: (service level, fill rate), at most one set.
@@ -102,7 +112,7 @@ public enum AlertRules {
         if quantity == 0 { return t.dailyRate > 0 || t.reorderPoint > 0 ? [.stockOut] : [] }
         var conditions = Set<AlertKind>()
         let position = position ?? quantity
-        if Double(position) <= t.reorderPoint { conditions.insert(.lowStock) }
+        if Double(position) <= t.alertLevel { conditions.insert(.lowStock) }
         if let cover = t.daysOfCover(position), cover < Double(t.leadTimeDays) { conditions.insert(.stockOutRisk) }
         if t.historyDays >= overstockMinimumHistoryDays, Double(quantity) > t.orderUpTo,
             (t.daysOfCover(quantity) ?? .infinity) > overstockDaysOfCover
@@ -122,9 +132,9 @@ public enum AlertRules {
     }
 
     public static func message(_ kind: AlertKind, quantity: Int64, thresholds t: StockThresholds) -> String {
-        let rp = Int(t.reorderPoint.rounded(.up))
+        let low = Int(min(9e15, max(0, t.alertLevel)).rounded(.up))
         switch kind {
-        case .lowStock: return "\(quantity) on hand, at or below the reorder point of \(rp)"
+        case .lowStock: return "\(quantity) on hand, at or below the low-stock level of \(low)"
         case .stockOutRisk:
             return "\(quantity) on hand covers \(String(Int((t.daysOfCover(quantity) ?? 0).rounded(.down)))) days; a delivery takes \(t.leadTimeDays)"
         case .stockOut: return "out of stock"

@@ -29,10 +29,29 @@ extension Thresholds {
     /// The service's thresholds for `parameters`: a fill-rate target's base-stock level (`fromHistoryQuantiles`),
     /// or for a cycle service level the periodic-review levels above (`periodicReview`).
     /// `history`: demand per period, oldest first, up to a year of it (the spans are read from the last year).
+    /// Both carry `lowStockLevel` (`lowStock`).
     public static func forService(history: [Double], rate: Double, dispersion: Double, parameters: ReplenishmentParameters) -> Thresholds {
-        parameters.fillRate == nil
+        var t = parameters.fillRate == nil
             ? periodicReview(history: history, rate: rate, dispersion: dispersion, parameters: parameters)
             : fromHistoryQuantiles(history: history, rate: rate, parameters: parameters)
+        t.lowStockLevel = lowStock(history: history, rate: rate, dispersion: dispersion, parameters: parameters)
+        return t
+    }
+
+    /// The level below which the shelf is low, whatever the ordering rule: the target's quantile (the service level,
+    /// or the fill rate read as one) of demand over the lead time alone, what an order placed now must outlast; off
+    /// the year's lead-time spans, never below the forecast's mean over the lead time, or the count distribution
+    /// for a short history. 0 for a lead time of 0. Why apart from the reorder point: base stock orders a fast mover at
+    /// every review, so its reorder point is one below its order-up-to level and a `low_stock` against it would open
+    /// after every delivery's first sale (65% of a demo chain's items `at_risk` on the overview, against 22% with
+    /// lead-time levels).
+    public static func lowStock(history: [Double], rate: Double, dispersion: Double, parameters p: ReplenishmentParameters) -> Double {
+        let lead = min(max(0, p.leadTime), 1 << 40)
+        guard lead > 0 else { return 0 }
+        let level = p.fillRate ?? p.serviceLevel
+        let overLead = max(0, rate) * Double(lead)
+        return EmpiricalSpanDemand(history: history, span: lead).map { max($0.quantile(level), overLead.rounded(.up)) }
+            ?? Intervals.countQuantile(mean: overLead, dispersion: dispersion, p: level)
     }
 
     /// Periodic-review thresholds for a cycle service level (see the type's comment): the protection level is the

@@ -44,6 +44,8 @@ public struct Thresholds: Sendable, Equatable {
     public var orderUpTo: Double
     /// reorderPoint minus expected lead-time demand.
     public var safetyStock: Double
+    /// Below this the shelf is low (`Thresholds.lowStock`): set by `forService`, nil from the other constructors.
+    public var lowStockLevel: Double? = nil
 
     public init(rate: Double, dispersion: Double, parameters p: ReplenishmentParameters) {
         self.rate = max(0, rate)

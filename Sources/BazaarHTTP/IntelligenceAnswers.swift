@@ -20,7 +20,9 @@ struct AlertAnswer: FieldAnswer {
 enum ThresholdFields {
     static func of(_ t: StockThresholds?, quantity: Int64) -> [(String, any Encodable)] {
         [("daily_rate", AnswerValue.finite(t?.dailyRate)), ("reorder_point", AnswerValue.finite(t?.reorderPoint)),
-         ("order_up_to", AnswerValue.finite(t?.orderUpTo)), ("lead_time_days", t?.leadTimeDays),
+         ("order_up_to", AnswerValue.finite(t?.orderUpTo)),
+         // What `low_stock` and `at_risk` compare with (the reorder point in rows from before it was kept).
+         ("low_stock_level", AnswerValue.finite(t?.alertLevel)), ("lead_time_days", t?.leadTimeDays),
          ("days_of_cover", t?.daysOfCover(quantity).flatMap { AnswerValue.finite(($0 * 10).rounded() / 10) }),
          ("thresholds_computed_at", computedAt(t)),
          // The target the thresholds were sized for: `service_level` or `fill_rate`, and its value (null before targets were kept).

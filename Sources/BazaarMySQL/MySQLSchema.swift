@@ -229,5 +229,8 @@ enum MySQLSchema {
             "ALTER TABLE replenishment_overrides ADD COLUMN IF NOT EXISTS fill_rate DOUBLE NULL",
             "ALTER TABLE stock_thresholds ADD COLUMN IF NOT EXISTS service_level DOUBLE NULL, ADD COLUMN IF NOT EXISTS fill_rate DOUBLE NULL",
         ]),
+        // The low-stock level (issue 16): what `low_stock` and `at_risk` compare with, apart from the reorder point
+        // (NULL in rows written before: the reorder point serves).
+        (11, ["ALTER TABLE stock_thresholds ADD COLUMN IF NOT EXISTS low_stock_level DOUBLE NULL"]),
     ]
 }

@@ -153,6 +153,7 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                         t.model.map(MySQLValue.text) ?? .null, t.demandClass.map(MySQLValue.text) ?? .null, .int(Int64(t.censoredDays)),
                         t.dispersion.map(MySQLValue.double) ?? .null, t.dailyLow.map(MySQLValue.double) ?? .null, t.dailyHigh.map(MySQLValue.double) ?? .null,
                         t.targetColumns.serviceLevel.map(MySQLValue.double) ?? .null, t.targetColumns.fillRate.map(MySQLValue.double) ?? .null,
+                        t.lowStockLevel.map(MySQLValue.double) ?? .null,
                     ]
                     return try "(" + fields.map(connection.literal).joined(separator: ",") + ")"
                 }

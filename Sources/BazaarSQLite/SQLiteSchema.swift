@@ -215,5 +215,8 @@ enum SQLiteSchema {
             "ALTER TABLE stock_thresholds ADD COLUMN service_level REAL",
             "ALTER TABLE stock_thresholds ADD COLUMN fill_rate REAL",
         ]),
+        // The low-stock level (issue 16): what `low_stock` and `at_risk` compare with, apart from the reorder point
+        // (NULL in rows written before: the reorder point serves).
+        (15, ["ALTER TABLE stock_thresholds ADD COLUMN low_stock_level REAL"]),
     ]
 }

@@ -151,13 +151,13 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
             }
             let statement = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             var written = 0
             for (productID, t, expected) in rows where stored[productID] == expected {
                 try statement.execute(arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove,
                                                   t.historyDays, t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion,
-                                                  t.dailyLow, t.dailyHigh, t.targetColumns.serviceLevel, t.targetColumns.fillRate])
+                                                  t.dailyLow, t.dailyHigh, t.targetColumns.serviceLevel, t.targetColumns.fillRate, t.lowStockLevel])
                 written += 1
             }
             return written

@@ -10,7 +10,7 @@ extension SQLiteStockStore {
     static let storeCountsSQL = """
         SELECT l.store_id, 0, COUNT(*),
             SUM(CASE WHEN l.quantity <= 0 THEN 1 ELSE 0 END),
-            SUM(CASE WHEN l.quantity > 0 AND l.quantity <= t.reorder_point THEN 1 ELSE 0 END),
+            SUM(CASE WHEN l.quantity > 0 AND l.quantity <= COALESCE(t.low_stock_level, t.reorder_point) THEN 1 ELSE 0 END),
             SUM(CASE WHEN t.store_id IS NULL THEN 1 ELSE 0 END)
         FROM stock_levels l LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
         WHERE l.store_id IN (\(ReplenishmentQuery.placeholders)) GROUP BY l.store_id

@@ -53,14 +53,23 @@ struct IntelligenceLoopTests {
             _ = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{}"#)
             #expect(try await client.call(.get, "/v1/stores/S1/products/P1/forecast").int("lead_time_days") == 2)
 
-            // 832 on hand is overstock; an adjustment to just above the reorder point clears it.
+            // Low stock is below what covers the lead time (2 days of 4), not the reorder point: four a day every day
+            // is base stock, ordered at every review.
+            let lowStockLevel = try #require(forecast.json["low_stock_level"] as? Double)
+            #expect(lowStockLevel > 8 && lowStockLevel < 20 && lowStockLevel < reorderPoint, "about two days of demand plus safety stock: \(lowStockLevel)")
+
+            // 832 on hand is overstock; an adjustment to just above the low-stock level clears it. It is below the
+            // reorder point: the plan orders at the review, and no alert says the shelf is low.
             #expect(try await eventually { try await client.call(.get, "/v1/alerts?store_id=S1&kind=overstock&status=open").items.count == 1 })
-            let above = Int(reorderPoint) + 2
+            let above = Int(lowStockLevel) + 2
             _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"quantity": \#(above), "reason": "adjustment"}"#)
             #expect(try await eventually { try await client.call(.get, "/v1/alerts?store_id=S1&kind=overstock&status=resolved").items.count == 1 })
             #expect(try await client.call(.get, "/v1/alerts?store_id=S1&kind=low_stock").items.isEmpty)
+            #expect((try await client.call(.get, "/v1/stores/S1/replenishment").json["orders"] as? [[String: Any]])?.count == 1)
+            let item = try await client.call(.get, "/v1/stores/S1/items").items.first
+            #expect(item?["status"] as? String == "ok" && item?["low_stock_level"] as? Double == lowStockLevel, "\(String(describing: item))")
 
-            // A sale that crosses the reorder point raises one low-stock alert; another sale does not raise a second.
+            // A sale that crosses the low-stock level raises one low-stock alert; another sale does not raise a second.
             _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": -3, "reason": "sale"}"#)
             #expect(try await eventually { try await client.call(.get, "/v1/alerts?kind=low_stock").items.count == 1 })
             // No wait here for the second sale's evaluation: that it raises no second alert is proven below, by the
@@ -71,7 +80,7 @@ struct IntelligenceLoopTests {
             let alert = try #require(lowStock.first)
             #expect(alert["status"] as? String == "open")
             #expect(alert["store_id"] as? String == "S1")
-            #expect(alert["threshold"] as? Double == reorderPoint)
+            #expect(alert["threshold"] as? Double == lowStockLevel)
             let id = try #require(alert["alert_id"] as? String)
 
             // Replenishment: order up to the order-up-to level in whole packs, or move York's excess first.

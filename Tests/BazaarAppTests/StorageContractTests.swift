@@ -409,16 +409,27 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         #expect(candidates["P3"]?.fillRate == nil && candidates["P3"]?.serviceLevel == 0.95)
 
         var sized = StockThresholds(dailyRate: 2, reorderPoint: 23, orderUpTo: 24, leadTimeDays: 3, anomalyAbove: 9, computedAtMillis: 7,
-                                    target: .fillRate(0.95))
+                                    target: .fillRate(0.95), lowStockLevel: 9)
         try await store.saveThresholds(sized, storeID: "S1", productID: "P1")
         #expect(try await store.thresholds(storeID: "S1", productID: "P1") == sized)
         sized.target = .serviceLevel(0.9)
         sized.computedAtMillis = 8
+        sized.lowStockLevel = 8
         #expect(try await passStore.saveThresholds([("P2", sized, nil)], storeID: "S1") == 1)
         #expect(try await store.thresholds(storeID: "S1", productID: "P2")?.target == .serviceLevel(0.9))
+        #expect(try await store.thresholds(storeID: "S1", productID: "P2")?.lowStockLevel == 8, "the pass's bulk write keeps the low-stock level")
         sized.target = nil
+        sized.lowStockLevel = nil
         try await store.saveThresholds(sized, storeID: "S1", productID: "P3")
-        #expect(try await store.thresholds(storeID: "S1", productID: "P3")?.target == nil, "rows written before targets were kept")
+        let old = try await store.thresholds(storeID: "S1", productID: "P3")
+        #expect(old?.target == nil && old?.lowStockLevel == nil && old?.alertLevel == 23, "rows written before targets and low-stock levels were kept")
+        // The overview counts an item at risk against the low-stock level (the reorder point for an older row): P1 and
+        // P2 hold 5, at or below their low-stock levels of 9 and 8; P3's 5 is at or below its reorder point of 23.
+        let counts = try await store.storeCounts(storeIDs: ["S1"])
+        #expect(counts.first?.atRisk == 3, "\(counts)")
+        sized.lowStockLevel = 4
+        try await store.saveThresholds(sized, storeID: "S1", productID: "P3")
+        #expect(try await store.storeCounts(storeIDs: ["S1"]).first?.atRisk == 2, "5 on hand is above a low-stock level of 4")
         try await store.close()
     }
 

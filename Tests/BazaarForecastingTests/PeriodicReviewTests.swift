@@ -45,10 +45,35 @@ struct PeriodicReviewTests {
     @Test func theServiceRuleFollowsTheTarget() {
         let y = (0..<365).map { $0 % 6 == 5 ? 60.0 : 0 }
         var p = ReplenishmentParameters(leadTime: 2, reviewPeriod: 4)
-        #expect(Thresholds.forService(history: y, rate: 10, dispersion: 5, parameters: p)
-            == Thresholds.periodicReview(history: y, rate: 10, dispersion: 5, parameters: p))
+        var expected = Thresholds.periodicReview(history: y, rate: 10, dispersion: 5, parameters: p)
+        // Two days hold an order a third of the time: the 95% quantile of lead-time demand is one order.
+        expected.lowStockLevel = 60
+        #expect(Thresholds.forService(history: y, rate: 10, dispersion: 5, parameters: p) == expected)
         p.fillRate = 0.95
-        #expect(Thresholds.forService(history: y, rate: 10, dispersion: 5, parameters: p) == Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: p))
+        expected = Thresholds.fromHistoryQuantiles(history: y, rate: 10, parameters: p)
+        expected.lowStockLevel = 60
+        #expect(Thresholds.forService(history: y, rate: 10, dispersion: 5, parameters: p) == expected)
+    }
+
+    /// The low-stock level is demand over the lead time alone, apart from the ordering rule: a fast mover on base
+    /// stock orders at every review (reorder point one below S), but it is low only below what covers the lead time.
+    @Test func theLowStockLevelCoversTheLeadTimeAlone() {
+        let pattern: [Double] = [8, 9, 10, 11, 12, 10, 10]
+        let y = (0..<365).map { pattern[$0 % 7] }
+        let p = ReplenishmentParameters(leadTime: 3, reviewPeriod: 4)
+        let t = Thresholds.forService(history: y, rate: 10, dispersion: 1, parameters: p)
+        #expect(t.orderUpTo == 70 && t.reorderPoint == 69, "base stock over 7 days")
+        #expect(t.lowStockLevel == 33, "the largest 3-day total of the week's pattern (11 + 12 + 10)")
+        // Never below the forecast's mean over the lead time; nothing to outlast with no lead time; a short history
+        // reads the count distribution.
+        #expect(Thresholds.lowStock(history: y, rate: 20, dispersion: 1, parameters: p) == 60)
+        #expect(Thresholds.lowStock(history: y, rate: 10, dispersion: 1, parameters: ReplenishmentParameters(leadTime: 0, reviewPeriod: 7)) == 0)
+        #expect(Thresholds.lowStock(history: Array(y.prefix(30)), rate: 10, dispersion: 1, parameters: p)
+            == Intervals.countQuantile(mean: 30, dispersion: 1, p: 0.95))
+        for hostile in [ReplenishmentParameters(leadTime: Int.max, reviewPeriod: 1, serviceLevel: 1), ReplenishmentParameters(leadTime: 5, reviewPeriod: 1, serviceLevel: .nan)] {
+            let level = Thresholds.lowStock(history: y, rate: 1e15, dispersion: 1e9, parameters: hostile)
+            #expect(!level.isNaN && level >= 0)
+        }
     }
 
     /// Demand that rose recently: 2 a day for most of the year, 40 a day for the last 10 days. Under a twentieth of

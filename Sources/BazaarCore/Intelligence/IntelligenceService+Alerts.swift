@@ -59,7 +59,7 @@ extension IntelligenceService {
 
     static func threshold(_ kind: AlertKind, _ t: StockThresholds) -> Double? {
         switch kind {
-        case .lowStock: t.reorderPoint
+        case .lowStock: t.alertLevel
         case .overstock: t.orderUpTo
         case .stockOutRisk: Double(t.leadTimeDays)
         case .demandAnomaly: t.anomalyAbove

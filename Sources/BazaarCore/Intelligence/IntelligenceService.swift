@@ -113,7 +113,7 @@ public final class IntelligenceService: Sendable {
             leadTimeDays: parameters.leadTime, anomalyAbove: anomalyAbove, historyDays: history.count, computedAtMillis: nowMillis,
             model: fit?.forecast.model, demandClass: fit?.forecast.demandClass.rawValue, censoredDays: censoredDays, dispersion: dispersion,
             dailyLow: fit.map { max(0, $0.forecast.lower[0]) } ?? 0, dailyHigh: fit?.forecast.upper[0] ?? 0,
-            target: Self.target(parameters))
+            target: Self.target(parameters), lowStockLevel: computed.lowStockLevel)
         return (thresholds, fit?.tier ?? .fast)
     }
 
@@ -263,6 +263,7 @@ public final class IntelligenceService: Sendable {
         let derived = Thresholds.forService(history: history, rate: stored.dailyRate, dispersion: dispersion, parameters: parameters)
         stored.reorderPoint = derived.reorderPoint
         stored.orderUpTo = derived.orderUpTo
+        stored.lowStockLevel = derived.lowStockLevel
         stored.leadTimeDays = parameters.leadTime
         stored.target = Self.target(parameters)
         try await store.saveThresholds(stored, storeID: storeID, productID: productID)

@@ -41,9 +41,9 @@ public struct StoreOverview: Sendable, Equatable {
 public enum ItemStatus: String, Sendable, CaseIterable {
     /// At or below zero.
     case stockOut = "stock_out"
-    /// Above zero and at or below the reorder point.
+    /// Above zero and at or below the low-stock level (`StockThresholds.alertLevel`).
     case atRisk = "at_risk"
-    /// Above the reorder point, at or below the order-up-to level.
+    /// Above the low-stock level, at or below the order-up-to level.
     case ok
     /// Above the order-up-to level.
     case aboveOrderUpTo = "above_order_up_to"
@@ -53,7 +53,7 @@ public enum ItemStatus: String, Sendable, CaseIterable {
     public init(quantity: Int64, thresholds: StockThresholds?) {
         if quantity <= 0 { self = .stockOut; return }
         guard let t = thresholds else { self = .noThresholds; return }
-        if Double(quantity) <= t.reorderPoint { self = .atRisk }
+        if Double(quantity) <= t.alertLevel { self = .atRisk }
         else if Double(quantity) > t.orderUpTo { self = .aboveOrderUpTo }
         else { self = .ok }
     }

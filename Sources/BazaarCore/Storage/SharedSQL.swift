@@ -2,11 +2,11 @@
 /// they bind arguments and read rows, not in what these statements say. (Filters are built the same way:
 /// `AuditQuery.sql(selecting:)`.)
 public enum SharedSQL {
-    /// The columns of stored `StockThresholds`, in the order each engine's row reader takes them (the last two:
-    /// the target they were sized for, `StockThresholds.targetColumns`).
+    /// The columns of stored `StockThresholds`, in the order each engine's row reader takes them (then the target
+    /// they were sized for, `StockThresholds.targetColumns`, and the low-stock level).
     public static let thresholdColumns = ["daily_rate", "reorder_point", "order_up_to", "lead_time_days", "anomaly_above", "history_days",
                                           "computed_at_ms", "model", "demand_class", "censored_days", "dispersion", "daily_lo", "daily_hi",
-                                          "service_level", "fill_rate"]
+                                          "service_level", "fill_rate", "low_stock_level"]
 
     /// `IntelligenceStore.replenishmentItems`: a store's items at or below their reorder point by inventory position
     /// (on hand + incoming - reserved) and short of their order-up-to level, in product id order. Arguments: store id,
