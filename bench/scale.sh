@@ -38,7 +38,8 @@ export BENCH_KEY=bench-admin-key-0123456789
 if [ -z "${BENCH_BIN:-}" ]; then
   if [ -x .build-release/release/bazaar ]; then BENCH_BIN=.build-release/release/bazaar; else BENCH_BIN=.build/debug/bazaar; fi
 fi
-BUILD=$(case "$BENCH_BIN" in *release*) echo release ;; *) echo debug ;; esac)
+# The table names the build: BENCH_BUILD when given (a release binary copied elsewhere), else guessed from the path.
+BUILD=${BENCH_BUILD:-$(case "$BENCH_BIN" in *release*) echo release ;; *) echo debug ;; esac)}
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 command -v sqlite3 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sqlite3 >/dev/null; }
@@ -50,7 +51,9 @@ cleanup() {
   [ -n "$SERVER" ] && { kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; }
   if [ -n "$POOL_BEFORE" ]; then for label in base chain; do sql -e "DROP DATABASE IF EXISTS bench_scale_$$_$label" || true; done; fi
   [ -n "$POOL_BEFORE" ] && sql -e "SET GLOBAL innodb_buffer_pool_size = $POOL_BEFORE" || true
-  [ -z "${SCALE_KEEP:-}" ] && rm -rf "$WORK"
+  # An if, not `[ ] && rm`: with SCALE_KEEP set the test's status would become the script's (a run that passed
+  # ended with status 1).
+  if [ -z "${SCALE_KEEP:-}" ]; then rm -rf "$WORK"; fi
 }
 trap cleanup EXIT
 
