@@ -161,13 +161,13 @@ public struct PolicyComparison: Sendable {
 
     /// The service's thresholds for a fill-rate target, as `IntelligenceService` computes them: the base-stock level
     /// whose expected shortage per cycle over the last year's lead time + review spans is within the target's
-    /// budget, the count distribution for a short history (`Thresholds.fromHistoryQuantiles`, `FillRateSizing`).
+    /// budget, the count distribution for a short history (`Thresholds.forService`: `fromHistoryQuantiles`, `FillRateSizing`).
     /// The point's fill rate is what the target achieved on demand the policy has not seen.
     public func fillRateTargetPolicy(fillRate: Double) -> Point {
         var p = parameters
         p.fillRate = fillRate
         return replay(setting: fillRate) { item in
-            let t = Thresholds.fromHistoryQuantiles(history: item.history, rate: item.rate, parameters: p)
+            let t = Thresholds.forService(history: item.lastYear, rate: item.rate, dispersion: item.dispersion, parameters: p)
             return (t.reorderPoint, t.orderUpTo)
         }
     }

@@ -95,6 +95,26 @@ struct PeriodicReviewTests {
         #expect(steady.orderUpTo == 70)
     }
 
+    /// One customer's one-off order does not set the level for a year: four a day and one order of a million at
+    /// the highest service level the API takes. A peak that recurs, or is not far above the rest, still counts.
+    @Test func aLoneOneOffOrderDoesNotSetTheLevel() {
+        var y = (0..<365).map { Double(3 + $0 % 3) }
+        y[200] = 1_000_000
+        let p = ReplenishmentParameters(leadTime: 2, reviewPeriod: 6, serviceLevel: 0.999)
+        let t = Thresholds.forService(history: y, rate: 4, dispersion: 1, parameters: p)
+        #expect(t.orderUpTo < 100 && t.lowStockLevel! < 100, "\(t)")
+        #expect(Thresholds.periodicReview(history: y, rate: 4, dispersion: 1, parameters: p).orderUpTo > 1_000_000, "the rule without the guard")
+        var twice = y
+        twice[300] = 1_000_000
+        #expect(Thresholds.forService(history: twice, rate: 4, dispersion: 1, parameters: p).orderUpTo > 1_000_000, "a recurring order is demand")
+        var close = y
+        close[200] = 14  // under three times the next largest (5)
+        #expect(Thresholds.withoutASinglePeak(close) == close)
+        #expect(Thresholds.withoutASinglePeak([]) == [] && Thresholds.withoutASinglePeak([0, 9]) == [0, 9], "a short history keeps its one sale")
+        let lone = Array(repeating: 0.0, count: 80) + [9]
+        #expect(Thresholds.withoutASinglePeak(lone) == Array(repeating: 0.0, count: 81), "nine against nothing for 80 days: a lone peak")
+    }
+
     /// Hostile settings and values: no trap, no overflow, finite or infinite levels, never NaN.
     @Test func hostileParameters() {
         let year = Array(repeating: 1e15, count: 365)
