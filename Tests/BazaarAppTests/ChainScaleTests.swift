@@ -83,6 +83,18 @@ import Testing
             #expect(try await demand.demandDays(storeID: parts[0], productID: parts[1], sinceDay: 0) == expected, "\(key)")
         }
 
+        // A day's window of a store is exactly its rows of the day: the chunk's sequences (SQLite binds 50 movements an
+        // INSERT and reads them back from the last row id) are the ones the rows got, or `ledger_days` would be off.
+        for dayStart in Set(ledger.map { $0.atMillis / Self.day * Self.day }).sorted() {
+            var window = AuditQuery()
+            window.storeID = "S1002"
+            window.sinceMillis = dayStart
+            window.untilMillis = dayStart + Self.day
+            window.limit = 1000
+            let expected = ledger.filter { Self.matches($0, window) }.reversed().map(\.movementID)
+            #expect(try await store.auditLog(window).map(\.movementID) == Array(expected), "day \(dayStart / Self.day)")
+        }
+
         // History is not news: only the transfers (through the write path) queued events.
         #expect(try await store.outboxDepth() <= 40)
 
