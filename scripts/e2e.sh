@@ -45,8 +45,8 @@ $BIN demo --stores 0 >$WORK/demo-size.txt 2>&1
 check "a demo size out of range names the flag and its range" "grep -q -- '--stores must be from 1 to' $WORK/demo-size.txt"
 check "a demo past the batch limit loads, with progress on stderr" "$BIN demo --database-url sqlite://$WORK/demo.sqlite --stores 3 --products 200 --products-per-store 150 --days 2 --log-level warning >$WORK/demo.txt 2>$WORK/demo-progress.txt && grep -q 'Loaded demo data: 3 stores' $WORK/demo.txt && grep -q 'Loading demo data: 2/2 days' $WORK/demo-progress.txt"
 
-# A demo load killed with SIGKILL mid-chunk (SQLite: the load sets the ledger's six read indexes aside and builds them
-# at its end; every start builds what is missing). Chunks are 250,000 movements: a progress line past 500,000 means
+# A demo load killed with SIGKILL mid-chunk (SQLite: the load sets the ledger's six read indexes and the demand rows'
+# per-store index aside and builds them at its end; every start builds what is missing). Chunks are 250,000 movements: a progress line past 500,000 means
 # the first chunk has committed and the second is being written, which takes seconds. Then a server on that file is
 # ready with every index back, every level is the sum of its ledger, and writes and a second demo work.
 if [ -z "${E2E_DATABASE_URL:-}" ]; then
@@ -58,10 +58,10 @@ import sqlite3, sys
 db = sqlite3.connect(sys.argv[1], timeout=30)
 q = lambda sql: db.execute(sql).fetchone()[0]
 what = sys.argv[2]
-if what == "indexes":  # the six SQLiteLedgerIndexes
+if what == "indexes":  # the seven SQLiteLedgerIndexes
     print(q("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name IN ('stock_movements_by_level', "
             "'stock_movements_by_product', 'stock_movements_by_store', 'stock_movements_by_actor', "
-            "'stock_movements_by_reason', 'stock_movements_by_actor_reason')"))
+            "'stock_movements_by_reason', 'stock_movements_by_actor_reason', 'stock_demand_daily_by_store')"))
 elif what == "rows":
     print(q("SELECT COUNT(*) FROM stock_movements"))
 elif what == "off":  # invariant 1 over every pair: levels that differ from their ledger, ledgers without a level
@@ -87,7 +87,7 @@ EOF
     "[ $demo_code -eq 137 ] && ! grep -q 'Loaded demo data' $WORK/crash-demo.txt && [ \$(ledger rows) -ge 250000 ] && [ \$(ledger indexes) -eq 0 ]"
   check "serve starts on the killed load's file" "start sqlite://$CRASH"
   check "... and is ready" "curl -sf $B/health/ready -o $WORK/crash-ready.json && grep -q '\"ready\"' $WORK/crash-ready.json"
-  check "... with the ledger's six read indexes back" "[ \$(ledger indexes) -eq 6 ]"
+  check "... with the ledger's six read indexes and the demand rows' index back" "[ \$(ledger indexes) -eq 7 ]"
   check "... and an audit-log filter answers" "curl -sf '$B/audit-logs?store_id=S1001&reason=sale&limit=5' -H '$AUTH' -o $WORK/crash-audit.json && grep -q '\"reason\":\"sale\"' $WORK/crash-audit.json"
   check "every level equals the sum of its ledger (all pairs)" "[ \$(ledger off) -eq 0 ]"
   # The same through the server for one pair: its level against its audit trail, paged.

@@ -44,9 +44,10 @@ public struct BulkLedgerChunk: Sendable {
     public var levels: [StockRow]
     /// The daily demand rows the movements add (`DemandDays.rollup(movements)`, as a set: any order), when the
     /// caller already knows them: a generator that makes each pair's day at once has them for free, where rolling
-    /// up a chunk of a quarter of a million movements through a dictionary of string keys and a sort was a fifth
-    /// of the SQLite load's time (issue 14, BENCHMARKS.md). nil: the engine rolls the movements up itself. Engines
-    /// upsert them (a later chunk's row of the same day merges), so a pair's day split over two chunks stays exact.
+    /// up a chunk of a quarter of a million movements through a dictionary of string keys and a sort was over a
+    /// quarter of the SQLite load's time (issue 14, BENCHMARKS.md). An engine may write these instead of rolling the
+    /// movements up (SQLite does; MariaDB rolls up either way); nil: it must roll them up. Either way rows are
+    /// upserted (a later chunk's row of the same day merges), so a pair's day split over two chunks stays exact.
     public var demand: [DemandDay]?
     /// Also queue each movement's event in the outbox, as the write path does (`bazaar demo --publish-history`: for
     /// small demos whose consumers should see the history; off by default, see `BulkLoadStore`).
