@@ -200,7 +200,7 @@ extension SQLiteStockStore: BulkLoadStore {
                 try SQLiteLedgerIndexes.create(db)
                 return .commit
             }
-            try db.execute(sql: "PRAGMA cache_size = -65536")  // the writer's own again (`init`)
+            try db.execute(sql: "PRAGMA cache_size = -262144")  // the writer's own (`init`)
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         openers.share()  // others may open the database beside this store again

@@ -42,8 +42,11 @@ public final class SQLiteStockStore: StockStore {
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
             // Page cache: SQLite's default of 2 MB a connection holds a chain's hot index pages many times over short
             // (a write touches the stock row, the ledger's indexes, the daily demand row: random pages of a
-            // gigabytes file). 64 MB for the one writer, 16 MB for each of the four readers: 128 MB at most.
-            try db.execute(sql: db.configuration.readonly ? "PRAGMA cache_size = -16384" : "PRAGMA cache_size = -65536")
+            // gigabytes file). 256 MB for the one writer, 16 MB for each of the four readers: 320 MB at most, taken
+            // only as pages are read (a small database never fills it). The writer's 256 MB against 64 MB: the
+            // million-pair chain's writes 3,928-3,958/s against 2,886-3,359/s (BENCHMARKS.md, issue 14).
+            // The readers mostly answer misses of the warmed level cache and audit pages: 16 MB each.
+            try db.execute(sql: db.configuration.readonly ? "PRAGMA cache_size = -16384" : "PRAGMA cache_size = -262144")
             // Counted from here: a connection's own setup is not a statement of the request that happened to open it.
             if let counter { db.trace(options: .statement) { _ in counter.withLock { $0 += 1 } } }
         }
