@@ -83,10 +83,7 @@ struct FillRateTests {
     /// 95% and 98% is achieved to within 2 points below and 5 above (measured: 93.3%, 95.4%, 96.8% through `Thresholds.forService`). The rule it
     /// replaced (a reorder point over lead-time demand) served 80-86% whatever the target.
     @Test func shippedDataAchievesTheTarget() throws {
-        let items = try ReferenceData.series().map {
-            PolicyComparison.Item(history: Array($0.values.dropLast(28)), future: Array($0.values.suffix(28)))
-        }
-        let c = PolicyComparison(items: items, season: ReferenceData.season, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 6))
+        let c = try PolicyComparison.shippedData()
         for target in [0.90, 0.95, 0.98] {
             let achieved = c.fillRateTargetPolicy(fillRate: target).fillRate
             #expect(achieved >= target - 0.02 && achieved <= target + 0.05, "target \(target): achieved \(achieved)")

@@ -26,10 +26,7 @@ struct PolicyComparisonTests {
     /// than the static rule (98% they do not reach), and the same forecast with a reorder point over lead time +
     /// review needs less at 90% and 95%.
     @Test func shippedDataAtMatchedFillRates() throws {
-        let items = try ReferenceData.series().map {
-            PolicyComparison.Item(history: Array($0.values.dropLast(28)), future: Array($0.values.suffix(28)))
-        }
-        let c = PolicyComparison(items: items, season: ReferenceData.season, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 6))
+        let c = try PolicyComparison.shippedData()
         let bazaar = c.forecastPolicy(serviceLevel: 0.95), rule = c.staticPolicy(multiplier: 1.5)
         #expect(abs(bazaar.fillRate - 0.853) < 0.0005 && abs(bazaar.averageInventory - 78.8) < 0.05, "\(bazaar)")
         #expect(abs(rule.fillRate - 0.693) < 0.0005 && abs(rule.averageInventory - 31.8) < 0.05, "\(rule)")
@@ -48,10 +45,7 @@ struct PolicyComparisonTests {
     /// Issue 16's goal, on the shipped data: at fill rates of 90%, 95% and 98% the periodic policy with its reorder
     /// point read off a year of history needs at least 20% less stock than the static rule (measured: 25-38% less).
     @Test func historyQuantilesHoldAFifthLessStockThanTheStaticRule() throws {
-        let items = try ReferenceData.series().map {
-            PolicyComparison.Item(history: Array($0.values.dropLast(28)), future: Array($0.values.suffix(28)))
-        }
-        let c = PolicyComparison(items: items, season: ReferenceData.season, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 6))
+        let c = try PolicyComparison.shippedData()
         let history = c.periodicHistoryCurve(), fixed = c.staticCurve()
         for target in [0.90, 0.95, 0.98] {
             let h = try #require(PolicyComparison.inventory(atFillRate: target, on: history))
@@ -64,10 +58,7 @@ struct PolicyComparisonTests {
     /// on the shipped data at least 20% less stock than the static rule (measured: 39%, 40% and 27% less; the
     /// service's earlier lead-time thresholds needed 16-33% more, `shippedDataAtMatchedFillRates`).
     @Test func theServicesThresholdsHoldAFifthLessStockThanTheStaticRule() throws {
-        let items = try ReferenceData.series().map {
-            PolicyComparison.Item(history: Array($0.values.dropLast(28)), future: Array($0.values.suffix(28)))
-        }
-        let c = PolicyComparison(items: items, season: ReferenceData.season, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 6))
+        let c = try PolicyComparison.shippedData()
         let service = c.serviceCurve(), fixed = c.staticCurve()
         for target in [0.90, 0.95, 0.98] {
             let b = try #require(PolicyComparison.inventory(atFillRate: target, on: service))
@@ -174,5 +165,16 @@ struct HistoryThresholdTests {
         let year = Array(repeating: 3.0, count: 365)
         let t = Thresholds.fromHistoryQuantiles(history: year, rate: 3, parameters: ReplenishmentParameters(leadTime: 0, reviewPeriod: 7))
         #expect(t.reorderPoint == 0 && t.orderUpTo == 21)
+    }
+}
+
+extension PolicyComparison {
+    /// The shipped data (`ReferenceData`) cut 28 days before its end, lead time 2, review every 6 days: the setting of
+    /// BENCHMARKS.md's matched-fill-rate figures.
+    static func shippedData() throws -> PolicyComparison {
+        let items = try ReferenceData.series().map {
+            PolicyComparison.Item(history: Array($0.values.dropLast(28)), future: Array($0.values.suffix(28)))
+        }
+        return PolicyComparison(items: items, season: ReferenceData.season, parameters: ReplenishmentParameters(leadTime: 2, reviewPeriod: 6))
     }
 }

@@ -44,7 +44,6 @@ public final class IntelligenceService: Sendable {
     }
 
     // MARK: Demand and thresholds
-
     public struct DemandSummary: Sendable {
         public var history: [Double]
         public var censoredDays: Int
@@ -85,14 +84,18 @@ public final class IntelligenceService: Sendable {
         return (history, censoredDays, spanHistory)
     }
 
-    /// Units sold per day over the last `historyDays` complete days, and over `spanHistoryDays`, stock-out days
-    /// left out.
+    /// Units sold per day over the last `historyDays` and `spanHistoryDays` complete days, stock-out days left out.
     public func demand(storeID: String, productID: String) async throws -> DemandSummary {
-        let today = RFC3339.epochDay(millis: clock.nowMillis())
         let product = try await effectiveProduct(storeID: storeID, productID: productID)
-        let days = try await demandStore.demandDays(storeID: storeID, productID: productID, sinceDay: today - Self.spanHistoryDays)
-        let (history, censored, spanHistory) = Self.histories(days, today: today)
+        let (history, censored, spanHistory) = try await histories(storeID: storeID, productID: productID)
         return DemandSummary(history: history, censoredDays: censored, product: product, spanHistory: spanHistory)
+    }
+
+    /// One item's daily demand rows of the last year, in one read and one walk (`histories(_:today:)`).
+    func histories(storeID: String, productID: String) async throws -> (history: [Double], censoredDays: Int, spanHistory: [Double]) {
+        let today = RFC3339.epochDay(millis: clock.nowMillis())
+        let days = try await demandStore.demandDays(storeID: storeID, productID: productID, sinceDay: today - Self.spanHistoryDays)
+        return Self.histories(days, today: today)
     }
 
     /// Thresholds from a demand history: the one forecast of this store x product (what `Thresholds.from` does),
@@ -149,7 +152,6 @@ public final class IntelligenceService: Sendable {
     }
 
     // MARK: Recompute pass
-
     /// What one store's recompute did.
     public struct StoreRecompute: Sendable, Equatable {
         /// Items of the store.
@@ -255,11 +257,9 @@ public final class IntelligenceService: Sendable {
         let key = StockKey(storeID: storeID, productID: productID)
         try await store.saveReplenishmentOverride(override, storeID: storeID, productID: productID)
         cache.withLock { $0.invalidate(key) }
-        guard var stored = try await store.thresholds(storeID: storeID, productID: productID), let dispersion = stored.dispersion,
-            let product = try await effectiveProduct(storeID: storeID, productID: productID)
-        else { return }
-        let parameters = Self.parameters(product)
-        let history = try await demand(storeID: storeID, productID: productID).spanHistory
+        guard var stored = try await store.thresholds(storeID: storeID, productID: productID), let dispersion = stored.dispersion else { return }
+        let parameters = Self.parameters(effective)  // the override just written: what `effectiveProduct` reads back
+        let history = try await histories(storeID: storeID, productID: productID).spanHistory
         let derived = Thresholds.forService(history: history, rate: stored.dailyRate, dispersion: dispersion, parameters: parameters)
         stored.reorderPoint = derived.reorderPoint
         stored.orderUpTo = derived.orderUpTo
