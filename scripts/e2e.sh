@@ -46,7 +46,9 @@ check "a demo size out of range names the flag and its range" "grep -q -- '--sto
 check "a demo past the batch limit loads, with progress on stderr" "$BIN demo --database-url sqlite://$WORK/demo.sqlite --stores 3 --products 200 --products-per-store 150 --days 2 --log-level warning >$WORK/demo.txt 2>$WORK/demo-progress.txt && grep -q 'Loaded demo data: 3 stores' $WORK/demo.txt && grep -q 'Loading demo data: 2/2 days' $WORK/demo-progress.txt"
 
 # A demo load killed with SIGKILL mid-chunk (SQLite: the load sets the ledger's six read indexes and the demand rows'
-# per-store index aside and builds them at its end; every start builds what is missing). Chunks are 250,000 movements: a progress line past 500,000 means
+# per-store index aside and builds them at its end, stages the demand rows and merges them at its end, and writes
+# through a rollback journal; every start rolls back a torn chunk, merges what is staged and builds what is missing).
+# Chunks are 250,000 movements: a progress line past 500,000 means
 # the first chunk has committed and the second is being written, which takes seconds. Then a server on that file is
 # ready with every index back, every level is the sum of its ledger, and writes and a second demo work.
 if [ -z "${E2E_DATABASE_URL:-}" ]; then
@@ -64,6 +66,16 @@ if what == "indexes":  # the seven SQLiteLedgerIndexes
             "'stock_movements_by_reason', 'stock_movements_by_actor_reason', 'stock_demand_daily_by_store')"))
 elif what == "rows":
     print(q("SELECT COUNT(*) FROM stock_movements"))
+elif what == "staged":  # demand rows the load staged for its end (SQLiteStagedDemand): 1 while the table is there
+    print(q("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'stock_demand_daily_staged'"))
+elif what == "demand":  # daily demand rows that differ from the ledger's movements of their pair and day, or lack one
+    m = ("SELECT store_id, product_id, at_ms / 86400000 AS day, SUM(CASE WHEN reason = 'sale' THEN -delta ELSE 0 END) AS sold, "
+         "SUM(CASE WHEN reason = 'return' THEN delta ELSE 0 END) AS returned, MAX(quantity_before > 0 OR quantity_after > 0) AS in_stock, "
+         "MAX(seq) AS last FROM stock_movements GROUP BY 1, 2, 3")
+    print(q(f"SELECT COUNT(*) FROM ({m}) m JOIN stock_movements s ON s.seq = m.last LEFT JOIN stock_demand_daily d "
+            "ON d.store_id = m.store_id AND d.product_id = m.product_id AND d.day = m.day WHERE d.day IS NULL OR d.sold != m.sold "
+            "OR d.returned != m.returned OR d.in_stock != m.in_stock OR d.closing != s.quantity_after")
+          + abs(q(f"SELECT COUNT(*) FROM ({m})") - q("SELECT COUNT(*) FROM stock_demand_daily")))
 elif what == "off":  # invariant 1 over every pair: levels that differ from their ledger, ledgers without a level
     print(q("SELECT COUNT(*) FROM ledger_checkpoints")  # none on a fresh file: a level is its ledger alone
           + q("SELECT COUNT(*) FROM stock_levels l LEFT JOIN (SELECT store_id, product_id, SUM(delta) AS total, "
@@ -83,13 +95,14 @@ EOF
   done
   kill -KILL "$DEMO" 2>/dev/null; wait "$DEMO" 2>/dev/null; demo_code=$?
   echo "     (killed after \"$(tail -1 "$WORK/crash-progress.txt")\": $(ledger rows) ledger rows committed)"
-  check "the demo load was killed mid-way, a chunk committed, the indexes set aside" \
-    "[ $demo_code -eq 137 ] && ! grep -q 'Loaded demo data' $WORK/crash-demo.txt && [ \$(ledger rows) -ge 250000 ] && [ \$(ledger indexes) -eq 0 ]"
+  check "the demo load was killed mid-way, a chunk committed, the indexes set aside, the demand rows staged" \
+    "[ $demo_code -eq 137 ] && ! grep -q 'Loaded demo data' $WORK/crash-demo.txt && [ \$(ledger rows) -ge 250000 ] && [ \$(ledger indexes) -eq 0 ] && [ \$(ledger staged) -eq 1 ]"
   check "serve starts on the killed load's file" "start sqlite://$CRASH"
   check "... and is ready" "curl -sf $B/health/ready -o $WORK/crash-ready.json && grep -q '\"ready\"' $WORK/crash-ready.json"
   check "... with the ledger's six read indexes and the demand rows' index back" "[ \$(ledger indexes) -eq 7 ]"
   check "... and an audit-log filter answers" "curl -sf '$B/audit-logs?store_id=S1001&reason=sale&limit=5' -H '$AUTH' -o $WORK/crash-audit.json && grep -q '\"reason\":\"sale\"' $WORK/crash-audit.json"
   check "every level equals the sum of its ledger (all pairs)" "[ \$(ledger off) -eq 0 ]"
+  check "... and every daily demand row its pair's movements of the day, the staged rows merged" "[ \$(ledger staged) -eq 0 ] && [ \$(ledger demand) -eq 0 ]"
   # The same through the server for one pair: its level against its audit trail, paged.
   pair=$(curl -sf "$B/audit-logs?limit=1" -H "$AUTH" | python3 -c "import json,sys; m=json.load(sys.stdin)['items'][0]; print(m['store_id'] + '/' + m['product_id'])")
   pair_matches() {

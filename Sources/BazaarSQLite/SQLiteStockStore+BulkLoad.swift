@@ -41,13 +41,11 @@ extension SQLiteStockStore: BulkLoadStore {
                 for (key, range) in AuditQuery.ledgerDayRanges(of: chunk.movements, sequences: sequences) {
                     try day.execute(arguments: [key, range.lowerBound, range.upperBound])
                 }
-                // Daily demand (issue 14), as every ledger write keeps it: the caller's rows when it made them.
+                // Daily demand (issue 14), as every ledger write keeps it: the caller's rows when it made them. Staged
+                // for one merge at the end when the load has the database alone (`SQLiteStagedDemand`).
                 let nowMillis = chunk.movements.last?.recordedAtMillis ?? 0
-                if let demand = chunk.demand {
-                    try Self.writeDemand(demand, db: db, nowMillis: nowMillis)
-                } else {
-                    try Self.recordDemand(chunk.movements, db: db, nowMillis: nowMillis)
-                }
+                let sql = try SQLiteStagedDemand.isActive(db) ? SQLiteStagedDemand.insert : Self.upsertDemand
+                try Self.writeDemand(chunk.demand ?? DemandDays.rollup(chunk.movements), sql: sql, db: db, nowMillis: nowMillis)
                 return .commit
             }
         }
@@ -144,10 +142,10 @@ extension SQLiteStockStore: BulkLoadStore {
         sqlite3_reset(level.sqliteStatement)
     }
 
-    /// Upserts daily demand rows as `recordDemand` does (`upsertDemand`: a row already there merges), bound through
-    /// SQLite's calls.
-    private static func writeDemand(_ rows: [DemandDay], db: Database, nowMillis: Int64) throws {
-        let demand = try db.makeStatement(sql: upsertDemand)
+    /// Writes daily demand rows with `sql` (`upsertDemand`, where a row already there merges, as `recordDemand`
+    /// does; or the staged insert), bound through SQLite's calls.
+    private static func writeDemand(_ rows: [DemandDay], sql: String, db: Database, nowMillis: Int64) throws {
+        let demand = try db.makeStatement(sql: sql)
         let row = demand.sqliteStatement
         for day in rows {
             sqlite3_reset(row)
@@ -185,21 +183,38 @@ extension SQLiteStockStore: BulkLoadStore {
     /// Sets the ledger's read indexes aside (`SQLiteLedgerIndexes`): the load's rows go into the table alone. Only
     /// when no other store has the database open (`SQLiteOpeners`): a server running beside the load would serve the
     /// ledger without them, and, were the load killed, until it restarts. Then the load keeps them, more slowly.
+    ///
+    /// Alone, it also stages the demand rows (`SQLiteStagedDemand`) and loads with a rollback journal instead of the
+    /// write-ahead log: nearly all a load writes is new pages at the file's end (the ledger, the staged rows, the
+    /// indexes at the finish), which a rollback journal writes once and the log twice (into the log, then by the
+    /// checkpoint into the file). A load killed mid-chunk leaves a hot journal, which the next opener rolls back, as
+    /// the log would have lost the chunk; `finishBulkLoad` (or the next open of a `DatabasePool`) goes back to the log.
     public func beginBulkLoad() async throws {
         guard openers.takeAlone() else { return }
-        try await pool.write { db in try SQLiteLedgerIndexes.drop(db) }
+        pool.releaseMemory()  // closes the idle readers: leaving the log takes the only connection to the file
+        try await pool.writeWithoutTransaction { db in
+            try db.inTransaction(.immediate) {
+                try SQLiteLedgerIndexes.drop(db)
+                try db.execute(sql: SQLiteStagedDemand.create)
+                return .commit
+            }
+            // Refused while another connection is open ("wal" answered): the load then keeps the log.
+            _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE")
+        }
     }
 
-    /// Builds the read indexes again (one sort each, in the load's large page cache), then folds the load's
-    /// write-ahead log into the database file and empties it, so the first start after a load neither replays nor
-    /// carries gigabytes of log.
+    /// Merges the staged demand rows and builds the read indexes again (one sort each, in the load's large page cache),
+    /// then goes back to the write-ahead log, empty (or, for a load that kept the log, folds it into the database file
+    /// and empties it): the first start after a load neither replays nor carries gigabytes of log.
     public func finishBulkLoad() async throws {
         try await pool.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA cache_size = -262144")
             try db.inTransaction(.immediate) {
+                try SQLiteStagedDemand.fold(db)
                 try SQLiteLedgerIndexes.create(db)
                 return .commit
             }
+            _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
             try db.execute(sql: "PRAGMA cache_size = -262144")  // the writer's own (`init`)
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }

@@ -19,7 +19,11 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
     /// availability ORs, the closing level is the later one): `DemandDay.merged(with:)` in SQL.
     static let upsertDemand = """
         INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) \(mergeDemand)
+        """
+
+    /// The merge of `upsertDemand` (and of a load's staged rows, `SQLiteStagedDemand.fold`).
+    static let mergeDemand = """
         ON CONFLICT (store_id, product_id, day) DO UPDATE SET sold = sold + excluded.sold, returned = returned + excluded.returned,
             in_stock = max(in_stock, excluded.in_stock), closing = excluded.closing, updated_at_ms = excluded.updated_at_ms
         """

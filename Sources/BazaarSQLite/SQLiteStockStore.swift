@@ -111,8 +111,11 @@ public final class SQLiteStockStore: StockStore {
                 return .commit
             }
         }
-        // The ledger's read indexes, unless a bulk load killed before it finished left them out.
-        try await pool.write { db in try SQLiteLedgerIndexes.create(db) }
+        // The demand rows a bulk load killed before it finished left staged, and the ledger's read indexes it left out.
+        try await pool.write { db in
+            try SQLiteStagedDemand.fold(db)
+            try SQLiteLedgerIndexes.create(db)
+        }
         // Daily demand of a database from before it was kept (issue 14): bounded batches, resumed after a crash.
         try await backfillDemand()
     }
