@@ -114,8 +114,8 @@ public struct DemoData: Sendable {
 
     /// 2. The ledger and the stock rows, a day of the whole chain at a time, in chunks; generating the next chunk
     /// while the engine writes the last. What the write path derives from movements (the daily demand rows and the
-    /// audit's day index) each chunk writes in its own transaction: `BulkLoadStore.appendBulk`. Answers the
-    /// movements written.
+    /// audit's day index) each chunk writes in its own transaction (the demand rows possibly held aside until the
+    /// end): `BulkLoadStore.appendBulk`. Answers the movements written.
     private func loadHistory(storeIDs: [String], productIDs: [String], nowMillis now: Int64, into bulk: any BulkLoadStore,
                              progress: @Sendable (Progress) -> Void) async throws -> Int {
         var history = DemoHistory(self, storeIDs: storeIDs, productIDs: productIDs, nowMillis: now)

@@ -11,8 +11,9 @@ import GRDB
 /// What holds: a chunk's rows are staged in the chunk's own transaction, and every start merges what a killed load
 /// left (`fold`, run by `SQLiteStockStore.migrate` before anything reads), so the demand rows of every committed
 /// chunk reach `stock_demand_daily`, merged in ledger order exactly as the per-chunk upserts merged them
-/// (`DemandDay.merged(with:)`). A server that starts beside a running load merges what is staged so far and drops the
-/// table; the load then sees no table and upserts its later chunks directly, after them in ledger order.
+/// (`DemandDay.merged(with:)`). Stores in other processes refuse to open the file while the load holds it
+/// (`SQLiteFileBeingLoaded`); were the table dropped under a running load all the same, its later chunks would find
+/// none and upsert directly, after the merged rows in ledger order.
 enum SQLiteStagedDemand {
     static let table = "stock_demand_daily_staged"
 

@@ -2,6 +2,7 @@ public import BazaarCore
 public import BazaarDomain
 import GRDB
 import GRDBSQLite
+import Glibc
 
 /// Bulk history on SQLite (`bazaar demo` at chain sizes): a chunk is one transaction on the writer, prepared
 /// statements reused for every row, nothing in the outbox.
@@ -189,6 +190,9 @@ extension SQLiteStockStore: BulkLoadStore {
     /// indexes at the finish), which a rollback journal writes once and the log twice (into the log, then by the
     /// checkpoint into the file). A load killed mid-chunk leaves a hot journal, which the next opener rolls back, as
     /// the log would have lost the chunk; `finishBulkLoad` (or the next open of a `DatabasePool`) goes back to the log.
+    /// Stores in other processes refuse to open the file meanwhile (`SQLiteFileBeingLoaded`); another program's
+    /// connection (the `sqlite3` shell) open at the start keeps the load on the log, and one that reads for longer than
+    /// the busy timeout while the load is on the journal fails the load's chunk (README, `bazaar demo`).
     public func beginBulkLoad() async throws {
         guard openers.takeAlone() else { return }
         pool.releaseMemory()  // closes the idle readers: leaving the log takes the only connection to the file
@@ -198,8 +202,11 @@ extension SQLiteStockStore: BulkLoadStore {
                 try db.execute(sql: SQLiteStagedDemand.create)
                 return .commit
             }
-            // Refused while another connection is open ("wal" answered): the load then keeps the log.
-            _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE")
+            do {
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = DELETE")
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                // Another connection has the file open (refused at once, without the busy timeout): keep the log.
+            }
         }
     }
 
@@ -214,11 +221,26 @@ extension SQLiteStockStore: BulkLoadStore {
                 try SQLiteLedgerIndexes.create(db)
                 return .commit
             }
-            _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+            try Self.returnToTheLog(db)
             try db.execute(sql: "PRAGMA cache_size = -262144")  // the writer's own (`init`)
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         openers.share()  // others may open the database beside this store again
+    }
+
+    /// Back to the write-ahead log after a load on the rollback journal (nothing when it kept the log). SQLite refuses
+    /// the switch at once, without the busy timeout, while another connection reads: asked again for up to 10 s, then
+    /// left to the next open of a `DatabasePool`, which makes the same switch (the load's rows are committed either way).
+    private static func returnToTheLog(_ db: Database) throws {
+        for attempt in 1...100 {
+            do {
+                _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                return
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+                if attempt == 100 { return }
+                usleep(100_000)  // on GRDB's writer queue, not a thread of the Swift concurrency pool
+            }
+        }
     }
 }
 

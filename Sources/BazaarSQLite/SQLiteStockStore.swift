@@ -36,8 +36,6 @@ public final class SQLiteStockStore: StockStore {
         let counter: Locked<Int>? = countingStatements ? Locked(0) : nil
         statementCounter = counter
         configuration.prepareDatabase { db in
-            // FULL: every commit is on disk before it is answered (durability), at one sync per group commit.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
             // Checkpoint less often: each checkpoint syncs the database file on the writer's path.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 8000")
             // Page cache: SQLite's default of 2 MB a connection holds a chain's hot index pages many times over short
@@ -50,9 +48,24 @@ public final class SQLiteStockStore: StockStore {
             // Counted from here: a connection's own setup is not a statement of the request that happened to open it.
             if let counter { db.trace(options: .statement) { _ in counter.withLock { $0 += 1 } } }
         }
-        let pool = try DatabasePool(path: path, configuration: configuration)
+        let openers = SQLiteOpeners(databasePath: path)
+        guard !openers.heldByALoad else {
+            openers.release()
+            throw SQLiteFileBeingLoaded(path: path)
+        }
+        let pool: DatabasePool
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // FULL: every commit is on disk before it is answered (durability), at one sync per group commit. Set
+            // after the pool opened: its switch to the write-ahead log sets the writer to NORMAL (GRDB's
+            // `setUpWALMode`), after `prepareDatabase` ran. Test: `SQLiteWriterSettingsTests`.
+            try pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        } catch {
+            openers.release()
+            throw error
+        }
         self.pool = pool
-        openers = SQLiteOpeners(databasePath: path)
+        self.openers = openers
         self.clock = clock
         self.committer = GroupCommitter { requests in await Self.commit(requests, pool: pool, clock: clock) }
     }

@@ -8,7 +8,9 @@ public import BazaarDomain
 /// What a chunk leaves is what the write path would have left: every ledger row with its audit fields, versions
 /// counting each pair's rows, each pair's stock row equal to the sum of its ledger (invariant 1), the time index of
 /// audit queries (`ledger_days`) and the daily demand rows (`DemandStore`) equal to what the ledger implies, at every
-/// commit.
+/// commit; except that an engine may hold a chunk's demand rows aside, in the chunk's transaction, for
+/// `finishBulkLoad` to merge, if every start of a store merges what a load killed before its end held aside
+/// (SQLite does, when the load has the file alone: `SQLiteStagedDemand`).
 /// What it does not do, on purpose: no outbox rows (history is not news: consumers, webhooks and other nodes are not
 /// told of movements that happened before the chain existed), no idempotency records (nothing is retried), no alert
 /// evaluation (the intelligence's own pass evaluates the pairs).
@@ -47,7 +49,7 @@ public struct BulkLedgerChunk: Sendable {
     /// up a chunk of a quarter of a million movements through a dictionary of string keys and a sort was over a
     /// quarter of the SQLite load's time (issue 14, BENCHMARKS.md). An engine may write these instead of rolling the
     /// movements up (SQLite does; MariaDB rolls up either way); nil: it must roll them up. Either way rows are
-    /// upserted (a later chunk's row of the same day merges), so a pair's day split over two chunks stays exact.
+    /// merged (a later chunk's row of the same day adds to the earlier), so a pair's day split over two chunks is exact.
     public var demand: [DemandDay]?
     /// Also queue each movement's event in the outbox, as the write path does (`bazaar demo --publish-history`: for
     /// small demos whose consumers should see the history; off by default, see `BulkLoadStore`).
