@@ -88,6 +88,10 @@ EOF
   BAZAAR_ADMIN_KEY=$KEY "$BIN" demo --database-url "sqlite://$CRASH" --stores 300 --products 2000 --products-per-store 100 \
     --days 24 --log-level warning >"$WORK/crash-demo.txt" 2>"$WORK/crash-progress.txt" &
   DEMO=$!
+  # While the load holds the file alone, a server on it is refused, saying why (its writes would be overwritten).
+  for _ in $(seq 1200); do grep -q movements "$WORK/crash-progress.txt" && break; kill -0 "$DEMO" 2>/dev/null || break; sleep 0.05; done
+  check "serve on the file while the load runs is refused, saying why" \
+    "! timeout 30 $BIN serve --http-port $((PORT + 1)) --database-url sqlite://$CRASH >$WORK/during-load.txt 2>&1 && grep -q 'is being loaded by .bazaar demo. in another process' $WORK/during-load.txt"
   for _ in $(seq 1200); do
     [ "$(grep -Eo '[0-9]+ movements' "$WORK/crash-progress.txt" | tail -1 | cut -d' ' -f1)" -gt 500000 ] 2>/dev/null && break
     kill -0 "$DEMO" 2>/dev/null || break
