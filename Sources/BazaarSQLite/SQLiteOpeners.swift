@@ -4,9 +4,9 @@ import Synchronization
 /// Whether another store has the database open. Each `SQLiteStockStore` holds a shared `flock` on `<database>-openers`
 /// for as long as it is open; the kernel drops it when the process ends, however it ends. A bulk load sets the
 /// ledger's read indexes aside (and stages its demand rows, and leaves the write-ahead log) only when it can hold that
-/// lock alone (`SQLiteStockStore.beginBulkLoad`): with a server
-/// beside it on the same file, that server would serve the ledger without them for the whole load and, were the
-/// load killed, until its own restart (a start builds missing indexes; a running server does not look again).
+/// lock alone (`SQLiteStockStore.beginBulkLoad`): with a server beside it on the same file, that server would serve the
+/// ledger without them for the whole load and, were the load killed, until its own restart (a start builds missing
+/// indexes; a running server does not look again).
 ///
 /// The load keeps the lock exclusive until it finishes (or its process ends), so a store opened meanwhile finds it
 /// taken (`heldByALoad`) and refuses to open (`SQLiteFileBeingLoaded`): the load writes through a rollback journal

@@ -5,7 +5,7 @@ import GRDB
 ///
 /// Why: a load's chunk is a range of stores on one day, and `stock_demand_daily` is ordered by store, product and day,
 /// so every chunk inserted a row into each leaf page of a third of the demand tree: on a million-pair chain each
-/// chunk rewrote (to the write-ahead log, then to the file) hundreds of megabytes for a few of new rows. Appended here
+/// chunk rewrote (to the write-ahead log, then to the file) hundreds of megabytes for a few megabytes of new rows. Appended here
 /// instead, a chunk's rows fill new pages only; the merge sorts them once and appends them to the tree in its order.
 ///
 /// What holds: a chunk's rows are staged in the chunk's own transaction, and every start merges what a killed load
