@@ -31,11 +31,13 @@ extension MySQLLedgerTransaction {
             """)
     }
 
-    /// Queues these movements' events in the outbox: one statement. An event's sequence is its movement's, so the
-    /// outbox is read in commit order too.
-    static func queueEvents(ofSequences sequences: some Collection<Int64>, connection: MySQLConnection) throws {
-        let values = sequences.map { "(\($0),\($0))" }
-        try connection.run("INSERT INTO outbox (seq, movement_seq) VALUES \(values.joined(separator: ","))")
+    /// Queues these movements' events in the outbox: one row of `outbox_ranges` for each run of consecutive
+    /// sequences (a group commit's movements are one run: their sequences come from one `reserveSequences`). A
+    /// range is keyed by its first sequence, so the outbox is read in commit order too.
+    static func queueEvents(ofSequences sequences: some Sequence<Int64>, connection: MySQLConnection) throws {
+        let values = OutboxRange.runs(of: sequences).map { "(\($0.first),\($0.last))" }
+        guard !values.isEmpty else { return }
+        try connection.run("INSERT INTO outbox_ranges (seq, last_seq) VALUES \(values.joined(separator: ","))")
     }
 
     /// Writes stock rows: one statement. `upsert` false is a plain INSERT, for rows known not to exist (a row that

@@ -193,11 +193,9 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         }
     }
 
-    /// Queues the batch's events in the outbox, each with its movement's real sequence.
+    /// Queues the batch's events in the outbox, by their movements' real sequences: one range row for the batch.
     private func flushEvents(sequences: [Int64]) throws {
-        for chunk in chunks(newEvents.count) {
-            try Self.queueEvents(ofSequences: newEvents[chunk].map { provisional in sequences[Int(-provisional) - 1] }, connection: connection)
-        }
+        try Self.queueEvents(ofSequences: newEvents.map { provisional in sequences[Int(-provisional) - 1] }, connection: connection)
     }
 
     private func flushIdempotency() throws {

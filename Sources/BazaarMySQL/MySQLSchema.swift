@@ -232,5 +232,10 @@ enum MySQLSchema {
         // The low-stock level (issue 16): what `low_stock` and `at_risk` compare with, apart from the reorder point
         // (NULL in rows written before: the reorder point serves).
         (11, ["ALTER TABLE stock_thresholds ADD COLUMN IF NOT EXISTS low_stock_level DOUBLE NULL"]),
+        // The outbox by ranges (issue 15): one row per group commit, naming its movements' contiguous sequences,
+        // instead of a row per movement (which cost an insert and a delete per movement on the primary and on every
+        // replica). A new table, not a new column of `outbox`: a node of an older release still writes and drains
+        // `outbox` a row per movement during a rolling deploy, and this release's relay drains both.
+        (12, ["CREATE TABLE IF NOT EXISTS outbox_ranges (seq BIGINT NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL) \(table)"]),
     ]
 }

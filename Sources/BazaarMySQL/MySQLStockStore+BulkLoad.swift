@@ -52,9 +52,7 @@ extension MySQLStockStore: BulkLoadStore {
                                                                connection: connection)
                 }
                 if chunk.publish {
-                    for start in stride(from: 0, to: sequences.count, by: 1000) {
-                        try MySQLLedgerTransaction.queueEvents(ofSequences: sequences[start..<min(start + 1000, sequences.count)], connection: connection)
-                    }
+                    try MySQLLedgerTransaction.queueEvents(ofSequences: sequences, connection: connection)
                 }
                 for start in stride(from: 0, to: chunk.levels.count, by: 1000) {
                     try MySQLLedgerTransaction.writeLevels(chunk.levels[start..<min(start + 1000, chunk.levels.count)], upsert: true, connection: connection)

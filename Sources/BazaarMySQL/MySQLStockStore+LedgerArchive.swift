@@ -17,7 +17,9 @@ extension MySQLStockStore: LedgerArchiveStore {
                 SELECT seq FROM stock_movements WHERE seq > ? AND recorded_at_ms >= ? ORDER BY seq LIMIT 1
                 """, [archivedThrough, cutoffMillis]).first.map { try $0.int(0) }
             let last = try firstAfter.map { $0 - 1 } ?? connection.select("SELECT COALESCE(MAX(seq), 0) FROM stock_movements")[0].int(0)
-            let oldestUnpublished = try connection.select("SELECT MIN(movement_seq) FROM outbox")[0].optionalInt(0)
+            // Queued by this release (`outbox_ranges`) or by an older one (`outbox`), whichever is older.
+            let oldestUnpublished = try ["SELECT MIN(movement_seq) FROM outbox", "SELECT MIN(seq) FROM outbox_ranges"]
+                .compactMap { try connection.select($0)[0].optionalInt(0) }.min()
             return ArchiveBounds(archivedThroughSequence: archivedThrough, lastSequence: max(last, archivedThrough),
                                  oldestUnpublishedSequence: oldestUnpublished, unfinished: archives.first { !$0.isComplete })
         }

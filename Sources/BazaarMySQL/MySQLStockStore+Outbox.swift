@@ -17,21 +17,42 @@ extension MySQLStockStore {
         }
     }
 
+    /// The oldest `limit` (or a few more) events waiting, in commit order: whole ranges of `outbox_ranges`, each
+    /// entry named by its range's first sequence (the relay deletes what it published by these names). Rows that a
+    /// node of an older release queued in `outbox`, a movement each, go first, named by their negated `seq`.
     public func outboxBatch(limit: Int) async throws -> [OutboxEntry] {
         try await onPrimary { connection in
-            try connection.select("""
+            let legacy = try connection.select("""
                 SELECT \(MySQLRows.movementColumns), outbox.seq FROM outbox JOIN stock_movements ON stock_movements.seq = outbox.movement_seq
                 ORDER BY outbox.seq LIMIT ?
                 """, [limit]).map { row in
-                let movement = try MySQLRows.movement(row)
-                return OutboxEntry(sequence: try row.int(13), topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
-                                   payload: movement.cloudEventJSON, movement: movement)
+                try OutboxEntry(publishing: try MySQLRows.movement(row), name: -(try row.int(13)))
+            }
+            guard legacy.isEmpty else { return legacy }
+            var ranges: [OutboxRange] = []
+            var events: Int64 = 0
+            for row in try connection.select("SELECT seq, last_seq FROM outbox_ranges ORDER BY seq LIMIT ?", [limit]) where events < limit {
+                let range = OutboxRange(first: try row.int(0), last: try row.int(1))
+                ranges.append(range)
+                events += range.last - range.first + 1
+            }
+            guard !ranges.isEmpty else { return [] }
+            let movements = try connection.select("""
+                SELECT \(MySQLRows.movementColumns) FROM stock_movements WHERE \(OutboxRange.condition(ranges)) ORDER BY seq
+                """).map(MySQLRows.movement)
+            var index = 0
+            return movements.map { movement in
+                while movement.sequence > ranges[index].last { index += 1 }
+                return OutboxEntry(publishing: movement, name: ranges[index].first)
             }
         }
     }
 
+    /// Deletes the ranges (and older rows) these entries came from, named as `outboxBatch` names them.
     public func deleteOutbox(sequences: [Int64]) async throws {
-        try await delete(sequences, from: "outbox")
+        let names = Set(sequences)
+        try await delete(names.filter { $0 < 0 }.map { -$0 }.sorted(), from: "outbox")
+        try await delete(names.filter { $0 > 0 }.sorted(), from: "outbox_ranges")
     }
 
     /// Integer literals in a text-protocol statement: no prepared statement per distinct list.
@@ -45,8 +66,13 @@ extension MySQLStockStore {
         }
     }
 
+    /// Movements whose events wait, counted in both tables.
     public func outboxDepth() async throws -> Int {
-        try await onPrimary { Int(try $0.select("SELECT COUNT(*) FROM outbox")[0].int(0)) }
+        try await onPrimary {
+            Int(try $0.select("""
+                SELECT (SELECT COUNT(*) FROM outbox) + (SELECT COALESCE(SUM(last_seq - seq + 1), 0) FROM outbox_ranges)
+                """)[0].int(0))
+        }
     }
 
     public func eventOutboxBatch(limit: Int) async throws -> [OutboxEntry] {
@@ -62,5 +88,45 @@ extension MySQLStockStore {
             Int(try $0.execute("DELETE FROM idempotency_keys WHERE created_at_ms < ? AND (scope NOT LIKE ? OR created_at_ms < ?)",
                                [olderThanMillis, IdempotencyScope.commandPrefix + "%", commandsOlderThanMillis]).affectedRows)
         }
+    }
+}
+
+/// A row of `outbox_ranges`: the events of movements `first...last`, queued by one group commit.
+struct OutboxRange: Equatable {
+    let first: Int64
+    let last: Int64
+
+    /// The runs of consecutive values in `sequences`, in the order given (a group commit's are increasing).
+    static func runs(of sequences: some Sequence<Int64>) -> [OutboxRange] {
+        var runs: [OutboxRange] = []
+        for sequence in sequences {
+            if let run = runs.last, sequence == run.last + 1 {
+                runs[runs.count - 1] = OutboxRange(first: run.first, last: sequence)
+            } else {
+                runs.append(OutboxRange(first: sequence, last: sequence))
+            }
+        }
+        return runs
+    }
+
+    /// `seq BETWEEN a AND b OR ...` over these ranges (in order), neighbours merged: a range scan of the primary key.
+    static func condition(_ ranges: [OutboxRange]) -> String {
+        var merged: [OutboxRange] = []
+        for range in ranges {
+            if let previous = merged.last, range.first == previous.last + 1 {
+                merged[merged.count - 1] = OutboxRange(first: previous.first, last: range.last)
+            } else {
+                merged.append(range)
+            }
+        }
+        return merged.map { "seq BETWEEN \($0.first) AND \($0.last)" }.joined(separator: " OR ")
+    }
+}
+
+extension OutboxEntry {
+    /// A movement's event, named `name` in the outbox it waits in.
+    init(publishing movement: Movement, name: Int64) {
+        self.init(sequence: name, topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
+                  payload: movement.cloudEventJSON, movement: movement)
     }
 }

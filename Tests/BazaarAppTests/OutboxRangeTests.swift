@@ -1,0 +1,100 @@
+import BazaarCore
+import BazaarDomain
+@testable import BazaarMySQL
+import Foundation
+import MySQLClient
+import Testing
+
+/// Issue 15: on MariaDB the outbox holds one row per group commit, the range of its movements' sequences, not a
+/// row per movement; the relay reads whole ranges in commit order, and drains the rows an older release queued.
+@Suite("Outbox by ranges") struct OutboxRangeTests {
+    @Test func runsSplitWhereTheSequencesStopBeingConsecutive() {
+        #expect(OutboxRange.runs(of: [Int64]()).isEmpty)
+        #expect(OutboxRange.runs(of: [7]) == [OutboxRange(first: 7, last: 7)])
+        #expect(OutboxRange.runs(of: [3, 4, 5, 9, 10, 12]) == [OutboxRange(first: 3, last: 5), OutboxRange(first: 9, last: 10),
+                                                              OutboxRange(first: 12, last: 12)])
+    }
+
+    @Test func theReadMergesNeighbouringRangesIntoOneScan() {
+        let ranges = [OutboxRange(first: 1, last: 3), OutboxRange(first: 4, last: 4), OutboxRange(first: 8, last: 9)]
+        #expect(OutboxRange.condition(ranges) == "seq BETWEEN 1 AND 4 OR seq BETWEEN 8 AND 9")
+    }
+
+    static func command(_ product: String) throws -> MovementCommand {
+        try BazaarAppTests.command("S1", product, delta: 1)
+    }
+
+    static func rawConnection(_ db: borrowing TestDatabase) throws -> MySQLConnection {
+        let connection = MySQLConnection(configuration: try MySQLConfiguration(url: db.url))
+        try connection.open()
+        return connection
+    }
+
+    @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+    func aGroupCommitQueuesOneRangeAndTheRelayReadsEveryMovementOfIt() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await Stores.open(db)
+        let connection = try Self.rawConnection(db)
+        defer { connection.close() }
+        let receipt = try await store.apply(WriteRequest(commands: try (1...5).map { try Self.command("P\($0)") }, actor: "t"))
+        let sequences = receipt.movements.map(\.sequence)
+        let rows = try connection.select("SELECT seq, last_seq FROM outbox_ranges").map { [try $0.int(0), try $0.int(1)] }
+        #expect(rows == [[sequences.first!, sequences.last!]], "one row for the five movements")
+        #expect(try await store.outboxDepth() == 5)
+        let batch = try await store.outboxBatch(limit: 100)
+        #expect(batch.map(\.eventID) == receipt.movements.map(\.movementID))
+        #expect(batch.map(\.movement) == receipt.movements)
+        #expect(batch.map(\.payload) == receipt.movements.map(\.cloudEventJSON))
+        try await store.deleteOutbox(sequences: batch.map(\.sequence))
+        #expect(try await store.outboxDepth() == 0)
+        #expect(try await store.outboxBatch(limit: 100).isEmpty)
+        try await store.close()
+    }
+
+    @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+    func aBatchTakesWholeRangesAndLeavesTheRestForTheNext() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await Stores.open(db)
+        var written: [Movement] = []
+        for request in 0..<3 {
+            written += try await store.apply(WriteRequest(commands: try (1...3).map { try Self.command("P\(request)-\($0)") }, actor: "t")).movements
+        }
+        let first = try await store.outboxBatch(limit: 4)
+        #expect(first.map(\.eventID) == written.prefix(6).map(\.movementID), "the second range is taken whole")
+        try await store.deleteOutbox(sequences: first.map(\.sequence))
+        #expect(try await store.outboxDepth() == 3)
+        let second = try await store.outboxBatch(limit: 4)
+        #expect(second.map(\.eventID) == written.suffix(3).map(\.movementID))
+        try await store.deleteOutbox(sequences: second.map(\.sequence))
+        #expect(try await store.outboxDepth() == 0)
+        try await store.close()
+    }
+
+    /// A node of an older release, still running during a rolling deploy, queues a row per movement in `outbox`.
+    @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+    func rowsAnOlderReleaseQueuedArePublishedFirstAndDeletedAlone() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await Stores.open(db)
+        let connection = try Self.rawConnection(db)
+        defer { connection.close() }
+        let older = try await store.apply(WriteRequest(commands: [try Self.command("A"), try Self.command("B")], actor: "old")).movements
+        // What the older release wrote instead of a range: an auto-increment row per movement.
+        try connection.run("DELETE FROM outbox_ranges")
+        try connection.run("INSERT INTO outbox (movement_seq) VALUES (\(older[0].sequence)), (\(older[1].sequence))")
+        let newer = try await store.apply(WriteRequest(commands: [try Self.command("C")], actor: "new")).movements
+        #expect(try await store.outboxDepth() == 3)
+        let bounds = try await (store as! MySQLStockStore).archiveBounds(cutoffMillis: 0)
+        #expect(bounds.oldestUnpublishedSequence == older[0].sequence, "the archive keeps the oldest row either table waits for")
+
+        let first = try await store.outboxBatch(limit: 100)
+        #expect(first.map(\.eventID) == older.map(\.movementID))
+        try await store.deleteOutbox(sequences: first.map(\.sequence))
+        #expect(try connection.select("SELECT COUNT(*) FROM outbox")[0].int(0) == 0)
+        #expect(try await store.outboxDepth() == 1, "the range of the newer release is still there")
+        let second = try await store.outboxBatch(limit: 100)
+        #expect(second.map(\.eventID) == newer.map(\.movementID))
+        try await store.deleteOutbox(sequences: second.map(\.sequence))
+        #expect(try await store.outboxDepth() == 0)
+        try await store.close()
+    }
+}
