@@ -3,6 +3,11 @@
 # them all; on SQLite and on MariaDB (durable), for one store and for 100 stores, next to the broker's raw
 # produce-and-consume rate in the same run.
 #   bench/kafka.sh [commands, default 50000]
+# On MariaDB it also measures the primary's own commit rate for the same work in the same run: a second ingestion of
+# the same commands with the server's general log on, whose write transactions (bench/replay-commits.py) are then
+# replayed side by side, one `mariadb` client per connection Bazaar used, into a freshly migrated database, with
+# Bazaar, the broker and the producer idle. BENCH_BIN: the binary (default: build .build/release/bazaar);
+# KAFKA_ENGINES (default "sqlite mariadb"), KAFKA_STORES (default "1 100").
 # To see where bazaar's CPU goes during a run: perf record -F 999 -g -p "$(pgrep -f 'bazaar serve')" -- sleep 5,
 # then perf report --children --sort symbol.
 set -euo pipefail
@@ -15,10 +20,11 @@ bash scripts/services/mariadb.sh start >/dev/null
 eval "$(bash scripts/services/kafka.sh env | sed 's/^/export /')"
 eval "$(bash scripts/services/mariadb.sh env)"
 PY=.test-services/kafka/venv/bin/python
-swift build -c release --product bazaar >/dev/null
+BIN=${BENCH_BIN:-}
+if [ -z "$BIN" ]; then swift build -c release --product bazaar >/dev/null; BIN=.build/release/bazaar; fi
 WORK=$(mktemp -d)
 SERVER=
-trap 'kill $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
+trap 'kill $SERVER 2>/dev/null || true; [ -n "${KAFKA_KEEP:-}" ] || rm -rf "$WORK"' EXIT
 
 cat >"$WORK/kafka_bench.py" <<'PYEOF'
 import sys, time, uuid, json
@@ -72,7 +78,7 @@ ingest() { # name database-url stores
   "$TANSU" topic create bazaar.stock-commands --broker "tcp://$BAZAAR_TEST_KAFKA_BROKERS" --partitions 8 >/dev/null 2>&1 || true
   BAZAAR_ADMIN_KEY=$KEY BAZAAR_LOG_LEVEL=warning BAZAAR_RATE_LIMIT_RATE=1e8 BAZAAR_RATE_LIMIT_BURST=1e8 \
     BAZAAR_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" BAZAAR_KAFKA_CONSUMER_GROUP="bench-$name-$$" \
-    .build/release/bazaar serve --http-port "$PORT" --database-url "$url" >"$WORK/$name.log" 2>&1 &
+    "$BIN" serve --http-port "$PORT" --database-url "$url" >"$WORK/$name.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done
   local auth="Authorization: Bearer $KEY"
@@ -122,8 +128,40 @@ cpu_delta() { # before after
 command -v bc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; }
 # One store (every command on one partition: strictly one batch after the other), then 100 stores over the topic's
 # 8 partitions (each partition's part of a batch in a transaction of its own, side by side).
-for stores in 1 100; do
-  ingest "sqlite-$stores-stores" "sqlite://$WORK/bench-$stores.sqlite" "$stores"
-  mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -e 'DROP DATABASE IF EXISTS bench_kafka; CREATE DATABASE bench_kafka'
-  ingest "mariadb-$stores-stores" "$BAZAAR_TEST_MYSQL_URL/bench_kafka" "$stores"
+MARIADB="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_PORT:-13306} -uroot"
+fresh_database() { $MARIADB -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1"; }
+
+# The primary's own commit rate for what the ingestion of `stores` stores wrote: the same transactions, captured from
+# the general log of a second ingestion, replayed by one client per connection Bazaar used, all at once.
+primary_rate() { # stores
+  local stores=$1
+  fresh_database bench_kafka_capture
+  $MARIADB -e "SET GLOBAL general_log_file='$WORK/general.log'; SET GLOBAL general_log=1"
+  ingest "mariadb-$stores-stores-capture" "$BAZAAR_TEST_MYSQL_URL/bench_kafka_capture" "$stores" | sed 's/^/  (capture, general log on) /'
+  $MARIADB -e "SET GLOBAL general_log=0"
+  rm -rf "$WORK/replay"
+  local parsed; parsed=$(python3 bench/replay-commits.py "$WORK/general.log" "$WORK/replay")
+  [ -n "${KAFKA_KEEP:-}" ] || rm -f "$WORK/general.log"
+  fresh_database bench_kafka_replay
+  "$BIN" migrate --database-url "$BAZAAR_TEST_MYSQL_URL/bench_kafka_replay" >/dev/null
+  local start end count failed=0 pids=()
+  start=$(date +%s.%N)
+  for f in "$WORK"/replay/*.sql; do $MARIADB -s bench_kafka_replay <"$f" >"$f.out" 2>&1 & pids+=($!); done
+  for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
+  end=$(date +%s.%N)
+  count=$($MARIADB -N -B -e "SELECT COUNT(*) FROM bench_kafka_replay.stock_movements")
+  echo "primary's own commit rate, $stores store(s): $count movements in $(echo "$end - $start" | bc | cut -c1-6) s" \
+    "= $(echo "$count / ($end - $start)" | bc)/s (streams, transactions, statements replayed: $parsed; clients failed: $failed)"
+}
+
+for stores in ${KAFKA_STORES:-1 100}; do
+  for engine in ${KAFKA_ENGINES:-sqlite mariadb}; do
+    if [ "$engine" = sqlite ]; then
+      ingest "sqlite-$stores-stores" "sqlite://$WORK/bench-$stores.sqlite" "$stores"
+    else
+      fresh_database bench_kafka
+      ingest "mariadb-$stores-stores" "$BAZAAR_TEST_MYSQL_URL/bench_kafka" "$stores"
+      primary_rate "$stores"
+    fi
+  done
 done

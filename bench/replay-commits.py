@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""The write transactions Bazaar sent a MariaDB server, out of its general log, as one SQL file per connection.
+
+    bench/replay-commits.py GENERAL_LOG OUT_DIR
+
+Keeps every transaction (START TRANSACTION .. COMMIT) that took ledger sequences (`UPDATE ledger_clock`): the
+group commits and the ingestion's batches, with their locking reads, idempotency lookups and inserts, as the server
+ran them (prepared statements are logged with their values), in commit order. Transactions that wrote stock rows of a
+common store go to one file, in that order (they waited for each other's row locks when they ran); the others are
+spread over files of their own. Replaying the files side by side, one client each, against a freshly migrated
+database gives the rate at which the primary commits the same work with nothing else running: no Bazaar, broker or
+producer (bench/kafka.sh, "the primary's own commit rate").
+Prints: files (independent streams), transactions, statements.
+"""
+import os
+import re
+import sys
+
+ENTRY = re.compile(r"^(?:\d{6}\s+\d{1,2}:\d\d:\d\d)?\t+\s*(\d+) (Query|Execute|Prepare|Connect|Quit|Init DB|Close stmt|Reset stmt|Field List|Statistics|Ping|Sleep)\t?(.*)$")
+
+
+def entries(path):
+    """(connection, command, text) for each logged command; a statement's later lines belong to it."""
+    current = None
+    with open(path, encoding="utf-8", errors="surrogateescape") as log:
+        for line in log:
+            line = line.rstrip("\n")
+            match = ENTRY.match(line)
+            if match:
+                if current:
+                    yield current
+                current = [match.group(1), match.group(2), match.group(3)]
+            elif current:
+                current[2] += "\n" + line
+    if current:
+        yield current
+
+
+STORE = re.compile(r"\('((?:[^'\\]|\\.)*)','")
+
+
+def stores(transaction):
+    """The stores whose stock rows the transaction wrote (the first column of each `stock_levels` row)."""
+    found = set()
+    for statement in transaction:
+        if statement.startswith("INSERT INTO stock_levels"):
+            found.update(STORE.findall(statement[statement.index("VALUES"):]))
+    return found
+
+
+def streams(transactions):
+    """Transactions in commit order, grouped so that two sharing a store are in one group (union-find)."""
+    parent = list(range(len(transactions)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    owner = {}
+    for index, transaction in enumerate(transactions):
+        for store in stores(transaction):
+            if store in owner:
+                parent[root(index)] = root(owner[store])
+            else:
+                owner[store] = index
+    groups = {}
+    for index, transaction in enumerate(transactions):
+        groups.setdefault(root(index), []).append(transaction)
+    return list(groups.values())
+
+
+def main():
+    log, out = sys.argv[1], sys.argv[2]
+    os.makedirs(out, exist_ok=True)
+    open_transactions, kept = {}, []
+    for connection, command, text in entries(log):
+        if command not in ("Query", "Execute"):
+            continue
+        statement = text.strip()
+        head = statement[:20].upper()
+        if head.startswith("START TRANSACTION") or head.startswith("BEGIN"):
+            open_transactions[connection] = [statement]
+        elif connection in open_transactions:
+            transaction = open_transactions[connection]
+            transaction.append(statement)
+            if head.startswith("COMMIT") or head.startswith("ROLLBACK"):
+                del open_transactions[connection]
+                if head.startswith("COMMIT") and any("UPDATE ledger_clock" in s for s in transaction):
+                    kept.append(transaction)
+    statements = 0
+    groups = streams(kept)
+    for number, transactions in enumerate(groups):
+        with open(os.path.join(out, "stream-%03d.sql" % number), "w", encoding="utf-8", errors="surrogateescape") as sql:
+            sql.write("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED;\n")
+            for transaction in transactions:
+                for statement in transaction:
+                    sql.write(statement.rstrip(";") + ";\n")
+                    statements += 1
+    print(len(groups), len(kept), statements)
+
+
+if __name__ == "__main__":
+    main()
