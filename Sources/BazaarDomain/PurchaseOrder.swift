@@ -107,10 +107,12 @@ public struct PurchaseOrder: Sendable, Equatable {
 
 public enum PurchaseOrderEvent {
     public static let type = "bazaar.stock.purchase-order"
+    /// The event's type as its payload spells it: a byte search finds it (see `ReservationEvent.containsBytes`).
+    static let typeAttribute = Array("\"type\":\"\(type)\"".utf8)
 
     /// The stock rows a purchase order's event changed, with their revisions (nil for any other event).
     public static func stockChanges(in payload: String) -> (storeID: String, rows: [(productID: String, revision: Int64)])? {
-        guard payload.contains("\"type\":\"\(type)\""), let event = JSONNode.parse(payload), event["type"]?.string == type,
+        guard ReservationEvent.containsBytes(payload, typeAttribute), let event = JSONNode.parse(payload), event["type"]?.string == type,
             let store = event["data"]?["store_id"]?.string, let list = event["bazaarrevisions"]?.string
         else { return nil }
         let rows = list.split(separator: ",").compactMap { item -> (String, Int64)? in

@@ -89,11 +89,13 @@ public struct Reservation: Sendable, Equatable {
 
 public enum ReservationEvent {
     public static let type = "bazaar.stock.reservation"
+    /// The event's type as its payload spells it: a byte search finds it (see `ReservationEvent.containsBytes`).
+    static let typeAttribute = Array("\"type\":\"\(type)\"".utf8)
     public static let topic = MovementEvent.topic
 
     /// The store, product and stock revision of a reservation event's payload (nil for any other event).
     public static func stockChange(in payload: String) -> (storeID: String, productID: String, revision: Int64)? {
-        guard payload.contains("\"type\":\"\(type)\""), let event = JSONNode.parse(payload), event["type"]?.string == type,
+        guard ReservationEvent.containsBytes(payload, typeAttribute), let event = JSONNode.parse(payload), event["type"]?.string == type,
             let data = event["data"], let store = data["store_id"]?.string, let product = data["product_id"]?.string,
             let revision = event["bazaarrevision"]?.string.flatMap({ Int64($0) })
         else { return nil }

@@ -68,10 +68,12 @@ public struct TransferInTransit: Sendable, Equatable {
 
 public enum TransferEvent {
     public static let type = "bazaar.stock.transfer"
+    /// The event's type as its payload spells it: a byte search finds it (see `ReservationEvent.containsBytes`).
+    static let typeAttribute = Array("\"type\":\"\(type)\"".utf8)
 
     /// The destination row a transfer's event changed, with its revision (nil for any other event).
     public static func stockChange(in payload: String) -> (storeID: String, productID: String, revision: Int64)? {
-        guard payload.contains("\"type\":\"\(type)\""), let event = JSONNode.parse(payload), event["type"]?.string == type,
+        guard ReservationEvent.containsBytes(payload, typeAttribute), let event = JSONNode.parse(payload), event["type"]?.string == type,
             let store = event["data"]?["to_store_id"]?.string, let list = event["bazaarrevisions"]?.string,
             let colon = list.lastIndex(of: ":"), let revision = Int64(list[list.index(after: colon)...])
         else { return nil }

@@ -96,11 +96,12 @@ struct OutboxRange: Equatable {
     let first: Int64
     let last: Int64
 
-    /// The runs of consecutive values in `sequences`, in the order given (a group commit's are increasing).
-    static func runs(of sequences: some Sequence<Int64>) -> [OutboxRange] {
+    /// The runs of consecutive values in `sequences`, in the order given (a group commit's are increasing), at most
+    /// `maxLength` each: the relay publishes a range whole, so a bulk load's does not become one huge batch.
+    static func runs(of sequences: some Sequence<Int64>, maxLength: Int64 = 1000) -> [OutboxRange] {
         var runs: [OutboxRange] = []
         for sequence in sequences {
-            if let run = runs.last, sequence == run.last + 1 {
+            if let run = runs.last, sequence == run.last + 1, run.last - run.first + 1 < maxLength {
                 runs[runs.count - 1] = OutboxRange(first: run.first, last: sequence)
             } else {
                 runs.append(OutboxRange(first: sequence, last: sequence))

@@ -1,4 +1,4 @@
-import BazaarCore
+@testable import BazaarCore
 import BazaarRedis
 import Logging
 import RedisClient
@@ -251,5 +251,54 @@ struct RedisIntegrityTests {
         var bad = movement
         bad.storeID = "bad store|x"
         #expect(signer.verify(signer.signedCloudEvent(bad)) == .unreadable, "identifiers outside the contract are refused even when signed")
+    }
+
+    /// Issue 15: the MAC is read byte by byte; the old reading (two Characters at a time through `UInt8(_:radix:)`)
+    /// is the reference, except that it let a sign through (`+f` read as 15, `-0` as 0).
+    @Test func theMACIsReadExactlyAsWrittenAndNothingElseIsAccepted() {
+        func reference(_ hex: String) -> [UInt8]? {
+            guard hex.utf8.count == 64, !hex.contains("+"), !hex.contains("-") else { return nil }
+            var bytes: [UInt8] = []
+            var index = hex.startIndex
+            while index < hex.endIndex {
+                let next = hex.index(index, offsetBy: 2)
+                guard let byte = UInt8(hex[index..<next], radix: 16) else { return nil }
+                bytes.append(byte)
+                index = next
+            }
+            return bytes
+        }
+        for _ in 0..<500 {
+            let mac = (0..<32).map { _ in UInt8.random(in: 0...255) }
+            let lower = mac.map { String(format: "%02x", $0) }.joined()
+            #expect(MovementEventSigner.bytes(hex: Substring(lower)) == mac)
+            #expect(MovementEventSigner.bytes(hex: Substring(lower.uppercased())) == mac)
+            var broken = Array(lower)
+            broken[Int.random(in: 0..<64)] = ["g", "+", " ", "é", "-", "\u{0}"].randomElement()!
+            let text = String(broken)
+            #expect(MovementEventSigner.bytes(hex: Substring(text)) == reference(text), "\(text)")
+        }
+        for text in ["", String(repeating: "a", count: 63), String(repeating: "a", count: 65), String(repeating: "+f", count: 32)] {
+            #expect(MovementEventSigner.bytes(hex: Substring(text)) == nil, "\(text)")
+        }
+    }
+}
+
+/// Issue 15: the consumers of the movement topic tell its event types apart by a byte search before parsing.
+@Suite("Stock events on the movement topic") struct StockEventKindTests {
+    @Test func eachKindOfEventIsReadOnlyByItsOwnReader() {
+        let reservation = #"{"specversion":"1.0","type":"bazaar.stock.reservation","bazaarrevision":"12","data":{"store_id":"S1","product_id":"P1"}}"#
+        let transfer = #"{"specversion":"1.0","type":"bazaar.stock.transfer","bazaarrevisions":"P2:9","data":{"to_store_id":"S2"}}"#
+        let order = #"{"specversion":"1.0","type":"bazaar.stock.purchase-order","bazaarrevisions":"P3:4,P4:5","data":{"store_id":"S3"}}"#
+        let movement = #"{"specversion":"1.0","type":"bazaar.stock.movement","data":{"store_id":"S1","product_id":"P1"}}"#
+        // The type's text inside another field's value is not the type.
+        let disguised = #"{"specversion":"1.0","type":"bazaar.stock.movement","note":""type":"bazaar.stock.reservation"","data":{}}"#
+        #expect(ReservationEvent.stockChange(in: reservation).map { "\($0.storeID) \($0.productID) \($0.revision)" } == "S1 P1 12")
+        #expect(TransferEvent.stockChange(in: transfer).map { "\($0.storeID) \($0.productID) \($0.revision)" } == "S2 P2 9")
+        #expect(PurchaseOrderEvent.stockChanges(in: order).map { "\($0.storeID) \($0.rows.map { "\($0.productID):\($0.revision)" })" }
+                == #"S3 ["P3:4", "P4:5"]"#)
+        for other in [transfer, order, movement, disguised, "", "not json"] { #expect(ReservationEvent.stockChange(in: other) == nil) }
+        for other in [reservation, order, movement, disguised] { #expect(TransferEvent.stockChange(in: other) == nil) }
+        for other in [reservation, transfer, movement, disguised] { #expect(PurchaseOrderEvent.stockChanges(in: other) == nil) }
     }
 }

@@ -13,6 +13,8 @@ import Testing
         #expect(OutboxRange.runs(of: [7]) == [OutboxRange(first: 7, last: 7)])
         #expect(OutboxRange.runs(of: [3, 4, 5, 9, 10, 12]) == [OutboxRange(first: 3, last: 5), OutboxRange(first: 9, last: 10),
                                                               OutboxRange(first: 12, last: 12)])
+        #expect(OutboxRange.runs(of: Array(Int64(1)...2500)) == [OutboxRange(first: 1, last: 1000), OutboxRange(first: 1001, last: 2000),
+                                                                  OutboxRange(first: 2001, last: 2500)], "a bulk load's runs are cut")
     }
 
     @Test func theReadMergesNeighbouringRangesIntoOneScan() {
