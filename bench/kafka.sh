@@ -8,6 +8,8 @@
 # replayed side by side, one `mariadb` client per connection Bazaar used, into a freshly migrated database, with
 # Bazaar, the broker and the producer idle. BENCH_BIN: the binary (default: build .build/release/bazaar);
 # KAFKA_ENGINES (default "sqlite mariadb"), KAFKA_STORES (default "1 100").
+# The events of every run stay on the test broker's `bazaar.stock-movements` (memory storage): after a few runs, tests
+# that read that topic from its start slow down; `bash scripts/services/kafka.sh stop` (then start) empties it.
 # To see where bazaar's CPU goes during a run: perf record -F 999 -g -p "$(pgrep -f 'bazaar serve')" -- sleep 5,
 # then perf report --children --sort symbol.
 set -euo pipefail

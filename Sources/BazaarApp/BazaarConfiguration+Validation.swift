@@ -14,6 +14,9 @@ extension BazaarConfiguration {
         guard kafkaCommandReplayWindowHours >= 1, kafkaCommandReplayWindowHours <= 24 * 366 else {
             throw ConfigurationError("kafka.command_replay_window_hours must be between 1 and 8784 (a year)")
         }
+        guard (0...1000).contains(kafkaLingerMillis) else {
+            throw ConfigurationError("kafka.linger_ms must be between 0 and 1000 (got \(kafkaLingerMillis))")
+        }
         let kafkaSecurity = try kafkaSecurity()
         if kafkaBrokers == nil, kafkaSecurity != .plaintext {
             throw ConfigurationError("kafka.security_protocol \(kafkaSecurity.securityProtocol.rawValue) is set but kafka.brokers is not: set both, or neither")

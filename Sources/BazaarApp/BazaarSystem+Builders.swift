@@ -95,7 +95,7 @@ extension BazaarSystem {
             logger.log(level: error.isFatal ? .critical : .warning, "kafka", metadata: ["error": "\(error)"])
         }
         // Its flush at shutdown gets a fifth of the shutdown bound: what it cannot deliver stays in the outbox.
-        let producer = try KafkaProducer(configuration: .producer(brokers: brokers, security: security),
+        let producer = try KafkaProducer(configuration: .producer(brokers: brokers, security: security, lingerMillis: configuration.kafkaLingerMillis),
                                          shutdownFlushMillis: Int32(configuration.shutdownTimeoutSeconds * 200), onError: onError)
         let signer = MovementEventSigner(deploymentKey: configuration.deploymentKey)
         let verifier = VerifiedMovements(signer: signer, logger: logger)

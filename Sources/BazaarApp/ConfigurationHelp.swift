@@ -32,6 +32,8 @@ extension BazaarConfiguration {
         Setting(key: "kafka.consumer_group", option: nil, meaning: "the group sharing bazaar.stock-commands (default bazaar-ingest)"),
         Setting(key: "kafka.command_replay_window_hours", option: nil,
                 meaning: "a command delivered again within this many hours is applied exactly once; keep it at or above the topic's retention (default 168)"),
+        Setting(key: "kafka.linger_ms", option: nil,
+                meaning: "how long events gather before a produce request (librdkafka's linger.ms): fewer, larger batches for a little latency (default 50)"),
         Setting(key: "kafka.security_protocol", option: nil,
                 meaning: "plaintext, ssl (TLS), sasl_ssl (TLS and SCRAM login: production) or sasl_plaintext, for every Kafka client (default plaintext)"),
         Setting(key: "kafka.ssl_ca_location", option: nil, meaning: "PEM file of the authority that signed the brokers' certificates (default: the system's trust store)"),

@@ -86,6 +86,9 @@ struct ContractTests {
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_FORMAT": "xml"]) }
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_LEVEL": "loud"]) }
         #expect(try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_FORMAT": "json"]).logFormat == "json")
+        #expect(defaults.kafkaLingerMillis == 50)
+        #expect(try await BazaarConfiguration.load(environment: ["BAZAAR_KAFKA_LINGER_MS": "5"]).kafkaLingerMillis == 5)
+        await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_KAFKA_LINGER_MS": "5000"]) }
     }
 
     @Test func aFirstStartWithoutAnAdminKeyCreatesOneOnce() async throws {
