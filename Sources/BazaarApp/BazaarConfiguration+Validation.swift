@@ -68,5 +68,8 @@ extension BazaarConfiguration {
         guard replicaMaxLagSeconds >= 0 else { throw ConfigurationError("database.replica_max_lag_seconds must be >= 0") }
         guard (0...60_000).contains(replicaWaitMillis) else { throw ConfigurationError("database.replica_wait_ms must be 0-60000") }
         guard (1...256).contains(databasePoolSize) else { throw ConfigurationError("database.pool_size must be 1-256") }
+        guard (1...4).contains(databaseConcurrentFlushes) else {
+            throw ConfigurationError("database.concurrent_flushes must be 1-4 (got \(databaseConcurrentFlushes))")
+        }
     }
 }

@@ -29,6 +29,10 @@ public struct BazaarConfiguration: Sendable {
     public var replicaWaitMillis = 500
     /// `database.pool_size` / `BAZAAR_DATABASE_POOL_SIZE`: connections to the MySQL primary (and to each replica, half).
     public var databasePoolSize = 8
+    /// `database.concurrent_flushes` / `BAZAAR_DATABASE_CONCURRENT_FLUSHES`: MySQL group commits in flight at once
+    /// (1-4, default 1: batches grow with the load; 2 when the primary is far enough away that writing a batch's
+    /// statements takes about as long as its commit). See `MySQLStockStore.Options.concurrentFlushes`.
+    public var databaseConcurrentFlushes = 1
     /// `database.statement_timeout_ms` / `BAZAAR_DATABASE_STATEMENT_TIMEOUT_MS`: the longest a read of the audit trail
     /// (and, on MySQL replicas, any read) may run before the database stops it; the client gets 503 `query-timeout`
     /// telling it to narrow the query.
@@ -148,6 +152,7 @@ public struct BazaarConfiguration: Sendable {
         replicaMaxLagSeconds = reader.int(forKey: "database.replica_max_lag_seconds", default: replicaMaxLagSeconds)
         replicaWaitMillis = reader.int(forKey: "database.replica_wait_ms", default: replicaWaitMillis)
         databasePoolSize = reader.int(forKey: "database.pool_size", default: databasePoolSize)
+        databaseConcurrentFlushes = reader.int(forKey: "database.concurrent_flushes", default: databaseConcurrentFlushes)
         databaseStatementTimeoutMillis = reader.int(forKey: "database.statement_timeout_ms", default: databaseStatementTimeoutMillis)
         redisURL = reader.string(forKey: "redis.url").flatMap { $0.isEmpty ? nil : $0 }
         redisKeyPrefix = reader.string(forKey: "redis.key_prefix", default: redisKeyPrefix)

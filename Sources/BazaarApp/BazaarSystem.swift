@@ -112,6 +112,7 @@ public struct BazaarSystem: Sendable {
                 options.replicaMaxLagSeconds = configuration.replicaMaxLagSeconds
                 options.replicaWaitMillis = configuration.replicaWaitMillis
                 options.statementTimeoutMillis = configuration.databaseStatementTimeoutMillis
+                options.concurrentFlushes = configuration.databaseConcurrentFlushes
                 return MySQLStockStore(options: options, clock: clock)
             } catch let error as MySQLError {
                 throw ConfigurationError(error.message)

@@ -25,6 +25,8 @@ extension BazaarConfiguration {
         Setting(key: "database.replica_wait_ms", option: nil,
                 meaning: "how long a read with a consistency token waits for a replica before reading the primary (default 500)"),
         Setting(key: "database.pool_size", option: nil, meaning: "connections to the MySQL primary; half, at least 2, to each replica (default 8)"),
+        Setting(key: "database.concurrent_flushes", option: nil,
+                meaning: "MySQL group commits in flight at once, 1-4; 2 for a primary far away (default 1)"),
         Setting(key: "redis.url", option: "--redis-url", meaning: "redis://[user:password@]host:port[/db], or rediss:// for TLS with ?tls_ca=/path/ca.pem (default none: in-process cache and rate limits)"),
         Setting(key: "redis.key_prefix", option: nil, meaning: "start of every Redis key and channel (default bazaar:)"),
         Setting(key: "cache.near_max_age_ms", option: nil, meaning: "how long a node's near cache answers without asking Redis (default 5000)"),

@@ -25,6 +25,12 @@ public final class MySQLStockStore: StockStore {
         /// How long a read carrying a consistency token waits for a replica to apply it before using the primary.
         public var replicaWaitMillis = 500
         public var maxBatch = 512
+        /// Group commits in flight at once (`database.concurrent_flushes`). One: a batch takes every write that
+        /// arrived while the previous one committed, so batches grow with the load and a write costs fewer
+        /// statements and syncs (issue 15: 1 against 2 on the test servers, writes +12%, p99 lower, CPU per movement
+        /// -13% across every process). Two help when a batch's statements take about as long as its commit (a
+        /// primary far away): the next batch is written while the previous one waits for its sync.
+        public var concurrentFlushes = 1
         /// The longest a read of the audit trail or a listing may run (`database.statement_timeout_ms`).
         public var statementTimeoutMillis = 5000
 
@@ -63,8 +69,7 @@ public final class MySQLStockStore: StockStore {
                                        return replica
                                    }, connections: options.replicaConnections,
                                    maxLagSeconds: options.replicaMaxLagSeconds)
-        // Two batches in flight: one is being written while the other waits for its commit to be durable.
-        self.committer = GroupCommitter(maxBatch: options.maxBatch, concurrentFlushes: 2) { requests in
+        self.committer = GroupCommitter(maxBatch: options.maxBatch, concurrentFlushes: options.concurrentFlushes) { requests in
             await Self.commit(requests, pool: primary, clock: clock)
         }
     }

@@ -87,6 +87,9 @@ struct ContractTests {
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_LEVEL": "loud"]) }
         #expect(try await BazaarConfiguration.load(environment: ["BAZAAR_LOG_FORMAT": "json"]).logFormat == "json")
         #expect(defaults.kafkaLingerMillis == 50)
+        #expect(defaults.databaseConcurrentFlushes == 1)
+        #expect(try await BazaarConfiguration.load(environment: ["BAZAAR_DATABASE_CONCURRENT_FLUSHES": "2"]).databaseConcurrentFlushes == 2)
+        await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_DATABASE_CONCURRENT_FLUSHES": "0"]) }
         #expect(try await BazaarConfiguration.load(environment: ["BAZAAR_KAFKA_LINGER_MS": "5"]).kafkaLingerMillis == 5)
         await #expect(throws: ConfigurationError.self) { try await BazaarConfiguration.load(environment: ["BAZAAR_KAFKA_LINGER_MS": "5000"]) }
     }

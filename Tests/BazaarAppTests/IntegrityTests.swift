@@ -43,7 +43,7 @@ final class RecordingPublisher: EventPublisher {
     @Test(arguments: Backend.available)
     func everyCommittedMovementIsPublishedAndPagedExactlyOnceUnderConcurrentWriters(_ backend: Backend) async throws {
         let db = TestDatabase(backend)
-        let store = try await Stores.open(db)
+        let store = try await Stores.open(db, concurrentFlushes: 2)
         let publisher = RecordingPublisher()
         let relay = OutboxRelay(store: store, publisher: publisher, signal: OutboxSignal(), logger: .init(label: "test"), batchSize: 50)
         let writing = SharedFlag(true)

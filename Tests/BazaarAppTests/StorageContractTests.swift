@@ -8,14 +8,18 @@ import Testing
 
 /// Opens the storage engine of a test database, migrated.
 enum Stores {
-    static func open(_ db: borrowing TestDatabase) async throws -> any StockStore {
+    /// `concurrentFlushes`: MariaDB group commits in flight (the production default is 1; the concurrency cases use 2,
+    /// the shape in which a batch can commit out of the order it started in).
+    static func open(_ db: borrowing TestDatabase, concurrentFlushes: Int = 1) async throws -> any StockStore {
         let store: any StockStore
         switch db.backend {
         case .sqlite:
             store = try SQLiteStockStore(path: String(db.url.dropFirst("sqlite://".count)))
         case .mariadb:
             // The primary alone: the contract is read-after-write; replicas have suites of their own.
-            store = MySQLStockStore(options: .init(primary: try MySQLConfiguration(url: db.url)))
+            var options = MySQLStockStore.Options(primary: try MySQLConfiguration(url: db.url))
+            options.concurrentFlushes = concurrentFlushes
+            store = MySQLStockStore(options: options)
         }
         try await store.migrate()
         return store
