@@ -5,8 +5,9 @@
 #   bench/kafka.sh [commands, default 50000]
 # On MariaDB it also measures the primary's own commit rate for the same work in the same run: a second ingestion of
 # the same commands with the server's general log on, whose write transactions (bench/replay-commits.py) are then
-# replayed side by side, one `mariadb` client per connection Bazaar used, into a freshly migrated database, with
-# Bazaar, the broker and the producer idle. BENCH_BIN: the binary (default: build .build/release/bazaar);
+# replayed into a freshly migrated database, one `mariadb` client per group of transactions that share a store (in
+# their commit order), all groups at once, with Bazaar, the broker and the producer idle. It leaves out the relay's
+# reads and deletes: an upper bound on what the primary can commit of this work. BENCH_BIN: the binary (default: build .build/release/bazaar);
 # KAFKA_ENGINES (default "sqlite mariadb"), KAFKA_STORES (default "1 100").
 # The events of every run stay on the test broker's `bazaar.stock-movements` (memory storage): after a few runs, tests
 # that read that topic from its start slow down; `bash scripts/services/kafka.sh stop` (then start) empties it.
@@ -26,7 +27,8 @@ BIN=${BENCH_BIN:-}
 if [ -z "$BIN" ]; then swift build -c release --product bazaar >/dev/null; BIN=.build/release/bazaar; fi
 WORK=$(mktemp -d)
 SERVER=
-trap 'kill $SERVER 2>/dev/null || true; [ -n "${KAFKA_KEEP:-}" ] || rm -rf "$WORK"' EXIT
+MARIADB="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_PORT:-13306} -uroot"
+trap 'kill $SERVER 2>/dev/null || true; $MARIADB -e "SET GLOBAL general_log=0" 2>/dev/null || true; [ -n "${KAFKA_KEEP:-}" ] || rm -rf "$WORK"' EXIT
 
 cat >"$WORK/kafka_bench.py" <<'PYEOF'
 import sys, time, uuid, json
@@ -130,20 +132,19 @@ cpu_delta() { # before after
 command -v bc >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bc >/dev/null; }
 # One store (every command on one partition: strictly one batch after the other), then 100 stores over the topic's
 # 8 partitions (each partition's part of a batch in a transaction of its own, side by side).
-MARIADB="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_PORT:-13306} -uroot"
 fresh_database() { $MARIADB -e "DROP DATABASE IF EXISTS $1; CREATE DATABASE $1"; }
 
 # The primary's own commit rate for what the ingestion of `stores` stores wrote: the same transactions, captured from
-# the general log of a second ingestion, replayed by one client per connection Bazaar used, all at once.
+# the general log of a second ingestion, replayed by one client per group of transactions sharing a store, all at once.
 primary_rate() { # stores
   local stores=$1
   fresh_database bench_kafka_capture
-  $MARIADB -e "SET GLOBAL general_log_file='$WORK/general.log'; SET GLOBAL general_log=1"
+  $MARIADB -e "SET GLOBAL log_output='FILE'; SET GLOBAL general_log_file='$WORK/general-$stores.log'; SET GLOBAL general_log=1"
   ingest "mariadb-$stores-stores-capture" "$BAZAAR_TEST_MYSQL_URL/bench_kafka_capture" "$stores" | sed 's/^/  (capture, general log on) /'
   $MARIADB -e "SET GLOBAL general_log=0"
   rm -rf "$WORK/replay"
-  local parsed; parsed=$(python3 bench/replay-commits.py "$WORK/general.log" "$WORK/replay")
-  [ -n "${KAFKA_KEEP:-}" ] || rm -f "$WORK/general.log"
+  local parsed; parsed=$(python3 bench/replay-commits.py "$WORK/general-$stores.log" "$WORK/replay")
+  [ -n "${KAFKA_KEEP:-}" ] || rm -f "$WORK/general-$stores.log"
   fresh_database bench_kafka_replay
   "$BIN" migrate --database-url "$BAZAAR_TEST_MYSQL_URL/bench_kafka_replay" >/dev/null
   local start end count failed=0 pids=()

@@ -16,7 +16,8 @@ import os
 import re
 import sys
 
-ENTRY = re.compile(r"^(?:\d{6}\s+\d{1,2}:\d\d:\d\d)?\t+\s*(\d+) (Query|Execute|Prepare|Connect|Quit|Init DB|Close stmt|Reset stmt|Field List|Statistics|Ping|Sleep)\t?(.*)$")
+# A logged command: [date time] TAB(s) thread-id SPACE command-name (capitalised words) TAB argument.
+ENTRY = re.compile(r"^(?:\d{6}\s+\d{1,2}:\d\d:\d\d)?\t+\s*(\d+) ([A-Z][A-Za-z]*(?: [A-Za-z]+)*)\t?(.*)$")
 
 
 def entries(path):

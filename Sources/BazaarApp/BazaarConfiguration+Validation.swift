@@ -14,9 +14,6 @@ extension BazaarConfiguration {
         guard kafkaCommandReplayWindowHours >= 1, kafkaCommandReplayWindowHours <= 24 * 366 else {
             throw ConfigurationError("kafka.command_replay_window_hours must be between 1 and 8784 (a year)")
         }
-        guard (0...1000).contains(kafkaLingerMillis) else {
-            throw ConfigurationError("kafka.linger_ms must be between 0 and 1000 (got \(kafkaLingerMillis))")
-        }
         let kafkaSecurity = try kafkaSecurity()
         if kafkaBrokers == nil, kafkaSecurity != .plaintext {
             throw ConfigurationError("kafka.security_protocol \(kafkaSecurity.securityProtocol.rawValue) is set but kafka.brokers is not: set both, or neither")
@@ -67,9 +64,18 @@ extension BazaarConfiguration {
         }
         guard replicaMaxLagSeconds >= 0 else { throw ConfigurationError("database.replica_max_lag_seconds must be >= 0") }
         guard (0...60_000).contains(replicaWaitMillis) else { throw ConfigurationError("database.replica_wait_ms must be 0-60000") }
+        try validatePoolsAndBatching()
+    }
+
+    /// Connections, and how writes and events are batched (issue 15).
+    private func validatePoolsAndBatching() throws {
         guard (1...256).contains(databasePoolSize) else { throw ConfigurationError("database.pool_size must be 1-256") }
         guard (1...4).contains(databaseConcurrentFlushes) else {
             throw ConfigurationError("database.concurrent_flushes must be 1-4 (got \(databaseConcurrentFlushes))")
+        }
+        // The relay waits for each batch's delivery: at most about 1,000 events per linger (10,000/s at 100 ms).
+        guard (0...100).contains(kafkaLingerMillis) else {
+            throw ConfigurationError("kafka.linger_ms must be between 0 and 100 (got \(kafkaLingerMillis)): the outbox relay publishes about 1,000 events per linger at most")
         }
     }
 }

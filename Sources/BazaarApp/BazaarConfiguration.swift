@@ -30,8 +30,7 @@ public struct BazaarConfiguration: Sendable {
     /// `database.pool_size` / `BAZAAR_DATABASE_POOL_SIZE`: connections to the MySQL primary (and to each replica, half).
     public var databasePoolSize = 8
     /// `database.concurrent_flushes` / `BAZAAR_DATABASE_CONCURRENT_FLUSHES`: MySQL group commits in flight at once
-    /// (1-4, default 1: batches grow with the load; 2 when the primary is far enough away that writing a batch's
-    /// statements takes about as long as its commit). See `MySQLStockStore.Options.concurrentFlushes`.
+    /// (1-4, default 1); see `MySQLStockStore.Options.concurrentFlushes`.
     public var databaseConcurrentFlushes = 1
     /// `database.statement_timeout_ms` / `BAZAAR_DATABASE_STATEMENT_TIMEOUT_MS`: the longest a read of the audit trail
     /// (and, on MySQL replicas, any read) may run before the database stops it; the client gets 503 `query-timeout`
@@ -51,10 +50,8 @@ public struct BazaarConfiguration: Sendable {
     /// remembered at least this long; an older command is refused to `.rejected`, never applied twice. Keep it at or
     /// above the topic's retention (Kafka's default is 7 days).
     public var kafkaCommandReplayWindowHours = 168.0
-    /// `kafka.linger_ms` / `BAZAAR_KAFKA_LINGER_MS`: librdkafka's `linger.ms` for the producer: how long events gather
-    /// before a produce request. The outbox relay waits for each batch's delivery before the next, so this also sets
-    /// how many movements a drain takes: at 50 ms (the default) a write costs 17% less CPU across every process than
-    /// at 5 ms (BENCHMARKS.md, issue 15), and an event reaches the broker up to that much later.
+    /// `kafka.linger_ms` / `BAZAAR_KAFKA_LINGER_MS`: the producer's `linger.ms`; as the relay waits for each batch's
+    /// delivery, also how many movements a drain takes (50: 17% less CPU per write than 5, BENCHMARKS.md).
     public var kafkaLingerMillis = 50
     /// `kafka.security_protocol` / `BAZAAR_KAFKA_SECURITY_PROTOCOL`: librdkafka's `security.protocol` for every Kafka
     /// client (producer, consumers, topic creation): `plaintext` (the default), `ssl` (TLS, the brokers' certificate

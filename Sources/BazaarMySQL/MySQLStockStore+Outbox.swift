@@ -1,5 +1,6 @@
 public import BazaarCore
 import BazaarDomain
+import Metrics
 import MySQLClient
 
 /// `OutboxStore` and housekeeping: the relay's lease, the outbox read and emptied by the relay, idempotency records forgotten.
@@ -18,34 +19,64 @@ extension MySQLStockStore {
     }
 
     /// The oldest `limit` (or a few more) events waiting, in commit order: whole ranges of `outbox_ranges`, each
-    /// entry named by its range's first sequence (the relay deletes what it published by these names). Rows that a
-    /// node of an older release queued in `outbox`, a movement each, go first, named by their negated `seq`.
+    /// entry named by its range's first sequence (the relay deletes what it published by these names), merged by
+    /// sequence with the rows a node of an older release queued in `outbox` during a rolling deploy (a movement each,
+    /// named by their negated `seq`). A range whose movements are gone (deleted by an older release's
+    /// `bazaar archive`, which knew only `outbox`) can never be published: it is deleted here and counted
+    /// (`bazaar_outbox_unpublishable_total`), so that it cannot stop the relay.
     public func outboxBatch(limit: Int) async throws -> [OutboxEntry] {
         try await onPrimary { connection in
+            // Older releases wrote `seq = movement_seq`; ordered by the movement either way.
             let legacy = try connection.select("""
                 SELECT \(MySQLRows.movementColumns), outbox.seq FROM outbox JOIN stock_movements ON stock_movements.seq = outbox.movement_seq
-                ORDER BY outbox.seq LIMIT ?
+                ORDER BY outbox.movement_seq LIMIT ?
                 """, [limit]).map { row in
                 try OutboxEntry(publishing: try MySQLRows.movement(row), name: -(try row.int(13)))
             }
-            guard legacy.isEmpty else { return legacy }
             var ranges: [OutboxRange] = []
             var events: Int64 = 0
-            for row in try connection.select("SELECT seq, last_seq FROM outbox_ranges ORDER BY seq LIMIT ?", [limit]) where events < limit {
-                let range = OutboxRange(first: try row.int(0), last: try row.int(1))
-                ranges.append(range)
-                events += range.last - range.first + 1
+            var queued: [OutboxEntry] = []
+            // Read again after deleting ranges that had nothing left to publish (a few times at most: the relay comes back).
+            for _ in 0..<10 {
+                ranges = []
+                events = 0
+                for row in try connection.select("SELECT seq, last_seq FROM outbox_ranges ORDER BY seq LIMIT ?", [limit]) where events < limit {
+                    let range = OutboxRange(first: try row.int(0), last: try row.int(1))
+                    ranges.append(range)
+                    events += range.last - range.first + 1
+                }
+                let (entries, deletedEmpty) = try Self.rangeEntries(ranges, connection: connection)
+                queued = entries
+                if !entries.isEmpty || !deletedEmpty { break }
             }
-            guard !ranges.isEmpty else { return [] }
-            let movements = try connection.select("""
-                SELECT \(MySQLRows.movementColumns) FROM stock_movements WHERE \(OutboxRange.condition(ranges)) ORDER BY seq
-                """).map(MySQLRows.movement)
-            var index = 0
-            return movements.map { movement in
-                while movement.sequence > ranges[index].last { index += 1 }
-                return OutboxEntry(publishing: movement, name: ranges[index].first)
-            }
+            // What each list may still be missing lies above its last row read: merge up to the lower of the two.
+            let legacyBound = legacy.count == limit ? legacy.last!.movement!.sequence : Int64.max
+            let rangeBound = events >= limit ? ranges.last!.last : Int64.max
+            let bound = min(legacyBound, rangeBound)
+            return (legacy.filter { $0.movement!.sequence <= bound } + queued.filter { $0.movement!.sequence <= bound })
+                .sorted { $0.movement!.sequence < $1.movement!.sequence }
         }
+    }
+
+    /// The events of these ranges, in sequence order. Ranges none of whose movements exist are deleted.
+    private static func rangeEntries(_ ranges: [OutboxRange], connection: MySQLConnection) throws -> (entries: [OutboxEntry], deletedEmpty: Bool) {
+        guard !ranges.isEmpty else { return ([], false) }
+        let movements = try connection.select("""
+            SELECT \(MySQLRows.movementColumns) FROM stock_movements WHERE \(OutboxRange.condition(ranges)) ORDER BY seq
+            """).map(MySQLRows.movement)
+        var index = 0
+        var found = Set<Int64>()
+        let entries = movements.map { movement in
+            while movement.sequence > ranges[index].last { index += 1 }
+            found.insert(ranges[index].first)
+            return OutboxEntry(publishing: movement, name: ranges[index].first)
+        }
+        let empty = ranges.filter { !found.contains($0.first) }
+        if !empty.isEmpty {
+            try connection.run("DELETE FROM outbox_ranges WHERE seq IN (\(empty.map { String($0.first) }.joined(separator: ",")))")
+            OutboxMetrics.unpublishable.increment(by: empty.reduce(0) { $0 + Int($1.last - $1.first + 1) })
+        }
+        return (entries, !empty.isEmpty)
     }
 
     /// Deletes the ranges (and older rows) these entries came from, named as `outboxBatch` names them.
@@ -130,4 +161,9 @@ extension OutboxEntry {
         self.init(sequence: name, topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
                   payload: movement.cloudEventJSON, movement: movement)
     }
+}
+
+enum OutboxMetrics {
+    /// Movements whose events can never be published: their outbox range outlived their ledger rows.
+    static let unpublishable = Counter(label: "bazaar_outbox_unpublishable_total")
 }

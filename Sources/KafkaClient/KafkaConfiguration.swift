@@ -25,7 +25,7 @@ public struct KafkaConfiguration: Sendable, Equatable, CustomStringConvertible {
     public var brokers: String { properties["bootstrap.servers"] ?? "" }
 
     /// A producer that loses nothing: `acks=all`, `enable.idempotence=true`; `linger.ms` batches sends.
-    public static func producer(brokers: String, security: KafkaSecurity = .plaintext, lingerMillis: Int = 5) -> KafkaConfiguration {
+    public static func producer(brokers: String, security: KafkaSecurity = .plaintext, lingerMillis: Int = 50) -> KafkaConfiguration {
         KafkaConfiguration(brokers: brokers, security: security, [
             "acks": "all", "enable.idempotence": "true", "linger.ms": String(lingerMillis),
             // Retried for 30 s, then reported as failed: the outbox still holds the event and sends it again.

@@ -125,7 +125,8 @@ final class RecordingPublisher: EventPublisher {
     }
 
     /// A published row is deleted, and only it: a row that commits below one already published stays until it is
-    /// published (the relay deletes the exact sequences it published, never a range).
+    /// published (the relay deletes the exact rows it published, never "everything up to"). Each `apply` here is a
+    /// group commit of its own, so on MySQL too each event has a row of its own.
     @Test(arguments: Backend.available)
     func deletingPublishedEventsLeavesEveryOtherRow(_ backend: Backend) async throws {
         let db = TestDatabase(backend)
@@ -278,27 +279,10 @@ struct RedisIntegrityTests {
             let text = String(broken)
             #expect(MovementEventSigner.bytes(hex: Substring(text)) == reference(text), "\(text)")
         }
-        for text in ["", String(repeating: "a", count: 63), String(repeating: "a", count: 65), String(repeating: "+f", count: 32)] {
+        // 62 digits and an "é": 64 bytes but 63 Characters (the old reading stepped past the end and crashed).
+        for text in ["", String(repeating: "a", count: 63), String(repeating: "a", count: 65), String(repeating: "+f", count: 32),
+                     String(repeating: "a", count: 62) + "é"] {
             #expect(MovementEventSigner.bytes(hex: Substring(text)) == nil, "\(text)")
         }
-    }
-}
-
-/// Issue 15: the consumers of the movement topic tell its event types apart by a byte search before parsing.
-@Suite("Stock events on the movement topic") struct StockEventKindTests {
-    @Test func eachKindOfEventIsReadOnlyByItsOwnReader() {
-        let reservation = #"{"specversion":"1.0","type":"bazaar.stock.reservation","bazaarrevision":"12","data":{"store_id":"S1","product_id":"P1"}}"#
-        let transfer = #"{"specversion":"1.0","type":"bazaar.stock.transfer","bazaarrevisions":"P2:9","data":{"to_store_id":"S2"}}"#
-        let order = #"{"specversion":"1.0","type":"bazaar.stock.purchase-order","bazaarrevisions":"P3:4,P4:5","data":{"store_id":"S3"}}"#
-        let movement = #"{"specversion":"1.0","type":"bazaar.stock.movement","data":{"store_id":"S1","product_id":"P1"}}"#
-        // The type's text inside another field's value is not the type.
-        let disguised = #"{"specversion":"1.0","type":"bazaar.stock.movement","note":""type":"bazaar.stock.reservation"","data":{}}"#
-        #expect(ReservationEvent.stockChange(in: reservation).map { "\($0.storeID) \($0.productID) \($0.revision)" } == "S1 P1 12")
-        #expect(TransferEvent.stockChange(in: transfer).map { "\($0.storeID) \($0.productID) \($0.revision)" } == "S2 P2 9")
-        #expect(PurchaseOrderEvent.stockChanges(in: order).map { "\($0.storeID) \($0.rows.map { "\($0.productID):\($0.revision)" })" }
-                == #"S3 ["P3:4", "P4:5"]"#)
-        for other in [transfer, order, movement, disguised, "", "not json"] { #expect(ReservationEvent.stockChange(in: other) == nil) }
-        for other in [reservation, order, movement, disguised] { #expect(TransferEvent.stockChange(in: other) == nil) }
-        for other in [reservation, transfer, movement, disguised] { #expect(PurchaseOrderEvent.stockChanges(in: other) == nil) }
     }
 }

@@ -72,30 +72,54 @@ import Testing
         try await store.close()
     }
 
-    /// A node of an older release, still running during a rolling deploy, queues a row per movement in `outbox`.
+    /// A node of an older release, still running during a rolling deploy, queues a row per movement in `outbox`
+    /// (`seq` = the movement's sequence); the relay merges both tables in commit order.
     @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
-    func rowsAnOlderReleaseQueuedArePublishedFirstAndDeletedAlone() async throws {
+    func rowsAnOlderReleaseQueuedAreMergedInCommitOrder() async throws {
         let db = TestDatabase(.mariadb)
         let store = try await Stores.open(db)
         let connection = try Self.rawConnection(db)
         defer { connection.close() }
-        let older = try await store.apply(WriteRequest(commands: [try Self.command("A"), try Self.command("B")], actor: "old")).movements
-        // What the older release wrote instead of a range: an auto-increment row per movement.
-        try connection.run("DELETE FROM outbox_ranges")
-        try connection.run("INSERT INTO outbox (movement_seq) VALUES (\(older[0].sequence)), (\(older[1].sequence))")
-        let newer = try await store.apply(WriteRequest(commands: [try Self.command("C")], actor: "new")).movements
-        #expect(try await store.outboxDepth() == 3)
+        let first = try await store.apply(WriteRequest(commands: [try Self.command("A")], actor: "new")).movements
+        let older = try await store.apply(WriteRequest(commands: [try Self.command("B"), try Self.command("C")], actor: "old")).movements
+        // What the older release wrote instead of a range: a row per movement, keyed by the movement's sequence.
+        try connection.run("DELETE FROM outbox_ranges WHERE seq = \(older[0].sequence)")
+        try connection.run("INSERT INTO outbox (seq, movement_seq) VALUES (\(older[0].sequence), \(older[0].sequence)), (\(older[1].sequence), \(older[1].sequence))")
+        let last = try await store.apply(WriteRequest(commands: [try Self.command("D")], actor: "new")).movements
+        let all = first + older + last
+        #expect(try await store.outboxDepth() == 4)
         let bounds = try await (store as! MySQLStockStore).archiveBounds(cutoffMillis: 0)
-        #expect(bounds.oldestUnpublishedSequence == older[0].sequence, "the archive keeps the oldest row either table waits for")
+        #expect(bounds.oldestUnpublishedSequence == first[0].sequence, "the archive keeps the oldest row either table waits for")
 
-        let first = try await store.outboxBatch(limit: 100)
-        #expect(first.map(\.eventID) == older.map(\.movementID))
-        try await store.deleteOutbox(sequences: first.map(\.sequence))
+        #expect(try await store.outboxBatch(limit: 100).map(\.eventID) == all.map(\.movementID), "one commit order across both tables")
+        // A batch never passes over a row of the other table that it did not read: one at a time, still in order.
+        var published: [String] = []
+        for _ in 0..<4 {
+            let batch = try await store.outboxBatch(limit: 1)
+            published += batch.map(\.eventID)
+            try await store.deleteOutbox(sequences: batch.map(\.sequence))
+        }
+        #expect(published == all.map(\.movementID))
+        #expect(try await store.outboxDepth() == 0)
         #expect(try connection.select("SELECT COUNT(*) FROM outbox")[0].int(0) == 0)
-        #expect(try await store.outboxDepth() == 1, "the range of the newer release is still there")
-        let second = try await store.outboxBatch(limit: 100)
-        #expect(second.map(\.eventID) == newer.map(\.movementID))
-        try await store.deleteOutbox(sequences: second.map(\.sequence))
+        try await store.close()
+    }
+
+    /// A range whose movements are gone (an older release's `bazaar archive` knew only `outbox`) can never be
+    /// published; it must not stop the relay behind it.
+    @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+    func aRangeWhoseMovementsAreGoneDoesNotStopTheRelay() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await Stores.open(db)
+        let connection = try Self.rawConnection(db)
+        defer { connection.close() }
+        let gone = try await store.apply(WriteRequest(commands: try (1...3).map { try Self.command("G\($0)") }, actor: "t")).movements
+        try connection.run("DELETE FROM stock_movements WHERE seq BETWEEN \(gone.first!.sequence) AND \(gone.last!.sequence)")
+        let kept = try await store.apply(WriteRequest(commands: [try Self.command("K")], actor: "t")).movements
+        let batch = try await store.outboxBatch(limit: 3)
+        #expect(batch.map(\.eventID) == kept.map(\.movementID))
+        #expect(try connection.select("SELECT COUNT(*) FROM outbox_ranges WHERE seq = \(gone.first!.sequence)")[0].int(0) == 0)
+        try await store.deleteOutbox(sequences: batch.map(\.sequence))
         #expect(try await store.outboxDepth() == 0)
         try await store.close()
     }

@@ -5,11 +5,14 @@ public protocol OutboxStore: Sendable {
     /// nodes never publish the same batch and one store's events keep their order; another node takes over when the
     /// holder goes away. Called before every drain (cheap when already held).
     func holdRelayLease() async throws -> Bool
-    /// The oldest unpublished events, in commit order: an event's `sequence` is its movement's ledger sequence, and
-    /// ledger sequences are handed out in commit order on every engine (see `LedgerTransaction`).
+    /// The oldest unpublished events, in commit order (ledger sequences are handed out in commit order on every
+    /// engine, see `LedgerTransaction`). An entry's `sequence` names the outbox row it came from: its movement's
+    /// sequence on SQLite and in memory; on MySQL one row holds a group commit's events (up to 1,000), and they share
+    /// its name.
     func outboxBatch(limit: Int) async throws -> [OutboxEntry]
-    /// Removes exactly these published events. Never a range: a row that commits late below a published one would be
-    /// deleted unpublished (auto-increment values are not commit order).
+    /// Removes the outbox rows these published entries came from: pass every entry of a batch (on MySQL a name stands
+    /// for all the events of its row). Never "everything up to": a row that commits late below a published one would
+    /// be deleted unpublished (auto-increment values are not commit order).
     func deleteOutbox(sequences: [Int64]) async throws
     func outboxDepth() async throws -> Int
 
