@@ -27,8 +27,8 @@ public final class MySQLStockStore: StockStore {
         public var maxBatch = 512
         /// Group commits in flight at once (`database.concurrent_flushes`). One: a batch takes every write that
         /// arrived while the previous one committed, so batches grow with the load and a write costs fewer
-        /// statements and syncs (issue 15: 1 against 2 on the test servers, writes +12%, p99 lower, CPU per movement
-        /// -13% across every process). Two help when a batch's statements take about as long as its commit (a
+        /// statements and syncs (issue 15: 1 against 2 on the test servers, writes +11%, p99 lower, CPU per movement
+        /// -14% across every process). Two help when a batch's statements take about as long as its commit (a
         /// primary far away): the next batch is written while the previous one waits for its sync.
         public var concurrentFlushes = 1
         /// The longest a read of the audit trail or a listing may run (`database.statement_timeout_ms`).
