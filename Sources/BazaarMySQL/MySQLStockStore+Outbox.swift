@@ -25,7 +25,8 @@ extension MySQLStockStore {
     /// `bazaar archive`, which knew only `outbox`) can never be published: it is deleted here and counted
     /// (`bazaar_outbox_unpublishable_total`), so that it cannot stop the relay.
     public func outboxBatch(limit: Int) async throws -> [OutboxEntry] {
-        try await onPrimary { connection in
+        guard limit > 0 else { return [] }
+        return try await onPrimary { connection in
             // Older releases wrote `seq = movement_seq`; ordered by the movement either way.
             let legacy = try connection.select("""
                 SELECT \(MySQLRows.movementColumns), outbox.seq FROM outbox JOIN stock_movements ON stock_movements.seq = outbox.movement_seq

@@ -43,6 +43,7 @@ import Testing
         let rows = try connection.select("SELECT seq, last_seq FROM outbox_ranges").map { [try $0.int(0), try $0.int(1)] }
         #expect(rows == [[sequences.first!, sequences.last!]], "one row for the five movements")
         #expect(try await store.outboxDepth() == 5)
+        #expect(try await store.outboxBatch(limit: 0).isEmpty)
         let batch = try await store.outboxBatch(limit: 100)
         #expect(batch.map(\.eventID) == receipt.movements.map(\.movementID))
         #expect(batch.map(\.movement) == receipt.movements)
