@@ -62,7 +62,9 @@ extension MySQLStockStore {
     /// The events of these ranges, in sequence order. Ranges none of whose movements exist are deleted.
     private static func rangeEntries(_ ranges: [OutboxRange], connection: MySQLConnection) throws -> (entries: [OutboxEntry], deletedEmpty: Bool) {
         guard !ranges.isEmpty else { return ([], false) }
-        let movements = try connection.select("""
+        // The text protocol: the literals differ from drain to drain, and a prepared statement per text would churn
+        // the connection's statement cache (`StatementBudgetTests`).
+        let movements = try connection.query("""
             SELECT \(MySQLRows.movementColumns) FROM stock_movements WHERE \(OutboxRange.condition(ranges)) ORDER BY seq
             """).map(MySQLRows.movement)
         var index = 0
