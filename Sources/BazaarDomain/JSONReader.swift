@@ -174,15 +174,8 @@ public enum JSONNode: Equatable, Sendable {
             guard index + 4 <= bytes.count else { return nil }
             var code: UInt32 = 0
             for _ in 0..<4 {
-                let byte = bytes[index]
+                guard let digit = Hex.value(ofDigit: bytes[index]) else { return nil }
                 index += 1
-                let digit: UInt8
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-                default: return nil
-                }
                 code = code << 4 | UInt32(digit)
             }
             return code

@@ -57,32 +57,10 @@ public struct MovementEventSigner: Sendable {
         return .genuine(movement)
     }
 
-    /// The 32 bytes of a MAC written as 64 hex digits (either case); nil for anything else. Byte by byte on the UTF-8
-    /// view: `Substring` indexing by Character cost a tenth of a consumed event's verification.
+    /// The 32 bytes of a MAC written as 64 hex digits (either case); nil for anything else. On the UTF-8 view:
+    /// `Substring` indexing by Character cost a tenth of a consumed event's verification.
     static func bytes(hex: Substring) -> [UInt8]? {
-        let digits = hex.utf8
-        guard digits.count == 64 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(32)
-        var high: UInt8?
-        for digit in digits {
-            guard let value = Self.value(ofHexDigit: digit) else { return nil }
-            if let first = high {
-                bytes.append(first << 4 | value)
-                high = nil
-            } else {
-                high = value
-            }
-        }
-        return bytes
-    }
-
-    private static func value(ofHexDigit digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit - UInt8(ascii: "A") + 10
-        default: nil
-        }
+        guard hex.utf8.count == 64 else { return nil }
+        return Hex.decode(hex.utf8)
     }
 }

@@ -1,3 +1,4 @@
+import BazaarDomain
 import Crypto
 import Foundation
 
