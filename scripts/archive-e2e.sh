@@ -50,7 +50,9 @@ for i in range(100):
 print(json.dumps({"movements": moves}))
 EOF
 }
-# invariant: every pair's quantity and version equal its checkpoint plus its audit trail (paged), over HTTP.
+# invariant: every pair's quantity and version equal its checkpoint plus its audit trail (paged), over HTTP. A writer
+# may commit between the level's read and the audit's: rows newer than the level read are left out, and the rows up to
+# it must be exactly versions checkpoint+1 .. level (none missing, none twice).
 invariant() {
   python3 - "$B" "$KEY" "$PAIRS" <<'EOF'
 import json, sys, urllib.request
@@ -62,15 +64,17 @@ bad = []
 for pair in pairs:
     s, p = pair.split("/")
     level = get(f"/get-stock/{s}/{p}")
-    total, rows, cursor, checkpoint = 0, 0, None, None
+    total, rows, cursor, checkpoint, versions = 0, 0, None, None, []
     while True:
         page = get(f"/audit-logs?store_id={s}&product_id={p}&limit=1000" + (f"&cursor={cursor}" if cursor else ""))
         if checkpoint is None: checkpoint = page.get("checkpoint") or {"quantity": 0, "rows": 0}
-        total += sum(i["delta"] for i in page["items"]); rows += len(page["items"])
+        seen = [i for i in page["items"] if i["version"] <= level["version"]]
+        total += sum(i["delta"] for i in seen); rows += len(seen); versions.extend(i["version"] for i in seen)
         cursor = page["next_cursor"]
         if not cursor: break
-    if level["quantity"] != checkpoint["quantity"] + total or level["version"] != checkpoint["rows"] + rows:
-        bad.append((pair, level["quantity"], level["version"], checkpoint, total, rows))
+    contiguous = sorted(versions) == list(range(checkpoint["rows"] + 1, level["version"] + 1))
+    if level["quantity"] != checkpoint["quantity"] + total or level["version"] != checkpoint["rows"] + rows or not contiguous:
+        bad.append((pair, level["quantity"], level["version"], checkpoint, total, rows, contiguous))
 print(bad or "")
 sys.exit(1 if bad else 0)
 EOF
