@@ -22,9 +22,14 @@ eval "$(bash scripts/services/kafka.sh env | sed 's/^/export /')"
 swift build --build-tests
 # Everything: the HTTP suites on SQLite, the storage contract on SQLite and MariaDB, the MySQL, Redis and Kafka
 # clients, replica reads, the Redis cache and limits, the Kafka outbox relay and command ingestion.
-swift test --skip-build
+# StatementBudgetTests is left out of the parallel passes: it measures the server-wide Prepared_stmt_count, which
+# every other MariaDB suite of the same process moves as it opens and closes its pools; it runs alone below. (The
+# pattern names the suite, not the file: a test's id also holds its file name, and StatementTimeoutTests shares it.)
+swift test --skip-build --skip 'BazaarAppTests\.StatementBudgetTests/'
 # The HTTP suites again in the production shape: MariaDB with its replica, and Redis.
-BAZAAR_TEST_BACKEND=mariadb BAZAAR_TEST_WITH_REDIS=1 swift test --skip-build --filter BazaarAppTests
+BAZAAR_TEST_BACKEND=mariadb BAZAAR_TEST_WITH_REDIS=1 swift test --skip-build --filter BazaarAppTests --skip 'BazaarAppTests\.StatementBudgetTests/'
+# The prepared-statement budget on MariaDB, alone: nothing else prepares or closes statements on the servers meanwhile.
+BAZAAR_TEST_BACKEND=mariadb swift test --skip-build --filter 'BazaarAppTests\.StatementBudgetTests/'
 # Tests that stop and start the test servers, alone.
 BAZAAR_TEST_DISRUPTIVE=1 swift test --skip-build --filter OutageTests
 # The real binary, end to end (the debug build made above), on SQLite and then in the production shape: MariaDB with

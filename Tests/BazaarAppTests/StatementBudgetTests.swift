@@ -9,6 +9,9 @@ import Testing
 /// Issue 11: list requests cannot exhaust the server's prepared-statement budget (`max_prepared_stmt_count`, shared by
 /// every client of the server). Limits and filter values are bound, so the texts are few, and each connection keeps
 /// a bounded cache that closes what it evicts.
+///
+/// `Prepared_stmt_count` is server-wide, so other suites opening and closing pools in the same process move it:
+/// `scripts/test.sh` runs this suite alone (skipped in the parallel passes, then a step of its own).
 @Suite("Prepared-statement budget", .enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
 struct StatementBudgetTests {
     static func preparedStatements(_ url: String) throws -> Int64 {
