@@ -90,9 +90,14 @@ struct IntelligenceLoopTests {
             let quantity = try #require(order["quantity"] as? Int)
             #expect(quantity % 6 == 0 && Double(onHand + quantity) >= orderUpTo && Double(onHand + quantity) < orderUpTo + 6)
             _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": 500, "reason": "receipt"}"#)
-            // York has no sales history: its thresholds are zero once computed, so all 500 are excess.
-            #expect(try await eventually { try await system.store.thresholds(storeID: "S2", productID: "P1") != nil })
-            let withTransfer = try await client.call(.get, "/v1/stores/S1/replenishment")
+            // York has no sales history: its thresholds are zero once computed, so all 500 are excess. The thresholds
+            // are computed after the commit on the primary, and the excess is read from the replica (in the
+            // production shape): wait for the answer asserted, the plan holding York's transfer, not for the primary.
+            var withTransfer = try await client.call(.get, "/v1/stores/S1/replenishment")
+            #expect(try await eventually(seconds: 60) {
+                withTransfer = try await client.call(.get, "/v1/stores/S1/replenishment")
+                return (withTransfer.json["transfers"] as? [[String: Any]])?.isEmpty == false
+            })
             let transfer = try #require((withTransfer.json["transfers"] as? [[String: Any]])?.first)
             #expect(transfer["from_store_id"] as? String == "S2")
             #expect(Double(transfer["quantity"] as? Int ?? 0) == (orderUpTo.rounded(.up) - Double(onHand)))
