@@ -177,18 +177,36 @@ struct RedisIntegrityTests {
         await reader.redis.close()
     }
 
+    /// Starts a redis-server of the test's own on a free loopback port and answers that port. `--daemonize yes`
+    /// exits 0 before the server binds, so a port another server already holds went unnoticed, and the test then
+    /// paused and read that other server: here the server answering on the port must be the one started (its INFO
+    /// `process_id` is the pid in its pidfile), or another port is tried; no server of its own fails the test.
+    static func startOwnRedisServer(named name: String) async throws -> Int {
+        struct NoOwnRedisServer: Error, CustomStringConvertible { let description: String }
+        var logs: [String] = []
+        for _ in 0..<5 {
+            let port = 17000 + Int.random(in: 0..<1000)
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(port)-\(UUID().uuidString.prefix(8))").path
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            let started = await shell("redis-server --port \(port) --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir \(folder) "
+                + "--pidfile \(folder)/redis.pid --logfile \(folder)/redis.log")
+            let ours = #"pid=$(cat \#(folder)/redis.pid 2>/dev/null) && [ -n "$pid" ] && "#
+                + #"[ "$(redis-cli -p \#(port) info server 2>/dev/null | tr -d '\r' | sed -n 's/^process_id://p')" = "$pid" ]"#
+            if started == 0, try await eventually(seconds: 10, { await shell(ours) == 0 }) { return port }
+            logs.append("port \(port): " + ((try? String(contentsOfFile: folder + "/redis.log", encoding: .utf8)) ?? "no log"))
+            // Ours only (by the pid it wrote), if it is still starting; nothing if it never bound.
+            _ = await shell("kill $(cat \(folder)/redis.pid 2>/dev/null) 2>/dev/null")
+        }
+        throw NoOwnRedisServer(description: "no redis-server of the test's own answered:\n" + logs.joined(separator: "\n"))
+    }
+
     /// A cache write that fails while the breaker stays closed (here: Redis pauses writes longer than the client's
     /// timeout, so the write is dropped with its connection) left Redis on the older version, and another node
     /// read it until the TTL. Now the writer deletes the key as soon as Redis answers again: within seconds of the
     /// pause (its retries back off to 1 s, and failed ones may open the breaker for 1 s), the other node no longer gets the older version from Redis.
     @Test func afterAFailedCacheWriteNoNodeReadsTheOlderVersionOnceRedisAnswersAgain() async throws {
         // A server of its own: pausing the shared one would stall every other test that uses it meanwhile.
-        let port = 17000 + Int.random(in: 0..<1000)
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redis-repair-\(port)").path
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        #expect(await shell("redis-server --port \(port) --bind 127.0.0.1 --save '' --appendonly no --daemonize yes --dir \(folder) "
-            + "--pidfile \(folder)/redis.pid --logfile \(folder)/redis.log") == 0)
-        for _ in 0..<50 where await shell("redis-cli -p \(port) ping >/dev/null 2>&1") != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        let port = try await Self.startOwnRedisServer(named: "redis-repair")
         let url = "redis://127.0.0.1:\(port)?timeout_ms=2000"
         let prefix = "test-repair:"
         let key = StockKey(storeID: "S1", productID: "P1")
@@ -202,11 +220,18 @@ struct RedisIntegrityTests {
         _ = try await admin.send(["CLIENT", "PAUSE", "1000", "WRITE"])
         await writer.offer(key, StockLevel(quantity: 2, version: 2, updatedAtMillis: 2))  // times out: not stored
         #expect(await writer.get(key)?.version == 2, "the writer itself answers its own newer version")
-        // The bound: Redis answering the writer again (its retries back off to 1 s; failed retries may open the
-        // breaker for 1 s), then at most the other node's near-cache age (1 ms here).
-        try await Task.sleep(for: .milliseconds(1000 + 3000))
-        let seen = await other.get(key)
-        #expect(seen == nil || seen!.version >= 2, "the other node read version \(seen?.version ?? -1) from Redis after the repair bound")
+        // The repair: Redis answers the writer again after the pause (its retries back off to 1 s; failed retries may
+        // open the breaker for 1 s), about 2 s unloaded; then at most the other node's near-cache age (1 ms here).
+        // Polled, not slept for a fixed bound that a loaded machine overruns: the older version's TTL is an hour, so
+        // a repair that never happens still leaves the other node reading version 1 when the 30 s are up.
+        var seen = await other.get(key)
+        let repaired = try await eventually(seconds: 30) {
+            seen = await other.get(key)
+            return seen == nil || seen!.version >= 2
+        }
+        #expect(repaired, "the other node still read version \(seen?.version ?? -1) from Redis 30 s after the pause")
+        seen = await other.get(key)
+        #expect(seen == nil || seen!.version >= 2, "once repaired, the older version came back: \(seen?.version ?? -1)")
         await writer.redis.close()
         await other.redis.close()
         await admin.close()
