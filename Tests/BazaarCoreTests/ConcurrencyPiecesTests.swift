@@ -80,24 +80,42 @@ final class Gate: Sendable {
     }
 
     /// Issue 11: a bounded queue. With the commit stuck, writes past `maxPending` are refused at once (503 over
-    /// HTTP), not queued without bound; the queued ones complete once the commit moves.
+    /// HTTP), not queued without bound; the queued ones complete once the commit moves. Nothing waits on a fixed
+    /// delay: the flush signals that it reached the gate, and the refusal is awaited while the gate is still closed,
+    /// so it cannot have waited for the stuck commit.
     @Test func pastItsBoundTheQueueRefusesAtOnce() async throws {
         let gate = Gate()
+        let flushing = GroupCommitterAdversaryTests.Arrivals()
         let committer = GroupCommitter<Int, Int>(maxBatch: 1000, maxPending: 50) { jobs in
+            flushing.arrive()
             await gate.wait()
             return jobs.map { .success($0) }
         }
         let first = Task { try await committer.submit(0) }  // the flush that hangs at the gate
-        try await Task.sleep(for: .milliseconds(50))
-        let queued = (1...50).map { job in Task { try await committer.submit(job) } }
-        try await Task.sleep(for: .milliseconds(50))
-        let started = ContinuousClock.now
-        await #expect(throws: Overloaded.self) { try await committer.submit(99) }
-        // The stuck commit never finishes until the gate opens: a queued submit would never return.
-        #expect(ContinuousClock.now - started < .seconds(5), "refused at once, not after a wait")
+        await flushing.wait(for: 1)  // job 0 is being flushed: the queue is empty and nothing drains it
+        let refusals = GroupCommitterAdversaryTests.Arrivals()
+        let callers = (1...51).map { job in
+            Task { () -> Int? in
+                do { return try await committer.submit(job) } catch is Overloaded {
+                    refusals.arrive()
+                    return nil
+                }
+            }
+        }
+        // 51 callers, 50 places: one is refused while the commit is still stuck. A queue that let it wait instead
+        // never refuses: the poll gives up after 60 s and fails the test, and the gate opens so that nothing hangs.
+        let deadline = ContinuousClock.now + .seconds(60)
+        while refusals.count < 1, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(refusals.count == 1, "no caller past the bound was refused while the commit was stuck")
         gate.open()
         #expect(try await first.value == 0)
-        for (index, task) in queued.enumerated() { #expect(try await task.value == index + 1) }
+        var answered = 0
+        for (index, caller) in callers.enumerated() {
+            guard let value = try await caller.value else { continue }
+            #expect(value == index + 1, "each queued job gets its own result")
+            answered += 1
+        }
+        #expect(answered == 50 && refusals.count == 1)
     }
 }
 
