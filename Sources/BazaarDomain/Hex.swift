@@ -1,9 +1,13 @@
 /// Lowercase hexadecimal text of bytes (keys, MACs, ids), and its reading back, on UTF-8 bytes.
 public enum Hex {
-    private static let digits = Array("0123456789abcdef".utf8)
+    @usableFromInline static let digits: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Inlinable so that callers in other modules get a copy specialized to their sequence (a digest, a MAC):
+    /// unspecialized, every byte went through the protocol's witness table.
+    @inlinable
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
         var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
         for byte in bytes {
             out.append(digits[Int(byte >> 4)])
             out.append(digits[Int(byte & 0xF)])

@@ -21,11 +21,13 @@ public final class APIKeyService: Sendable {
     /// How long a looked-up key is trusted before asking the database again; bounds how long a key revoked
     /// on another node keeps working here. On this node a revocation takes effect at once.
     let cacheTTLMillis: Int64
-    /// Valid keys by hash, least recently used forgotten first. Kept apart from the unknown keys so that a flood
+    /// Valid keys by digest, least recently used forgotten first. Kept apart from the unknown keys so that a flood
     /// of random keys cannot push the keys of real clients out (each would then cost a database query again).
-    private let known: Mutex<LRUCache<String, CachedPrincipal>>
-    /// Unknown and revoked keys by hash: a client retrying a bad key costs no query while it is remembered.
-    private let unknown: Mutex<LRUCache<String, Int64>>
+    /// Keyed by the raw digest, not its hex: the hex text cost every authenticated request a string (measured: 2% of
+    /// a cached read's CPU); only storage sees the hex.
+    private let known: Mutex<LRUCache<SHA256Digest, CachedPrincipal>>
+    /// Unknown and revoked keys by digest: a client retrying a bad key costs no query while it is remembered.
+    private let unknown: Mutex<LRUCache<SHA256Digest, Int64>>
 
     public init(store: any APIKeyStore, clock: WallClock = .system, cacheTTLMillis: Int64 = 5000, cacheCapacity: Int = 100_000) {
         self.store = store
@@ -102,17 +104,17 @@ public final class APIKeyService: Sendable {
     /// only failures that cost a query count against the client's failed-authentication limit (a client
     /// repeating one bad key is answered from memory).
     public func lookup(key: String) async throws -> (principal: Principal?, queried: Bool) {
-        let hash = Self.hash(key)
+        let digest = Self.digest(key)
         let now = clock.nowMillis()
-        if let cached = known.withLock({ $0.get(hash) }), cached.expiresAtMillis > now { return (cached.principal, false) }
-        if let until = unknown.withLock({ $0.get(hash) }), until > now { return (nil, false) }
-        let record = try await store.apiKey(hash: hash)
+        if let cached = known.withLock({ $0.get(digest) }), cached.expiresAtMillis > now { return (cached.principal, false) }
+        if let until = unknown.withLock({ $0.get(digest) }), until > now { return (nil, false) }
+        let record = try await store.apiKey(hash: Hex.encode(digest))
         let principal = record.flatMap { $0.revokedAtMillis == nil ? $0.principal : nil }
         if let principal {
-            known.withLock { $0.set(hash, CachedPrincipal(principal: principal, expiresAtMillis: now + cacheTTLMillis)) }
+            known.withLock { $0.set(digest, CachedPrincipal(principal: principal, expiresAtMillis: now + cacheTTLMillis)) }
         } else {
-            known.withLock { $0.remove(hash) }  // revoked since (on another node)
-            unknown.withLock { $0.set(hash, now + cacheTTLMillis) }
+            known.withLock { $0.remove(digest) }  // revoked since (on another node)
+            unknown.withLock { $0.set(digest, now + cacheTTLMillis) }
         }
         return (principal, true)
     }
@@ -121,8 +123,8 @@ public final class APIKeyService: Sendable {
     /// address is over its failed-authentication limit only get their keys checked when this holds, so a flood of
     /// guesses costs neither hashing into the database nor a query, while keys in real use keep working.
     public func isKnown(key: String) -> Bool {
-        let hash = Self.hash(key)
-        return known.withLock { $0.peek(hash) != nil }
+        let digest = Self.digest(key)
+        return known.withLock { $0.peek(digest) != nil }
     }
 
     public func revoke(id: String) async throws {
@@ -134,5 +136,13 @@ public final class APIKeyService: Sendable {
 
     public func list() async throws -> [APIKeyRecord] { try await store.apiKeys() }
 
-    static func hash(_ key: String) -> String { Hex.encode(SHA256.hash(data: Array(key.utf8))) }
+    /// What storage keeps of a key: its SHA-256 in lowercase hex.
+    static func hash(_ key: String) -> String { Hex.encode(digest(key)) }
+
+    static func digest(_ key: String) -> SHA256Digest {
+        var key = key
+        var hasher = SHA256()
+        key.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        return hasher.finalize()
+    }
 }
