@@ -8,10 +8,13 @@ public struct JSONLogHandler: LogHandler {
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
     let label: String
+    /// Where lines go: standard error, or a test's buffer.
+    let write: @Sendable (String) -> Void
 
-    public init(label: String, level: Logger.Level) {
+    public init(label: String, level: Logger.Level, write: @escaping @Sendable (String) -> Void = writeToStandardError) {
         self.label = label
         self.logLevel = level
+        self.write = write
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -29,6 +32,6 @@ public struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
             fields.append("\(JSON.quoted(key)):\(JSON.quoted(value.description))")
         }
-        FileHandle.standardError.write(Data(("{" + fields.joined(separator: ",") + "}\n").utf8))
+        write("{" + fields.joined(separator: ",") + "}\n")
     }
 }

@@ -89,9 +89,7 @@ struct ConfigurationOptions: ParsableArguments {
         let json = configuration.logFormat == "json"
         LoggingSystem.bootstrap { label in
             if json { return JSONLogHandler(label: label, level: level) }
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            return TextLogHandler(label: label, level: level)
         }
         return Logger(label: "bazaar")
     }
