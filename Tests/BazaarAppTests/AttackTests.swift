@@ -555,6 +555,34 @@ struct SlowClientAttackTests {
     }
 }
 
+extension SlowClientAttackTests {
+    /// A connection's one read timer is set by its first request and outlives it (`RequestReadDeadline`): a slow
+    /// request that starts later on the same kept-alive connection must still get its own whole bound, not be cut off
+    /// when the first request's time is up, and must then be cut off. The idle bound is long here: the idle handler
+    /// only sees whole request parts, so a short one would close the connection first and prove nothing.
+    @Test func aSlowRequestOnAKeptAliveConnectionHasItsOwnBound() async throws {
+        let db = TestDatabase()
+        var configuration = Harness.configuration(db.url)
+        configuration.httpIdleTimeoutSeconds = 30
+        configuration.httpReadTimeoutSeconds = 1.5
+        let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
+        try await system.application().test(.live) { client in
+            let kept = try RawConnection(port: try #require(client.port))
+            kept.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
+            try await Task.sleep(for: .milliseconds(600))
+            // The first request's time is up 0.9 s into this one; this one's own, 1.5 s into it.
+            let slowStart = ContinuousClock.now
+            let closed = await kept.trickle(["GET /health/live HTTP/1.1\r\n"] + (0..<60).map { "X-Slow-\($0): a\r\n" },
+                                            gap: .milliseconds(300), within: .seconds(20))
+            let lasted = ContinuousClock.now - slowStart
+            kept.close()
+            #expect(closed != nil && lasted >= .milliseconds(1500), "given its own bound: closed after \(lasted)")
+            #expect(closed != nil && closed! < .seconds(15), "and cut off: \(String(describing: closed))")
+        }
+        try await system.store.close()
+    }
+}
+
 @Suite("Attack suite: smaller ones", .ownConsistencyTokens)
 struct SmallerAttackTests {
     @Test func occurredAtMustBeInASaneWindow() async throws {
