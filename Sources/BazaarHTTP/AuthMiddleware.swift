@@ -1,5 +1,6 @@
 import BazaarCore
 import BazaarDomain
+import HTTPTypes
 import Hummingbird
 
 /// Authenticates `Authorization: Bearer <key>` and applies the caller's rate limit, answering with
@@ -18,10 +19,10 @@ struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             throw DomainError.unauthorized("send `Authorization: Bearer <api key>`")
         }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+        guard header.utf8.count > 7, header.utf8.prefix(7).elementsEqual("bearer ".utf8, by: { (0x41...0x5A).contains($0) ? $0 | 0x20 == $1 : $0 == $1 }) else {
             throw DomainError.unauthorized("the Authorization header must be `Bearer <api key>`")
         }
-        let key = String(header.dropFirst(7))
+        let key = String(Substring(header.utf8.dropFirst(7)))
         let address = context.clientAddress
         if let retryAfter = failures.throttled(address), !keys.isKnown(key: key) {
             throw Problem(.tooManyRequests, "authentication-throttled", "Too many failed authentications",
@@ -39,9 +40,11 @@ struct AuthMiddleware: RouterMiddleware {
             throw DomainError.unauthorized("the API key is unknown or revoked")
         }
         let decision = await limiter.take(principal.keyID)
-        var limitHeaders: HTTPFields = [
-            .rateLimitLimit: "\(decision.limit)", .rateLimitRemaining: "\(decision.remaining)", .rateLimitReset: "\(decision.resetSeconds)",
-        ]
+        var limitHeaders = HTTPFields()
+        limitHeaders.reserveCapacity(4)
+        limitHeaders.append(HTTPField(name: .rateLimitLimit, value: String(decision.limit)))
+        limitHeaders.append(HTTPField(name: .rateLimitRemaining, value: String(decision.remaining)))
+        limitHeaders.append(HTTPField(name: .rateLimitReset, value: String(decision.resetSeconds)))
         guard decision.allowed else {
             limitHeaders[.retryAfter] = "\(decision.retryAfterSeconds)"
             throw Problem(.tooManyRequests, "rate-limited", "Too many requests",

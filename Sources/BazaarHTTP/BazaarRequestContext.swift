@@ -6,19 +6,17 @@ import NIOCore
 public struct BazaarRequestContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
     public var principal: Principal?
-    /// The connection, for the client's address (read only when needed: after a failed authentication).
-    let channel: any Channel
+    /// The peer's IP address, the unit of the address rate limit and of the failed-authentication limit. This is the
+    /// TCP peer: behind a load balancer it is the balancer's address unless the balancer passes connections through
+    /// (PROXY protocol is not read here), and forwarded headers are not trusted, since any client can write them.
+    /// Read once per request: an authenticated request needs it twice, and each read formats the address anew.
+    let clientAddress: String
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         principal = nil
-        channel = source.channel
+        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
     }
-
-    /// The peer's IP address, the unit of the failed-authentication limit. This is the TCP peer: behind a load
-    /// balancer it is the balancer's address unless the balancer passes connections through (PROXY protocol is
-    /// not read here), and forwarded headers are not trusted, since any client can write them.
-    var clientAddress: String { channel.remoteAddress?.ipAddress ?? "unknown" }
 
     /// Bodies over 1 MiB are refused with 413 before they are read in full.
     public var maxUploadSize: Int { 1 << 20 }

@@ -1,3 +1,4 @@
+import HTTPTypes
 import Testing
 
 @Suite("API keys and roles: every role against every endpoint")
@@ -61,6 +62,22 @@ struct AccessControlTests {
                 #expect(anonymous.headers[.wwwAuthenticate] == "Bearer")
                 let wrong = try await client.call(.init(rawValue: method)!, uri, key: "not-a-key", body: body)
                 #expect(wrong.status == 401)
+            }
+        }
+    }
+
+    /// The scheme is case-insensitive (RFC 9110 11.1), and nothing else passes for it: another scheme, a scheme
+    /// without its space, a control character in its place, or the key alone.
+    @Test func theBearerSchemeIsReadWithoutRegardToCaseAndNothingElse() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            for scheme in ["Bearer ", "bearer ", "BEARER ", "bEaReR "] {
+                let reply = try await client.call(.get, "/get-stock/S1/P1", key: nil, headers: [.authorization: scheme + adminKey])
+                #expect(reply.status == 200, "\(scheme): \(reply.status) \(reply.body)")
+            }
+            for header in ["Bearez \(adminKey)", "Bearer\t\(adminKey)", "Basic \(adminKey)", adminKey, "Bearer ", "B\u{e9}arer \(adminKey)"] {
+                let reply = try await client.call(.get, "/get-stock/S1/P1", key: nil, headers: [.authorization: header])
+                #expect(reply.status == 401 && reply.isProblem, "\(header.debugDescription): \(reply.status)")
             }
         }
     }
