@@ -53,9 +53,9 @@ struct DurabilityAndEventsTests {
             }
             let batch = try await client.call(.post, "/v1/movements", body: #"{"movements": [{"store_id": "S1", "product_id": "P1", "delta": 1}, {"store_id": "S1", "product_id": "P1", "delta": -999, "reason": "adjustment"}]}"#)
             #expect(batch.status == 409)
-            // Wait (bounded) for the relay to publish everything.
-            for _ in 0..<100 where try await system.store.outboxDepth() > 0 { try await Task.sleep(for: .milliseconds(50)) }
-            #expect(try await system.store.outboxDepth() == 0)
+            // Wait for the relay to publish everything, for 60 s at most (generous for a loaded machine; an event
+            // that is never published still fails).
+            #expect(try await eventually(seconds: 60) { try await system.store.outboxDepth() == 0 }, "the outbox drained")
             return ids
         }
         #expect(committed.count == 32)
