@@ -1,6 +1,7 @@
 import BazaarCommands
 import BazaarDomain
 import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
@@ -59,7 +60,9 @@ enum JSONBody {
 enum JSONResponse {
     static func make(_ json: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers
-        headers[.contentType] = "application/json"
+        // Room for the three RateLimit fields the auth middleware adds; appended, not set: no caller passes a type.
+        headers.reserveCapacity(headers.count + 4)
+        headers.append(HTTPField(name: .contentType, value: "application/json"))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))
     }
 
