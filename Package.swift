@@ -174,7 +174,7 @@ let package = Package(
         ),
 
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
-        .testTarget(name: "BazaarCoreTests", dependencies: ["BazaarCore", "BazaarDomain"], swiftSettings: strict),
+        .testTarget(name: "BazaarCoreTests", dependencies: ["BazaarCore", "BazaarDomain", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "BazaarCommandsTests", dependencies: ["BazaarCommands", "BazaarDomain"], swiftSettings: strict),
         .testTarget(name: "BazaarKafkaTests", dependencies: ["BazaarKafka"], swiftSettings: strict),
         .testTarget(

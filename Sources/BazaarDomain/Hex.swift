@@ -21,7 +21,8 @@ public enum Hex {
     }
 
     /// The bytes written as hex digits (either case) in `text`, two digits a byte; nil for an odd count or anything
-    /// that is not a digit (no sign, no space, no prefix).
+    /// that is not a digit (no sign, no space, no prefix). Inlinable for the same reason as `encode`.
+    @inlinable
     public static func decode(_ text: some Collection<UInt8>) -> [UInt8]? {
         guard text.count % 2 == 0 else { return nil }
         var bytes: [UInt8] = []

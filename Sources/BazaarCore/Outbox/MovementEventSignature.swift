@@ -14,10 +14,10 @@ import Foundation
 public struct MovementEventSigner: Sendable {
     public static let attribute = "bazaarsignature"
     static let version = "v1="
-    let key: SymmetricKey
+    let hmac: KeyedHMAC
 
     public init(deploymentKey: DeploymentKey) {
-        key = deploymentKey.key(for: "movement-events/v1")
+        hmac = KeyedHMAC(key: deploymentKey.key(for: "movement-events/v1"))
     }
 
     /// `v1=` and the hex HMAC of the movement's `data`.
@@ -26,7 +26,7 @@ public struct MovementEventSigner: Sendable {
     }
 
     func signature(data: String) -> String {
-        Self.version + Hex.encode(HMAC<SHA256>.authenticationCode(for: Array(data.utf8), using: key))
+        Self.version + Hex.encode(hmac.code(data))
     }
 
     /// The CloudEvent of `movement` with its signature (its `data` rendered once, for both).
@@ -52,7 +52,7 @@ public struct MovementEventSigner: Sendable {
         else { return .unreadable }
         guard let claimed = node[Self.attribute]?.string, claimed.hasPrefix(Self.version),
               let mac = Self.bytes(hex: claimed.dropFirst(Self.version.count)),
-              HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: Array(movement.auditJSON.utf8), using: key)
+              hmac.isValid(mac, for: movement.auditJSON)
         else { return .forged }
         return .genuine(movement)
     }

@@ -13,10 +13,10 @@ public struct ConsistencyTokenSigner: Sendable {
     /// Positions are GTIDs (MariaDB `0-1-42`, MySQL `uuid:1-42`), possibly comma-separated sets.
     public static let maxPositionLength = 2048
     static let macBytes = 16
-    let key: SymmetricKey
+    let hmac: KeyedHMAC
 
     public init(deploymentKey: DeploymentKey) {
-        key = deploymentKey.key(for: "consistency/v1")
+        hmac = KeyedHMAC(key: deploymentKey.key(for: "consistency/v1"))
     }
 
     /// The token to answer for a write committed at `position`.
@@ -40,7 +40,7 @@ public struct ConsistencyTokenSigner: Sendable {
     }
 
     private func mac(_ position: String) -> HashedAuthenticationCode<SHA256> {
-        HMAC<SHA256>.authenticationCode(for: Array(position.utf8), using: key)
+        hmac.code(position)
     }
 
     /// The bytes of lowercase hex text (as `sign` writes it), or nil.
