@@ -66,6 +66,22 @@ struct MySQLClientTests {
         await pool.close()
     }
 
+    /// `literal` puts text into statements built as text (the multi-row inserts of a group commit): whatever the text
+    /// holds, the server must store exactly it, and nothing of it may end the literal early.
+    @Test func textLiteralsStoreExactlyTheirTextWhateverItHolds() async throws {
+        let (pool, _) = try TestServer.pool()
+        let hostile = ["", "'", "\\", "\\'", "''", "a'); DROP TABLE l; --", "\u{0}", "nul\u{0}in the middle", "\n\r\t\u{1A}\u{8}",
+                       "naïve 🛒 \u{2028} e\u{301}", String(repeating: "'\\", count: 5000), String((1...127).map { Character(Unicode.Scalar(UInt8($0))) })]
+        let stored = try await pool.withConnection { connection in
+            try connection.query("CREATE TABLE l (id INT PRIMARY KEY, s LONGTEXT)")
+            let values = try hostile.enumerated().map { "(\($0.offset), \(try connection.literal(.text($0.element))))" }
+            try connection.query("INSERT INTO l (id, s) VALUES " + values.joined(separator: ", "))
+            return try connection.query("SELECT s FROM l ORDER BY id").map { try $0.string(0) }
+        }
+        #expect(stored == hostile)
+        await pool.close()
+    }
+
     @Test func serverErrorsAreTypedWithTheirCodes() async throws {
         let (pool, _) = try TestServer.pool()
         let error = await #expect(throws: MySQLError.self) {
