@@ -72,6 +72,8 @@ public enum JSONNode: Equatable, Sendable {
         mutating func object(depth: Int) -> JSONNode? {
             index += 1
             var members: [String: JSONNode] = [:]
+            // Room for a movement event's fields at once: grown from empty, each object was rehashed four times.
+            members.reserveCapacity(16)
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
