@@ -3,7 +3,7 @@ import Foundation
 public import Logging
 
 /// One line per event on standard error (`log.format = text`, the default), in swift-log's `StreamLogHandler`
-/// layout: `time level label : key=value ... [source] message`.
+/// layout: `time level label: key=value ... [source] message`.
 ///
 /// Why not `StreamLogHandler` itself: it renders its metadata text again every time a key is set, and the HTTP
 /// server sets the request id on every request's logger, so every request paid for a rendering that nearly
@@ -31,7 +31,7 @@ public struct TextLogHandler: LogHandler {
         var merged = metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 })
         if let error = event.error { merged["error"] = "\(String(describing: error))" }
         let pairs = merged.sorted(by: { $0.key < $1.key }).map { "\($0.key)=\($0.value)" }
-        let line = "\(RFC3339.format(millis: now)) \(event.level) \(label) :\(pairs.isEmpty ? "" : " " + pairs.joined(separator: " ")) "
+        let line = "\(RFC3339.format(millis: now)) \(event.level) \(label):\(pairs.isEmpty ? "" : " " + pairs.joined(separator: " ")) "
             + "[\(event.source)] \(event.message)\n"
         write(line)
     }

@@ -23,9 +23,9 @@ import Testing
         let lines = sink.all
         #expect(lines.count == 2)
         let first = lines[0]
-        #expect(first.hasSuffix(" info bazaar : a.first=1 hb.request.id=r-1 [BazaarAppTests] outbox relay stopped\n"), "\(first)")
+        #expect(first.hasSuffix(" info bazaar: a.first=1 hb.request.id=r-1 [BazaarAppTests] outbox relay stopped\n"), "\(first)")
         #expect(RFC3339Prefix.matches(first), "starts with an RFC 3339 UTC time: \(first)")
-        #expect(lines[1].contains(" error bazaar : error=") && lines[1].contains("hb.request.id=r-1") && lines[1].hasSuffix("delivery failed\n"))
+        #expect(lines[1].contains(" error bazaar: error=") && lines[1].contains("hb.request.id=r-1") && lines[1].hasSuffix("delivery failed\n"))
     }
 
     @Test func aJSONLineIsOneObjectWithEveryField() throws {
