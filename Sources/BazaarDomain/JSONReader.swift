@@ -40,6 +40,10 @@ public enum JSONNode: Equatable, Sendable {
         let bytes: UnsafeBufferPointer<UInt8>
         var index = 0
         static let maxDepth = 64
+        /// Objects given room for 16 members up front: only the first few of a text (an event's envelope and its
+        /// `data`). Every object reserving would let a body of many small objects (`[{},{},...]` in 1 MiB) cost a
+        /// thousand times its size in memory.
+        var objectsGivenRoom = 0
 
         init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -72,12 +76,15 @@ public enum JSONNode: Equatable, Sendable {
         mutating func object(depth: Int) -> JSONNode? {
             index += 1
             var members: [String: JSONNode] = [:]
-            // Room for a movement event's fields at once: grown from empty, each object was rehashed four times.
-            members.reserveCapacity(16)
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                 index += 1
                 return .object(members)
+            }
+            // Room for a movement event's fields at once: grown from empty, each object was rehashed four times.
+            if objectsGivenRoom < 2 {
+                objectsGivenRoom += 1
+                members.reserveCapacity(16)
             }
             while true {
                 skipWhitespace()
