@@ -1,6 +1,8 @@
 import BazaarDomain
 import Foundation
+import Glibc
 public import Logging
+import Synchronization
 
 /// One line per event on standard error (`log.format = text`, the default), in swift-log's `StreamLogHandler`
 /// layout: `time level label: key=value ... [source] message`.
@@ -37,5 +39,26 @@ public struct TextLogHandler: LogHandler {
     }
 }
 
-/// Writes a log line to standard error in one call.
-public let writeToStandardError: @Sendable (String) -> Void = { line in FileHandle.standardError.write(Data(line.utf8)) }
+/// Writes a log line to standard error, whole (one writer at a time, so lines longer than a pipe's atomic write do
+/// not interleave), and never fails: a reader of the pipe that went away (EPIPE: NIO ignores SIGPIPE) or a full
+/// non-blocking pipe loses the line, where `FileHandle.write` would have stopped the process with `try!`.
+public let writeToStandardError: @Sendable (String) -> Void = { line in
+    standardErrorLock.withLock { _ in
+        var line = line
+        line.withUTF8 { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let written = Glibc.write(2, bytes.baseAddress! + offset, bytes.count - offset)
+                if written > 0 {
+                    offset += written
+                } else if written < 0, errno == EINTR {
+                    continue
+                } else {
+                    return
+                }
+            }
+        }
+    }
+}
+
+private let standardErrorLock = Mutex(())

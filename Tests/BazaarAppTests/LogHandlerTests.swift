@@ -1,5 +1,6 @@
 @testable import BazaarApp
 import Foundation
+import Glibc
 import Logging
 import Synchronization
 import Testing
@@ -38,6 +39,38 @@ import Testing
         let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: String])
         #expect(object["level"] == "warning" && object["label"] == "bazaar" && object["message"] == "slow \"query\"")
         #expect(object["hb.request.id"] == "r-\"2\"" && object["ms"] == "1200" && object["time"].map(RFC3339Prefix.matches) == true)
+    }
+}
+
+/// Standard error is whatever the process was given: a pipe whose reader went away, or a full non-blocking pipe, must
+/// cost the line, not the process (`FileHandle.write` stops it with `try!`; NIO ignores SIGPIPE, so the write fails).
+/// Serialized: fd 2 is the process's, swapped for the test's pipe and back.
+@Suite(.serialized) struct StandardErrorSinkTests {
+    /// Runs `body` with fd 2 on the write end of a new pipe; `prepare` gets both ends first.
+    func withStandardError(_ prepare: (_ read: Int32, _ write: Int32) -> Void, _ body: () -> Void) {
+        signal(SIGPIPE, SIG_IGN)
+        var ends: [Int32] = [0, 0]
+        guard pipe(&ends) == 0 else { Issue.record("no pipe"); return }
+        prepare(ends[0], ends[1])
+        let saved = dup(2)
+        dup2(ends[1], 2)
+        body()
+        dup2(saved, 2)
+        close(saved)
+        close(ends[0])
+        close(ends[1])
+    }
+
+    @Test func aLineToAPipeNobodyReadsIsDropped() {
+        withStandardError({ read, _ in close(read) }) {
+            writeToStandardError("a line nobody reads\n")
+        }
+    }
+
+    @Test func aLineTooLongForAFullNonBlockingPipeIsDroppedWithoutWaiting() {
+        withStandardError({ _, write in _ = fcntl(write, F_SETFL, fcntl(write, F_GETFL) | O_NONBLOCK) }) {
+            writeToStandardError(String(repeating: "x", count: 1 << 20) + "\n")  // more than a pipe holds, never read
+        }
     }
 }
 
