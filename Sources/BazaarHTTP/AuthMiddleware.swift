@@ -19,10 +19,9 @@ struct AuthMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             throw DomainError.unauthorized("send `Authorization: Bearer <api key>`")
         }
-        guard header.utf8.count > 7, header.utf8.prefix(7).elementsEqual("bearer ".utf8, by: { (0x41...0x5A).contains($0) ? $0 | 0x20 == $1 : $0 == $1 }) else {
+        guard let key = Self.bearerKey(header) else {
             throw DomainError.unauthorized("the Authorization header must be `Bearer <api key>`")
         }
-        let key = String(Substring(header.utf8.dropFirst(7)))
         let address = context.clientAddress
         if let retryAfter = failures.throttled(address), !keys.isKnown(key: key) {
             throw Problem(.tooManyRequests, "authentication-throttled", "Too many failed authentications",
@@ -69,5 +68,14 @@ struct AuthMiddleware: RouterMiddleware {
             problem.headers.append(contentsOf: limitHeaders)
             throw problem
         }
+    }
+
+    /// The key of `Bearer <key>`: the scheme's case is free (RFC 9110 11.1), compared byte-wise (ASCII letters
+    /// folded, nothing else: no String made per request); nil for any other scheme or an empty key.
+    static func bearerKey(_ header: String) -> String? {
+        guard header.utf8.count > 7,
+              header.utf8.prefix(7).elementsEqual("bearer ".utf8, by: { (0x41...0x5A).contains($0) ? $0 | 0x20 == $1 : $0 == $1 })
+        else { return nil }
+        return String(Substring(header.utf8.dropFirst(7)))
     }
 }

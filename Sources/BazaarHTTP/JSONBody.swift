@@ -61,6 +61,7 @@ enum JSONResponse {
     static func make(_ json: String, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var headers = headers
         // Room for the three RateLimit fields the auth middleware adds; appended, not set: no caller passes a type.
+        assert(headers[.contentType] == nil, "JSON answers set their own Content-Type")
         headers.reserveCapacity(headers.count + 4)
         headers.append(HTTPField(name: .contentType, value: "application/json"))
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json)))

@@ -45,8 +45,7 @@ struct OperationsController {
     /// Whether the request carries an admin key. Never refuses: a missing or bad key only hides the details (a
     /// bad one counts as a failed authentication of the address, so this is no key-guessing oracle).
     func isAdmin(_ request: Request, _ context: BazaarRequestContext) async -> Bool {
-        guard let header = request.headers[.authorization], header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
-        let key = String(header.dropFirst(7))
+        guard let header = request.headers[.authorization], let key = AuthMiddleware.bearerKey(header) else { return false }
         let address = context.clientAddress
         guard key.utf8.count <= 512, failures.throttled(address) == nil || keys.isKnown(key: key),
             let (principal, queried) = try? await keys.lookup(key: key)
