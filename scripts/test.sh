@@ -29,7 +29,10 @@ swift test --skip-build --skip 'BazaarAppTests\.StatementBudgetTests/'
 # The HTTP suites again in the production shape: MariaDB with its replica, and Redis.
 BAZAAR_TEST_BACKEND=mariadb BAZAAR_TEST_WITH_REDIS=1 swift test --skip-build --filter BazaarAppTests --skip 'BazaarAppTests\.StatementBudgetTests/'
 # The prepared-statement budget on MariaDB, alone: nothing else prepares or closes statements on the servers meanwhile.
-BAZAAR_TEST_BACKEND=mariadb swift test --skip-build --filter 'BazaarAppTests\.StatementBudgetTests/'
+# (Its output must show the suite passed: a filter that stops matching would otherwise run nothing and pass.)
+BAZAAR_TEST_BACKEND=mariadb swift test --skip-build --filter 'BazaarAppTests\.StatementBudgetTests/' 2>&1 | tee /tmp/bazaar-statement-budget.log
+grep -Eq '✔ Test [A-Za-z]+\(\) passed' /tmp/bazaar-statement-budget.log \
+  || { echo "StatementBudgetTests passed no test: the filter in scripts/test.sh no longer matches, or the suite was skipped" >&2; exit 1; }
 # Tests that stop and start the test servers, alone.
 BAZAAR_TEST_DISRUPTIVE=1 swift test --skip-build --filter OutageTests
 # The real binary, end to end (the debug build made above), on SQLite and then in the production shape: MariaDB with
