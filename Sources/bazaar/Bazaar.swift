@@ -88,8 +88,7 @@ struct ConfigurationOptions: ParsableArguments {
         let level = Logger.Level(rawValue: configuration.logLevel) ?? .info
         let json = configuration.logFormat == "json"
         LoggingSystem.bootstrap { label in
-            if json { return JSONLogHandler(label: label, level: level) }
-            return TextLogHandler(label: label, level: level)
+            BazaarLogHandler(label: label, level: level, format: json ? .json : .text)
         }
         return Logger(label: "bazaar")
     }

@@ -516,14 +516,19 @@ struct RawConnection {
 
 @Suite("Attack suite: slow clients", .ownConsistencyTokens)
 struct SlowClientAttackTests {
-    @Test func slowClientsAreCutOffWithinTheBounds() async throws {
+    /// A node whose HTTP bounds are `idle` and `read` seconds, served on a port for `body`.
+    func withServer(idle: Double, read: Double, _ body: @escaping @Sendable (_ port: Int) async throws -> Void) async throws {
         let db = TestDatabase()
         var configuration = Harness.configuration(db.url)
-        configuration.httpIdleTimeoutSeconds = 1
-        configuration.httpReadTimeoutSeconds = 1.5
+        configuration.httpIdleTimeoutSeconds = idle
+        configuration.httpReadTimeoutSeconds = read
         let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
-        try await system.application().test(.live) { client in
-            let port = try #require(client.port)
+        try await system.application().test(.live) { client in try await body(try #require(client.port)) }
+        try await system.store.close()
+    }
+
+    @Test func slowClientsAreCutOffWithinTheBounds() async throws {
+        try await withServer(idle: 1, read: 1.5) { port in
             // Half a request: the head, and 1 of 100 body bytes.
             let half = try RawConnection(port: port)
             let halfClosed = await half.trickle(["POST /update-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(adminKey)\r\n"
@@ -551,7 +556,6 @@ struct SlowClientAttackTests {
             #expect(!polite.closedByServer(), "still open after two answers and pauses")
             polite.close()
         }
-        try await system.store.close()
     }
 }
 
@@ -561,13 +565,8 @@ extension SlowClientAttackTests {
     /// when the first request's time is up, and must then be cut off. The idle bound is long here: the idle handler
     /// only sees whole request parts, so a short one would close the connection first and prove nothing.
     @Test func aSlowRequestOnAKeptAliveConnectionHasItsOwnBound() async throws {
-        let db = TestDatabase()
-        var configuration = Harness.configuration(db.url)
-        configuration.httpIdleTimeoutSeconds = 30
-        configuration.httpReadTimeoutSeconds = 1.5
-        let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
-        try await system.application().test(.live) { client in
-            let kept = try RawConnection(port: try #require(client.port))
+        try await withServer(idle: 30, read: 1.5) { port in
+            let kept = try RawConnection(port: port)
             kept.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
             try await Task.sleep(for: .milliseconds(600))
             // The first request's time is up 0.9 s into this one; this one's own, 1.5 s into it.
@@ -579,7 +578,6 @@ extension SlowClientAttackTests {
             #expect(closed != nil && lasted >= .milliseconds(1500), "given its own bound: closed after \(lasted)")
             #expect(closed != nil && closed! < .seconds(15), "and cut off: \(String(describing: closed))")
         }
-        try await system.store.close()
     }
 }
 

@@ -16,7 +16,7 @@ import Testing
 
     @Test func aTextLineHasTimeLevelLabelSortedMetadataSourceAndMessage() {
         let sink = Lines()
-        var logger = Logger(label: "bazaar") { TextLogHandler(label: $0, level: .info, write: sink.write) }
+        var logger = Logger(label: "bazaar") { BazaarLogHandler(label: $0, level: .info, format: .text, write: sink.write) }
         logger.debug("not written")
         logger[metadataKey: "hb.request.id"] = "r-1"
         logger.info("outbox relay stopped", metadata: ["a.first": "1"])
@@ -31,7 +31,7 @@ import Testing
 
     @Test func aJSONLineIsOneObjectWithEveryField() throws {
         let sink = Lines()
-        var logger = Logger(label: "bazaar") { JSONLogHandler(label: $0, level: .info, write: sink.write) }
+        var logger = Logger(label: "bazaar") { BazaarLogHandler(label: $0, level: .info, format: .json, write: sink.write) }
         logger[metadataKey: "hb.request.id"] = "r-\"2\""
         logger.warning("slow \"query\"", metadata: ["ms": "1200"])
         let line = try #require(sink.all.first)
