@@ -164,7 +164,8 @@ struct DemandAggregateTests {
             try MovementCommand(storeID: "S2", productID: "P1", change: .delta(-2), reason: .sale, occurredAtMillis: at(today)),
             try MovementCommand(storeID: "S3", productID: "P1", change: .delta(-9), reason: .sale, occurredAtMillis: at(today)),
         ], actor: "t"))
-        let intelligence = IntelligenceService(store: store)
+        // The trend's today is the test's (a clock stopped at `now`): a run across midnight UTC would shift the window.
+        let intelligence = IntelligenceService(store: store, clock: WallClock { now })
         let trends = try await intelligence.storeTrends(storeIDs: ["S1", "S2", "S9"], days: 3)
         #expect(trends["S1"] == [0, 6, 0, 0], "4 + 3 sold, 1 returned, two days ago")
         #expect(trends["S2"] == [0, 0, 0, 2])
