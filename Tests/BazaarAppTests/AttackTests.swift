@@ -430,13 +430,17 @@ struct ReadinessAttackTests {
             stock: system.stock, intelligence: system.intelligence, webhooks: WebhookService(store: system.store, sealer: WebhookSecretSealer(deploymentKey: .ephemeral())),
             keys: system.keys, limiter: InProcessRateLimiter(rate: 1000, burst: 1000), healthChecks: checks, metricsText: { "" }))
         try await Application(responder: router.responder).test(.router) { client in
-            // A burst of readiness requests costs one probe, not one per request.
+            // A burst of readiness requests costs one probe, not one per request: one more for each second the burst
+            // lasted on a loaded machine (the probe's cache holds a second), never one per request.
+            let burstStarted = ContinuousClock.now
             let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
                 for _ in 0..<50 { group.addTask { try await client.call(.get, "/health/ready", key: nil) } }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
+            let burstSeconds = Int((ContinuousClock.now - burstStarted).components.seconds)
             #expect(replies.allSatisfy { $0.status == 503 })
-            #expect(probes.load(ordering: .relaxed) == 1, "one probe for 50 requests")
+            let burstProbes = probes.load(ordering: .relaxed)
+            #expect(burstProbes >= 1 && burstProbes <= 1 + burstSeconds, "one probe for 50 requests (\(burstProbes) in \(burstSeconds) s)")
             let anonymous = try #require(replies.first)
             #expect(!anonymous.body.contains("db-primary") && !anonymous.body.contains("bazaar@"), "no hosts or users for anonymous callers")
             let checksJSON = anonymous.json["checks"] as? [[String: Any]] ?? []
