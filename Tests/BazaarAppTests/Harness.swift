@@ -108,27 +108,33 @@ enum Harness {
         return configuration
     }
 
-    static func system(_ database: String, rate: Double = 1_000_000, burst: Double = 1_000_000) async throws -> BazaarSystem {
+    /// A fresh system on `database`; `configure` changes the test configuration first.
+    static func system(_ database: String, rate: Double = 1_000_000, burst: Double = 1_000_000,
+                       configure: (inout BazaarConfiguration) -> Void = { _ in }) async throws -> BazaarSystem {
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        return try await BazaarSystem.start(configuration: configuration(database, rate: rate, burst: burst), logger: logger)
+        var configuration = Self.configuration(database, rate: rate, burst: burst)
+        configure(&configuration)
+        return try await BazaarSystem.start(configuration: configuration, logger: logger)
     }
 
     /// Runs `body` against the router of a fresh system, with stores S1-S3 and products P1-P3 in the catalog.
     static func withApp(
         _ database: String, rate: Double = 1_000_000, burst: Double = 1_000_000, seed: Bool = true,
+        configure: @escaping @Sendable (inout BazaarConfiguration) -> Void = { _ in },
         _ body: @escaping @Sendable (BazaarSystem, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await ConsistencyTokens.scoped {
-            try await runApp(database, rate: rate, burst: burst, seed: seed, body)
+            try await runApp(database, rate: rate, burst: burst, seed: seed, configure: configure, body)
         }
     }
 
     private static func runApp(
         _ database: String, rate: Double, burst: Double, seed: Bool,
+        configure: @escaping @Sendable (inout BazaarConfiguration) -> Void,
         _ body: @escaping @Sendable (BazaarSystem, any TestClientProtocol) async throws -> Void
     ) async throws {
-        let system = try await system(database, rate: rate, burst: burst)
+        let system = try await system(database, rate: rate, burst: burst, configure: configure)
         try await system.application().test(.router) { client in
             if seed {
                 for store in ["S1", "S2", "S3"] {
