@@ -2,6 +2,7 @@ import BazaarCore
 import BazaarDomain
 import Foundation
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Every way a reservation ends, racing on the same reservations from two nodes (two stores on one database).
@@ -85,8 +86,11 @@ import Testing
         _ = try await store.apply(WriteRequest(commands: [try command(delta: 100_000)], actor: "t"))
         let backlog: Int64 = 1500
         for _ in 0..<backlog { _ = try await store.createReservation(reservation(quantity: 1, expiresInMillis: -1), idempotency: nil) }
+        // The sweep is held after its first expiries until it sees the shutdown: on a fast machine it could otherwise
+        // end the whole backlog before the test asks for the shutdown, and "stopped at the shutdown" would prove nothing.
         let service = ReservationService(stock: StockService(store: store, cache: InProcessStockCache(), catalog: CatalogIndex(store: store),
-                                                             outboxSignal: OutboxSignal()))
+                                                             outboxSignal: OutboxSignal()),
+                                         store: ExpiriesHeldUntilShutdown(store, after: 10))
         let expiry = ReservationExpiry(reservations: service, logger: .init(label: "expiry"), batchSize: 500)
         let group = ServiceGroup(configuration: .init(services: [expiry], logger: .init(label: "t")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -102,5 +106,40 @@ import Testing
         #expect(left > 0, "the sweep stopped at the shutdown (it had expired \(backlog - left) of \(backlog))")
         try await ReservationStorageTests.expectConsistent(store)
         try await store.close()
+    }
+}
+
+/// A reservation store whose expiries, after the first `after`, each wait until the calling task sees a graceful
+/// shutdown (`Task.isShuttingDownGracefully`): a sweep cannot outrun the shutdown it is tested against, and a sweep
+/// that ignored the shutdown would still end the whole backlog once it came.
+final class ExpiriesHeldUntilShutdown: ReservationStore {
+    let base: any ReservationStore
+    let after: Int
+    let ended = Atomic<Int>(0)
+
+    init(_ base: any ReservationStore, after: Int) {
+        self.base = base
+        self.after = after
+    }
+
+    func endReservation(id: String, as status: ReservationStatus) async throws -> ReservationChange {
+        let change = try await base.endReservation(id: id, as: status)
+        if ended.add(1, ordering: .relaxed).newValue >= after {
+            while !Task.isShuttingDownGracefully, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(10)) }
+        }
+        return change
+    }
+
+    func createReservation(_ reservation: Reservation, idempotency: IdempotencyClaim?) async throws -> ReservationChange {
+        try await base.createReservation(reservation, idempotency: idempotency)
+    }
+    func fulfilReservation(id: String, actor: String) async throws -> ReservationChange { try await base.fulfilReservation(id: id, actor: actor) }
+    func reservation(id: String) async throws -> Reservation? { try await base.reservation(id: id) }
+    func reservations(_ query: ReservationQuery) async throws -> [Reservation] { try await base.reservations(query) }
+    func expiredReservationIDs(atMillis: Int64, limit: Int) async throws -> [String] {
+        try await base.expiredReservationIDs(atMillis: atMillis, limit: limit)
+    }
+    func activeReservedTotal(storeID: String, productID: String) async throws -> Int64 {
+        try await base.activeReservedTotal(storeID: storeID, productID: productID)
     }
 }
