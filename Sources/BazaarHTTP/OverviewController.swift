@@ -24,9 +24,9 @@ struct OverviewController {
         let readable: Set<String>? = caller.may(.readAllStores) ? nil : caller.stores.filter { caller.may(.readStock(storeID: $0)) }
         let page = try await overview.overview(readable: readable, afterStoreID: after, limit: limit)
         let trends = try await intelligence.storeTrends(storeIDs: page.stores.map(\.store.id), days: trendDays)
-        let start = RFC3339.formatDate(epochDay: RFC3339.epochDay(millis: intelligence.clock.nowMillis()) - Int64(trendDays))
+        let start = RFC3339.formatDate(epochDay: trends.firstEpochDay)
         let items = try page.stores.map { o in
-            try StoreOverviewAnswer(o, trend: StoreOverviewAnswer.Trend(start: start, units: trends[o.store.id] ?? []))
+            try StoreOverviewAnswer(o, trend: StoreOverviewAnswer.Trend(start: start, units: trends.units[o.store.id] ?? []))
         }
         return try Answer.make(Answer.Page(items: items, nextCursor: page.next.map(Cursor.encode(identifier:))))
     }

@@ -224,18 +224,19 @@ public final class IntelligenceService: Sendable {
     /// Units sold net of returns per store per day over the last `days` complete days and today (`days` <= 90),
     /// for a page of stores, from the daily demand rows in one query: every store of `storeIDs` gets `days + 1`
     /// points, oldest first, zero where nothing was sold.
-    public func storeTrends(storeIDs: [String], days: Int) async throws -> [String: [Int64]] {
+    public func storeTrends(storeIDs: [String], days: Int) async throws -> StoreTrends {
         guard (1...OverviewQuery.maxTrendDays).contains(days) else {
             throw DomainError.invalid(field: "days", message: "must be from 1 to \(OverviewQuery.maxTrendDays) (got \(days))")
         }
+        // One reading of the clock names both the window's first day and the rows read: two could straddle midnight.
         let today = RFC3339.epochDay(millis: clock.nowMillis())
         let first = today - Int64(days)
         var trends = Dictionary(uniqueKeysWithValues: storeIDs.map { ($0, [Int64](repeating: 0, count: days + 1)) })
-        guard !storeIDs.isEmpty else { return trends }
+        guard !storeIDs.isEmpty else { return StoreTrends(firstEpochDay: first, units: trends) }
         for point in try await demandStore.storeDemandTrend(storeIDs: storeIDs, sinceDay: first) where point.day <= today {
             trends[point.storeID]?[Int(point.day - first)] = point.units
         }
-        return trends
+        return StoreTrends(firstEpochDay: first, units: trends)
     }
 
     /// The product's replenishment parameters with the store's overrides applied.

@@ -123,6 +123,15 @@ public enum OverviewQuery {
     public static let defaultTrendDays = 14
 }
 
+/// Units sold a day per store over a window ending today (`IntelligenceService.storeTrends`), with the window's first
+/// day: both from one reading of the clock, so an answer never names one day and counts from another.
+public struct StoreTrends: Sendable {
+    /// Days since 1970-01-01 (UTC) of the first point.
+    public var firstEpochDay: Int64
+    /// Per store asked for: one point a day, oldest first, today last.
+    public var units: [String: [Int64]]
+}
+
 /// The dashboard's reads: the chain overview (stores with what needs action) and a store's items. Paged, at a fixed
 /// number of queries a page whatever the chain's size; read where listings are read (a replica on MySQL).
 public final class OverviewService: Sendable {
