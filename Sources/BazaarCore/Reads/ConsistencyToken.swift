@@ -43,24 +43,11 @@ public struct ConsistencyTokenSigner: Sendable {
         hmac.code(position)
     }
 
-    /// The bytes of lowercase hex text (as `sign` writes it), or nil.
+    /// The bytes of lowercase hex text (as `sign` writes it), or nil. `Hex` reads either case; a token is only ever
+    /// written in lowercase, so an uppercase digit is not one this deployment answered.
     static func lowercaseHex(_ text: Substring) -> [UInt8]? {
-        func nibble(_ c: UInt8) -> UInt8? {
-            switch c {
-            case 0x30...0x39: c - 0x30
-            case 0x61...0x66: c - 0x61 + 10
-            default: nil
-            }
-        }
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count / 2)
-        for i in stride(from: 0, to: utf8.count, by: 2) {
-            guard let high = nibble(utf8[i]), let low = nibble(utf8[i + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
+        guard !text.utf8.contains(where: { (0x41...0x46).contains($0) }) else { return nil }
+        return Hex.decode(text.utf8)
     }
 
     /// Digits, hex letters, and the separators of GTID sets.
