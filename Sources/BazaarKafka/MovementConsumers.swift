@@ -54,25 +54,26 @@ public struct MovementCacheCoherence: Service {
     public func run() async throws {
         try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
             for message in batch.messages {
+                let value = message.valueString  // once: each conversion checks the UTF-8 of the whole event
                 // A reservation's event changed the row's reserved stock (its revision in `bazaarrevision`).
-                if let change = ReservationEvent.stockChange(in: message.valueString) {
+                if let change = ReservationEvent.stockChange(in: value) {
                     await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
                                            minimumRevision: change.revision)
                     continue
                 }
-                if let change = TransferEvent.stockChange(in: message.valueString) {
+                if let change = TransferEvent.stockChange(in: value) {
                     await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
                                            minimumRevision: change.revision)
                     continue
                 }
-                if let change = PurchaseOrderEvent.stockChanges(in: message.valueString) {
+                if let change = PurchaseOrderEvent.stockChanges(in: value) {
                     for row in change.rows {
                         await cache.invalidate(StockKey(storeID: change.storeID, productID: row.productID), minimumVersion: 0,
                                                minimumRevision: row.revision)
                     }
                     continue
                 }
-                guard let movement = verifier.movement(in: message) else { continue }
+                guard let movement = verifier.movement(in: message, value: value) else { continue }
                 // The event knows the version, not the row's inventory states: the cached value stops answering until
                 // a read of this version or newer replaces it (unless it already is that new).
                 await cache.invalidate(StockKey(storeID: movement.storeID, productID: movement.productID), minimumVersion: movement.version,

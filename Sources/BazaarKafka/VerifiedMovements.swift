@@ -21,8 +21,10 @@ public final class VerifiedMovements: Sendable {
         self.logger = logger
     }
 
-    func movement(in message: KafkaMessage) -> Movement? {
-        let value = message.valueString
+    /// `value`: the message's value as text, when the caller has made it already (each making checks the UTF-8 of
+    /// the whole event again).
+    func movement(in message: KafkaMessage, value: String? = nil) -> Movement? {
+        let value = value ?? message.valueString
         // Other events of the topic (reservations) are not movements: passed over, not counted as forged.
         if ReservationEvent.isOtherThanMovement(value) { return nil }
         switch signer.verify(value) {
