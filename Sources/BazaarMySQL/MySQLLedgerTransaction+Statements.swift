@@ -2,6 +2,31 @@ import BazaarCore
 import BazaarDomain
 import MySQLClient
 
+/// Where the ledger's write statements go: to the server at once (a `MySQLConnection`: the bulk load, and writes that
+/// run more statements after the ledger's), or into `QueuedStatements`, which a group commit sends with its `COMMIT`
+/// in one round trip.
+protocol LedgerStatements {
+    func literal(_ value: MySQLValue) throws(MySQLError) -> String
+    func write(_ sql: String) throws
+}
+
+extension MySQLConnection: LedgerStatements {
+    func write(_ sql: String) throws { try run(sql) }
+}
+
+/// Statements kept to be sent together (`MySQLConnection.commitTransaction(after:)`). Nothing they write is read
+/// back before the commit, so nothing is lost by not sending them one by one: a failure of one stops the rest and
+/// fails the batch just the same.
+final class QueuedStatements: LedgerStatements {
+    let connection: MySQLConnection
+    private(set) var statements: [String] = []
+
+    init(connection: MySQLConnection) { self.connection = connection }
+
+    func literal(_ value: MySQLValue) throws(MySQLError) -> String { try connection.literal(value) }
+    func write(_ sql: String) { statements.append(sql) }
+}
+
 /// The statements that write the ledger, shared by the group commit (`flush`) and the bulk load
 /// (`MySQLStockStore.appendBulk`): multi-row text statements of escaped literals, a few hundred rows each, since a
 /// prepared statement per row count would not pay.
@@ -17,7 +42,7 @@ extension MySQLLedgerTransaction {
     }
 
     /// Inserts `movements[range]`, each with its sequence (`sequences[i]` is `movements[i]`'s): one statement.
-    static func insertMovements(_ movements: [Movement], sequences: [Int64], _ range: Range<Int>, connection: MySQLConnection) throws {
+    static func insertMovements(_ movements: [Movement], sequences: [Int64], _ range: Range<Int>, into connection: some LedgerStatements) throws {
         let values = try range.map { index in
             let m = movements[index]
             return try "(" + [MySQLValue.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
@@ -25,7 +50,7 @@ extension MySQLLedgerTransaction {
                               m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis),
                               .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
         }
-        try connection.run("""
+        try connection.write("""
             INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
                 reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
             """)
@@ -34,20 +59,20 @@ extension MySQLLedgerTransaction {
     /// Queues these movements' events in the outbox: one row of `outbox_ranges` for each run of consecutive
     /// sequences (a group commit's movements are one run: their sequences come from one `reserveSequences`). A
     /// range is keyed by its first sequence, so the outbox is read in commit order too.
-    static func queueEvents(ofSequences sequences: some Sequence<Int64>, connection: MySQLConnection) throws {
+    static func queueEvents(ofSequences sequences: some Sequence<Int64>, into connection: some LedgerStatements) throws {
         let values = OutboxRange.runs(of: sequences).map { "(\($0.first),\($0.last))" }
         guard !values.isEmpty else { return }
-        try connection.run("INSERT INTO outbox_ranges (seq, last_seq) VALUES \(values.joined(separator: ","))")
+        try connection.write("INSERT INTO outbox_ranges (seq, last_seq) VALUES \(values.joined(separator: ","))")
     }
 
     /// Writes stock rows: one statement. `upsert` false is a plain INSERT, for rows known not to exist (a row that
     /// does then fails the statement with a duplicate key).
-    static func writeLevels(_ rows: some Collection<StockRow>, upsert: Bool, connection: MySQLConnection) throws {
+    static func writeLevels(_ rows: some Collection<StockRow>, upsert: Bool, into connection: some LedgerStatements) throws {
         let values = try rows.map { row in
             try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.level.quantity), .int(row.level.version),
                        .int(row.level.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
         }
-        try connection.run("""
+        try connection.write("""
             INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES \(values.joined(separator: ","))
             \(upsert ? "ON DUPLICATE KEY UPDATE quantity = VALUES(quantity), version = VALUES(version), updated_at_ms = VALUES(updated_at_ms)" : "")
             """)
@@ -55,11 +80,11 @@ extension MySQLLedgerTransaction {
 
     /// Widens (or creates) the `ledger_days` rows of these movements' days to their sequences (`AuditQuery.ledgerDays`):
     /// one statement, days in order. After the clock, like every writer of the ledger, so these rows are locked in one order.
-    static func extendLedgerDays(of movements: [Movement], sequences: [Int64], connection: MySQLConnection) throws {
+    static func extendLedgerDays(of movements: [Movement], sequences: [Int64], into connection: some LedgerStatements) throws {
         guard !movements.isEmpty else { return }
         let days = AuditQuery.ledgerDayRanges(of: movements, sequences: sequences)
         let values = days.sorted { $0.key < $1.key }.map { "(\($0.key),\($0.value.lowerBound),\($0.value.upperBound))" }
-        try connection.run("""
+        try connection.write("""
             INSERT INTO ledger_days (day, min_seq, max_seq) VALUES \(values.joined(separator: ","))
             ON DUPLICATE KEY UPDATE min_seq = LEAST(min_seq, VALUES(min_seq)), max_seq = GREATEST(max_seq, VALUES(max_seq))
             """)

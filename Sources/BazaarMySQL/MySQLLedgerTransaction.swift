@@ -42,18 +42,39 @@ struct MySQLLedgerTransaction: LedgerTransaction {
 
     init(connection: MySQLConnection) { self.connection = connection }
 
+    /// Starts the batch's transaction, locks (and reads) the stock rows of every key in key order and reads the
+    /// idempotency records of its claims: one round trip (`MySQLConnection.beginTransaction(with:)`), where it took
+    /// one for each.
+    mutating func begin(locking keys: [Key], claims: [IdempotencyClaim]) throws {
+        let locks = try lockReads(keys)
+        let ids = Set(claims.map { IdempotencyID(scope: $0.scope, key: $0.key) }).subtracting(prefetchedIdempotency)
+        let records = try idempotencyReads(ids)
+        let results = try connection.beginTransaction(with: locks + records)
+        try remember(lockedRows: results.prefix(locks.count).joined(), of: keys)
+        try remember(idempotencyRows: results.dropFirst(locks.count).joined(), of: ids)
+    }
+
     /// Locks (and reads) the stock rows of every key, in key order.
     mutating func lock(_ keys: [Key]) throws {
+        var rows: [MySQLRow] = []
+        for read in try lockReads(keys) { rows += try connection.query(read) }
+        try remember(lockedRows: rows, of: keys)
+    }
+
+    private func lockReads(_ keys: [Key]) throws -> [String] {
+        try pairConditions("store_id", "product_id", keys.map { ($0.storeID, $0.productID) }).map { condition in
+            """
+            \(pointLookup)SELECT \(MySQLRows.levelColumns) FROM stock_levels FORCE INDEX (PRIMARY)
+            WHERE \(condition) ORDER BY store_id, product_id FOR UPDATE
+            """
+        }
+    }
+
+    private mutating func remember(lockedRows rows: some Sequence<MySQLRow>, of keys: [Key]) throws {
         for key in keys where levels[key] == nil { levels[key] = LockedLevel(level: .empty, stored: false) }
-        for condition in try pairConditions("store_id", "product_id", keys.map { ($0.storeID, $0.productID) }) {
-            let rows = try connection.query("""
-                \(pointLookup)SELECT \(MySQLRows.levelColumns) FROM stock_levels FORCE INDEX (PRIMARY)
-                WHERE \(condition) ORDER BY store_id, product_id FOR UPDATE
-                """)
-            for row in rows {
-                let key = Key(storeID: try row.string(0), productID: try row.string(1))
-                levels[key] = LockedLevel(level: try MySQLRows.level(row, at: 2), stored: true)
-            }
+        for row in rows {
+            let key = Key(storeID: try row.string(0), productID: try row.string(1))
+            levels[key] = LockedLevel(level: try MySQLRows.level(row, at: 2), stored: true)
         }
     }
 
@@ -62,13 +83,22 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// by another node after this read makes the flush fail on its primary key, and the batch is run again.
     mutating func prefetchIdempotency(_ claims: [IdempotencyClaim]) throws {
         let ids = Set(claims.map { IdempotencyID(scope: $0.scope, key: $0.key) }).subtracting(prefetchedIdempotency)
+        var rows: [MySQLRow] = []
+        for read in try idempotencyReads(ids) { rows += try connection.query(read) }
+        try remember(idempotencyRows: rows, of: ids)
+    }
+
+    private func idempotencyReads(_ ids: Set<IdempotencyID>) throws -> [String] {
         let sorted = ids.sorted { ($0.scope, $0.key) < ($1.scope, $1.key) }
-        for condition in try pairConditions("scope", "`key`", sorted.map { ($0.scope, $0.key) }) {
-            let rows = try connection.query("\(pointLookup)SELECT scope, `key`, fingerprint, movement_ids FROM idempotency_keys WHERE \(condition)")
-            for row in rows {
-                storedIdempotency[IdempotencyID(scope: try row.string(0), key: try row.string(1))] =
-                    (try row.string(2), try row.string(3).split(separator: ",").map(String.init))
-            }
+        return try pairConditions("scope", "`key`", sorted.map { ($0.scope, $0.key) }).map { condition in
+            "\(pointLookup)SELECT scope, `key`, fingerprint, movement_ids FROM idempotency_keys WHERE \(condition)"
+        }
+    }
+
+    private mutating func remember(idempotencyRows rows: some Sequence<MySQLRow>, of ids: Set<IdempotencyID>) throws {
+        for row in rows {
+            storedIdempotency[IdempotencyID(scope: try row.string(0), key: try row.string(1))] =
+                (try row.string(2), try row.string(3).split(separator: ",").map(String.init))
         }
         prefetchedIdempotency.formUnion(ids)
     }
@@ -165,53 +195,55 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// `/v1/changes`, the audit cursor) never sees a row appear below one it has already read. It costs one
     /// row lock per batch, held for the batch's inserts and commit; nothing takes a stock row after it, so it
     /// cannot deadlock with them.
-    mutating func flush() throws -> [Int64] {
+    mutating func flush() throws -> [Int64] { try flush(into: connection) }
+
+    /// `flush` for `MySQLConnection.commitTransaction(after:)`: the sequences are taken in a round trip of their own
+    /// (its answer names them); every insert is kept, to go with the `COMMIT` in one more round trip, where each took
+    /// one. Nothing the inserts write is read before the commit.
+    mutating func flushQueued() throws -> (sequences: [Int64], statements: [String]) {
+        let queued = QueuedStatements(connection: connection)
+        let sequences = try flush(into: queued)
+        return (sequences, queued.statements)
+    }
+
+    private mutating func flush(into statements: some LedgerStatements) throws -> [Int64] {
         let sequences = try Self.reserveSequences(newMovements.count, connection: connection)
         for chunk in chunks(newMovements.count) {
-            try Self.insertMovements(newMovements, sequences: sequences, chunk, connection: connection)
+            try Self.insertMovements(newMovements, sequences: sequences, chunk, into: statements)
         }
         // Each day's sequence range, for audit queries by time.
-        try Self.extendLedgerDays(of: newMovements, sequences: sequences, connection: connection)
-        try flushLevels()
-        try flushEvents(sequences: sequences)
-        try flushIdempotency()
-        try flushDemand()
+        try Self.extendLedgerDays(of: newMovements, sequences: sequences, into: statements)
+        try flushLevels(into: statements)
+        try Self.queueEvents(ofSequences: newEvents.map { provisional in sequences[Int(-provisional) - 1] }, into: statements)
+        try flushIdempotency(into: statements)
+        if let first = newMovements.first {
+            // Every key's stock row is locked by this batch, so the rows of a key are only ever written in ledger
+            // order: the closing level of the later batch wins (`MySQLStockStore.recordDemand`).
+            try MySQLStockStore.recordDemand(newMovements, into: statements, nowMillis: first.recordedAtMillis)
+        }
         return sequences
     }
 
     /// Writes the stock rows the batch changed, in key order: new rows as plain INSERTs (a concurrent first write of
     /// the same key elsewhere fails with a duplicate key error and the batch is retried; it then finds and locks the
     /// row), existing ones as upserts.
-    private func flushLevels() throws {
+    private func flushLevels(into statements: some LedgerStatements) throws {
         let changed = levels.filter(\.value.changed).sorted { $0.key < $1.key }
             .map { (stored: $0.value.stored, row: StockRow(storeID: $0.key.storeID, productID: $0.key.productID, level: $0.value.level)) }
         let inserted = changed.filter { !$0.stored }.map(\.row), updated = changed.filter(\.stored).map(\.row)
         for (rows, upsert) in [(inserted, false), (updated, true)] where !rows.isEmpty {
-            for chunk in chunks(rows.count) { try Self.writeLevels(rows[chunk], upsert: upsert, connection: connection) }
+            for chunk in chunks(rows.count) { try Self.writeLevels(rows[chunk], upsert: upsert, into: statements) }
         }
     }
 
-    /// Queues the batch's events in the outbox, by their movements' real sequences: one range row for the batch.
-    private func flushEvents(sequences: [Int64]) throws {
-        try Self.queueEvents(ofSequences: newEvents.map { provisional in sequences[Int(-provisional) - 1] }, connection: connection)
-    }
-
-    private func flushIdempotency() throws {
+    private func flushIdempotency(into statements: some LedgerStatements) throws {
         for chunk in chunks(newIdempotency.count) {
             let values = try newIdempotency[chunk].map { record in
                 try "(" + [MySQLValue.text(record.claim.scope), .text(record.claim.key), .text(record.claim.fingerprint),
                            .text(record.movementIDs.joined(separator: ",")), .int(record.atMillis)].map(connection.literal).joined(separator: ",") + ")"
             }
-            try connection.run("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES \(values.joined(separator: ","))")
+            try statements.write("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES \(values.joined(separator: ","))")
         }
-    }
-
-    /// Adds the batch's movements to `stock_demand_daily` (`MySQLStockStore.recordDemand`). Every key's stock row is
-    /// locked by this batch, so the rows of a key are only ever written in ledger order: the closing level of the
-    /// later batch wins.
-    private func flushDemand() throws {
-        guard let first = newMovements.first else { return }
-        try MySQLStockStore.recordDemand(newMovements, connection: connection, nowMillis: first.recordedAtMillis)
     }
 
     /// The prefix of a read of whole primary keys (every range one row at most): on MariaDB, the optimizer estimates

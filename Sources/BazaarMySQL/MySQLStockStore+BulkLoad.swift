@@ -49,17 +49,17 @@ extension MySQLStockStore: BulkLoadStore {
                 let sequences = try MySQLLedgerTransaction.reserveSequences(chunk.movements.count, connection: connection)
                 for start in stride(from: 0, to: chunk.movements.count, by: 1000) {
                     try MySQLLedgerTransaction.insertMovements(chunk.movements, sequences: sequences, start..<min(start + 1000, chunk.movements.count),
-                                                               connection: connection)
+                                                               into: connection)
                 }
                 if chunk.publish {
-                    try MySQLLedgerTransaction.queueEvents(ofSequences: sequences, connection: connection)
+                    try MySQLLedgerTransaction.queueEvents(ofSequences: sequences, into: connection)
                 }
                 for start in stride(from: 0, to: chunk.levels.count, by: 1000) {
-                    try MySQLLedgerTransaction.writeLevels(chunk.levels[start..<min(start + 1000, chunk.levels.count)], upsert: true, connection: connection)
+                    try MySQLLedgerTransaction.writeLevels(chunk.levels[start..<min(start + 1000, chunk.levels.count)], upsert: true, into: connection)
                 }
-                try MySQLLedgerTransaction.extendLedgerDays(of: chunk.movements, sequences: sequences, connection: connection)
+                try MySQLLedgerTransaction.extendLedgerDays(of: chunk.movements, sequences: sequences, into: connection)
                 // Daily demand (issue 14), as every ledger write keeps it.
-                try Self.recordDemand(chunk.movements, connection: connection, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
+                try Self.recordDemand(chunk.movements, into: connection, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
             }
         }
     }

@@ -7,14 +7,14 @@ public import MySQLClient
 extension MySQLStockStore: DemandStore, IntelligencePassStore {
     /// Adds committed movements (ledger order) to `stock_demand_daily`, inside the caller's transaction (which holds
     /// their stock rows' locks): one row per store x product x day, in key order, in statements of 400 rows.
-    public static func recordDemand(_ movements: [Movement], connection: MySQLConnection, nowMillis: Int64) throws {
+    static func recordDemand(_ movements: [Movement], into connection: some LedgerStatements, nowMillis: Int64) throws {
         let rows = DemandDays.rollup(movements)
         for start in stride(from: 0, to: rows.count, by: 400) {
             let values = try rows[start..<min(start + 400, rows.count)].map { row in
                 try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.day), .int(row.sold), .int(row.returned),
                            .int(row.inStock ? 1 : 0), .int(row.closing), .int(nowMillis)].map(connection.literal).joined(separator: ",") + ")"
             }
-            try connection.run("""
+            try connection.write("""
                 INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
                 VALUES \(values.joined(separator: ","))
                 ON DUPLICATE KEY UPDATE sold = sold + VALUES(sold), returned = returned + VALUES(returned),

@@ -59,6 +59,9 @@ public final class MySQLStockStore: StockStore {
         var primaryConfiguration = options.primary
         // No gap locks: locking a missing row takes no lock, and a racing first insert fails (and is retried).
         primaryConfiguration.sessionStatements.append("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
+        // A group commit sends its locking reads, and its inserts with the commit, a round trip each (issue 15). Every
+        // statement text is built of escaped literals or bound parameters, so no value can end one statement.
+        primaryConfiguration.multiStatements = true
         let primary = MySQLConnectionPool(configuration: primaryConfiguration, size: options.primaryConnections)
         self.primary = primary
         self.relayLease = MySQLConnectionPool(configuration: options.primary, size: 1)
@@ -135,10 +138,8 @@ public final class MySQLStockStore: StockStore {
             do {
                 try connection.open()
                 let now = clock.nowMillis()
-                try connection.begin()
                 var tx = MySQLLedgerTransaction(connection: connection)
-                try tx.lock(sortedKeys)
-                try tx.prefetchIdempotency(requests.compactMap(\.idempotency))
+                try tx.begin(locking: sortedKeys, claims: requests.compactMap(\.idempotency))
                 var outcomes: [Result<WriteReceipt, any Error>] = []
                 outcomes.reserveCapacity(requests.count)
                 for request in requests {
@@ -150,9 +151,10 @@ public final class MySQLStockStore: StockStore {
                         outcomes.append(.failure(refusal))
                     }
                 }
-                let sequences = try tx.flush()
+                let (sequences, inserts) = try tx.flushQueued()
+                // The inserts and the commit go in one round trip: a lost connection there leaves the commit unknown.
                 committing = true
-                try connection.commit()
+                try connection.commitTransaction(after: inserts)
                 let token = connection.lastGTID
                 return outcomes.map { outcome in
                     outcome.map { receipt in

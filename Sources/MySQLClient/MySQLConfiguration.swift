@@ -28,6 +28,9 @@ public struct MySQLConfiguration: Sendable, Equatable {
     public var tlsCAFile: String?
     /// Statements run on every new connection, after a reconnect too (e.g. `SET SESSION TRANSACTION ISOLATION LEVEL ...`).
     public var sessionStatements: [String] = []
+    /// Lets `MySQLConnection.beginTransaction(with:)` and `commitTransaction(after:)` send their statements in one
+    /// round trip (`CLIENT_MULTI_STATEMENTS`); without it they send them one by one, with the same outcome.
+    public var multiStatements = false
 
     public init() {}
 

@@ -24,6 +24,42 @@ extension MySQLConnection {
         return rows
     }
 
+    /// Runs statements built as text, in one round trip when `configuration.multiStatements` allows it, else one by
+    /// one: each statement's rows, in order (none for a statement that returns none). The first that fails stops the
+    /// rest and is thrown.
+    func script(_ statements: [String]) throws(MySQLError) -> [[MySQLRow]] {
+        guard configuration.multiStatements, statements.count > 1 else {
+            var results: [[MySQLRow]] = []
+            for statement in statements { results.append(try query(statement)) }
+            return results
+        }
+        let mysql = try send(statements.joined(separator: ";\n"))
+        var results: [[MySQLRow]] = []
+        results.reserveCapacity(statements.count)
+        while true {
+            trackSession()
+            var rows: [MySQLRow] = []
+            if let result = mysql_store_result(mysql) {
+                let columns = Int(mysql_num_fields(result))
+                while let row = mysql_fetch_row(result) {
+                    rows.append(MySQLRow(values: Self.textValues(of: row, in: result, columns: columns)))
+                }
+                mysql_free_result(result)
+            } else if mysql_field_count(mysql) != 0 {
+                throw failure(Self.error(of: mysql))
+            }
+            results.append(rows)
+            let next = mysql_next_result(mysql)
+            if next == -1 { break }  // no more results
+            // A statement after the first failed: the server ran none of the rest.
+            if next > 0 { throw failure(Self.error(of: mysql)) }
+        }
+        guard results.count == statements.count else {
+            throw MySQLError(code: MySQLError.corruptData, message: "\(results.count) results for \(statements.count) statements")
+        }
+        return results
+    }
+
     /// Runs a statement built as text and reports what it changed (for multi-row INSERT and UPDATE).
     @discardableResult
     public func run(_ sql: String) throws(MySQLError) -> MySQLResult {

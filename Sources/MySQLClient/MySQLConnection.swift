@@ -51,7 +51,8 @@ public final class MySQLConnection {
         }
         let connected = mysql_real_connect(
             mysql, configuration.host, configuration.user, configuration.password, configuration.database,
-            configuration.port, configuration.unixSocket, UInt(CLIENT_MULTI_RESULTS))
+            configuration.port, configuration.unixSocket,
+            UInt(CLIENT_MULTI_RESULTS) | (configuration.multiStatements ? UInt(CLIENT_MULTI_STATEMENTS) : 0))
         guard connected != nil else {
             let error = Self.error(of: mysql)
             mysql_close(mysql)
@@ -137,6 +138,21 @@ public final class MySQLConnection {
     public func commit() throws(MySQLError) {
         defer { inTransaction = false }
         try query("COMMIT")
+    }
+
+    /// Starts a transaction and runs `statements` in it, in one round trip with `configuration.multiStatements`:
+    /// each statement's rows, in order. On a failure the transaction may be open (`inTransaction`): roll it back.
+    public func beginTransaction(with statements: [String]) throws(MySQLError) -> [[MySQLRow]] {
+        inTransaction = true
+        return try Array(script(["START TRANSACTION"] + statements).dropFirst())
+    }
+
+    /// Runs `statements`, then commits, in one round trip with `configuration.multiStatements`. The first statement
+    /// that fails stops the rest (the commit too) and is thrown: the transaction is then still open, to roll back.
+    /// A lost connection leaves it unknown whether the commit happened.
+    public func commitTransaction(after statements: [String]) throws(MySQLError) {
+        _ = try script(statements + ["COMMIT"])
+        inTransaction = false
     }
 
     /// Rolls back; a failure to roll back closes the connection (the server rolls back when it goes).

@@ -1,0 +1,83 @@
+import Foundation
+import MySQLClient
+import Testing
+
+/// `beginTransaction(with:)` and `commitTransaction(after:)`: several statements in one round trip
+/// (`multiStatements`), or one by one without it, with the same outcome either way.
+@Suite(.enabled(if: TestServer.available, "needs BAZAAR_TEST_MYSQL_URL (scripts/services/mariadb.sh)"))
+struct MySQLScriptTests {
+    /// A connection pool of one on a fresh database with tables `t` (InnoDB) and `side` (Aria: not transactional, so a
+    /// row it holds shows that its statement ran, even after a rollback).
+    static func pool(multiStatements: Bool) async throws -> MySQLConnectionPool {
+        let (setup, name) = try TestServer.pool(size: 1)
+        try await setup.withConnection { connection in
+            try connection.query("CREATE TABLE t (id INT PRIMARY KEY, note TEXT) ENGINE=InnoDB")
+            try connection.query("CREATE TABLE side (id INT PRIMARY KEY) ENGINE=Aria TRANSACTIONAL=0")
+        }
+        await setup.close()
+        var configuration = try MySQLConfiguration(url: TestServer.primaryURL!)
+        configuration.database = name
+        configuration.multiStatements = multiStatements
+        return MySQLConnectionPool(configuration: configuration, size: 1)
+    }
+
+    @Test(arguments: [true, false])
+    func eachStatementAnswersItsOwnRowsAndTheCommitItsGTID(multiStatements: Bool) async throws {
+        let pool = try await Self.pool(multiStatements: multiStatements)
+        let (results, gtidChanged, count) = try await pool.withConnection { connection in
+            try connection.query("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+            let before = connection.lastGTID
+            let results = try connection.beginTransaction(with: [
+                "SELECT id FROM t ORDER BY id FOR UPDATE", "SELECT note FROM t WHERE id = 2", "SELECT id FROM t WHERE id = 9",
+            ])
+            #expect(connection.inTransaction)
+            try connection.commitTransaction(after: ["INSERT INTO t VALUES (3, 'c')", "UPDATE t SET note = 'B' WHERE id = 2"])
+            #expect(!connection.inTransaction)
+            return (results, connection.lastGTID != before, try connection.query("SELECT COUNT(*), MAX(note) FROM t")[0])
+        }
+        #expect(try results.map { try $0.map { try $0.string(0) } } == [["1", "2"], ["b"], []])
+        #expect(gtidChanged, "the commit's GTID is read from the last answer")
+        #expect(try count.int(0) == 3 && count.string(1) == "c")
+        await pool.close()
+    }
+
+    @Test(arguments: [true, false])
+    func aFailedStatementStopsTheRestAndLeavesTheTransactionToRollBack(multiStatements: Bool) async throws {
+        let pool = try await Self.pool(multiStatements: multiStatements)
+        let (error, stillOpen, rows, side) = try await pool.withConnection { connection in
+            try connection.query("INSERT INTO t VALUES (1, 'a')")
+            _ = try connection.beginTransaction(with: ["SELECT id FROM t FOR UPDATE"])
+            var caught: MySQLError?
+            do {
+                try connection.commitTransaction(after: [
+                    "INSERT INTO t VALUES (2, 'b')", "INSERT INTO t VALUES (1, 'again')", "INSERT INTO side VALUES (7)",
+                ])
+            } catch {
+                caught = error as? MySQLError
+            }
+            let stillOpen = connection.inTransaction
+            connection.rollback()
+            // The connection goes on: its next statement is answered.
+            return (caught, stillOpen, try connection.query("SELECT id FROM t ORDER BY id"), try connection.query("SELECT COUNT(*) FROM side")[0])
+        }
+        #expect(error?.code == MySQLError.duplicateKey)
+        #expect(stillOpen)
+        #expect(try rows.map { try $0.int(0) } == [1], "the insert before the failure was rolled back, the commit never ran")
+        #expect(try side.int(0) == 0, "no statement after the failed one ran")
+        await pool.close()
+    }
+
+    /// Values are escaped literals: a `;`, quotes or a comment inside one cannot end its statement.
+    @Test func aValueCannotEndItsStatement() async throws {
+        let pool = try await Self.pool(multiStatements: true)
+        let hostile = "x'); INSERT INTO side VALUES (1); -- \\'; DROP TABLE t; /* \"; */"
+        let stored = try await pool.withConnection { connection in
+            _ = try connection.beginTransaction(with: [])
+            try connection.commitTransaction(after: ["INSERT INTO t VALUES (1, \(try connection.literal(.text(hostile))))"])
+            return (try connection.query("SELECT note FROM t")[0].string(0), try connection.query("SELECT COUNT(*) FROM side")[0].int(0))
+        }
+        #expect(stored.0 == hostile)
+        #expect(stored.1 == 0)
+        await pool.close()
+    }
+}
