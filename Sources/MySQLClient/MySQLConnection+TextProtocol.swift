@@ -11,15 +11,7 @@ extension MySQLConnection {
         trackSession()
         var rows: [MySQLRow] = []
         repeat {
-            if let result = mysql_store_result(mysql) {
-                let columns = Int(mysql_num_fields(result))
-                while let row = mysql_fetch_row(result) {
-                    rows.append(MySQLRow(values: Self.textValues(of: row, in: result, columns: columns)))
-                }
-                mysql_free_result(result)
-            } else if mysql_field_count(mysql) != 0 {
-                throw failure(Self.error(of: mysql))
-            }
+            rows += try currentResult(mysql)
         } while mysql_next_result(mysql) == 0
         return rows
     }
@@ -38,17 +30,7 @@ extension MySQLConnection {
         results.reserveCapacity(statements.count)
         while true {
             trackSession()
-            var rows: [MySQLRow] = []
-            if let result = mysql_store_result(mysql) {
-                let columns = Int(mysql_num_fields(result))
-                while let row = mysql_fetch_row(result) {
-                    rows.append(MySQLRow(values: Self.textValues(of: row, in: result, columns: columns)))
-                }
-                mysql_free_result(result)
-            } else if mysql_field_count(mysql) != 0 {
-                throw failure(Self.error(of: mysql))
-            }
-            results.append(rows)
+            results.append(try currentResult(mysql))
             let next = mysql_next_result(mysql)
             if next == -1 { break }  // no more results
             // A statement after the first failed: the server ran none of the rest.
@@ -113,6 +95,21 @@ extension MySQLConnection {
             var named: [String: MySQLValue] = [:]
             for (name, value) in zip(names, Self.textValues(of: row, in: result, columns: columns)) { named[name] = value }
             rows.append(named)
+        }
+        return rows
+    }
+
+    /// The rows of the result the connection is at (none for a statement that returns none).
+    private func currentResult(_ mysql: UnsafeMutablePointer<MYSQL>) throws(MySQLError) -> [MySQLRow] {
+        guard let result = mysql_store_result(mysql) else {
+            if mysql_field_count(mysql) != 0 { throw failure(Self.error(of: mysql)) }
+            return []
+        }
+        defer { mysql_free_result(result) }
+        let columns = Int(mysql_num_fields(result))
+        var rows: [MySQLRow] = []
+        while let row = mysql_fetch_row(result) {
+            rows.append(MySQLRow(values: Self.textValues(of: row, in: result, columns: columns)))
         }
         return rows
     }
