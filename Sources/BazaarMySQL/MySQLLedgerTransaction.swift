@@ -276,7 +276,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
                 }
             }
             if !singles.isEmpty { terms.append("(\(first), \(second)) IN (\(singles.joined(separator: ",")))") }
-            return terms.joined(separator: " OR ")
+            return "(" + terms.joined(separator: " OR ") + ")"
         }
     }
 

@@ -62,6 +62,10 @@ public final class MySQLStockStore: StockStore {
         // A group commit sends its locking reads, and its inserts with the commit, a round trip each (issue 15). Every
         // statement text is built of escaped literals or bound parameters, so no value can end one statement.
         primaryConfiguration.multiStatements = true
+        // A row lock waited on longer than the client waits for an answer would end as a lost connection: in the
+        // commit's round trip that leaves the batch unknown instead of retried. The server gives up first (1205, retried).
+        primaryConfiguration.sessionStatements.append(
+            "SET SESSION innodb_lock_wait_timeout = \(max(1, Int(primaryConfiguration.readTimeoutSeconds) - 10))")
         let primary = MySQLConnectionPool(configuration: primaryConfiguration, size: options.primaryConnections)
         self.primary = primary
         self.relayLease = MySQLConnectionPool(configuration: options.primary, size: 1)
@@ -152,9 +156,13 @@ public final class MySQLStockStore: StockStore {
                     }
                 }
                 let (sequences, inserts) = try tx.flushQueued()
-                // The inserts and the commit go in one round trip: a lost connection there leaves the commit unknown.
+                // The inserts go with the commit in one round trip, a megabyte of SQL at most (the server's packet
+                // bound): the parts before go first, while a lost connection still leaves nothing committed (retried);
+                // one lost in the last round trip leaves the commit unknown (not retried).
+                let parts = MySQLConnection.scriptParts(inserts)
+                for part in parts.dropLast() { _ = try connection.script(part) }
                 committing = true
-                try connection.commitTransaction(after: inserts)
+                try connection.commitTransaction(after: parts.last ?? [])
                 let token = connection.lastGTID
                 return outcomes.map { outcome in
                     outcome.map { receipt in

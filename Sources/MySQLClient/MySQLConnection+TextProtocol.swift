@@ -10,16 +10,19 @@ extension MySQLConnection {
         let mysql = try send(sql)
         trackSession()
         var rows: [MySQLRow] = []
-        repeat {
+        while true {
             rows += try currentResult(mysql)
-        } while mysql_next_result(mysql) == 0
-        return rows
+            let next = mysql_next_result(mysql)
+            if next == -1 { return rows }  // no more results
+            if next > 0 { throw failure(Self.error(of: mysql)) }  // a later statement failed
+        }
     }
 
     /// Runs statements built as text, in one round trip when `configuration.multiStatements` allows it, else one by
     /// one: each statement's rows, in order (none for a statement that returns none). The first that fails stops the
-    /// rest and is thrown.
-    func script(_ statements: [String]) throws(MySQLError) -> [[MySQLRow]] {
+    /// rest and is thrown. One round trip is one packet: keep a script well under the server's `max_allowed_packet`
+    /// (`scriptParts`).
+    public func script(_ statements: [String]) throws(MySQLError) -> [[MySQLRow]] {
         guard configuration.multiStatements, statements.count > 1 else {
             var results: [[MySQLRow]] = []
             for statement in statements { results.append(try query(statement)) }
@@ -36,10 +39,26 @@ extension MySQLConnection {
             // A statement after the first failed: the server ran none of the rest.
             if next > 0 { throw failure(Self.error(of: mysql)) }
         }
-        guard results.count == statements.count else {
-            throw MySQLError(code: MySQLError.corruptData, message: "\(results.count) results for \(statements.count) statements")
-        }
         return results
+    }
+
+    /// `statements` cut, in order, into scripts of at most `maxBytes` of SQL each (a statement longer than that alone).
+    /// A server refuses a packet over its `max_allowed_packet` (4 MiB on older servers, 16 MiB on MariaDB 10.11's
+    /// default) and drops the connection.
+    public static func scriptParts(_ statements: [String], maxBytes: Int = 1 << 20) -> [[String]] {
+        var parts: [[String]] = [], part: [String] = [], bytes = 0
+        for statement in statements {
+            let size = statement.utf8.count + 2
+            if !part.isEmpty, bytes + size > maxBytes {
+                parts.append(part)
+                part = []
+                bytes = 0
+            }
+            part.append(statement)
+            bytes += size
+        }
+        if !part.isEmpty { parts.append(part) }
+        return parts
     }
 
     /// Runs a statement built as text and reports what it changed (for multi-row INSERT and UPDATE).

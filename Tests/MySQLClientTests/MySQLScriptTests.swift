@@ -33,6 +33,8 @@ struct MySQLScriptTests {
             #expect(connection.inTransaction)
             try connection.commitTransaction(after: ["INSERT INTO t VALUES (3, 'c')", "UPDATE t SET note = 'B' WHERE id = 2"])
             #expect(!connection.inTransaction)
+            // The commit's own GTID, from the last answer of the round trip (read-your-writes tokens carry it).
+            if connection.isMariaDB { #expect(connection.lastGTID == (try connection.query("SELECT @@last_gtid")[0].string(0))) }
             return (results, connection.lastGTID != before, try connection.query("SELECT COUNT(*), MAX(note) FROM t")[0])
         }
         #expect(try results.map { try $0.map { try $0.string(0) } } == [["1", "2"], ["b"], []])
@@ -79,5 +81,14 @@ struct MySQLScriptTests {
         #expect(stored.0 == hostile)
         #expect(stored.1 == 0)
         await pool.close()
+    }
+
+    @Test func scriptsAreCutUnderTheirByteBoundInOrder() {
+        let statements = (0..<10).map { String(repeating: "x", count: 100 * ($0 % 3 + 1)) }
+        let parts = MySQLConnection.scriptParts(statements, maxBytes: 450)
+        #expect(parts.flatMap { $0 } == statements)
+        #expect(parts.allSatisfy { $0.count == 1 || $0.reduce(0) { $0 + $1.utf8.count + 2 } <= 450 })
+        #expect(MySQLConnection.scriptParts([String(repeating: "y", count: 1000)], maxBytes: 10).count == 1, "a longer statement goes alone")
+        #expect(MySQLConnection.scriptParts([], maxBytes: 10).isEmpty)
     }
 }
