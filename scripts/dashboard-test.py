@@ -81,7 +81,8 @@ def evaluated():
 
 
 wait_until(evaluated, 120, "the stock intelligence to evaluate the demo chain")
-# Stock-outs to rank by: counts of zero, three in one store and one in another (facts: always recorded).
+# Stock-outs to rank by: counts of zero, three in one store and one in another (facts: always recorded), on top of any
+# the demo's history left.
 _, first_page = call("GET", "/v1/overview?limit=100")
 store_ids = sorted(s["store_id"] for s in first_page["items"])
 for store_id, n in [(store_ids[-1], 3), (store_ids[-2], 1)]:
@@ -187,8 +188,11 @@ try:
     shown = [r.get_attribute("data-store") for r in rows]
     check(sorted(shown) == sorted(stores), f"the overview lists every store ({len(shown)})")
     outs = [int(r.find_element(By.CSS_SELECTOR, ".c-out b").text.replace(",", "")) for r in rows]
-    check(outs == sorted(outs, reverse=True) and outs[0] == 3, f"ranked by stock-outs {outs}")
-    check(shown[0] == store_ids[-1], f"the store with the most stock-outs first ({shown[0]})")
+    # The demo's own history can leave an item at zero too (it depends on the day the demo is made): the counts are
+    # the API's, with the three zeros set above at least in the top one.
+    api_outs = [stores[s]["stock_outs"] for s in shown]
+    check(outs == api_outs and outs == sorted(outs, reverse=True) and outs[0] >= 3, f"ranked by stock-outs {outs} (the API's {api_outs})")
+    check(stores[shown[0]]["stock_outs"] == max(s["stock_outs"] for s in stores.values()), f"the store with the most stock-outs first ({shown[0]})")
     first = stores[shown[0]]
     cells = rows[0].find_element(By.CSS_SELECTOR, ".c-risk").text.strip(), rows[0].find_element(By.CSS_SELECTOR, ".c-alerts").text.strip()
     check(cells == (str(first["at_risk"]), str(first["open_alerts"])), f"the top store's at-risk and alert counts are the API's {cells}")
