@@ -78,16 +78,9 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         }
     }
 
-    /// Reads the idempotency records of every claim of the batch in one statement per 500 claims, so that a
+    /// The reads of the idempotency records of every claim of the batch, one statement per 500 claims, so that a
     /// batch of keyed requests (Kafka commands, retried POSTs) costs no round trip per request. A record inserted
     /// by another node after this read makes the flush fail on its primary key, and the batch is run again.
-    mutating func prefetchIdempotency(_ claims: [IdempotencyClaim]) throws {
-        let ids = Set(claims.map { IdempotencyID(scope: $0.scope, key: $0.key) }).subtracting(prefetchedIdempotency)
-        var rows: [MySQLRow] = []
-        for read in try idempotencyReads(ids) { rows += try connection.query(read) }
-        try remember(idempotencyRows: rows, of: ids)
-    }
-
     private func idempotencyReads(_ ids: Set<IdempotencyID>) throws -> [String] {
         let sorted = ids.sorted { ($0.scope, $0.key) < ($1.scope, $1.key) }
         return try pairConditions("scope", "`key`", sorted.map { ($0.scope, $0.key) }).map { condition in

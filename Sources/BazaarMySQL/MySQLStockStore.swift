@@ -157,8 +157,8 @@ public final class MySQLStockStore: StockStore {
                 }
                 let (sequences, inserts) = try tx.flushQueued()
                 // The inserts go with the commit in one round trip, a megabyte of SQL at most (the server's packet
-                // bound): the parts before go first, while a lost connection still leaves nothing committed (retried);
-                // one lost in the last round trip leaves the commit unknown (not retried).
+                // bound, `scriptParts`): the parts before go first, while a lost connection still leaves nothing
+                // committed (retried); one lost in the last round trip leaves the commit unknown (not retried).
                 let parts = MySQLConnection.scriptParts(inserts)
                 for part in parts.dropLast() { _ = try connection.script(part) }
                 committing = true

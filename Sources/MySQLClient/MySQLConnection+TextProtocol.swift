@@ -20,24 +20,26 @@ extension MySQLConnection {
 
     /// Runs statements built as text, in one round trip when `configuration.multiStatements` allows it, else one by
     /// one: each statement's rows, in order (none for a statement that returns none). The first that fails stops the
-    /// rest and is thrown. One round trip is one packet: keep a script well under the server's `max_allowed_packet`
-    /// (`scriptParts`).
+    /// rest and is thrown. A round trip is one packet, which a server refuses over its `max_allowed_packet`: a script
+    /// longer than `scriptParts`' bound goes in as many round trips as it takes, in order.
     public func script(_ statements: [String]) throws(MySQLError) -> [[MySQLRow]] {
         guard configuration.multiStatements, statements.count > 1 else {
             var results: [[MySQLRow]] = []
             for statement in statements { results.append(try query(statement)) }
             return results
         }
-        let mysql = try send(statements.joined(separator: ";\n"))
         var results: [[MySQLRow]] = []
         results.reserveCapacity(statements.count)
-        while true {
-            trackSession()
-            results.append(try currentResult(mysql))
-            let next = mysql_next_result(mysql)
-            if next == -1 { break }  // no more results
-            // A statement after the first failed: the server ran none of the rest.
-            if next > 0 { throw failure(Self.error(of: mysql)) }
+        for part in Self.scriptParts(statements) {
+            let mysql = try send(part.joined(separator: ";\n"))
+            while true {
+                trackSession()
+                results.append(try currentResult(mysql))
+                let next = mysql_next_result(mysql)
+                if next == -1 { break }  // no more results
+                // A statement after the first failed: the server ran none of the rest.
+                if next > 0 { throw failure(Self.error(of: mysql)) }
+            }
         }
         return results
     }

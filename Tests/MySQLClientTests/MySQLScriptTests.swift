@@ -91,4 +91,21 @@ struct MySQLScriptTests {
         #expect(MySQLConnection.scriptParts([String(repeating: "y", count: 1000)], maxBytes: 10).count == 1, "a longer statement goes alone")
         #expect(MySQLConnection.scriptParts([], maxBytes: 10).isEmpty)
     }
+
+    /// A script longer than the server's `max_allowed_packet` (16 MiB on the test servers; one packet that long is
+    /// refused and the connection dropped) is sent in parts and answers every statement.
+    @Test func aScriptLongerThanAPacketIsSentInParts() async throws {
+        let pool = try await Self.pool(multiStatements: true)
+        let (lengths, packet) = try await pool.withConnection { connection in
+            let packet = try connection.query("SELECT @@max_allowed_packet")[0].int(0)
+            let value = String(repeating: "v", count: 100_000)
+            let count = Int(packet) / value.utf8.count + 20
+            let results = try connection.beginTransaction(with: (0..<count).map { "SELECT LENGTH('\(value)'), \($0)" })
+            connection.rollback()
+            return (try results.map { try [$0[0].int(0), $0[0].int(1)] }, packet)
+        }
+        #expect(lengths.count == Int(packet) / 100_000 + 20)
+        #expect(lengths.enumerated().allSatisfy { $0.element == [100_000, Int64($0.offset)] })
+        await pool.close()
+    }
 }
