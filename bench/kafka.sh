@@ -8,7 +8,8 @@
 # replayed into a freshly migrated database, one `mariadb` client per group of transactions that share a store (in
 # their commit order), all groups at once, with Bazaar, the broker and the producer idle. It leaves out the relay's
 # reads and deletes: an upper bound on what the primary can commit of this work. BENCH_BIN: the binary (default: build .build/release/bazaar);
-# KAFKA_ENGINES (default "sqlite mariadb"), KAFKA_STORES (default "1 100").
+# KAFKA_ENGINES (default "sqlite mariadb"), KAFKA_STORES (default "1 100"); KAFKA_REDIS=1: the node uses the test Redis
+# (scripts/services/redis.sh, a fresh key prefix a run) as its cache, the production shape; KAFKA_PRIMARY_RATE=0: no replay.
 # The events of every run stay on the test broker's `bazaar.stock-movements` (memory storage): after a few runs, tests
 # that read that topic from its start slow down; `bash scripts/services/kafka.sh stop` (then start) empties it.
 # To see where bazaar's CPU goes during a run: perf record -F 999 -g -p "$(pgrep -f 'bazaar serve')" -- sleep 5,
@@ -80,7 +81,9 @@ ingest() { # name database-url stores
   # A fresh command topic: commands left by earlier runs and tests must not be part of the measurement.
   "$TANSU" topic delete bazaar.stock-commands --broker "tcp://$BAZAAR_TEST_KAFKA_BROKERS" >/dev/null 2>&1 || true
   "$TANSU" topic create bazaar.stock-commands --broker "tcp://$BAZAAR_TEST_KAFKA_BROKERS" --partitions 8 >/dev/null 2>&1 || true
-  BAZAAR_ADMIN_KEY=$KEY BAZAAR_LOG_LEVEL=warning BAZAAR_RATE_LIMIT_RATE=1e8 BAZAAR_RATE_LIMIT_BURST=1e8 \
+  local redis=()
+  [ "${KAFKA_REDIS:-0}" = 1 ] && redis=(BAZAAR_REDIS_URL="redis://127.0.0.1:${BAZAAR_TEST_REDIS_PORT:-16379}/0" BAZAAR_REDIS_KEY_PREFIX="bench-$name-$$:")
+  env "${redis[@]}" BAZAAR_ADMIN_KEY=$KEY BAZAAR_LOG_LEVEL=warning BAZAAR_RATE_LIMIT_RATE=1e8 BAZAAR_RATE_LIMIT_BURST=1e8 \
     BAZAAR_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" BAZAAR_KAFKA_CONSUMER_GROUP="bench-$name-$$" \
     "$BIN" serve --http-port "$PORT" --database-url "$url" >"$WORK/$name.log" 2>&1 &
   SERVER=$!
@@ -164,7 +167,7 @@ for stores in ${KAFKA_STORES:-1 100}; do
     else
       fresh_database bench_kafka
       ingest "mariadb-$stores-stores" "$BAZAAR_TEST_MYSQL_URL/bench_kafka" "$stores"
-      primary_rate "$stores"
+      if [ "${KAFKA_PRIMARY_RATE:-1}" = 1 ]; then primary_rate "$stores"; fi
     fi
   done
 done

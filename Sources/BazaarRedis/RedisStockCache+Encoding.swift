@@ -21,7 +21,10 @@ extension RedisStockCache {
         return StockKey(storeID: storeID, productID: productID)
     }
 
-    /// The coherence message: the encoded key, `|`, the encoded level (which holds no `|`).
+    /// A level's line of a coherence message: the encoded key, `|`, the encoded level (which holds no `|`). A script
+    /// publishes every level it stored in one message, their lines joined by `\n` (no identifier holds one), so a
+    /// group commit costs each node one message rather than one a movement. A message of one level is exactly what
+    /// nodes before this format published and read.
     public static func message(_ key: StockKey, _ encodedLevel: String) -> String { encodeKey(key) + "|" + encodedLevel }
 
     public static func parseMessage(_ message: String) -> (StockKey, String)? {

@@ -19,7 +19,7 @@ public final class RedisStockCache: StockCache {
     /// when Redis held that version or a newer one. Every stored level is published as a message of its own (what
     /// every node's coherence subscriber reads, whatever its version).
     static let offerManyScript = RedisScript("""
-        local stored = {}
+        local stored, published = {}, {}
         for i, key in ipairs(KEYS) do
           local at = 3 * i
           stored[i] = 0
@@ -27,10 +27,11 @@ public final class RedisStockCache: StockCache {
           local version = current and tonumber(string.match(current, '^(%d+):'))
           if not (version and version >= tonumber(ARGV[at])) then
             redis.call('SET', key, ARGV[at + 1], 'PX', ARGV[1])
-            redis.call('PUBLISH', ARGV[2], ARGV[at + 2])
+            published[#published + 1] = ARGV[at + 2]
             stored[i] = 1
           end
         end
+        if #published > 0 then redis.call('PUBLISH', ARGV[2], table.concat(published, '\\n')) end
         return stored
         """)
     /// Levels offered while a script is in flight wait for the next one (at most this many a script): the answers
@@ -99,29 +100,37 @@ public final class RedisStockCache: StockCache {
         }
     }
 
-    public func offer(_ key: StockKey, _ level: StockLevel) async {
-        near.offer(key, level)
+    public func offer(_ key: StockKey, _ level: StockLevel) async { await offer([(key, level)]) }
+
+    /// Answered once Redis holds these levels (or newer ones). The levels offered meanwhile travel together: the
+    /// first offer starts a flush, later ones join the queue the flush drains, up to `maxOffersPerScript` levels a
+    /// script; a group commit's levels come as one offer, so its writes wait once, not once a movement.
+    public func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {
+        guard !levels.isEmpty else { return }
+        for (key, level) in levels { near.offer(key, level) }
         guard breaker.allow() else {
             missedUpdates.store(true, ordering: .relaxed)
             startRepair()
             return
         }
-        // Answered once Redis holds this level (or a newer one), as before; but the levels offered meanwhile travel
-        // together: the first offer starts a flush, later ones join the queue the flush drains.
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let lead = pendingOffers.withLock { state -> Bool in
-                state.queue.append(PendingOffer(key: key, level: level, done: done))
-                guard !state.flushing else { return false }
-                state.flushing = true
-                return true
+        var start = levels.startIndex
+        while start < levels.endIndex {
+            let part = Array(levels[start..<min(levels.endIndex, start + Self.maxOffersPerScript)])
+            start += part.count
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let lead = pendingOffers.withLock { state -> Bool in
+                    state.queue.append(PendingOffer(levels: part, done: done))
+                    guard !state.flushing else { return false }
+                    state.flushing = true
+                    return true
+                }
+                if lead { Task { await self.flushOffers() } }
             }
-            if lead { Task { await self.flushOffers() } }
         }
     }
 
     private struct PendingOffer: Sendable {
-        let key: StockKey
-        let level: StockLevel
+        let levels: [(key: StockKey, level: StockLevel)]
         let done: CheckedContinuation<Void, Never>
     }
 
@@ -133,7 +142,12 @@ public final class RedisStockCache: StockCache {
                     state.flushing = false
                     return []
                 }
-                let count = min(state.queue.count, Self.maxOffersPerScript)
+                // Whole offers, at most `maxOffersPerScript` levels (an offer holds no more), at least one offer.
+                var count = 0, levels = 0
+                while count < state.queue.count, count == 0 || levels + state.queue[count].levels.count <= Self.maxOffersPerScript {
+                    levels += state.queue[count].levels.count
+                    count += 1
+                }
                 defer { state.queue.removeFirst(count) }
                 return Array(state.queue.prefix(count))
             }
@@ -143,7 +157,7 @@ public final class RedisStockCache: StockCache {
         }
     }
 
-    /// Stores each level unless Redis holds a newer one, and publishes each stored level: one script.
+    /// Stores each level unless Redis holds a newer one, and publishes the stored levels in one message: one script.
     func compareAndSet(_ levels: [(key: StockKey, level: StockLevel)]) async throws -> RESPValue {
         var keys: [String] = [], arguments = [String(ttlMillis), channel]
         keys.reserveCapacity(levels.count)
@@ -158,21 +172,23 @@ public final class RedisStockCache: StockCache {
 
     private func store(_ batch: [PendingOffer]) async {
         do {
-            let stored = try await compareAndSet(batch.map { ($0.key, $0.level) })
+            let stored = try await compareAndSet(batch.flatMap(\.levels))
             RedisRoundTrips.cacheOffer.increment()
             await breaker.recordSuccess()
             for flag in stored.array ?? [] where flag.int == 0 { RedisCacheMetrics.staleRefused.increment() }
         } catch {
             // The script may or may not have run: Redis may keep older versions, and no node was told.
-            for offer in batch { markDirty(offer.key) }
+            for offer in batch { for (key, _) in offer.levels { markDirty(key) } }
             failed(error)
         }
     }
 
-    /// A level published by any node (the coherence channel).
+    /// The levels one script of any node stored (the coherence channel): a line each (see `message`).
     func received(_ message: String) {
-        guard let (key, encoded) = Self.parseMessage(message), let level = Self.decode(encoded) else { return }
-        near.offer(key, level)
+        for line in message.utf8.split(separator: UInt8(ascii: "\n")) {
+            guard let (key, encoded) = Self.parseMessage(String(Substring(line))), let level = Self.decode(encoded) else { continue }
+            near.offer(key, level)
+        }
     }
 
     private func isDirty(_ key: StockKey) -> Bool {

@@ -114,6 +114,57 @@ struct RedisCacheTests {
         try await nodeB.store.close()
     }
 
+    /// A group commit's levels travel in one coherence message, a line each, and a node applies every line: a batch
+    /// of five pairs written on A is one message on the channel (five, one a movement, before), and B, whose near
+    /// cache would answer each pair's old level for an hour, reads all five new ones.
+    @Test func aCommitsLevelsTravelInOneCoherenceMessage() async throws {
+        let db = TestDatabase()
+        let nodeA = try await RedisTestServer.system(db.url)
+        let nodeB = try await RedisTestServer.system(db.url, nearMaxAgeMillis: 3_600_000)
+        var configuration = try RedisConfiguration(url: RedisTestServer.url!)
+        configuration.commandTimeoutMillis = 10_000
+        let subscriber = RedisSubscriber(configuration: configuration, channels: ["test:\(UInt(bitPattern: db.url.hashValue)):stock-levels"])
+        let heard = Mutex<(subscribed: Bool, messages: [String])>((false, []))
+        let listening = Task {
+            await subscriber.run { event in
+                heard.withLock { heard in
+                    switch event {
+                    case .subscribed: heard.subscribed = true
+                    case .message(_, let payload): heard.messages.append(payload)
+                    }
+                }
+            }
+        }
+        let products = (1...5).map { "BATCH\($0)" }
+        try await nodeA.application().test(.live) { a in
+            try await nodeB.application().test(.live) { b in
+                try await RedisTestServer.seed(a)
+                for product in products { _ = try await a.call(.put, "/v1/products/\(product)", body: #"{"name":"p"}"#) }
+                // B holds each pair's level (none yet) in its near cache.
+                for product in products { #expect(try await b.call(.get, "/get-stock/S1/\(product)", sendingConsistencyToken: false).int("quantity") == 0) }
+                try #require(try await eventually(seconds: 30) { heard.withLock { $0.subscribed } }, "the test's subscriber never subscribed")
+                heard.withLock { $0.messages = [] }
+                let items = products.map { #"{"store_id":"S1","product_id":"\#($0)","delta":3,"reason":"receipt"}"# }
+                #expect(try await a.call(.post, "/v1/movements", body: #"{"movements":[\#(items.joined(separator: ","))]}"#).status == 200)
+                let batchMessage = try await eventually(seconds: 30) { heard.withLock { $0.messages.contains { $0.contains("BATCH5") } } }
+                try #require(batchMessage, "no coherence message for the batch")
+                let messages = heard.withLock { $0.messages.filter { $0.contains("BATCH") } }
+                #expect(messages.count == 1, "one message for the commit's five levels: \(messages)")
+                let lines = messages.first?.split(separator: "\n").map(String.init) ?? []
+                #expect(lines.compactMap { RedisStockCache.parseMessage($0)?.0.productID }.sorted() == products)
+                for product in products {
+                    let arrived = try await eventually(seconds: 30) {
+                        try await b.call(.get, "/get-stock/S1/\(product)", sendingConsistencyToken: false).int("quantity") == 3
+                    }
+                    #expect(arrived, "\(product): B still answers the level it held before the batch")
+                }
+            }
+        }
+        listening.cancel()
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
+
     @Test func rateLimitsHoldAcrossNodes() async throws {
         let db = TestDatabase()
         // A token a quarter of an hour: however slow the machine, none comes back during the test.

@@ -17,6 +17,8 @@ public protocol StockCache: Sendable {
     func get(_ key: StockKey) async -> StockLevel?
     /// Stores `level` unless the cache already holds the same or a newer revision.
     func offer(_ key: StockKey, _ level: StockLevel) async
+    /// `offer` for each level, in this order (a commit's, oldest first): a shared cache stores them with one wait.
+    func offer(_ levels: [(key: StockKey, level: StockLevel)]) async
     /// Another node changed the row to at least this version and revision: unless the cache already holds them,
     /// its value stops answering `get`, and only a value that reaches both replaces it.
     func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async
@@ -25,6 +27,11 @@ public protocol StockCache: Sendable {
 extension StockCache {
     /// Caches kept coherent another way (Redis) have nothing to do.
     public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {}
+
+    /// One at a time: what a cache in this process costs anyway.
+    public func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {
+        for (key, level) in levels { await offer(key, level) }
+    }
 }
 
 /// The in-process cache of the embedded default: a sharded, bounded LRU. With `maxAgeMillis` (the near cache in

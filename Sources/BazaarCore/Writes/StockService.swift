@@ -26,7 +26,7 @@ public final class StockService: Sendable {
         _ commands: [MovementCommand], actor: String, idempotencyKey: String? = nil, scope: String
     ) async throws -> WriteReceipt {
         let receipt = try await store.apply(try await request(commands, actor: actor, idempotencyKey: idempotencyKey, scope: scope))
-        await applied(receipt)
+        await applied([receipt])
         return receipt
     }
 
@@ -54,10 +54,12 @@ public final class StockService: Sendable {
             results = []
             for (_, request) in requests { results.append(contentsOf: await store.applyInOrder([request])) }
         }
+        var receipts: [WriteReceipt] = []
         for ((index, _), result) in zip(requests, results) {
-            if case .success(let receipt) = result { await applied(receipt) }
+            if case .success(let receipt) = result { receipts.append(receipt) }
             outcomes[index] = result
         }
+        await applied(receipts)
         return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) }
     }
 
@@ -81,16 +83,25 @@ public final class StockService: Sendable {
         return WriteRequest(commands: commands, actor: actor, idempotency: claim)
     }
 
-    /// After a commit: the cache learns the new levels (with their inventory states: a replay, which has none, offers
-    /// nothing), the outbox relay wakes up, and a fact that took `available` below zero opens `over_reserved`.
-    func applied(_ receipt: WriteReceipt) async {
-        guard !receipt.replayed else { return }
-        for (movement, level) in zip(receipt.movements, receipt.levels) {
-            await cache.offer(StockKey(storeID: movement.storeID, productID: movement.productID), level)
+    /// After a commit: the cache learns the new levels, all of them in one offer (with their inventory states: a
+    /// replay, which has none, offers nothing), the outbox relay wakes up, and a fact that took `available` below zero
+    /// opens `over_reserved`.
+    func applied(_ receipts: [WriteReceipt]) async {
+        let fresh = receipts.filter { !$0.replayed }
+        guard !fresh.isEmpty else { return }
+        var levels: [(key: StockKey, level: StockLevel)] = []
+        levels.reserveCapacity(fresh.reduce(0) { $0 + $1.levels.count })
+        for receipt in fresh {
+            for (movement, level) in zip(receipt.movements, receipt.levels) {
+                levels.append((StockKey(storeID: movement.storeID, productID: movement.productID), level))
+            }
         }
+        await cache.offer(levels)
         outboxSignal.notify()
-        for movement in receipt.movements { BazaarMetrics.movementApplied(reason: movement.reason.rawValue) }
-        await OverReserved.check(receipt, store: store)
+        for receipt in fresh {
+            for movement in receipt.movements { BazaarMetrics.movementApplied(reason: movement.reason.rawValue) }
+            await OverReserved.check(receipt, store: store)
+        }
     }
 
     /// A transfer is one atomic pair of ledger rows: `transfer_out` at the source, `transfer_in` at the destination.
