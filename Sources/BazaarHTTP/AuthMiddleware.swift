@@ -16,7 +16,7 @@ struct AuthMiddleware: RouterMiddleware {
     let failures: FailedAuthThrottle
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization] else {
+        guard let header = Self.authorization(request.headers) else {
             throw DomainError.unauthorized("send `Authorization: Bearer <api key>`")
         }
         guard let key = Self.bearerKey(header) else {
@@ -39,11 +39,7 @@ struct AuthMiddleware: RouterMiddleware {
             throw DomainError.unauthorized("the API key is unknown or revoked")
         }
         let decision = await limiter.take(principal.keyID)
-        var limitHeaders = HTTPFields()
-        limitHeaders.reserveCapacity(4)
-        limitHeaders.append(HTTPField(name: .rateLimitLimit, value: String(decision.limit)))
-        limitHeaders.append(HTTPField(name: .rateLimitRemaining, value: String(decision.remaining)))
-        limitHeaders.append(HTTPField(name: .rateLimitReset, value: String(decision.resetSeconds)))
+        var limitHeaders = Self.limitFields(decision)
         guard decision.allowed else {
             limitHeaders[.retryAfter] = "\(decision.retryAfterSeconds)"
             throw Problem(.tooManyRequests, "rate-limited", "Too many requests",
@@ -68,6 +64,27 @@ struct AuthMiddleware: RouterMiddleware {
             problem.headers.append(contentsOf: limitHeaders)
             throw problem
         }
+    }
+
+    /// The `RateLimit-*` fields of a decision, with room for `Retry-After`.
+    static func limitFields(_ decision: TokenBucket.Decision) -> HTTPFields {
+        var fields = HTTPFields()
+        fields.reserveCapacity(4)
+        fields.append(HTTPField(name: .rateLimitLimit, value: String(decision.limit)))
+        fields.append(HTTPField(name: .rateLimitRemaining, value: String(decision.remaining)))
+        fields.append(HTTPField(name: .rateLimitReset, value: String(decision.resetSeconds)))
+        return fields
+    }
+
+    /// The `Authorization` value: a request's one field as it came (`headers[.authorization]` joins every field of
+    /// the name into a new String, each request); several fields joined as before, which no key matches.
+    static func authorization(_ headers: HTTPFields) -> String? {
+        var found: String?
+        for field in headers where field.name == .authorization {
+            guard found == nil else { return headers[.authorization] }
+            found = field.value
+        }
+        return found
     }
 
     /// The key of `Bearer <key>`: the scheme's case is free (RFC 9110 11.1), compared byte-wise (ASCII letters

@@ -60,9 +60,11 @@ public struct APIServices: Sendable {
 public struct BazaarRouter: Sendable {
     public let responder: RouterResponder<BazaarRequestContext>
     public let routes: RouteTable
+    /// The reads answered from memory, ahead of the router (`WarmReadMiddleware`).
+    public let readsFromMemory: ReadsFromMemory
 
-    /// Middleware order, outermost first: metrics (sees the final status), problem+json and request id,
-    /// then per route group: authentication and rate limiting.
+    /// Middleware order, outermost first: metrics (sees the final status), problem+json and request id, the
+    /// per-address limit, the warm read answered from memory, then per route group: authentication and rate limiting.
     public init(services: APIServices) {
         let router = Router(context: BazaarRequestContext.self)
         let table = RouteTableBox()
@@ -73,6 +75,11 @@ public struct BazaarRouter: Sendable {
         router.add(middleware: ProblemMiddleware(routes: table))
         // Before anything that costs (a token's HMAC, a key's hash, a query): a flood is refused for a table lookup.
         if let limit = services.addressLimit { router.add(middleware: AddressLimitMiddleware(limit: limit)) }
+        // The warm read, answered from memory when it can be: after the layers every request passes (so it is counted,
+        // logged and limited per address like any other), before the router and the authenticated group.
+        let readsFromMemory = ReadsFromMemory()
+        router.add(middleware: WarmReadMiddleware(keys: services.keys, limiter: services.limiter, stock: services.stock,
+                                                  count: readsFromMemory))
         var registrar = RouteRegistrar()
         OperationsController(health: CachedHealth(checks: services.healthChecks), keys: services.keys, failures: services.authFailures,
                              metricsText: services.metricsText)
@@ -99,5 +106,6 @@ public struct BazaarRouter: Sendable {
         table.set(registrar.table)
         self.responder = router.buildResponder()
         self.routes = registrar.table
+        self.readsFromMemory = readsFromMemory
     }
 }

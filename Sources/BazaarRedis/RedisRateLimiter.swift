@@ -66,15 +66,20 @@ public final class RedisRateLimiter: RateLimiter {
         self.clock = clock
     }
 
-    public func take(_ subject: String) async -> TokenBucket.Decision {
+    /// A token of this node's lease, while it has one.
+    public func takeInMemory(_ subject: String) -> TokenBucket.Decision? {
         let now = clock.nowMillis()
-        let local: TokenBucket.Decision? = leases.withLock { leases in
+        return leases.withLock { leases in
             guard var lease = leases[subject], lease.tokens > 0, lease.expiresAtMillis > now else { return nil }
             lease.tokens -= 1
             leases[subject] = lease
             return TokenBucket.decision(allowed: true, tokensLeft: lease.sharedLeft + Double(lease.tokens), rate: rate, burst: burst)
         }
-        if let local { return local }
+    }
+
+    public func take(_ subject: String) async -> TokenBucket.Decision {
+        if let local = takeInMemory(subject) { return local }
+        let now = clock.nowMillis()
         guard breaker.allow() else { return fallback.take(subject) }
         do {
             let reply = try await redis.run(Self.leaseScript, keys: [keyPrefix + "ratelimit:" + subject],

@@ -72,10 +72,7 @@ public final class RedisStockCache: StockCache {
     }
 
     public func get(_ key: StockKey) async -> StockLevel? {
-        if let level = near.get(key) {
-            RedisCacheMetrics.nearHits.increment()
-            return level
-        }
+        if let level = levelInMemory(key) { return level }
         guard breaker.allow(), !isDirty(key) else { return nil }
         do {
             let reply = try await redis.send(["GET", redisKey(key)])
@@ -98,6 +95,13 @@ public final class RedisStockCache: StockCache {
             failed(error)
             return nil
         }
+    }
+
+    /// The near cache's level, as `get` answers it first.
+    public func levelInMemory(_ key: StockKey) -> StockLevel? {
+        guard let level = near.get(key) else { return nil }
+        RedisCacheMetrics.nearHits.increment()
+        return level
     }
 
     public func offer(_ key: StockKey, _ level: StockLevel) async { await offer([(key, level)]) }

@@ -119,6 +119,14 @@ public final class APIKeyService: Sendable {
         return (principal, true)
     }
 
+    /// The caller behind `key` when this node holds it in memory, fresh (`cacheTTLMillis`): no query, nothing waited
+    /// for. Nil says nothing of the key (unknown, revoked, never seen here, due for a re-check): `lookup` decides.
+    public func principalInMemory(key: String) -> Principal? {
+        let digest = Self.digest(key)
+        guard let cached = known.withLock({ $0.get(digest) }), cached.expiresAtMillis > clock.nowMillis() else { return nil }
+        return cached.principal
+    }
+
     /// Whether this node has seen `key` authenticate (its entry may be due for a re-check). Clients whose
     /// address is over its failed-authentication limit only get their keys checked when this holds, so a flood of
     /// guesses costs neither hashing into the database nor a query, while keys in real use keep working.

@@ -4,6 +4,13 @@ import Foundation
 /// Decides whether a caller (an API key id, or a client address) may make one more request.
 public protocol RateLimiter: Sendable {
     func take(_ subject: String) async -> TokenBucket.Decision
+    /// The decision when this process can make it alone (its own buckets, a token it leased) and it allows the
+    /// request, whose token is then taken. Nil otherwise, with nothing taken: `take` decides.
+    func takeInMemory(_ subject: String) -> TokenBucket.Decision?
+}
+
+extension RateLimiter {
+    public func takeInMemory(_ subject: String) -> TokenBucket.Decision? { nil }
 }
 
 /// Token buckets held in this process: the embedded default's limiter.
@@ -19,6 +26,12 @@ public final class InProcessRateLimiter: RateLimiter {
         self.rate = rate
         self.burst = burst
         shards = (0..<shardCount).map { _ in Locked([:]) }
+    }
+
+    /// A refusal takes nothing (`TokenBucket.take`), so `take` may ask again.
+    public func takeInMemory(_ subject: String) -> TokenBucket.Decision? {
+        let decision = take(subject)
+        return decision.allowed ? decision : nil
     }
 
     public func take(_ subject: String) -> TokenBucket.Decision {

@@ -21,6 +21,11 @@ public final class CatalogIndex: Sendable {
     public func addStore(_ id: String) { _ = storeIDs.withLock { $0.insert(id) } }
     public func addProduct(_ id: String) { _ = productIDs.withLock { $0.insert(id) } }
 
+    /// Whether both are held in memory (nothing asked of the database: a miss may still be in the catalog).
+    public func holds(storeID: String, productID: String) -> Bool {
+        storeIDs.withLock { $0.contains(storeID) } && productIDs.withLock { $0.contains(productID) }
+    }
+
     public func hasStore(_ id: String) async throws -> Bool {
         if storeIDs.withLock({ $0.contains(id) }) { return true }
         guard try await store.store(id: id) != nil else { return false }

@@ -17,6 +17,9 @@ public protocol StockCache: Sendable {
     func get(_ key: StockKey) async -> StockLevel?
     /// Stores `level` unless the cache already holds the same or a newer revision.
     func offer(_ key: StockKey, _ level: StockLevel) async
+    /// The level when this process holds it, fresh enough to answer: what `get` answers without any I/O; nil
+    /// otherwise (`get` decides).
+    func levelInMemory(_ key: StockKey) -> StockLevel?
     /// `offer` for each level, in this order (a commit's, oldest first): a shared cache stores them with one wait.
     func offer(_ levels: [(key: StockKey, level: StockLevel)]) async
     /// Another node changed the row to at least this version and revision: unless the cache already holds them,
@@ -27,6 +30,8 @@ public protocol StockCache: Sendable {
 extension StockCache {
     /// Caches kept coherent another way (Redis) have nothing to do.
     public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {}
+
+    public func levelInMemory(_ key: StockKey) -> StockLevel? { nil }
 
     /// One at a time: what a cache in this process costs anyway.
     public func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {
@@ -84,6 +89,8 @@ public final class InProcessStockCache: StockCache {
             return entry.level
         }
     }
+
+    public func levelInMemory(_ key: StockKey) -> StockLevel? { get(key) }
 
     /// The newest level held for the key, however old: no answer may go below it.
     public func floor(_ key: StockKey) -> StockLevel? {

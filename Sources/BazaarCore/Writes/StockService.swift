@@ -122,6 +122,14 @@ public final class StockService: Sendable {
         return try await write([out, into], actor: actor, idempotencyKey: idempotencyKey, scope: scope)
     }
 
+    /// The current level when this process holds all `level` needs in memory: both ids in the catalog index and a
+    /// level in the cache fresh enough to answer, with no consistency token to honour. Nil otherwise (`level` answers,
+    /// asking whatever it must).
+    public func levelInMemory(storeID: String, productID: String) -> StockLevel? {
+        guard ConsistencyScope.current?.requested == nil, catalog.holds(storeID: storeID, productID: productID) else { return nil }
+        return cache.levelInMemory(StockKey(storeID: storeID, productID: productID))
+    }
+
     /// The current level: from the cache, else the database (filling the cache). 404 outside the catalog.
     public func level(storeID: String, productID: String) async throws -> StockLevel {
         try await requireCatalog(storeID: storeID, productID: productID)
