@@ -64,7 +64,8 @@ public struct BazaarRouter: Sendable {
     public let readsFromMemory: ReadsFromMemory
 
     /// Middleware order, outermost first: metrics (sees the final status), problem+json and request id, the
-    /// per-address limit, the warm read answered from memory, then per route group: authentication and rate limiting.
+    /// per-address limit, then per route group: authentication and rate limiting (for `GET /get-stock`, after the warm
+    /// read answered from memory).
     public init(services: APIServices) {
         let router = Router(context: BazaarRequestContext.self)
         let table = RouteTableBox()
@@ -75,23 +76,23 @@ public struct BazaarRouter: Sendable {
         router.add(middleware: ProblemMiddleware(routes: table))
         // Before anything that costs (a token's HMAC, a key's hash, a query): a flood is refused for a table lookup.
         if let limit = services.addressLimit { router.add(middleware: AddressLimitMiddleware(limit: limit)) }
-        // The warm read, answered from memory when it can be: after the layers every request passes (so it is counted,
-        // logged and limited per address like any other), before the router and the authenticated group.
-        let readsFromMemory = ReadsFromMemory()
-        router.add(middleware: WarmReadMiddleware(keys: services.keys, limiter: services.limiter, stock: services.stock,
-                                                  count: readsFromMemory))
         var registrar = RouteRegistrar()
         OperationsController(health: CachedHealth(checks: services.healthChecks), keys: services.keys, failures: services.authFailures,
                              metricsText: services.metricsText)
             .register(&registrar, on: router)
         // Consistency tokens after authentication: a caller without a valid key learns that first (401), and the
         // token is still checked before anything reaches storage.
-        let authenticated = router.group()
-            .add(middleware: AuthMiddleware(keys: services.keys, limiter: services.limiter, failures: services.authFailures))
-            .add(middleware: ConsistencyMiddleware(signer: services.consistencyTokens))
+        let auth = AuthMiddleware(keys: services.keys, limiter: services.limiter, failures: services.authFailures)
+        let consistency = ConsistencyMiddleware(signer: services.consistencyTokens)
+        let authenticated = router.group().add(middleware: auth).add(middleware: consistency)
+        // The warm read answered from memory when it can be, else as every authenticated route (issue 15).
+        let readsFromMemory = ReadsFromMemory()
+        let warmReads = router.group()
+            .add(middleware: WarmReadMiddleware(keys: services.keys, limiter: services.limiter, stock: services.stock, count: readsFromMemory))
+            .add(middleware: auth).add(middleware: consistency)
         StockController(stock: services.stock, transfers: TransferService(stock: services.stock, clock: services.clock),
                         archives: services.ledgerArchives)
-            .register(&registrar, on: authenticated)
+            .register(&registrar, on: authenticated, reads: warmReads)
         TransferController(transfers: TransferService(stock: services.stock, clock: services.clock)).register(&registrar, on: authenticated)
         CatalogController(catalog: services.catalog).register(&registrar, on: authenticated)
         APIKeyController(keys: services.keys).register(&registrar, on: authenticated)

@@ -45,12 +45,11 @@ struct StockController {
     /// The archived periods a ledger history answer names (`bazaar archive`).
     let archives: LedgerArchives
 
-    /// The seed's read, also answered ahead of the router when warm (`WarmReadMiddleware`).
-    static let getStockPath = "/get-stock/{store_id}/{product_id}"
-
-    func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>) {
+    /// `reads`: the seed's read, whose group answers it from memory when it can (`WarmReadMiddleware`) before it
+    /// authenticates as `group` does.
+    func register(_ routes: inout RouteRegistrar, on group: RouterGroup<BazaarRequestContext>, reads: RouterGroup<BazaarRequestContext>) {
         routes.on(group, .post, "/update-stock/{store_id}/{product_id}", update)
-        routes.on(group, .get, Self.getStockPath, get)
+        routes.on(reads, .get, "/get-stock/{store_id}/{product_id}", get)
         routes.on(group, .get, "/audit-logs", auditLogs)
         routes.on(group, .post, "/v1/movements", batch)
         routes.on(group, .post, "/v1/transfers", transfer)

@@ -72,7 +72,10 @@ public final class RedisStockCache: StockCache {
     }
 
     public func get(_ key: StockKey) async -> StockLevel? {
-        if let level = levelInMemory(key) { return level }
+        if let level = near.get(key) {
+            RedisCacheMetrics.nearHits.increment()
+            return level
+        }
         guard breaker.allow(), !isDirty(key) else { return nil }
         do {
             let reply = try await redis.send(["GET", redisKey(key)])
@@ -97,28 +100,31 @@ public final class RedisStockCache: StockCache {
         }
     }
 
-    /// The near cache's level, as `get` answers it first.
-    public func levelInMemory(_ key: StockKey) -> StockLevel? {
-        guard let level = near.get(key) else { return nil }
-        RedisCacheMetrics.nearHits.increment()
-        return level
-    }
+    /// The near cache's level, as `get` answers it first. No side effect: a read that then goes on to `get` (its
+    /// rate-limit lease spent) is counted there, once (`answeredFromMemory` counts the others).
+    public func levelInMemory(_ key: StockKey) -> StockLevel? { near.get(key) }
+
+    public func answeredFromMemory() { RedisCacheMetrics.nearHits.increment() }
 
     public func offer(_ key: StockKey, _ level: StockLevel) async { await offer([(key, level)]) }
 
     /// Answered once Redis holds these levels (or newer ones). The levels offered meanwhile travel together: the
     /// first offer starts a flush, later ones join the queue the flush drains, up to `maxOffersPerScript` levels a
-    /// script; a group commit's levels come as one offer, so its writes wait once, not once a movement.
+    /// script; a group commit's levels come as one offer, so its writes wait once, not once a movement. Only each
+    /// key's newest level goes to Redis (a Kafka batch names a pair many times; Redis keeps the newest anyway), and
+    /// the breaker is asked before every script, as it was before every level: once Redis fails, the rest waits for
+    /// the repair instead of each part waiting for its timeout.
     public func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {
         guard !levels.isEmpty else { return }
         for (key, level) in levels { near.offer(key, level) }
-        guard breaker.allow() else {
-            missedUpdates.store(true, ordering: .relaxed)
-            startRepair()
-            return
-        }
+        let levels = Self.newestOfEachKey(levels)
         var start = levels.startIndex
         while start < levels.endIndex {
+            guard breaker.allow() else {
+                missedUpdates.store(true, ordering: .relaxed)
+                startRepair()
+                return
+            }
             let part = Array(levels[start..<min(levels.endIndex, start + Self.maxOffersPerScript)])
             start += part.count
             await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -131,6 +137,23 @@ public final class RedisStockCache: StockCache {
                 if lead { Task { await self.flushOffers() } }
             }
         }
+    }
+
+    /// The newest revision of each key, in the order the keys first appear (a single level, or distinct keys, as given).
+    static func newestOfEachKey(_ levels: [(key: StockKey, level: StockLevel)]) -> [(key: StockKey, level: StockLevel)] {
+        guard levels.count > 1 else { return levels }
+        var at: [StockKey: Int] = [:]
+        at.reserveCapacity(levels.count)
+        var newest: [(key: StockKey, level: StockLevel)] = []
+        for (key, level) in levels {
+            if let index = at[key] {
+                if level.revision > newest[index].level.revision { newest[index].level = level }
+            } else {
+                at[key] = newest.count
+                newest.append((key, level))
+            }
+        }
+        return newest
     }
 
     private struct PendingOffer: Sendable {

@@ -20,6 +20,8 @@ public protocol StockCache: Sendable {
     /// The level when this process holds it, fresh enough to answer: what `get` answers without any I/O; nil
     /// otherwise (`get` decides).
     func levelInMemory(_ key: StockKey) -> StockLevel?
+    /// A read was answered with `levelInMemory`'s level (its hit counted as `get` counts its own).
+    func answeredFromMemory()
     /// `offer` for each level, in this order (a commit's, oldest first): a shared cache stores them with one wait.
     func offer(_ levels: [(key: StockKey, level: StockLevel)]) async
     /// Another node changed the row to at least this version and revision: unless the cache already holds them,
@@ -32,6 +34,8 @@ extension StockCache {
     public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {}
 
     public func levelInMemory(_ key: StockKey) -> StockLevel? { nil }
+
+    public func answeredFromMemory() {}
 
     /// One at a time: what a cache in this process costs anyway.
     public func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {

@@ -130,6 +130,9 @@ public final class StockService: Sendable {
         return cache.levelInMemory(StockKey(storeID: storeID, productID: productID))
     }
 
+    /// A read was answered with `levelInMemory`'s level: the cache counts its hit.
+    public func answeredFromMemory() { cache.answeredFromMemory() }
+
     /// The current level: from the cache, else the database (filling the cache). 404 outside the catalog.
     public func level(storeID: String, productID: String) async throws -> StockLevel {
         try await requireCatalog(storeID: storeID, productID: productID)
