@@ -495,10 +495,12 @@ struct RawConnection {
         Array(text.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } >= 0
     }
 
-    /// Whether the server has closed the connection (reads what is there, waiting at most 100 ms).
+    /// Whether the server has closed the connection (reads what is there, without waiting: a test's task must not
+    /// hold one of the few threads of the concurrency pool in a blocking read, which every suite running beside it,
+    /// and the servers under test, need).
     func closedByServer() -> Bool {
         var buffer = [UInt8](repeating: 0, count: 4096)
-        let n = recv(fd, &buffer, buffer.count, 0)
+        let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
         return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
     }
 
@@ -511,6 +513,7 @@ struct RawConnection {
             let pieceStart = ContinuousClock.now
             while ContinuousClock.now - pieceStart < gap {
                 if closedByServer() { return ContinuousClock.now - start }
+                try? await Task.sleep(for: .milliseconds(10))
             }
         }
         return nil
