@@ -60,7 +60,7 @@ public struct APIServices: Sendable {
 public struct BazaarRouter: Sendable {
     public let responder: RouterResponder<BazaarRequestContext>
     public let routes: RouteTable
-    /// The reads answered from memory, ahead of the router (`WarmReadMiddleware`).
+    /// The reads of `GET /get-stock` answered from memory (`WarmReadMiddleware`).
     public let readsFromMemory: ReadsFromMemory
 
     /// Middleware order, outermost first: metrics (sees the final status), problem+json and request id, the

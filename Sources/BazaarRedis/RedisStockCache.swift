@@ -15,8 +15,8 @@ import Synchronization
 /// circuit breaker with a short timeout, and failures fall back to the database.
 public final class RedisStockCache: StockCache {
     /// Compare and set, then publish, for many levels in one round trip: KEYS the levels' keys; ARGV[1] TTL in ms,
-    /// ARGV[2] channel, then per key its revision, encoded value and message. Returns, per key, 1 when stored and 0
-    /// when Redis held that version or a newer one. Every stored level is published as a message of its own (what
+    /// ARGV[2] channel, then per key its revision, encoded value and message line. Returns, per key, 1 when stored and
+    /// 0 when Redis held that version or a newer one. The stored levels' lines are published as one message (what
     /// every node's coherence subscriber reads, whatever its version).
     static let offerManyScript = RedisScript("""
         local stored, published = {}, {}
