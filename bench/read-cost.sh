@@ -15,21 +15,14 @@ read -r -a BINS <<<"${READ_COST_BINS:-.build/release/bazaar}"
 PORT=${BENCH_PORT:-18187}
 KEY=bench-read-cost-key-0123456789
 for s in mariadb redis kafka; do bash scripts/services/$s.sh start >/dev/null; eval "$(bash scripts/services/$s.sh env | sed 's/^/export /')"; done
-MARIADB="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_PORT:-13306} -uroot"
-SERVER=
+source bench/production-node.sh
 trap 'kill $SERVER 2>/dev/null || true' EXIT
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 export BENCH_KEY=$KEY BENCH_STORES=10 BENCH_PRODUCTS=100
 for round in $(seq "$ROUNDS"); do
   for bin in "${BINS[@]}"; do
     db=readcost_$(date +%s%N | cut -c1-13)
-    $MARIADB -e "CREATE DATABASE $db"
-    BAZAAR_HTTP_PORT=$PORT BAZAAR_ADMIN_KEY=$KEY BAZAAR_LOG_LEVEL=warning \
-      BAZAAR_DATABASE_URL="$BAZAAR_TEST_MYSQL_URL/$db" BAZAAR_DATABASE_REPLICA_URLS="$BAZAAR_TEST_MYSQL_REPLICA_URL/$db" \
-      BAZAAR_REDIS_URL=redis://127.0.0.1:16379/0 BAZAAR_REDIS_KEY_PREFIX="$db:" BAZAAR_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" \
-      BAZAAR_KAFKA_CONSUMER_GROUP="$db" BAZAAR_RATE_LIMIT_RATE=100000000 BAZAAR_RATE_LIMIT_BURST=100000000 "$bin" serve >/dev/null 2>&1 &
-    SERVER=$!
-    for _ in $(seq 150); do curl -fsS "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+    start_production_node "$bin" "$PORT" "$KEY" "$db"
     python3 - "$PORT" "$KEY" <<'PY'
 import json, sys, urllib.request
 port, key = sys.argv[1], sys.argv[2]
@@ -54,7 +47,6 @@ PY
       line+=" $load ${rps}/s ${cost[$load]} us/req;"
     done
     echo "$line read/trivial: throughput $(python3 -c "print(round(${rate[get-stock]} / ${rate[health-live]}, 2))"), CPU per request $(python3 -c "print(round(${cost[get-stock]} / ${cost[health-live]}, 2))")"
-    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=
-    $MARIADB -e "DROP DATABASE $db"
+    stop_production_node "$db"
   done
 done

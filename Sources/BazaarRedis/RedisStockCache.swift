@@ -116,8 +116,9 @@ public final class RedisStockCache: StockCache {
     /// the repair instead of each part waiting for its timeout.
     public func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {
         guard !levels.isEmpty else { return }
-        for (key, level) in levels { near.offer(key, level) }
+        // The near cache too keeps only a key's newest revision: the older levels would be refused there anyway.
         let levels = Self.newestOfEachKey(levels)
+        for (key, level) in levels { near.offer(key, level) }
         var start = levels.startIndex
         while start < levels.endIndex {
             guard breaker.allow() else {

@@ -7,14 +7,20 @@ extension MySQLConnection {
     /// Runs SQL over the text protocol (for DDL, transaction control, and statements run once).
     @discardableResult
     public func query(_ sql: String) throws(MySQLError) -> [MySQLRow] {
-        let mysql = try send(sql)
-        trackSession()
-        var rows: [MySQLRow] = []
+        try results(of: send(sql)).flatMap { $0 }
+    }
+
+    /// The rows of every statement of the round trip just sent, in order, the session's tracked state read after
+    /// each (a script's last statement may be its COMMIT, whose GTID is kept). A statement after the first that
+    /// failed is thrown: the server ran none of the rest.
+    private func results(of mysql: UnsafeMutablePointer<MYSQL>) throws(MySQLError) -> [[MySQLRow]] {
+        var results: [[MySQLRow]] = []
         while true {
-            rows += try currentResult(mysql)
+            trackSession()
+            results.append(try currentResult(mysql))
             let next = mysql_next_result(mysql)
-            if next == -1 { return rows }  // no more results
-            if next > 0 { throw failure(Self.error(of: mysql)) }  // a later statement failed
+            if next == -1 { return results }  // no more results
+            if next > 0 { throw failure(Self.error(of: mysql)) }
         }
     }
 
@@ -31,15 +37,10 @@ extension MySQLConnection {
         var results: [[MySQLRow]] = []
         results.reserveCapacity(statements.count)
         for part in Self.scriptParts(statements) {
-            let mysql = try send(part.joined(separator: ";\n"))
-            while true {
-                trackSession()
-                results.append(try currentResult(mysql))
-                let next = mysql_next_result(mysql)
-                if next == -1 { break }  // no more results
-                // A statement after the first failed: the server ran none of the rest.
-                if next > 0 { throw failure(Self.error(of: mysql)) }
-            }
+            results += try self.results(of: send(part.joined(separator: ";\n")))
+        }
+        guard results.count == statements.count else {
+            throw MySQLError(code: MySQLError.corruptData, message: "\(results.count) results for \(statements.count) statements")
         }
         return results
     }

@@ -123,18 +123,8 @@ struct RedisCacheTests {
         let nodeB = try await RedisTestServer.system(db.url, nearMaxAgeMillis: 3_600_000)
         var configuration = try RedisConfiguration(url: RedisTestServer.url!)
         configuration.commandTimeoutMillis = 10_000
-        let subscriber = RedisSubscriber(configuration: configuration, channels: ["test:\(UInt(bitPattern: db.url.hashValue)):stock-levels"])
-        let heard = Mutex<(subscribed: Bool, messages: [String])>((false, []))
-        let listening = Task {
-            await subscriber.run { event in
-                heard.withLock { heard in
-                    switch event {
-                    case .subscribed: heard.subscribed = true
-                    case .message(_, let payload): heard.messages.append(payload)
-                    }
-                }
-            }
-        }
+        let channel = ChannelListener()
+        let listening = channel.listen(configuration, to: "test:\(UInt(bitPattern: db.url.hashValue)):stock-levels")
         let products = (1...5).map { "BATCH\($0)" }
         try await nodeA.application().test(.live) { a in
             try await nodeB.application().test(.live) { b in
@@ -142,8 +132,8 @@ struct RedisCacheTests {
                 for product in products { _ = try await a.call(.put, "/v1/products/\(product)", body: #"{"name":"p"}"#) }
                 // B holds each pair's level (none yet) in its near cache.
                 for product in products { #expect(try await b.call(.get, "/get-stock/S1/\(product)", sendingConsistencyToken: false).int("quantity") == 0) }
-                try #require(try await eventually(seconds: 30) { heard.withLock { $0.subscribed } }, "the test's subscriber never subscribed")
-                heard.withLock { $0.messages = [] }
+                try #require(try await eventually(seconds: 30) { channel.subscribed }, "the test's subscriber never subscribed")
+                channel.clear()
                 let items = products.map { #"{"store_id":"S1","product_id":"\#($0)","delta":3,"reason":"receipt"}"# }
                 #expect(try await a.call(.post, "/v1/movements", body: #"{"movements":[\#(items.joined(separator: ","))]}"#).status == 200)
                 // The batch's levels are the ones at quantity 3 (B's fills of the empty levels, published just before,
@@ -153,9 +143,9 @@ struct RedisCacheTests {
                         RedisStockCache.parseMessage(String(line)).flatMap { RedisStockCache.decode($0.1) }?.quantity == 3
                     }
                 }
-                let batchMessage = try await eventually(seconds: 30) { heard.withLock { $0.messages.contains(where: batchLevels) } }
+                let batchMessage = try await eventually(seconds: 30) { channel.messages.contains(where: batchLevels) }
                 try #require(batchMessage, "no coherence message for the batch")
-                let messages = heard.withLock { $0.messages.filter(batchLevels) }
+                let messages = channel.messages.filter(batchLevels)
                 #expect(messages.count == 1, "one message for the commit's five levels: \(messages)")
                 let lines = messages.first?.split(separator: "\n").map(String.init) ?? []
                 #expect(lines.compactMap { RedisStockCache.parseMessage($0)?.0.productID }.sorted() == products)
@@ -170,6 +160,31 @@ struct RedisCacheTests {
         listening.cancel()
         try await nodeA.store.close()
         try await nodeB.store.close()
+    }
+
+    /// A Kafka batch's offer: more levels than one script holds, each pair named three times, out of order. Every
+    /// key ends in Redis at its newest revision, sent once: 700 keys in three scripts (256 levels at most), so three
+    /// messages on the channel holding 700 lines.
+    @Test func anOfferLargerThanAScriptStoresEveryKeysNewestLevelOnce() async throws {
+        var configuration = try RedisConfiguration(url: RedisTestServer.url!)
+        configuration.commandTimeoutMillis = 10_000
+        let redis = RedisClient(configuration: configuration)
+        let prefix = "test-large-\(UUID().uuidString.prefix(8)):"
+        let channel = ChannelListener()
+        let listening = channel.listen(configuration, to: prefix + "stock-levels")
+        try #require(try await eventually(seconds: 30) { channel.subscribed }, "the test's subscriber never subscribed")
+        let keys = (0..<700).map { StockKey(storeID: "S\($0 % 7)", productID: "P\($0)") }
+        let levels = [2, 3, 1].flatMap { version in
+            keys.map { (key: $0, level: StockLevel(quantity: Int64(version) * 10, version: Int64(version), updatedAtMillis: 1)) }
+        }
+        let writer = RedisStockCache(redis: redis, keyPrefix: prefix, nearCapacity: 10_000, logger: Logger(label: "t"))
+        await writer.offer(levels)
+        let reader = RedisStockCache(redis: redis, keyPrefix: prefix, nearCapacity: 10_000, logger: Logger(label: "t"))
+        for key in keys { #expect(await reader.get(key)?.version == 3, "\(key)") }
+        #expect(try await eventually(seconds: 30) { channel.lines >= 700 })
+        #expect(channel.lines == 700 && channel.messages.count == 3)
+        listening.cancel()
+        await redis.close()
     }
 
     @Test func rateLimitsHoldAcrossNodes() async throws {
@@ -253,5 +268,31 @@ struct RedisCacheTests {
         }
         try await node.store.close()
         _ = await shell(stop)
+    }
+}
+
+/// The messages of a Redis channel, as a subscriber of the test's own hears them.
+final class ChannelListener: Sendable {
+    private let heard = Mutex<(subscribed: Bool, messages: [String])>((false, []))
+
+    var subscribed: Bool { heard.withLock { $0.subscribed } }
+    var messages: [String] { heard.withLock { $0.messages } }
+    /// The lines of every message heard (a coherence message holds a level a line).
+    var lines: Int { messages.reduce(0) { $0 + $1.split(separator: "\n").count } }
+    func clear() { heard.withLock { $0.messages = [] } }
+
+    /// Subscribes until the task answered is cancelled.
+    func listen(_ configuration: RedisConfiguration, to channel: String) -> Task<Void, Never> {
+        let subscriber = RedisSubscriber(configuration: configuration, channels: [channel])
+        return Task {
+            await subscriber.run { event in
+                self.heard.withLock { heard in
+                    switch event {
+                    case .subscribed: heard.subscribed = true
+                    case .message(_, let payload): heard.messages.append(payload)
+                    }
+                }
+            }
+        }
     }
 }
