@@ -61,7 +61,8 @@ public struct BazaarSystem: Sendable {
         let keys = APIKeyService(store: store, clock: clock)
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
         let intelligence = IntelligenceService(store: store, clock: clock,
-                                               recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000))
+                                               recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000),
+                                               currentLevel: { try await stock.level(storeID: $0, productID: $1) })
         // Subscribed before anything publishes, so the consumers see every committed event.
         let movementEvents = bus.subscribe(topic: MovementEvent.topic)
         let alertEvents = bus.subscribe(topic: AlertEvent.topic)

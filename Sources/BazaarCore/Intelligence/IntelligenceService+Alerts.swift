@@ -11,7 +11,7 @@ extension IntelligenceService {
         let t = try await thresholds(storeID: movement.storeID, productID: movement.productID)
         // The inventory position (issue 17): the row's reserved and incoming stock, read only where thresholds exist.
         var position: Int64?
-        if t.reorderPoint > 0 || t.dailyRate > 0, let level = try await store.level(storeID: movement.storeID, productID: movement.productID),
+        if t.reorderPoint > 0 || t.dailyRate > 0, let level = try await currentLevel(movement.storeID, movement.productID),
             level.reserved != 0 || level.incoming != 0 {
             position = movement.quantityAfter + level.incoming - level.reserved
         }
