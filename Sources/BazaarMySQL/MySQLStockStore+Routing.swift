@@ -67,12 +67,13 @@ extension MySQLStockStore {
         return value
     }
 
-    /// A lost or unreachable database, or conflicts that outlasted every retry, are the client's 503 (retry later,
-    /// with the same Idempotency-Key), not a 500.
+    /// A lost or unreachable database, an error of the client library (an answer cut or unreadable), or conflicts
+    /// that outlasted every retry, are the client's 503 (retry later, with the same Idempotency-Key), not a 500.
     static func storageError(_ error: any Error) -> any Error {
         if let error = error as? MySQLError, error.isStatementTimeout { return QueryTimeout() }
         if let error = error as? MySQLError,
-            error.isConnectionLost || error.code == MySQLError.poolClosed || error.isRetryableConflict || error.code == MySQLError.duplicateKey
+            error.isConnectionLost || error.isClientSide || error.code == MySQLError.poolClosed || error.isRetryableConflict
+                || error.code == MySQLError.duplicateKey
         {
             return StorageUnavailable("database unavailable: \(error.message)")
         }

@@ -174,15 +174,43 @@ public final class MySQLStockStore: StockStore {
                     }
                 }
             } catch let error as MySQLError {
-                if connection.isOpen && connection.inTransaction { connection.rollback() }
-                let retryable = error.isRetryableConflict || error.code == MySQLError.duplicateKey
-                    || (error.isConnectionLost && !committing)
-                guard retryable, attempt < 8 else { throw error }
-                attempt += 1
-                // Back off a little, with jitter, so that conflicting batches stop colliding.
-                usleepMillis(Double.random(in: 1...4) * Double(attempt))
+                let next = Self.afterFailedAttempt(error, committing: committing, attempt: attempt)
+                if case .commitUnknown = next {
+                    connection.close()  // its answer was not read: the connection is not used again
+                } else if connection.isOpen && connection.inTransaction {
+                    connection.rollback()
+                }
+                switch next {
+                case .retry:
+                    attempt += 1
+                    // Back off a little, with jitter, so that conflicting batches stop colliding.
+                    usleepMillis(Double.random(in: 1...4) * Double(attempt))
+                case .fail(let failure): throw failure
+                case .commitUnknown(let failure): throw failure
+                }
             }
         }
+    }
+
+    /// What a group commit's failed attempt leads to.
+    enum AttemptFailure {
+        /// A conflict, or a connection lost before the commit's round trip: nothing was committed, run it again.
+        case retry
+        /// The writers get this error.
+        case fail(any Error)
+        /// The commit's round trip failed in the client (a connection lost, an answer cut or unreadable): the commit
+        /// may have happened, so it is not run again (it could apply twice). The writers get 503 and retry with their
+        /// keys; a Kafka batch is delivered again (its commands are idempotent by id), never rejected.
+        case commitUnknown(StorageUnavailable)
+    }
+
+    static func afterFailedAttempt(_ error: MySQLError, committing: Bool, attempt: Int) -> AttemptFailure {
+        if committing && error.isClientSide {
+            return .commitUnknown(StorageUnavailable(
+                "database unavailable: the answer to the commit was lost (\(error.message)), so the write may have been applied: retry it with the same Idempotency-Key"))
+        }
+        let retryable = error.isRetryableConflict || error.code == MySQLError.duplicateKey || (error.isConnectionLost && !committing)
+        return retryable && attempt < 8 ? .retry : .fail(error)
     }
 
     public func ping() async throws {
