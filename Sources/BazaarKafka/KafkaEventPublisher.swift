@@ -16,7 +16,7 @@ import Synchronization
 public final class KafkaEventPublisher: EventPublisher {
     let producer: KafkaProducer
     let local: InProcessEventBus
-    /// Signs movement events, so that nodes act only on events this deployment produced.
+    /// Signs the movement topic's events, so that nodes act only on events this deployment produced.
     let signer: MovementEventSigner
     /// When the publish in progress started (0: none), for the health check.
     private let publishingSince = Atomic<Int64>(0)
@@ -34,8 +34,12 @@ public final class KafkaEventPublisher: EventPublisher {
         defer { publishingSince.store(0, ordering: .relaxed) }
         _ = try await producer.sendBatch(events.map { event in
             var payload = event.payload
-            if event.topic == MovementEvent.topic, let movement = event.movement ?? Movement(cloudEventJSON: event.payload) {
-                payload = signer.signedCloudEvent(movement)
+            if event.topic == MovementEvent.topic {
+                if let movement = event.movement ?? Movement(cloudEventJSON: event.payload) {
+                    payload = signer.signedCloudEvent(movement)
+                } else {
+                    payload = signer.signedStockEvent(event.payload)  // a reservation's, transfer's or order's
+                }
             }
             return (topic: event.topic, key: Array(event.key.utf8), value: Array(payload.utf8))
         })

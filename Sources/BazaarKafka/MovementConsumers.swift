@@ -55,6 +55,8 @@ public struct MovementCacheCoherence: Service {
         try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
             for message in batch.messages {
                 let value = message.valueString  // once: each conversion checks the UTF-8 of the whole event
+                // A reservation's, transfer's or order's event is acted on only when this deployment signed it.
+                if ReservationEvent.isOtherThanMovement(value), !verifier.isGenuineStockEvent(message, value: value) { continue }
                 // A reservation's event changed the row's reserved stock (its revision in `bazaarrevision`).
                 if let change = ReservationEvent.stockChange(in: value) {
                     await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,

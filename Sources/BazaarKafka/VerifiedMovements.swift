@@ -40,6 +40,15 @@ public final class VerifiedMovements: Sendable {
         return nil
     }
 
+    /// Whether a reservation's, transfer's or purchase order's event on the topic was signed by this deployment
+    /// (`MovementEventSigner.signedStockEvent`); one that was not is counted as forged and skipped.
+    func isGenuineStockEvent(_ message: KafkaMessage, value: String) -> Bool {
+        if signer.isGenuineStockEvent(value) { return true }
+        Self.forged.increment()
+        report("skipping a stock event not signed by this deployment (forged, from a release before they were signed, or security.secret_key differs between nodes)", message)
+        return false
+    }
+
     private func report(_ text: Logger.Message, _ message: KafkaMessage) {
         let now = WallClock.system.nowMillis()
         let last = lastLogged.load(ordering: .relaxed)

@@ -250,4 +250,43 @@ extension KafkaPipelineTests {
         try await nodeA.store.close()
         try await nodeB.store.close()
     }
+    /// A forged reservation event (unsigned, or signed with another deployment's key) carrying a huge stock revision
+    /// would mark node B's cached level stale until a level that new arrived: never, so the pair could not be cached
+    /// again. A genuine write through A first shows B's coherence consumer reading (a group still joining starts at
+    /// the newest event and would miss the forgery); one after the forgery shows it read past it; then B's cache
+    /// must hold the genuine level. With Redis the caches need no invalidation and the event changes nothing either.
+    @Test func aForgedReservationEventMarksNoCachedLevelStale() async throws {
+        let db = TestDatabase()
+        let nodeA = try await KafkaTestBroker.system(db.url)
+        let nodeB = try await KafkaTestBroker.system(db.url)
+        let store = "R" + UUID().uuidString.prefix(8)
+        try await nodeA.application().test(.live) { a in
+            try await nodeB.application().test(.live) { b in
+                _ = try await a.call(.put, "/v1/stores/\(store)", body: #"{"name":"r"}"#)
+                _ = try await a.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+                func bSees(_ version: Int64) async throws -> Bool {
+                    _ = try await a.call(.post, "/update-stock/\(store)/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+                    return try await eventually(seconds: 30) {
+                        try await b.call(.get, "/get-stock/\(store)/P1", sendingConsistencyToken: false).int("version") == version
+                    }
+                }
+                #expect(try await b.call(.get, "/get-stock/\(store)/P1", sendingConsistencyToken: false).int("version") == 0)
+                try #require(try await bSees(1), "node B's coherence consumer never read a genuine event")
+                let forged = reservation(store, "P1", quantity: 1).cloudEventJSON(stockRevision: 1 << 62)
+                let other = MovementEventSigner(deploymentKey: DeploymentKey(secret: "another-deployment-secret"))
+                let producer = try KafkaProducer(configuration: .producer(brokers: KafkaTestBroker.brokers!))
+                _ = try await producer.sendBatch([(MovementEvent.topic, Array(store.utf8), Array(forged.utf8)),
+                                                  (MovementEvent.topic, Array(store.utf8), Array(other.signedStockEvent(forged).utf8))])
+                producer.shutdown()
+                try #require(try await bSees(2), "node B's coherence consumer did not read past the forged events")
+                // B's read fills its cache: the level answers from memory, not marked stale by the forgery.
+                #expect(try await eventually(seconds: 5) {
+                    _ = try await b.call(.get, "/get-stock/\(store)/P1", sendingConsistencyToken: false)
+                    return nodeB.stock.cache.levelInMemory(StockKey(storeID: store, productID: "P1"))?.version == 2
+                })
+            }
+        }
+        try await nodeA.store.close()
+        try await nodeB.store.close()
+    }
 }

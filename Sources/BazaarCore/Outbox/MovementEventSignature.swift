@@ -15,9 +15,12 @@ public struct MovementEventSigner: Sendable {
     public static let attribute = "bazaarsignature"
     static let version = "v1="
     let hmac: KeyedHMAC
+    /// The other events of the topic, under a key of their own (a MAC of one kind is never taken for the other).
+    let stockEvents: KeyedHMAC
 
     public init(deploymentKey: DeploymentKey) {
         hmac = KeyedHMAC(key: deploymentKey.key(for: "movement-events/v1"))
+        stockEvents = KeyedHMAC(key: deploymentKey.key(for: "stock-events/v1"))
     }
 
     /// `v1=` and the hex HMAC of the movement's `data`.
@@ -63,4 +66,28 @@ public struct MovementEventSigner: Sendable {
         guard hex.utf8.count == 64 else { return nil }
         return Hex.decode(hex.utf8)
     }
+
+    // MARK: The topic's other events
+
+    /// A reservation's, transfer's or purchase order's event on the movement topic, signed whole: `bazaarsignature`
+    /// first, then the event as it was, the MAC that of its text without the attribute. A node acts on such an event
+    /// (it marks a cached level stale up to the event's `bazaarrevision`) only when it verifies: a forged one with a
+    /// huge revision would otherwise keep a pair out of a node's cache for good. Their text is rendered once, kept
+    /// in the outbox and published as it is, so a node reads the very bytes that were signed.
+    public func signedStockEvent(_ payload: String) -> String {
+        guard payload.utf8.first == UInt8(ascii: "{") else { return payload }
+        return Self.signaturePrefix + Hex.encode(stockEvents.code(payload)) + "\"," + payload.dropFirst()
+    }
+
+    /// Whether `json` is a `signedStockEvent` of this deployment's, unaltered.
+    public func isGenuineStockEvent(_ json: String) -> Bool {
+        let bytes = Array(json.utf8), prefix = Array(Self.signaturePrefix.utf8)
+        let macEnd = prefix.count + 64
+        guard bytes.count > macEnd + 2, bytes.starts(with: prefix), bytes[macEnd] == UInt8(ascii: "\""), bytes[macEnd + 1] == UInt8(ascii: ","),
+              let mac = Hex.decode(bytes[prefix.count..<macEnd])
+        else { return false }
+        return stockEvents.isValid(mac, for: "{" + String(decoding: bytes[(macEnd + 2)...], as: UTF8.self))
+    }
+
+    static let signaturePrefix = "{\"\(attribute)\":\"\(version)"
 }
