@@ -13,8 +13,8 @@
 # 2 threads, a distinct Idempotency-Key per request), warmed up 2 s, then measured. Around the measured load it
 # reads, per process, utime+stime from /proc/PID/stat (the peer: uvicorn and its workers; wrk: `times`), MariaDB's
 # SHOW GLOBAL STATUS on both servers, Redis INFO commandstats, and the high watermarks of the topics; after wrk it
-# waits for the replica to apply everything, for Bazaar's consumer lag gauges to read 0, and 1 s more (the outbox
-# relay and the consumers), so the work a write
+# waits for the replica to apply everything, then (Bazaar) for its outbox to be empty and its consumers' lag gauges
+# to read 0 twice a second apart, (the peer) 1 s, so the work a write
 # causes after its answer is counted too. Movements = ledger rows added (durable, counted in the database).
 # COST_PERF=1: in the last round, `perf record -g` (499 Hz) of the last binary of COST_BINS under a further write load
 # of the same shape, folded by bench/fold-perf.py into $COST_DIR/perf.folded (one line per stack: the input of any
@@ -120,13 +120,26 @@ report() { # label base-url pid database table
   wrk_timed "$r/write.txt" -t2 -c64 -d"${DUR}s" --latency -s "$PEER_WRK/update_stock.lua" "$url/"
   local gtid; gtid=$(q primary "SELECT @@gtid_binlog_pos")
   q replica "SELECT MASTER_GTID_WAIT('$gtid', 60)" >/dev/null
-  # Bazaar's Kafka consumers (alert evaluation) may still be behind the load: the work they have left is the writes'
-  # too, so the measurement ends once their lag gauges read 0 (the peer has no such gauge: no wait).
-  for _ in $(seq 600); do
-    curl -fsS "$url/metrics" 2>/dev/null | awk '/^bazaar_kafka_consumer_lag_seconds/ && $2 > 0 {behind = 1} END {exit behind}' && break
-    sleep 0.2
-  done
-  sleep 1
+  # Bazaar's outbox relay and Kafka consumers (alert evaluation) may still be behind the load: the work they have left
+  # is the writes' too, so the measurement ends once the outbox is empty and the consumers' lag gauges (sampled once
+  # a second) have read 0 twice, a second apart. The peer has neither: no wait.
+  if [ "$label" != peer ]; then
+    local settled=0 tries=0 metrics outbox
+    while [ $settled -lt 2 ] && [ $tries -lt 120 ]; do
+      tries=$((tries + 1))
+      metrics=$(curl -fsS "$url/metrics" 2>/dev/null || true)
+      outbox=$(q primary "SELECT (SELECT COUNT(*) FROM $db.outbox) + (SELECT COUNT(*) FROM $db.outbox_ranges) + (SELECT COUNT(*) FROM $db.event_outbox)")
+      if [ "$outbox" = 0 ] && ! awk '/^bazaar_kafka_consumer_lag_seconds/ && $2 > 0 {behind = 1} END {exit !behind}' <<<"$metrics"; then
+        settled=$((settled + 1))
+      else
+        settled=0
+      fi
+      sleep 1.1
+    done
+    [ $settled -ge 2 ] || echo "warning: $label's outbox or consumers still behind after $tries s" >&2
+  else
+    sleep 1
+  fi
   snapshot "$r/after" "$pid"
   local m1; m1=$(movements "$db" "$table")
   local n=$((m1 - m0))

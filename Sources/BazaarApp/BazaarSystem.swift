@@ -62,7 +62,12 @@ public struct BazaarSystem: Sendable {
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
         let intelligence = IntelligenceService(store: store, clock: clock,
                                                recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000),
-                                               currentLevel: { try await stock.level(storeID: $0, productID: $1) })
+                                               currentLevel: { [store, cache] storeID, productID in
+                                                   // What the node holds (written or read here, or sent by Redis), else
+                                                   // storage: no cache fill, no hit or miss counted for a read no client made.
+                                                   if let held = cache.levelInMemory(StockKey(storeID: storeID, productID: productID)) { return held }
+                                                   return try await store.level(storeID: storeID, productID: productID)
+                                               })
         // Subscribed before anything publishes, so the consumers see every committed event.
         let movementEvents = bus.subscribe(topic: MovementEvent.topic)
         let alertEvents = bus.subscribe(topic: AlertEvent.topic)

@@ -30,7 +30,7 @@ extension MySQLStockStore {
                     StorageMetrics.replicaBehind()
                     return try await onPrimary(body)
                 }
-            } catch let error as MySQLError where error.isConnectionLost || error.code == MySQLError.poolClosed {
+            } catch let error as MySQLError where error.isConnectionLost || error.isClientSide || error.code == MySQLError.poolClosed {
                 replica.markDown()
             } catch let error as MySQLError where error.isStatementTimeout {
                 throw QueryTimeout()

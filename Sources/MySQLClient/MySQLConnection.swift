@@ -187,9 +187,10 @@ public final class MySQLConnection {
         return handle
     }
 
-    /// A lost connection is closed at once, so that the next use reconnects with an empty statement cache.
+    /// A lost connection, or one whose answer the library could not read, is closed at once, so that the next use
+    /// reconnects with an empty statement cache instead of reading a half-read answer.
     func failure(_ error: MySQLError) -> MySQLError {
-        if error.isConnectionLost { close() }
+        if error.isConnectionLost || error.isClientSide { close() }
         return error
     }
 

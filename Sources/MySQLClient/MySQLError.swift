@@ -59,12 +59,16 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable, Equatable {
          Self.connectionKilled, Self.disconnectedForInactivity].contains(code)
     }
 
+    /// The connection or its answer failed in the client library (codes 2000-2999: a lost or refused connection, a
+    /// packet cut or unreadable, commands out of sync), not the server's answer to a statement: the connection cannot
+    /// be trusted again, and during a commit's round trip the commit's outcome is unknown. Not the two codes that
+    /// `MySQLPreparedStatement` raises itself for a misuse of a statement (`dataTruncated`, `wrongParameterCount`).
+    public var isClientSide: Bool {
+        (2000..<3000).contains(code) && code != Self.dataTruncated && code != Self.wrongParameterCount
+    }
+
     /// A transaction that failed this way was rolled back (or its statement was) and may be retried as a whole.
     /// MariaDB's `max_statement_time` (1969) or MySQL's `max_execution_time` (3024) stopped the statement.
-    /// Raised by the client library (codes 2000-2999: a lost or refused connection, a packet cut or unreadable), not
-    /// the server's answer to a statement: during a commit's round trip it leaves the commit's outcome unknown.
-    public var isClientSide: Bool { (2000..<3000).contains(code) }
-
     public var isStatementTimeout: Bool { code == Self.statementTimeMariaDB || code == Self.statementTimeMySQL }
 
     public var isRetryableConflict: Bool { code == Self.deadlock || code == Self.lockWaitTimeout }

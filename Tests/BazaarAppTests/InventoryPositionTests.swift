@@ -136,4 +136,23 @@ import Testing
             })
         }
     }
+
+    /// The node wires its alert evaluation to the level it holds in memory: here its cache holds 9 reserved that
+    /// storage does not (a level offered to the cache alone), and only that level puts the position under the
+    /// reorder point. Evaluating from storage would open nothing.
+    @Test(arguments: Backend.available)
+    func aNodesAlertEvaluationTakesTheLevelItHoldsInMemory(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        try await Harness.withApp(db.url) { system, _ in
+            try await system.store.saveThresholds(
+                StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S3", productID: "P3")
+            _ = try await system.store.apply(WriteRequest(commands: [try command("S3", "P3", delta: 20)], actor: "t"))
+            let sale = try await system.store.apply(WriteRequest(commands: [try command("S3", "P3", delta: -2, reason: .sale)], actor: "t")).movements[0]
+            await system.stock.cache.offer(StockKey(storeID: "S3", productID: "P3"),
+                                           StockLevel(quantity: 18, version: 2, updatedAtMillis: 0, reserved: 9, stateChanges: 1))
+            _ = try await system.intelligence.evaluate(sale)
+            #expect(try await system.store.activeAlerts(storeID: "S3", productID: "P3").contains { $0.kind == .lowStock })
+        }
+    }
 }

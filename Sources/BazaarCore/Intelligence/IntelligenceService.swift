@@ -31,15 +31,15 @@ public final class IntelligenceService: Sendable {
     let activeKinds = Locked<[StockKey: (kinds: Set<AlertKind>, atMillis: Int64)]>([:])
     static let activeKindsTTLMillis: Int64 = 10_000
 
-    /// `demand` defaults to `store` itself (both engines keep the daily demand rows).
     /// The row's current level (its reserved and incoming stock) for an alert's inventory position.
     public typealias LevelSource = @Sendable (_ storeID: String, _ productID: String) async throws -> StockLevel?
     let currentLevel: LevelSource
 
-    /// `currentLevel` defaults to a read of storage. A node passes its reads' own path (`StockService.level`: the
-    /// cache, then a replica), so that evaluating a movement of an item with thresholds costs no database round trip
-    /// when the level is cached: with a replica read each, one node's alert consumer evaluated ~3,400 movements/s and
-    /// fell behind a 6,000/s write load (issue 15).
+    /// `demand` defaults to `store` itself (both engines keep the daily demand rows). `currentLevel` defaults to a
+    /// read of storage. A node passes the level it holds in memory first (its cache),
+    /// so that evaluating a movement of an item with thresholds costs no database round trip when the level is
+    /// held: with a replica read each, one node's alert consumer evaluated ~3,400 movements/s and fell behind a
+    /// 6,000/s write load (issue 15).
     public init(store: any StockStore, demand: (any DemandStore & IntelligencePassStore)? = nil, clock: WallClock = .system,
                 recomputeAfterMillis: Int64 = 3_600_000, currentLevel: LevelSource? = nil) {
         guard let demandStore = demand ?? (store as? any DemandStore & IntelligencePassStore) else {
