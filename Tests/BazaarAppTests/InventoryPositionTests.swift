@@ -15,6 +15,13 @@ import Testing
                             computedAtMillis: WallClock.system.nowMillis()), storeID: store, productID: "P1")
     }
 
+    /// Thresholds with a reorder point of 10, stored before the item's first movement (so the engine reads these).
+    static func reorderAtTen(_ system: BazaarSystem, _ store: String, _ product: String) async throws {
+        try await system.store.saveThresholds(
+            StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                            computedAtMillis: WallClock.system.nowMillis()), storeID: store, productID: product)
+    }
+
     @Test func replenishmentCountsIncomingAndReservedAndBecomesAnOrderOrTransfersInOneCall() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { system, client in
@@ -123,10 +130,7 @@ import Testing
     func aNodesAlertsSeeReservedStockInTheLevelItReads(_ backend: Backend) async throws {
         let db = TestDatabase(backend)
         try await Harness.withApp(db.url) { system, client in
-            // Thresholds before the pair's first movement, so that the engine's first evaluation reads these.
-            try await system.store.saveThresholds(
-                StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
-                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S2", productID: "P2")
+            try await Self.reorderAtTen(system, "S2", "P2")
             #expect(try await client.call(.post, "/update-stock/S2/P2", body: #"{"delta": 20, "reason": "receipt"}"#).status == 200)
             #expect(try await client.call(.get, "/get-stock/S2/P2").int("quantity") == 20)  // the level is cached
             #expect(try await client.call(.post, "/v1/reservations", body: #"{"store_id": "S2", "product_id": "P2", "quantity": 9}"#).status == 201)
@@ -144,9 +148,7 @@ import Testing
     func aNodesAlertEvaluationTakesTheLevelItHoldsInMemory(_ backend: Backend) async throws {
         let db = TestDatabase(backend)
         try await Harness.withApp(db.url) { system, _ in
-            try await system.store.saveThresholds(
-                StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
-                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S3", productID: "P3")
+            try await Self.reorderAtTen(system, "S3", "P3")
             _ = try await system.store.apply(WriteRequest(commands: [try command("S3", "P3", delta: 20)], actor: "t"))
             let sale = try await system.store.apply(WriteRequest(commands: [try command("S3", "P3", delta: -2, reason: .sale)], actor: "t")).movements[0]
             await system.stock.cache.offer(StockKey(storeID: "S3", productID: "P3"),
