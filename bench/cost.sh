@@ -124,11 +124,16 @@ report() { # label base-url pid database table
   # is the writes' too, so the measurement ends once the outbox is empty and the consumers' lag gauges (sampled once
   # a second) have read 0 twice, a second apart. The peer has neither: no wait.
   if [ "$label" != peer ]; then
-    local settled=0 tries=0 metrics outbox
+    local settled=0 tries=0 metrics outbox pending="SELECT 0" outbox_table
+    # The outbox tables this binary's schema has (an older release has no outbox_ranges).
+    for outbox_table in $(q primary "SELECT table_name FROM information_schema.tables WHERE table_schema = '$db'
+                                     AND table_name IN ('outbox', 'outbox_ranges', 'event_outbox')"); do
+      pending="$pending + (SELECT COUNT(*) FROM $db.$outbox_table)"
+    done
     while [ $settled -lt 2 ] && [ $tries -lt 120 ]; do
       tries=$((tries + 1))
       metrics=$(curl -fsS "$url/metrics" 2>/dev/null || true)
-      outbox=$(q primary "SELECT (SELECT COUNT(*) FROM $db.outbox) + (SELECT COUNT(*) FROM $db.outbox_ranges) + (SELECT COUNT(*) FROM $db.event_outbox)")
+      outbox=$(q primary "$pending")
       if [ "$outbox" = 0 ] && ! awk '/^bazaar_kafka_consumer_lag_seconds/ && $2 > 0 {behind = 1} END {exit !behind}' <<<"$metrics"; then
         settled=$((settled + 1))
       else
