@@ -23,7 +23,7 @@ public struct MovementIntelligenceConsumer: Service {
     }
 
     public func run() async throws {
-        try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
+        try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic, role: "alerts") { batch in
             for message in batch.messages {
                 guard let movement = verifier.movement(in: message) else { continue }
                 do {
@@ -52,27 +52,15 @@ public struct MovementCacheCoherence: Service {
     }
 
     public func run() async throws {
-        try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic) { batch in
+        try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic, role: "cache") { batch in
             for message in batch.messages {
                 let value = message.valueString  // once: each conversion checks the UTF-8 of the whole event
-                // A reservation's, transfer's or order's event is acted on only when this deployment signed it.
-                if ReservationEvent.isOtherThanMovement(value), !verifier.isGenuineStockEvent(message, value: value) { continue }
-                // A reservation's event changed the row's reserved stock (its revision in `bazaarrevision`).
-                if let change = ReservationEvent.stockChange(in: value) {
-                    await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
-                                           minimumRevision: change.revision)
-                    continue
-                }
-                if let change = TransferEvent.stockChange(in: value) {
-                    await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
-                                           minimumRevision: change.revision)
-                    continue
-                }
-                if let change = PurchaseOrderEvent.stockChanges(in: value) {
-                    for row in change.rows {
-                        await cache.invalidate(StockKey(storeID: change.storeID, productID: row.productID), minimumVersion: 0,
-                                               minimumRevision: row.revision)
-                    }
+                // A reservation's, transfer's or order's event is read only once this deployment's signature is
+                // verified; anything else is a movement or nothing (the parsers below never see an unverified event:
+                // one that names a movement's type somewhere inside would otherwise pass as a movement here).
+                if ReservationEvent.isOtherThanMovement(value) {
+                    guard verifier.isGenuineStockEvent(message, value: value) else { continue }
+                    await invalidate(afterStockEvent: value)
                     continue
                 }
                 guard let movement = verifier.movement(in: message, value: value) else { continue }
@@ -82,6 +70,20 @@ public struct MovementCacheCoherence: Service {
                                        minimumRevision: movement.version)
             }
             return true
+        }
+    }
+
+    /// A verified reservation's, transfer's or purchase order's event changed rows' inventory states (their revisions
+    /// in `bazaarrevision`): each cached level older than that stops answering until a newer read replaces it.
+    private func invalidate(afterStockEvent value: String) async {
+        if let change = ReservationEvent.stockChange(in: value) ?? TransferEvent.stockChange(in: value) {
+            await cache.invalidate(StockKey(storeID: change.storeID, productID: change.productID), minimumVersion: 0,
+                                   minimumRevision: change.revision)
+        } else if let change = PurchaseOrderEvent.stockChanges(in: value) {
+            for row in change.rows {
+                await cache.invalidate(StockKey(storeID: change.storeID, productID: row.productID), minimumVersion: 0,
+                                       minimumRevision: row.revision)
+            }
         }
     }
 }

@@ -275,8 +275,13 @@ extension KafkaPipelineTests {
                 let forged = reservation(store, "P1", quantity: 1).cloudEventJSON(stockRevision: 1 << 62)
                 let other = MovementEventSigner(deploymentKey: DeploymentKey(secret: "another-deployment-secret"))
                 let producer = try KafkaProducer(configuration: .producer(brokers: KafkaTestBroker.brokers!))
-                _ = try await producer.sendBatch([(MovementEvent.topic, Array(store.utf8), Array(forged.utf8)),
-                                                  (MovementEvent.topic, Array(store.utf8), Array(other.signedStockEvent(forged).utf8))])
+                // Unsigned; signed with another key; unsigned but naming a movement's type inside, nested and as a
+                // duplicate key before the real one (a byte search for the type would take either for a movement).
+                let nested = #"{"type":"bazaar.stock.reservation","x":{"type":"bazaar.stock.movement"},"bazaarrevision":"4611686018427387904","data":{"store_id":"\#(store)","product_id":"P1"}}"#
+                let duplicate = #"{"type":"bazaar.stock.movement","type":"bazaar.stock.reservation","bazaarrevision":"4611686018427387904","data":{"store_id":"\#(store)","product_id":"P1"}}"#
+                _ = try await producer.sendBatch([forged, other.signedStockEvent(forged), nested, duplicate].map {
+                    (MovementEvent.topic, Array(store.utf8), Array($0.utf8))
+                })
                 producer.shutdown()
                 try #require(try await bSees(2), "node B's coherence consumer did not read past the forged events")
                 // B's read fills its cache: the level answers from memory, not marked stale by the forgery.

@@ -7,8 +7,9 @@ import Foundation
 /// who can write to `bazaar.stock-movements` could otherwise put a forged level into the caches of every node or
 /// raise alerts (and so webhooks) about stock that does not exist.
 ///
-/// What is signed is the event's `data` as this deployment renders it (`Movement.auditJSON`), recomputed from the
-/// fields read back, so a verified event holds exactly the fields that were signed. Nodes must share the key
+/// What is signed of a movement event is its `data` as this deployment renders it (`Movement.auditJSON`), recomputed
+/// from the fields read back, so a verified event holds exactly the fields that were signed. The topic's other events
+/// are signed whole, under a key of their own (`signedStockEvent`). Nodes must share the key
 /// (`security.secret_key`, or the same `admin.key`); a node whose key is made up at start (neither configured)
 /// accepts only its own events, which is right for a single node and says so in the log.
 public struct MovementEventSigner: Sendable {
