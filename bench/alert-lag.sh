@@ -5,7 +5,7 @@
 # Redis, Tansu), a demo chain of 10 stores x 100 products with 60 days of history (every item gets thresholds), one
 # node in the production shape; 5 s of +1 receipts over the 1,000 items (64 connections) to warm up, then 10 s more;
 # prints the write rate and, each second after the load, `bazaar_kafka_consumer_lag_seconds{topic=
-# "bazaar.stock-movements"}`: how far behind the newest movement its alert evaluation is.
+# "bazaar.stock-movements",consumer="alerts"}`: how far behind the newest movement its alert evaluation is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for s in mariadb redis kafka; do bash scripts/services/$s.sh start >/dev/null; eval "$(bash scripts/services/$s.sh env | sed 's/^/export /')"; done
@@ -22,7 +22,7 @@ request = function()
   return wrk.format("POST", "/update-stock/S" .. math.random(1001, 1010) .. "/P" .. math.random(100001, 100100), headers, body)
 end
 LUAEOF
-lag() { curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^bazaar_kafka_consumer_lag_seconds\{topic="bazaar.stock-movements"\}/ {print $2}'; }
+lag() { curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '/^bazaar_kafka_consumer_lag_seconds\{topic="bazaar.stock-movements",consumer="alerts"\}/ {print $2}'; }
 for BIN in "${BINS[@]}"; do
   DB=alertlag$$_$RANDOM
   $MARIADB -e "CREATE DATABASE $DB"
@@ -36,7 +36,7 @@ for BIN in "${BINS[@]}"; do
   for _ in $(seq 150); do curl -fsS "http://127.0.0.1:$PORT/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
   echo "== $BIN"
   wrk -t2 -c64 -d5s -s "$LUA" "http://127.0.0.1:$PORT" | awk '/Requests\/sec/ {print "warm-up: " $2 " writes/s"}'
-  for _ in $(seq 30); do [ "$(lag)" = 0 ] && break; sleep 1; done
+  for _ in $(seq 30); do lag | awk '{exit !($1 == 0)}' && break; sleep 1; done
   wrk -t2 -c64 -d10s -s "$LUA" "http://127.0.0.1:$PORT" | awk '/Requests\/sec/ {print "load: " $2 " writes/s"}'
   for i in $(seq 12); do echo "lag ${i}s after the load: $(lag) s"; sleep 1; done
   kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=

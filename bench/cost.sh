@@ -134,7 +134,8 @@ report() { # label base-url pid database table
       tries=$((tries + 1))
       metrics=$(curl -fsS "$url/metrics" 2>/dev/null || true)
       outbox=$(q primary "$pending")
-      if [ "$outbox" = 0 ] && ! awk '/^bazaar_kafka_consumer_lag_seconds/ && $2 > 0 {behind = 1} END {exit !behind}' <<<"$metrics"; then
+      # Caught up: the gauges are there and none reads more than 0 (no answer, or no gauge, is not caught up).
+      if [ "$outbox" = 0 ] && awk '/^bazaar_kafka_consumer_lag_seconds/ {seen = 1; if ($2 > 0) behind = 1} END {exit !(seen && !behind)}' <<<"$metrics"; then
         settled=$((settled + 1))
       else
         settled=0

@@ -49,7 +49,7 @@ public struct CommandIngestion: Service {
     }
 
     public func run() async throws {
-        try await KafkaConsumerLoop.run(consumer, topic: Self.topic) { batch in await apply(batch) }
+        try await KafkaConsumerLoop.run(consumer, topic: Self.topic, role: "ingestion") { batch in await apply(batch) }
     }
 
     /// What became of one command.

@@ -30,8 +30,12 @@ extension MySQLStockStore {
                     StorageMetrics.replicaBehind()
                     return try await onPrimary(body)
                 }
-            } catch let error as MySQLError where error.isConnectionLost || error.isClientSide || error.code == MySQLError.poolClosed {
+            } catch let error as MySQLError where error.isConnectionLost || error.code == MySQLError.poolClosed {
                 replica.markDown()
+            } catch let error as MySQLError where error.isClientSide {
+                // An answer the library could not read (its connection is closed): a 503, not a reason to take the
+                // replica out of rotation (the request itself may have caused it).
+                throw Self.storageError(error)
             } catch let error as MySQLError where error.isStatementTimeout {
                 throw QueryTimeout()
             } catch let error as MySQLError where [MySQLError.noSuchTable, MySQLError.unknownColumn, MySQLError.unknownDatabase].contains(error.code) {

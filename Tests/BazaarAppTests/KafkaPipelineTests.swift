@@ -196,8 +196,8 @@ extension KafkaPipelineTests {
             }
             #expect(opened, "a sale below zero, read back from bazaar.stock-movements, opened a negative_stock alert")
             let metrics = try await client.call(.get, "/metrics", key: nil).body
-            #expect(metrics.contains("bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-movements\"}"))
-            #expect(metrics.contains("bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-commands\"}"))
+            #expect(metrics.contains("bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-movements\",consumer=\"alerts\"}"))
+            #expect(metrics.contains("bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-commands\",consumer=\"ingestion\"}"))
             #expect(metrics.contains("bazaar_outbox_depth"))
         }
         let alerts = try await KafkaTestBroker.read(AlertEvent.topic) { messages in

@@ -87,6 +87,15 @@ public final class StockService: Sendable {
     /// replay, which has none, offers nothing), the outbox relay wakes up, and a fact that took `available` below zero
     /// opens `over_reserved`.
     func applied(_ receipts: [WriteReceipt]) async {
+        // A replay answers a write committed earlier, whose levels may never have reached the cache (its answer was
+        // lost in the commit's round trip, and its writer retried): the cache stops answering anything older than
+        // the replayed movements. A replay carries no inventory states, so it offers nothing.
+        for receipt in receipts where receipt.replayed {
+            for movement in receipt.movements {
+                await cache.invalidate(StockKey(storeID: movement.storeID, productID: movement.productID),
+                                       minimumVersion: movement.version, minimumRevision: movement.version)
+            }
+        }
         let fresh = receipts.filter { !$0.replayed }
         guard !fresh.isEmpty else { return }
         var levels: [(key: StockKey, level: StockLevel)] = []
