@@ -302,7 +302,7 @@ PY
   check "... in the partition's order" "[ '$references' = '$(seq -f 'r%02g' 0 19 | paste -sd,)' ]"
   movement=$(curl -sf -XPOST "$B/update-stock/K$run/P1" -H "$AUTH" -d '{"delta": 2, "reason": "receipt"}' | json "d['movement_id']")
   check "an HTTP write is published on bazaar.stock-movements" "$E2E_KAFKA_PYTHON $WORK/find.py $E2E_KAFKA_BROKERS K$run $movement"
-  check "consumer lag is a metric" "curl -sf $B/metrics -o $WORK/metrics.txt && grep -q 'bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-commands\"}' $WORK/metrics.txt"
+  check "consumer lag is a metric" "curl -sf $B/metrics -o $WORK/metrics.txt && grep -q 'bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-commands\",consumer=\"ingestion\"}' $WORK/metrics.txt"
   kill -TERM "$SERVER"; wait "$SERVER" 2>/dev/null
   unset BAZAAR_KAFKA_BROKERS BAZAAR_KAFKA_CONSUMER_GROUP
 fi
