@@ -1,4 +1,4 @@
-import BazaarCore
+public import BazaarCore
 import BazaarDomain
 import Logging
 import RedisClient
@@ -102,4 +102,43 @@ extension RedisStockCache {
             failed(error)
         }
     }
+
+    /// A level of `key` older than this version or revision stops answering, on every node: a replayed write's levels
+    /// (committed, its answer lost, its writer retrying) never reached the cache. This node's near entry is marked
+    /// stale; Redis, if it holds an older level, gets a floor instead (`<revision - 1>:0:stale`), which no read
+    /// decodes (a miss: the database answers and offers the current level, which the floor lets in) and which keeps
+    /// out any older offer still in flight. Other nodes' near copies age out within `nearMaxAgeMillis`.
+    public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {
+        // Through the protocol: on the concrete type, an async context picks `StockCache`'s async default (which does
+        // nothing, for caches kept coherent by Redis) over the near cache's own synchronous method.
+        let nearCache: any StockCache = near
+        await nearCache.invalidate(key, minimumVersion: minimumVersion, minimumRevision: minimumRevision)
+        guard breaker.allow() else {
+            // As for an offer Redis could not take: every level is dropped when it answers again.
+            missedUpdates.store(true, ordering: .relaxed)
+            startRepair()
+            return
+        }
+        do {
+            _ = try await redis.run(Self.staleFloorScript, keys: [redisKey(key)],
+                                    arguments: [String(minimumVersion), String(max(0, minimumRevision - 1)), String(ttlMillis)])
+            await breaker.recordSuccess()
+        } catch {
+            // Redis may hold the older level, and this node knows no newer one to offer: every level is dropped once
+            // Redis answers again (a replay whose cache update fails is rare; the flush is what an outage costs).
+            missedUpdates.store(true, ordering: .relaxed)
+            startRepair()
+            failed(error)
+        }
+    }
+
+    static let staleFloorScript = RedisScript("""
+        local current = redis.call('GET', KEYS[1])
+        if not current then return 0 end
+        local revision, version = string.match(current, '^(%d+):(%d+):')
+        if revision and tonumber(version) >= tonumber(ARGV[1]) and tonumber(revision) > tonumber(ARGV[2]) then return 0 end
+        redis.call('SET', KEYS[1], ARGV[2] .. ':0:stale', 'PX', ARGV[3])
+        return 1
+        """)
 }
+
