@@ -90,11 +90,15 @@ public final class StockService: Sendable {
         // A replay answers a write committed earlier, whose levels may never have reached the cache (its answer was
         // lost in the commit's round trip, and its writer retried): the cache stops answering anything older than
         // the replayed movements. A replay carries no inventory states, so it offers nothing.
+        var replayed: [StockKey: Int64] = [:]  // each key once, at its newest replayed version (a redelivered Kafka batch)
         for receipt in receipts where receipt.replayed {
             for movement in receipt.movements {
-                await cache.invalidate(StockKey(storeID: movement.storeID, productID: movement.productID),
-                                       minimumVersion: movement.version, minimumRevision: movement.version)
+                let key = StockKey(storeID: movement.storeID, productID: movement.productID)
+                replayed[key] = max(replayed[key] ?? 0, movement.version)
             }
+        }
+        for (key, version) in replayed {
+            await cache.invalidate(key, minimumVersion: version, minimumRevision: version)
         }
         let fresh = receipts.filter { !$0.replayed }
         guard !fresh.isEmpty else { return }
