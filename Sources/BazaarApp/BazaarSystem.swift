@@ -62,10 +62,10 @@ public struct BazaarSystem: Sendable {
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
         let intelligence = IntelligenceService(store: store, clock: clock,
                                                recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000),
-                                               currentLevel: { [store, cache] storeID, productID in
+                                               currentLevel: { [store, stock] storeID, productID in
                                                    // What the node holds (written or read here, or sent by Redis), else
                                                    // storage: no cache fill, no hit or miss counted for a read no client made.
-                                                   if let held = cache.levelInMemory(StockKey(storeID: storeID, productID: productID)) { return held }
+                                                   if let held = stock.levelInMemory(storeID: storeID, productID: productID) { return held }
                                                    return try await store.level(storeID: storeID, productID: productID)
                                                })
         // Subscribed before anything publishes, so the consumers see every committed event.

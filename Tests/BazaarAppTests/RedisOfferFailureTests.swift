@@ -38,4 +38,19 @@ import Testing
         #expect(newest.map(\.key) == [a, b])
         #expect(newest.map(\.level.version) == [3, 4])
     }
+
+    /// A replayed write's invalidation against a Redis that fails: this node's near entry stops answering at once, and
+    /// since Redis may keep the older level, every cached level is dropped once Redis answers again (`missedUpdates`).
+    @Test func aFailedInvalidationStopsTheNearEntryAndFlushesRedisOnRecovery() async throws {
+        let redis = RedisClient(configuration: try RedisConfiguration(url: "redis://127.0.0.1:1?timeout_ms=500&connect_timeout_ms=500"))
+        let cache = RedisStockCache(redis: redis, nearCapacity: 100, nearMaxAgeMillis: 3_600_000, logger: Logger(label: "test"))
+        let key = StockKey(storeID: "S", productID: "P")
+        cache.near.offer(key, StockLevel(quantity: 10, version: 1, updatedAtMillis: 1))
+        await cache.invalidate(key, minimumVersion: 2, minimumRevision: 2)
+        #expect(cache.near.get(key) == nil)
+        let missed = cache.missedUpdates.load(ordering: .relaxed)
+        #expect(missed)
+        await redis.close()
+    }
 }
+
