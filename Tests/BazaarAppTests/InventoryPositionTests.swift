@@ -157,4 +157,34 @@ import Testing
             #expect(try await system.store.activeAlerts(storeID: "S3", productID: "P3").contains { $0.kind == .lowStock })
         }
     }
+
+    /// A demand anomaly marks the thresholds it evaluated with as due, but only the row it read: here another node's
+    /// settings PUT replaced the row (other levels, computed later) after this node cached the first one, and the
+    /// anomaly must not write the older row back (a race CI met: the fill-rate target returned over a PUT's service
+    /// level). Without that PUT, the anomaly marks the row due (computed at 0).
+    @Test(arguments: Backend.available)
+    func aDemandAnomalyMarksOnlyTheRowItReadAsDue(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Stores.open(db)
+        let intelligence = IntelligenceService(store: store)
+        func thresholds(_ orderUpTo: Double, at millis: Int64) -> StockThresholds {
+            StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: orderUpTo, leadTimeDays: 3, anomalyAbove: 5, computedAtMillis: millis)
+        }
+        let now = WallClock.system.nowMillis()
+        for product in ["P1", "P2"] {
+            _ = try await store.apply(WriteRequest(commands: [try command("S1", product, delta: 100)], actor: "t"))
+            try await store.saveThresholds(thresholds(40, at: now - 1000), storeID: "S1", productID: product)
+            _ = try await intelligence.thresholds(storeID: "S1", productID: product)  // this node caches the row
+        }
+        try await store.saveThresholds(thresholds(70, at: now), storeID: "S1", productID: "P2")  // another node's PUT
+        for product in ["P1", "P2"] {
+            let sale = try await store.apply(WriteRequest(commands: [try command("S1", product, delta: -50, reason: .sale)], actor: "t")).movements[0]
+            _ = try await intelligence.evaluate(sale)
+        }
+        #expect(try await store.thresholds(storeID: "S1", productID: "P1")?.computedAtMillis == 0, "the row it read is marked due")
+        let replaced = try await store.thresholds(storeID: "S1", productID: "P2")
+        #expect(replaced?.orderUpTo == 70 && replaced?.computedAtMillis == now, "the PUT's row stays: \(String(describing: replaced))")
+        try await store.close()
+    }
 }
+

@@ -20,9 +20,11 @@ extension IntelligenceService {
         let key = StockKey(storeID: movement.storeID, productID: movement.productID)
         if eventKinds.contains(.demandAnomaly) {
             // Demand has shifted: recompute the thresholds on the next movement.
+            // Only over the row `t` came from: a settings PUT or the pass may have replaced it since this evaluation
+            // read it, and the older target and levels must not come back over theirs.
             var stale = t
             stale.computedAtMillis = 0
-            try await store.saveThresholds(stale, storeID: movement.storeID, productID: movement.productID)
+            try await demandStore.saveThresholds([(movement.productID, stale, expectedComputedAt: t.computedAtMillis)], storeID: movement.storeID)
             cache.withLock { $0.invalidate(key) }  // after the write: see `ThresholdCache`
         }
         let now = clock.nowMillis()
