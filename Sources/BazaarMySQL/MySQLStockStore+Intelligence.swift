@@ -92,14 +92,14 @@ extension MySQLStockStore {
         }
     }
 
-    public func saveReplenishmentOverride(_ o: ReplenishmentOverride, storeID: String, productID: String) async throws {
+    public func saveReplenishmentOverride(_ o: ReplenishmentOverride, storeID: String, productID: String, dueMarker: Int64) async throws {
         try await writeOnPrimary { connection in
             try connection.execute("""
                 REPLACE INTO replenishment_overrides (store_id, product_id, lead_time_days, review_period_days, pack_size, service_level,
                     fill_rate) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, [storeID, productID, o.leadTimeDays, o.reviewPeriodDays, o.packSize, o.serviceLevel, o.fillRate])
-            // The thresholds depend on these parameters: make them stale.
-            try connection.execute("UPDATE stock_thresholds SET computed_at_ms = 0 WHERE store_id = ? AND product_id = ?", [storeID, productID])
+            // The thresholds depend on these parameters: make them due, with the caller's mark.
+            try connection.execute("UPDATE stock_thresholds SET computed_at_ms = ? WHERE store_id = ? AND product_id = ?", [dueMarker, storeID, productID])
         }
     }
 

@@ -95,14 +95,15 @@ extension SQLiteStockStore {
         }
     }
 
-    public func saveReplenishmentOverride(_ o: ReplenishmentOverride, storeID: String, productID: String) async throws {
+    public func saveReplenishmentOverride(_ o: ReplenishmentOverride, storeID: String, productID: String, dueMarker: Int64) async throws {
         try await pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO replenishment_overrides (store_id, product_id, lead_time_days, review_period_days, pack_size, service_level,
                     fill_rate) VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [storeID, productID, o.leadTimeDays, o.reviewPeriodDays, o.packSize, o.serviceLevel, o.fillRate])
-            // The thresholds depend on these parameters: make them stale.
-            try db.execute(sql: "UPDATE stock_thresholds SET computed_at_ms = 0 WHERE store_id = ? AND product_id = ?", arguments: [storeID, productID])
+            // The thresholds depend on these parameters: make them due, with the caller's mark.
+            try db.execute(sql: "UPDATE stock_thresholds SET computed_at_ms = ? WHERE store_id = ? AND product_id = ?",
+                           arguments: [dueMarker, storeID, productID])
         }
     }
 

@@ -505,18 +505,30 @@ struct RawConnection {
     }
 
     /// Sends `pieces` one by one, `gap` apart, until the server closes; returns when it did (nil: it never did).
+    /// Runs on a thread of its own, waiting in `poll`: on the concurrency pool, under a full suite's load, the loop
+    /// went unscheduled for longer than its whole window and ended without having looked (CI: nil within 20 s).
     func trickle(_ pieces: [String], gap: Duration, within limit: Duration) async -> Duration? {
+        await withCheckedContinuation { (done: CheckedContinuation<Duration?, Never>) in
+            let thread = Thread { [self] in done.resume(returning: trickleBlocking(pieces, gap: gap, within: limit)) }
+            thread.name = "raw-connection-trickle"
+            thread.start()
+        }
+    }
+
+    private func trickleBlocking(_ pieces: [String], gap: Duration, within limit: Duration) -> Duration? {
         let start = ContinuousClock.now
         var index = 0
         while ContinuousClock.now - start < limit {
             if index < pieces.count { send(pieces[index]); index += 1 }
             let pieceStart = ContinuousClock.now
             while ContinuousClock.now - pieceStart < gap {
-                if closedByServer() { return ContinuousClock.now - start }
-                try? await Task.sleep(for: .milliseconds(10))
+                var watched = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let left = gap - (ContinuousClock.now - pieceStart)
+                let millis = Int32(max(1, left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000))
+                if poll(&watched, 1, millis) > 0, closedByServer() { return ContinuousClock.now - start }
             }
         }
-        return nil
+        return closedByServer() ? ContinuousClock.now - start : nil
     }
 
     func close() { _ = Glibc.close(fd) }

@@ -378,9 +378,9 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
                                          computedAtMillis: 7)
         try await store.saveThresholds(thresholds, storeID: "S1", productID: "P1")
         #expect(try await store.thresholds(storeID: "S1", productID: "P1") == thresholds)
-        try await store.saveReplenishmentOverride(ReplenishmentOverride(packSize: 12), storeID: "S1", productID: "P1")
+        try await store.saveReplenishmentOverride(ReplenishmentOverride(packSize: 12), storeID: "S1", productID: "P1", dueMarker: -77)
         #expect(try await store.replenishmentOverride(storeID: "S1", productID: "P1") == ReplenishmentOverride(packSize: 12))
-        #expect(try await store.thresholds(storeID: "S1", productID: "P1")?.computedAtMillis == 0, "an override makes thresholds stale")
+        #expect(try await store.thresholds(storeID: "S1", productID: "P1")?.computedAtMillis == -77, "an override marks thresholds due")
         try await store.close()
     }
 
@@ -404,8 +404,8 @@ func command(_ store: String = "S1", _ product: String = "P1", delta: Int64, rea
         #expect(try await store.product(id: "P3")?.target == .serviceLevel(0.95))
         for p in ["P1", "P2", "P3"] { _ = try await store.apply(WriteRequest(commands: [try command("S1", p, delta: 5)], actor: "t")) }
 
-        try await store.saveReplenishmentOverride(ReplenishmentOverride(serviceLevel: 0.85), storeID: "S1", productID: "P1")
-        try await store.saveReplenishmentOverride(ReplenishmentOverride(leadTimeDays: 4, fillRate: 0.99), storeID: "S1", productID: "P2")
+        try await store.saveReplenishmentOverride(ReplenishmentOverride(serviceLevel: 0.85), storeID: "S1", productID: "P1", dueMarker: -1)
+        try await store.saveReplenishmentOverride(ReplenishmentOverride(leadTimeDays: 4, fillRate: 0.99), storeID: "S1", productID: "P2", dueMarker: -1)
         #expect(try await store.replenishmentOverride(storeID: "S1", productID: "P2") == ReplenishmentOverride(leadTimeDays: 4, fillRate: 0.99))
         let candidates = Dictionary(uniqueKeysWithValues: try await passStore.recomputeCandidates(storeID: "S1").map { ($0.productID, $0) })
         #expect(candidates["P1"]?.fillRate == nil && candidates["P1"]?.serviceLevel == 0.85, "the store's service level replaces the product's fill rate")

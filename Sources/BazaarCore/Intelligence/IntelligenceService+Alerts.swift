@@ -18,12 +18,13 @@ extension IntelligenceService {
         let levelKinds = AlertRules.levelConditions(quantity: movement.quantityAfter, thresholds: t, position: position)
         let eventKinds = AlertRules.eventConditions(movement, thresholds: t)
         let key = StockKey(storeID: movement.storeID, productID: movement.productID)
-        if eventKinds.contains(.demandAnomaly) {
-            // Demand has shifted: recompute the thresholds on the next movement.
+        if eventKinds.contains(.demandAnomaly), t.computedAtMillis > 0 {
+            // Demand has shifted: recompute the thresholds on the next movement. A row already due is left as it is:
+            // marking it again would replace the mark a settings PUT is about to re-derive it under (`reDerive`).
             // Only over the row `t` came from: a settings PUT or the pass may have replaced it since this evaluation
-            // read it, and the older target and levels must not come back over theirs.
+            // read it, and the older target and levels must not come back over theirs (`dueMarker`).
             var stale = t
-            stale.computedAtMillis = 0
+            stale.computedAtMillis = Self.dueMarker()
             try await demandStore.saveThresholds([(movement.productID, stale, expectedComputedAt: t.computedAtMillis)], storeID: movement.storeID)
             cache.withLock { $0.invalidate(key) }  // after the write: see `ThresholdCache`
         }

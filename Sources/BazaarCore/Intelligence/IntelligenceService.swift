@@ -101,32 +101,39 @@ public final class IntelligenceService: Sendable {
         p.fillRate.map(ReplenishmentTarget.fillRate) ?? .serviceLevel(p.serviceLevel)
     }
 
-    /// The thresholds alerts are measured against. Without `refresh`: what this node or the store holds, whatever
-    /// its age (`IntelligencePass` keeps them fresh), and for an item never evaluated a fast computation from its
-    /// daily demand, so that evaluating a movement never fits a model. Where the item's demand calls for the
-    /// automatic choice, that provisional row is stored as already due, and the pass replaces it.
-    /// With `refresh`: computed now, with the tier the item's demand calls for.
-    public func thresholds(storeID: String, productID: String, refresh: Bool = false) async throws -> StockThresholds {
+    /// The thresholds alerts are measured against: what this node or the store holds, whatever its age
+    /// (`IntelligencePass` keeps them fresh), and for an item never evaluated a fast computation from its daily
+    /// demand, so that evaluating a movement never fits a model. Where the item's demand calls for the automatic
+    /// choice, that provisional row is stored as already due, and the pass replaces it. It is stored only where no
+    /// row is yet: one written since this read (the pass, a settings PUT on another node) stays, and is answered.
+    public func thresholds(storeID: String, productID: String) async throws -> StockThresholds {
         let key = StockKey(storeID: storeID, productID: productID)
         let now = clock.nowMillis()
         let (cached, ticket) = cache.withLock { ($0[key], $0.ticket) }
-        if !refresh {
-            if let cached, now - cached.atMillis < Self.cacheTTLMillis { return cached.thresholds }
-            if let stored = try await store.thresholds(storeID: storeID, productID: productID) {
-                remember(key, stored, ticket: ticket, at: now)
-                return stored
-            }
+        if let cached, now - cached.atMillis < Self.cacheTTLMillis { return cached.thresholds }
+        if let stored = try await store.thresholds(storeID: storeID, productID: productID) {
+            remember(key, stored, ticket: ticket, at: now)
+            return stored
         }
         let demand = try await demand(storeID: storeID, productID: productID)
         var (thresholds, tier) = compute(history: demand.history, censoredDays: demand.censoredDays, parameters: Self.parameters(demand.product),
-                                         nowMillis: now, forcing: refresh ? nil : .fast, spanHistory: demand.spanHistory)
-        if !refresh, forecaster.tier(demand.history).tier == .automatic, tier == .fast {
+                                         nowMillis: now, forcing: .fast, spanHistory: demand.spanHistory)
+        if forecaster.tier(demand.history).tier == .automatic, tier == .fast {
             thresholds.computedAtMillis = now - recomputeAfterMillis  // provisional: due for the pass
         }
-        try await store.saveThresholds(thresholds, storeID: storeID, productID: productID)
+        if try await demandStore.saveThresholds([(productID, thresholds, expectedComputedAt: nil)], storeID: storeID) == 0,
+            let written = try await store.thresholds(storeID: storeID, productID: productID) {
+            thresholds = written
+        }
         remember(key, thresholds, ticket: ticket, at: now)
         return thresholds
     }
+
+    /// A `computedAtMillis` that makes a row due (at most 0: older than any schedule) and names the write that set
+    /// it. The writers of a row compare and set on `computedAtMillis`; with one mark for every due row, a writer
+    /// holding one due row would take another, written since with other parameters, for it, and write its older
+    /// target back (a settings PUT's service level lost to a fill rate, met in CI). Random: nodes share no counter.
+    public static func dueMarker() -> Int64 { -Int64.random(in: 1...(1 << 52)) }
 
     // MARK: Recompute pass
     /// What one store's recompute did.
@@ -157,8 +164,10 @@ public final class IntelligenceService: Sendable {
     /// queries for the whole store (its items, their demand rows, one transaction of thresholds), never the ledger.
     /// Stops early, keeping what it computed, when `shouldStop` answers true (a graceful shutdown).
     public func recompute(storeID: String, computedBefore: Int64? = nil, shouldStop: @Sendable () -> Bool = { false }) async throws -> StoreRecompute {
-        let candidates = try await demandStore.recomputeCandidates(storeID: storeID)
+        // The clock first: a product changed after the candidates were read is then changed after `now`, and the
+        // item, computed with its old parameters, is due again.
         let now = clock.nowMillis()
+        let candidates = try await demandStore.recomputeCandidates(storeID: storeID)
         let due = Self.due(candidates, nowMillis: now, recomputeAfterMillis: recomputeAfterMillis, computedBefore: computedBefore)
         var result = StoreRecompute(items: candidates.count)
         guard !due.isEmpty else { return result }
@@ -220,40 +229,6 @@ public final class IntelligenceService: Sendable {
     public func effectiveProduct(storeID: String, productID: String) async throws -> Product? {
         guard let product = try await store.product(id: productID) else { return nil }
         return try await store.replenishmentOverride(storeID: storeID, productID: productID)?.applied(to: product) ?? product
-    }
-
-    /// Saves a store's overrides and re-derives the stored thresholds for the new parameters from the stored
-    /// forecast (its rate and dispersion) and the item's daily demand rows (its spans): quantiles only, no fit. Rows without a stored dispersion (written by an earlier version) stay marked
-    /// stale, and the engine recomputes them at the item's next movement.
-    public func setOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws {
-        guard let product = try await store.product(id: productID) else { throw DomainError.unknownProduct(productID) }
-        try CatalogRules.validateOneTarget(serviceLevel: override.serviceLevel, fillRate: override.fillRate)
-        let effective = override.applied(to: product)
-        try CatalogRules.validateReplenishment(leadTimeDays: effective.leadTimeDays, reviewPeriodDays: effective.reviewPeriodDays,
-                                               packSize: effective.packSize, serviceLevel: effective.serviceLevel)
-        try CatalogRules.validateFillRate(effective.fillRate)
-        let key = StockKey(storeID: storeID, productID: productID)
-        try await store.saveReplenishmentOverride(override, storeID: storeID, productID: productID)
-        cache.withLock { $0.invalidate(key) }
-        guard var stored = try await store.thresholds(storeID: storeID, productID: productID), let dispersion = stored.dispersion else { return }
-        let parameters = Self.parameters(effective)  // the override just written: what `effectiveProduct` reads back
-        let history = try await histories(storeID: storeID, productID: productID).spanHistory
-        let derived = Thresholds.forService(history: history, rate: stored.dailyRate, dispersion: dispersion, parameters: parameters)
-        stored.reorderPoint = derived.reorderPoint
-        stored.orderUpTo = derived.orderUpTo
-        stored.lowStockLevel = derived.lowStockLevel
-        stored.leadTimeDays = parameters.leadTime
-        stored.target = Self.target(parameters)
-        try await store.saveThresholds(stored, storeID: storeID, productID: productID)
-        let now = clock.nowMillis()
-        cache.withLock { $0.replace(key, (stored, now)) }
-    }
-
-    /// The replenishment parameters in force for one store x product (the product's, with the store's overrides
-    /// applied) and the overrides themselves (nil fields: not overridden).
-    public func settings(storeID: String, productID: String) async throws -> (effective: Product, overrides: ReplenishmentOverride) {
-        guard let product = try await effectiveProduct(storeID: storeID, productID: productID) else { throw DomainError.unknownProduct(productID) }
-        return (product, try await store.replenishmentOverride(storeID: storeID, productID: productID) ?? ReplenishmentOverride())
     }
 
     static func parameters(_ product: Product?) -> ReplenishmentParameters {

@@ -9,8 +9,10 @@ public protocol IntelligencePassStore: Sendable {
     /// Every stock row of a store with its stored thresholds' age and its effective replenishment parameters.
     func recomputeCandidates(storeID: String) async throws -> [RecomputeCandidate]
     /// Writes the thresholds of some items of one store in one transaction, each only if the stored row is still the
-    /// one the pass read (`expectedComputedAt`: its `computedAtMillis`, nil for none): thresholds written meanwhile (an
-    /// alert's first evaluation, an override, a person) are not overwritten. Returns how many were written.
+    /// one its writer read (`expectedComputedAt`: its `computedAtMillis`, nil for none): thresholds written meanwhile (an
+    /// alert's first evaluation, an override, the pass on another node) are not overwritten. Every writer goes through
+    /// it; a due row's `computedAtMillis` names the write that marked it (`IntelligenceService.dueMarker`), so that
+    /// two due rows are never taken for one another. Returns how many were written.
     @discardableResult
     func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)], storeID: String) async throws -> Int
     /// Takes the store's lease for `holder` until `nowMillis + leaseMillis` when nobody else holds it unexpired:
@@ -18,8 +20,8 @@ public protocol IntelligencePassStore: Sendable {
     func claimPass(storeID: String, holder: String, nowMillis: Int64, leaseMillis: Int64) async throws -> Bool
     /// Gives the lease back (only `holder`'s).
     func finishPass(storeID: String, holder: String, nowMillis: Int64) async throws
-    /// When the oldest stored thresholds were computed (nil when none are stored). Rows marked stale (computed at 0:
-    /// a demand anomaly, an override) are left out: the next walk recomputes them whatever the age says.
+    /// When the oldest stored thresholds were computed (nil when none are stored). Rows marked due (computed at
+    /// or before 0: a demand anomaly, an override) are left out: the next walk recomputes them whatever the age says.
     func oldestThresholdMillis() async throws -> Int64?
 }
 
@@ -55,7 +57,7 @@ public struct RecomputeCandidate: Sendable, Equatable {
     }
 
     /// Whether the pass evaluates it now: it has no thresholds; or they are older than `recomputeAfterMillis` (a
-    /// demand anomaly or an override marks them stale with age zero); or the product's parameters changed since;
+    /// demand anomaly or an override marks them due with a `computedAtMillis` at or below 0); or the product's parameters changed since;
     /// or it moved since and a day has ended since they were computed (history is complete days only: a movement
     /// of today changes it at midnight).
     public func isDue(nowMillis: Int64, recomputeAfterMillis: Int64) -> Bool {

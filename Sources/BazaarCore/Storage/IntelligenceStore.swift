@@ -8,7 +8,9 @@ public protocol IntelligenceStore: Sendable {
     func thresholds(storeID: String, productID: String) async throws -> StockThresholds?
     func saveThresholds(_ thresholds: StockThresholds, storeID: String, productID: String) async throws
     func replenishmentOverride(storeID: String, productID: String) async throws -> ReplenishmentOverride?
-    func saveReplenishmentOverride(_ override: ReplenishmentOverride, storeID: String, productID: String) async throws
+    /// Saves the store's overrides and, in the same transaction, marks the item's stored thresholds due with
+    /// `dueMarker` (`IntelligenceService.dueMarker`): they were sized for the parameters replaced.
+    func saveReplenishmentOverride(_ override: ReplenishmentOverride, storeID: String, productID: String, dueMarker: Int64) async throws
 
     /// The store's items at or below their stored reorder point and short of their stored order-up-to level, in
     /// product id order after `afterProductID`, at most `limit`: one query, from what the engine stored (nothing is
