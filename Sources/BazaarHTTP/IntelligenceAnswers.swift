@@ -30,7 +30,8 @@ enum ThresholdFields {
     }
 
     /// When the engine computed these thresholds; nil when it has not, or when they were marked for recomputation
-    /// (time 0: after a demand anomaly) and the time is no longer known.
+    /// (a time at or below 0: after a demand anomaly or a settings PUT, `IntelligenceService.dueMarker`) and the time
+    /// is no longer known.
     static func computedAt(_ t: StockThresholds?) -> String? {
         guard let t, t.computedAtMillis > 0 else { return nil }
         return AnswerValue.time(t.computedAtMillis)

@@ -130,7 +130,9 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                 RecomputeCandidate(productID: try row.string(0), computedAtMillis: try row.optionalInt(1), levelUpdatedAtMillis: try row.int(2),
                                    productUpdatedAtMillis: try row.optionalInt(3), leadTimeDays: try row.optionalInt(4).map(Int.init),
                                    reviewPeriodDays: try row.optionalInt(5).map(Int.init), packSize: try row.optionalInt(6).map(Int.init),
-                                   serviceLevel: try row.optionalDouble(7), fillRate: try row.optionalDouble(8))
+                                   serviceLevel: try row.optionalDouble(7), fillRate: try row.optionalDouble(8),
+                                   sizedForTarget: StockThresholds.target(serviceLevel: try row.optionalDouble(9), fillRate: try row.optionalDouble(10)),
+                                   sizedForLeadTimeDays: try row.optionalInt(11).map(Int.init))
             }
         }
     }
@@ -139,30 +141,51 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                                storeID: String) async throws -> Int {
         guard !rows.isEmpty else { return 0 }
         return try await writeOnPrimary { connection in
-            // Locked until the commit: a write elsewhere waits, then finds its row replaced, or replaces it after.
+            // Rows expected absent are inserted where still absent (INSERT IGNORE: a row inserted meanwhile stays,
+            // which a locking read cannot promise at READ COMMITTED, with no gap locks). Rows expected present are
+            // locked until the commit, only those (a one-row write must not queue behind a pass over the store),
+            // and replaced where unchanged.
+            let absent = rows.filter { $0.expectedComputedAt == nil }
+            var inserted = 0
+            for start in stride(from: 0, to: absent.count, by: 400) {
+                let values = try absent[start..<min(start + 400, absent.count)].map { try Self.thresholdsValues(storeID, $0.productID, $0.thresholds, connection) }
+                inserted += Int(try connection.run("""
+                    INSERT IGNORE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", "))) VALUES \(values.joined(separator: ","))
+                    """).affectedRows)
+            }
+            let present = rows.filter { $0.expectedComputedAt != nil }
+            guard !present.isEmpty else { return inserted }
             var stored: [String: Int64] = [:]
-            for row in try connection.select("SELECT product_id, computed_at_ms FROM stock_thresholds WHERE store_id = ? FOR UPDATE", [storeID]) {
+            // Literals, not parameters: one prepared text per list length would churn the statement cache.
+            let only = present.count <= 400
+                ? " AND product_id IN (" + (try present.map { try connection.literal(.text($0.productID)) }.joined(separator: ",")) + ")" : ""
+            for row in try connection.run("""
+                SELECT product_id, computed_at_ms FROM stock_thresholds WHERE store_id = \(try connection.literal(.text(storeID)))\(only) FOR UPDATE
+                """).rows {
                 stored[try row.string(0)] = try row.int(1)
             }
-            let kept = rows.filter { stored[$0.productID] == $0.expectedComputedAt }
+            let kept = present.filter { stored[$0.productID] == $0.expectedComputedAt }
             for start in stride(from: 0, to: kept.count, by: 400) {
-                let values = try kept[start..<min(start + 400, kept.count)].map { productID, t, _ in
-                    let fields: [MySQLValue] = [
-                        .text(storeID), .text(productID), .double(t.dailyRate), .double(t.reorderPoint), .double(t.orderUpTo),
-                        .int(Int64(t.leadTimeDays)), .double(t.anomalyAbove), .int(Int64(t.historyDays)), .int(t.computedAtMillis),
-                        t.model.map(MySQLValue.text) ?? .null, t.demandClass.map(MySQLValue.text) ?? .null, .int(Int64(t.censoredDays)),
-                        t.dispersion.map(MySQLValue.double) ?? .null, t.dailyLow.map(MySQLValue.double) ?? .null, t.dailyHigh.map(MySQLValue.double) ?? .null,
-                        t.targetColumns.serviceLevel.map(MySQLValue.double) ?? .null, t.targetColumns.fillRate.map(MySQLValue.double) ?? .null,
-                        t.lowStockLevel.map(MySQLValue.double) ?? .null,
-                    ]
-                    return try "(" + fields.map(connection.literal).joined(separator: ",") + ")"
-                }
+                let values = try kept[start..<min(start + 400, kept.count)].map { try Self.thresholdsValues(storeID, $0.productID, $0.thresholds, connection) }
                 _ = try connection.run("""
                     REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", "))) VALUES \(values.joined(separator: ","))
                     """)
             }
-            return kept.count
+            return inserted + kept.count
         }
+    }
+
+    /// One row of `stock_thresholds` as an SQL tuple of literals, in `thresholdColumns` order after the key.
+    static func thresholdsValues(_ storeID: String, _ productID: String, _ t: StockThresholds, _ connection: MySQLConnection) throws -> String {
+        let fields: [MySQLValue] = [
+            .text(storeID), .text(productID), .double(t.dailyRate), .double(t.reorderPoint), .double(t.orderUpTo),
+            .int(Int64(t.leadTimeDays)), .double(t.anomalyAbove), .int(Int64(t.historyDays)), .int(t.computedAtMillis),
+            t.model.map(MySQLValue.text) ?? .null, t.demandClass.map(MySQLValue.text) ?? .null, .int(Int64(t.censoredDays)),
+            t.dispersion.map(MySQLValue.double) ?? .null, t.dailyLow.map(MySQLValue.double) ?? .null, t.dailyHigh.map(MySQLValue.double) ?? .null,
+            t.targetColumns.serviceLevel.map(MySQLValue.double) ?? .null, t.targetColumns.fillRate.map(MySQLValue.double) ?? .null,
+            t.lowStockLevel.map(MySQLValue.double) ?? .null,
+        ]
+        return try "(" + fields.map(connection.literal).joined(separator: ",") + ")"
     }
 
     public func claimPass(storeID: String, holder: String, nowMillis: Int64, leaseMillis: Int64) async throws -> Bool {

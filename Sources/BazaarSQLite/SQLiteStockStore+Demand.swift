@@ -139,7 +139,8 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
             try Row.fetchAll(db.cachedStatement(sql: SharedSQL.recomputeCandidates), arguments: [storeID]).map { row in
                 RecomputeCandidate(productID: row[0], computedAtMillis: row[1], levelUpdatedAtMillis: row[2], productUpdatedAtMillis: row[3],
                                    leadTimeDays: row[4], reviewPeriodDays: row[5], packSize: row[6], serviceLevel: row[7],
-                                   fillRate: row[8])
+                                   fillRate: row[8], sizedForTarget: StockThresholds.target(serviceLevel: row[9], fillRate: row[10]),
+                                   sizedForLeadTimeDays: row[11])
             }
         }
     }
@@ -148,9 +149,16 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
                                storeID: String) async throws -> Int {
         guard !rows.isEmpty else { return 0 }
         return try await pool.write { db in
-            // The single writer: what is read here is what the write replaces.
+            // The single writer: what is read here is what the write replaces. Only the rows written, for a few (a
+            // movement's first evaluation, a settings PUT): the whole store's in the writer, per new item, was
+            // quadratic in the store's items and held the ledger's commits.
             var stored: [String: Int64] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT product_id, computed_at_ms FROM stock_thresholds WHERE store_id = ?", arguments: [storeID]) {
+            let few = rows.count <= 400
+            let sql = few
+                ? "SELECT product_id, computed_at_ms FROM stock_thresholds WHERE store_id = ? AND product_id IN (\(Array(repeating: "?", count: rows.count).joined(separator: ",")))"
+                : "SELECT product_id, computed_at_ms FROM stock_thresholds WHERE store_id = ?"
+            let arguments = StatementArguments([storeID] + (few ? rows.map(\.productID) : []))
+            for row in try Row.fetchAll(db, sql: sql, arguments: arguments) {
                 stored[row[0]] = row[1]
             }
             let statement = try db.cachedStatement(sql: """

@@ -13,11 +13,15 @@ extension MySQLConnection {
     /// The rows of every statement of the round trip just sent, in order, the session's tracked state read after
     /// each (a script's last statement may be its COMMIT, whose GTID is kept). A statement after the first that
     /// failed is thrown: the server ran none of the rest.
-    private func results(of mysql: UnsafeMutablePointer<MYSQL>) throws(MySQLError) -> [[MySQLRow]] {
+    /// `afterEach` sees the connection after each statement's result is read (`mysql_affected_rows` is only that
+    /// statement's then: the final `mysql_next_result` sets it to -1).
+    private func results(of mysql: UnsafeMutablePointer<MYSQL>,
+                         afterEach: (UnsafeMutablePointer<MYSQL>) -> Void = { _ in }) throws(MySQLError) -> [[MySQLRow]] {
         var results: [[MySQLRow]] = []
         while true {
             trackSession()
             results.append(try currentResult(mysql))
+            afterEach(mysql)
             let next = mysql_next_result(mysql)
             if next == -1 { return results }  // no more results
             if next > 0 { throw failure(Self.error(of: mysql)) }
@@ -64,12 +68,18 @@ extension MySQLConnection {
         return parts
     }
 
-    /// Runs a statement built as text and reports what it changed (for multi-row INSERT and UPDATE).
+    /// Runs statements built as text and reports what they changed (for multi-row INSERT and UPDATE): the rows the
+    /// statements without a result set changed, summed, and the last insert id among them.
     @discardableResult
     public func run(_ sql: String) throws(MySQLError) -> MySQLResult {
-        let rows = try query(sql)
-        let mysql = try requireHandle()
-        return MySQLResult(rows: rows, affectedRows: mysql_affected_rows(mysql), lastInsertID: mysql_insert_id(mysql))
+        var changed: UInt64 = 0
+        var insertID: UInt64 = 0
+        let rows = try results(of: send(sql)) { mysql in
+            guard mysql_field_count(mysql) == 0 else { return }
+            changed += mysql_affected_rows(mysql)
+            if mysql_insert_id(mysql) != 0 { insertID = mysql_insert_id(mysql) }
+        }
+        return MySQLResult(rows: rows.flatMap { $0 }, affectedRows: changed, lastInsertID: insertID)
     }
 
     /// `value` as an SQL literal, strings escaped for the connection's character set (`mysql_real_escape_string`).

@@ -164,7 +164,7 @@ import Testing
     /// A demand anomaly marks the thresholds it evaluated with as due, but only the row it read: here another node's
     /// settings PUT replaced the row (other levels, computed later) after this node cached the first one, and the
     /// anomaly must not write the older row back (a race CI met: the fill-rate target returned over a PUT's service
-    /// level). Without that PUT, the anomaly marks the row due (computed at 0).
+    /// level). Without that PUT, the anomaly marks the row due (computed at or before 0).
     @Test(arguments: Backend.available)
     func aDemandAnomalyMarksOnlyTheRowItReadAsDue(_ backend: Backend) async throws {
         let db = TestDatabase(backend)

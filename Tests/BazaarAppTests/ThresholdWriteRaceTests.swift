@@ -108,3 +108,39 @@ import Testing
         try await store.close()
     }
 }
+
+extension ThresholdWriteRaceTests {
+    /// The pass read an item with no thresholds (the product's fill rate in force) before a settings PUT set a service
+    /// level for the store: the PUT had no row to mark, and the pass's row, computed now, carries neither a due mark
+    /// nor a time older than the change (overrides keep none). The row was sized for a target no longer in force, so
+    /// it is due, and the next walk sizes it for the service level.
+    @Test(arguments: Backend.available)
+    func aRowSizedForATargetNoLongerInForceIsDue(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Stores.open(db)
+        let intelligence = IntelligenceService(store: store)
+        let pass = try #require(store as? any IntelligencePassStore)
+        _ = try await store.upsertProduct(Product(id: "P1", name: "Tea", fillRate: 0.97, createdAtMillis: 1, updatedAtMillis: 1))
+        _ = try await store.apply(WriteRequest(commands: [try command("S1", "P1", delta: 500)], actor: "t"))
+        let candidate = try #require(try await pass.recomputeCandidates(storeID: "S1").first)
+        #expect(candidate.computedAtMillis == nil && candidate.fillRate == 0.97)
+
+        try await intelligence.setOverride(ReplenishmentOverride(serviceLevel: 0.9), storeID: "S1", productID: "P1")
+        let sizedForTheReadTarget = StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: Product.defaultLeadTimeDays,
+                                                    anomalyAbove: 5, computedAtMillis: WallClock.system.nowMillis(), target: Self.fillRate)
+        #expect(try await pass.saveThresholds([("P1", sizedForTheReadTarget, expectedComputedAt: candidate.computedAtMillis)], storeID: "S1") == 1)
+        #expect(try await intelligence.dueItems(storeID: "S1").map(\.productID) == ["P1"], "sized for the fill rate the PUT replaced")
+        _ = try await intelligence.recompute(storeID: "S1")
+        #expect(try await store.thresholds(storeID: "S1", productID: "P1")?.target == .serviceLevel(0.9))
+        #expect(try await intelligence.dueItems(storeID: "S1").isEmpty, "and then not due again")
+
+        // The same for a product PUT, whose time can come before the pass's clock (it is read before the commit).
+        _ = try await store.upsertProduct(Product(id: "P1", name: "Tea", leadTimeDays: 9, serviceLevel: 0.9, createdAtMillis: 1, updatedAtMillis: 2))
+        try await store.saveReplenishmentOverride(ReplenishmentOverride(), storeID: "S1", productID: "P1", dueMarker: -5)
+        var old = try #require(try await store.thresholds(storeID: "S1", productID: "P1"))
+        old.computedAtMillis = WallClock.system.nowMillis()
+        #expect(try await pass.saveThresholds([("P1", old, expectedComputedAt: -5)], storeID: "S1") == 1)
+        #expect(try await intelligence.dueItems(storeID: "S1").map(\.productID) == ["P1"], "sized for a lead time no longer in force")
+        try await store.close()
+    }
+}

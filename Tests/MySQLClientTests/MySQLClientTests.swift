@@ -100,6 +100,21 @@ struct MySQLClientTests {
         await pool.close()
     }
 
+    /// `run` reports the rows its text statements changed (it read -1, the value the final `mysql_next_result`
+    /// leaves, and an INSERT IGNORE that counted its rows trapped converting it).
+    @Test func runReportsTheRowsItsStatementsChanged() async throws {
+        let (pool, _) = try TestServer.pool()
+        let counts = try await pool.withConnection { connection in
+            try connection.query("CREATE TABLE c (id INT PRIMARY KEY)")
+            return [try connection.run("INSERT IGNORE INTO c VALUES (1), (2)").affectedRows,
+                    try connection.run("INSERT IGNORE INTO c VALUES (2), (3)").affectedRows,
+                    try connection.run("UPDATE c SET id = id + 10 WHERE id > 1").affectedRows,
+                    try connection.run("SELECT * FROM c").affectedRows]
+        }
+        #expect(counts == [2, 1, 2, 0])
+        await pool.close()
+    }
+
     @Test func transactionRollsBackOnThrow() async throws {
         let (pool, _) = try TestServer.pool()
         struct Refused: Error {}

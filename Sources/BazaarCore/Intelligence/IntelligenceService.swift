@@ -22,7 +22,7 @@ public final class IntelligenceService: Sendable {
     /// Demand history (never the ledger) and the pass's storage: the same engine as `store`.
     let demandStore: any DemandStore & IntelligencePassStore
     public let clock: WallClock
-    /// Thresholds older than this are recomputed by the pass (the schedule); a demand anomaly marks them stale at once.
+    /// Thresholds older than this are recomputed by the pass (the schedule); a demand anomaly marks them due at once.
     let recomputeAfterMillis: Int64
     let forecaster = TieredForecaster(season: season)
     let cache = Locked(ThresholdCache())

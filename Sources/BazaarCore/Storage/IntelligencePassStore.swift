@@ -41,10 +41,16 @@ public struct RecomputeCandidate: Sendable, Equatable {
     public var serviceLevel: Double?
     /// The fill-rate target in force, if any (then it, not `serviceLevel`, sizes the thresholds).
     public var fillRate: Double?
+    /// What the stored thresholds were sized for: their target (nil in rows written before targets were kept, and
+    /// when there are none) and lead time.
+    public var sizedForTarget: ReplenishmentTarget?
+    public var sizedForLeadTimeDays: Int?
 
     public init(productID: String, computedAtMillis: Int64?, levelUpdatedAtMillis: Int64, productUpdatedAtMillis: Int64?,
                 leadTimeDays: Int? = nil, reviewPeriodDays: Int? = nil, packSize: Int? = nil, serviceLevel: Double? = nil,
-                fillRate: Double? = nil) {
+                fillRate: Double? = nil, sizedForTarget: ReplenishmentTarget? = nil, sizedForLeadTimeDays: Int? = nil) {
+        self.sizedForTarget = sizedForTarget
+        self.sizedForLeadTimeDays = sizedForLeadTimeDays
         self.productID = productID
         self.computedAtMillis = computedAtMillis
         self.levelUpdatedAtMillis = levelUpdatedAtMillis
@@ -56,14 +62,25 @@ public struct RecomputeCandidate: Sendable, Equatable {
         self.fillRate = fillRate
     }
 
-    /// Whether the pass evaluates it now: it has no thresholds; or they are older than `recomputeAfterMillis` (a
-    /// demand anomaly or an override marks them due with a `computedAtMillis` at or below 0); or the product's parameters changed since;
-    /// or it moved since and a day has ended since they were computed (history is complete days only: a movement
-    /// of today changes it at midnight).
+    /// Whether the pass evaluates it now: it has no thresholds; or they are marked due (`computedAtMillis` at or
+    /// below 0: a demand anomaly, an override) or older than `recomputeAfterMillis`; or the product's parameters
+    /// changed since; or they were sized for another target or lead time than the ones in force (a settings or
+    /// product PUT that raced a writer holding the older parameters: neither time above can tell); or it moved since
+    /// and a day has ended since they were computed (history is complete days only: a movement of today changes it
+    /// at midnight).
     public func isDue(nowMillis: Int64, recomputeAfterMillis: Int64) -> Bool {
         guard let computed = computedAtMillis else { return true }
-        if nowMillis - computed >= recomputeAfterMillis { return true }
+        if computed <= 0 || nowMillis - computed >= recomputeAfterMillis { return true }
         if let product = productUpdatedAtMillis, product > computed { return true }
+        if isSizedForOtherParameters { return true }
         return levelUpdatedAtMillis > computed && RFC3339.epochDay(millis: computed) < RFC3339.epochDay(millis: nowMillis)
+    }
+
+    /// Whether the stored thresholds were sized for another target or lead time than the parameters in force (rows
+    /// that kept no target are not compared: they are recomputed on their schedule).
+    public var isSizedForOtherParameters: Bool {
+        guard let sizedForTarget else { return false }
+        let inForce = fillRate.map(ReplenishmentTarget.fillRate) ?? .serviceLevel(serviceLevel ?? Product.defaultServiceLevel)
+        return sizedForTarget != inForce || sizedForLeadTimeDays != (leadTimeDays ?? Product.defaultLeadTimeDays)
     }
 }
