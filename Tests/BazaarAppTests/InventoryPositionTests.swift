@@ -142,18 +142,24 @@ import Testing
     }
 
     /// The node wires its alert evaluation to the level it holds in memory: here its cache holds 9 reserved that
-    /// storage does not (a level offered to the cache alone), and only that level puts the position under the
-    /// reorder point. Evaluating from storage would open nothing.
+    /// storage does not (a level offered to the cache alone), and only that level puts the sale's position (18 - 9)
+    /// under the reorder point (12). Evaluating from storage would open nothing.
+    ///
+    /// The node's own alert consumer evaluates the same two movements meanwhile, in its own time: under a full
+    /// suite's load (CI) it evaluated the receipt after this test's evaluation of the sale, with the cached level,
+    /// and resolved the alert (20 - 9 = 11 was above a reorder point of 10). With 12, every evaluation that reads
+    /// the cached level opens or keeps the alert, and none that reads storage opens one.
     @Test(arguments: Backend.available)
     func aNodesAlertEvaluationTakesTheLevelItHoldsInMemory(_ backend: Backend) async throws {
         let db = TestDatabase(backend)
         try await Harness.withApp(db.url) { system, _ in
-            try await Self.reorderAtTen(system, "S3", "P3")
+            try await system.store.saveThresholds(
+                StockThresholds(dailyRate: 2, reorderPoint: 12, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S3", productID: "P3")
             _ = try await system.store.apply(WriteRequest(commands: [try command("S3", "P3", delta: 20)], actor: "t"))
             let sale = try await system.store.apply(WriteRequest(commands: [try command("S3", "P3", delta: -2, reason: .sale)], actor: "t")).movements[0]
-            // A version past the sale's: the sale's own event (version 2, nothing reserved), which the node's cache
-            // consumer may take before or after this offer, must not stand in its place (a version-2 offer lost to it
-            // in CI, where the event came first).
+            // A version past the sale's: with Redis, the sale's own event (version 2, nothing reserved) reaches the
+            // node's cache before or after this offer, and must not stand in its place.
             await system.stock.cache.offer(StockKey(storeID: "S3", productID: "P3"),
                                            StockLevel(quantity: 18, version: 3, updatedAtMillis: 0, reserved: 9, stateChanges: 1))
             _ = try await system.intelligence.evaluate(sale)

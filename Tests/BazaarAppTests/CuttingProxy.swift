@@ -1,0 +1,126 @@
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A loopback TCP proxy in front of the MariaDB test primary that, once armed, cuts one connection at a chosen
+/// moment: it forwards the client's bytes that match `cut` to the server, then closes the client's side without
+/// forwarding the answer, and the server's side a second later (the server reads and runs what it was sent first).
+/// The client sees a lost connection in the middle of a round trip, as it would if the network or the process on
+/// the other side died there. Blocking sockets on threads of its own: it must not depend on the concurrency pool.
+final class CuttingProxy: Sendable {
+    /// When to cut: given the bytes the client sent on this connection since its last `COMMIT` (the transaction so
+    /// far, this chunk included) and this chunk, whether to cut after forwarding the chunk.
+    typealias Rule = @Sendable (_ transaction: String, _ chunk: String) -> Bool
+
+    let port: Int
+    private let listener: Int32
+    private let targetPort: Int
+    private let armedRule = Mutex<Rule?>(nil)
+    private let cutCount = Atomic<Int>(0)
+    private let stopped = Atomic<Bool>(false)
+
+    init(targetPort: Int) throws {
+        self.targetPort = targetPort
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = Self.loopback(port: 0)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 64) == 0 else { close(fd); throw TestFailure("the proxy could not listen") }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listener = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let thread = Thread { [self] in acceptLoop() }
+        thread.name = "cutting-proxy-accept"
+        thread.start()
+    }
+
+    /// Cuts the next connection whose bytes match `rule`, once.
+    func arm(_ rule: @escaping Rule) { armedRule.withLock { $0 = rule } }
+
+    /// How many connections were cut.
+    var cuts: Int { cutCount.load(ordering: .acquiring) }
+
+    func stop() {
+        stopped.store(true, ordering: .releasing)
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    private static func loopback(port: Int) -> sockaddr_in {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return address
+    }
+
+    private func acceptLoop() {
+        while !stopped.load(ordering: .acquiring) {
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { continue }
+            let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = Self.loopback(port: targetPort)
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(server, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard connected == 0 else { close(client); close(server); continue }
+            let thread = Thread { [self] in pump(client: client, server: server) }
+            thread.name = "cutting-proxy-pump"
+            thread.start()
+        }
+    }
+
+    private func pump(client: Int32, server: Int32) {
+        defer { close(client); close(server) }
+        var transaction = ""
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while !stopped.load(ordering: .acquiring) {
+            var fds = [pollfd(fd: client, events: Int16(POLLIN), revents: 0), pollfd(fd: server, events: Int16(POLLIN), revents: 0)]
+            guard poll(&fds, 2, 200) >= 0 else { return }
+            if fds[1].revents != 0 {
+                let n = recv(server, &buffer, buffer.count, 0)
+                guard n > 0, Self.sendAll(client, buffer, n) else { return }
+            }
+            if fds[0].revents != 0 {
+                let n = recv(client, &buffer, buffer.count, 0)
+                guard n > 0, Self.sendAll(server, buffer, n) else { return }
+                let chunk = String(decoding: buffer[0..<n], as: UTF8.self)
+                transaction += chunk
+                if takeRule(matching: transaction, chunk) {
+                    cutCount.add(1, ordering: .releasing)
+                    shutdown(client, Int32(SHUT_RDWR))
+                    Thread.sleep(forTimeInterval: 1)  // the server runs what it was sent before it sees the close
+                    return
+                }
+                if chunk.contains("COMMIT") || transaction.utf8.count > 1 << 20 { transaction = "" }
+            }
+        }
+    }
+
+    /// Whether the armed rule matches; it is then disarmed (one cut per arming).
+    private func takeRule(matching transaction: String, _ chunk: String) -> Bool {
+        armedRule.withLock { rule in
+            guard let armed = rule, armed(transaction, chunk) else { return false }
+            rule = nil
+            return true
+        }
+    }
+
+    private static func sendAll(_ fd: Int32, _ buffer: [UInt8], _ count: Int) -> Bool {
+        var sent = 0
+        while sent < count {
+            let n = buffer.withUnsafeBytes { send(fd, $0.baseAddress! + sent, count - sent, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { return false }
+            sent += n
+        }
+        return true
+    }
+}
