@@ -141,8 +141,9 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                                storeID: String) async throws -> Int {
         guard !rows.isEmpty else { return 0 }
         return try await writeOnPrimary { connection in
-            // Rows expected absent are inserted where still absent (INSERT IGNORE: a row inserted meanwhile stays,
-            // which a locking read cannot promise at READ COMMITTED, with no gap locks). Rows expected present are
+            // Rows expected absent are inserted where still absent (a row inserted meanwhile stays, which a locking
+            // read cannot promise at READ COMMITTED, with no gap locks; not INSERT IGNORE, which would also turn a
+            // strict-mode error into a warning and a coerced row). An existing row counts 0 changed rows, a new one 1. Rows expected present are
             // locked until the commit, only those (a one-row write must not queue behind a pass over the store),
             // and replaced where unchanged.
             let absent = rows.filter { $0.expectedComputedAt == nil }
@@ -150,7 +151,8 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
             for start in stride(from: 0, to: absent.count, by: 400) {
                 let values = try absent[start..<min(start + 400, absent.count)].map { try Self.thresholdsValues(storeID, $0.productID, $0.thresholds, connection) }
                 inserted += Int(try connection.run("""
-                    INSERT IGNORE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", "))) VALUES \(values.joined(separator: ","))
+                    INSERT INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", "))) VALUES \(values.joined(separator: ","))
+                    ON DUPLICATE KEY UPDATE product_id = product_id
                     """).affectedRows)
             }
             let present = rows.filter { $0.expectedComputedAt != nil }

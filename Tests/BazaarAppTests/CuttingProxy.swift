@@ -6,7 +6,7 @@ import Glibc
 
 /// A loopback TCP proxy in front of the MariaDB test primary that, once armed, cuts one connection at a chosen
 /// moment: it forwards the client's bytes that match `cut` to the server, then closes the client's side without
-/// forwarding the answer, and the server's side a second later (the server reads and runs what it was sent first).
+/// forwarding the answer, and the server's side once the server has answered (it ran what it was sent).
 /// The client sees a lost connection in the middle of a round trip, as it would if the network or the process on
 /// the other side died there. Blocking sockets on threads of its own: it must not depend on the concurrency pool.
 final class CuttingProxy: Sendable {
@@ -48,10 +48,11 @@ final class CuttingProxy: Sendable {
     /// How many connections were cut.
     var cuts: Int { cutCount.load(ordering: .acquiring) }
 
+    /// Stops accepting (the accept thread closes the listener: closed here, its number could be reused by another
+    /// test's socket before that thread's next `accept`) and ends every connection within 200 ms.
     func stop() {
         stopped.store(true, ordering: .releasing)
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
     }
 
     private static func loopback(port: Int) -> sockaddr_in {
@@ -63,9 +64,13 @@ final class CuttingProxy: Sendable {
     }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while !stopped.load(ordering: .acquiring) {
             let client = accept(listener, nil, nil)
-            guard client >= 0 else { continue }
+            guard client >= 0 else {
+                if errno != EINTR { usleep(10_000) }  // out of descriptors, say: not a busy loop
+                continue
+            }
             let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = Self.loopback(port: targetPort)
             let connected = withUnsafePointer(to: &address) {
@@ -84,7 +89,10 @@ final class CuttingProxy: Sendable {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while !stopped.load(ordering: .acquiring) {
             var fds = [pollfd(fd: client, events: Int16(POLLIN), revents: 0), pollfd(fd: server, events: Int16(POLLIN), revents: 0)]
-            guard poll(&fds, 2, 200) >= 0 else { return }
+            if poll(&fds, 2, 200) < 0 {
+                if errno == EINTR { continue }
+                return
+            }
             if fds[1].revents != 0 {
                 let n = recv(server, &buffer, buffer.count, 0)
                 guard n > 0, Self.sendAll(client, buffer, n) else { return }
@@ -97,11 +105,23 @@ final class CuttingProxy: Sendable {
                 if takeRule(matching: transaction, chunk) {
                     cutCount.add(1, ordering: .releasing)
                     shutdown(client, Int32(SHUT_RDWR))
-                    Thread.sleep(forTimeInterval: 1)  // the server runs what it was sent before it sees the close
+                    awaitAnswer(from: server)  // the server ran what it was sent: its answer is what the client never sees
                     return
                 }
                 if chunk.contains("COMMIT") || transaction.utf8.count > 1 << 20 { transaction = "" }
             }
+        }
+    }
+
+    /// Waits (up to 30 s, however loaded the machine) until the server answers what it was sent last.
+    private func awaitAnswer(from server: Int32) {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            var watched = pollfd(fd: server, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&watched, 1, 200)
+            if ready < 0, errno != EINTR { return }
+            if ready > 0 { _ = recv(server, &buffer, buffer.count, 0); return }
         }
     }
 
