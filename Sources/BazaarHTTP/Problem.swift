@@ -99,10 +99,13 @@ extension Problem {
 }
 
 extension Problem {
-    /// The database cannot be reached: 503 with `Retry-After`, since the service reconnects by itself.
+    /// The database cannot be reached: 503 with `Retry-After`, since the service reconnects by itself. When a
+    /// write's commit was sent and its answer lost, `outcome: "unknown"` says it may have been applied (the type
+    /// stays `database-unavailable`, which clients already handle).
     public init(_ error: StorageUnavailable) {
         self.init(.serviceUnavailable, "database-unavailable", "Database unavailable",
                   "\(error.description); retry shortly (writes with the same Idempotency-Key apply at most once)",
+                  extensions: error.writeMayHaveApplied ? [("outcome", JSON.quoted("unknown"))] : [],
                   headers: [.retryAfter: "1"])
     }
 }

@@ -207,7 +207,8 @@ public final class MySQLStockStore: StockStore {
     static func afterFailedAttempt(_ error: MySQLError, committing: Bool, attempt: Int) -> AttemptFailure {
         if committing && error.isClientSide {
             return .commitUnknown(StorageUnavailable(
-                "database unavailable: the answer to the commit was lost (\(error.message)), so the write may have been applied: a retry without an Idempotency-Key could apply it twice"))
+                "database unavailable: the answer to the commit was lost (\(error.message)), so the write may have been applied: a retry without an Idempotency-Key could apply it twice",
+                writeMayHaveApplied: true))
         }
         let retryable = error.isRetryableConflict || error.code == MySQLError.duplicateKey || (error.isConnectionLost && !committing)
         return retryable && attempt < 8 ? .retry : .fail(error)

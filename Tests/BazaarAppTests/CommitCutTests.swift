@@ -50,6 +50,7 @@ struct CommitCutTests {
             #expect(proxy.cuts == 1)
             #expect(lost.status == 503 && lost.isProblem, "\(lost.status) \(lost.body)")
             #expect(lost.body.contains("Idempotency-Key"), "the problem says how to retry safely: \(lost.body)")
+            #expect(lost.string("outcome") == "unknown" && lost.string("type") == "/problems/database-unavailable", "\(lost.body)")
             // The server ran the COMMIT it was sent (the proxy waited for its answer): committed, unanswered.
             #expect(try await eventually(seconds: 10) { try Self.ledger(name, "S1", "P1") == (1, 5) }, "the commit happened")
 
@@ -65,7 +66,7 @@ struct CommitCutTests {
             proxy.arm { transaction, chunk in chunk.contains("COMMIT") && transaction.contains("INSERT INTO stock_movements") }
             let keyless = try await Self.write(client, key: nil, delta: 3)
             #expect(proxy.cuts == 2)
-            #expect(keyless.status == 503 && keyless.isProblem, "\(keyless.status) \(keyless.body)")
+            #expect(keyless.status == 503 && keyless.isProblem && keyless.string("outcome") == "unknown", "\(keyless.status) \(keyless.body)")
             #expect(try await eventually(seconds: 10) { try Self.ledger(name, "S1", "P1") == (3, 10) }, "applied once, not twice")
             try await Task.sleep(for: .seconds(1))
             #expect(try Self.ledger(name, "S1", "P1") == (3, 10), "and only once")
@@ -83,6 +84,15 @@ struct CommitCutTests {
             let written = try await Self.write(client, key: nil)
             #expect(proxy.cuts == 1)
             #expect(written.status == 200 && written.int("quantity") == 5, "\(written.status) \(written.body)")
+            #expect(try Self.ledger(name, "S1", "P1") == (1, 5))
+
+            // The primary gone (the proxy stopped: its connections end, new ones are refused): a plain outage's
+            // 503, which says nothing of an unknown outcome.
+            proxy.stop()
+            try await Task.sleep(for: .milliseconds(500))
+            let down = try await Self.write(client, key: "down-1")
+            #expect(down.status == 503 && down.string("type") == "/problems/database-unavailable", "\(down.status) \(down.body)")
+            #expect(down.json["outcome"] == nil, "\(down.body)")
             #expect(try Self.ledger(name, "S1", "P1") == (1, 5))
         }
     }

@@ -19,6 +19,7 @@ final class CuttingProxy: Sendable {
     private let targetPort: Int
     private let armedRule = Mutex<Rule?>(nil)
     private let cutCount = Atomic<Int>(0)
+    private let stopping = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
 
     init(targetPort: Int) throws {
@@ -51,8 +52,11 @@ final class CuttingProxy: Sendable {
     /// Stops accepting (the accept thread closes the listener: closed here, its number could be reused by another
     /// test's socket before that thread's next `accept`) and ends every connection within 200 ms.
     func stop() {
-        stopped.store(true, ordering: .releasing)
+        // Once, and before the accept thread may close the listener (it does once `stopped` is set): a shutdown
+        // after that could reach another socket given the listener's number since.
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         shutdown(listener, Int32(SHUT_RDWR))
+        stopped.store(true, ordering: .releasing)
     }
 
     private static func loopback(port: Int) -> sockaddr_in {

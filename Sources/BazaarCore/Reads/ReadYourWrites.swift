@@ -39,8 +39,15 @@ public struct QueryTimeout: Error, CustomStringConvertible {
     public init() {}
 }
 
+/// The database cannot be reached, or did not answer. `writeMayHaveApplied`: the write's commit was sent and its
+/// answer lost, so it may have been applied (retry it with its `Idempotency-Key`; without one, check before writing
+/// again): the API says so in the problem's `outcome` member (`"unknown"`).
 public struct StorageUnavailable: Error, CustomStringConvertible {
     public var description: String
+    public var writeMayHaveApplied: Bool
 
-    public init(_ description: String) { self.description = description }
+    public init(_ description: String, writeMayHaveApplied: Bool = false) {
+        self.description = description
+        self.writeMayHaveApplied = writeMayHaveApplied
+    }
 }
