@@ -3,6 +3,7 @@ import BazaarCore
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import KafkaClient
 import MySQLClient
 import Testing
 
@@ -95,5 +96,40 @@ struct CommitCutTests {
             #expect(down.json["outcome"] == nil, "\(down.body)")
             #expect(try Self.ledger(name, "S1", "P1") == (1, 5))
         }
+    }
+
+    /// The same cut in Kafka ingestion: the batch's commit happened, its answer was lost, so the batch is applied
+    /// again (its commands are idempotent by id): each command once, none sent to `.rejected`. (With an unknown
+    /// outcome taken for a refusal, as other client errors were before d43adf5, all 20 went there, committed.)
+    @Test(.enabled(if: KafkaTestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
+    func aKafkaBatchWhoseCommitAnswerIsLostIsAppliedOnceAndNeverRejected() async throws {
+        let db = TestDatabase(.mariadb)
+        let (proxy, url) = try Self.throughProxy(db)
+        let name = db.mysqlName!
+        defer { proxy.stop() }
+        let system = try await KafkaTestBroker.system(url)
+        let store = "X" + UUID().uuidString.prefix(8)
+        try await system.application().test(.live) { client in
+            _ = try await client.call(.put, "/v1/stores/\(store)", body: #"{"name":"x"}"#)
+            _ = try await client.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+            proxy.arm { transaction, chunk in
+                chunk.contains("COMMIT") && transaction.contains("INSERT INTO stock_movements") && transaction.contains(store)
+            }
+            let producer = try KafkaProducer(configuration: .producer(brokers: KafkaTestBroker.brokers!))
+            _ = try await producer.sendBatch((0..<20).map { i in
+                ("bazaar.stock-commands", Array(store.utf8),
+                 Array(#"{"id": "\#(store)-\#(i)", "store_id": "\#(store)", "product_id": "P1", "delta": 1, "reason": "receipt"}"#.utf8))
+            })
+            producer.shutdown()
+            #expect(try await eventually(seconds: 60) { try Self.ledger(name, store, "P1") == (20, 20) }, "every command applied")
+            #expect(proxy.cuts == 1)
+        }
+        #expect(try Self.ledger(name, store, "P1") == (20, 20), "each once")
+        let group = #""group":"\#(system.configuration.kafkaConsumerGroup)""#
+        let rejected = try await KafkaTestBroker.read("bazaar.stock-commands.rejected", seconds: 20) { messages in
+            messages.contains { $0.keyString == store && $0.valueString.contains(group) }
+        }.filter { $0.keyString == store && $0.valueString.contains(group) }
+        #expect(rejected.isEmpty, "committed commands are never refused: \(rejected.count), first: \(rejected.first?.valueString.prefix(300) ?? "")")
+        try await system.store.close()
     }
 }

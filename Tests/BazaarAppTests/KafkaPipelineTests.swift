@@ -23,13 +23,13 @@ enum KafkaTestBroker {
         return try await BazaarSystem.start(configuration: configuration, logger: logger)
     }
 
-    /// Reads `topic` from the start with a group of its own until `done` says enough (or 90 s pass: the topics hold
-    /// every earlier test's messages, and `.rejected` every group's refusals of them).
-    static func read(_ topic: String, until done: ([KafkaMessage]) -> Bool) async throws -> [KafkaMessage] {
+    /// Reads `topic` from the start with a group of its own until `done` says enough (or `seconds` pass: the topics
+    /// hold every earlier test's messages, and `.rejected` every group's refusals of them).
+    static func read(_ topic: String, seconds: Double = 90, until done: ([KafkaMessage]) -> Bool) async throws -> [KafkaMessage] {
         let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers!, group: "reader-\(UUID().uuidString.prefix(8))"), topics: [topic])
         let runner = Task { try await consumer.run() }
         var messages: [KafkaMessage] = []
-        let deadline = Date().addingTimeInterval(90)
+        let deadline = Date().addingTimeInterval(seconds)
         let watchdog = Task {
             while Date() < deadline, !Task.isCancelled { try? await Task.sleep(for: .milliseconds(200)) }
             consumer.stop()
