@@ -210,7 +210,10 @@ struct RedisIntegrityTests {
         let url = "redis://127.0.0.1:\(port)?timeout_ms=2000"
         let prefix = "test-repair:"
         let key = StockKey(storeID: "S1", productID: "P1")
-        let writer = try Self.cache("redis://127.0.0.1:\(port)?timeout_ms=200", prefix: prefix)
+        // The writer's near copy answers for two minutes: its check below must not depend on how long a loaded
+        // machine leaves this task unscheduled (CI: past the default 5 s, the copy had expired and the writer, its key
+        // dirty, answered nil).
+        let writer = try Self.cache("redis://127.0.0.1:\(port)?timeout_ms=200", prefix: prefix, nearMaxAgeMillis: 120_000)
         // The other node's near cache holds nothing for long: it reads Redis.
         let other = try Self.cache(url, prefix: prefix, nearMaxAgeMillis: 1)
         // Before the pause: Redis holds version 1 (offered again if the writer's 200 ms ran out on a loaded machine).
