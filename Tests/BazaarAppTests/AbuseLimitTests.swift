@@ -10,14 +10,16 @@ struct AbuseLimitTests {
     /// or malformed, without parsing it: it can make nothing wait.
     @Test func onSQLiteAConsistencyHeaderIsIgnoredAndNoneIsAnswered() async throws {
         let db = TestDatabase(.sqlite)
-        try await Harness.withApp(db.url) { _, client in
+        // A wait for a replica, were there one, would be two minutes here: told apart from no wait by a margin no
+        // loaded machine closes (a 2 s bound met a stalled test task in CI).
+        try await Harness.withApp(db.url, configure: { $0.replicaWaitMillis = 120_000 }) { _, client in
             let write = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 3, "reason": "receipt"}"#)
             #expect(write.status == 200 && write.headers[.bazaarConsistency] == nil)
             for forged in ["0-1-999999999", "0-1-999999999.00000000000000000000000000000000", "--", "not a token"] {
                 let started = ContinuousClock.now
                 let read = try await client.call(.get, "/get-stock/S1/P1", headers: [.bazaarConsistency: forged])
                 #expect(read.status == 200 && read.int("quantity") == 3, "\(forged): \(read.body)")
-                #expect(ContinuousClock.now - started < .seconds(2), "no wait of any kind (the margin is for a loaded machine)")
+                #expect(ContinuousClock.now - started < .seconds(60), "no wait of any kind (the margin is for a loaded machine)")
             }
         }
     }

@@ -32,7 +32,7 @@ actor Hits {
 }
 
 /// Waits until the webhook has at least `count` recorded attempts and returns them (newest first).
-func attempts(_ client: any TestClientProtocol, _ id: String, atLeast count: Int = 1, seconds: Double = 20) async throws -> [[String: Any]] {
+func attempts(_ client: any TestClientProtocol, _ id: String, atLeast count: Int = 1, seconds: Double = 60) async throws -> [[String: Any]] {
     var items: [[String: Any]] = []
     _ = try await eventually(seconds: seconds) {
         items = try await client.call(.get, "/v1/webhooks/\(id)/attempts").items
@@ -547,32 +547,36 @@ struct SlowClientAttackTests {
         try await system.store.close()
     }
 
+    /// The windows are wide (the bounds are 1 and 1.5 s; CI under a full suite's load once saw a close come late):
+    /// what tells a bound that works from none is whether the server closes before the client stops sending.
     @Test func slowClientsAreCutOffWithinTheBounds() async throws {
         try await withServer(idle: 1, read: 1.5) { port in
             // Half a request: the head, and 1 of 100 body bytes.
             let half = try RawConnection(port: port)
             let halfClosed = await half.trickle(["POST /update-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(adminKey)\r\n"
-                + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"], gap: .milliseconds(100), within: .seconds(5))
+                + "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"], gap: .milliseconds(100), within: .seconds(30))
             half.close()
-            #expect(halfClosed != nil && halfClosed! < .milliseconds(4900), "half a request is cut off: \(String(describing: halfClosed))")
+            #expect(halfClosed != nil, "half a request is cut off")
             // Half a head, never finished.
             let head = try RawConnection(port: port)
-            let headClosed = await head.trickle(["GET /health/live HTTP/1.1\r\nHo"], gap: .milliseconds(100), within: .seconds(5))
+            let headClosed = await head.trickle(["GET /health/live HTTP/1.1\r\nHo"], gap: .milliseconds(100), within: .seconds(30))
             head.close()
-            #expect(headClosed != nil && headClosed! < .milliseconds(4900), "\(String(describing: headClosed))")
-            // A slowloris: a header line every 300 ms is never idle, but the request must be whole within 1.5 s.
+            #expect(headClosed != nil, "half a head is cut off")
+            // A slowloris: a header line every 300 ms for 30 s is never idle, but the request must be whole within
+            // 1.5 s. Without that bound the idle one would close it only after its last line (~31 s).
             let loris = try RawConnection(port: port)
-            let lorisClosed = await loris.trickle(["GET /health/live HTTP/1.1\r\n"] + (0..<30).map { "X-Slow-\($0): a\r\n" },
-                                                  gap: .milliseconds(300), within: .seconds(8))
+            let lorisClosed = await loris.trickle(["GET /health/live HTTP/1.1\r\n"] + (0..<100).map { "X-Slow-\($0): a\r\n" },
+                                                  gap: .milliseconds(300), within: .seconds(32))
             loris.close()
-            #expect(lorisClosed != nil && lorisClosed! < .milliseconds(4900), "a trickle is cut off: \(String(describing: lorisClosed))")
+            #expect(lorisClosed != nil && lorisClosed! < .seconds(25), "a trickle is cut off: \(String(describing: lorisClosed))")
         }
     }
 
     /// A client that sends its requests whole is served, on one connection, with pauses well under the idle bound
-    /// (10 s) and longer in all than the read bound (1.5 s): that bound is each request's, not the connection's.
+    /// (two minutes, so that a stalled test task does not reach it) and longer in all than the read bound (1.5 s):
+    /// that bound is each request's, not the connection's.
     @Test func aPoliteClientIsServedAcrossPausesLongerInAllThanTheReadBound() async throws {
-        try await withServer(idle: 10, read: 1.5) { port in
+        try await withServer(idle: 120, read: 1.5) { port in
             let polite = try RawConnection(port: port)
             polite.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
             try await Task.sleep(for: .seconds(1))  // the behaviour under test: a pause under the idle bound
@@ -591,18 +595,18 @@ extension SlowClientAttackTests {
     /// when the first request's time is up, and must then be cut off. The idle bound is long here: the idle handler
     /// only sees whole request parts, so a short one would close the connection first and prove nothing.
     @Test func aSlowRequestOnAKeptAliveConnectionHasItsOwnBound() async throws {
-        try await withServer(idle: 30, read: 1.5) { port in
+        try await withServer(idle: 60, read: 1.5) { port in
             let kept = try RawConnection(port: port)
             kept.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
             try await Task.sleep(for: .milliseconds(600))
             // The first request's time is up 0.9 s into this one; this one's own, 1.5 s into it.
             let slowStart = ContinuousClock.now
-            let closed = await kept.trickle(["GET /health/live HTTP/1.1\r\n"] + (0..<60).map { "X-Slow-\($0): a\r\n" },
-                                            gap: .milliseconds(300), within: .seconds(20))
+            let closed = await kept.trickle(["GET /health/live HTTP/1.1\r\n"] + (0..<100).map { "X-Slow-\($0): a\r\n" },
+                                            gap: .milliseconds(300), within: .seconds(32))
             let lasted = ContinuousClock.now - slowStart
             kept.close()
             #expect(closed != nil && lasted >= .milliseconds(1500), "given its own bound: closed after \(lasted)")
-            #expect(closed != nil && closed! < .seconds(15), "and cut off: \(String(describing: closed))")
+            #expect(closed != nil && closed! < .seconds(25), "and cut off (its trickle lasts 30 s): \(String(describing: closed))")
         }
     }
 }

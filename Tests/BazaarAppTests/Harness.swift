@@ -303,7 +303,7 @@ enum UTCDay {
 
 /// Polls until `condition` holds, every 50 ms for at most `seconds` (work that happens after the commit: the
 /// intelligence consumer, a Kafka round trip); returns whether it did.
-func eventually(seconds: Double = 15, _ condition: () async throws -> Bool) async throws -> Bool {
+func eventually(seconds: Double = 60, _ condition: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
     while ContinuousClock.now < deadline {
         if try await condition() { return true }
