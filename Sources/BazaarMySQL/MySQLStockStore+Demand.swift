@@ -143,13 +143,14 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
         return try await writeOnPrimary { connection in
             // Rows expected absent are inserted where still absent (a row inserted meanwhile stays, which a locking
             // read cannot promise at READ COMMITTED, with no gap locks; not INSERT IGNORE, which would also turn a
-            // strict-mode error into a warning and a coerced row). An existing row counts 0 changed rows, a new one 1. Rows expected present are
-            // locked until the commit, only those (a one-row write must not queue behind a pass over the store),
-            // and replaced where unchanged.
+            // strict-mode error into a warning and a coerced row): an existing row counts 0 changed rows, a new one 1.
+            // Rows expected present are locked until the commit, only those (a one-row write must not queue behind a
+            // pass over the store), and replaced where unchanged.
+            let width = Self.thresholdRowsPerStatement
             let absent = rows.filter { $0.expectedComputedAt == nil }
             var inserted = 0
-            for start in stride(from: 0, to: absent.count, by: 400) {
-                let values = try absent[start..<min(start + 400, absent.count)].map { try Self.thresholdsValues(storeID, $0.productID, $0.thresholds, connection) }
+            for start in stride(from: 0, to: absent.count, by: width) {
+                let values = try absent[start..<min(start + width, absent.count)].map { try Self.thresholdsValues(storeID, $0.productID, $0.thresholds, connection) }
                 inserted += Int(try connection.run("""
                     INSERT INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", "))) VALUES \(values.joined(separator: ","))
                     ON DUPLICATE KEY UPDATE product_id = product_id
@@ -159,7 +160,7 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
             guard !present.isEmpty else { return inserted }
             var stored: [String: Int64] = [:]
             // Literals, not parameters: one prepared text per list length would churn the statement cache.
-            let only = present.count <= 400
+            let only = present.count <= width
                 ? " AND product_id IN (" + (try present.map { try connection.literal(.text($0.productID)) }.joined(separator: ",")) + ")" : ""
             for row in try connection.run("""
                 SELECT product_id, computed_at_ms FROM stock_thresholds WHERE store_id = \(try connection.literal(.text(storeID)))\(only) FOR UPDATE
@@ -167,8 +168,8 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                 stored[try row.string(0)] = try row.int(1)
             }
             let kept = present.filter { stored[$0.productID] == $0.expectedComputedAt }
-            for start in stride(from: 0, to: kept.count, by: 400) {
-                let values = try kept[start..<min(start + 400, kept.count)].map { try Self.thresholdsValues(storeID, $0.productID, $0.thresholds, connection) }
+            for start in stride(from: 0, to: kept.count, by: width) {
+                let values = try kept[start..<min(start + width, kept.count)].map { try Self.thresholdsValues(storeID, $0.productID, $0.thresholds, connection) }
                 _ = try connection.run("""
                     REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", "))) VALUES \(values.joined(separator: ","))
                     """)
@@ -176,6 +177,9 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
             return inserted + kept.count
         }
     }
+
+    /// Rows a statement of `saveThresholds` names at most (a multi-row insert or replace, a locking read's list).
+    static let thresholdRowsPerStatement = 400
 
     /// One row of `stock_thresholds` as an SQL tuple of literals, in `thresholdColumns` order after the key.
     static func thresholdsValues(_ storeID: String, _ productID: String, _ t: StockThresholds, _ connection: MySQLConnection) throws -> String {
