@@ -168,7 +168,8 @@ public struct BazaarSystem: Sendable {
         Application(
             responder: router.responder,
             server: .bazaarHTTP1(idleTimeout: .milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000)),
-                                 readTimeout: .milliseconds(Int64(configuration.httpReadTimeoutSeconds * 1000))),
+                                 readTimeout: .milliseconds(Int64(configuration.httpReadTimeoutSeconds * 1000)),
+                                 warmReads: WarmReadOnTheConnection(read: router.warmRead, addressLimit: router.addressLimit, serverName: "bazaar")),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
             services: services,
             logger: logger)

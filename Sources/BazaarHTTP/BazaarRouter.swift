@@ -62,6 +62,10 @@ public struct BazaarRouter: Sendable {
     public let routes: RouteTable
     /// The reads of `GET /get-stock` answered from memory (`WarmReadMiddleware`).
     public let readsFromMemory: ReadsFromMemory
+    /// The same check, for the connection to answer a warm read before the router (`bazaarHTTP1(warmReads:)`).
+    public let warmRead: WarmRead
+    /// The per-address limit the router applies first; the connection's answers apply it too.
+    public let addressLimit: AddressRateLimit?
 
     /// Middleware order, outermost first: metrics (sees the final status), problem+json and request id, the
     /// per-address limit, then per route group: authentication and rate limiting (for `GET /get-stock`, after the warm
@@ -87,8 +91,9 @@ public struct BazaarRouter: Sendable {
         let authenticated = router.group().add(middleware: auth).add(middleware: consistency)
         // The warm read answered from memory when it can be, else as every authenticated route (issue 15).
         let readsFromMemory = ReadsFromMemory()
+        let warmRead = WarmRead(keys: services.keys, limiter: services.limiter, stock: services.stock, count: readsFromMemory)
         let warmReads = router.group()
-            .add(middleware: WarmReadMiddleware(keys: services.keys, limiter: services.limiter, stock: services.stock, count: readsFromMemory))
+            .add(middleware: WarmReadMiddleware(read: warmRead))
             .add(middleware: auth).add(middleware: consistency)
         StockController(stock: services.stock, transfers: TransferService(stock: services.stock, clock: services.clock),
                         archives: services.ledgerArchives)
@@ -108,5 +113,7 @@ public struct BazaarRouter: Sendable {
         self.responder = router.buildResponder()
         self.routes = registrar.table
         self.readsFromMemory = readsFromMemory
+        self.warmRead = warmRead
+        self.addressLimit = services.addressLimit
     }
 }

@@ -11,10 +11,16 @@ extension HTTPServerBuilder {
     /// - `readTimeout`: once the first byte of a request has arrived, its head and body must be complete within
     ///   this, however steadily they trickle in (a slowloris client sends a byte every few seconds and is never
     ///   idle). The time the service then takes to answer is not counted.
-    public static func bazaarHTTP1(idleTimeout: Duration, readTimeout: Duration) -> HTTPServerBuilder {
-        .http1(configuration: .init(
+    ///
+    /// With `warmReads`, a warm `GET /get-stock` is answered on the connection, before the router (`WarmReadHandler`).
+    public static func bazaarHTTP1(idleTimeout: Duration, readTimeout: Duration, warmReads: WarmReadOnTheConnection? = nil) -> HTTPServerBuilder {
+        let configuration = HTTP1Channel.Configuration(
             additionalChannelHandlers: [RequestReadDeadline(timeout: TimeAmount(readTimeout))],
-            idleTimeout: TimeAmount(idleTimeout)))
+            idleTimeout: TimeAmount(idleTimeout))
+        guard let warmReads else { return .http1(configuration: configuration) }
+        return HTTPServerBuilder { responder in
+            WarmReadHTTP1Channel(http1: HTTP1Channel(responder: responder, configuration: configuration), connection: warmReads)
+        }
     }
 }
 

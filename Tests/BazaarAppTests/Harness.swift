@@ -118,24 +118,25 @@ enum Harness {
         return try await BazaarSystem.start(configuration: configuration, logger: logger)
     }
 
-    /// Runs `body` against the router of a fresh system, with stores S1-S3 and products P1-P3 in the catalog.
+    /// Runs `body` against the router of a fresh system (`live`: its HTTP server on a loopback port), with stores S1-S3 and
+    /// products P1-P3 in the catalog.
     static func withApp(
-        _ database: String, rate: Double = 1_000_000, burst: Double = 1_000_000, seed: Bool = true,
+        _ database: String, rate: Double = 1_000_000, burst: Double = 1_000_000, seed: Bool = true, live: Bool = false,
         configure: @escaping @Sendable (inout BazaarConfiguration) -> Void = { _ in },
         _ body: @escaping @Sendable (BazaarSystem, any TestClientProtocol) async throws -> Void
     ) async throws {
         try await ConsistencyTokens.scoped {
-            try await runApp(database, rate: rate, burst: burst, seed: seed, configure: configure, body)
+            try await runApp(database, rate: rate, burst: burst, seed: seed, live: live, configure: configure, body)
         }
     }
 
     private static func runApp(
-        _ database: String, rate: Double, burst: Double, seed: Bool,
+        _ database: String, rate: Double, burst: Double, seed: Bool, live: Bool,
         configure: @escaping @Sendable (inout BazaarConfiguration) -> Void,
         _ body: @escaping @Sendable (BazaarSystem, any TestClientProtocol) async throws -> Void
     ) async throws {
         let system = try await system(database, rate: rate, burst: burst, configure: configure)
-        try await system.application().test(.router) { client in
+        try await system.application().test(live ? .live : .router) { client in
             if seed {
                 for store in ["S1", "S2", "S3"] {
                     _ = try await client.call(.put, "/v1/stores/\(store)", body: #"{"name":"Store \#(store)"}"#)

@@ -6,11 +6,13 @@ import Hummingbird
 import HummingbirdTesting
 import Testing
 
-/// A warm `GET /get-stock` is answered from memory ahead of the router (`WarmReadMiddleware`, issue 15). These tests
-/// hold it to the full path: the same answer, and every case the full path refuses (or must answer from storage) left
-/// to it. Each counts the reads the router answered from memory, so a fast path that silently stopped answering, or
-/// one that answered a request it must not, fails here. They run on every backend of the suite (SQLite; MariaDB with
-/// its replica and Redis in the production-shape pass).
+/// A warm `GET /get-stock` is answered from memory ahead of the route (issue 15): on the connection, before the
+/// router (`WarmReadHandler`), and as the route's first middleware (`WarmReadMiddleware`). These tests hold both to the
+/// full path: the same answer, and every case the full path refuses (or must answer from storage) left to it. Each
+/// runs through the router alone and through the live HTTP server (`onTheConnection`), and counts the reads answered
+/// from memory, so a fast path that silently stopped answering, or one that answered a request it must not, fails
+/// here. They run on every backend of the suite (SQLite; MariaDB with its replica and Redis in the production-shape
+/// pass).
 @Suite("Warm reads answered from memory, exactly as the full path answers them", .ownConsistencyTokens)
 struct WarmReadTests {
     /// What a consistency token makes the full path answer (storage, past every cache): the write's own token where
@@ -23,15 +25,19 @@ struct WarmReadTests {
             .map { "\($0.name.canonicalName): \($0.value)" }.sorted()
     }
 
-    @Test func aWarmReadIsAnsweredFromMemoryExactlyAsTheFullPathAnswersIt() async throws {
+    @Test(arguments: [false, true])
+    func aWarmReadIsAnsweredFromMemoryExactlyAsTheFullPathAnswersIt(onTheConnection: Bool) async throws {
         let db = TestDatabase()
-        try await Harness.withApp(db.url) { system, client in
+        try await Harness.withApp(db.url, live: onTheConnection) { system, client in
             let write = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 7, "reason": "receipt"}"#)
             #expect(write.status == 200)
             let reader = try await client.key(role: "reader")
             // Until the key and the level are held (the level filled by the write here, else by a first read; each held
             // for 5 s in the production shape), reads go the full way: read until one is answered from memory.
+            let connectionBefore = system.router.readsFromMemory.onTheConnection
             let warm = try #require(try await Self.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+            // Through the server, the plain read is the connection's to answer; the router alone never sees one.
+            #expect(system.router.readsFromMemory.onTheConnection == connectionBefore + (onTheConnection ? 1 : 0))
             let counted = system.router.readsFromMemory.count
             let full = try await client.call(.get, "/get-stock/S1/P1", key: reader, headers: [.bazaarConsistency: Self.token(of: write)])
             #expect(system.router.readsFromMemory.count == counted, "a read with a consistency token goes to storage")
@@ -39,12 +45,15 @@ struct WarmReadTests {
             #expect(warm.body == full.body)
             #expect(warm.int("quantity") == 7 && warm.string("store_id") == "S1" && warm.string("product_id") == "P1")
             #expect(Self.comparable(warm.headers) == Self.comparable(full.headers))
-            for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "X-Request-Id"] {
+            for name in ["RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "X-Request-Id"] + (onTheConnection ? ["Date", "Server"] : []) {
                 #expect(warm.headers[HTTPField.Name(name)!] != nil, "\(name) missing from the answer from memory")
             }
-            // Percent-encoded identifiers read as the route reads them: `%50%31` is P1.
+            #expect(warm.headers[HTTPField.Name("X-Request-Id")!] != full.headers[HTTPField.Name("X-Request-Id")!])
+            // Percent-encoded identifiers read as the route reads them: `%50%31` is P1 (the route's middleware answers).
+            let viaTheConnection = system.router.readsFromMemory.onTheConnection
             let encoded = try await Self.answeredFromMemory(system, client, "/get-stock/S1/%50%31", key: reader)
             #expect(encoded?.body == full.body)
+            #expect(system.router.readsFromMemory.onTheConnection == viaTheConnection)
         }
     }
 
@@ -66,9 +75,10 @@ struct WarmReadTests {
     /// Every refusal is the full path's own, and none is counted as a read from memory: unknown, revoked and other
     /// stores' keys, a pair outside the catalog, invalid identifiers (invalid UTF-8 included), paths with a segment
     /// more, several Authorization fields.
-    @Test func refusalsGoTheFullWayAndAreAnsweredAsBefore() async throws {
+    @Test(arguments: [false, true])
+    func refusalsGoTheFullWayAndAreAnsweredAsBefore(onTheConnection: Bool) async throws {
         let db = TestDatabase()
-        try await Harness.withApp(db.url) { system, client in
+        try await Harness.withApp(db.url, live: onTheConnection) { system, client in
             _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
             _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
             let created = try await client.call(.post, "/v1/api-keys", body: #"{"name":"s1-clerk","role":"store","stores":["S1"]}"#)
@@ -102,9 +112,10 @@ struct WarmReadTests {
 
     /// The rate limit holds whichever path answers: a key with ten tokens gets ten reads, then 429 with
     /// `Retry-After` from the full path (with Redis, the node's lease is spent here and renewed there).
-    @Test func theRateLimitHoldsAcrossBothPaths() async throws {
+    @Test(arguments: [false, true])
+    func theRateLimitHoldsAcrossBothPaths(onTheConnection: Bool) async throws {
         let db = TestDatabase()
-        try await Harness.withApp(db.url, rate: 0.001, burst: 10, seed: false) { system, client in
+        try await Harness.withApp(db.url, rate: 0.001, burst: 10, seed: false, live: onTheConnection) { system, client in
             _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name":"s"}"#)
             _ = try await client.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
             _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#)

@@ -1,0 +1,173 @@
+import BazaarApp
+@testable import BazaarHTTP
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+/// The warm read answered on the connection, before the router (`WarmReadHandler`, issue 15), where HTTP/1.1 itself
+/// is at stake: answers in request order on a pipelined connection, closing left to the router, the per-address
+/// limit still applied. `WarmReadTests` holds its answers to the full path's.
+@Suite("Warm reads on the connection: order, closing, the address limit", .ownConsistencyTokens)
+struct WarmReadConnectionTests {
+    /// A read sent right behind a write on one connection is answered after it, with the write's level. Answered on
+    /// the connection as it arrived, it went out first (the write takes a commit) with the older level.
+    @Test func aReadBehindAnotherRequestIsAnsweredAfterIt() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url, live: true) { system, client in
+            let port = try #require(client.port)
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
+            let reader = try await client.key(role: "reader")
+            _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+            let connection = try RawConnection(port: port)
+            defer { connection.close() }
+            let write = #"{"delta": 1, "reason": "receipt"}"#
+            let before = system.router.readsFromMemory.onTheConnection
+            connection.send("POST /update-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(adminKey)\r\n"
+                + "Content-Type: application/json\r\nContent-Length: \(write.utf8.count)\r\n\r\n\(write)"
+                + "GET /get-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(reader)\r\n\r\n")
+            let answers = await connection.responses(2, within: .seconds(60))
+            #expect(answers.count == 2, "\(answers)")
+            #expect(answers.first?.contains("\"movement_id\"") == true, "the write's answer first: \(answers)")
+            #expect(answers.last?.contains("\"quantity\":6") == true, "the read sees the write: \(answers)")
+            #expect(system.router.readsFromMemory.onTheConnection == before, "the read behind the write went to the router")
+            // With nothing awaiting its answer, the connection answers again.
+            connection.send("GET /get-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(reader)\r\n\r\n")
+            let next = await connection.responses(1, within: .seconds(60))
+            #expect(next.first?.contains("\"quantity\":6") == true, "\(next)")
+            #expect(system.router.readsFromMemory.onTheConnection == before + 1)
+        }
+    }
+
+    /// Requests in any form but the plain one go to the router, which answers them as before: `Connection: close`
+    /// (answered, then closed), a body, a query, `HEAD` (405: the route answers `GET` only).
+    @Test func onlyThePlainFormIsAnsweredOnTheConnection() async throws {
+        let db = TestDatabase()
+        // No idle bound to close the connection meanwhile: the close below is `Connection: close`'s.
+        try await Harness.withApp(db.url, live: true, configure: { $0.httpIdleTimeoutSeconds = 3600 }) { system, client in
+            let port = try #require(client.port)
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
+            let reader = try await client.key(role: "reader")
+            _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+            let before = system.router.readsFromMemory.onTheConnection
+            let head = "GET /get-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(reader)\r\n"
+            let closing = try RawConnection(port: port)
+            closing.send(head + "Connection: close\r\n\r\n")
+            let closed = await closing.responses(1, within: .seconds(60))
+            #expect(closed.first?.hasPrefix("HTTP/1.1 200") == true, "\(closed)")
+            #expect(await closing.closedWithin(.seconds(60)), "Connection: close is honoured")
+            closing.close()
+            for request in [head + "Content-Length: 2\r\n\r\n{}", head.replacingOccurrences(of: "P1 HTTP", with: "P1?x=1 HTTP") + "\r\n",
+                            head.replacingOccurrences(of: "GET", with: "HEAD") + "\r\n"] {
+                let connection = try RawConnection(port: port)
+                connection.send(request)
+                let answer = await connection.responses(1, within: .seconds(60), bodiless: request.hasPrefix("HEAD"))
+                #expect(answer.first?.hasPrefix(request.hasPrefix("HEAD") ? "HTTP/1.1 405" : "HTTP/1.1 200") == true, "\(request): \(answer)")
+                connection.close()
+            }
+            #expect(system.router.readsFromMemory.onTheConnection == before)
+        }
+    }
+
+    /// The per-address limit, which the router applies before anything else, holds for reads answered on the
+    /// connection. A burst of 20 tokens: the seed's six catalog PUTs and a write spend 7, so 13 of 20 reads pass and
+    /// the rest get 429 `address-rate-limited` (a read whose key token is not in memory goes on to the router, which
+    /// takes the address's again: one read fewer each time, as `WarmReadOnTheConnection` documents). Without the
+    /// limit on the connection, all 20 passed.
+    @Test func theAddressLimitHoldsOnTheConnection() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url, live: true, configure: {
+            $0.httpAddressRateLimitRate = 0.001
+            $0.httpAddressRateLimitBurst = 20
+        }) { system, client in
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
+            let before = system.router.readsFromMemory.onTheConnection
+            var replies: [Reply] = []
+            for _ in 0..<20 { replies.append(try await client.call(.get, "/get-stock/S1/P1", sendingConsistencyToken: false)) }
+            let statuses = replies.map(\.status)
+            let passed = statuses.prefix { $0 == 200 }.count
+            #expect((10...13).contains(passed), "\(statuses)")
+            #expect(statuses.dropFirst(passed).allSatisfy { $0 == 429 }, "\(statuses)")
+            #expect(replies.last?.body.contains("address-rate-limited") == true, "\(replies.last?.body ?? "")")
+            #expect(system.router.readsFromMemory.onTheConnection > before, "reads were answered on the connection")
+        }
+    }
+
+    @Test func theConnectionTakesOnlyPlainIdsAndKeepAlive() {
+        #expect(WarmReadOnTheConnection.ids("/get-stock/S1/P1")! == ("S1", "P1"))
+        #expect(WarmReadOnTheConnection.ids("/get-stock/a.b_c:d-e/Z9")! == ("a.b_c:d-e", "Z9"))
+        for path in ["/get-stock/S1", "/get-stock/S1/", "/get-stock//P1", "/get-stock/S1/P1/", "/get-stock/S1/P1?x", "/get-stock/S1/%50%31",
+                     "/GET-STOCK/S1/P1", "/get-stock/S1/P 1", "/get-stock/S1/P1#", "//get-stock/S1/P1", "http://x/get-stock/S1/P1",
+                     "/get-stock/\(String(repeating: "A", count: 200))/P1", "/get-stock/S1/P\u{E9}"] {
+            #expect(WarmReadOnTheConnection.ids(path) == nil, "\(path)")
+        }
+        #expect(WarmReadOnTheConnection.keepsAlive([:]))
+        #expect(WarmReadOnTheConnection.keepsAlive([.connection: "keep-alive"]))
+        #expect(WarmReadOnTheConnection.keepsAlive([.connection: "Keep-Alive"]))
+        for value in ["close", "Close", "keep-alive, close", "upgrade", ""] {
+            #expect(!WarmReadOnTheConnection.keepsAlive([.connection: value]), "\(value)")
+        }
+        #expect(!WarmReadOnTheConnection.keepsAlive(HTTPFields([HTTPField(name: .connection, value: "keep-alive"),
+                                                                HTTPField(name: .connection, value: "keep-alive")])))
+    }
+}
+
+extension RawConnection {
+    /// The next `count` answers, head and body each (a `Content-Length` body; none for `bodiless`), read on a thread
+    /// of its own for at most `limit`: fewer if they did not come.
+    func responses(_ count: Int, within limit: Duration, bodiless: Bool = false) async -> [String] {
+        await withCheckedContinuation { (done: CheckedContinuation<[String], Never>) in
+            let thread = Thread { [self] in done.resume(returning: responsesBlocking(count, within: limit, bodiless: bodiless)) }
+            thread.name = "raw-connection-responses"
+            thread.start()
+        }
+    }
+
+    /// Whether the server closes the connection within `limit`.
+    func closedWithin(_ limit: Duration) async -> Bool {
+        await withCheckedContinuation { (done: CheckedContinuation<Bool, Never>) in
+            let thread = Thread { [self] in
+                let start = ContinuousClock.now
+                while ContinuousClock.now - start < limit {
+                    var watched = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&watched, 1, 100) > 0, closedByServer() { return done.resume(returning: true) }
+                }
+                done.resume(returning: false)
+            }
+            thread.start()
+        }
+    }
+
+    private func responsesBlocking(_ count: Int, within limit: Duration, bodiless: Bool) -> [String] {
+        let start = ContinuousClock.now
+        var received: [UInt8] = []
+        var answers: [String] = []
+        while answers.count < count, ContinuousClock.now - start < limit {
+            if let (answer, used) = Self.firstAnswer(received, bodiless: bodiless) {
+                answers.append(answer)
+                received.removeFirst(used)
+                continue
+            }
+            var watched = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&watched, 1, 100) > 0 else { continue }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            let n = recv(fd, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if n == 0 { break }
+            if n > 0 { received += buffer.prefix(n) }
+        }
+        return answers
+    }
+
+    /// The first whole answer in `bytes`, and how many bytes it took.
+    static func firstAnswer(_ bytes: [UInt8], bodiless: Bool) -> (String, Int)? {
+        let separator: [UInt8] = Array("\r\n\r\n".utf8)
+        guard let end = (0..<max(0, bytes.count - 3)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
+        let head = String(decoding: bytes[..<end], as: UTF8.self)
+        let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+            .flatMap { Int($0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) } ?? 0
+        let total = end + 4 + (bodiless ? 0 : length)
+        guard bytes.count >= total else { return nil }
+        return (String(decoding: bytes[..<total], as: UTF8.self), total)
+    }
+}
