@@ -165,12 +165,14 @@ public struct BazaarSystem: Sendable {
 
     /// The HTTP application with every long-lived part as a service of its group (`services`, in order).
     public func application() -> some ApplicationProtocol {
-        Application(
+        // The `Server` field, which answers from the connection (`WarmReadOnTheConnection`) carry too.
+        let serverName = "bazaar"
+        return Application(
             responder: router.responder,
             server: .bazaarHTTP1(idleTimeout: .milliseconds(Int64(configuration.httpIdleTimeoutSeconds * 1000)),
                                  readTimeout: .milliseconds(Int64(configuration.httpReadTimeoutSeconds * 1000)),
-                                 warmReads: WarmReadOnTheConnection(read: router.warmRead, addressLimit: router.addressLimit, serverName: "bazaar")),
-            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "bazaar"),
+                                 warmReads: WarmReadOnTheConnection(read: router.warmRead, addressLimit: router.addressLimit, serverName: serverName)),
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: serverName),
             services: services,
             logger: logger)
     }

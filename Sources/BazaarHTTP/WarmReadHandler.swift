@@ -8,7 +8,6 @@ public import Logging
 public import NIOCore
 import NIOHTTPTypes
 import Metrics
-import Synchronization
 
 /// Hummingbird's HTTP/1.1 child channel with `WarmReadHandler` placed right after its connection-state handler, so
 /// that the state handler sees every request and answer (idle timeout, graceful shutdown) whichever path answers.
@@ -34,16 +33,13 @@ public struct WarmReadHTTP1Channel: ServerChildChannel {
 }
 
 /// What a connection needs to answer a warm read before the router: the shared check, and what the router's
-/// outer layers would have done (the address limit, the metrics, the request id, `Date` and `Server`).
+/// outer layers would have done (the address limit, the request id, `Server`; the handler adds `Date` and the
+/// metrics).
 public struct WarmReadOnTheConnection: Sendable {
     let read: WarmRead
     let addressLimit: AddressRateLimit?
     let serverName: String?
-    /// Hummingbird's `MetricsMiddleware` series for this route's 200, which a read answered here also counts.
-    let requests = Counter(label: "hb.requests", dimensions: Self.dimensions)
-    let duration = Metrics.Timer(label: "http.server.request.duration", dimensions: Self.dimensions, preferredDisplayUnit: .seconds)
     static let route = "/get-stock/{store_id}/{product_id}"
-    static let dimensions = [("http.route", route), ("http.request.method", "GET"), ("http.response.status_code", "200")]
 
     public init(read: WarmRead, addressLimit: AddressRateLimit?, serverName: String?) {
         self.read = read
@@ -51,20 +47,16 @@ public struct WarmReadOnTheConnection: Sendable {
         self.serverName = serverName
     }
 
-    /// The whole 200 for a request head, or nil to hand the request on. Only the plain form is taken: `GET`, no
-    /// body, no `Connection` field but `keep-alive` (closing is the router's to manage), no query, exactly two path
-    /// segments; anything else, a percent-encoded id included, goes on to the router, which answers it as before.
-    func answer(_ head: HTTPRequest, address: () -> String) -> (head: HTTPResponse, body: String)? {
+    /// The 200's fields (all but `Date`) and body for a request head, or nil to hand the request on. Only the plain
+    /// form is taken: `GET`, no body, no `Connection` field but `keep-alive` (closing is the router's to manage), no
+    /// query, exactly two path segments; anything else, a percent-encoded id included, goes on to the router, which
+    /// answers it as before.
+    func answer(_ head: HTTPRequest, address: () -> String) -> (fields: HTTPFields, body: String)? {
         guard head.method == .get, let path = head.path, let (storeID, productID) = Self.ids(path),
               Self.keepsAlive(head.headerFields), !head.headerFields.contains(.contentLength),
-              !head.headerFields.contains(.transferEncoding), !head.headerFields.contains(.expect)
-        else { return nil }
-        let started = DispatchTime.now().uptimeNanoseconds
-        // The address's token last but one, as the router takes it first: a refusal is the router's to answer.
-        // When the key's own token is not in memory after it, the router takes the address's again: one token
-        // more for a request in a lease's or a bucket's lifetime.
-        guard let (json, limitFields) = read.answer(storeID: storeID, productID: productID, headers: head.headerFields,
-                                                    beforeTheToken: { addressLimit?.take(address()) == nil })
+              !head.headerFields.contains(.transferEncoding), !head.headerFields.contains(.expect),
+              let (json, limitFields) = read.answer(storeID: storeID, productID: productID, headers: head.headerFields,
+                                                    address: addressLimit.map { ($0, address()) })
         else { return nil }
         read.count.addOnTheConnection()
         var fields = limitFields
@@ -72,11 +64,8 @@ public struct WarmReadOnTheConnection: Sendable {
         fields.append(HTTPField(name: .contentType, value: "application/json"))
         fields.append(HTTPField(name: .xRequestID, value: RequestID().description))
         fields.append(HTTPField(name: .contentLength, value: String(json.utf8.count)))
-        fields.append(HTTPField(name: .date, value: HTTPDate.now()))
         if let serverName { fields.append(HTTPField(name: .server, value: serverName)) }
-        requests.increment()
-        duration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
-        return (HTTPResponse(status: .ok, headerFields: fields), json)
+        return (fields, json)
     }
 
     /// No `Connection` field, or one that asks for nothing but `keep-alive` (what browsers and test clients send).
@@ -110,7 +99,9 @@ public struct WarmReadOnTheConnection: Sendable {
 /// HTTP/1.1 answers requests in order, and Hummingbird answers a connection's requests one after another: so a
 /// request is answered here only while no request handed on awaits its answer (a pipelining client's read behind
 /// a write goes to the router, which answers it after the write's). Nor while the connection cannot take more
-/// output: the router's writer waits for that, and a client that sends without reading is held back there.
+/// output: the router's writer waits for that, and a client that sends without reading is held back there. Nor
+/// once the connection is closing (a request handed on asked for it, or the router closed its output): a request
+/// after that is the router's to ignore.
 final class WarmReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -118,28 +109,47 @@ final class WarmReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     let connection: WarmReadOnTheConnection
+    /// Hummingbird's `MetricsMiddleware` series for this route's 200, which a read answered here counts too. Made
+    /// per connection, so that they are bound to the metrics backend bootstrapped by then.
+    private let requests: Counter
+    private let duration: Metrics.Timer
     /// Requests handed on whose answer's end has not been written.
     private var awaitingAnswers = 0
     /// The request being read was answered here: its remaining parts are not handed on.
     private var answeredHere = false
+    /// A request handed on asked to close the connection, or its output was closed.
+    private var closing = false
     /// The peer's address as the router's context formats it, once per connection and only if asked.
     private var address: String?
+    private var date = HTTPDate()
 
-    init(_ connection: WarmReadOnTheConnection) { self.connection = connection }
+    init(_ connection: WarmReadOnTheConnection) {
+        self.connection = connection
+        let dimensions = [("http.route", WarmReadOnTheConnection.route), ("http.request.method", "GET"), ("http.response.status_code", "200")]
+        requests = Counter(label: "hb.requests", dimensions: dimensions)
+        duration = Metrics.Timer(label: "http.server.request.duration", dimensions: dimensions, preferredDisplayUnit: .seconds)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             answeredHere = false
-            if awaitingAnswers == 0, context.channel.isWritable,
-               let answer = connection.answer(head, address: { address(of: context.channel) }) {
-                answeredHere = true
-                context.write(wrapOutboundOut(.head(answer.head)), promise: nil)
-                context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(string: answer.body))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                return
+            if awaitingAnswers == 0, !closing, context.channel.isWritable {
+                let started = DispatchTime.now().uptimeNanoseconds
+                if let (fields, body) = connection.answer(head, address: { address(of: context.channel) }) {
+                    answeredHere = true
+                    var fields = fields
+                    fields.append(HTTPField(name: .date, value: date.now()))
+                    context.write(wrapOutboundOut(.head(HTTPResponse(status: .ok, headerFields: fields))), promise: nil)
+                    context.write(wrapOutboundOut(.body(context.channel.allocator.buffer(string: body))), promise: nil)
+                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+                    requests.increment()
+                    duration.recordNanoseconds(Int64(DispatchTime.now().uptimeNanoseconds - started))
+                    return
+                }
             }
             awaitingAnswers += 1
+            if !WarmReadOnTheConnection.keepsAlive(head.headerFields) { closing = true }
         case .body, .end:
             if answeredHere { return }
         }
@@ -152,6 +162,11 @@ final class WarmReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
+    func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+        closing = true
+        context.close(mode: mode, promise: promise)
+    }
+
     private func address(of channel: any Channel) -> String {
         if let address { return address }
         let formatted = channel.remoteAddress?.ipAddress ?? "unknown"
@@ -160,20 +175,20 @@ final class WarmReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 }
 
-/// The `Date` field (RFC 9110 5.6.7), formatted once a second for the whole process.
-enum HTTPDate {
-    private static let cached = Mutex<(second: Int, text: String)>((-1, ""))
+/// The `Date` field (RFC 9110 5.6.7), formatted when the second changes: one per connection, on its event loop.
+struct HTTPDate {
+    private var second = -1
+    private var text = ""
     private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    static func now() -> String {
+    mutating func now() -> String {
         var seconds = time(nil)
-        return cached.withLock { cached in
-            if cached.second != seconds {
-                cached = (seconds, format(&seconds))
-            }
-            return cached.text
+        if seconds != second {
+            second = seconds
+            text = Self.format(&seconds)
         }
+        return text
     }
 
     static func format(_ seconds: inout time_t) -> String {

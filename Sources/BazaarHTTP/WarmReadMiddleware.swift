@@ -16,8 +16,7 @@ import Synchronization
 /// the same body and fields (`WarmReadTests` holds them side by side). Everything else goes on untouched: a key to
 /// look up, a lease to renew, a level to fetch, a consistency token to honour, and every refusal (401, 403, 404,
 /// 400, 429), which the route then answers as it always did. Nothing here has a side effect before the answer is
-/// certain, save the tokens taken last, so a request that goes on is not counted twice (one exception, on the
-/// connection: `WarmReadHandler`).
+/// certain, save the tokens taken last, so a request that goes on is not counted twice.
 public struct WarmRead: Sendable {
     static let answered = Counter(label: "bazaar_reads_from_memory_total")
 
@@ -28,16 +27,18 @@ public struct WarmRead: Sendable {
     let count: ReadsFromMemory
 
     /// The body and `RateLimit-*` fields of the 200 the route would give, or nil to let the route answer.
-    /// `beforeTheToken` runs once every other check has passed, just before the key's token is taken: false
-    /// (the connection's address limit refused) lets the route answer.
+    /// `address`, on the connection, is the per-address limit the router applies first: asked before the key's
+    /// token is taken (nothing spent for a request the route will refuse), and its token taken after. Only when
+    /// another request spent the address's last token in between does a request that goes on cost its key a token.
     func answer(storeID: String, productID: String, headers: HTTPFields,
-                beforeTheToken: () -> Bool = { true }) -> (json: String, fields: HTTPFields)? {
+                address: (limit: AddressRateLimit, of: String)? = nil) -> (json: String, fields: HTTPFields)? {
         guard !headers.contains(.consistency),
               let header = AuthMiddleware.authorization(headers), let key = AuthMiddleware.bearerKey(header), key.utf8.count <= 512,
               let principal = keys.principalInMemory(key: key), principal.may(.readStock(storeID: storeID)),
               let level = stock.levelInMemory(storeID: storeID, productID: productID),
-              beforeTheToken(),
-              let decision = limiter.takeInMemory(principal.keyID)
+              address.map({ $0.limit.wouldAllow($0.of) }) ?? true,
+              let decision = limiter.takeInMemory(principal.keyID),
+              address.map({ $0.limit.take($0.of) == nil }) ?? true
         else { return nil }
         Self.answered.increment()
         count.add()

@@ -17,6 +17,11 @@ public final class AddressRateLimit: Sendable {
         table = TokenBucketTable(ratePerSecond: ratePerSecond, burst: burst, capacity: capacity)
     }
 
+    /// Whether `take` would allow a request from `address` now, spending nothing.
+    public func wouldAllow(_ address: String) -> Bool {
+        table.peek(address)?.allowed ?? true
+    }
+
     /// Takes one request's token for `address`: nil when allowed, else the seconds to wait.
     public func take(_ address: String) -> Int? {
         let decision = table.take(address)
