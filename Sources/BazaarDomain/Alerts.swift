@@ -55,13 +55,16 @@ public struct StockThresholds: Sendable, Equatable {
     /// below `orderUpTo`), and an alert at every sale after a delivery would say nothing. nil in rows written before
     /// it was kept: `alertLevel` is then the reorder point.
     public var lowStockLevel: Double?
+    /// The review period these thresholds were sized for (the order-up-to level covers lead time and review period);
+    /// nil in rows written before it was kept.
+    public var reviewPeriodDays: Int?
     /// The level `low_stock` and `at_risk` compare the position with.
     public var alertLevel: Double { lowStockLevel ?? reorderPoint }
 
     public init(dailyRate: Double, reorderPoint: Double, orderUpTo: Double, leadTimeDays: Int, anomalyAbove: Double,
                 historyDays: Int = 0, computedAtMillis: Int64, model: String? = nil, demandClass: String? = nil, censoredDays: Int = 0,
                 dispersion: Double? = nil, dailyLow: Double? = nil, dailyHigh: Double? = nil, target: ReplenishmentTarget? = nil,
-                lowStockLevel: Double? = nil) {
+                lowStockLevel: Double? = nil, reviewPeriodDays: Int? = nil) {
         self.dailyRate = dailyRate
         self.reorderPoint = reorderPoint
         self.orderUpTo = orderUpTo
@@ -77,6 +80,7 @@ public struct StockThresholds: Sendable, Equatable {
         self.dailyHigh = dailyHigh
         self.target = target
         self.lowStockLevel = lowStockLevel
+        self.reviewPeriodDays = reviewPeriodDays
     }
 
     /// The stored form of `target`: (service level, fill rate), at most one set.

@@ -237,5 +237,8 @@ enum MySQLSchema {
         // replica). A new table, not a new column of `outbox`: a node of an older release still writes and drains
         // `outbox` a row per movement during a rolling deploy, and this release's relay drains both.
         (12, ["CREATE TABLE IF NOT EXISTS outbox_ranges (seq BIGINT NOT NULL PRIMARY KEY, last_seq BIGINT NOT NULL) \(table)"]),
+        // The review period each stored row of thresholds was sized for (NULL in rows written before, and by an older
+        // release during a rolling deploy: such a row is not compared, and is recomputed on its schedule).
+        (13, ["ALTER TABLE stock_thresholds ADD COLUMN IF NOT EXISTS review_period_days INT NULL"]),
     ]
 }

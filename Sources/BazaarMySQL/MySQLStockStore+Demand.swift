@@ -132,7 +132,8 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                                    reviewPeriodDays: try row.optionalInt(5).map(Int.init), packSize: try row.optionalInt(6).map(Int.init),
                                    serviceLevel: try row.optionalDouble(7), fillRate: try row.optionalDouble(8),
                                    sizedForTarget: StockThresholds.target(serviceLevel: try row.optionalDouble(9), fillRate: try row.optionalDouble(10)),
-                                   sizedForLeadTimeDays: try row.optionalInt(11).map(Int.init))
+                                   sizedForLeadTimeDays: try row.optionalInt(11).map(Int.init),
+                                   sizedForReviewPeriodDays: try row.optionalInt(12).map(Int.init))
             }
         }
     }
@@ -189,7 +190,7 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
             t.model.map(MySQLValue.text) ?? .null, t.demandClass.map(MySQLValue.text) ?? .null, .int(Int64(t.censoredDays)),
             t.dispersion.map(MySQLValue.double) ?? .null, t.dailyLow.map(MySQLValue.double) ?? .null, t.dailyHigh.map(MySQLValue.double) ?? .null,
             t.targetColumns.serviceLevel.map(MySQLValue.double) ?? .null, t.targetColumns.fillRate.map(MySQLValue.double) ?? .null,
-            t.lowStockLevel.map(MySQLValue.double) ?? .null,
+            t.lowStockLevel.map(MySQLValue.double) ?? .null, t.reviewPeriodDays.map { MySQLValue.int(Int64($0)) } ?? .null,
         ]
         return try "(" + fields.map(connection.literal).joined(separator: ",") + ")"
     }

@@ -23,7 +23,7 @@ extension MySQLStockStore {
                         censoredDays: Int(try row.int(i + 9)), dispersion: try row.optionalDouble(i + 10),
                         dailyLow: try row.optionalDouble(i + 11), dailyHigh: try row.optionalDouble(i + 12),
                         target: StockThresholds.target(serviceLevel: try row.optionalDouble(i + 13), fillRate: try row.optionalDouble(i + 14)),
-                        lowStockLevel: try row.optionalDouble(i + 15))
+                        lowStockLevel: try row.optionalDouble(i + 15), reviewPeriodDays: try row.optionalInt(i + 16).map(Int.init))
     }
 
     public func thresholds(storeID: String, productID: String) async throws -> StockThresholds? {
@@ -38,10 +38,10 @@ extension MySQLStockStore {
         try await writeOnPrimary { connection in
             try connection.execute("""
                 REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.historyDays,
                       t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion, t.dailyLow, t.dailyHigh,
-                      t.targetColumns.serviceLevel, t.targetColumns.fillRate, t.lowStockLevel])
+                      t.targetColumns.serviceLevel, t.targetColumns.fillRate, t.lowStockLevel, t.reviewPeriodDays])
         }
     }
 

@@ -218,5 +218,7 @@ enum SQLiteSchema {
         // The low-stock level (issue 16): what `low_stock` and `at_risk` compare with, apart from the reorder point
         // (NULL in rows written before: the reorder point serves).
         (15, ["ALTER TABLE stock_thresholds ADD COLUMN low_stock_level REAL"]),
+        // The review period each stored row of thresholds was sized for (NULL in rows written before: not compared).
+        (16, ["ALTER TABLE stock_thresholds ADD COLUMN review_period_days INTEGER"]),
     ]
 }

@@ -140,7 +140,7 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
                 RecomputeCandidate(productID: row[0], computedAtMillis: row[1], levelUpdatedAtMillis: row[2], productUpdatedAtMillis: row[3],
                                    leadTimeDays: row[4], reviewPeriodDays: row[5], packSize: row[6], serviceLevel: row[7],
                                    fillRate: row[8], sizedForTarget: StockThresholds.target(serviceLevel: row[9], fillRate: row[10]),
-                                   sizedForLeadTimeDays: row[11])
+                                   sizedForLeadTimeDays: row[11], sizedForReviewPeriodDays: row[12])
             }
         }
     }
@@ -163,13 +163,14 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
             }
             let statement = try db.cachedStatement(sql: """
                 INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """)
             var written = 0
             for (productID, t, expected) in rows where stored[productID] == expected {
                 try statement.execute(arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove,
                                                   t.historyDays, t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion,
-                                                  t.dailyLow, t.dailyHigh, t.targetColumns.serviceLevel, t.targetColumns.fillRate, t.lowStockLevel])
+                                                  t.dailyLow, t.dailyHigh, t.targetColumns.serviceLevel, t.targetColumns.fillRate, t.lowStockLevel,
+                                                  t.reviewPeriodDays])
                 written += 1
             }
             return written

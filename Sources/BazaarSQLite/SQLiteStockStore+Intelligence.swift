@@ -30,7 +30,8 @@ extension SQLiteStockStore {
         StockThresholds(dailyRate: row[i], reorderPoint: row[i + 1], orderUpTo: row[i + 2], leadTimeDays: row[i + 3], anomalyAbove: row[i + 4],
                         historyDays: row[i + 5], computedAtMillis: row[i + 6], model: row[i + 7], demandClass: row[i + 8],
                         censoredDays: row[i + 9], dispersion: row[i + 10], dailyLow: row[i + 11], dailyHigh: row[i + 12],
-                        target: StockThresholds.target(serviceLevel: row[i + 13], fillRate: row[i + 14]), lowStockLevel: row[i + 15])
+                        target: StockThresholds.target(serviceLevel: row[i + 13], fillRate: row[i + 14]), lowStockLevel: row[i + 15],
+                        reviewPeriodDays: row[i + 16])
     }
 
     public func thresholds(storeID: String, productID: String) async throws -> StockThresholds? {
@@ -45,10 +46,10 @@ extension SQLiteStockStore {
         try await pool.write { db in
             try db.execute(sql: """
                 INSERT OR REPLACE INTO stock_thresholds (store_id, product_id, \(Self.thresholdColumns.joined(separator: ", ")))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [storeID, productID, t.dailyRate, t.reorderPoint, t.orderUpTo, t.leadTimeDays, t.anomalyAbove, t.historyDays,
                                  t.computedAtMillis, t.model, t.demandClass, t.censoredDays, t.dispersion, t.dailyLow, t.dailyHigh,
-                                 t.targetColumns.serviceLevel, t.targetColumns.fillRate, t.lowStockLevel])
+                                 t.targetColumns.serviceLevel, t.targetColumns.fillRate, t.lowStockLevel, t.reviewPeriodDays])
         }
     }
 

@@ -113,7 +113,8 @@ extension ThresholdWriteRaceTests {
     /// The pass read an item with no thresholds (the product's fill rate in force) before a settings PUT set a service
     /// level for the store: the PUT had no row to mark, and the pass's row, computed now, carries neither a due mark
     /// nor a time older than the change (overrides keep none). The row was sized for a target no longer in force, so
-    /// it is due, and the next walk sizes it for the service level.
+    /// it is due, and the next walk sizes it for the service level. The same holds for a lead time and a review
+    /// period replaced under a writer holding the older ones.
     @Test(arguments: Backend.available)
     func aRowSizedForATargetNoLongerInForceIsDue(_ backend: Backend) async throws {
         let db = TestDatabase(backend)
@@ -141,6 +142,19 @@ extension ThresholdWriteRaceTests {
         old.computedAtMillis = WallClock.system.nowMillis()
         #expect(try await pass.saveThresholds([("P1", old, expectedComputedAt: -5)], storeID: "S1") == 1)
         #expect(try await intelligence.dueItems(storeID: "S1").map(\.productID) == ["P1"], "sized for a lead time no longer in force")
+
+        // And for a review period: the order-up-to level covers lead time and review period.
+        _ = try await intelligence.recompute(storeID: "S1")
+        #expect(try await intelligence.dueItems(storeID: "S1").isEmpty)
+        var sized = try #require(try await store.thresholds(storeID: "S1", productID: "P1"))
+        #expect(sized.reviewPeriodDays == Product.defaultReviewPeriodDays && sized.leadTimeDays == 9)
+        try await store.saveReplenishmentOverride(ReplenishmentOverride(reviewPeriodDays: 21), storeID: "S1", productID: "P1", dueMarker: -6)
+        sized.computedAtMillis = WallClock.system.nowMillis()
+        #expect(try await pass.saveThresholds([("P1", sized, expectedComputedAt: -6)], storeID: "S1") == 1)
+        #expect(try await intelligence.dueItems(storeID: "S1").map(\.productID) == ["P1"], "sized for a review period no longer in force")
+        _ = try await intelligence.recompute(storeID: "S1")
+        #expect(try await store.thresholds(storeID: "S1", productID: "P1")?.reviewPeriodDays == 21)
+        #expect(try await intelligence.dueItems(storeID: "S1").isEmpty, "and then not due again")
         try await store.close()
     }
 }

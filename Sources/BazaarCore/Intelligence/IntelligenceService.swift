@@ -93,7 +93,7 @@ public final class IntelligenceService: Sendable {
             leadTimeDays: parameters.leadTime, anomalyAbove: anomalyAbove, historyDays: history.count, computedAtMillis: nowMillis,
             model: fit?.forecast.model, demandClass: fit?.forecast.demandClass.rawValue, censoredDays: censoredDays, dispersion: dispersion,
             dailyLow: fit.map { max(0, $0.forecast.lower[0]) } ?? 0, dailyHigh: fit?.forecast.upper[0] ?? 0,
-            target: Self.target(parameters), lowStockLevel: computed.lowStockLevel)
+            target: Self.target(parameters), lowStockLevel: computed.lowStockLevel, reviewPeriodDays: parameters.reviewPeriod)
         return (thresholds, fit?.tier ?? .fast)
     }
 

@@ -42,15 +42,18 @@ public struct RecomputeCandidate: Sendable, Equatable {
     /// The fill-rate target in force, if any (then it, not `serviceLevel`, sizes the thresholds).
     public var fillRate: Double?
     /// What the stored thresholds were sized for: their target (nil in rows written before targets were kept, and
-    /// when there are none) and lead time.
+    /// when there are none), lead time and review period (nil in rows written before it was kept).
     public var sizedForTarget: ReplenishmentTarget?
     public var sizedForLeadTimeDays: Int?
+    public var sizedForReviewPeriodDays: Int?
 
     public init(productID: String, computedAtMillis: Int64?, levelUpdatedAtMillis: Int64, productUpdatedAtMillis: Int64?,
                 leadTimeDays: Int? = nil, reviewPeriodDays: Int? = nil, packSize: Int? = nil, serviceLevel: Double? = nil,
-                fillRate: Double? = nil, sizedForTarget: ReplenishmentTarget? = nil, sizedForLeadTimeDays: Int? = nil) {
+                fillRate: Double? = nil, sizedForTarget: ReplenishmentTarget? = nil, sizedForLeadTimeDays: Int? = nil,
+                sizedForReviewPeriodDays: Int? = nil) {
         self.sizedForTarget = sizedForTarget
         self.sizedForLeadTimeDays = sizedForLeadTimeDays
+        self.sizedForReviewPeriodDays = sizedForReviewPeriodDays
         self.productID = productID
         self.computedAtMillis = computedAtMillis
         self.levelUpdatedAtMillis = levelUpdatedAtMillis
@@ -64,7 +67,7 @@ public struct RecomputeCandidate: Sendable, Equatable {
 
     /// Whether the pass evaluates it now: it has no thresholds; or they are marked due (`computedAtMillis` at or
     /// below 0: a demand anomaly, an override) or older than `recomputeAfterMillis`; or the product's parameters
-    /// changed since; or they were sized for another target or lead time than the ones in force (a settings or
+    /// changed since; or they were sized for another target, lead time or review period than the ones in force (a settings or
     /// product PUT that raced a writer holding the older parameters: neither time above can tell); or it moved since
     /// and a day has ended since they were computed (history is complete days only: a movement of today changes it
     /// at midnight).
@@ -76,11 +79,13 @@ public struct RecomputeCandidate: Sendable, Equatable {
         return levelUpdatedAtMillis > computed && RFC3339.epochDay(millis: computed) < RFC3339.epochDay(millis: nowMillis)
     }
 
-    /// Whether the stored thresholds were sized for another target or lead time than the parameters in force (rows
-    /// that kept no target are not compared: they are recomputed on their schedule).
+    /// Whether the stored thresholds were sized for another target, lead time or review period than the parameters
+    /// in force (rows that kept no target, or no review period, are not compared on it: they are recomputed on their
+    /// schedule). Pack size is not compared: it rounds an order when it is suggested, not the thresholds.
     public var isSizedForOtherParameters: Bool {
         guard let sizedForTarget else { return false }
         let inForce = fillRate.map(ReplenishmentTarget.fillRate) ?? .serviceLevel(serviceLevel ?? Product.defaultServiceLevel)
+        if let sizedForReviewPeriodDays, sizedForReviewPeriodDays != (reviewPeriodDays ?? Product.defaultReviewPeriodDays) { return true }
         return sizedForTarget != inForce || sizedForLeadTimeDays != (leadTimeDays ?? Product.defaultLeadTimeDays)
     }
 }

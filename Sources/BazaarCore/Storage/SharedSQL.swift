@@ -6,7 +6,7 @@ public enum SharedSQL {
     /// they were sized for, `StockThresholds.targetColumns`, and the low-stock level).
     public static let thresholdColumns = ["daily_rate", "reorder_point", "order_up_to", "lead_time_days", "anomaly_above", "history_days",
                                           "computed_at_ms", "model", "demand_class", "censored_days", "dispersion", "daily_lo", "daily_hi",
-                                          "service_level", "fill_rate", "low_stock_level"]
+                                          "service_level", "fill_rate", "low_stock_level", "review_period_days"]
 
     /// `IntelligenceStore.replenishmentItems`: a store's items at or below their reorder point by inventory position
     /// (on hand + incoming - reserved) and short of their order-up-to level, in product id order. Arguments: store id,
@@ -26,13 +26,14 @@ public enum SharedSQL {
     /// `IntelligencePassStore.recomputeCandidates`: every stock row of a store with when its thresholds were computed,
     /// when its level and its product last changed, and its replenishment parameters (the store's override, else the
     /// product's; a store's target, service level or fill rate, replaces the product's whole, as
-    /// `ReplenishmentOverride.applied(to:)` does), then the target and lead time the stored thresholds were sized for.
+    /// `ReplenishmentOverride.applied(to:)` does), then the target, lead time and review period the stored thresholds were
+    /// sized for.
     /// Argument: the store id. Columns in that order.
     public static let recomputeCandidates = """
         SELECT l.product_id, t.computed_at_ms, l.updated_at_ms, p.updated_at_ms, COALESCE(o.lead_time_days, p.lead_time_days),
             COALESCE(o.review_period_days, p.review_period_days), COALESCE(o.pack_size, p.pack_size), COALESCE(o.service_level, p.service_level),
             CASE WHEN o.fill_rate IS NOT NULL THEN o.fill_rate WHEN o.service_level IS NOT NULL THEN NULL ELSE p.fill_rate END,
-            t.service_level, t.fill_rate, t.lead_time_days
+            t.service_level, t.fill_rate, t.lead_time_days, t.review_period_days
         FROM stock_levels l
         LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
         LEFT JOIN products p ON p.id = l.product_id
