@@ -52,7 +52,10 @@ struct ReplicaReadTests {
                 let read = try await client.call(.get, "/get-stock/S1/P1", headers: [.bazaarConsistency: token])
                 return read.int("quantity") == 4 && StorageMetrics.readCounts.replica > before
             })
-            // Proof that listings come from the replica: a row that only the replica has (not replicated) shows.
+            // Proof that listings come from the replica: a row that only the replica has (not replicated) shows. Once
+            // the replica has this database's tables: the read above may have been another test's replica read (the
+            // count is the process's), and under the whole suite's writes the replica once trailed the schema here.
+            #expect(try await waitUntil(90) { (try? onReplica("SELECT 1 FROM \(db.mysqlName!).stores LIMIT 1")) != nil })
             try onReplica("SET SESSION sql_log_bin = 0", "INSERT INTO \(db.mysqlName!).stores VALUES ('ONLY-ON-REPLICA', 'r', '{}', 1, 1)")
             // Without a consistency token: the harness would send the newest token of any test in the process, which
             // the replica may trail for as long as other suites keep writing (the primary answers meanwhile).

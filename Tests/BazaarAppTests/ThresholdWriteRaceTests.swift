@@ -143,18 +143,26 @@ extension ThresholdWriteRaceTests {
         #expect(try await pass.saveThresholds([("P1", old, expectedComputedAt: -5)], storeID: "S1") == 1)
         #expect(try await intelligence.dueItems(storeID: "S1").map(\.productID) == ["P1"], "sized for a lead time no longer in force")
 
-        // And for a review period: the order-up-to level covers lead time and review period.
+        // And for a review period (the order-up-to level covers lead time and review period), as the pass meets it:
+        // it read P2 with no row, a PUT of a 21-day review period found no row to mark, and the pass then stored its
+        // row sized for the 7 days it had read.
         _ = try await intelligence.recompute(storeID: "S1")
-        #expect(try await intelligence.dueItems(storeID: "S1").isEmpty)
-        var sized = try #require(try await store.thresholds(storeID: "S1", productID: "P1"))
-        #expect(sized.reviewPeriodDays == Product.defaultReviewPeriodDays && sized.leadTimeDays == 9)
-        try await store.saveReplenishmentOverride(ReplenishmentOverride(reviewPeriodDays: 21), storeID: "S1", productID: "P1", dueMarker: -6)
-        sized.computedAtMillis = WallClock.system.nowMillis()
-        #expect(try await pass.saveThresholds([("P1", sized, expectedComputedAt: -6)], storeID: "S1") == 1)
-        #expect(try await intelligence.dueItems(storeID: "S1").map(\.productID) == ["P1"], "sized for a review period no longer in force")
+        _ = try await store.upsertProduct(Product(id: "P2", name: "Rice", createdAtMillis: 1, updatedAtMillis: 1))
+        _ = try await store.apply(WriteRequest(commands: [try command("S1", "P2", delta: 500)], actor: "t"))
+        let read = try #require(try await pass.recomputeCandidates(storeID: "S1").first { $0.productID == "P2" })
+        #expect(read.computedAtMillis == nil)
+        try await intelligence.setOverride(ReplenishmentOverride(reviewPeriodDays: 21), storeID: "S1", productID: "P2")
+        let sizedForSevenDays = StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: Product.defaultLeadTimeDays,
+                                                anomalyAbove: 5, computedAtMillis: WallClock.system.nowMillis(),
+                                                target: .serviceLevel(Product.defaultServiceLevel), reviewPeriodDays: Product.defaultReviewPeriodDays)
+        #expect(try await pass.saveThresholds([("P2", sizedForSevenDays, expectedComputedAt: nil)], storeID: "S1") == 1)
+        #expect(try await intelligence.dueItems(storeID: "S1").map(\.productID) == ["P2"], "sized for a review period no longer in force")
         _ = try await intelligence.recompute(storeID: "S1")
-        #expect(try await store.thresholds(storeID: "S1", productID: "P1")?.reviewPeriodDays == 21)
+        #expect(try await store.thresholds(storeID: "S1", productID: "P2")?.reviewPeriodDays == 21)
         #expect(try await intelligence.dueItems(storeID: "S1").isEmpty, "and then not due again")
+        // A settings PUT re-derives the row for the period it sets, and says so in the row.
+        try await intelligence.setOverride(ReplenishmentOverride(reviewPeriodDays: 14), storeID: "S1", productID: "P2")
+        #expect(try await store.thresholds(storeID: "S1", productID: "P2")?.reviewPeriodDays == 14)
         try await store.close()
     }
 }

@@ -35,6 +35,7 @@ extension IntelligenceService {
         stored.orderUpTo = derived.orderUpTo
         stored.lowStockLevel = derived.lowStockLevel
         stored.leadTimeDays = parameters.leadTime
+        stored.reviewPeriodDays = parameters.reviewPeriod
         stored.target = Self.target(parameters)
         let key = StockKey(storeID: storeID, productID: productID)
         guard try await demandStore.saveThresholds([(productID, stored, expectedComputedAt: dueMarker)], storeID: storeID) == 1 else {

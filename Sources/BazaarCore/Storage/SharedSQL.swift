@@ -3,7 +3,8 @@
 /// `AuditQuery.sql(selecting:)`.)
 public enum SharedSQL {
     /// The columns of stored `StockThresholds`, in the order each engine's row reader takes them (then the target
-    /// they were sized for, `StockThresholds.targetColumns`, and the low-stock level).
+    /// they were sized for, `StockThresholds.targetColumns`, the low-stock level, and the review period they were
+    /// sized for). Statements select them last, after their own columns: readers take them from an offset on.
     public static let thresholdColumns = ["daily_rate", "reorder_point", "order_up_to", "lead_time_days", "anomaly_above", "history_days",
                                           "computed_at_ms", "model", "demand_class", "censored_days", "dispersion", "daily_lo", "daily_hi",
                                           "service_level", "fill_rate", "low_stock_level", "review_period_days"]
