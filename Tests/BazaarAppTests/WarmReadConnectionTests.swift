@@ -12,15 +12,21 @@ import Testing
 /// limit still applied. `WarmReadTests` holds its answers to the full path's.
 @Suite("Warm reads on the connection: order, closing, the address limit", .ownConsistencyTokens)
 struct WarmReadConnectionTests {
+    /// The live server's port and a reader key whose read of S1/P1 (5 units, written here) it answers from memory.
+    static func warmReader(_ system: BazaarSystem, _ client: some TestClientProtocol) async throws -> (port: Int, reader: String) {
+        let port = try #require(client.port)
+        #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
+        let reader = try await client.key(role: "reader")
+        _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+        return (port, reader)
+    }
+
     /// A read sent right behind a write on one connection is answered after it, with the write's level. Answered on
     /// the connection as it arrived, it went out first (the write takes a commit) with the older level.
     @Test func aReadBehindAnotherRequestIsAnsweredAfterIt() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url, live: true) { system, client in
-            let port = try #require(client.port)
-            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
-            let reader = try await client.key(role: "reader")
-            _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+            let (port, reader) = try await Self.warmReader(system, client)
             let connection = try RawConnection(port: port)
             defer { connection.close() }
             let write = #"{"delta": 1, "reason": "receipt"}"#
@@ -47,10 +53,7 @@ struct WarmReadConnectionTests {
         let db = TestDatabase()
         // No idle bound to close the connection meanwhile: the close below is `Connection: close`'s.
         try await Harness.withApp(db.url, live: true, configure: { $0.httpIdleTimeoutSeconds = 3600 }) { system, client in
-            let port = try #require(client.port)
-            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
-            let reader = try await client.key(role: "reader")
-            _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+            let (port, reader) = try await Self.warmReader(system, client)
             let before = system.router.readsFromMemory.onTheConnection
             let head = "GET /get-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(reader)\r\n"
             let closing = try RawConnection(port: port)
@@ -134,10 +137,7 @@ struct WarmReadConnectionTests {
     @Test func aConnectionAnsweredOnItKeepsItsIdleBound() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url, live: true, configure: { $0.httpIdleTimeoutSeconds = 3 }) { system, client in
-            let port = try #require(client.port)
-            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
-            let reader = try await client.key(role: "reader")
-            _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+            let (port, reader) = try await Self.warmReader(system, client)
             let before = system.router.readsFromMemory.onTheConnection
             let connection = try RawConnection(port: port)
             defer { connection.close() }
@@ -160,13 +160,9 @@ struct WarmReadConnectionTests {
     @Test func pipelinedReadsUnderBackpressureAreAllAnsweredInOrder() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url, live: true) { system, client in
-            let port = try #require(client.port)
-            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
             #expect(try await client.call(.post, "/update-stock/S1/P2", body: #"{"delta": 7, "reason": "receipt"}"#).status == 200)
-            let reader = try await client.key(role: "reader")
-            for path in ["/get-stock/S1/P1", "/get-stock/S1/P2"] {
-                _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, path, key: reader))
-            }
+            let (port, reader) = try await Self.warmReader(system, client)
+            _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P2", key: reader))
             let count = 40_000
             let requests = (0..<count).map { "GET /get-stock/S1/P\($0 % 2 + 1) HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(reader)\r\n\r\n" }
             // A small receive window: the server's output backs up within the first few hundred answers.
@@ -201,10 +197,7 @@ struct WarmReadConnectionTests {
         let kept = Mutex<RawConnection?>(nil)
         let started = ContinuousClock.now
         try await Harness.withApp(db.url, live: true, configure: { $0.httpIdleTimeoutSeconds = 3600 }) { system, client in
-            let port = try #require(client.port)
-            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
-            let reader = try await client.key(role: "reader")
-            _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+            let (port, reader) = try await Self.warmReader(system, client)
             let before = system.router.readsFromMemory.onTheConnection
             let connection = try RawConnection(port: port)
             connection.send("GET /get-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(reader)\r\n\r\n")
