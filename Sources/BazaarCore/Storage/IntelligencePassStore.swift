@@ -67,10 +67,10 @@ public struct RecomputeCandidate: Sendable, Equatable {
 
     /// Whether the pass evaluates it now: it has no thresholds; or they are marked due (`computedAtMillis` at or
     /// below 0: a demand anomaly, an override) or older than `recomputeAfterMillis`; or the product's parameters
-    /// changed since; or they were sized for another target, lead time or review period than the ones in force (a settings or
-    /// product PUT that raced a writer holding the older parameters: neither time above can tell); or it moved since
-    /// and a day has ended since they were computed (history is complete days only: a movement of today changes it
-    /// at midnight).
+    /// changed since; or they were sized for another target, lead time or review period than the ones in force (a
+    /// settings or product PUT that raced a writer holding the older parameters: neither time above can tell); or it
+    /// moved since and a day has ended since they were computed (history is complete days only: a movement of today
+    /// changes it at midnight).
     public func isDue(nowMillis: Int64, recomputeAfterMillis: Int64) -> Bool {
         guard let computed = computedAtMillis else { return true }
         if computed <= 0 || nowMillis - computed >= recomputeAfterMillis { return true }

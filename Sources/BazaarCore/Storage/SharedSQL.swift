@@ -27,9 +27,8 @@ public enum SharedSQL {
     /// `IntelligencePassStore.recomputeCandidates`: every stock row of a store with when its thresholds were computed,
     /// when its level and its product last changed, and its replenishment parameters (the store's override, else the
     /// product's; a store's target, service level or fill rate, replaces the product's whole, as
-    /// `ReplenishmentOverride.applied(to:)` does), then the target, lead time and review period the stored thresholds were
-    /// sized for.
-    /// Argument: the store id. Columns in that order.
+    /// `ReplenishmentOverride.applied(to:)` does), then the target, lead time and review period the stored thresholds
+    /// were sized for. Argument: the store id. Columns in that order.
     public static let recomputeCandidates = """
         SELECT l.product_id, t.computed_at_ms, l.updated_at_ms, p.updated_at_ms, COALESCE(o.lead_time_days, p.lead_time_days),
             COALESCE(o.review_period_days, p.review_period_days), COALESCE(o.pack_size, p.pack_size), COALESCE(o.service_level, p.service_level),
