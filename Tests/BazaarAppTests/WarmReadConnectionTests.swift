@@ -4,6 +4,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import Synchronization
 import Testing
 
@@ -210,6 +211,24 @@ struct WarmReadConnectionTests {
         #expect(await connection.closedWithin(.seconds(10)), "the server closed it")
         connection.close()
         #expect(ContinuousClock.now - started < .seconds(120))
+    }
+
+    /// With `log.level` at `debug` the router logs every request with its id, so the connection answers none: the
+    /// reads go to the router, whose own middleware still answers them from memory.
+    @Test func atDebugLevelEveryReadGoesToTheRouter() async throws {
+        let db = TestDatabase()
+        let logger = Logger(label: "test") { BazaarLogHandler(label: $0, level: .debug, format: .text, write: { _ in }) }
+        let system = try await BazaarSystem.start(configuration: Harness.configuration(db.url), logger: logger)
+        try await system.application().test(.live) { client in
+            _ = try await client.call(.put, "/v1/stores/S1", body: #"{"name":"s"}"#)
+            _ = try await client.call(.put, "/v1/products/P1", body: #"{"name":"p"}"#)
+            let reader = try await client.key(role: "reader")
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#).status == 200)
+            _ = try #require(try await WarmReadTests.answeredFromMemory(system, client, "/get-stock/S1/P1", key: reader))
+            for _ in 0..<5 { #expect(try await client.call(.get, "/get-stock/S1/P1", key: reader, sendingConsistencyToken: false).status == 200) }
+            #expect(system.router.readsFromMemory.onTheConnection == 0)
+        }
+        try await system.store.close()
     }
 
     @Test func theConnectionTakesOnlyPlainIdsAndKeepAlive() {
