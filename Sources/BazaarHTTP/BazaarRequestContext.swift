@@ -15,7 +15,13 @@ public struct BazaarRequestContext: RequestContext {
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         principal = nil
-        clientAddress = source.channel.remoteAddress?.ipAddress ?? "unknown"
+        clientAddress = Self.clientAddress(of: source.channel)
+    }
+
+    /// The unit of the per-address limits, as every path that applies them formats it (the router's context, and
+    /// `WarmReadHandler` on the connection): one bucket per peer whichever path answers.
+    static func clientAddress(of channel: any Channel) -> String {
+        channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// Bodies over 1 MiB are refused with 413 before they are read in full.

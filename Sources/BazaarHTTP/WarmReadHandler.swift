@@ -87,9 +87,9 @@ public struct WarmReadOnTheConnection: Sendable {
         guard bytes.starts(with: prefix) else { return nil }
         let rest = bytes.dropFirst(prefix.count)
         guard let slash = rest.firstIndex(of: UInt8(ascii: "/")) else { return nil }
-        let store = Substring(rest[..<slash]), product = Substring(rest[bytes.index(after: slash)...])
-        guard Identifier.isValid(String(store)), Identifier.isValid(String(product)) else { return nil }
-        return (String(store), String(product))
+        let store = String(Substring(rest[..<slash])), product = String(Substring(rest[bytes.index(after: slash)...]))
+        guard Identifier.isValid(store), Identifier.isValid(product) else { return nil }
+        return (store, product)
     }
 }
 
@@ -169,7 +169,7 @@ final class WarmReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func address(of channel: any Channel) -> String {
         if let address { return address }
-        let formatted = channel.remoteAddress?.ipAddress ?? "unknown"
+        let formatted = BazaarRequestContext.clientAddress(of: channel)
         address = formatted
         return formatted
     }
