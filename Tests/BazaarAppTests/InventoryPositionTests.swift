@@ -124,6 +124,40 @@ import Testing
         try await store.close()
     }
 
+    /// A consumer behind its topic evaluates an older movement after newer ones: it judges the level known now, not
+    /// the older quantity with the reserved stock known now (a mix no level ever was). Here the sale left 18 on hand;
+    /// since then a receipt brought 60 and 45 are reserved: the position is 15, above the reorder point (10), while
+    /// 18 - 45 would open `low_stock` and `stock_out_risk`. A movement that left the stock negative is likewise judged
+    /// on the level known now when that is newer, and on its own quantity when it is the newest.
+    @Test func aLaggingEvaluationJudgesTheLevelKnownNowNotAnOlderQuantityWithNewerReservations() async throws {
+        let db = TestDatabase(.sqlite)
+        let store = try await Stores.open(db)
+        let now = Mutex<StockLevel?>(nil)
+        let intelligence = IntelligenceService(store: store, currentLevel: { _, _ in now.withLock { $0 } })
+        _ = try await store.apply(WriteRequest(commands: [try command("S1", "P1", delta: 20)], actor: "t"))
+        try await store.saveThresholds(StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000,
+                                                       computedAtMillis: WallClock.system.nowMillis()), storeID: "S1", productID: "P1")
+        let sale = try await store.apply(WriteRequest(commands: [try command("S1", "P1", delta: -2, reason: .sale)], actor: "t")).movements[0]
+        now.withLock { $0 = StockLevel(quantity: 60, version: sale.version + 1, updatedAtMillis: 0, reserved: 45, stateChanges: 1) }
+        let kinds = { (s: String, p: String) async throws -> Set<AlertKind> in Set(try await store.activeAlerts(storeID: s, productID: p).map(\.kind)) }
+        _ = try await intelligence.evaluate(sale)
+        #expect(try await kinds("S1", "P1").isEmpty)
+        // The same sale as the newest movement, with 45 reserved since: 18 - 45 is the position now.
+        now.withLock { $0 = StockLevel(quantity: 18, version: sale.version, updatedAtMillis: 0, reserved: 45, stateChanges: 1) }
+        let opened = try await intelligence.evaluate(sale)
+        #expect(Set(opened.map(\.kind)) == [.lowStock, .stockOutRisk] && opened.allSatisfy { $0.quantity == 18 })
+
+        // No thresholds: a sale below zero, then a receipt that the consumer has not reached yet.
+        let short = try await store.apply(WriteRequest(commands: [try command("S2", "P2", delta: -3, reason: .sale)], actor: "t")).movements[0]
+        now.withLock { $0 = StockLevel(quantity: 5, version: short.version + 1, updatedAtMillis: 0) }
+        _ = try await intelligence.evaluate(short)
+        #expect(try await kinds("S2", "P2").isEmpty)
+        now.withLock { $0 = StockLevel(quantity: -3, version: short.version, updatedAtMillis: 0) }
+        _ = try await intelligence.evaluate(short)
+        #expect(try await kinds("S2", "P2") == [.negativeStock])
+        try await store.close()
+    }
+
     /// Through a node: its alert consumer sees a reservation's stock in the level it reads (the cache's, which the
     /// reservation's event keeps current), so a sale that leaves 18 on hand with 9 reserved opens `low_stock`.
     @Test(arguments: Backend.available)

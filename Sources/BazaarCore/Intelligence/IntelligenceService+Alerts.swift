@@ -9,13 +9,8 @@ extension IntelligenceService {
     @discardableResult
     public func evaluate(_ movement: Movement) async throws -> [Alert] {
         let t = try await thresholds(storeID: movement.storeID, productID: movement.productID)
-        // The inventory position (issue 17): the row's reserved and incoming stock, read only where thresholds exist.
-        var position: Int64?
-        if t.reorderPoint > 0 || t.dailyRate > 0, let level = try await currentLevel(movement.storeID, movement.productID),
-            level.reserved != 0 || level.incoming != 0 {
-            position = movement.quantityAfter + level.incoming - level.reserved
-        }
-        let levelKinds = AlertRules.levelConditions(quantity: movement.quantityAfter, thresholds: t, position: position)
+        let (quantity, position) = try await judgedLevel(movement, thresholds: t)
+        let levelKinds = AlertRules.levelConditions(quantity: quantity, thresholds: t, position: position)
         let eventKinds = AlertRules.eventConditions(movement, thresholds: t)
         let key = StockKey(storeID: movement.storeID, productID: movement.productID)
         if eventKinds.contains(.demandAnomaly), t.computedAtMillis > 0 {
@@ -38,13 +33,13 @@ extension IntelligenceService {
         let activeKinds = Set(active.map(\.kind))
         let inserted = levelKinds.union(eventKinds).subtracting(activeKinds).sorted { $0.rawValue < $1.rawValue }.map { kind in
             Alert(id: "alr_" + Hex.random(bytes: 10), kind: kind, status: .open, storeID: movement.storeID, productID: movement.productID,
-                  quantity: movement.quantityAfter, threshold: Self.threshold(kind, t),
-                  message: AlertRules.message(kind, quantity: movement.quantityAfter, thresholds: t), openedAtMillis: now)
+                  quantity: quantity, threshold: Self.threshold(kind, t),
+                  message: AlertRules.message(kind, quantity: quantity, thresholds: t), openedAtMillis: now)
         }
         let resolved = active.filter { $0.kind.isLevelCondition && !levelKinds.contains($0.kind) }.map { alert in
             var alert = alert
             alert.status = .resolved
-            alert.quantity = movement.quantityAfter
+            alert.quantity = quantity
             alert.resolvedAtMillis = now
             return alert
         }
@@ -58,6 +53,21 @@ extension IntelligenceService {
             cache[key] = (nowActive, now)
         }
         return recorded
+    }
+
+    /// The stock a movement's level conditions are judged on: on hand, and the inventory position (on hand +
+    /// incoming - reserved, issue 17) where reserved or incoming stock exists. Both come from one level: the
+    /// movement's own quantity with the row's reserved and incoming stock as known now, or, when the level known now
+    /// is newer than the movement (a consumer behind its topic), that level's quantity with them. An older quantity
+    /// judged with newer reservations opened alerts no level ever called for; a newer movement's evaluation comes
+    /// anyway, in order, and judges the same level. The level is read only where it can change the verdict: the
+    /// item has thresholds, or the movement left it below zero (`negative_stock`, judged without thresholds).
+    func judgedLevel(_ movement: Movement, thresholds t: StockThresholds) async throws -> (quantity: Int64, position: Int64?) {
+        guard t.reorderPoint > 0 || t.dailyRate > 0 || movement.quantityAfter < 0,
+              let level = try await currentLevel(movement.storeID, movement.productID)
+        else { return (movement.quantityAfter, nil) }
+        let quantity = level.version > movement.version ? level.quantity : movement.quantityAfter
+        return (quantity, level.reserved != 0 || level.incoming != 0 ? quantity + level.incoming - level.reserved : nil)
     }
 
     static func threshold(_ kind: AlertKind, _ t: StockThresholds) -> Double? {
