@@ -106,6 +106,9 @@ public final class RedisStockCache: StockCache {
 
     public func answeredFromMemory() { RedisCacheMetrics.nearHits.increment() }
 
+    /// The near cache keeps every level this node served (a level read from Redis is offered to it first).
+    public func floor(_ key: StockKey) -> StockLevel? { near.floor(key) }
+
     public func offer(_ key: StockKey, _ level: StockLevel) async { await offer([(key, level)]) }
 
     /// Answered once Redis holds these levels (or newer ones). The levels offered meanwhile travel together: the

@@ -1,5 +1,11 @@
 import BazaarCore
 import BazaarDomain
+import Synchronization
+
+/// The level a replica answers while it trails the primary (nil: it has caught up, storage answers).
+final class TrailingReplica: Sendable {
+    let answer = Mutex<StockLevel?>(nil)
+}
 
 /// `StockService`'s storage (`StockService.Storage`: the ledger, the catalog, alerts) on `InMemoryLedgerStore`, with
 /// a fault to inject: `refuses` plays a database that refuses a request as a whole (a value it cannot store): the transaction fails,
@@ -9,10 +15,13 @@ struct InMemoryStockStore: StockService.Storage {
 
     let memory: InMemoryLedgerStore
     var refuses: @Sendable (WriteRequest) -> Bool = { _ in false }
+    var replica = TrailingReplica()
 
-    init(_ memory: InMemoryLedgerStore = InMemoryLedgerStore(), refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false }) {
+    init(_ memory: InMemoryLedgerStore = InMemoryLedgerStore(), refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false },
+         replica: TrailingReplica = TrailingReplica()) {
         self.memory = memory
         self.refuses = refuses
+        self.replica = replica
     }
 
     // Ledger
@@ -24,7 +33,10 @@ struct InMemoryStockStore: StockService.Storage {
         if requests.contains(where: refuses) { return requests.map { _ in .failure(DatabaseRefusal()) } }
         return await memory.applyInOrder(requests)
     }
-    func level(storeID: String, productID: String) async throws -> StockLevel? { try await memory.level(storeID: storeID, productID: productID) }
+    func level(storeID: String, productID: String) async throws -> StockLevel? {
+        if let trailing = replica.answer.withLock({ $0 }) { return trailing }
+        return try await memory.level(storeID: storeID, productID: productID)
+    }
     func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow] {
         try await memory.levels(storeID: storeID, afterProductID: afterProductID, limit: limit)
     }

@@ -14,6 +14,10 @@ final class RecordingCache: StockCache {
     var offerCalls: Int { waits.withLock { $0 } }
 
     func get(_ key: StockKey) async -> StockLevel? { cache.get(key) }
+    func floor(_ key: StockKey) -> StockLevel? { cache.floor(key) }
+    func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {
+        await (cache as any StockCache).invalidate(key, minimumVersion: minimumVersion, minimumRevision: minimumRevision)
+    }
     func offer(_ key: StockKey, _ level: StockLevel) async { await offer([(key, level)]) }
     func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {
         waits.withLock { $0 += 1 }
@@ -29,12 +33,15 @@ final class RecordingCache: StockCache {
         let cache = RecordingCache()
         let service: StockService
 
+        /// What a read of storage answers instead of the store's level, when set: a replica that trails.
+        let replica = TrailingReplica()
+
         init(stores: [String] = ["S1", "S2"], products: [String] = ["P1", "P2"],
              refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false }) async throws {
             memory = InMemoryLedgerStore()
             for id in stores { _ = try await memory.upsertStore(Store(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
             for id in products { _ = try await memory.upsertProduct(Product(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
-            let store = InMemoryStockStore(memory, refuses: refuses)
+            let store = InMemoryStockStore(memory, refuses: refuses, replica: replica)
             service = StockService(store: store, cache: cache, catalog: CatalogIndex(store: store), outboxSignal: OutboxSignal())
         }
 

@@ -27,6 +27,9 @@ public protocol StockCache: Sendable {
     /// Another node changed the row to at least this version and revision: unless the cache already holds them,
     /// its value stops answering `get`, and only a value that reaches both replaces it.
     func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async
+    /// The newest level this process holds for the key, however old and even once invalidated: no read answers
+    /// below it (invariant 4). nil when it holds none.
+    func floor(_ key: StockKey) -> StockLevel?
 }
 
 extension StockCache {
@@ -34,6 +37,8 @@ extension StockCache {
     public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {}
 
     public func levelInMemory(_ key: StockKey) -> StockLevel? { nil }
+
+    public func floor(_ key: StockKey) -> StockLevel? { nil }
 
     public func answeredFromMemory() {}
 
@@ -96,7 +101,7 @@ public final class InProcessStockCache: StockCache {
 
     public func levelInMemory(_ key: StockKey) -> StockLevel? { get(key) }
 
-    /// The newest level held for the key, however old: no answer may go below it.
+    /// The newest level held for the key, however old or invalidated: no answer may go below it.
     public func floor(_ key: StockKey) -> StockLevel? {
         shard(key).withLock { $0.lru.peek(key)?.level }
     }

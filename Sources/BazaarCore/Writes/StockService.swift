@@ -154,8 +154,11 @@ public final class StockService: Sendable {
         if ConsistencyScope.current?.requested == nil, let cached = await cache.get(key) { return cached }
         let level = try await store.level(storeID: storeID, productID: productID) ?? .empty
         await cache.offer(key, level)
-        // A replica may answer older than what this node already served: never go back in version (invariant 4).
-        if let cached = await cache.get(key), cached.revision > level.revision { return cached }
+        // A replica may answer older than what this node already served: never go back in revision (invariant 4).
+        // The floor, not `get`: a level another node's event invalidated no longer answers `get`, yet this node may
+        // have answered it, and a replica that trails (another replica, or one that the primary stood in for) may
+        // be older still.
+        if let held = cache.floor(key), held.revision > level.revision { return held }
         return level
     }
 
