@@ -23,6 +23,8 @@ enum ThresholdFields {
          ("order_up_to", AnswerValue.finite(t?.orderUpTo)),
          // What `low_stock` and `at_risk` compare with (the reorder point in rows from before it was kept).
          ("low_stock_level", AnswerValue.finite(t?.alertLevel)), ("lead_time_days", t?.leadTimeDays),
+         // The review period the order-up-to level covers besides the lead time (null in rows from before it was kept).
+         ("review_period_days", t?.reviewPeriodDays),
          ("days_of_cover", t?.daysOfCover(quantity).flatMap { AnswerValue.finite(($0 * 10).rounded() / 10) }),
          ("thresholds_computed_at", computedAt(t)),
          // The target the thresholds were sized for: `service_level` or `fill_rate`, and its value (null before targets were kept).

@@ -75,6 +75,7 @@ struct FillRateSchemaUpgradeTests {
             let forecast = try await client.call(.get, "/v1/stores/S1/products/P1/forecast?horizon=1")
             #expect(forecast.status == 200 && forecast.json["order_up_to"] as? Double == 25, "\(forecast.body)")
             #expect(forecast.json["target"] is NSNull && forecast.json["target_value"] is NSNull, "written before targets were kept: \(forecast.body)")
+            #expect(forecast.json["review_period_days"] is NSNull, "written before review periods were kept: \(forecast.body)")
 
             let set = try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings", body: #"{"fill_rate": 0.95}"#)
             #expect(set.status == 200 && set.string("target") == "fill_rate", "\(set.body)")

@@ -31,6 +31,7 @@ struct FillRateTargetTests {
             try await walk()
             let cycle = try await forecast()
             #expect(cycle.string("target") == "service_level" && cycle.json["target_value"] as? Double == 0.95, "\(cycle.body)")
+            #expect(cycle.json["lead_time_days"] as? Int == 2 && cycle.json["review_period_days"] as? Int == 7, "sized for: \(cycle.body)")
             let cycleOrderUpTo = try #require(cycle.json["order_up_to"] as? Double)
 
             // A store's fill-rate target: in force at once (re-derived from the stored forecast) and after the pass.
@@ -54,6 +55,14 @@ struct FillRateTargetTests {
             let plan = try await client.call(.get, "/v1/stores/S1/replenishment")
             let order = try #require((plan.json["orders"] as? [[String: Any]])?.first, "\(plan.body)")
             #expect(order["target"] as? String == "fill_rate" && order["order_up_to"] as? Double == levels[2])
+            // A store's review period: the thresholds it re-derives at once say they were sized for it.
+            #expect(try await client.call(.put, "/v1/stores/S1/products/P1/replenishment-settings",
+                                          body: #"{"fill_rate": 0.999, "review_period_days": 14}"#).status == 200)
+            #expect(try await forecast().json["review_period_days"] as? Int == 14)
+            try await walk()
+            let fortnightly = try await forecast()
+            #expect(fortnightly.json["review_period_days"] as? Int == 14, "\(fortnightly.body)")
+            #expect(try #require(fortnightly.json["order_up_to"] as? Double) > levels[2], "two weeks between reviews hold more than one")
             #expect(Double(try #require(order["inventory_position"] as? Int) + (order["quantity"] as? Int ?? 0)) >= levels[2])
 
             // A store's service level over a product's fill rate: the store's target whole.
