@@ -62,13 +62,14 @@ public struct BazaarSystem: Sendable {
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
         let intelligence = IntelligenceService(store: store, clock: clock,
                                                recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000),
-                                               currentLevel: { [store, cache] storeID, productID in
+                                               currentLevel: { [store, cache] storeID, productID, minimumVersion in
                                                    // What the node holds (written or read here, or sent by Redis), else
                                                    // storage: no cache fill, no hit or miss counted for a read no client made.
                                                    // The cache itself, not `StockService.levelInMemory`: that one answers
                                                    // nil under a caller's consistency token, which an evaluation run in a
                                                    // request's task would inherit (a CI run of the test below met it).
-                                                   if let held = cache.levelInMemory(StockKey(storeID: storeID, productID: productID)) { return held }
+                                                   if let held = cache.levelInMemory(StockKey(storeID: storeID, productID: productID)),
+                                                      held.version >= minimumVersion { return held }
                                                    return try await store.level(storeID: storeID, productID: productID)
                                                })
         // Subscribed before anything publishes, so the consumers see every committed event.

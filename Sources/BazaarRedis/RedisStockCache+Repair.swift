@@ -109,10 +109,7 @@ extension RedisStockCache {
     /// decodes (a miss: the database answers and offers the current level, which the floor lets in) and which keeps
     /// out any older offer still in flight. Other nodes' near copies age out within `nearMaxAgeMillis`.
     public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {
-        // Through the protocol: on the concrete type, an async context picks `StockCache`'s async default (which does
-        // nothing, for caches kept coherent by Redis) over the near cache's own synchronous method.
-        let nearCache: any StockCache = near
-        await nearCache.invalidate(key, minimumVersion: minimumVersion, minimumRevision: minimumRevision)
+        near.invalidate(key, minimumVersion: minimumVersion, minimumRevision: minimumRevision)
         guard breaker.allow() else {
             // As for an offer Redis could not take: every level is dropped when it answers again.
             missedUpdates.store(true, ordering: .relaxed)

@@ -106,7 +106,8 @@ public final class RedisStockCache: StockCache {
 
     public func answeredFromMemory() { RedisCacheMetrics.nearHits.increment() }
 
-    /// The near cache keeps every level this node served (a level read from Redis is offered to it first).
+    /// The near cache's newest level of the key (every level this node serves passes through it, but it is bounded:
+    /// an evicted key has none, and `get` then asks Redis).
     public func floor(_ key: StockKey) -> StockLevel? { near.floor(key) }
 
     public func offer(_ key: StockKey, _ level: StockLevel) async { await offer([(key, level)]) }

@@ -109,7 +109,7 @@ import Testing
         let db = TestDatabase(.sqlite)
         let store = try await Stores.open(db)
         let asked = Mutex(0)
-        let intelligence = IntelligenceService(store: store, currentLevel: { _, _ in
+        let intelligence = IntelligenceService(store: store, currentLevel: { _, _, _ in
             asked.withLock { $0 += 1 }
             return StockLevel(quantity: 18, version: 2, updatedAtMillis: 0, reserved: 9)
         })
@@ -124,37 +124,51 @@ import Testing
         try await store.close()
     }
 
-    /// A consumer behind its topic evaluates an older movement after newer ones: it judges the level known now, not
-    /// the older quantity with the reserved stock known now (a mix no level ever was). Here the sale left 18 on hand;
-    /// since then a receipt brought 60 and 45 are reserved: the position is 15, above the reorder point (10), while
-    /// 18 - 45 would open `low_stock` and `stock_out_risk`. A movement that left the stock negative is likewise judged
-    /// on the level known now when that is newer, and on its own quantity when it is the newest.
-    @Test func aLaggingEvaluationJudgesTheLevelKnownNowNotAnOlderQuantityWithNewerReservations() async throws {
+    /// A consumer behind its topic evaluates an older movement after newer ones: it judges one level, never the older
+    /// quantity with the reserved stock known now (a mix no level ever was). The sale left 18 on hand, reorder point
+    /// 10; 18 - 45 reserved would open `low_stock` and `stock_out_risk`:
+    /// - since the sale, a receipt brought 60 and 45 are reserved: the level now (position 15) opens nothing;
+    /// - the sale is the newest movement and 45 are reserved now: position -27 opens both, quantity 18;
+    /// - the level known here trails the sale (reserved 45 before the sale's fulfilment cleared them): the sale's
+    ///   own 18 on hand, no position, opens nothing; the source was asked for the sale's version at least;
+    /// - below zero is the movement's own fact: `negative_stock` opens though a receipt has come since.
+    @Test func aLaggingEvaluationJudgesOneLevelNeverAnOlderQuantityWithNewerReservations() async throws {
         let db = TestDatabase(.sqlite)
         let store = try await Stores.open(db)
         let now = Mutex<StockLevel?>(nil)
-        let intelligence = IntelligenceService(store: store, currentLevel: { _, _ in now.withLock { $0 } })
-        _ = try await store.apply(WriteRequest(commands: [try command("S1", "P1", delta: 20)], actor: "t"))
-        try await store.saveThresholds(StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000,
-                                                       computedAtMillis: WallClock.system.nowMillis()), storeID: "S1", productID: "P1")
-        let sale = try await store.apply(WriteRequest(commands: [try command("S1", "P1", delta: -2, reason: .sale)], actor: "t")).movements[0]
+        let asked = Mutex<[Int64]>([])
+        let intelligence = IntelligenceService(store: store, currentLevel: { _, _, minimumVersion in
+            asked.withLock { $0.append(minimumVersion) }
+            return now.withLock { $0 }
+        })
+        let kinds = { (s: String) async throws -> Set<AlertKind> in Set(try await store.activeAlerts(storeID: s, productID: "P1").map(\.kind)) }
+        var sales: [String: Movement] = [:]
+        for s in ["S1", "S2"] {
+            _ = try await store.apply(WriteRequest(commands: [try command(s, "P1", delta: 20)], actor: "t"))
+            try await store.saveThresholds(StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 40, leadTimeDays: 3, anomalyAbove: 1000,
+                                                           computedAtMillis: WallClock.system.nowMillis()), storeID: s, productID: "P1")
+            sales[s] = try await store.apply(WriteRequest(commands: [try command(s, "P1", delta: -2, reason: .sale)], actor: "t")).movements[0]
+        }
+        let sale = try #require(sales["S1"])
         now.withLock { $0 = StockLevel(quantity: 60, version: sale.version + 1, updatedAtMillis: 0, reserved: 45, stateChanges: 1) }
-        let kinds = { (s: String, p: String) async throws -> Set<AlertKind> in Set(try await store.activeAlerts(storeID: s, productID: p).map(\.kind)) }
         _ = try await intelligence.evaluate(sale)
-        #expect(try await kinds("S1", "P1").isEmpty)
-        // The same sale as the newest movement, with 45 reserved since: 18 - 45 is the position now.
+        #expect(try await kinds("S1").isEmpty)
         now.withLock { $0 = StockLevel(quantity: 18, version: sale.version, updatedAtMillis: 0, reserved: 45, stateChanges: 1) }
         let opened = try await intelligence.evaluate(sale)
         #expect(Set(opened.map(\.kind)) == [.lowStock, .stockOutRisk] && opened.allSatisfy { $0.quantity == 18 })
 
+        let trailed = try #require(sales["S2"])
+        now.withLock { $0 = StockLevel(quantity: 20, version: trailed.version - 1, updatedAtMillis: 0, reserved: 45, stateChanges: 1) }
+        asked.withLock { $0 = [] }
+        _ = try await intelligence.evaluate(trailed)
+        #expect(try await kinds("S2").isEmpty)
+        #expect(asked.withLock { $0 } == [trailed.version])
+
         // No thresholds: a sale below zero, then a receipt that the consumer has not reached yet.
-        let short = try await store.apply(WriteRequest(commands: [try command("S2", "P2", delta: -3, reason: .sale)], actor: "t")).movements[0]
+        let short = try await store.apply(WriteRequest(commands: [try command("S3", "P1", delta: -3, reason: .sale)], actor: "t")).movements[0]
         now.withLock { $0 = StockLevel(quantity: 5, version: short.version + 1, updatedAtMillis: 0) }
         _ = try await intelligence.evaluate(short)
-        #expect(try await kinds("S2", "P2").isEmpty)
-        now.withLock { $0 = StockLevel(quantity: -3, version: short.version, updatedAtMillis: 0) }
-        _ = try await intelligence.evaluate(short)
-        #expect(try await kinds("S2", "P2") == [.negativeStock])
+        #expect(try await kinds("S3") == [.negativeStock])
         try await store.close()
     }
 

@@ -13,8 +13,11 @@ import Glibc
 enum KafkaTestBroker {
     static let brokers = Backend.kafkaBrokers
 
-    static func system(_ database: String, group: String? = nil) async throws -> BazaarSystem {
+    /// `nearMaxAgeMillis`: how long the node's in-process cache answers a level without the movement topic
+    /// (`cache.near_max_age_ms`, 5 s by default).
+    static func system(_ database: String, group: String? = nil, nearMaxAgeMillis: Int? = nil) async throws -> BazaarSystem {
         var configuration = Harness.configuration(database)
+        if let nearMaxAgeMillis { configuration.cacheNearMaxAgeMillis = nearMaxAgeMillis }
         configuration.kafkaBrokers = brokers
         // Tests share the broker: one ingestion group per test database.
         configuration.kafkaConsumerGroup = group ?? "test-ingest-\(UInt(bitPattern: database.hashValue))"

@@ -2,9 +2,13 @@ import BazaarCore
 import BazaarDomain
 import Synchronization
 
-/// The level a replica answers while it trails the primary (nil: it has caught up, storage answers).
+/// The levels a replica answers while it trails the primary, by pair (a pair it holds none of: storage answers).
 final class TrailingReplica: Sendable {
-    let answer = Mutex<StockLevel?>(nil)
+    let answers = Mutex<[StockKey: StockLevel]>([:])
+
+    func answers(_ level: StockLevel, for storeID: String, _ productID: String) {
+        answers.withLock { $0[StockKey(storeID: storeID, productID: productID)] = level }
+    }
 }
 
 /// `StockService`'s storage (`StockService.Storage`: the ledger, the catalog, alerts) on `InMemoryLedgerStore`, with
@@ -34,7 +38,7 @@ struct InMemoryStockStore: StockService.Storage {
         return await memory.applyInOrder(requests)
     }
     func level(storeID: String, productID: String) async throws -> StockLevel? {
-        if let trailing = replica.answer.withLock({ $0 }) { return trailing }
+        if let trailing = replica.answers.withLock({ $0[StockKey(storeID: storeID, productID: productID)] }) { return trailing }
         return try await memory.level(storeID: storeID, productID: productID)
     }
     func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow] {

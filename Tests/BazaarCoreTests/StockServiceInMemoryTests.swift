@@ -16,7 +16,7 @@ final class RecordingCache: StockCache {
     func get(_ key: StockKey) async -> StockLevel? { cache.get(key) }
     func floor(_ key: StockKey) -> StockLevel? { cache.floor(key) }
     func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {
-        await (cache as any StockCache).invalidate(key, minimumVersion: minimumVersion, minimumRevision: minimumRevision)
+        cache.invalidate(key, minimumVersion: minimumVersion, minimumRevision: minimumRevision)
     }
     func offer(_ key: StockKey, _ level: StockLevel) async { await offer([(key, level)]) }
     func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {

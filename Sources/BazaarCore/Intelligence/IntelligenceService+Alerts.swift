@@ -56,15 +56,18 @@ extension IntelligenceService {
     }
 
     /// The stock a movement's level conditions are judged on: on hand, and the inventory position (on hand +
-    /// incoming - reserved, issue 17) where reserved or incoming stock exists. Both come from one level: the
-    /// movement's own quantity with the row's reserved and incoming stock as known now, or, when the level known now
-    /// is newer than the movement (a consumer behind its topic), that level's quantity with them. An older quantity
-    /// judged with newer reservations opened alerts no level ever called for; a newer movement's evaluation comes
-    /// anyway, in order, and judges the same level. The level is read only where it can change the verdict: the
-    /// item has thresholds, or the movement left it below zero (`negative_stock`, judged without thresholds).
+    /// incoming - reserved, issue 17) where reserved or incoming stock exists. Both always come from one level, never
+    /// an older quantity with newer reservations (which opened alerts no level ever called for):
+    /// - the level known now is this movement's: its quantity, with the row's reserved and incoming stock now;
+    /// - it is newer (a consumer behind its topic): that level, whole. A newer movement's evaluation comes anyway, in
+    ///   order, and judges the same level;
+    /// - it trails the movement (memory and the replica not there yet): the movement's quantity alone, no position.
+    /// Below zero is a fact of the movement whatever came after (a sale recorded without stock: `negative_stock` asks
+    /// for a count), judged on its own quantity. The level is read only where thresholds exist.
     func judgedLevel(_ movement: Movement, thresholds t: StockThresholds) async throws -> (quantity: Int64, position: Int64?) {
-        guard t.reorderPoint > 0 || t.dailyRate > 0 || movement.quantityAfter < 0,
-              let level = try await currentLevel(movement.storeID, movement.productID)
+        guard movement.quantityAfter >= 0, t.reorderPoint > 0 || t.dailyRate > 0,
+              let level = try await currentLevel(movement.storeID, movement.productID, movement.version),
+              level.version >= movement.version
         else { return (movement.quantityAfter, nil) }
         let quantity = level.version > movement.version ? level.quantity : movement.quantityAfter
         return (quantity, level.reserved != 0 || level.incoming != 0 ? quantity + level.incoming - level.reserved : nil)

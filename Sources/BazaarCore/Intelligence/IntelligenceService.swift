@@ -31,8 +31,10 @@ public final class IntelligenceService: Sendable {
     let activeKinds = Locked<[StockKey: (kinds: Set<AlertKind>, atMillis: Int64)]>([:])
     static let activeKindsTTLMillis: Int64 = 10_000
 
-    /// The row's current level (its reserved and incoming stock) for an alert's inventory position.
-    public typealias LevelSource = @Sendable (_ storeID: String, _ productID: String) async throws -> StockLevel?
+    /// The row's current level (its reserved and incoming stock) for an alert's inventory position: at least
+    /// `minimumVersion` (the movement evaluated) when the source can tell, so that a level held in memory that trails
+    /// the movement is passed over for storage.
+    public typealias LevelSource = @Sendable (_ storeID: String, _ productID: String, _ minimumVersion: Int64) async throws -> StockLevel?
     let currentLevel: LevelSource
 
     /// `demand` defaults to `store` itself (both engines keep the daily demand rows). `currentLevel` defaults to a
@@ -46,7 +48,7 @@ public final class IntelligenceService: Sendable {
             preconditionFailure("\(type(of: store)) keeps no daily demand: pass demand:")
         }
         self.store = store
-        self.currentLevel = currentLevel ?? { [store] in try await store.level(storeID: $0, productID: $1) }
+        self.currentLevel = currentLevel ?? { [store] storeID, productID, _ in try await store.level(storeID: storeID, productID: productID) }
         self.demandStore = demandStore
         self.clock = clock
         self.recomputeAfterMillis = recomputeAfterMillis

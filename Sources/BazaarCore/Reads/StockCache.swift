@@ -33,8 +33,8 @@ public protocol StockCache: Sendable {
 }
 
 extension StockCache {
-    /// Caches kept coherent another way (Redis) have nothing to do.
-    public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {}
+    // No default `invalidate`: an async default here would, on a concrete cache in an async context, be chosen over
+    // that cache's own synchronous method, and do nothing. Each cache says what an invalidation does to it.
 
     public func levelInMemory(_ key: StockKey) -> StockLevel? { nil }
 
@@ -277,4 +277,5 @@ public struct NoStockCache: StockCache {
     public init() {}
     public func get(_ key: StockKey) async -> StockLevel? { nil }
     public func offer(_ key: StockKey, _ level: StockLevel) async {}
+    public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {}
 }

@@ -155,10 +155,13 @@ public final class StockService: Sendable {
         let level = try await store.level(storeID: storeID, productID: productID) ?? .empty
         await cache.offer(key, level)
         // A replica may answer older than what this node already served: never go back in revision (invariant 4).
-        // The floor, not `get`: a level another node's event invalidated no longer answers `get`, yet this node may
-        // have answered it, and a replica that trails (another replica, or one that the primary stood in for) may
-        // be older still.
-        if let held = cache.floor(key), held.revision > level.revision { return held }
+        // The floor first: a level another node's event invalidated no longer answers `get`, yet this node may have
+        // answered it, and a replica that trails (another replica, or one that the primary stood in for) may be
+        // older still. Where the floor is gone (evicted from a bounded near cache), the shared cache, which only
+        // moves forward, keeps what was served.
+        let floor = cache.floor(key)
+        if let held = floor, held.revision > level.revision { return held }
+        if floor == nil, let held = await cache.get(key), held.revision > level.revision { return held }
         return level
     }
 
