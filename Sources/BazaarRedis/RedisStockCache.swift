@@ -86,8 +86,9 @@ public final class RedisStockCache: StockCache {
                 RedisCacheMetrics.misses.increment()
                 return nil
             }
-            // Older than what this node already holds: Redis missed an update; let the database answer.
-            if let floor = near.floor(key), floor.revision > level.revision {
+            // Older than what this node already holds, or below what an invalidation here marked (a floor Redis may
+            // not have taken, its script failed): Redis missed an update; let the database answer.
+            guard near.mayAnswer(key, with: level) else {
                 RedisCacheMetrics.misses.increment()
                 return nil
             }

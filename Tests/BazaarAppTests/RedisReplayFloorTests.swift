@@ -34,4 +34,19 @@ struct RedisReplayFloorTests {
         let (current, currentOnWriter) = (await reader().get(key), await writer.get(key))
         #expect(current?.version == 2 && currentOnWriter?.version == 2)
     }
+
+    /// When the invalidation's script never reached Redis (it failed; `missedUpdates` then flushes Redis once it
+    /// answers again), the node's own near cache still knows the minimum: Redis's older level does not answer here
+    /// meanwhile, and the current one does.
+    @Test func anInvalidationRedisNeverTookStillStopsItsOlderLevelOnThisNode() async throws {
+        let redis = RedisClient(configuration: try RedisConfiguration(url: RedisTestServer.url!))
+        let prefix = "floor-\(UUID().uuidString.prefix(8)):"
+        let cache = RedisStockCache(redis: redis, keyPrefix: prefix, nearCapacity: 100, nearMaxAgeMillis: 3_600_000, logger: Logger(label: "t"))
+        let key = StockKey(storeID: "S1", productID: "P1")
+        await cache.offer(key, Self.level(1))
+        cache.near.invalidate(key, minimumVersion: 2, minimumRevision: 2)  // what `invalidate` does before its script
+        #expect(await cache.get(key) == nil, "Redis's level 1 is below the invalidation")
+        await cache.offer(key, Self.level(2))
+        #expect(await cache.get(key)?.version == 2)
+    }
 }

@@ -114,6 +114,12 @@ public final class InProcessStockCache: StockCache {
         }
     }
 
+    /// Whether `level`, read elsewhere (a shared cache), may answer for the key here: not older than the newest level
+    /// held, nor below what an invalidation marked (a level a replayed write or another node has passed).
+    public func mayAnswer(_ key: StockKey, with level: StockLevel) -> Bool {
+        shard(key).withLock { Self.accepts($0.lru.peek(key), level, ageBound: true) }
+    }
+
     /// Invariant 4 for one key: whether `level` may replace `existing` (nil: the key is not held).
     private static func accepts(_ existing: Entry?, _ level: StockLevel, ageBound: Bool) -> Bool {
         guard let existing else { return true }
