@@ -1,3 +1,4 @@
+import BazaarCore
 import Metrics
 public import Prometheus
 import Synchronization
@@ -18,6 +19,7 @@ public enum Observability {
                 .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
             ]
             MetricsSystem.bootstrap(factory)
+            BazaarMetrics.metricsBootstrapped()
             registry = created
             return created
         }
