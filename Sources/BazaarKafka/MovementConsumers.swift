@@ -24,8 +24,14 @@ public struct MovementIntelligenceConsumer: Service {
 
     public func run() async throws {
         try await KafkaConsumerLoop.run(consumer, topic: MovementEvent.topic, role: "alerts") { batch in
-            for message in batch.messages {
-                guard let movement = verifier.movement(in: message) else { continue }
+            let movements = batch.messages.compactMap { verifier.movement(in: $0) }
+            do {
+                try await intelligence.prepareEvaluation(of: movements)
+            } catch {
+                // Each evaluation then reads what it needs itself.
+                logger.warning("reading for a batch of alert evaluations failed", metadata: ["movements": "\(movements.count)", "error": "\(error)"])
+            }
+            for movement in movements {
                 do {
                     _ = try await intelligence.evaluate(movement)
                 } catch {

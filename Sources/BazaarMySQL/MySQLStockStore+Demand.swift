@@ -126,16 +126,19 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
 
     public func recomputeCandidates(storeID: String) async throws -> [RecomputeCandidate] {
         try await onPrimary { connection in
-            try connection.select(SharedSQL.recomputeCandidates, [storeID]).map { row in
-                RecomputeCandidate(productID: try row.string(0), computedAtMillis: try row.optionalInt(1), levelUpdatedAtMillis: try row.int(2),
-                                   productUpdatedAtMillis: try row.optionalInt(3), leadTimeDays: try row.optionalInt(4).map(Int.init),
-                                   reviewPeriodDays: try row.optionalInt(5).map(Int.init), packSize: try row.optionalInt(6).map(Int.init),
-                                   serviceLevel: try row.optionalDouble(7), fillRate: try row.optionalDouble(8),
-                                   sizedForTarget: StockThresholds.target(serviceLevel: try row.optionalDouble(9), fillRate: try row.optionalDouble(10)),
-                                   sizedForLeadTimeDays: try row.optionalInt(11).map(Int.init),
-                                   sizedForReviewPeriodDays: try row.optionalInt(12).map(Int.init))
-            }
+            try connection.select(SharedSQL.recomputeCandidates, [storeID]).map(Self.recomputeCandidate)
         }
+    }
+
+    /// A row of `SharedSQL.recomputeCandidates`.
+    static func recomputeCandidate(_ row: MySQLRow) throws -> RecomputeCandidate {
+        RecomputeCandidate(productID: try row.string(0), computedAtMillis: try row.optionalInt(1), levelUpdatedAtMillis: try row.int(2),
+                           productUpdatedAtMillis: try row.optionalInt(3), leadTimeDays: try row.optionalInt(4).map(Int.init),
+                           reviewPeriodDays: try row.optionalInt(5).map(Int.init), packSize: try row.optionalInt(6).map(Int.init),
+                           serviceLevel: try row.optionalDouble(7), fillRate: try row.optionalDouble(8),
+                           sizedForTarget: StockThresholds.target(serviceLevel: try row.optionalDouble(9), fillRate: try row.optionalDouble(10)),
+                           sizedForLeadTimeDays: try row.optionalInt(11).map(Int.init),
+                           sizedForReviewPeriodDays: try row.optionalInt(12).map(Int.init))
     }
 
     public func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)],

@@ -136,13 +136,16 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
 
     public func recomputeCandidates(storeID: String) async throws -> [RecomputeCandidate] {
         try await pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: SharedSQL.recomputeCandidates), arguments: [storeID]).map { row in
-                RecomputeCandidate(productID: row[0], computedAtMillis: row[1], levelUpdatedAtMillis: row[2], productUpdatedAtMillis: row[3],
-                                   leadTimeDays: row[4], reviewPeriodDays: row[5], packSize: row[6], serviceLevel: row[7],
-                                   fillRate: row[8], sizedForTarget: StockThresholds.target(serviceLevel: row[9], fillRate: row[10]),
-                                   sizedForLeadTimeDays: row[11], sizedForReviewPeriodDays: row[12])
-            }
+            try Row.fetchAll(db.cachedStatement(sql: SharedSQL.recomputeCandidates), arguments: [storeID]).map(Self.recomputeCandidate)
         }
+    }
+
+    /// A row of `SharedSQL.recomputeCandidates`.
+    static func recomputeCandidate(_ row: Row) -> RecomputeCandidate {
+        RecomputeCandidate(productID: row[0], computedAtMillis: row[1], levelUpdatedAtMillis: row[2], productUpdatedAtMillis: row[3],
+                           leadTimeDays: row[4], reviewPeriodDays: row[5], packSize: row[6], serviceLevel: row[7],
+                           fillRate: row[8], sizedForTarget: StockThresholds.target(serviceLevel: row[9], fillRate: row[10]),
+                           sizedForLeadTimeDays: row[11], sizedForReviewPeriodDays: row[12])
     }
 
     public func saveThresholds(_ rows: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)],

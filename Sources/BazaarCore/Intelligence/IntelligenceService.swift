@@ -184,11 +184,7 @@ public final class IntelligenceService: Sendable {
         for item in due {
             if shouldStop() { break }
             let (history, censored, spans) = Self.histories(byProduct[item.productID] ?? [], today: today)
-            let parameters = ReplenishmentParameters(
-                leadTime: item.leadTimeDays ?? Product.defaultLeadTimeDays, reviewPeriod: item.reviewPeriodDays ?? Product.defaultReviewPeriodDays,
-                packSize: item.packSize ?? Product.defaultPackSize, serviceLevel: item.serviceLevel ?? Product.defaultServiceLevel,
-                fillRate: item.fillRate)
-            let (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: parameters, nowMillis: now, spanHistory: spans)
+            let (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: item.parameters, nowMillis: now, spanHistory: spans)
             if tier == .automatic { result.automatic += 1 }
             computed.append((item.productID, thresholds, item.computedAtMillis))
         }

@@ -29,7 +29,12 @@ public enum SharedSQL {
     /// product's; a store's target, service level or fill rate, replaces the product's whole, as
     /// `ReplenishmentOverride.applied(to:)` does), then the target, lead time and review period the stored thresholds
     /// were sized for. Argument: the store id. Columns in that order.
-    public static let recomputeCandidates = """
+    public static let recomputeCandidates = recomputeCandidates(productPlaceholders: nil)
+
+    /// `recomputeCandidates`, for the store's items among as many products as `productPlaceholders` holds (`?, ?`),
+    /// arguments the store id then the product ids; nil: every item of the store.
+    public static func recomputeCandidates(productPlaceholders: String?) -> String {
+        """
         SELECT l.product_id, t.computed_at_ms, l.updated_at_ms, p.updated_at_ms, COALESCE(o.lead_time_days, p.lead_time_days),
             COALESCE(o.review_period_days, p.review_period_days), COALESCE(o.pack_size, p.pack_size), COALESCE(o.service_level, p.service_level),
             CASE WHEN o.fill_rate IS NOT NULL THEN o.fill_rate WHEN o.service_level IS NOT NULL THEN NULL ELSE p.fill_rate END,
@@ -38,6 +43,7 @@ public enum SharedSQL {
         LEFT JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
         LEFT JOIN products p ON p.id = l.product_id
         LEFT JOIN replenishment_overrides o ON o.store_id = l.store_id AND o.product_id = l.product_id
-        WHERE l.store_id = ? ORDER BY l.product_id
+        WHERE l.store_id = ?\(productPlaceholders.map { " AND l.product_id IN (\($0))" } ?? "") ORDER BY l.product_id
         """
+    }
 }

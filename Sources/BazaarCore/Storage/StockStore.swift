@@ -215,8 +215,8 @@ public struct OutboxEntry: Sendable, Equatable {
 
 /// Everything a storage engine offers, one protocol per use (see `Storage/`). Services take the narrow protocol they
 /// use; the engines (`SQLiteStockStore`, `MySQLStockStore`) conform to all of them, and the wiring holds this.
-public protocol StockStore: LedgerStore, CatalogStore, APIKeyStore, OutboxStore, IntelligenceStore, AlertStore, OverviewStore,
-    WebhookStore, StorageMaintenance {}
+public protocol StockStore: LedgerStore, CatalogStore, APIKeyStore, OutboxStore, IntelligenceStore, AlertStore, EvaluationBatchStore,
+    OverviewStore, WebhookStore, StorageMaintenance {}
 
 /// Scopes of idempotency records.
 public enum IdempotencyScope {
