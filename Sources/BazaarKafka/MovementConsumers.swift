@@ -32,6 +32,8 @@ public struct MovementIntelligenceConsumer: Service {
                 logger.warning("reading for a batch of alert evaluations failed", metadata: ["movements": "\(movements.count)", "error": "\(error)"])
             }
             for movement in movements {
+                // Stopping (graceful shutdown): the batch stays uncommitted and is delivered again, not skipped.
+                if Task.isCancelled { return false }
                 do {
                     _ = try await intelligence.evaluate(movement)
                 } catch {

@@ -91,15 +91,13 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                     SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND day >= ? ORDER BY product_id, day
                     """, [storeID, sinceDay]).map(Self.demandDay)
             }
-            var rows: [DemandDay] = []
-            for start in stride(from: 0, to: productIDs.count, by: 500) {
-                let list = try productIDs[start..<min(start + 500, productIDs.count)].map { try connection.literal(.text($0)) }.joined(separator: ",")
-                rows += try connection.select("""
-                    SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND product_id IN (\(list)) AND day >= ?
-                    ORDER BY product_id, day
-                    """, [storeID, sinceDay]).map(Self.demandDay)
+            // One statement text whatever the list (padded chunks): alert evaluation reads a batch's new pairs here.
+            return try ReplenishmentQuery.paddedChunks(productIDs).flatMap { list in
+                try connection.select("""
+                    SELECT \(Self.demandColumns) FROM stock_demand_daily
+                    WHERE store_id = ? AND product_id IN (\(ReplenishmentQuery.placeholders)) AND day >= ? ORDER BY product_id, day
+                    """, [storeID as any MySQLBindable] + list + [sinceDay]).map(Self.demandDay)
             }
-            return rows
         }
     }
 

@@ -103,15 +103,13 @@ extension SQLiteStockStore: DemandStore, IntelligencePassStore {
                     SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND day >= ? ORDER BY product_id, day
                     """), arguments: [storeID, sinceDay])
             }
-            var rows: [DemandDay] = []
-            for start in stride(from: 0, to: productIDs.count, by: 500) {
-                let chunk = Array(productIDs[start..<min(start + 500, productIDs.count)])
-                rows += try Self.demandDays(db.makeStatement(sql: """
-                    SELECT \(Self.demandColumns) FROM stock_demand_daily
-                    WHERE store_id = ? AND product_id IN (\(chunk.map { _ in "?" }.joined(separator: ","))) AND day >= ? ORDER BY product_id, day
-                    """), arguments: StatementArguments([storeID] + chunk) + [sinceDay])
+            let statement = try db.cachedStatement(sql: """
+                SELECT \(Self.demandColumns) FROM stock_demand_daily
+                WHERE store_id = ? AND product_id IN (\(ReplenishmentQuery.placeholders)) AND day >= ? ORDER BY product_id, day
+                """)
+            return try ReplenishmentQuery.paddedChunks(productIDs).flatMap { list in
+                try Self.demandDays(statement, arguments: StatementArguments([storeID] + list) + [sinceDay])
             }
-            return rows
         }
     }
 

@@ -11,16 +11,28 @@ import BazaarForecasting
 /// `prepareEvaluation` reads the same for the whole batch, a store at a time, and installs it where `evaluate` looks
 /// first: the thresholds cache (with its ticket, so an invalidation during the reads still wins) and the active
 /// alert kinds. Each `evaluate` then judges as before, from memory; what the batch left out (an item whose product
-/// is not in the catalog) it reads itself.
+/// is not in the catalog or that has no stock row, an install its ticket refused, a store whose reads failed) it
+/// reads itself. On a quiet database the judgements are the single path's (`EvaluationBatchTests`); what others
+/// change meanwhile (an alert resolved by hand, a settings change on another node) is read up to the length of a
+/// batch earlier than one by one, well within what the caches already allow (30 s thresholds, 10 s alert kinds).
 extension IntelligenceService {
+    /// Stores whose reads fail are left to their evaluations' own reads; the others are prepared all the same, and the
+    /// first failure is thrown at the end (cancellation at once).
     public func prepareEvaluation(of movements: [Movement]) async throws {
         var products: [String: Set<String>] = [:]
         for movement in movements { products[movement.storeID, default: []].insert(movement.productID) }
+        var failure: (any Error)?
         for (storeID, ids) in products.sorted(by: { $0.key < $1.key }) {
+            try Task.checkCancellation()
             let productIDs = ids.sorted()
-            try await prepareThresholds(storeID: storeID, productIDs: productIDs)
-            try await prepareActiveKinds(storeID: storeID, productIDs: productIDs)
+            do {
+                try await prepareThresholds(storeID: storeID, productIDs: productIDs)
+                try await prepareActiveKinds(storeID: storeID, productIDs: productIDs)
+            } catch {
+                failure = failure ?? error
+            }
         }
+        if let failure { throw failure }
     }
 
     /// The thresholds of the store's items among `productIDs` that this node does not hold fresh: stored, else first

@@ -1,9 +1,9 @@
 public import BazaarDomain
 
-/// What alert evaluation reads for a batch of one store's movements, in a statement or two per store where
+/// What alert evaluation reads for a batch of one store's movements, a statement per kind and 100 products, where
 /// `IntelligenceService.evaluate` alone reads each item's rows apart (`IntelligenceService.prepareEvaluation`).
-/// Products are read `ReplenishmentQuery.excessWidth` at a time (one statement text whatever the batch), on the
-/// primary, like the single reads: evaluation acts on what it reads.
+/// Products are read `ReplenishmentQuery.excessWidth` at a time (one statement text whatever the batch; the ids
+/// unique), on the primary: evaluation acts on what it reads.
 public protocol EvaluationBatchStore: Sendable {
     /// The stored thresholds of the store's items among `productIDs`, by product id (an item without is absent).
     func thresholds(storeID: String, productIDs: [String]) async throws -> [String: StockThresholds]
@@ -14,7 +14,7 @@ public protocol EvaluationBatchStore: Sendable {
 }
 
 extension ReplenishmentQuery {
-    /// `ids` cut into lists of `excessWidth`, each padded (`padded`): the argument lists of a read by many ids.
+    /// `ids` (unique) cut into lists of `excessWidth`, each padded (`padded`): the argument lists of a read by many ids.
     public static func paddedChunks(_ ids: [String]) -> [[String]] {
         stride(from: 0, to: ids.count, by: excessWidth).map { padded(Array(ids[$0..<min($0 + excessWidth, ids.count)])) }
     }
