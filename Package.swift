@@ -173,26 +173,28 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // What the test targets share: shell commands that inherit none of the test process's descriptors.
+        .target(name: "TestShell", path: "Tests/TestShell", swiftSettings: strict),
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
         .testTarget(name: "BazaarCoreTests", dependencies: ["BazaarCore", "BazaarDomain", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "BazaarCommandsTests", dependencies: ["BazaarCommands", "BazaarDomain"], swiftSettings: strict),
         .testTarget(name: "BazaarKafkaTests", dependencies: ["BazaarKafka"], swiftSettings: strict),
         .testTarget(
             name: "KafkaClientTests",
-            dependencies: ["KafkaClient", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            dependencies: ["KafkaClient", "TestShell", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             swiftSettings: strict
         ),
         .testTarget(
-            name: "RedisClientTests", dependencies: ["RedisClient", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict
+            name: "RedisClientTests", dependencies: ["RedisClient", "TestShell", .product(name: "NIOCore", package: "swift-nio")], swiftSettings: strict
         ),
-        .testTarget(name: "MySQLClientTests", dependencies: ["MySQLClient"], swiftSettings: strict),
+        .testTarget(name: "MySQLClientTests", dependencies: ["MySQLClient", "TestShell"], swiftSettings: strict),
         .testTarget(name: "BazaarForecastingTests", dependencies: ["BazaarForecasting"], swiftSettings: strict),
         .testTarget(
             name: "BazaarAppTests",
             dependencies: [
                 "BazaarApp", "BazaarCore", "BazaarDomain", "BazaarSQLite", "BazaarMySQL", "BazaarRedis", "BazaarHTTP", "BazaarCommands",
                 "BazaarKafka", "MySQLClient",
-                "RedisClient", "KafkaClient",
+                "RedisClient", "KafkaClient", "TestShell",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -13,6 +13,7 @@ import Glibc
 import HummingbirdTesting
 import Logging
 import NIOCore
+import TestShell
 
 let adminKey = "test-admin-key-0123456789"
 
@@ -275,13 +276,9 @@ func fresh<T: Sendable>(_ read: () async throws -> T) async throws -> T {
     try await ConsistencyScope.$current.withValue(ConsistencyScope(requested: ConsistencyTokens.current?.newestPosition)) { try await read() }
 }
 
-/// Runs a shell command on a thread of its own and returns its exit status. `system` blocks its thread: on the
-/// Swift concurrency pool (two threads here) it would stall every other test of the run meanwhile.
-func shell(_ command: String) async -> Int32 {
-    await withCheckedContinuation { continuation in
-        Thread { continuation.resume(returning: system(command)) }.start()
-    }
-}
+/// Runs a shell command on a thread of its own and returns its exit status (`Shell.runOffThePool`: the command
+/// inherits none of the test process's descriptors).
+func shell(_ command: String) async -> Int32 { await Shell.runOffThePool(command) }
 
 /// The UTC date a test's expectations name as "today" (`Date()`'s epoch day), and a second run for a test that
 /// crossed midnight UTC (CI may run then): the server's clock readings fall between the test's own, so a body that

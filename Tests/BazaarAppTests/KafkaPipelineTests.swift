@@ -8,6 +8,7 @@ import Logging
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestShell
 #endif
 
 @Suite("Kafka: outbox to topic, commands ingested", .ownConsistencyTokens, .serialized, .enabled(if: KafkaTestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
@@ -279,5 +280,5 @@ struct KafkaOutageTests {
 /// Runs scripts/services/kafka.sh (stop, start) and returns its exit status.
 func kafkaService(_ command: String) -> Int32 {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    return system("bash '\(root.appendingPathComponent("scripts/services/kafka.sh").path)' \(command) >/dev/null 2>&1")
+    return Shell.run("bash '\(root.appendingPathComponent("scripts/services/kafka.sh").path)' \(command) >/dev/null 2>&1")
 }

@@ -9,12 +9,13 @@ import HummingbirdTesting
 import MySQLClient
 import Synchronization
 import Testing
+import TestShell
 
 /// Runs scripts/services/mariadb.sh with one command (stop-replica, start-primary...). Through `system`, which waits
 /// for the script alone: Foundation's Process would also wait for the server it leaves running (it inherits a descriptor).
 func mariadbService(_ command: String) throws {
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let status = system("bash '\(root.appendingPathComponent("scripts/services/mariadb.sh").path)' \(command) >/dev/null 2>&1")
+    let status = Shell.run("bash '\(root.appendingPathComponent("scripts/services/mariadb.sh").path)' \(command) >/dev/null 2>&1")
     guard status == 0 else { throw TestFailure("mariadb.sh \(command) failed (\(status))") }
 }
 

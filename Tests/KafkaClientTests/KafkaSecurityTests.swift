@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestShell
 #endif
 
 /// TLS and SASL settings of every Kafka client (issue 11, item 5): validated when made, and used for real against a
@@ -105,12 +106,9 @@ final class TLSBroker: Sendable {
         _ = await Self.run("bash '\(Self.root)/scripts/services/kafka-tls.sh' stop '\(directory)'")
     }
 
-    /// A shell command on a thread of its own (never on the concurrency pool, which it would block).
-    static func run(_ command: String) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            Thread { continuation.resume(returning: system(command)) }.start()
-        }
-    }
+    /// A shell command on a thread of its own (never on the concurrency pool, which it would block), inheriting none
+    /// of the test process's descriptors (`Shell`).
+    static func run(_ command: String) async -> Int32 { await Shell.runOffThePool(command) }
 
     /// A port nothing listens on now (the kernel's choice for port 0).
     static func freePort() throws -> Int {

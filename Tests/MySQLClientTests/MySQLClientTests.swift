@@ -3,6 +3,7 @@ import MySQLClient
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestShell
 #endif
 
 /// The client against a real MariaDB (started by scripts/services/mariadb.sh; URLs in the environment).
@@ -176,7 +177,7 @@ struct MySQLClientTests {
         #expect(try !cipher("?tls=verify&tls_ca=\(TestServer.tlsCA!)").isEmpty, "encrypted, certificate and host verified")
         // A certificate authority that did not sign the server's certificate: refused before any query.
         let otherCA = FileManager.default.temporaryDirectory.appendingPathComponent("other-ca-\(UUID().uuidString.prefix(8)).pem").path
-        let made = system("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj '/CN=other' -keyout /dev/null -out \(otherCA) >/dev/null 2>&1")
+        let made = Shell.run("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj '/CN=other' -keyout /dev/null -out \(otherCA) >/dev/null 2>&1")
         try #require(made == 0)
         defer { try? FileManager.default.removeItem(atPath: otherCA) }
         #expect(throws: MySQLError.self) { try cipher("?tls=verify&tls_ca=\(otherCA)") }

@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestShell
 #endif
 
 enum TestRedis {
@@ -34,15 +35,15 @@ enum TestRedis {
     static func startPrivateBlocking(port: Int) throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-\(port)").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let status = system("redis-server --port \(port) --bind 127.0.0.1 --save '' --requirepass s3cret --enable-debug-command yes --daemonize yes --dir \(directory) "
+        let status = Shell.run("redis-server --port \(port) --bind 127.0.0.1 --save '' --requirepass s3cret --enable-debug-command yes --daemonize yes --dir \(directory) "
             + "--pidfile \(directory)/redis.pid --logfile \(directory)/redis.log")
         guard status == 0 else { throw RedisError.unavailable("could not start redis-server on \(port)") }
-        for _ in 0..<50 where system("redis-cli -p \(port) -a s3cret --no-auth-warning ping >/dev/null 2>&1") != 0 { usleep(100_000) }
+        for _ in 0..<50 where Shell.run("redis-cli -p \(port) -a s3cret --no-auth-warning ping >/dev/null 2>&1") != 0 { usleep(100_000) }
     }
 
     static func stopPrivateBlocking(port: Int) {
-        _ = system("redis-cli -p \(port) -a s3cret --no-auth-warning shutdown nosave >/dev/null 2>&1")
-        for _ in 0..<50 where system("redis-cli -p \(port) -a s3cret --no-auth-warning ping >/dev/null 2>&1") == 0 { usleep(100_000) }
+        _ = Shell.run("redis-cli -p \(port) -a s3cret --no-auth-warning shutdown nosave >/dev/null 2>&1")
+        for _ in 0..<50 where Shell.run("redis-cli -p \(port) -a s3cret --no-auth-warning ping >/dev/null 2>&1") == 0 { usleep(100_000) }
     }
 }
 
