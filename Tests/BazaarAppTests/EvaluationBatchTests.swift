@@ -7,7 +7,7 @@ import Testing
 
 /// Alert evaluation of a batch of movements (`IntelligenceService.prepareEvaluation`, issue 15): the batch's reads,
 /// a few statements per store, leave every evaluation judging exactly as it would alone, and spare the per-item
-/// round trips and first-threshold transactions that kept a node's alerts 20 s behind a Kafka ingestion of 10,000
+/// round trips and first-threshold transactions that kept a node's alerts 16 s behind a Kafka ingestion of 10,000
 /// new pairs.
 @Suite struct EvaluationBatchTests {
     static let day: Int64 = 86_400_000

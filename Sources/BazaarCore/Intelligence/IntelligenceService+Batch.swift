@@ -6,8 +6,9 @@ import BazaarForecasting
 /// Evaluating a movement alone reads what this node does not hold: the item's thresholds (and, for an item never
 /// evaluated, its product, override and demand rows, then an insert of its first thresholds in a transaction of
 /// its own) and its active alerts. A consumer of the movement topic catching up on a chain's items made two to six
-/// round trips and a durable commit per item: ingesting 30,000 commands for 100 stores x 100 products from Kafka took
-/// 2.7 s, and the node's alerts caught up 20 s later, at four times the ingestion's CPU (BENCHMARKS.md, issue 15).
+/// round trips and a durable commit per item: of 30,000 commands for 100 stores x 100 products ingested from Kafka,
+/// the ledger held all after 2.6 s and the node's alerts had caught up after 18.7 s, at five times the ledger's CPU
+/// (BENCHMARKS.md, issue 15's tenth stop).
 /// `prepareEvaluation` reads the same for the whole batch, a store at a time, and installs it where `evaluate` looks
 /// first: the thresholds cache (with its ticket, so an invalidation during the reads still wins) and the active
 /// alert kinds. Each `evaluate` then judges as before, from memory; what the batch left out (an item whose product
