@@ -8,8 +8,8 @@ import Logging
 import Testing
 #if canImport(Glibc)
 import Glibc
-import TestShell
 #endif
+import TestShell
 
 @Suite("Kafka: outbox to topic, commands ingested", .ownConsistencyTokens, .serialized, .enabled(if: KafkaTestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
 /// Serialized: each system consumes the shared command topic in a group of its own.

@@ -4,8 +4,8 @@ import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
-import TestShell
 #endif
+import TestShell
 
 /// TLS and SASL settings of every Kafka client (issue 11, item 5): validated when made, and used for real against a
 /// broker behind TLS (scripts/services/kafka-tls.sh: Tansu, whose own TLS listener does not work, behind socat with a

@@ -3,8 +3,8 @@ import MySQLClient
 import Testing
 #if canImport(Glibc)
 import Glibc
-import TestShell
 #endif
+import TestShell
 
 /// The client against a real MariaDB (started by scripts/services/mariadb.sh; URLs in the environment).
 enum TestServer {
