@@ -158,5 +158,42 @@ import Testing
         #expect(reads == [Self.quietPairs.count * 6, 2 * 5], "reads alone, then prepared")
     }
 
+
+    /// Two nodes evaluating one batch at once (a rebalance delivers it to both), each on a clock of its own so that
+    /// their first thresholds differ: one row per pair is stored, and each node holds that row, its own computation
+    /// where it won the insert, the other's where it lost (`saveThresholds` counts fewer than it was given, and the
+    /// batch reads the survivors back). Ten rounds, so that the nodes' reads and inserts interleave.
+    @Test(arguments: Backend.available)
+    func twoNodesPreparingOneBatchAtOnceKeepOneRowAPairAndHoldIt(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let stores = [try await openIntelligenceStore(db), try await openIntelligenceStore(db)]
+        let now = WallClock.system.nowMillis()
+        let nodes = (0..<2).map { IntelligenceService(store: stores[$0], clock: TestClock(now + Int64($0)).clock) }
+        for p in (0..<30).map({ "N\($0)" }) {
+            _ = try await stores[0].upsertProduct(Product(id: p, name: p, createdAtMillis: now - Self.day, updatedAtMillis: now - Self.day))
+        }
+        for round in 0..<10 {
+            let pairs = (0..<30).map { ("R\(round)", "N\($0)") }
+            let movements = try await stores[0].applyInOrder(pairs.map { s, p in WriteRequest(commands: [try! command(s, p, delta: 5)], actor: "t") })
+                .map { try $0.get().movements[0] }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for node in nodes {
+                    group.addTask {
+                        try await node.prepareEvaluation(of: movements)
+                        for movement in movements { _ = try await node.evaluate(movement) }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            for (s, p) in pairs {
+                let stored = try #require(try await stores[0].thresholds(storeID: s, productID: p))
+                for (n, node) in nodes.enumerated() {
+                    #expect(try await node.thresholds(storeID: s, productID: p) == stored, "node \(n) holds another row than storage's for \(s) \(p)")
+                }
+            }
+        }
+        for store in stores { try await store.close() }
+    }
+
     static let quietPairs = (0..<105).map { ("S1", String(format: "Q%03d", $0)) } + (0..<20).map { ("S2", String(format: "Q%03d", $0)) }
 }

@@ -54,8 +54,8 @@ extension IntelligenceService {
         for (productID, thresholds) in found { remember(StockKey(storeID: storeID, productID: productID), thresholds, ticket: ticket, at: now) }
     }
 
-    /// The first thresholds of items never evaluated, as `thresholds(storeID:productID:)` computes and stores one (the
-    /// fast tier, provisional where the automatic choice is due), for the whole list: its candidates, demand rows and
+    /// The first thresholds of items never evaluated, as `thresholds(storeID:productID:)` computes and stores one
+    /// (`firstThresholds(history:...)`), for the whole list: its candidates, demand rows and
     /// one transaction of inserts. Where another writer stored an item's first (the insert leaves it), that stands.
     private func firstThresholds(storeID: String, productIDs: [String], now: Int64) async throws -> [String: StockThresholds] {
         // An item whose product is not in the catalog is sized on the defaults by the single path: left to it.
@@ -69,10 +69,8 @@ extension IntelligenceService {
         var computed: [(productID: String, thresholds: StockThresholds, expectedComputedAt: Int64?)] = []
         for item in items {
             let (history, censored, spans) = Self.histories(days[item.productID] ?? [], today: today)
-            var (thresholds, tier) = compute(history: history, censoredDays: censored, parameters: item.parameters, nowMillis: now,
-                                             forcing: .fast, spanHistory: spans)
-            if forecaster.tier(history).tier == .automatic, tier == .fast { thresholds.computedAtMillis = now - recomputeAfterMillis }
-            computed.append((item.productID, thresholds, nil))
+            computed.append((item.productID, firstThresholds(history: history, censoredDays: censored, parameters: item.parameters,
+                                                             spanHistory: spans, nowMillis: now), nil))
         }
         var result = Dictionary(computed.map { ($0.productID, $0.thresholds) }, uniquingKeysWith: { first, _ in first })
         if try await demandStore.saveThresholds(computed, storeID: storeID) < computed.count {

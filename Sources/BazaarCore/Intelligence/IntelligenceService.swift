@@ -118,16 +118,23 @@ public final class IntelligenceService: Sendable {
             return stored
         }
         let demand = try await demand(storeID: storeID, productID: productID)
-        var (thresholds, tier) = compute(history: demand.history, censoredDays: demand.censoredDays, parameters: Self.parameters(demand.product),
-                                         nowMillis: now, forcing: .fast, spanHistory: demand.spanHistory)
-        if forecaster.tier(demand.history).tier == .automatic, tier == .fast {
-            thresholds.computedAtMillis = now - recomputeAfterMillis  // provisional: due for the pass
-        }
+        var thresholds = firstThresholds(history: demand.history, censoredDays: demand.censoredDays, parameters: Self.parameters(demand.product),
+                                         spanHistory: demand.spanHistory, nowMillis: now)
         if try await demandStore.saveThresholds([(productID, thresholds, expectedComputedAt: nil)], storeID: storeID) == 0,
             let written = try await store.thresholds(storeID: storeID, productID: productID) {
             thresholds = written
         }
         remember(key, thresholds, ticket: ticket, at: now)
+        return thresholds
+    }
+
+    /// An item's first thresholds, computed when a movement of it is first evaluated: the fast tier, never a fit, and
+    /// provisional (stored as already due, for the pass to replace) where its demand calls for the automatic choice.
+    func firstThresholds(history: [Double], censoredDays: Int, parameters: ReplenishmentParameters, spanHistory: [Double],
+                         nowMillis now: Int64) -> StockThresholds {
+        var (thresholds, tier) = compute(history: history, censoredDays: censoredDays, parameters: parameters, nowMillis: now,
+                                         forcing: .fast, spanHistory: spanHistory)
+        if forecaster.tier(history).tier == .automatic, tier == .fast { thresholds.computedAtMillis = now - recomputeAfterMillis }
         return thresholds
     }
 
