@@ -49,7 +49,9 @@ public struct CommandIngestion: Service {
     }
 
     public func run() async throws {
-        try await KafkaConsumerLoop.run(consumer, topic: Self.topic, role: "ingestion") { batch in await apply(batch) }
+        // The next batch is decoded and checked while this one is written (the consumer polls one batch ahead).
+        try await KafkaConsumerLoop.run(consumer, topic: Self.topic, role: "ingestion", prepare: { batch in await checked(batch.messages) },
+                                        process: { batch, checked in await apply(batch, checked: checked) })
     }
 
     /// What became of one command.
@@ -68,7 +70,12 @@ public struct CommandIngestion: Service {
     /// Applies or rejects every command of the batch; false if cancelled before all of them were settled (the batch
     /// must then not be committed: its commands are delivered again, to this node or another).
     func apply(_ batch: KafkaBatch) async -> Bool {
-        var outcomes = await apply(batch.messages)
+        await apply(batch, checked: await checked(batch.messages))
+    }
+
+    /// `apply(_:)` of a batch whose commands were decoded and checked beforehand (`checked(_:)`).
+    func apply(_ batch: KafkaBatch, checked: CheckedCommands) async -> Bool {
+        var outcomes = await apply(checked)
         // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.
         while !Task.isCancelled {
             let waiting = outcomes.indices.filter { outcomes[$0].isUnavailable }
@@ -109,10 +116,22 @@ public struct CommandIngestion: Service {
         return "{\"value\":\(JSON.quoted(echoed)),\"value_bytes\":\(value.count),\"value_truncated\":\(truncated),\"group\":\(JSON.quoted(group)),\"problem\":\(problem)}"
     }
 
+    /// A batch's commands decoded and checked, by partition, and the outcomes of those refused already.
+    struct CheckedCommands: Sendable {
+        var outcomes: [Outcome]
+        var partitions: [(indices: [Int], writes: StockService.CheckedWrites)]
+    }
+
     /// The messages' commands: each partition's in its order, in one transaction; the partitions' transactions run
     /// side by side (Kafka orders nothing across partitions, and with commands keyed by store their stock rows
     /// differ; if they do not, row locks serialize them).
     func apply(_ messages: [KafkaMessage]) async -> [Outcome] {
+        await apply(await checked(messages))
+    }
+
+    /// Decodes each message and checks its command (the replay window, the catalog, the id): nothing here depends on
+    /// an earlier batch's writes.
+    func checked(_ messages: [KafkaMessage]) async -> CheckedCommands {
         var outcomes = [Outcome](repeating: .applied, count: messages.count)
         var byPartition: [String: [(index: Int, id: String, command: MovementCommand)]] = [:]
         let oldest = clock.nowMillis() - replayWindowMillis
@@ -130,15 +149,25 @@ public struct CommandIngestion: Service {
                 outcomes[index] = .rejected(problemJSON: describeRefusal( error))
             }
         }
+        var partitions: [(indices: [Int], writes: StockService.CheckedWrites)] = []
+        for commands in byPartition.values {
+            partitions.append((commands.map(\.index),
+                               await stock.checked(commands.map { ([$0.command], $0.id) }, actor: "kafka:\(Self.topic)", scope: Self.idempotencyScope)))
+        }
+        return CheckedCommands(outcomes: outcomes, partitions: partitions)
+    }
+
+    /// Writes checked commands: each partition's in one transaction, the partitions side by side.
+    func apply(_ checked: CheckedCommands) async -> [Outcome] {
+        var outcomes = checked.outcomes
         let settled = await withTaskGroup(of: [(index: Int, outcome: Outcome)].self) { group in
-            for commands in byPartition.values {
+            for (indices, writes) in checked.partitions {
                 group.addTask {
-                    let results = await stock.writeInOrder(commands.map { ([$0.command], $0.id) }, actor: "kafka:\(Self.topic)", scope: Self.idempotencyScope)
-                    return zip(commands, results).map { entry, result in
+                    zip(indices, await stock.writeInOrder(writes)).map { index, result in
                         switch result {
-                        case .success: (entry.index, .applied)
-                        case .failure(let error) where error is StorageUnavailable: (entry.index, .unavailable)
-                        case .failure(let error): (entry.index, .rejected(problemJSON: describeRefusal( error)))
+                        case .success: (index, .applied)
+                        case .failure(let error) where error is StorageUnavailable: (index, .unavailable)
+                        case .failure(let error): (index, .rejected(problemJSON: describeRefusal(error)))
                         }
                     }
                 }

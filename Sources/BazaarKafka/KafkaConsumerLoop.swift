@@ -13,6 +13,15 @@ import Synchronization
 enum KafkaConsumerLoop {
     static func run(_ consumer: KafkaConsumer, topic: String, role: String, clock: WallClock = .system,
                     process: @escaping @Sendable (KafkaBatch) async -> Bool) async throws {
+        try await run(consumer, topic: topic, role: role, clock: clock, batches: consumer.batches.map { ($0, ()) }) { batch, _ in
+            await process(batch)
+        }
+    }
+
+    private static func run<Batches: AsyncSequence, Prepared>(
+        _ consumer: KafkaConsumer, topic: String, role: String, clock: WallClock,
+        batches: Batches, process: @escaping @Sendable (KafkaBatch, Prepared) async -> Bool
+    ) async throws where Batches.Element == (KafkaBatch, Prepared), Batches.Failure == Never {
         let lag = Gauge(label: "bazaar_kafka_consumer_lag_seconds", dimensions: [("topic", topic), ("consumer", role)])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await consumer.run() }
@@ -22,8 +31,8 @@ enum KafkaConsumerLoop {
                     try? await Task.sleep(for: .seconds(1))
                 }
             }
-            for await batch in consumer.batches {
-                guard await process(batch) else { break }
+            for await (batch, prepared) in batches {
+                guard await process(batch, prepared) else { break }
                 batch.commit()
             }
             // The consumer has stopped (graceful shutdown), or a batch was left unfinished: stop it (it leaves the
@@ -31,6 +40,26 @@ enum KafkaConsumerLoop {
             consumer.stop()
             group.cancelAll()
             try await group.waitForAll()
+        }
+    }
+
+    /// `run` in two stages: each batch is `prepare`d (the work that does not depend on the batches before it)
+    /// while the one before it is `process`ed, then processed and committed in the order polled. The consumer must
+    /// be made with a lookahead of 1. A batch prepared and never processed is never committed: it is delivered
+    /// again.
+    static func run<Prepared: Sendable>(_ consumer: KafkaConsumer, topic: String, role: String, clock: WallClock = .system,
+                                        prepare: @escaping @Sendable (KafkaBatch) async -> Prepared,
+                                        process: @escaping @Sendable (KafkaBatch, Prepared) async -> Bool) async throws {
+        let (prepared, preparedBatches) = AsyncStream.makeStream(of: (KafkaBatch, Prepared).self)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The consumer's lookahead bounds how far this stage runs ahead of the processing.
+            group.addTask {
+                for await batch in consumer.batches { preparedBatches.yield((batch, await prepare(batch))) }
+                preparedBatches.finish()
+            }
+            try await run(consumer, topic: topic, role: role, clock: clock, batches: prepared, process: process)
+            preparedBatches.finish()
+            group.cancelAll()
         }
     }
 }

@@ -26,21 +26,23 @@ public struct KafkaMessage: Sendable, Equatable {
 }
 
 /// Messages polled together. Their offsets are stored (and then committed) only by `commit()`, after processing;
-/// the consumer polls the next batch only then, so a batch is never lost and processing paces the consumer.
+/// the consumer polls on only then (or, with a lookahead, once fewer batches than that wait behind the oldest
+/// uncommitted one), so a batch is never lost and processing paces the consumer.
 public final class KafkaBatch: Sendable {
     public let messages: [KafkaMessage]
     private let handle: KafkaHandle
-    private let released: DispatchSemaphore
+    private let released: @Sendable () -> Void
 
-    init(messages: [KafkaMessage], handle: KafkaHandle, released: DispatchSemaphore) {
+    init(messages: [KafkaMessage], handle: KafkaHandle, released: @escaping @Sendable () -> Void) {
         self.messages = messages
         self.handle = handle
         self.released = released
     }
 
-    /// Stores the offset after each partition's last message, and lets the consumer poll on.
+    /// Stores the offset after each partition's last message, and lets the consumer poll on. Batches are committed
+    /// in the order they were delivered: a later batch's offsets stored first would pass over an earlier one.
     public func commit() {
-        defer { released.signal() }
+        defer { released() }
         var last: [String: (topic: String, partition: Int32, offset: Int64)] = [:]
         for message in messages {
             let key = "\(message.topic)/\(message.partition)"
@@ -56,9 +58,13 @@ public final class KafkaBatch: Sendable {
     }
 }
 
-/// A consumer in a consumer group, as a `Service`: `batches` is an `AsyncSequence` of polled batches, one at a
-/// time. Run it in the service group; on graceful shutdown it stops polling, commits what was stored and leaves
-/// the group (its partitions go to the other members).
+/// A consumer in a consumer group, as a `Service`: `batches` is an `AsyncSequence` of polled batches. Run it in the
+/// service group; on graceful shutdown it stops polling, commits what was stored and leaves the group (its
+/// partitions go to the other members).
+///
+/// `lookahead` is how many batches it may poll beyond the oldest uncommitted one: 0 (one batch at a time), or 1 for
+/// a reader that prepares the next batch while it processes the current one. A batch polled ahead and never
+/// committed is simply delivered again (its offsets were never stored), like any uncommitted batch.
 public final class KafkaConsumer: Service, Sendable {
     public let batches: AsyncStream<KafkaBatch>
     private let continuation: AsyncStream<KafkaBatch>.Continuation
@@ -66,12 +72,15 @@ public final class KafkaConsumer: Service, Sendable {
     private let errors: ErrorSink
     private let maxBatch: Int
     private let stopping = Atomic(false)
-    private let released = DispatchSemaphore(value: 0)
-    /// The timestamp of the oldest message polled and not yet committed; 0 when the last poll found nothing.
-    private let oldestPendingMillis = Atomic<Int64>(0)
+    /// One credit a batch the consumer may poll while others wait uncommitted.
+    private let released: DispatchSemaphore
+    /// The timestamp of each delivered, uncommitted batch's oldest message, oldest batch first (at most
+    /// `lookahead` + 1 of them).
+    private let pendingOldestMillis = Mutex<[(batch: Int, millis: Int64)]>([])
 
-    public init(configuration: KafkaConfiguration, topics: [String], maxBatch: Int = 500,
+    public init(configuration: KafkaConfiguration, topics: [String], maxBatch: Int = 500, lookahead: Int = 0,
                 onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
+        precondition(lookahead >= 0, "a lookahead is a count of batches")
         let errors = ErrorSink(onError)
         let rk = try configuration.makeClient(RD_KAFKA_CONSUMER) { conf in
             rd_kafka_conf_set_error_cb(conf, errorSinkCallback)
@@ -89,6 +98,7 @@ public final class KafkaConsumer: Service, Sendable {
         self.handle = KafkaHandle(rk)
         self.errors = errors
         self.maxBatch = maxBatch
+        self.released = DispatchSemaphore(value: lookahead)
         (batches, continuation) = AsyncStream.makeStream(of: KafkaBatch.self)
     }
 
@@ -110,11 +120,11 @@ public final class KafkaConsumer: Service, Sendable {
     }
 
     /// How far behind the newest messages this consumer is, in time: the age of the oldest message it polled and
-    /// has not committed yet; 0 when its last poll found nothing new. Unlike offset lag it needs no call to the
-    /// broker and means the same on every topic.
+    /// has not committed yet; 0 when nothing polled waits. Unlike offset lag it needs no call to the broker and
+    /// means the same on every topic.
     public func lagSeconds(nowMillis: Int64) -> Double {
-        let oldest = oldestPendingMillis.load(ordering: .relaxed)
-        return oldest == 0 ? 0 : Double(max(0, nowMillis - oldest)) / 1000
+        guard let oldest = pendingOldestMillis.withLock({ $0.first?.millis }) else { return 0 }
+        return Double(max(0, nowMillis - oldest)) / 1000
     }
 
     /// Stops polling (the current batch may still commit), leaves the group, frees the client.
@@ -123,7 +133,16 @@ public final class KafkaConsumer: Service, Sendable {
         released.signal()
     }
 
+    /// A batch gives its credit back once, however often it is committed.
+    private func release(batch number: Int) {
+        let pending = pendingOldestMillis.withLock { pending in
+            pending.firstIndex { $0.batch == number }.map { pending.remove(at: $0) } != nil
+        }
+        if pending { released.signal() }
+    }
+
     private func pollLoop() {
+        var polled = 0
         while !stopping.load(ordering: .acquiring) {
             var messages: [KafkaMessage] = []
             var timeout: Int32 = 100
@@ -143,13 +162,12 @@ public final class KafkaConsumer: Service, Sendable {
                 messages.append(KafkaMessage(topic: topic, partition: message.partition, offset: message.offset, key: key, value: value,
                                              timestampMillis: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || timestamp < 0 ? nil : timestamp))
             }
-            if messages.isEmpty {
-                oldestPendingMillis.store(0, ordering: .relaxed)
-                continue
-            }
+            if messages.isEmpty { continue }
             let oldest = messages.compactMap(\.timestampMillis).min() ?? Int64(Date().timeIntervalSince1970 * 1000)
-            oldestPendingMillis.store(max(1, oldest), ordering: .relaxed)
-            continuation.yield(KafkaBatch(messages: messages, handle: handle, released: released))
+            polled += 1
+            let number = polled
+            pendingOldestMillis.withLock { $0.append((number, oldest)) }
+            continuation.yield(KafkaBatch(messages: messages, handle: handle) { [self] in release(batch: number) })
             released.wait()
         }
         continuation.finish()

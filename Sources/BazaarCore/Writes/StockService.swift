@@ -38,15 +38,33 @@ public final class StockService: Sendable {
     public func writeInOrder(
         _ writes: [(commands: [MovementCommand], idempotencyKey: String?)], actor: String, scope: String
     ) async -> [Result<WriteReceipt, any Error>] {
-        var outcomes = [Result<WriteReceipt, any Error>?](repeating: nil, count: writes.count)
-        var requests: [(index: Int, request: WriteRequest)] = []
+        await writeInOrder(await checked(writes, actor: actor, scope: scope))
+    }
+
+    /// Writes checked for `writeInOrder` (each inside the catalog, its idempotency key well formed), and the
+    /// refusals among them. Checking depends on no earlier write, so a reader of batches checks the next batch
+    /// while the one before it is written.
+    public struct CheckedWrites: Sendable {
+        fileprivate var outcomes: [Result<WriteReceipt, any Error>?]
+        fileprivate var requests: [(index: Int, request: WriteRequest)]
+    }
+
+    public func checked(_ writes: [(commands: [MovementCommand], idempotencyKey: String?)], actor: String, scope: String) async -> CheckedWrites {
+        var checked = CheckedWrites(outcomes: .init(repeating: nil, count: writes.count), requests: [])
         for (index, write) in writes.enumerated() {
             do {
-                requests.append((index, try await request(write.commands, actor: actor, idempotencyKey: write.idempotencyKey, scope: scope)))
+                checked.requests.append((index, try await request(write.commands, actor: actor, idempotencyKey: write.idempotencyKey, scope: scope)))
             } catch {
-                outcomes[index] = .failure(error)
+                checked.outcomes[index] = .failure(error)
             }
         }
+        return checked
+    }
+
+    /// `writeInOrder` of writes checked beforehand: the outcome of each, in the order they were given to `checked`.
+    public func writeInOrder(_ checked: CheckedWrites) async -> [Result<WriteReceipt, any Error>] {
+        var outcomes = checked.outcomes
+        let requests = checked.requests
         if requests.isEmpty { return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) } }
         var results = await store.applyInOrder(requests.map(\.request))
         if requests.count > 1, results.allSatisfy({ Self.failedAsAWhole($0) }), case .failure(let error) = results.first,
