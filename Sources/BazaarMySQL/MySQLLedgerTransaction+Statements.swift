@@ -3,8 +3,8 @@ import BazaarDomain
 import MySQLClient
 
 /// Where the ledger's write statements go: to the server at once (a `MySQLConnection`: the bulk load, and writes that
-/// run more statements after the ledger's), or into `QueuedStatements`, which a group commit sends with its `COMMIT`
-/// in one round trip.
+/// run more statements after the ledger's), or into `PipelinedStatements`, which a group commit sends with its
+/// `COMMIT`, in parts ahead of it when they are large.
 protocol LedgerStatements {
     func literal(_ value: MySQLValue) throws(MySQLError) -> String
     func write(_ sql: String) throws
@@ -14,17 +14,59 @@ extension MySQLConnection: LedgerStatements {
     func write(_ sql: String) throws { try run(sql) }
 }
 
-/// Statements kept to be sent together (`MySQLConnection.commitTransaction(after:)`). Nothing they write is read
-/// back before the commit, so nothing is lost by not sending them one by one: a failure of one stops the rest and
-/// fails the batch just the same.
-final class QueuedStatements: LedgerStatements {
+/// Statements sent as they are written once they make a large part (`partBytes`), each part without waiting for
+/// its answer: the server runs one part while the next is built, and the answer is read before the next goes. What
+/// stays below a part's size (all of a small group commit's) is left for `finish()`'s caller to send with its
+/// `COMMIT`. Needs `multiStatements`.
+final class PipelinedStatements: LedgerStatements {
     let connection: MySQLConnection
-    private(set) var statements: [String] = []
+    let partBytes: Int
+    private var part: [String] = []
+    private var bytes = 0
+    private var answerPending = false
 
-    init(connection: MySQLConnection) { self.connection = connection }
+    /// `partBytes`: a quarter of `scriptParts`' bound by default; a part never goes over that bound unless one
+    /// statement alone does.
+    init(connection: MySQLConnection, partBytes: Int = 1 << 18) {
+        self.connection = connection
+        self.partBytes = partBytes
+    }
 
     func literal(_ value: MySQLValue) throws(MySQLError) -> String { try connection.literal(value) }
-    func write(_ sql: String) { statements.append(sql) }
+
+    func write(_ sql: String) throws {
+        let size = sql.utf8.count + 2
+        if !part.isEmpty, bytes + size > 1 << 20 { try send() }
+        part.append(sql)
+        bytes += size
+        if bytes >= partBytes { try send() }
+    }
+
+    /// Reads the answer of the part sent last, and returns the statements not sent yet. Whatever fails, no answer
+    /// is left unread on the connection when this returns or throws.
+    func finish() throws -> [String] {
+        try readAnswer()
+        return part
+    }
+
+    /// Leaves the connection usable after a failure elsewhere: the part sent last is answered, its answer dropped.
+    func abandon() {
+        if answerPending { answerPending = false; _ = try? connection.readSentScript() }
+    }
+
+    private func send() throws {
+        try readAnswer()
+        try connection.sendScript(part)
+        answerPending = true
+        part = []
+        bytes = 0
+    }
+
+    private func readAnswer() throws {
+        guard answerPending else { return }
+        answerPending = false
+        _ = try connection.readSentScript()
+    }
 }
 
 /// The statements that write the ledger, shared by the group commit (`flush`) and the bulk load

@@ -190,13 +190,20 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// cannot deadlock with them.
     mutating func flush() throws -> [Int64] { try flush(into: connection) }
 
-    /// `flush` for `MySQLConnection.commitTransaction(after:)`: the sequences are taken in a round trip of their own
-    /// (its answer names them); every insert is kept, to go with the `COMMIT` in one more round trip, where each took
-    /// one. Nothing the inserts write is read before the commit.
-    mutating func flushQueued() throws -> (sequences: [Int64], statements: [String]) {
-        let queued = QueuedStatements(connection: connection)
-        let sequences = try flush(into: queued)
-        return (sequences, queued.statements)
+    /// `flush` for `MySQLConnection.commitTransaction(after:)`: the sequences are taken in a round trip of their
+    /// own (its answer names them); the inserts of a large batch go in parts as they are built
+    /// (`PipelinedStatements`: the server inserts one part while the next is built), every part answered before
+    /// this returns; what is left (all of a small batch's) is returned, to go with the `COMMIT` in one more round
+    /// trip. Nothing the inserts write is read before the commit.
+    mutating func flushPipelined() throws -> (sequences: [Int64], statements: [String]) {
+        let pipeline = PipelinedStatements(connection: connection)
+        do {
+            let sequences = try flush(into: pipeline)
+            return (sequences, try pipeline.finish())
+        } catch {
+            pipeline.abandon()
+            throw error
+        }
     }
 
     private mutating func flush(into statements: some LedgerStatements) throws -> [Int64] {

@@ -155,14 +155,12 @@ public final class MySQLStockStore: StockStore {
                         outcomes.append(.failure(refusal))
                     }
                 }
-                let (sequences, inserts) = try tx.flushQueued()
-                // The inserts go with the commit in one round trip, a megabyte of SQL at most (the server's packet
-                // bound, `scriptParts`): the parts before go first, while a lost connection still leaves nothing
-                // committed (retried); one lost in the last round trip leaves the commit unknown (not retried).
-                let parts = MySQLConnection.scriptParts(inserts)
-                for part in parts.dropLast() { _ = try connection.script(part) }
+                // The inserts go with the commit in one round trip, those of a large batch in parts before it (the
+                // server's packet bound): a connection lost before the last round trip leaves nothing committed
+                // (retried); one lost in the last leaves the commit unknown (not retried).
+                let (sequences, inserts) = try tx.flushPipelined()
                 committing = true
-                try connection.commitTransaction(after: parts.last ?? [])
+                try connection.commitTransaction(after: inserts)
                 let token = connection.lastGTID
                 return outcomes.map { outcome in
                     outcome.map { receipt in

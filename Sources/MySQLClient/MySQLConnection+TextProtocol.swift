@@ -49,6 +49,26 @@ extension MySQLConnection {
         return results
     }
 
+    /// Sends statements as one round trip and returns without waiting for their answer, which `readSentScript`
+    /// reads: the server runs them while the caller builds what comes next. Until then nothing else may use the
+    /// connection. Several statements need `configuration.multiStatements`; the round trip is one packet (see
+    /// `scriptParts`).
+    public func sendScript(_ statements: [String]) throws(MySQLError) {
+        precondition(statements.count == 1 || configuration.multiStatements, "several statements in one round trip need multiStatements")
+        let mysql = try requireHandle()
+        let sql = statements.joined(separator: ";\n")
+        let status = sql.withCString { mysql_send_query(mysql, $0, UInt(sql.utf8.count)) }
+        guard status == 0 else { throw failure(Self.error(of: mysql)) }
+    }
+
+    /// The rows of every statement of the round trip `sendScript` sent, in order; the first that failed is thrown
+    /// (the server ran none of the rest).
+    public func readSentScript() throws(MySQLError) -> [[MySQLRow]] {
+        let mysql = try requireHandle()
+        guard mysql_read_query_result(mysql) == 0 else { throw failure(Self.error(of: mysql)) }
+        return try results(of: mysql)
+    }
+
     /// `statements` cut, in order, into scripts of at most `maxBytes` of SQL each (a statement longer than that alone).
     /// A server refuses a packet over its `max_allowed_packet` (4 MiB on older servers, 16 MiB on MariaDB 10.11's
     /// default) and drops the connection.

@@ -83,6 +83,28 @@ struct MySQLScriptTests {
         await pool.close()
     }
 
+    /// `sendScript` returns before the answer; `readSentScript` reads it, each statement's rows in order. A failed
+    /// statement is thrown when the answer is read, and the connection goes on.
+    @Test func aSentScriptIsAnsweredWhenReadAndItsFailureLeavesTheConnectionUsable() async throws {
+        let pool = try await Self.pool(multiStatements: true)
+        let (answers, error, rows) = try await pool.withConnection { connection in
+            _ = try connection.beginTransaction(with: [])
+            try connection.sendScript(["INSERT INTO t VALUES (1, 'a'), (2, 'b')", "SELECT id FROM t ORDER BY id"])
+            // Escaping needs no round trip: the next statement is built while the server runs the last.
+            let next = "INSERT INTO t VALUES (1, \(try connection.literal(.text("it's"))))"
+            let answers = try connection.readSentScript()
+            try connection.sendScript([next, "INSERT INTO side VALUES (1)"])
+            var caught: MySQLError?
+            do { _ = try connection.readSentScript() } catch { caught = error as? MySQLError }
+            connection.rollback()
+            return (answers, caught, try connection.query("SELECT (SELECT COUNT(*) FROM t), (SELECT COUNT(*) FROM side)")[0])
+        }
+        #expect(try answers.map { try $0.map { try $0.int(0) } } == [[], [1, 2]])
+        #expect(error?.code == MySQLError.duplicateKey)
+        #expect(try rows.int(0) == 0 && rows.int(1) == 0, "rolled back, and nothing after the failed statement ran")
+        await pool.close()
+    }
+
     @Test func scriptsAreCutUnderTheirByteBoundInOrder() {
         let statements = (0..<10).map { String(repeating: "x", count: 100 * ($0 % 3 + 1)) }
         let parts = MySQLConnection.scriptParts(statements, maxBytes: 450)
