@@ -117,7 +117,7 @@ ingest() { # name database-url stores
     total=$(curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^bazaar_movements_applied_total\{reason="receipt"\}/ {printf "%d", $2}')
     total=${total:-0}
     [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ] && break
-    sleep 0.2
+    sleep 0.05
   done
   local end
   end=$(date +%s.%N)
