@@ -33,13 +33,13 @@ public final class KafkaEventPublisher: EventPublisher {
         publishingSince.store(clock.nowMillis(), ordering: .relaxed)
         defer { publishingSince.store(0, ordering: .relaxed) }
         _ = try await producer.sendBatch(events.map { event in
-            var payload = event.payload
-            if event.topic == MovementEvent.topic {
-                if let movement = event.movement ?? Movement(cloudEventJSON: event.payload) {
-                    payload = signer.signedCloudEvent(movement)
-                } else {
-                    payload = signer.signedStockEvent(event.payload)  // a reservation's, transfer's or order's
-                }
+            // A movement's event is rendered here, once, with its signature (the outbox leaves it unrendered).
+            let payload = if event.topic != MovementEvent.topic {
+                event.payload
+            } else if let movement = event.movement ?? Movement(cloudEventJSON: event.payload) {
+                signer.signedCloudEvent(movement)
+            } else {
+                signer.signedStockEvent(event.payload)  // a reservation's, transfer's or order's
             }
             return (topic: event.topic, key: Array(event.key.utf8), value: Array(payload.utf8))
         })

@@ -161,8 +161,7 @@ struct OutboxRange: Equatable {
 extension OutboxEntry {
     /// A movement's event, named `name` in the outbox it waits in.
     init(publishing movement: Movement, name: Int64) {
-        self.init(sequence: name, topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID,
-                  payload: movement.cloudEventJSON, movement: movement)
+        self.init(sequence: name, topic: MovementEvent.topic, key: movement.storeID, eventID: movement.movementID, movement: movement)
     }
 }
 

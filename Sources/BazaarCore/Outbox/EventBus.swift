@@ -6,7 +6,10 @@ public struct OutboundEvent: Sendable, Equatable {
     public var topic: String
     public var key: String
     public var id: String
-    public var payload: String
+    /// The CloudEvents JSON. A movement event made without it renders it from `movement` when asked: the Kafka
+    /// publisher renders (and signs) a movement's event itself, so rendering it beforehand would be wasted.
+    public var payload: String { renderedPayload ?? movement?.cloudEventJSON ?? "" }
+    private var renderedPayload: String?
     /// The movement a movement event describes, when it travels in-process (spares consumers a JSON parse).
     public var movement: Movement?
 
@@ -14,8 +17,27 @@ public struct OutboundEvent: Sendable, Equatable {
         self.topic = topic
         self.key = key
         self.id = id
-        self.payload = payload
+        self.renderedPayload = payload
         self.movement = movement
+    }
+
+    /// A movement's event, its payload rendered only when asked.
+    public init(topic: String, key: String, id: String, movement: Movement) {
+        self.topic = topic
+        self.key = key
+        self.id = id
+        self.movement = movement
+    }
+
+    /// This event with its payload rendered, for a publisher that hands copies to several readers.
+    public func rendered() -> OutboundEvent {
+        var event = self
+        event.renderedPayload = payload
+        return event
+    }
+
+    public static func == (a: OutboundEvent, b: OutboundEvent) -> Bool {
+        a.topic == b.topic && a.key == b.key && a.id == b.id && a.movement == b.movement && a.payload == b.payload
     }
 }
 
@@ -61,6 +83,7 @@ public final class InProcessEventBus: EventPublisher {
     }
 
     public func publish(_ events: [OutboundEvent]) async throws {
+        let events = events.map { $0.rendered() }  // once, not once per reader
         let current = subscribers.withLock { Array($0.values) }
         for subscriber in current {
             for event in events where event.topic == subscriber.topic {

@@ -108,7 +108,7 @@ public struct OutboxRelay: Service {
             do {
                 let entries = try await batch(batchSize)
                 guard !entries.isEmpty else { return published }
-                try await publisher.publish(entries.map { OutboundEvent(topic: $0.topic, key: $0.key, id: $0.eventID, payload: $0.payload, movement: $0.movement) })
+                try await publisher.publish(entries.map(\.outbound))
                 // Exactly what went out: a row that committed after this batch was read stays for the next one.
                 try await delete(entries.map(\.sequence))
                 published += entries.count

@@ -200,7 +200,10 @@ public struct OutboxEntry: Sendable, Equatable {
     public var topic: String
     public var key: String
     public var eventID: String
-    public var payload: String
+    /// The event's CloudEvents JSON; a movement's, made without it, is rendered from `movement` when asked (see
+    /// `OutboundEvent.payload`).
+    public var payload: String { renderedPayload ?? movement?.cloudEventJSON ?? "" }
+    private var renderedPayload: String?
     public var movement: Movement?
 
     public init(sequence: Int64, topic: String, key: String, eventID: String, payload: String, movement: Movement? = nil) {
@@ -208,8 +211,29 @@ public struct OutboxEntry: Sendable, Equatable {
         self.topic = topic
         self.key = key
         self.eventID = eventID
-        self.payload = payload
+        self.renderedPayload = payload
         self.movement = movement
+    }
+
+    /// A movement's event, its payload rendered only when asked.
+    public init(sequence: Int64, topic: String, key: String, eventID: String, movement: Movement) {
+        self.sequence = sequence
+        self.topic = topic
+        self.key = key
+        self.eventID = eventID
+        self.movement = movement
+    }
+
+    /// The event as the relay hands it to a publisher (a movement's payload still unrendered).
+    public var outbound: OutboundEvent {
+        if let renderedPayload { OutboundEvent(topic: topic, key: key, id: eventID, payload: renderedPayload, movement: movement) }
+        else if let movement { OutboundEvent(topic: topic, key: key, id: eventID, movement: movement) }
+        else { OutboundEvent(topic: topic, key: key, id: eventID, payload: "") }
+    }
+
+    public static func == (a: OutboxEntry, b: OutboxEntry) -> Bool {
+        a.sequence == b.sequence && a.topic == b.topic && a.key == b.key && a.eventID == b.eventID && a.movement == b.movement
+            && a.payload == b.payload
     }
 }
 
