@@ -7,11 +7,14 @@ import MySQLClient
 /// `COMMIT`, in parts ahead of it when they are large.
 protocol LedgerStatements {
     func literal(_ value: MySQLValue) throws(MySQLError) -> String
+    /// An empty list of rows to build a multi-row statement's `VALUES` in.
+    func valueRows(reservingBytes: Int) -> SQLValueRows
     func write(_ sql: String) throws
 }
 
 extension MySQLConnection: LedgerStatements {
     func write(_ sql: String) throws { try run(sql) }
+    func valueRows(reservingBytes: Int) -> SQLValueRows { SQLValueRows(connection: self, reservingBytes: reservingBytes) }
 }
 
 /// Statements sent as they are written once they make a large part (`partBytes`), each part without waiting for
@@ -33,6 +36,7 @@ final class PipelinedStatements: LedgerStatements {
     }
 
     func literal(_ value: MySQLValue) throws(MySQLError) -> String { try connection.literal(value) }
+    func valueRows(reservingBytes: Int) -> SQLValueRows { connection.valueRows(reservingBytes: reservingBytes) }
 
     func write(_ sql: String) throws {
         let size = sql.utf8.count + 2
@@ -85,16 +89,16 @@ extension MySQLLedgerTransaction {
 
     /// Inserts `movements[range]`, each with its sequence (`sequences[i]` is `movements[i]`'s): one statement.
     static func insertMovements(_ movements: [Movement], sequences: [Int64], _ range: Range<Int>, into connection: some LedgerStatements) throws {
-        let values = try range.map { index in
+        var values = connection.valueRows(reservingBytes: range.count * 200)
+        for index in range {
             let m = movements[index]
-            return try "(" + [MySQLValue.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
+            try values.append(.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
                               .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue),
-                              m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis),
-                              .int(m.recordedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+                              m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis), .int(m.recordedAtMillis))
         }
         try connection.write("""
             INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
-                reference, actor, at_ms, recorded_at_ms) VALUES \(values.joined(separator: ","))
+                reference, actor, at_ms, recorded_at_ms) VALUES \(values.text)
             """)
     }
 
@@ -110,12 +114,13 @@ extension MySQLLedgerTransaction {
     /// Writes stock rows: one statement. `upsert` false is a plain INSERT, for rows known not to exist (a row that
     /// does then fails the statement with a duplicate key).
     static func writeLevels(_ rows: some Collection<StockRow>, upsert: Bool, into connection: some LedgerStatements) throws {
-        let values = try rows.map { row in
-            try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.level.quantity), .int(row.level.version),
-                       .int(row.level.updatedAtMillis)].map(connection.literal).joined(separator: ",") + ")"
+        var values = connection.valueRows(reservingBytes: rows.count * 80)
+        for row in rows {
+            try values.append(.text(row.storeID), .text(row.productID), .int(row.level.quantity), .int(row.level.version),
+                              .int(row.level.updatedAtMillis))
         }
         try connection.write("""
-            INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES \(values.joined(separator: ","))
+            INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms) VALUES \(values.text)
             \(upsert ? "ON DUPLICATE KEY UPDATE quantity = VALUES(quantity), version = VALUES(version), updated_at_ms = VALUES(updated_at_ms)" : "")
             """)
     }

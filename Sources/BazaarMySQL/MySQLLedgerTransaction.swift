@@ -238,11 +238,12 @@ struct MySQLLedgerTransaction: LedgerTransaction {
 
     private func flushIdempotency(into statements: some LedgerStatements) throws {
         for chunk in chunks(newIdempotency.count) {
-            let values = try newIdempotency[chunk].map { record in
-                try "(" + [MySQLValue.text(record.claim.scope), .text(record.claim.key), .text(record.claim.fingerprint),
-                           .text(record.movementIDs.joined(separator: ",")), .int(record.atMillis)].map(connection.literal).joined(separator: ",") + ")"
+            var values = statements.valueRows(reservingBytes: chunk.count * 160)
+            for record in newIdempotency[chunk] {
+                try values.append(.text(record.claim.scope), .text(record.claim.key), .text(record.claim.fingerprint),
+                                  .text(record.movementIDs.joined(separator: ",")), .int(record.atMillis))
             }
-            try statements.write("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES \(values.joined(separator: ","))")
+            try statements.write("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES \(values.text)")
         }
     }
 

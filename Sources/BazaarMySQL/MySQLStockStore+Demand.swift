@@ -10,13 +10,14 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
     static func recordDemand(_ movements: [Movement], into connection: some LedgerStatements, nowMillis: Int64) throws {
         let rows = DemandDays.rollup(movements)
         for start in stride(from: 0, to: rows.count, by: 400) {
-            let values = try rows[start..<min(start + 400, rows.count)].map { row in
-                try "(" + [MySQLValue.text(row.storeID), .text(row.productID), .int(row.day), .int(row.sold), .int(row.returned),
-                           .int(row.inStock ? 1 : 0), .int(row.closing), .int(nowMillis)].map(connection.literal).joined(separator: ",") + ")"
+            var values = connection.valueRows(reservingBytes: min(400, rows.count - start) * 70)
+            for row in rows[start..<min(start + 400, rows.count)] {
+                try values.append(.text(row.storeID), .text(row.productID), .int(row.day), .int(row.sold), .int(row.returned),
+                                  .int(row.inStock ? 1 : 0), .int(row.closing), .int(nowMillis))
             }
             try connection.write("""
                 INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
-                VALUES \(values.joined(separator: ","))
+                VALUES \(values.text)
                 ON DUPLICATE KEY UPDATE sold = sold + VALUES(sold), returned = returned + VALUES(returned),
                     in_stock = GREATEST(in_stock, VALUES(in_stock)), closing = VALUES(closing), updated_at_ms = VALUES(updated_at_ms)
                 """)

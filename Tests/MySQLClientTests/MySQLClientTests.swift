@@ -83,6 +83,32 @@ struct MySQLClientTests {
         await pool.close()
     }
 
+    /// `SQLValueRows` writes each value as `literal` does (text with nothing to escape as it is, anything else
+    /// escaped), so the same hostile texts come back exactly, with the numbers and NULLs beside them.
+    @Test func valueRowsStoreExactlyTheirValuesWhateverTheyHold() async throws {
+        let (pool, _) = try TestServer.pool()
+        let texts = ["", "'", "\\", "\\'", "''", "\"", "a'); DROP TABLE v; --", "\u{0}", "nul\u{0}in the middle", "\n\r\t\u{1A}\u{8}",
+                     "naïve 🛒 \u{2028} e\u{301}", "plain-id_42", String(repeating: "'\\", count: 5000),
+                     String((1...127).map { Character(Unicode.Scalar(UInt8($0))) })]
+        let values: [(MySQLValue, MySQLValue)] = texts.enumerated().map { (.text($0.element), $0.offset % 3 == 0 ? .null : .int(Int64($0.offset) - 7)) }
+        let (stored, sameText) = try await pool.withConnection { connection in
+            try connection.query("CREATE TABLE v (id INT PRIMARY KEY, s LONGTEXT, n BIGINT, d DOUBLE)")
+            var rows = SQLValueRows(connection: connection)
+            for (index, (text, number)) in values.enumerated() { try rows.append(.int(Int64(index)), text, number, .double(Double(index) / 4)) }
+            // The same list through `literal`, value by value: the very same SQL.
+            let literals = try values.enumerated().map { index, pair in
+                "(" + (try [.int(Int64(index)), pair.0, pair.1, .double(Double(index) / 4)].map(connection.literal).joined(separator: ",")) + ")"
+            }.joined(separator: ",")
+            try connection.query("INSERT INTO v (id, s, n, d) VALUES " + rows.text)
+            let stored = try connection.query("SELECT s, n, d FROM v ORDER BY id").map { [MySQLValue.text(try $0.string(0)), $0[1], $0[2]] }
+            return (stored, rows.text == literals && rows.count == texts.count)
+        }
+        #expect(stored.map { $0[0] } == texts.map(MySQLValue.text))
+        #expect(sameText)
+        #expect(stored.map { $0[1] == .null } == values.map { $0.1 == .null })
+        await pool.close()
+    }
+
     @Test func serverErrorsAreTypedWithTheirCodes() async throws {
         let (pool, _) = try TestServer.pool()
         let error = await #expect(throws: MySQLError.self) {
