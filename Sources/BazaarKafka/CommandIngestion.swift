@@ -26,31 +26,25 @@ public struct CommandIngestion: Service {
     let stock: StockService
     /// Named in each rejection (which deployment refused it); not the idempotency scope.
     let consumerGroup: String
-    /// Commands older than this (by their Kafka timestamp) are refused: their ids may have been forgotten, and
-    /// applying them could apply them twice (`kafka.command_replay_window_hours`).
-    let replayWindowMillis: Int64
-    /// The problem object of a refusal (see `init`).
-    let describeRefusal: @Sendable (any Error) -> String
-    let clock: WallClock
+    /// Decoding and checking (the replay window, the catalog) of each batch's commands.
+    let checks: CommandChecks
     let logger: Logger
 
     /// `describeRefusal` words a refusal as the problem object an HTTP client would get (`Problem.json(for:)`): one
     /// wording of every refusal, whatever the channel.
     public init(consumer: KafkaConsumer, producer: KafkaProducer, stock: StockService, consumerGroup: String, replayWindowMillis: Int64,
                 describeRefusal: @escaping @Sendable (any Error) -> String, clock: WallClock = .system, logger: Logger) {
-        self.describeRefusal = describeRefusal
         self.consumer = consumer
         self.producer = producer
         self.stock = stock
         self.consumerGroup = consumerGroup
-        self.replayWindowMillis = replayWindowMillis
-        self.clock = clock
+        self.checks = CommandChecks(stock: stock, replayWindowMillis: replayWindowMillis, describeRefusal: describeRefusal, clock: clock)
         self.logger = logger
     }
 
     public func run() async throws {
         // The next batch is decoded and checked while this one is written (the consumer polls one batch ahead).
-        try await KafkaConsumerLoop.run(consumer, topic: Self.topic, role: "ingestion", prepare: { batch in await checked(batch.messages) },
+        try await KafkaConsumerLoop.run(consumer, topic: Self.topic, role: "ingestion", prepare: { batch in await checks.checked(batch.messages) },
                                         process: { batch, checked in await apply(batch, checked: checked) })
     }
 
@@ -70,12 +64,14 @@ public struct CommandIngestion: Service {
     /// Applies or rejects every command of the batch; false if cancelled before all of them were settled (the batch
     /// must then not be committed: its commands are delivered again, to this node or another).
     func apply(_ batch: KafkaBatch) async -> Bool {
-        await apply(batch, checked: await checked(batch.messages))
+        await apply(batch, checked: await checks.checked(batch.messages))
     }
 
-    /// `apply(_:)` of a batch whose commands were decoded and checked beforehand (`checked(_:)`).
-    func apply(_ batch: KafkaBatch, checked: CheckedCommands) async -> Bool {
-        var outcomes = await apply(checked)
+    /// `apply(_:)` of a batch whose commands were decoded and checked beforehand (`checked(_:)`). Checks older than
+    /// `maxCheckAgeMillis` (the batch before took long: the database was away, say) are made again, so that the
+    /// replay window is judged when the batch is written, as near as that.
+    func apply(_ batch: KafkaBatch, checked: CommandChecks.Checked) async -> Bool {
+        var outcomes = await apply(await checks.fresh(checked, of: batch.messages))
         // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.
         while !Task.isCancelled {
             let waiting = outcomes.indices.filter { outcomes[$0].isUnavailable }
@@ -116,49 +112,15 @@ public struct CommandIngestion: Service {
         return "{\"value\":\(JSON.quoted(echoed)),\"value_bytes\":\(value.count),\"value_truncated\":\(truncated),\"group\":\(JSON.quoted(group)),\"problem\":\(problem)}"
     }
 
-    /// A batch's commands decoded and checked, by partition, and the outcomes of those refused already.
-    struct CheckedCommands: Sendable {
-        var outcomes: [Outcome]
-        var partitions: [(indices: [Int], writes: StockService.CheckedWrites)]
-    }
-
     /// The messages' commands: each partition's in its order, in one transaction; the partitions' transactions run
     /// side by side (Kafka orders nothing across partitions, and with commands keyed by store their stock rows
     /// differ; if they do not, row locks serialize them).
     func apply(_ messages: [KafkaMessage]) async -> [Outcome] {
-        await apply(await checked(messages))
-    }
-
-    /// Decodes each message and checks its command (the replay window, the catalog, the id): nothing here depends on
-    /// an earlier batch's writes.
-    func checked(_ messages: [KafkaMessage]) async -> CheckedCommands {
-        var outcomes = [Outcome](repeating: .applied, count: messages.count)
-        var byPartition: [String: [(index: Int, id: String, command: MovementCommand)]] = [:]
-        let oldest = clock.nowMillis() - replayWindowMillis
-        for (index, message) in messages.enumerated() {
-            if let timestamp = message.timestampMillis, timestamp > 0, timestamp < oldest {
-                outcomes[index] = .rejected(problemJSON: describeRefusal(DomainError.invalid(
-                    field: "timestamp",
-                    message: "the command is older than the replay window (kafka.command_replay_window_hours); it may have been applied already, so it is not applied again: send a new command with a new id if it is still wanted")))
-                continue
-            }
-            do {
-                let (id, command) = try CommandMessage.decode(message.value)
-                byPartition["\(message.topic)/\(message.partition)", default: []].append((index, id, command))
-            } catch {
-                outcomes[index] = .rejected(problemJSON: describeRefusal( error))
-            }
-        }
-        var partitions: [(indices: [Int], writes: StockService.CheckedWrites)] = []
-        for commands in byPartition.values {
-            partitions.append((commands.map(\.index),
-                               await stock.checked(commands.map { ([$0.command], $0.id) }, actor: "kafka:\(Self.topic)", scope: Self.idempotencyScope)))
-        }
-        return CheckedCommands(outcomes: outcomes, partitions: partitions)
+        await apply(await checks.checked(messages))
     }
 
     /// Writes checked commands: each partition's in one transaction, the partitions side by side.
-    func apply(_ checked: CheckedCommands) async -> [Outcome] {
+    func apply(_ checked: CommandChecks.Checked) async -> [Outcome] {
         var outcomes = checked.outcomes
         let settled = await withTaskGroup(of: [(index: Int, outcome: Outcome)].self) { group in
             for (indices, writes) in checked.partitions {
@@ -167,7 +129,7 @@ public struct CommandIngestion: Service {
                         switch result {
                         case .success: (index, .applied)
                         case .failure(let error) where error is StorageUnavailable: (index, .unavailable)
-                        case .failure(let error): (index, .rejected(problemJSON: describeRefusal(error)))
+                        case .failure(let error): (index, .rejected(problemJSON: checks.describeRefusal(error)))
                         }
                     }
                 }

@@ -44,9 +44,10 @@ enum KafkaConsumerLoop {
     }
 
     /// `run` in two stages: each batch is `prepare`d (the work that does not depend on the batches before it)
-    /// while the one before it is `process`ed, then processed and committed in the order polled. The consumer must
-    /// be made with a lookahead of 1. A batch prepared and never processed is never committed: it is delivered
-    /// again.
+    /// while the one before it is `process`ed, then processed and committed in the order polled. The stages overlap
+    /// when the consumer was made with a lookahead of 1 (with 0 they take turns). A batch prepared and never
+    /// processed is never committed: it is delivered again. Once the consumer is stopping, no batch is begun: its
+    /// offsets could no longer be stored, and the group's next member gets it anyway.
     static func run<Prepared: Sendable>(_ consumer: KafkaConsumer, topic: String, role: String, clock: WallClock = .system,
                                         prepare: @escaping @Sendable (KafkaBatch) async -> Prepared,
                                         process: @escaping @Sendable (KafkaBatch, Prepared) async -> Bool) async throws {
@@ -57,7 +58,9 @@ enum KafkaConsumerLoop {
                 for await batch in consumer.batches { preparedBatches.yield((batch, await prepare(batch))) }
                 preparedBatches.finish()
             }
-            try await run(consumer, topic: topic, role: role, clock: clock, batches: prepared, process: process)
+            try await run(consumer, topic: topic, role: role, clock: clock, batches: prepared) { batch, prepared in
+                consumer.isStopping ? false : await process(batch, prepared)
+            }
             preparedBatches.finish()
             group.cancelAll()
         }

@@ -98,7 +98,10 @@ public final class KafkaConsumer: Service, Sendable {
         self.handle = KafkaHandle(rk)
         self.errors = errors
         self.maxBatch = maxBatch
-        self.released = DispatchSemaphore(value: lookahead)
+        // Made at 0 and given its credits after: libdispatch traps when a semaphore is freed below the value it was
+        // made with, which a consumer stopped with batches uncommitted would be.
+        self.released = DispatchSemaphore(value: 0)
+        for _ in 0..<lookahead { released.signal() }
         (batches, continuation) = AsyncStream.makeStream(of: KafkaBatch.self)
     }
 
@@ -126,6 +129,9 @@ public final class KafkaConsumer: Service, Sendable {
         guard let oldest = pendingOldestMillis.withLock({ $0.first?.millis }) else { return 0 }
         return Double(max(0, nowMillis - oldest)) / 1000
     }
+
+    /// Whether `stop()` was called: a batch not begun by then is better left to the group's next member.
+    public var isStopping: Bool { stopping.load(ordering: .acquiring) }
 
     /// Stops polling (the current batch may still commit), leaves the group, frees the client.
     public func stop() {

@@ -42,8 +42,8 @@ public final class StockService: Sendable {
     }
 
     /// Writes checked for `writeInOrder` (each inside the catalog, its idempotency key well formed), and the
-    /// refusals among them. Checking depends on no earlier write, so a reader of batches checks the next batch
-    /// while the one before it is written.
+    /// refusals among them. Checking depends on no earlier write (and the catalog only grows), so a reader of
+    /// batches checks the next batch while the one before it is written.
     public struct CheckedWrites: Sendable {
         fileprivate var outcomes: [Result<WriteReceipt, any Error>?]
         fileprivate var requests: [(index: Int, request: WriteRequest)]

@@ -1,0 +1,62 @@
+import BazaarCommands
+import BazaarCore
+import BazaarDomain
+import KafkaClient
+
+/// What `CommandIngestion` does to a batch before writing it: each message decoded, its command checked (the
+/// replay window, the catalog, its id), the refusals worded as the problem objects an HTTP client would get.
+/// Nothing here depends on an earlier batch's writes, so the ingestion checks the next batch while the one before
+/// it is written; checks that grew old meanwhile are made again (`fresh`).
+struct CommandChecks: Sendable {
+    let stock: StockService
+    /// Commands older than this (by their Kafka timestamp) are refused: their ids may have been forgotten, and
+    /// applying them could apply them twice (`kafka.command_replay_window_hours`).
+    let replayWindowMillis: Int64
+    /// The problem object of a refusal (`Problem.json(for:)`): one wording of every refusal, whatever the channel.
+    let describeRefusal: @Sendable (any Error) -> String
+    let clock: WallClock
+
+    /// How old a batch's checks may be when it is written: the replay window is judged when the batch is written,
+    /// as near as that (the batch before may have taken long: the database was away, say).
+    static let maxAgeMillis: Int64 = 1000
+
+    /// A batch's commands decoded and checked, by partition, and the outcomes of those refused already.
+    struct Checked: Sendable {
+        var outcomes: [CommandIngestion.Outcome]
+        var partitions: [(indices: [Int], writes: StockService.CheckedWrites)]
+        /// When the replay window was judged.
+        var checkedAtMillis: Int64
+    }
+
+    /// `checked`, or the messages checked again if that is older than `maxAgeMillis`.
+    func fresh(_ checked: Checked, of messages: [KafkaMessage]) async -> Checked {
+        clock.nowMillis() - checked.checkedAtMillis <= Self.maxAgeMillis ? checked : await self.checked(messages)
+    }
+
+    func checked(_ messages: [KafkaMessage]) async -> Checked {
+        var outcomes = [CommandIngestion.Outcome](repeating: .applied, count: messages.count)
+        var byPartition: [String: [(index: Int, id: String, command: MovementCommand)]] = [:]
+        let now = clock.nowMillis()
+        let oldest = now - replayWindowMillis
+        for (index, message) in messages.enumerated() {
+            if let timestamp = message.timestampMillis, timestamp > 0, timestamp < oldest {
+                outcomes[index] = .rejected(problemJSON: describeRefusal(DomainError.invalid(
+                    field: "timestamp",
+                    message: "the command is older than the replay window (kafka.command_replay_window_hours); it may have been applied already, so it is not applied again: send a new command with a new id if it is still wanted")))
+                continue
+            }
+            do {
+                let (id, command) = try CommandMessage.decode(message.value)
+                byPartition["\(message.topic)/\(message.partition)", default: []].append((index, id, command))
+            } catch {
+                outcomes[index] = .rejected(problemJSON: describeRefusal(error))
+            }
+        }
+        var partitions: [(indices: [Int], writes: StockService.CheckedWrites)] = []
+        for commands in byPartition.values {
+            partitions.append((commands.map(\.index), await stock.checked(commands.map { ([$0.command], $0.id) },
+                                                                          actor: "kafka:\(CommandIngestion.topic)", scope: CommandIngestion.idempotencyScope)))
+        }
+        return Checked(outcomes: outcomes, partitions: partitions, checkedAtMillis: now)
+    }
+}
