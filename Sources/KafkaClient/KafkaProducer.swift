@@ -28,7 +28,12 @@ public final class KafkaProducer: Service, Sendable {
         }
         self.handle = KafkaHandle(rk)
         self.errors = errors
-        self.poller = PollThread(name: "kafka-producer") { [handle] in _ = rd_kafka_poll(handle.pointer, 100) }
+        // The poll thread holds the error sink too: a producer let go without `shutdown()` (a start that failed after
+        // it was made) leaves the thread calling back into it, which must not be freed under it.
+        self.poller = PollThread(name: "kafka-producer") { [handle, errors] in
+            _ = errors
+            _ = rd_kafka_poll(handle.pointer, 100)
+        }
         poller.start()
     }
 

@@ -108,6 +108,18 @@ struct KafkaClientTests {
         try await runner.value
     }
 
+    /// A producer let go without `shutdown()` (a start that failed after it was made) keeps its callbacks' target
+    /// alive: the broker's errors (nothing listens at port 1) reach it, not freed memory. Before, this crashed the
+    /// process (SIGSEGV in `rd_kafka_poll_cb`).
+    @Test func aProducerLetGoWithoutShutdownLeavesNothingDanglingForItsCallbacks() async throws {
+        let errors = Tally()
+        do {
+            _ = try KafkaProducer(configuration: .producer(brokers: "127.0.0.1:1")) { _ in errors.seen.withLock { $0["error", default: 0] += 1 } }
+        }
+        try await Task.sleep(for: .seconds(2))
+        #expect(errors.seen.withLock { $0["error"] ?? 0 } > 0, "the broker's errors still reach the sink")
+    }
+
     @Test func aBadPropertyIsATypedError() {
         #expect(throws: KafkaError.self) {
             _ = try KafkaProducer(configuration: KafkaConfiguration(brokers: "127.0.0.1:1", ["no.such.property": "x"]))
