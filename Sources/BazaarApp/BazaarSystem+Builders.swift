@@ -98,7 +98,8 @@ extension BazaarSystem {
         let producer = try KafkaProducer(configuration: .producer(brokers: brokers, security: security, lingerMillis: configuration.kafkaLingerMillis),
                                          shutdownFlushMillis: Int32(configuration.shutdownTimeoutSeconds * 200), onError: onError)
         let signer = MovementEventSigner(deploymentKey: configuration.deploymentKey)
-        let verifier = VerifiedMovements(signer: signer, logger: logger)
+        let published = PublishedMovements()
+        let verifier = VerifiedMovements(signer: signer, published: published, logger: logger)
         if !configuration.deploymentKey.isConfigured {
             logger.warning("neither security.secret_key nor admin.key is set: this node accepts only its own movement events from Kafka; give every node the same security.secret_key")
         }
@@ -123,7 +124,7 @@ extension BazaarSystem {
                                                                  group: configuration.kafkaConsumerGroup + ".intelligence", startAtLatest: true),
                                         topics: [MovementEvent.topic], onError: onError),
             intelligence: intelligence, verifier: verifier, logger: logger)
-        return KafkaParts(publisher: KafkaEventPublisher(producer: producer, local: bus, signer: signer, clock: clock),
+        return KafkaParts(publisher: KafkaEventPublisher(producer: producer, local: bus, signer: signer, published: published, clock: clock),
                           intelligenceConsumer: intelligenceConsumer, producerServices: [producer], consumerServices: consumers)
     }
 

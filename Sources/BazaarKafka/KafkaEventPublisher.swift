@@ -18,31 +18,47 @@ public final class KafkaEventPublisher: EventPublisher {
     let local: InProcessEventBus
     /// Signs the movement topic's events, so that nodes act only on events this deployment produced.
     let signer: MovementEventSigner
+    /// The movement events published, remembered for this node's own consumers (`PublishedMovements`).
+    let published: PublishedMovements?
     /// When the publish in progress started (0: none), for the health check.
     private let publishingSince = Atomic<Int64>(0)
     let clock: WallClock
 
-    public init(producer: KafkaProducer, local: InProcessEventBus, signer: MovementEventSigner, clock: WallClock = .system) {
+    public init(producer: KafkaProducer, local: InProcessEventBus, signer: MovementEventSigner, published: PublishedMovements? = nil,
+                clock: WallClock = .system) {
         self.producer = producer
         self.local = local
         self.signer = signer
+        self.published = published
         self.clock = clock
     }
 
     public func publish(_ events: [OutboundEvent]) async throws {
         publishingSince.store(clock.nowMillis(), ordering: .relaxed)
         defer { publishingSince.store(0, ordering: .relaxed) }
-        _ = try await producer.sendBatch(events.map { event in
+        var signedMovements: [Movement?] = []
+        signedMovements.reserveCapacity(events.count)
+        let messages = events.map { event in
             // A movement's event is rendered here, once, with its signature (the outbox leaves it unrendered).
-            let payload = if event.topic != MovementEvent.topic {
-                event.payload
-            } else if let movement = event.movement ?? Movement(cloudEventJSON: event.payload) {
-                signer.signedCloudEvent(movement)
+            var movement: Movement?
+            let payload: String
+            if event.topic != MovementEvent.topic {
+                payload = event.payload
+            } else if let signed = event.movement ?? Movement(cloudEventJSON: event.payload) {
+                movement = signed
+                payload = signer.signedCloudEvent(signed)
             } else {
-                signer.signedStockEvent(event.payload)  // a reservation's, transfer's or order's
+                payload = signer.signedStockEvent(event.payload)  // a reservation's, transfer's or order's
             }
+            signedMovements.append(movement)
             return (topic: event.topic, key: Array(event.key.utf8), value: Array(payload.utf8))
-        })
+        }
+        let reports = try await producer.sendBatch(messages)
+        if let published {
+            published.remember(zip(reports, zip(messages, signedMovements)).compactMap { report, sent in
+                sent.1.map { (report, sent.0.value, $0) }
+            })
+        }
         try await local.publish(events.filter { $0.topic != MovementEvent.topic })
     }
 

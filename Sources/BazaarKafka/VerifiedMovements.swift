@@ -11,19 +11,23 @@ import Synchronization
 /// `bazaar_kafka_events_refused_total{reason}` and logged (once a minute at most, with its position).
 public final class VerifiedMovements: Sendable {
     let signer: MovementEventSigner
+    /// What this node published itself: found there byte for byte, an event needs no verification.
+    let published: PublishedMovements
     let logger: Logger
     private let lastLogged = Atomic<Int64>(0)
     static let forged = Counter(label: "bazaar_kafka_events_refused_total", dimensions: [("reason", "forged")])
     static let unreadable = Counter(label: "bazaar_kafka_events_refused_total", dimensions: [("reason", "unreadable")])
 
-    public init(signer: MovementEventSigner, logger: Logger) {
+    public init(signer: MovementEventSigner, published: PublishedMovements = PublishedMovements(), logger: Logger) {
         self.signer = signer
+        self.published = published
         self.logger = logger
     }
 
     /// `value`: the message's value as text, when the caller has made it already (each making checks the UTF-8 of
     /// the whole event again).
     func movement(in message: KafkaMessage, value: String? = nil) -> Movement? {
+        if let movement = published.movement(of: message) { return movement }
         let value = value ?? message.valueString
         // Other events of the topic (reservations) are not movements: passed over, not counted as forged.
         if ReservationEvent.isOtherThanMovement(value) { return nil }
