@@ -9,7 +9,7 @@ import Synchronization
 /// forged one at a remembered place) is verified as before (`VerifiedMovements`).
 ///
 /// A node reads back what it published: verifying its own events was the largest single cost of its alert
-/// consumer (issue 15). Bounded: the last `capacity` events, about 1 KB each.
+/// consumer (issue 15). Bounded: the last `capacity` events, about 1.2 KB each with their movement (~20 MB).
 public final class PublishedMovements: Sendable {
     struct Place: Hashable {
         var partition: Int32
@@ -17,7 +17,8 @@ public final class PublishedMovements: Sendable {
     }
 
     private struct Memory {
-        var byPlace: [Place: (value: [UInt8], movement: Movement)] = [:]
+        /// Each event with the ring slot that holds its place.
+        var byPlace: [Place: (value: [UInt8], movement: Movement, slot: Int)] = [:]
         /// Places in the order remembered, a ring of `capacity`: the oldest is forgotten first.
         var order: [Place?]
         var next = 0
@@ -38,10 +39,16 @@ public final class PublishedMovements: Sendable {
         memory.withLock { memory in
             for event in events where event.report.topic == MovementEvent.topic {
                 let place = Place(partition: event.report.partition, offset: event.report.offset)
-                if let forgotten = memory.order[memory.next] { memory.byPlace[forgotten] = nil }
+                // The oldest is forgotten, unless its place was remembered again since (a topic made anew).
+                if let forgotten = memory.order[memory.next], memory.byPlace[forgotten]?.slot == memory.next {
+                    memory.byPlace[forgotten] = nil
+                }
+                // As verification would read it back: the event's data carries no ledger sequence.
+                var movement = event.movement
+                movement.sequence = 0
                 memory.order[memory.next] = place
+                memory.byPlace[place] = (event.value, movement, memory.next)
                 memory.next = (memory.next + 1) % capacity
-                memory.byPlace[place] = (event.value, event.movement)
             }
         }
     }

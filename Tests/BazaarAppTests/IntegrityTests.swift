@@ -291,6 +291,18 @@ struct RedisIntegrityTests {
         #expect(signer.verify(signer.signedCloudEvent(bad)) == .unreadable, "identifiers outside the contract are refused even when signed")
     }
 
+    /// A forged event with a level of Int64.min is refused, not the end of the process: `abs(Int64.min)` overflows
+    /// (a trap, even in release builds), and the bounds were checked before the signature, so anyone who could
+    /// write to the topic could stop every node reading it.
+    @Test func extremeNumbersInAForgedEventAreRefusedNotACrash() {
+        let event = movement.cloudEventJSON
+        for value in ["-9223372036854775808", "9223372036854775807", "-1000000000000000001"] {
+            let forged = event.replacingOccurrences(of: "\"quantity_after\":5", with: "\"quantity_after\":\(value)")
+            #expect(forged != event)
+            #expect(signer.verify(forged) == .unreadable, "\(value)")
+        }
+    }
+
     /// Issue 15: the MAC is read byte by byte; the old reading (two Characters at a time through `UInt8(_:radix:)`)
     /// is the reference, except that it let a sign through (`+f` read as 15, `-0` as 0).
     @Test func theMACIsReadExactlyAsWrittenAndNothingElseIsAccepted() {

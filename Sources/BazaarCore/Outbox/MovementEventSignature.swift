@@ -51,14 +51,19 @@ public struct MovementEventSigner: Sendable {
 
     public func verify(_ json: String) -> Verdict {
         guard let node = JSONNode.parse(json), let data = node["data"], let movement = Movement(cloudEventData: data),
-              Identifier.isValid(movement.storeID), Identifier.isValid(movement.productID), movement.version >= 1,
-              abs(movement.quantityAfter) <= StockRules.maxAbsoluteLevel
+              Self.isWithinContract(movement)
         else { return .unreadable }
         guard let claimed = node[Self.attribute]?.string, claimed.hasPrefix(Self.version),
               let mac = Self.bytes(hex: claimed.dropFirst(Self.version.count)),
               hmac.isValid(mac, for: movement.auditJSON)
         else { return .forged }
         return .genuine(movement)
+    }
+
+    /// Identifiers and numbers a movement event may carry; anything else is `.unreadable`, signed or not.
+    public static func isWithinContract(_ movement: Movement) -> Bool {
+        Identifier.isValid(movement.storeID) && Identifier.isValid(movement.productID) && movement.version >= 1
+            && movement.quantityAfter.magnitude <= StockRules.maxAbsoluteLevel.magnitude  // not `abs`: `abs(Int64.min)` traps
     }
 
     /// The 32 bytes of a MAC written as 64 hex digits (either case); nil for anything else. On the UTF-8 view:
