@@ -67,9 +67,9 @@ public struct CommandIngestion: Service {
         await apply(batch, checked: await checks.checked(batch.messages))
     }
 
-    /// `apply(_:)` of a batch whose commands were decoded and checked beforehand (`checked(_:)`). Checks older than
-    /// `maxCheckAgeMillis` (the batch before took long: the database was away, say) are made again, so that the
-    /// replay window is judged when the batch is written, as near as that.
+    /// `apply(_:)` of a batch whose commands were decoded and checked beforehand (`CommandChecks.checked`). Checks
+    /// older than `CommandChecks.maxAgeMillis` (the batch before took long: the database was away, say) are made
+    /// again, so that the replay window is judged when the batch is written, as near as that.
     func apply(_ batch: KafkaBatch, checked: CommandChecks.Checked) async -> Bool {
         var outcomes = await apply(await checks.fresh(checked, of: batch.messages))
         // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.
