@@ -61,15 +61,11 @@ public struct CommandIngestion: Service {
         }
     }
 
-    /// Applies or rejects every command of the batch; false if cancelled before all of them were settled (the batch
-    /// must then not be committed: its commands are delivered again, to this node or another).
-    func apply(_ batch: KafkaBatch) async -> Bool {
-        await apply(batch, checked: await checks.checked(batch.messages))
-    }
-
-    /// `apply(_:)` of a batch whose commands were decoded and checked beforehand (`CommandChecks.checked`). Checks
-    /// older than `CommandChecks.maxAgeMillis` (the batch before took long: the database was away, say) are made
-    /// again, so that the replay window is judged when the batch is written, as near as that.
+    /// Applies or rejects every command of a batch decoded and checked beforehand (`CommandChecks.checked`); false if
+    /// cancelled before all of them were settled (the batch must then not be committed: its commands are delivered
+    /// again, to this node or another). Checks older than `CommandChecks.maxAgeMillis` (the batch before took long:
+    /// the database was away, say) are made again, so that the replay window is judged when the batch is written,
+    /// as near as that.
     func apply(_ batch: KafkaBatch, checked: CommandChecks.Checked) async -> Bool {
         var outcomes = await apply(await checks.fresh(checked, of: batch.messages))
         // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.

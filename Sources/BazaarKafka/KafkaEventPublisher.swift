@@ -36,9 +36,8 @@ public final class KafkaEventPublisher: EventPublisher {
     public func publish(_ events: [OutboundEvent]) async throws {
         publishingSince.store(clock.nowMillis(), ordering: .relaxed)
         defer { publishingSince.store(0, ordering: .relaxed) }
-        var signedMovements: [Movement?] = []
-        signedMovements.reserveCapacity(events.count)
-        let messages = events.map { event in
+        // Each message, with the movement it was signed from (remembered for this node's consumers).
+        let signed = events.map { event -> (message: (topic: String, key: [UInt8]?, value: [UInt8]), movement: Movement?) in
             // A movement's event is rendered here, once, with its signature (the outbox leaves it unrendered).
             var movement: Movement?
             let payload: String
@@ -50,15 +49,10 @@ public final class KafkaEventPublisher: EventPublisher {
             } else {
                 payload = signer.signedStockEvent(event.payload)  // a reservation's, transfer's or order's
             }
-            signedMovements.append(movement)
-            return (topic: event.topic, key: Array(event.key.utf8), value: Array(payload.utf8))
+            return ((event.topic, Array(event.key.utf8), Array(payload.utf8)), movement)
         }
-        let reports = try await producer.sendBatch(messages)
-        if let published {
-            published.remember(zip(reports, zip(messages, signedMovements)).compactMap { report, sent in
-                sent.1.map { (report, sent.0.value, $0) }
-            })
-        }
+        let reports = try await producer.sendBatch(signed.map(\.message))
+        published?.remember(zip(reports, signed).compactMap { report, sent in sent.movement.map { (report, sent.message.value, $0) } })
         try await local.publish(events.filter { $0.topic != MovementEvent.topic })
     }
 

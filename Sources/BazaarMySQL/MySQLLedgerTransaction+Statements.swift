@@ -40,7 +40,7 @@ final class PipelinedStatements: LedgerStatements {
 
     func write(_ sql: String) throws {
         let size = sql.utf8.count + 2
-        if !part.isEmpty, bytes + size > 1 << 20 { try send() }
+        if !part.isEmpty, bytes + size > MySQLConnection.maxScriptBytes { try send() }
         part.append(sql)
         bytes += size
         if bytes >= partBytes { try send() }

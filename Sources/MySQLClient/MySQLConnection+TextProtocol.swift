@@ -69,10 +69,13 @@ extension MySQLConnection {
         return try results(of: mysql)
     }
 
+    /// The bound of one round trip's SQL: well under every server's `max_allowed_packet`.
+    public static let maxScriptBytes = 1 << 20
+
     /// `statements` cut, in order, into scripts of at most `maxBytes` of SQL each (a statement longer than that alone).
     /// A server refuses a packet over its `max_allowed_packet` (4 MiB on older servers, 16 MiB on MariaDB 10.11's
     /// default) and drops the connection.
-    public static func scriptParts(_ statements: [String], maxBytes: Int = 1 << 20) -> [[String]] {
+    public static func scriptParts(_ statements: [String], maxBytes: Int = maxScriptBytes) -> [[String]] {
         var parts: [[String]] = [], part: [String] = [], bytes = 0
         for statement in statements {
             let size = statement.utf8.count + 2

@@ -14,18 +14,19 @@ public struct OutboundEvent: Sendable, Equatable {
     public var movement: Movement?
 
     public init(topic: String, key: String, id: String, payload: String, movement: Movement? = nil) {
-        self.topic = topic
-        self.key = key
-        self.id = id
-        self.renderedPayload = payload
-        self.movement = movement
+        self.init(topic: topic, key: key, id: id, renderedPayload: payload, movement: movement)
     }
 
     /// A movement's event, its payload rendered only when asked.
     public init(topic: String, key: String, id: String, movement: Movement) {
+        self.init(topic: topic, key: key, id: id, renderedPayload: nil, movement: movement)
+    }
+
+    init(topic: String, key: String, id: String, renderedPayload: String?, movement: Movement?) {
         self.topic = topic
         self.key = key
         self.id = id
+        self.renderedPayload = renderedPayload
         self.movement = movement
     }
 

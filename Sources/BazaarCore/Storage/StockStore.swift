@@ -226,9 +226,7 @@ public struct OutboxEntry: Sendable, Equatable {
 
     /// The event as the relay hands it to a publisher (a movement's payload still unrendered).
     public var outbound: OutboundEvent {
-        if let renderedPayload { OutboundEvent(topic: topic, key: key, id: eventID, payload: renderedPayload, movement: movement) }
-        else if let movement { OutboundEvent(topic: topic, key: key, id: eventID, movement: movement) }
-        else { OutboundEvent(topic: topic, key: key, id: eventID, payload: "") }
+        OutboundEvent(topic: topic, key: key, id: eventID, renderedPayload: renderedPayload, movement: movement)
     }
 
     public static func == (a: OutboxEntry, b: OutboxEntry) -> Bool {
