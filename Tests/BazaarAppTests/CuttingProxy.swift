@@ -10,9 +10,10 @@ import Glibc
 /// The client sees a lost connection in the middle of a round trip, as it would if the network or the process on
 /// the other side died there. Blocking sockets on threads of its own: it must not depend on the concurrency pool.
 final class CuttingProxy: Sendable {
-    /// When to cut: given the bytes the client sent on this connection since its last `COMMIT` (the transaction so
-    /// far, this chunk included) and this chunk, whether to cut after forwarding the chunk.
-    typealias Rule = @Sendable (_ transaction: String, _ chunk: String) -> Bool
+    /// When to cut: given the text the client sent on this connection since its last `COMMIT` (the transaction so
+    /// far, this packet included) and this packet (one whole statement or script, however the bytes arrived),
+    /// whether to cut once the packet is forwarded.
+    typealias Rule = @Sendable (_ transaction: String, _ packet: String) -> Bool
 
     let port: Int
     private let listener: Int32
@@ -90,6 +91,7 @@ final class CuttingProxy: Sendable {
     private func pump(client: Int32, server: Int32) {
         defer { close(client); close(server) }
         var transaction = ""
+        var packets = ClientPackets()
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while !stopped.load(ordering: .acquiring) {
             var fds = [pollfd(fd: client, events: Int16(POLLIN), revents: 0), pollfd(fd: server, events: Int16(POLLIN), revents: 0)]
@@ -104,15 +106,17 @@ final class CuttingProxy: Sendable {
             if fds[0].revents != 0 {
                 let n = recv(client, &buffer, buffer.count, 0)
                 guard n > 0, Self.sendAll(server, buffer, n) else { return }
-                let chunk = String(decoding: buffer[0..<n], as: UTF8.self)
-                transaction += chunk
-                if takeRule(matching: transaction, chunk) {
-                    cutCount.add(1, ordering: .releasing)
-                    shutdown(client, Int32(SHUT_RDWR))
-                    awaitAnswer(from: server)  // the server ran what it was sent: its answer is what the client never sees
-                    return
+                // Judged a whole packet at a time: a statement split across two reads (under load) still matches.
+                for statement in packets.completed(adding: buffer[0..<n]) {
+                    transaction += statement
+                    if takeRule(matching: transaction, statement) {
+                        cutCount.add(1, ordering: .releasing)
+                        shutdown(client, Int32(SHUT_RDWR))
+                        awaitAnswer(from: server)  // the server ran what it was sent: its answer is what the client never sees
+                        return
+                    }
+                    if statement.contains("COMMIT") || transaction.utf8.count > 1 << 20 { transaction = "" }
                 }
-                if chunk.contains("COMMIT") || transaction.utf8.count > 1 << 20 { transaction = "" }
             }
         }
     }
@@ -146,5 +150,26 @@ final class CuttingProxy: Sendable {
             sent += n
         }
         return true
+    }
+}
+
+/// The client's side of the MySQL protocol cut into its packets (3 bytes of length, 1 of sequence, the payload),
+/// however the bytes arrived: what a rule sees is always one whole packet's text.
+struct ClientPackets {
+    private var pending: [UInt8] = []
+
+    /// The text of every packet that `bytes` completes, in order.
+    mutating func completed(adding bytes: ArraySlice<UInt8>) -> [String] {
+        pending.append(contentsOf: bytes)
+        var texts: [String] = []
+        var start = 0
+        while pending.count - start >= 4 {
+            let length = Int(pending[start]) | Int(pending[start + 1]) << 8 | Int(pending[start + 2]) << 16
+            guard pending.count - start - 4 >= length else { break }
+            texts.append(String(decoding: pending[(start + 4)..<(start + 4 + length)], as: UTF8.self))
+            start += 4 + length
+        }
+        pending.removeFirst(start)
+        return texts
     }
 }
