@@ -11,6 +11,9 @@ shutdown: a backlog of thousands of outbox events that cannot be published (the 
           loopback port), then SIGTERM: the process exits within shutdown.timeout_seconds; after a restart that
           can publish, the outbox empties. Then webhooks that never answer (a loopback listener that accepts and
           stays silent) with hundreds of deliveries in flight: SIGTERM still exits within the bound.
+ingest:   (MySQL, with --kafka-python) SIGKILL while the node ingests 30,000 Kafka commands on one partition in
+          transactions of thousands, inserts sent in parts ahead of the COMMIT; after a restart each command is
+          applied once and every level equals the sum of its ledger and of its commands.
 
 Only loopback is ever contacted. Prints one line per check and 'N passed, N failed'; exits 1 on a failure.
 """
@@ -290,6 +293,78 @@ def webhooks(args, port, log):
         connection.close()
 
 
+def ingest_crash(args, port, log):
+    """SIGKILL while the node ingests a backlog of Kafka commands on one partition, in transactions of thousands
+    whose inserts go to the primary in parts ahead of their COMMIT; then a restart. Every command is applied once
+    (its id is its idempotency key, and its reference), every level equals the sum of its ledger."""
+    helper = [args.kafka_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafka-commands.py")]
+    run = f"ingest{random.randrange(1 << 30):x}"
+    group = f"chaos-{run}"
+    store, n = f"K{run}", 30000
+    server = Server(args.binary, port, log, {"BAZAAR_KAFKA_CONSUMER_GROUP": group})
+    base = ["--database-url", args.database_url, "--kafka-brokers", args.kafka_brokers] + \
+        (["--database-replica-urls", args.replica_urls] if args.replica_urls else [])
+    # The group starts at the end of the topic: the broker holds every earlier test's commands.
+    subprocess.run(helper + ["start-at-end", args.kafka_brokers, group], check=True)
+    check("ingest: serve starts", server.start(base))
+    call(port, "PUT", f"/v1/stores/{store}", {"name": "k"})
+    for p in [f"P{i}" for i in range(10)] + ["SYNC"]:
+        call(port, "PUT", f"/v1/products/{p}", {"name": p})
+    subprocess.run(helper + ["produce", args.kafka_brokers, store, str(n), run], check=True)
+
+    def applied():
+        _, page, _ = call(port, "GET", f"/v1/stores/{store}/stock?limit=100")
+        return sum(item["version"] for item in page.get("items", []) if item["product_id"] != "SYNC")
+
+    deadline, seen = time.time() + 120, 0
+    while time.time() < deadline and seen < 3000:
+        seen = applied()
+        time.sleep(0.05)
+    server.kill(signal.SIGKILL)
+    server.wait(10)
+    print(f"     SIGKILL with {seen} of {n} commands applied")
+    check("ingest: the kill came mid-ingestion", 0 < seen < n, str(seen))
+    check("ingest: restarts on the same database", server.start(base))
+    deadline = time.time() + 240
+    while time.time() < deadline and applied() < n:
+        time.sleep(0.5)
+    status, _, headers = call(port, "POST", f"/update-stock/{store}/SYNC", {"delta": 1, "reason": "receipt"})
+    token = next((v for k, v in headers.items() if k.lower() == "bazaar-consistency"), None)
+    check("ingest: a write after the ingestion is answered", status == 200, str(status))
+    references, bad, cursor = {}, [], None
+    while True:
+        path = f"/audit-logs?store_id={store}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
+        _, page, _ = call(port, "GET", path, consistency=token)
+        for item in page["items"]:
+            reference = item.get("reference") or ""
+            if reference.startswith(run):
+                references[reference] = references.get(reference, 0) + 1
+        cursor = page.get("next_cursor")
+        if not cursor or not page["items"]:
+            break
+    twice = [k for k, c in references.items() if c > 1]
+    check("ingest: no command applied twice", not twice, f"{len(twice)} twice, e.g. {twice[:3]}")
+    check("ingest: every command applied", len(references) == n, f"{len(references)} of {n}")
+    for i in range(10):
+        _, level, _ = call(port, "GET", f"/get-stock/{store}/P{i}", consistency=token)
+        rows, total, cursor = 0, 0, None
+        while True:
+            path = f"/audit-logs?store_id={store}&product_id=P{i}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
+            _, page, _ = call(port, "GET", path, consistency=token)
+            rows += len(page["items"])
+            total += sum(item["delta"] for item in page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor or not page["items"]:
+                break
+        expected = sum(j % 3 + 1 for j in range(i, n, 10))
+        if level["quantity"] != total or level["version"] != rows or total != expected:
+            bad.append((f"P{i}", level.get("quantity"), level.get("version"), total, rows, expected))
+    check("ingest: every level equals the sum of its ledger, and of its commands", not bad, str(bad[:2]))
+    check("ingest: after the restart the outbox empties", outbox_empties(port))
+    server.kill(signal.SIGTERM)
+    server.wait(30)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("binary")
@@ -297,11 +372,14 @@ def main():
     parser.add_argument("--replica-urls", default="")
     parser.add_argument("--kafka-brokers", default="")
     parser.add_argument("--port", type=int, default=18383)
+    parser.add_argument("--kafka-python", default="", help="a Python with confluent-kafka: adds the ingestion crash (MySQL)")
     args = parser.parse_args()
     with tempfile.NamedTemporaryFile("w", prefix="bazaar-chaos-", suffix=".log", delete=False) as log:
         print(f"     server log: {log.name}")
         crash(args, args.port, log)
         shutdown(args, args.port, log)
+        if args.kafka_python and args.kafka_brokers and args.database_url.startswith("mysql"):
+            ingest_crash(args, args.port, log)
         if not args.database_url.startswith("mysql"):
             webhooks(args, args.port, log)
     print(f"chaos: {passed} passed, {failed} failed")

@@ -72,8 +72,10 @@ res_status=0; wait "$RES_PID" || res_status=$?
 cat "$RES_LOG"
 [ "$res_status" -eq 0 ]
 # Crash and shutdown of the real binary (issue 10): SIGKILL under load then retries with the same keys, and SIGTERM
-# with an outbox that cannot be published; on SQLite and on MariaDB (with its replica).
+# with an outbox that cannot be published; on SQLite and on MariaDB (with its replica); on MariaDB also SIGKILL during
+# the ingestion of a backlog of Kafka commands, in batches of thousands sent in parts.
 python3 scripts/chaos.py .build/debug/bazaar --database-url "sqlite://$(mktemp -d)/chaos.sqlite" --kafka-brokers "$BAZAAR_TEST_KAFKA_BROKERS"
 mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -e 'DROP DATABASE IF EXISTS bazaar_chaos; CREATE DATABASE bazaar_chaos'
 python3 scripts/chaos.py .build/debug/bazaar --database-url "$BAZAAR_TEST_MYSQL_URL/bazaar_chaos" \
-  --replica-urls "$BAZAAR_TEST_MYSQL_REPLICA_URL/bazaar_chaos" --kafka-brokers "$BAZAAR_TEST_KAFKA_BROKERS"
+  --replica-urls "$BAZAAR_TEST_MYSQL_REPLICA_URL/bazaar_chaos" --kafka-brokers "$BAZAAR_TEST_KAFKA_BROKERS" \
+  --kafka-python .test-services/kafka/venv/bin/python

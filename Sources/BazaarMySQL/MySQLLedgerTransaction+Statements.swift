@@ -61,6 +61,7 @@ final class PipelinedStatements: LedgerStatements {
     private func send() throws {
         try readAnswer()
         try connection.sendScript(part)
+        StorageMetrics.partSentAhead()
         answerPending = true
         part = []
         bytes = 0

@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Kafka helpers for scripts/chaos.py, run with the test broker's venv (confluent-kafka):
+
+    kafka-commands.py start-at-end BROKERS GROUP      commit GROUP's offsets of bazaar.stock-commands at the end of
+                                                      every partition (a new node of GROUP skips earlier tests' commands)
+    kafka-commands.py produce BROKERS STORE N RUN     N commands for STORE (one partition: keyed by the store), ids
+                                                      RUN-0..RUN-(N-1), deltas 1..3 on P0..P9, each with its id as reference
+
+Only the given (loopback) brokers are contacted.
+"""
+import sys
+from confluent_kafka import Consumer, Producer, TopicPartition
+
+TOPIC = "bazaar.stock-commands"
+
+
+def start_at_end(brokers, group):
+    consumer = Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False})
+    partitions = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
+    offsets = []
+    for p in partitions:
+        _, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
+        offsets.append(TopicPartition(TOPIC, p, high))
+    consumer.commit(offsets=offsets, asynchronous=False)
+    consumer.close()
+
+
+def produce(brokers, store, n, run):
+    producer = Producer({"bootstrap.servers": brokers, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
+    for i in range(n):
+        value = ('{"id": "%s-%d", "store_id": "%s", "product_id": "P%d", "delta": %d, "reason": "receipt", "reference": "%s-%d"}'
+                 % (run, i, store, i % 10, i % 3 + 1, run, i))
+        while True:
+            try:
+                producer.produce(TOPIC, key=store.encode(), value=value.encode())
+                break
+            except BufferError:
+                producer.poll(0.01)
+    if producer.flush(60) != 0:
+        sys.exit("not every command was delivered")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "start-at-end":
+        start_at_end(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "produce":
+        produce(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    else:
+        sys.exit(__doc__)
