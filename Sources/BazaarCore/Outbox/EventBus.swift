@@ -22,7 +22,7 @@ public struct OutboundEvent: Sendable, Equatable {
         self.init(topic: topic, key: key, id: id, renderedPayload: nil, movement: movement)
     }
 
-    init(topic: String, key: String, id: String, renderedPayload: String?, movement: Movement?) {
+    private init(topic: String, key: String, id: String, renderedPayload: String?, movement: Movement?) {
         self.topic = topic
         self.key = key
         self.id = id

@@ -194,44 +194,28 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var principal: Principal { Principal(keyID: id, name: name, role: role, stores: Set(stores)) }
 }
 
-/// An event waiting in the outbox, written in the same transaction as the change it describes.
+/// An event waiting in the outbox, written in the same transaction as the change it describes: its place in the
+/// outbox and the event itself (a movement's payload rendered only when asked: see `OutboundEvent.payload`).
 public struct OutboxEntry: Sendable, Equatable {
     public var sequence: Int64
-    public var topic: String
-    public var key: String
-    public var eventID: String
-    /// The event's CloudEvents JSON; a movement's, made without it, is rendered from `movement` when asked (see
-    /// `OutboundEvent.payload`).
-    public var payload: String { renderedPayload ?? movement?.cloudEventJSON ?? "" }
-    private var renderedPayload: String?
-    public var movement: Movement?
+    /// The event as the relay hands it to a publisher.
+    public var outbound: OutboundEvent
+
+    public var topic: String { outbound.topic }
+    public var key: String { outbound.key }
+    public var eventID: String { outbound.id }
+    public var payload: String { outbound.payload }
+    public var movement: Movement? { outbound.movement }
 
     public init(sequence: Int64, topic: String, key: String, eventID: String, payload: String, movement: Movement? = nil) {
         self.sequence = sequence
-        self.topic = topic
-        self.key = key
-        self.eventID = eventID
-        self.renderedPayload = payload
-        self.movement = movement
+        outbound = OutboundEvent(topic: topic, key: key, id: eventID, payload: payload, movement: movement)
     }
 
     /// A movement's event, its payload rendered only when asked.
     public init(sequence: Int64, topic: String, key: String, eventID: String, movement: Movement) {
         self.sequence = sequence
-        self.topic = topic
-        self.key = key
-        self.eventID = eventID
-        self.movement = movement
-    }
-
-    /// The event as the relay hands it to a publisher (a movement's payload still unrendered).
-    public var outbound: OutboundEvent {
-        OutboundEvent(topic: topic, key: key, id: eventID, renderedPayload: renderedPayload, movement: movement)
-    }
-
-    public static func == (a: OutboxEntry, b: OutboxEntry) -> Bool {
-        a.sequence == b.sequence && a.topic == b.topic && a.key == b.key && a.eventID == b.eventID && a.movement == b.movement
-            && a.payload == b.payload
+        outbound = OutboundEvent(topic: topic, key: key, id: eventID, movement: movement)
     }
 }
 
