@@ -17,6 +17,9 @@ public final class VerifiedMovements: Sendable {
     private let lastLogged = Atomic<Int64>(0)
     static let forged = Counter(label: "bazaar_kafka_events_refused_total", dimensions: [("reason", "forged")])
     static let unreadable = Counter(label: "bazaar_kafka_events_refused_total", dimensions: [("reason", "unreadable")])
+    /// Movement events read back that this node published itself (`PublishedMovements`), and those verified.
+    static let fromMemory = Counter(label: "bazaar_kafka_movement_events_read_total", dimensions: [("source", "memory")])
+    static let verified = Counter(label: "bazaar_kafka_movement_events_read_total", dimensions: [("source", "verified")])
 
     public init(signer: MovementEventSigner, published: PublishedMovements = PublishedMovements(), logger: Logger) {
         self.signer = signer
@@ -28,12 +31,16 @@ public final class VerifiedMovements: Sendable {
     /// the whole event again).
     func movement(in message: KafkaMessage, value: String? = nil) -> Movement? {
         // Its own event, byte for byte: what verification would answer, without the parse and the MAC.
-        if let movement = published.movement(of: message), MovementEventSigner.isWithinContract(movement) { return movement }
+        if let movement = published.movement(of: message), MovementEventSigner.isWithinContract(movement) {
+            Self.fromMemory.increment()
+            return movement
+        }
         let value = value ?? message.valueString
         // Other events of the topic (reservations) are not movements: passed over, not counted as forged.
         if ReservationEvent.isOtherThanMovement(value) { return nil }
         switch signer.verify(value) {
         case .genuine(let movement):
+            Self.verified.increment()
             return movement
         case .forged:
             Self.forged.increment()
