@@ -164,7 +164,9 @@ extension KafkaPipelineTests {
             #expect(metrics.contains("bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-movements\",consumer=\"alerts\"}"))
             #expect(metrics.contains("bazaar_kafka_consumer_lag_seconds{topic=\"bazaar.stock-commands\",consumer=\"ingestion\"}"))
             #expect(metrics.contains("bazaar_outbox_depth"))
-            // The node read its own sales back: from its memory of what it published, not verified again.
+            // The node reads its own sales back from its memory of what it published, not verified again (the
+            // registry is the process's: other suites' nodes count there too, so this is a smoke check of the metric;
+            // `PublishedMovementsTests` holds the memory itself).
             #expect(metrics.contains("bazaar_kafka_movement_events_read_total{source=\"memory\"}"))
         }
         let alerts = try await KafkaTestBroker.read(AlertEvent.topic) { messages in
