@@ -5,6 +5,8 @@ import Foundation
 import HummingbirdTesting
 import KafkaClient
 import Logging
+import Synchronization
+import TestShell
 import Testing
 
 /// The test broker (`scripts/services/kafka.sh`) and nodes that use it.
@@ -19,9 +21,25 @@ enum KafkaTestBroker {
         configuration.kafkaBrokers = brokers
         // Tests share the broker: one ingestion group per test database.
         configuration.kafkaConsumerGroup = group ?? "test-ingest-\(UInt(bitPattern: database.hashValue))"
+        try await startAtTheEnd(configuration.kafkaConsumerGroup)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
         return try await BazaarSystem.start(configuration: configuration, logger: logger)
+    }
+
+    private static let startedGroups = Mutex<Set<String>>([])
+
+    /// A new ingestion group starts at the end of `bazaar.stock-commands` (its offsets committed there before its
+    /// first node starts): the topic holds every earlier test's commands, which a group starting at the earliest
+    /// would read and refuse again, one by one, in every test. Once per group: a second node of the group joins
+    /// where the first one is.
+    static func startAtTheEnd(_ group: String) async throws {
+        guard let brokers, startedGroups.withLock({ $0.insert(group).inserted }) else { return }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let python = root.appendingPathComponent(".test-services/kafka/venv/bin/python").path
+        let helper = root.appendingPathComponent("scripts/kafka-commands.py").path
+        let status = await Shell.runOffThePool("'\(python)' '\(helper)' start-at-end '\(brokers)' '\(group)' >/dev/null 2>&1")
+        guard status == 0 else { throw TestFailure("kafka-commands.py start-at-end failed (\(status)) for \(group)") }
     }
 
     /// Reads `topic` from the start with a group of its own until `done` says enough (or `seconds` pass: the topics
