@@ -16,12 +16,15 @@ TOPIC = "bazaar.stock-commands"
 
 def start_at_end(brokers, group):
     consumer = Consumer({"bootstrap.servers": brokers, "group.id": group, "enable.auto.commit": False})
-    partitions = consumer.list_topics(TOPIC, timeout=10).topics[TOPIC].partitions
+    topic = consumer.list_topics(TOPIC, timeout=10).topics.get(TOPIC)
     offsets = []
-    for p in partitions:
+    for p in (topic.partitions if topic else {}):
         _, high = consumer.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=10)
         offsets.append(TopicPartition(TOPIC, p, high))
-    consumer.commit(offsets=offsets, asynchronous=False)
+    if offsets:  # no topic yet: nothing to skip
+        for committed in consumer.commit(offsets=offsets, asynchronous=False):
+            if committed.error:
+                sys.exit(f"partition {committed.partition}: {committed.error}")
     consumer.close()
 
 

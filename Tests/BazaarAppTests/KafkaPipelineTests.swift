@@ -90,8 +90,7 @@ struct KafkaPipelineTests {
             let audit = try await client.call(.get, "/audit-logs?store_id=\(store)&limit=100").items
             #expect(audit.reversed().compactMap { $0["reference"] as? String } == (0..<30).map { "r\($0)" })
         }
-        // Every other test's ingestion group (one per test database) reads these commands too and refuses them
-        // (an unknown store there): only this group's refusals count.
+        // The topic holds every group's refusals: only this group's count.
         let group = #""group":"\#(system.configuration.kafkaConsumerGroup)""#
         let rejected = try await KafkaTestBroker.read("bazaar.stock-commands.rejected") { messages in
             messages.filter { $0.keyString == store && $0.valueString.contains(group) }.count >= 2
@@ -241,9 +240,9 @@ extension KafkaPipelineTests {
        .enabled(if: KafkaTestBroker.brokers != nil && Backend.disruptive, "disruptive: run alone"))
 struct KafkaOutageTests {
     @Test func writesCommitWhileTheBrokerIsDownAndAllArePublishedWhenItReturns() async throws {
-        // From an empty broker: a new ingestion group would otherwise refuse every command earlier tests left on the
-        // topic, and thousands of refusals in flight across the test broker's restart (memory storage: it keeps
-        // no producer state) stall its idempotent producer, which a real broker does not do.
+        // From an empty broker (memory storage: a restart empties it): nothing of earlier tests is in flight across
+        // the restart below, where thousands of messages in flight stalled its idempotent producer (the test broker
+        // keeps no producer state; a real broker does).
         #expect(kafkaService("stop") == 0)
         #expect(kafkaService("start") == 0)
         let db = TestDatabase()

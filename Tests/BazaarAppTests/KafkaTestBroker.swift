@@ -38,8 +38,13 @@ enum KafkaTestBroker {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let python = root.appendingPathComponent(".test-services/kafka/venv/bin/python").path
         let helper = root.appendingPathComponent("scripts/kafka-commands.py").path
-        let status = await Shell.runOffThePool("'\(python)' '\(helper)' start-at-end '\(brokers)' '\(group)' >/dev/null 2>&1")
-        guard status == 0 else { throw TestFailure("kafka-commands.py start-at-end failed (\(status)) for \(group)") }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("start-at-end-\(group).log").path
+        let status = await Shell.runOffThePool("timeout 60 '\(python)' '\(helper)' start-at-end '\(brokers)' '\(group)' >'\(log)' 2>&1")
+        guard status == 0 else {
+            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+            throw TestFailure("kafka-commands.py start-at-end failed (\(status)) for \(group): \(output.suffix(500))")
+        }
+        try? FileManager.default.removeItem(atPath: log)
     }
 
     /// Reads `topic` from the start with a group of its own until `done` says enough (or `seconds` pass: the topics
