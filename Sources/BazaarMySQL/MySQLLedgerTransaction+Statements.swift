@@ -61,7 +61,7 @@ final class PipelinedStatements: LedgerStatements {
     private func send() throws {
         try readAnswer()
         try connection.sendScript(part)
-        StorageMetrics.partSentAhead()
+        StorageMetrics.partsSentAhead.increment()
         answerPending = true
         part = []
         bytes = 0

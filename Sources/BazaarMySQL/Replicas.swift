@@ -116,19 +116,10 @@ public enum StorageMetrics {
         counts.withLock { replica ? ($0.replica += 1) : ($0.primary += 1) }
     }
 
-    static let partsAhead = Counter(label: "bazaar_db_insert_parts_sent_ahead_total")
-    private static let partsAheadCount = Atomic<Int>(0)
+    /// Parts of large group commits' inserts sent to the primary ahead of their `COMMIT` (`PipelinedStatements`).
+    static let partsSentAhead = Counter(label: "bazaar_db_insert_parts_sent_ahead_total")
 
     static func replicaBehind() { behind.increment() }
-
-    /// A part of a large group commit's inserts went to the primary ahead of its `COMMIT` (`PipelinedStatements`).
-    static func partSentAhead() {
-        partsAhead.increment()
-        partsAheadCount.add(1, ordering: .relaxed)
-    }
-
-    /// Parts of inserts sent ahead of their commit so far (process-wide; for tests).
-    public static var partsSentAhead: Int { partsAheadCount.load(ordering: .relaxed) }
     static func replicaDown() { down.increment() }
 
     /// Reads served so far by replicas and by the primary (process-wide; for tests and the health report).
