@@ -105,6 +105,41 @@ def terminate_within(server, bound, label):
     check(f"{label}: the process exits within the bound", code is not None and took <= bound + 1.0, f"took {took:.1f} s, code {code}")
 
 
+def audit_pages(port, query, token):
+    """Every page of `/audit-logs?<query>`, newest first, read with the consistency token."""
+    cursor = None
+    while True:
+        _, page, _ = call(port, "GET", f"/audit-logs?{query}&limit=1000" + (f"&cursor={cursor}" if cursor else ""), consistency=token)
+        yield page
+        cursor = page.get("next_cursor")
+        if not cursor or not page["items"]:
+            return
+
+
+def applied_references(port, store, prefix, token):
+    """How many ledger rows of `store` carry each reference that starts with `prefix`."""
+    seen = {}
+    for page in audit_pages(port, f"store_id={store}", token):
+        for item in page["items"]:
+            reference = item.get("reference") or ""
+            if reference.startswith(prefix):
+                seen[reference] = seen.get(reference, 0) + 1
+    return seen
+
+
+def pair_ledger(port, store, product, token):
+    """The pair's ledger as (quantity, rows): its balance at the last archive cut-off if `bazaar archive` ran
+    (invariant 1: quantity = checkpoint + the ledger after it), plus every row after it."""
+    total = rows = None
+    for page in audit_pages(port, f"store_id={store}&product_id={product}", token):
+        if total is None:
+            checkpoint = page.get("checkpoint") or {"quantity": 0, "rows": 0}
+            total, rows = checkpoint["quantity"], checkpoint["rows"]
+        total += sum(item["delta"] for item in page["items"])
+        rows += len(page["items"])
+    return total, rows
+
+
 def crash(args, port, log):
     server = Server(args.binary, port, log, {})
     base = ["--database-url", args.database_url] + (["--database-replica-urls", args.replica_urls] if args.replica_urls else [])
@@ -171,16 +206,8 @@ def crash(args, port, log):
     # Each key applied exactly once; each level equals its ledger.
     seen = {}
     for store in stores:
-        cursor = None
-        while True:
-            path = f"/audit-logs?store_id={store}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
-            _, page, _ = call(port, "GET", path, consistency=token)
-            for item in page["items"]:
-                if (item.get("reference") or "").startswith(run):
-                    seen[item["reference"]] = seen.get(item["reference"], 0) + 1
-            cursor = page.get("next_cursor")
-            if not cursor or not page["items"]:
-                break
+        for reference, count in applied_references(port, store, run, token).items():
+            seen[reference] = seen.get(reference, 0) + count
     twice = [k for k, n in seen.items() if n > 1]
     check("crash: no request applied twice", not twice, f"{len(twice)} twice, e.g. {twice[:3]}")
     check("crash: every request applied", len(seen) == len(requests), f"{len(seen)} of {len(requests)}")
@@ -192,18 +219,7 @@ def crash(args, port, log):
             # Each pair starts at zero in this run's fresh database, or carries earlier runs' rows: compare with
             # the whole ledger of the pair, and its balance at the last archive cut-off if `bazaar archive` ran
             # (invariant 1: quantity = checkpoint + the ledger after it).
-            total, rows, cursor = 0, 0, None
-            while True:
-                path = f"/audit-logs?store_id={store}&product_id={product}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
-                _, page, _ = call(port, "GET", path, consistency=token)
-                if cursor is None:
-                    checkpoint = page.get("checkpoint") or {"quantity": 0, "rows": 0}
-                    total, rows = checkpoint["quantity"], checkpoint["rows"]
-                total += sum(i["delta"] for i in page["items"])
-                rows += len(page["items"])
-                cursor = page.get("next_cursor")
-                if not cursor or not page["items"]:
-                    break
+            total, rows = pair_ledger(port, store, product, token)
             if level["quantity"] != total or level["version"] != rows or total < sum(mine):
                 bad.append((store, product, level, total, rows))
     check("crash: every level equals the sum of its ledger", not bad, str(bad[:2]))
@@ -363,30 +379,12 @@ def ingest_crash(args, port, log):
     status, _, headers = call(port, "POST", f"/update-stock/{store}/SYNC", {"delta": 1, "reason": "receipt"})
     token = next((v for k, v in headers.items() if k.lower() == "bazaar-consistency"), None)
     check("ingest: a write after the ingestion is answered", status == 200, str(status))
-    references, bad, cursor = {}, [], None
-    while True:
-        path = f"/audit-logs?store_id={store}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
-        _, page, _ = call(port, "GET", path, consistency=token)
-        for item in page["items"]:
-            reference = item.get("reference") or ""
-            if reference.startswith(run):
-                references[reference] = references.get(reference, 0) + 1
-        cursor = page.get("next_cursor")
-        if not cursor or not page["items"]:
-            break
+    references, bad = applied_references(port, store, run, token), []
     twice = [k for k, c in references.items() if c > 1]
     check("ingest: no command applied twice", not twice, f"{len(twice)} twice, e.g. {twice[:3]}")
     for i in range(10):
         _, level, _ = call(port, "GET", f"/get-stock/{store}/P{i}", consistency=token)
-        rows, total, cursor = 0, 0, None
-        while True:
-            path = f"/audit-logs?store_id={store}&product_id=P{i}&limit=1000" + (f"&cursor={cursor}" if cursor else "")
-            _, page, _ = call(port, "GET", path, consistency=token)
-            rows += len(page["items"])
-            total += sum(item["delta"] for item in page["items"])
-            cursor = page.get("next_cursor")
-            if not cursor or not page["items"]:
-                break
+        total, rows = pair_ledger(port, store, f"P{i}", token)
         expected = sum(j % 3 + 1 for j in range(i, n, 10))
         if level["quantity"] != total or level["version"] != rows or total != expected:
             bad.append((f"P{i}", level.get("quantity"), level.get("version"), total, rows, expected))

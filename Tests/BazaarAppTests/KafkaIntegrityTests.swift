@@ -38,9 +38,7 @@ extension KafkaPipelineTests {
     @Test(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
     func underHTTPAndKafkaWritersOnTwoNodesEveryMovementIsPublishedAndPagedOnce() async throws {
         let db = TestDatabase(.mariadb)
-        let group = "test-load-\(UUID().uuidString.prefix(8))"
-        let nodeA = try await KafkaTestBroker.system(db.url, group: group)
-        let nodeB = try await KafkaTestBroker.system(db.url, group: group)
+        let (nodeA, nodeB) = try await KafkaTestBroker.twoNodes(db.url, groupPrefix: "test-load")
         let prefix = "W" + UUID().uuidString.prefix(6)
         let stores = (0..<4).map { "\(prefix)-\($0)" }
         let products = (0..<10).map { "P\($0)" }

@@ -19,9 +19,7 @@ extension KafkaPipelineTests {
     @Test(.enabled(if: Backend.primaryURL != nil && Backend.selected == .mariadb, "the MariaDB pass"))
     func aLargeBatchSentInPartsWhileHTTPWritersOnTwoNodesWriteTheSamePairs() async throws {
         let db = TestDatabase(.mariadb)
-        let group = "test-large-\(UUID().uuidString.prefix(8))"
-        let nodeA = try await KafkaTestBroker.system(db.url, group: group)
-        let nodeB = try await KafkaTestBroker.system(db.url, group: group)
+        let (nodeA, nodeB) = try await KafkaTestBroker.twoNodes(db.url, groupPrefix: "test-large")
         let store = "L" + UUID().uuidString.prefix(8)
         let products = (0..<10).map { "P\($0)" }
         let http = LoopbackHTTP()

@@ -103,9 +103,7 @@ struct KafkaPipelineTests {
 
     @Test func twoNodesShareTheIngestionAndApplyEachCommandOnce() async throws {
         let db = TestDatabase()
-        let group = "test-shared-\(UUID().uuidString.prefix(8))"
-        let nodeA = try await KafkaTestBroker.system(db.url, group: group)
-        let nodeB = try await KafkaTestBroker.system(db.url, group: group)
+        let (nodeA, nodeB) = try await KafkaTestBroker.twoNodes(db.url, groupPrefix: "test-shared")
         let store = "T" + UUID().uuidString.prefix(8)
         try await nodeA.application().test(.live) { a in
             try await nodeB.application().test(.live) { _ in

@@ -27,6 +27,13 @@ enum KafkaTestBroker {
         return try await BazaarSystem.start(configuration: configuration, logger: logger)
     }
 
+    /// Two nodes on one database sharing an ingestion group of their own (`prefix-<random>`): they share the command
+    /// topic's partitions.
+    static func twoNodes(_ database: String, groupPrefix prefix: String) async throws -> (BazaarSystem, BazaarSystem) {
+        let group = "\(prefix)-\(UUID().uuidString.prefix(8))"
+        return (try await system(database, group: group), try await system(database, group: group))
+    }
+
     private static let startedGroups = Mutex<Set<String>>([])
 
     /// A new ingestion group starts at the end of `bazaar.stock-commands` (its offsets committed there before its
