@@ -10,10 +10,19 @@ protocol LedgerStatements {
     /// An empty list of rows to build a multi-row statement's `VALUES` in.
     func valueRows(reservingBytes: Int) -> SQLValueRows
     func write(_ sql: String) throws
+    /// Takes `count` sequences from `ledger_clock` after every statement written so far has run: the range ending
+    /// at the clock's new value. The clock's row stays locked to the commit, which is what orders sequences by
+    /// commit (see `MySQLLedgerTransaction.flush`).
+    func reserveSequences(_ count: Int) throws -> [Int64]
 }
 
 extension MySQLConnection: LedgerStatements {
     func write(_ sql: String) throws { try run(sql) }
+    func reserveSequences(_ count: Int) throws -> [Int64] {
+        guard count > 0 else { return [] }
+        let last = try run(MySQLLedgerTransaction.takeSequences(count)).lastInsertID
+        return try MySQLLedgerTransaction.sequences(count, endingAt: Int64(last))
+    }
     func valueRows(reservingBytes: Int) -> SQLValueRows { SQLValueRows(connection: self, reservingBytes: reservingBytes) }
 }
 
@@ -44,6 +53,20 @@ final class PipelinedStatements: LedgerStatements {
         part.append(sql)
         bytes += size
         if bytes >= partBytes { try send() }
+    }
+
+    /// The statements not sent yet go with the clock's update in one round trip, answered at once (the sequences are
+    /// needed for what is written next).
+    func reserveSequences(_ count: Int) throws -> [Int64] {
+        guard count > 0 else { return [] }
+        try readAnswer()
+        let results = try connection.script(part + [MySQLLedgerTransaction.takeSequences(count), "SELECT LAST_INSERT_ID()"])
+        part = []
+        bytes = 0
+        guard let last = try results.last?.first?.int(0) else {
+            throw MySQLError(code: MySQLError.corruptData, message: "the server did not answer the ledger clock's value")
+        }
+        return try MySQLLedgerTransaction.sequences(count, endingAt: last)
     }
 
     /// Reads the answer of the part sent last, and returns the statements not sent yet. Whatever fails, no answer
@@ -78,12 +101,14 @@ final class PipelinedStatements: LedgerStatements {
 /// (`MySQLStockStore.appendBulk`): multi-row text statements of escaped literals, a few hundred rows each, since a
 /// prepared statement per row count would not pay.
 extension MySQLLedgerTransaction {
-    /// Takes `count` sequences from `ledger_clock`, the range ending at its new value. The clock's row stays locked
-    /// to the commit, which is what orders sequences by commit (see `flush`).
-    static func reserveSequences(_ count: Int, connection: MySQLConnection) throws -> [Int64] {
-        guard count > 0 else { return [] }
+    /// The statement that moves `ledger_clock` on by `count`, its new value then being `LAST_INSERT_ID()`.
+    static func takeSequences(_ count: Int) -> String {
+        "UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(count)) WHERE id = 1"
+    }
+
+    /// The `count` sequences ending at `last`, the clock's new value.
+    static func sequences(_ count: Int, endingAt last: Int64) throws -> [Int64] {
         let taken = Int64(count)
-        let last = Int64(try connection.run("UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(taken)) WHERE id = 1").lastInsertID)
         guard last >= taken else { throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row") }
         return (0..<taken).map { last - taken + 1 + $0 }
     }

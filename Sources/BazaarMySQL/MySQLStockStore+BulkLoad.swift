@@ -46,7 +46,7 @@ extension MySQLStockStore: BulkLoadStore {
     public func appendBulk(_ chunk: BulkLedgerChunk) async throws {
         try await onPrimary { connection in
             try connection.transaction { connection in
-                let sequences = try MySQLLedgerTransaction.reserveSequences(chunk.movements.count, connection: connection)
+                let sequences = try connection.reserveSequences(chunk.movements.count)
                 for start in stride(from: 0, to: chunk.movements.count, by: 1000) {
                     try MySQLLedgerTransaction.insertMovements(chunk.movements, sequences: sequences, start..<min(start + 1000, chunk.movements.count),
                                                                into: connection)
