@@ -20,8 +20,9 @@ extension MySQLConnection: LedgerStatements {
     func write(_ sql: String) throws { try run(sql) }
     func reserveSequences(_ count: Int) throws -> [Int64] {
         guard count > 0 else { return [] }
-        let last = try run(MySQLLedgerTransaction.takeSequences(count)).lastInsertID
-        return try MySQLLedgerTransaction.sequences(count, endingAt: Int64(last))
+        let taken = try run(MySQLLedgerTransaction.takeSequences(count))
+        guard taken.affectedRows == 1 else { throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row") }
+        return try MySQLLedgerTransaction.sequences(count, endingAt: Int64(taken.lastInsertID))
     }
     func valueRows(reservingBytes: Int) -> SQLValueRows { SQLValueRows(connection: self, reservingBytes: reservingBytes) }
 }
@@ -60,13 +61,14 @@ final class PipelinedStatements: LedgerStatements {
     func reserveSequences(_ count: Int) throws -> [Int64] {
         guard count > 0 else { return [] }
         try readAnswer()
-        let results = try connection.script(part + [MySQLLedgerTransaction.takeSequences(count), "SELECT LAST_INSERT_ID()"])
+        // `ROW_COUNT()`: without the clock's row, `LAST_INSERT_ID()` would be an earlier statement's value.
+        let results = try connection.script(part + [MySQLLedgerTransaction.takeSequences(count), "SELECT LAST_INSERT_ID(), ROW_COUNT()"])
         part = []
         bytes = 0
-        guard let last = try results.last?.first?.int(0) else {
-            throw MySQLError(code: MySQLError.corruptData, message: "the server did not answer the ledger clock's value")
+        guard let answer = results.last?.first, try answer.int(1) == 1 else {
+            throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row")
         }
-        return try MySQLLedgerTransaction.sequences(count, endingAt: last)
+        return try MySQLLedgerTransaction.sequences(count, endingAt: try answer.int(0))
     }
 
     /// Reads the answer of the part sent last, and returns the statements not sent yet. Whatever fails, no answer

@@ -46,6 +46,12 @@ extension MySQLStockStore: BulkLoadStore {
     public func appendBulk(_ chunk: BulkLedgerChunk) async throws {
         try await onPrimary { connection in
             try connection.transaction { connection in
+                // What needs no sequence first, the clock last, as a group commit does (`MySQLLedgerTransaction.flush`).
+                for start in stride(from: 0, to: chunk.levels.count, by: 1000) {
+                    try MySQLLedgerTransaction.writeLevels(chunk.levels[start..<min(start + 1000, chunk.levels.count)], upsert: true, into: connection)
+                }
+                // Daily demand (issue 14), as every ledger write keeps it.
+                try Self.recordDemand(chunk.movements, into: connection, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
                 let sequences = try connection.reserveSequences(chunk.movements.count)
                 for start in stride(from: 0, to: chunk.movements.count, by: 1000) {
                     try MySQLLedgerTransaction.insertMovements(chunk.movements, sequences: sequences, start..<min(start + 1000, chunk.movements.count),
@@ -54,12 +60,7 @@ extension MySQLStockStore: BulkLoadStore {
                 if chunk.publish {
                     try MySQLLedgerTransaction.queueEvents(ofSequences: sequences, into: connection)
                 }
-                for start in stride(from: 0, to: chunk.levels.count, by: 1000) {
-                    try MySQLLedgerTransaction.writeLevels(chunk.levels[start..<min(start + 1000, chunk.levels.count)], upsert: true, into: connection)
-                }
                 try MySQLLedgerTransaction.extendLedgerDays(of: chunk.movements, sequences: sequences, into: connection)
-                // Daily demand (issue 14), as every ledger write keeps it.
-                try Self.recordDemand(chunk.movements, into: connection, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
             }
         }
     }

@@ -48,6 +48,8 @@ public final class MySQLStockStore: StockStore {
     let clock: WallClock
     let committer: GroupCommitter<WriteRequest, TokenedReceipt>
     let readCounter = Locked(0)
+    /// Group commits run again, by cause (`bazaar_db_write_retries_total`).
+    let writeRetries: WriteRetries
 
     /// Reads this store has made (each `onReplica` or `onPrimary` round of statements on one connection): what
     /// `bazaar_db_reads_total` counts for the whole process, for this store alone (tests hold endpoints to it).
@@ -76,8 +78,10 @@ public final class MySQLStockStore: StockStore {
                                        return replica
                                    }, connections: options.replicaConnections,
                                    maxLagSeconds: options.replicaMaxLagSeconds)
+        let retries = WriteRetries()
+        self.writeRetries = retries
         self.committer = GroupCommitter(maxBatch: options.maxBatch, concurrentFlushes: options.concurrentFlushes) { requests in
-            await Self.commit(requests, pool: primary, clock: clock)
+            await Self.commit(requests, pool: primary, clock: clock, retries: retries)
         }
     }
 
@@ -114,14 +118,15 @@ public final class MySQLStockStore: StockStore {
     }
 
     public func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>] {
-        let results = await Self.commit(requests, pool: primary, clock: clock)
+        let results = await Self.commit(requests, pool: primary, clock: clock, retries: writeRetries)
         return results.map { $0.map(\.receipt) }
     }
 
-    private static func commit(_ requests: [WriteRequest], pool: MySQLConnectionPool, clock: WallClock) async -> [Result<TokenedReceipt, any Error>] {
+    private static func commit(_ requests: [WriteRequest], pool: MySQLConnectionPool, clock: WallClock,
+                               retries: WriteRetries) async -> [Result<TokenedReceipt, any Error>] {
         do {
             return try await pool.withConnection { connection in
-                try commitBatch(requests, connection: connection, clock: clock)
+                try commitBatch(requests, connection: connection, clock: clock, retries: retries)
             }
         } catch {
             let failure = Self.storageError(error)
@@ -130,7 +135,8 @@ public final class MySQLStockStore: StockStore {
     }
 
     /// One transaction for the batch, retried as a whole on conflicts. Runs on the connection's own thread.
-    static func commitBatch(_ requests: [WriteRequest], connection: MySQLConnection, clock: WallClock) throws -> [Result<TokenedReceipt, any Error>] {
+    static func commitBatch(_ requests: [WriteRequest], connection: MySQLConnection, clock: WallClock,
+                            retries: WriteRetries) throws -> [Result<TokenedReceipt, any Error>] {
         var keys = Set<MySQLLedgerTransaction.Key>()
         for request in requests {
             for command in request.commands { keys.insert(.init(storeID: command.storeID, productID: command.productID)) }
@@ -180,6 +186,7 @@ public final class MySQLStockStore: StockStore {
                 }
                 switch next {
                 case .retry:
+                    retries.record(error)
                     attempt += 1
                     // Back off a little, with jitter, so that conflicting batches stop colliding.
                     usleepMillis(Double.random(in: 1...4) * Double(attempt))

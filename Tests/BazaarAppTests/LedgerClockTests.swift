@@ -55,54 +55,69 @@ struct LedgerClockTests {
         try await store.close()
     }
 
-    /// Two nodes apply the same keyed batches (a topic's commands delivered to both during a rebalance, requests
-    /// retried on another node) in opposite orders at once, while unkeyed writes hit the same pairs: every request is
-    /// answered, each key is applied once (the other node replays it), every level is the sum of its ledger, and
-    /// the sequences stay in commit order for a reader paging by them.
-    @Test func twoNodesApplyingTheSameKeysInOppositeOrdersApplyEachOnce() async throws {
+    /// The pipelined path sends what is still queued before the clock's update, in the same round trip: a statement
+    /// queued before `reserveSequences` reads the clock as it was before the sequences were taken.
+    @Test func aPipelinedFlushRunsTheQueuedWritesBeforeTheClock() async throws {
         let db = TestDatabase(.mariadb)
-        let nodeA = try await Stores.open(db, concurrentFlushes: 2), nodeB = try await Stores.open(db, concurrentFlushes: 2)
-        let rounds = 12, keysPerRound = 40
-        func requests(round: Int) throws -> [WriteRequest] {
+        let store = try await Stores.open(db)
+        var configuration = try MySQLConfiguration(url: db.url)
+        configuration.multiStatements = true
+        let connection = MySQLConnection(configuration: configuration)
+        try connection.open()
+        defer { connection.close() }
+        try connection.begin()
+        let pipeline = PipelinedStatements(connection: connection)
+        try pipeline.write("SET @clock_before = (SELECT seq FROM ledger_clock WHERE id = 1)")
+        let sequences = try pipeline.reserveSequences(5)
+        #expect(try pipeline.finish().isEmpty, "the queued statement went with the clock")
+        let before = try #require(try connection.query("SELECT @clock_before").first?.int(0))
+        #expect(sequences == Array((before + 1)...(before + 5)), "the queued write ran before the clock moved: \(before), \(sequences)")
+        connection.rollback()
+        try await store.close()
+    }
+
+    /// Two nodes claim the same idempotency keys for different requests (a key reused by two clients, a command id
+    /// produced twice with other contents) on pairs of their own, in opposite orders, at once. The records are now
+    /// inserted before the clock, side by side: in key order the later batch waits for the first and then finds the
+    /// key taken (a duplicate key, run again, refused as a reused key), where in request order the two inserts
+    /// deadlocked. Each key ends applied once, by one node, and neither node ever ran a batch again after a deadlock.
+    @Test func twoNodesClaimingTheSameKeysInOppositeOrdersNeverDeadlock() async throws {
+        let db = TestDatabase(.mariadb)
+        let nodes = [try await Stores.open(db), try await Stores.open(db)]
+        // Batches of a Kafka poll's size, so that the two nodes' inserts of records last long enough to meet.
+        let (rounds, keysPerRound) = (6, 1000)
+        for node in ["A", "B"] {  // the stock rows exist: no first inserts of rows racing each other
+            let setup = try (0..<keysPerRound).map { WriteRequest(commands: [try command("S\(node)\($0)", "P1", delta: 1)], actor: "t") }
+            for result in await nodes[0].applyInOrder(setup) { _ = try result.get() }
+        }
+        func requests(_ node: String, round: Int) throws -> [WriteRequest] {
             try (0..<keysPerRound).map { i in
-                WriteRequest(commands: [try command("S\(i % 4)", "P\(i % 5)", delta: 1)], actor: "kafka",
-                             idempotency: IdempotencyClaim(scope: "kafka:t", key: "r\(round)-k\(i)", fingerprint: "f\(i)"))
+                WriteRequest(commands: [try command("S\(node)\(i)", "P1", delta: 1)], actor: node,
+                             idempotency: IdempotencyClaim(scope: "kafka:t", key: "r\(round)-k\(i)", fingerprint: "\(node)\(i)"))
             }
         }
-        var unkeyed = 0
+        var applied = 0
         for round in 0..<rounds {
-            let batch = try requests(round: round)
-            async let a = nodeA.applyInOrder(batch)
-            async let b = nodeB.applyInOrder(batch.reversed())
-            async let noise: Int = withThrowingTaskGroup(of: Void.self) { group in
-                for writer in 0..<8 {
-                    group.addTask {
-                        let node = writer % 2 == 0 ? nodeA : nodeB
-                        _ = try await node.apply(WriteRequest(commands: [try command("S\(writer % 4)", "P\(writer % 5)", delta: 1)], actor: "http"))
-                    }
-                }
-                try await group.waitForAll()
-                return 8
-            }
-            let (fromA, fromB) = (try await a.map { try $0.get() }, try await b.map { try $0.get() }.reversed())
-            unkeyed += try await noise
+            let (batchA, batchB) = (try requests("A", round: round), Array(try requests("B", round: round).reversed()))
+            async let a = nodes[0].applyInOrder(batchA)
+            async let b = nodes[1].applyInOrder(batchB)
+            let (fromA, fromB) = (await a, Array(await b.reversed()))
             for (first, second) in zip(fromA, fromB) {
-                #expect(first.movements.map(\.movementID) == second.movements.map(\.movementID), "a key applied twice")
-                #expect(first.replayed != second.replayed, "one node applied the key, the other replayed it")
+                let outcomes = [first, second]
+                #expect(outcomes.count { (try? $0.get())?.replayed == false } == 1, "one node applies each key")
+                #expect(outcomes.count { if case .failure(DomainError.idempotencyKeyReused) = $0 { true } else { false } } == 1,
+                        "the other is refused as a reused key: \(outcomes)")
             }
+            applied += fromA.count { (try? $0.get()) != nil } + fromB.count { (try? $0.get()) != nil }
         }
-        let ledger = try await nodeA.movements(afterSequence: 0, limit: 1_000_000)
-        #expect(ledger.count == rounds * keysPerRound + unkeyed)
+        #expect(applied == rounds * keysPerRound)
+        let stores = nodes.map { $0 as! MySQLStockStore }
+        #expect(stores.map { $0.writeRetries.count(.deadlock) } == [0, 0], "a batch ran again after a deadlock")
+        #expect(stores.map { $0.writeRetries.count(.duplicateKey) }.reduce(0, +) > 0, "the two nodes' inserts never met: the test proved nothing")
+        let ledger = try await nodes[0].movements(afterSequence: 0, limit: 1_000_000)
+        #expect(ledger.count == 2 * keysPerRound + applied)
         // Every clock taken was committed with its rows or rolled back with them: no gap, no repeat.
         #expect(ledger.map(\.sequence) == Array(1...Int64(ledger.count)))
-        for s in 0..<4 {
-            for p in 0..<5 {
-                let level = try await nodeA.level(storeID: "S\(s)", productID: "P\(p)")
-                let totals = try await nodeA.ledgerTotals(storeID: "S\(s)", productID: "P\(p)")
-                #expect((level?.quantity ?? 0) == totals.sum && (level?.version ?? 0) == totals.rows, "S\(s)/P\(p)")
-            }
-        }
-        try await nodeA.close()
-        try await nodeB.close()
+        for node in nodes { try await node.close() }
     }
 }
