@@ -19,10 +19,7 @@ protocol LedgerStatements {
 extension MySQLConnection: LedgerStatements {
     func write(_ sql: String) throws { try run(sql) }
     func reserveSequences(_ count: Int) throws -> [Int64] {
-        guard count > 0 else { return [] }
-        let taken = try run(MySQLLedgerTransaction.takeSequences(count))
-        guard taken.affectedRows == 1 else { throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row") }
-        return try MySQLLedgerTransaction.sequences(count, endingAt: Int64(taken.lastInsertID))
+        try MySQLLedgerTransaction.reserveSequences(count, after: [], on: self)
     }
     func valueRows(reservingBytes: Int) -> SQLValueRows { SQLValueRows(connection: self, reservingBytes: reservingBytes) }
 }
@@ -61,14 +58,10 @@ final class PipelinedStatements: LedgerStatements {
     func reserveSequences(_ count: Int) throws -> [Int64] {
         guard count > 0 else { return [] }
         try readAnswer()
-        // `ROW_COUNT()`: without the clock's row, `LAST_INSERT_ID()` would be an earlier statement's value.
-        let results = try connection.script(part + [MySQLLedgerTransaction.takeSequences(count), "SELECT LAST_INSERT_ID(), ROW_COUNT()"])
+        let sequences = try MySQLLedgerTransaction.reserveSequences(count, after: part, on: connection)
         part = []
         bytes = 0
-        guard let answer = results.last?.first, try answer.int(1) == 1 else {
-            throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row")
-        }
-        return try MySQLLedgerTransaction.sequences(count, endingAt: try answer.int(0))
+        return sequences
     }
 
     /// Reads the answer of the part sent last, and returns the statements not sent yet. Whatever fails, no answer
@@ -103,14 +96,15 @@ final class PipelinedStatements: LedgerStatements {
 /// (`MySQLStockStore.appendBulk`): multi-row text statements of escaped literals, a few hundred rows each, since a
 /// prepared statement per row count would not pay.
 extension MySQLLedgerTransaction {
-    /// The statement that moves `ledger_clock` on by `count`, its new value then being `LAST_INSERT_ID()`.
-    static func takeSequences(_ count: Int) -> String {
-        "UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(count)) WHERE id = 1"
-    }
-
-    /// The `count` sequences ending at `last`, the clock's new value.
-    static func sequences(_ count: Int, endingAt last: Int64) throws -> [Int64] {
+    /// Runs `statements` (a part of writes below a packet's size), then takes `count` sequences from `ledger_clock`,
+    /// in one round trip: the range ending at the clock's new value, which the update's own answer carries (its
+    /// insert id; none of the statements before it writes a table with an auto-increment). Without the clock's row
+    /// the update changes nothing and answers no id, which is refused.
+    static func reserveSequences(_ count: Int, after statements: [String], on connection: MySQLConnection) throws -> [Int64] {
+        guard count > 0 else { return [] }
         let taken = Int64(count)
+        let update = "UPDATE ledger_clock SET seq = LAST_INSERT_ID(seq + \(taken)) WHERE id = 1"
+        let last = Int64(try connection.run((statements + [update]).joined(separator: ";\n")).lastInsertID)
         guard last >= taken else { throw MySQLError(code: MySQLError.corruptData, message: "ledger_clock is missing its row") }
         return (0..<taken).map { last - taken + 1 + $0 }
     }
