@@ -60,6 +60,28 @@ public enum DemandDays {
         return rows.sorted { $0.key < $1.key }.map(\.value)
     }
 
+    /// One store x product's latest day carried forward by a batch's rollup of that pair (`rows`, in day order):
+    /// a row of `latest`'s day merges into it (the batch is later in ledger order); a later day replaces it, and the
+    /// day it replaces is `settled`; an earlier day (a backdated movement) is settled as it is. What the stock row
+    /// keeps on MySQL (issue 15): the pair's latest day rides on the row every write updates anyway, and only a
+    /// settled day costs a write to `stock_demand_daily`, about once a pair a day instead of once a group commit.
+    /// `latest` merged after the settled rows of its own day equals the rollup of the same movements.
+    public static func carry(_ latest: DemandDay?, adding rows: some Sequence<DemandDay>) -> (latest: DemandDay?, settled: [DemandDay]) {
+        var latest = latest, settled: [DemandDay] = []
+        for row in rows {
+            guard let current = latest else { latest = row; continue }
+            if row.day == current.day {
+                latest = current.merged(with: row)
+            } else if row.day > current.day {
+                settled.append(current)
+                latest = row
+            } else {
+                settled.append(row)
+            }
+        }
+        return (latest, settled)
+    }
+
     struct Key: Hashable, Comparable {
         var storeID: String
         var productID: String

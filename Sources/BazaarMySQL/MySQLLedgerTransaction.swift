@@ -20,6 +20,8 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         /// The row exists in the table (else it is inserted by `flush`).
         var stored: Bool
         var changed = false
+        /// The pair's latest day of demand as its row holds it (`DemandDays.carry`), carried forward by `flush`.
+        var demand: DemandDay?
     }
 
     let connection: MySQLConnection
@@ -64,7 +66,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     private func lockReads(_ keys: [Key]) throws -> [String] {
         try pairConditions("store_id", "product_id", keys.map { ($0.storeID, $0.productID) }).map { condition in
             """
-            \(pointLookup)SELECT \(MySQLRows.levelColumns) FROM stock_levels FORCE INDEX (PRIMARY)
+            \(pointLookup)SELECT \(MySQLRows.levelColumns), \(Self.demandColumns) FROM stock_levels FORCE INDEX (PRIMARY)
             WHERE \(condition) ORDER BY store_id, product_id FOR UPDATE
             """
         }
@@ -74,7 +76,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         for key in keys where levels[key] == nil { levels[key] = LockedLevel(level: .empty, stored: false) }
         for row in rows {
             let key = Key(storeID: try row.string(0), productID: try row.string(1))
-            levels[key] = LockedLevel(level: try MySQLRows.level(row, at: 2), stored: true)
+            levels[key] = LockedLevel(level: try MySQLRows.level(row, at: 2), stored: true, demand: try Self.demand(row, at: 8))
         }
     }
 
@@ -163,7 +165,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     mutating func writeLevel(storeID: String, productID: String, level: StockLevel, isNew: Bool) throws {
         let key = Key(storeID: storeID, productID: productID)
         levelUndo.append((key, levels[key]))
-        levels[key] = LockedLevel(level: level, stored: levels[key]?.stored ?? false, changed: true)
+        levels[key] = LockedLevel(level: level, stored: levels[key]?.stored ?? false, changed: true, demand: levels[key]?.demand)
     }
 
     /// Returns a provisional sequence (negative: -1 for the batch's first movement); `flush` replaces it.
@@ -180,13 +182,14 @@ struct MySQLLedgerTransaction: LedgerTransaction {
 
     // MARK: Flush
 
-    /// Writes the batch: stock rows, idempotency records, daily demand, then ledger rows and outbox. Returns the real
+    /// Writes the batch: stock rows (with each pair's latest day of demand), idempotency records, settled days of
+    /// demand, then ledger rows and outbox. Returns the real
     /// sequence of each provisional one (index k for provisional -(k+1)).
     ///
     /// Sequences come from `ledger_clock`, held to the commit: a batch that commits later gets higher sequences, so
     /// a reader that pages by sequence (the relay, `/v1/changes`, the audit cursor) never sees a row appear below one
     /// it has already read. The clock is one row that serializes every writer from taking it to committing, so it is
-    /// taken as late as it can be: after the writes that need no sequence (stock rows, idempotency records, daily
+    /// taken as late as it can be: after the writes that need no sequence (stock rows, idempotency records, settled
     /// demand), which then overlap with another batch's ledger inserts and commit (issue 15: a replay of a Kafka
     /// ingestion of 100 stores on the test primary ran 14% faster so). What a batch writes before the clock is its
     /// own locked stock rows and rows keyed by them, or new keys (stock rows, idempotency records) in key order:
@@ -210,12 +213,13 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     }
 
     mutating func flush(into statements: some LedgerStatements) throws -> [Int64] {
-        try flushLevels(into: statements)
+        let demand = carriedDemand()
+        try flushLevels(latestDemand: demand.latest, into: statements)
         try flushIdempotency(into: statements)
         if let first = newMovements.first {
             // Every key's stock row is locked by this batch, so the rows of a key are only ever written in ledger
-            // order: the closing level of the later batch wins (`MySQLStockStore.recordDemand`).
-            try MySQLStockStore.recordDemand(newMovements, into: statements, nowMillis: first.recordedAtMillis)
+            // order: the closing level of the later batch wins (`MySQLStockStore.upsertDemand`).
+            try MySQLStockStore.upsertDemand(demand.settled, into: statements, nowMillis: first.recordedAtMillis)
         }
         let sequences = try statements.reserveSequences(newMovements.count)
         for chunk in chunks(newMovements.count) {
@@ -227,15 +231,19 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         return sequences
     }
 
-    /// Writes the stock rows the batch changed, in key order: new rows as plain INSERTs (a concurrent first write of
-    /// the same key elsewhere fails with a duplicate key error and the batch is retried; it then finds and locks the
-    /// row), existing ones as upserts.
-    private func flushLevels(into statements: some LedgerStatements) throws {
-        let changed = levels.filter(\.value.changed).sorted { $0.key < $1.key }
-            .map { (stored: $0.value.stored, row: StockRow(storeID: $0.key.storeID, productID: $0.key.productID, level: $0.value.level)) }
-        let inserted = changed.filter { !$0.stored }.map(\.row), updated = changed.filter(\.stored).map(\.row)
+    /// Writes the stock rows the batch changed, in key order, each with its latest day of demand: new rows as plain
+    /// INSERTs (a concurrent first write of the same key elsewhere fails with a duplicate key error and the batch is
+    /// retried; it then finds and locks the row), existing ones as upserts.
+    private func flushLevels(latestDemand: [Key: DemandDay], into statements: some LedgerStatements) throws {
+        let changed = levels.filter(\.value.changed).sorted { $0.key < $1.key }.map { key, locked in
+            (stored: locked.stored, row: StockRow(storeID: key.storeID, productID: key.productID, level: locked.level),
+             demand: latestDemand[key] ?? locked.demand)
+        }
+        let inserted = changed.filter { !$0.stored }, updated = changed.filter(\.stored)
         for (rows, upsert) in [(inserted, false), (updated, true)] where !rows.isEmpty {
-            for chunk in chunks(rows.count) { try Self.writeLevels(rows[chunk], upsert: upsert, into: statements) }
+            for chunk in chunks(rows.count) {
+                try Self.writeLevels(rows[chunk].map { ($0.row, $0.demand) }, upsert: upsert, into: statements)
+            }
         }
     }
 
@@ -259,33 +267,6 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// `mariadb` client against the test primary (issue 15): the locking read of 28 pairs 25-30% cheaper, of 500
     /// grouped pairs 35%. MySQL's statement is left as it was (it would take an optimizer hint, untested here).
     private var pointLookup: String { connection.isMariaDB ? "SET STATEMENT eq_range_index_dive_limit = 1 FOR " : "" }
-
-    /// `WHERE` conditions that match exactly these pairs of the two columns, one per 500 pairs (sorted by their first
-    /// value, as both callers do). A first value shared by four pairs or more is written `(a = x AND b IN (...))`, the
-    /// rest as one row `IN` list. MariaDB's range analysis of a row `IN` list costs more per tuple the more tuples
-    /// share their first part (issue 15): locking 500 pairs of 5 stores took 22 ms as a row list and 2.7 ms grouped,
-    /// 60 pairs of 10 stores 30% less grouped, while 28 pairs of 10 stores were 8% cheaper as a row list (measured
-    /// with the `mariadb` client against the test primary). `perf` had the row lists at 15% of both servers' CPU
-    /// during Kafka ingestion, whose batches hold thousands of one partition's pairs.
-    func pairConditions(_ first: String, _ second: String, _ pairs: [(String, String)]) throws -> [String] {
-        try stride(from: 0, to: pairs.count, by: 500).map { start in
-            var groups: [(first: String, seconds: [String])] = []
-            for (a, b) in pairs[start..<min(start + 500, pairs.count)] {
-                if groups.last?.first == a { groups[groups.count - 1].seconds.append(b) } else { groups.append((a, [b])) }
-            }
-            var terms: [String] = [], singles: [String] = []
-            for group in groups {
-                let a = try connection.literal(.text(group.first))
-                if group.seconds.count < 4 {
-                    for b in group.seconds { singles.append("(\(a),\(try connection.literal(.text(b))))") }
-                } else {
-                    terms.append("(\(first) = \(a) AND \(second) IN (\(try group.seconds.map { try connection.literal(.text($0)) }.joined(separator: ","))))")
-                }
-            }
-            if !singles.isEmpty { terms.append("(\(first), \(second)) IN (\(singles.joined(separator: ",")))") }
-            return "(" + terms.joined(separator: " OR ") + ")"
-        }
-    }
 
     private func chunks(_ count: Int) -> [Range<Int>] {
         stride(from: 0, to: count, by: 400).map { $0..<min($0 + 400, count) }

@@ -240,5 +240,17 @@ enum MySQLSchema {
         // The review period each stored row of thresholds was sized for (NULL in rows written before, and by an older
         // release during a rolling deploy: such a row is not compared, and is recomputed on its schedule).
         (13, ["ALTER TABLE stock_thresholds ADD COLUMN IF NOT EXISTS review_period_days INT NULL"]),
+        // Each pair's latest day of demand on its stock row (issue 15, `MySQLLedgerTransaction.carriedDemand`): the
+        // group commit writes it with the row it upserts anyway, and a day leaves for `stock_demand_daily` when a later
+        // one arrives. NULL `demand_day`: nothing counted there (rows of before, a rebuild). Readers merge both places,
+        // so the rows an older release writes to `stock_demand_daily` during a rolling deploy still count (an older
+        // node's own reads miss what the stock rows hold until it is upgraded).
+        (14, [
+            """
+            ALTER TABLE stock_levels ADD COLUMN IF NOT EXISTS demand_day INT NULL, ADD COLUMN IF NOT EXISTS demand_sold BIGINT NOT NULL DEFAULT 0,
+                ADD COLUMN IF NOT EXISTS demand_returned BIGINT NOT NULL DEFAULT 0, ADD COLUMN IF NOT EXISTS demand_in_stock TINYINT NOT NULL DEFAULT 0,
+                ADD COLUMN IF NOT EXISTS demand_closing BIGINT NOT NULL DEFAULT 0
+            """,
+        ]),
     ]
 }

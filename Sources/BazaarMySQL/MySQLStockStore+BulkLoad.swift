@@ -48,10 +48,10 @@ extension MySQLStockStore: BulkLoadStore {
             try connection.transaction { connection in
                 // What needs no sequence first, the clock last, as a group commit does (`MySQLLedgerTransaction.flush`).
                 for start in stride(from: 0, to: chunk.levels.count, by: 1000) {
-                    try MySQLLedgerTransaction.writeLevels(chunk.levels[start..<min(start + 1000, chunk.levels.count)], upsert: true, into: connection)
+                    try MySQLLedgerTransaction.writeLevelsKeepingDemand(chunk.levels[start..<min(start + 1000, chunk.levels.count)], upsert: true, into: connection)
                 }
                 // Daily demand (issue 14), as every ledger write keeps it.
-                try Self.recordDemand(chunk.movements, into: connection, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
+                try Self.upsertDemand(DemandDays.rollup(chunk.movements), into: connection, nowMillis: chunk.movements.last?.recordedAtMillis ?? 0)
                 let sequences = try connection.reserveSequences(chunk.movements.count)
                 for start in stride(from: 0, to: chunk.movements.count, by: 1000) {
                     try MySQLLedgerTransaction.insertMovements(chunk.movements, sequences: sequences, start..<min(start + 1000, chunk.movements.count),

@@ -3,12 +3,13 @@ public import BazaarDomain
 public import MySQLClient
 
 /// Daily demand per store x product (issue 14), kept in the transaction of every ledger write, and what the
-/// intelligence's recompute pass reads and leases.
+/// intelligence's recompute pass reads and leases. A pair's latest day is on its stock row, the days before in
+/// `stock_demand_daily` (`MySQLLedgerTransaction.carriedDemand`); every read merges the two.
 extension MySQLStockStore: DemandStore, IntelligencePassStore {
-    /// Adds committed movements (ledger order) to `stock_demand_daily`, inside the caller's transaction (which holds
-    /// their stock rows' locks): one row per store x product x day, in key order, in statements of 400 rows.
-    static func recordDemand(_ movements: [Movement], into connection: some LedgerStatements, nowMillis: Int64) throws {
-        let rows = DemandDays.rollup(movements)
+    /// Adds days of demand (rollups of committed movements, `DemandDays`) to `stock_demand_daily`, inside the caller's
+    /// transaction (which holds their stock rows' locks): rows in key order, in statements of 400 rows. A row already
+    /// there merges (`DemandDay.merged`: these rows are later in ledger order).
+    static func upsertDemand(_ rows: [DemandDay], into connection: some LedgerStatements, nowMillis: Int64) throws {
         for start in stride(from: 0, to: rows.count, by: 400) {
             var values = connection.valueRows(reservingBytes: min(400, rows.count - start) * 70)
             for row in rows[start..<min(start + 400, rows.count)] {
@@ -31,47 +32,102 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                   inStock: try row.int(5) != 0, closing: try row.int(6))
     }
 
+    /// Days of demand from `stock_demand_daily` and the stock rows (`demandUnion`), a day of both merged: the
+    /// table's row first (a later write settles into it only after the stock row has moved on to a later day, and a
+    /// row of the stock row's own day there comes from a rebuild or a bulk load, earlier in ledger order than what
+    /// the stock row has counted since; or from a node of an older release during a rolling deploy, see README).
+    static func mergedDemandDays(_ rows: [MySQLRow]) throws -> [DemandDay] {
+        var days: [DemandDay] = []
+        days.reserveCapacity(rows.count)
+        for row in rows {
+            let day = try demandDay(row)
+            if let last = days.last, last.day == day.day, last.productID == day.productID, last.storeID == day.storeID {
+                days[days.count - 1] = last.merged(with: day)
+            } else {
+                days.append(day)
+            }
+        }
+        return days
+    }
+
+    /// A read of days of demand from both places (`demandColumns` and which: 0 the table, 1 the stock row), in
+    /// product, day and that order, for `mergedDemandDays`: `condition` (on `store_id` and `product_id`, with `?`s)
+    /// twice, each time followed by `>= ?` of the first day, so its parameters go twice, each followed by that day.
+    static func demandUnion(where condition: String) -> String {
+        """
+        SELECT \(demandColumns), 0 AS place FROM stock_demand_daily WHERE \(condition) AND day >= ?
+        UNION ALL
+        SELECT store_id, product_id, \(MySQLLedgerTransaction.demandColumns), 1 FROM stock_levels WHERE \(condition) AND demand_day >= ?
+        ORDER BY product_id, day, place
+        """
+    }
+
+    static let someProductsDemand = demandUnion(where: "store_id = ? AND product_id IN (\(ReplenishmentQuery.placeholders))")
+
     /// Rebuilds the daily demand rows from the ledger for the days from `sinceDay` on, a batch of `storesPerBatch`
     /// stores a transaction, resuming where an interrupted run stopped (`demand_backfill`). Run by `migrate` until
     /// done. A batch first locks its stores' stock rows, so a write to them waits for it (and is then added on top
-    /// of the rebuilt rows) instead of being counted twice or lost.
+    /// of the rebuilt rows) instead of being counted twice or lost; a pair written for the first time meanwhile
+    /// makes the batch run again. Every day goes to `stock_demand_daily`: the stock rows count their latest day
+    /// afresh from their next write.
     public func backfillDemand(sinceDay: Int64? = nil, storesPerBatch: Int = 50, restart: Bool = false) async throws {
         let since = sinceDay ?? (RFC3339.epochDay(millis: clock.nowMillis()) - IntelligenceService.historyDays - 1)
-        let now = clock.nowMillis()
         if restart {
             _ = try await onPrimary { try $0.execute("UPDATE demand_backfill SET after_store_id = '', done = 0 WHERE id = 1") }
         }
         while true {
-            let finished = try await onPrimary { connection -> Bool in
-                try connection.transaction { connection in
-                    guard let row = try connection.select("SELECT after_store_id, done FROM demand_backfill WHERE id = 1 FOR UPDATE").first,
-                          try row.int(1) == 0 else { return true }
-                    let stores = try connection.select("""
-                        SELECT DISTINCT store_id FROM stock_movements WHERE store_id > ? ORDER BY store_id LIMIT ?
-                        """, [try row.string(0), storesPerBatch]).map { try $0.string(0) }
-                    guard let last = stores.last else {
-                        _ = try connection.execute("UPDATE demand_backfill SET done = 1 WHERE id = 1")
-                        return true
-                    }
-                    let list = try stores.map { try connection.literal(.text($0)) }.joined(separator: ",")
-                    _ = try connection.query("SELECT 1 FROM stock_levels WHERE store_id IN (\(list)) ORDER BY store_id, product_id FOR UPDATE")
-                    _ = try connection.run("DELETE FROM stock_demand_daily WHERE store_id IN (\(list))")
-                    _ = try connection.run("""
-                        INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
-                        SELECT g.store_id, g.product_id, g.day, g.sold, g.returned, g.in_stock, m.quantity_after, \(now)
-                        FROM (SELECT store_id, product_id, at_ms DIV 86400000 AS day,
-                                  SUM(CASE WHEN reason = 'sale' THEN -delta ELSE 0 END) AS sold,
-                                  SUM(CASE WHEN reason = 'return' THEN delta ELSE 0 END) AS returned,
-                                  MAX(quantity_before > 0 OR quantity_after > 0) AS in_stock, MAX(seq) AS last_seq
-                              FROM stock_movements WHERE store_id IN (\(list)) AND at_ms >= \(since * 86_400_000)
-                              GROUP BY store_id, product_id, at_ms DIV 86400000) g
-                        JOIN stock_movements m ON m.seq = g.last_seq
-                        """)
-                    _ = try connection.execute("UPDATE demand_backfill SET after_store_id = ? WHERE id = 1", [last])
-                    return false
-                }
-            }
+            let finished: Bool
+            do { finished = try await backfillDemandBatch(sinceDay: since, storesPerBatch: storesPerBatch) } catch is DemandRebuildRaced { continue }
             if finished { return }
+        }
+    }
+
+    /// A pair's first write, elsewhere, committed while a batch of the rebuild ran (`backfillDemandBatch`).
+    struct DemandRebuildRaced: Error {}
+
+    /// `body`, with a duplicate key taken for the race `DemandRebuildRaced` names: a first write's backdated day that
+    /// reached `stock_demand_daily` after the batch's `DELETE`.
+    private static func raceAsRebuildRaced<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as MySQLError where error.code == MySQLError.duplicateKey { throw DemandRebuildRaced() }
+    }
+
+    /// One batch of `backfillDemand`: true when there is nothing left.
+    private func backfillDemandBatch(sinceDay since: Int64, storesPerBatch: Int) async throws -> Bool {
+        let now = clock.nowMillis()
+        return try await onPrimary { connection -> Bool in
+            try connection.transaction { connection in
+                guard let row = try connection.select("SELECT after_store_id, done FROM demand_backfill WHERE id = 1 FOR UPDATE").first,
+                      try row.int(1) == 0 else { return true }
+                let stores = try connection.select("""
+                    SELECT DISTINCT store_id FROM stock_movements WHERE store_id > ? ORDER BY store_id LIMIT ?
+                    """, [try row.string(0), storesPerBatch]).map { try $0.string(0) }
+                guard let last = stores.last else {
+                    _ = try connection.execute("UPDATE demand_backfill SET done = 1 WHERE id = 1")
+                    return true
+                }
+                let list = try stores.map { try connection.literal(.text($0)) }.joined(separator: ",")
+                let locked = try connection.query("SELECT 1 FROM stock_levels WHERE store_id IN (\(list)) ORDER BY store_id, product_id FOR UPDATE").count
+                _ = try connection.run("DELETE FROM stock_demand_daily WHERE store_id IN (\(list))")
+                _ = try connection.run("UPDATE stock_levels SET demand_day = NULL WHERE store_id IN (\(list)) AND demand_day IS NOT NULL")
+                _ = try Self.raceAsRebuildRaced { try connection.run("""
+                    INSERT INTO stock_demand_daily (store_id, product_id, day, sold, returned, in_stock, closing, updated_at_ms)
+                    SELECT g.store_id, g.product_id, g.day, g.sold, g.returned, g.in_stock, m.quantity_after, \(now)
+                    FROM (SELECT store_id, product_id, at_ms DIV 86400000 AS day,
+                              SUM(CASE WHEN reason = 'sale' THEN -delta ELSE 0 END) AS sold,
+                              SUM(CASE WHEN reason = 'return' THEN delta ELSE 0 END) AS returned,
+                              MAX(quantity_before > 0 OR quantity_after > 0) AS in_stock, MAX(seq) AS last_seq
+                          FROM stock_movements WHERE store_id IN (\(list)) AND at_ms >= \(since * 86_400_000)
+                          GROUP BY store_id, product_id, at_ms DIV 86400000) g
+                    JOIN stock_movements m ON m.seq = g.last_seq
+                    """) }
+                // The lock holds the rows there were; at READ COMMITTED nothing holds back a new pair's first write.
+                // One that committed meanwhile may be in the rebuilt rows and on its stock row both: run the batch
+                // again (a stock row is never deleted, so the same count is the same rows).
+                let rows = try connection.select("SELECT COUNT(*) FROM stock_levels WHERE store_id IN (\(list))")[0].int(0)
+                guard rows == locked else { throw DemandRebuildRaced() }
+                _ = try connection.execute("UPDATE demand_backfill SET after_store_id = ? WHERE id = 1", [last])
+                return false
+            }
         }
     }
 
@@ -79,25 +135,20 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
 
     public func demandDays(storeID: String, productID: String, sinceDay: Int64) async throws -> [DemandDay] {
         try await onPrimary { connection in
-            try connection.select("""
-                SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND product_id = ? AND day >= ? ORDER BY day
-                """, [storeID, productID, sinceDay]).map(Self.demandDay)
+            try Self.mergedDemandDays(connection.select(Self.demandUnion(where: "store_id = ? AND product_id = ?"),
+                                                        [storeID, productID, sinceDay, storeID, productID, sinceDay]))
         }
     }
 
     public func demandDays(storeID: String, productIDs: [String]?, sinceDay: Int64) async throws -> [DemandDay] {
         try await onPrimary { connection in
             guard let productIDs else {
-                return try connection.select("""
-                    SELECT \(Self.demandColumns) FROM stock_demand_daily WHERE store_id = ? AND day >= ? ORDER BY product_id, day
-                    """, [storeID, sinceDay]).map(Self.demandDay)
+                return try Self.mergedDemandDays(connection.select(Self.demandUnion(where: "store_id = ?"), [storeID, sinceDay, storeID, sinceDay]))
             }
             // One statement text whatever the list (padded chunks): alert evaluation reads a batch's new pairs here.
             return try ReplenishmentQuery.paddedChunks(productIDs).flatMap { list in
-                try connection.select("""
-                    SELECT \(Self.demandColumns) FROM stock_demand_daily
-                    WHERE store_id = ? AND product_id IN (\(ReplenishmentQuery.placeholders)) AND day >= ? ORDER BY product_id, day
-                    """, [storeID as any MySQLBindable] + list + [sinceDay]).map(Self.demandDay)
+                let parameters = [storeID as any MySQLBindable] + list + [sinceDay]
+                return try Self.mergedDemandDays(connection.select(Self.someProductsDemand, parameters + parameters))
             }
         }
     }
@@ -108,9 +159,12 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
         return try await onReplica { connection in
             let list = try storeIDs.map { try connection.literal(.text($0)) }.joined(separator: ",")
             return try connection.select("""
-                SELECT store_id, day, CAST(SUM(sold - returned) AS SIGNED) FROM stock_demand_daily
-                WHERE store_id IN (\(list)) AND day >= ? GROUP BY store_id, day ORDER BY store_id, day
-                """, [sinceDay]).map { StoreDemandPoint(storeID: try $0.string(0), day: try $0.int(1), units: try $0.int(2)) }
+                SELECT store_id, day, CAST(SUM(units) AS SIGNED) FROM (
+                    SELECT store_id, day, sold - returned AS units FROM stock_demand_daily WHERE store_id IN (\(list)) AND day >= ?
+                    UNION ALL
+                    SELECT store_id, demand_day, demand_sold - demand_returned FROM stock_levels WHERE store_id IN (\(list)) AND demand_day >= ?
+                ) d GROUP BY store_id, day ORDER BY store_id, day
+                """, [sinceDay, sinceDay]).map { StoreDemandPoint(storeID: try $0.string(0), day: try $0.int(1), units: try $0.int(2)) }
         }
     }
 

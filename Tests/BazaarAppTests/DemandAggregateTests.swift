@@ -114,6 +114,103 @@ struct DemandAggregateTests {
         }
         #expect(try await store.demandDays(storeID: "S1", productIDs: nil, sinceDay: today - 30) == before)
         try await Self.expectAggregatesEqualLedger(store, today: today, since: today - 30)
+        // Writes after the rebuild add to the days it wrote (on MariaDB the rebuild leaves every day in the table and
+        // the stock rows count theirs afresh: both places then hold today).
+        try await Self.writeRandom(store, count: 120, seed: 5, today: today)
+        try await Self.expectAggregatesEqualLedger(store, today: today, since: today - 30)
+        try await store.close()
+    }
+
+    /// A rebuild while pairs get their first writes (no stock row to lock yet): each of their days is counted once,
+    /// in the rebuilt rows or on the new stock row, never both (a batch that raced one runs again). It fails when a
+    /// duplicate key of the rebuild's insert is not taken for the race; the count check of `backfillDemandBatch`
+    /// covers a first write that commits between the batch's reset of the stock rows and its insert, a window of one
+    /// round trip that this test does not reliably reach (without the check it passed three runs of three).
+    @Test func aRebuildWhilePairsGetTheirFirstWritesCountsEachDayOnce() async throws {
+        guard Backend.available.contains(.mariadb) else { return }
+        let db = TestDatabase(.mariadb)
+        let store = try await openIntelligenceStore(db), writer = try await openIntelligenceStore(db)
+        let mysql = try #require(store as? MySQLStockStore)
+        let now = Int64(Date().timeIntervalSince1970 * 1000), today = RFC3339.epochDay(millis: now)
+        try await Self.writeRandom(store, count: 200, seed: 11, today: today)
+        let newPairs = (0..<240).map { (store: Self.stores[$0 % 3], product: "N\($0)") }
+        let writing = Locked(true)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                defer { writing.withLock { $0 = false } }
+                for (index, pair) in newPairs.enumerated() {
+                    // Today's receipt and a sale: of today (every day on the new row), or backdated (a day settled
+                    // into the table, which the rebuild's insert then also writes: a duplicate key).
+                    _ = try await writer.apply(WriteRequest(commands: [
+                        try MovementCommand(storeID: pair.store, productID: pair.product, change: .delta(9), reason: .receipt, occurredAtMillis: now),
+                        try MovementCommand(storeID: pair.store, productID: pair.product, change: .delta(-2), reason: .sale,
+                                            occurredAtMillis: now - Int64(index % 2 == 0 ? 0 : 1 + index % 5) * 86_400_000),
+                    ], actor: "first"))
+                }
+            }
+            group.addTask {
+                var runs = 0
+                while writing.withLock({ $0 }) || runs == 0 {
+                    try await mysql.backfillDemand(sinceDay: today - 30, storesPerBatch: 1, restart: true)
+                    runs += 1
+                }
+            }
+            try await group.waitForAll()
+        }
+        for (storeID, productID) in newPairs.map({ ($0.store, $0.product) }) + Self.stores.flatMap({ s in Self.products.map { (s, $0) } }) {
+            let ledger = try await store.movements(storeID: storeID, productID: productID, sinceMillis: 0)
+            #expect(try await store.demandDays(storeID: storeID, productID: productID, sinceDay: today - 30) == DemandDays.rollup(ledger),
+                    "\(storeID)/\(productID)")
+        }
+        try await writer.close()
+        try await store.close()
+    }
+
+    /// On MariaDB a pair's latest day is on its stock row and only a day that a later one replaced is written to
+    /// `stock_demand_daily` (issue 15: an upsert of the table for every pair of every group commit cost the primary
+    /// and the replica 11-16% of their CPU in a Kafka ingestion). A backdated movement goes to the table; a rebuild
+    /// moves every day there; reads merge both places all along.
+    @Test func theLatestDayIsOnTheStockRowAndOnlySettledDaysAreInTheTable() async throws {
+        guard Backend.available.contains(.mariadb) else { return }
+        let db = TestDatabase(.mariadb)
+        let store = try await openIntelligenceStore(db)
+        let mysql = try #require(store as? MySQLStockStore)
+        let connection = MySQLConnection(configuration: try MySQLConfiguration(url: db.url))
+        try connection.open()
+        defer { connection.close() }
+        let now = Int64(Date().timeIntervalSince1970 * 1000), today = RFC3339.epochDay(millis: now)
+        func write(_ delta: Int64, _ reason: MovementReason, day: Int64) async throws {
+            let at = min(now, day * 86_400_000 + 3_600_000)
+            _ = try await store.apply(WriteRequest(commands: [
+                try MovementCommand(storeID: "S1", productID: "P1", change: .delta(delta), reason: reason, occurredAtMillis: at),
+            ], actor: "t"))
+        }
+        func tableDays() throws -> [Int64] {
+            try connection.select("SELECT day FROM stock_demand_daily WHERE store_id = 'S1' AND product_id = 'P1' ORDER BY day").map { try $0.int(0) }
+        }
+        func rowDay() throws -> Int64? {
+            try connection.select("SELECT demand_day FROM stock_levels WHERE store_id = 'S1' AND product_id = 'P1'").first?.optionalInt(0)
+        }
+        func expectExact(_ comment: Comment) async throws {
+            let ledger = try await store.movements(storeID: "S1", productID: "P1", sinceMillis: 0)
+            #expect(try await store.demandDays(storeID: "S1", productID: "P1", sinceDay: today - 30) == DemandDays.rollup(ledger), comment)
+            #expect(try await store.demandDays(storeID: "S1", productIDs: ["P1"], sinceDay: today - 30) == DemandDays.rollup(ledger), comment)
+        }
+        try await write(50, .receipt, day: today - 2)
+        for _ in 0..<4 { try await write(-2, .sale, day: today - 2) }
+        #expect(try tableDays() == [] && rowDay() == today - 2, "five group commits of one day: no row in the table")
+        try await expectExact("the day on the row")
+        try await write(-3, .sale, day: today - 1)
+        #expect(try tableDays() == [today - 2] && rowDay() == today - 1, "a later day settles the one before")
+        try await write(1, .return, day: today - 3)
+        #expect(try tableDays() == [today - 3, today - 2] && rowDay() == today - 1, "a backdated day goes to the table")
+        try await expectExact("days in both places")
+        try await mysql.backfillDemand(sinceDay: today - 30, storesPerBatch: 1, restart: true)
+        #expect(try tableDays() == [today - 3, today - 2, today - 1] && rowDay() == nil, "a rebuild puts every day in the table")
+        try await expectExact("after the rebuild")
+        try await write(-1, .sale, day: today - 1)
+        #expect(try rowDay() == today - 1, "the row counts its day afresh")
+        try await expectExact("the table's day and the row's merged")
         try await store.close()
     }
 
@@ -158,6 +255,7 @@ struct DemandAggregateTests {
         func at(_ day: Int64) -> Int64 { min(now, day * 86_400_000 + 3_600_000) }
         _ = try await store.apply(WriteRequest(commands: [
             try MovementCommand(storeID: "S1", productID: "P1", change: .delta(50), reason: .receipt, occurredAtMillis: at(today - 3)),
+            try MovementCommand(storeID: "S1", productID: "P1", change: .delta(-5), reason: .sale, occurredAtMillis: at(today - 3)),
             try MovementCommand(storeID: "S1", productID: "P1", change: .delta(-4), reason: .sale, occurredAtMillis: at(today - 2)),
             try MovementCommand(storeID: "S1", productID: "P2", change: .delta(-3), reason: .sale, occurredAtMillis: at(today - 2)),
             try MovementCommand(storeID: "S1", productID: "P1", change: .delta(1), reason: .return, occurredAtMillis: at(today - 2)),
@@ -168,7 +266,7 @@ struct DemandAggregateTests {
         let intelligence = IntelligenceService(store: store, clock: WallClock { now })
         let trends = try await intelligence.storeTrends(storeIDs: ["S1", "S2", "S9"], days: 3)
         #expect(trends.firstEpochDay == today - 3, "the window's first day, from the same clock reading")
-        #expect(trends.units["S1"] == [0, 6, 0, 0], "4 + 3 sold, 1 returned, two days ago")
+        #expect(trends.units["S1"] == [5, 6, 0, 0], "5 sold three days ago (on MariaDB a day the table holds), 4 + 3 sold, 1 returned, two days ago")
         #expect(trends.units["S2"] == [0, 0, 0, 2])
         #expect(trends.units["S9"] == [0, 0, 0, 0], "a store without sales gets zeros")
         #expect(trends.units["S3"] == nil, "only the page asked for")

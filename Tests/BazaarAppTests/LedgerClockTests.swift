@@ -35,7 +35,12 @@ struct LedgerClockTests {
         try tx.begin(locking: keys, claims: [])
         for (index, key) in ["k9", "k1", "k5"].enumerated() {
             let claim = IdempotencyClaim(scope: "s", key: key, fingerprint: "f")
-            let request = WriteRequest(commands: [try command(index == 0 ? "S2" : "S1", "P1", delta: 1)], actor: "t", idempotency: claim)
+            // The last one backdated: its day settles into stock_demand_daily (the row keeps today's).
+            let change = index == 2
+                ? try MovementCommand(storeID: "S1", productID: "P1", change: .delta(1), reason: .receipt,
+                                      occurredAtMillis: WallClock.system.nowMillis() - 86_400_000)
+                : try command(index == 0 ? "S2" : "S1", "P1", delta: 1)
+            let request = WriteRequest(commands: [change], actor: "t", idempotency: claim)
             _ = try LedgerWrite.apply(request, in: &tx, nowMillis: WallClock.system.nowMillis())
         }
         let recorder = RecordingStatements(connection: connection)

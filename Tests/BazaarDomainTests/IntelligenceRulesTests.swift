@@ -48,3 +48,58 @@ struct IntelligenceRulesTests {
         #expect(AlertRules.eventConditions(movement(1, .count, -3, before: 100), thresholds: t).isEmpty, "3% is within tolerance")
     }
 }
+
+/// `DemandDays.carry` (issue 15): a pair's latest day carried forward batch by batch, with the days it settles,
+/// equals the rollup of all the batches at once, whatever the order of the days in the ledger.
+@Suite("A pair's latest day of demand carried forward")
+struct DemandCarryTests {
+    func movement(_ day: Int64, _ reason: MovementReason, _ delta: Int64, before: Int64) -> Movement {
+        Movement(sequence: 0, movementID: "m", storeID: "S", productID: "P", delta: delta, quantityBefore: before, quantityAfter: before + delta,
+                 version: 1, reason: reason, reference: nil, actor: "a", atMillis: day * 86_400_000 + 3_600_000, recordedAtMillis: 0)
+    }
+
+    /// The table's rows of one pair after upserts of `settled` (merged in order, as `ON DUPLICATE KEY UPDATE` does),
+    /// merged with the latest day after them, as the readers do.
+    func read(table: [DemandDay], latest: DemandDay?) -> [DemandDay] {
+        var byDay: [Int64: DemandDay] = [:]
+        for row in table { byDay[row.day] = byDay[row.day].map { $0.merged(with: row) } ?? row }
+        if let latest { byDay[latest.day] = byDay[latest.day].map { $0.merged(with: latest) } ?? latest }
+        return byDay.values.sorted { $0.day < $1.day }
+    }
+
+    @Test func aLaterDaySettlesTheLatestAndABackdatedOneSettlesItself() {
+        let day10 = DemandDays.rollup([movement(10, .sale, -2, before: 5)])
+        var carried = DemandDays.carry(nil, adding: day10)
+        #expect(carried.settled.isEmpty && carried.latest?.day == 10 && carried.latest?.sold == 2)
+        carried = DemandDays.carry(carried.latest, adding: DemandDays.rollup([movement(10, .sale, -1, before: 3)]))
+        #expect(carried.settled.isEmpty && carried.latest?.sold == 3 && carried.latest?.closing == 2, "the same day merges on the row")
+        carried = DemandDays.carry(carried.latest, adding: DemandDays.rollup([movement(12, .receipt, 4, before: 2)]))
+        #expect(carried.settled.map(\.day) == [10] && carried.latest?.day == 12, "a later day settles day 10")
+        carried = DemandDays.carry(carried.latest, adding: DemandDays.rollup([movement(11, .return, 1, before: 6)]))
+        #expect(carried.settled.map(\.day) == [11] && carried.latest?.day == 12, "a backdated day goes to the table, the row keeps day 12")
+    }
+
+    @Test func carryingBatchByBatchEqualsTheRollupOfTheLedger() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var level: Int64 = 0, ledger: [Movement] = []
+            for _ in 0..<Int.random(in: 1...40, using: &rng) {
+                let reason: MovementReason = [.sale, .return, .receipt, .count].randomElement(using: &rng)!
+                let delta: Int64 = reason == .sale ? -Int64.random(in: 1...3, using: &rng) : Int64.random(in: 0...4, using: &rng)
+                ledger.append(movement(Int64.random(in: 100...106, using: &rng), reason, delta, before: level))
+                level += delta
+            }
+            var latest: DemandDay?, table: [DemandDay] = []
+            var rest = ledger[...]
+            while !rest.isEmpty {
+                let batch = rest.prefix(Int.random(in: 1...6, using: &rng))
+                rest = rest.dropFirst(batch.count)
+                let carried = DemandDays.carry(latest, adding: DemandDays.rollup(batch))
+                latest = carried.latest
+                table += carried.settled
+            }
+            #expect(read(table: table, latest: latest) == DemandDays.rollup(ledger))
+            #expect(Set(table.map(\.day)).count <= 7 && latest?.day == ledger.map { RFC3339.epochDay(millis: $0.atMillis) }.max())
+        }
+    }
+}
