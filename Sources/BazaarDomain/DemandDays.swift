@@ -82,6 +82,38 @@ public enum DemandDays {
         return (latest, settled)
     }
 
+    /// One store's days of demand from the two places MySQL keeps them (issue 15): `table`, the days that have
+    /// settled, each product's rows together and in day order; `latest`, at most one day a product, the one its
+    /// stock row holds (later in ledger order than the table's row of the same day). Each product's rows come out
+    /// together and in day order, a day found in both merged (`DemandDay.merged`): the products in `table`'s order,
+    /// then those with only a latest day, in `latest`'s order. Products are only compared for equality, so the
+    /// order the database gave them in (its collation's) is kept whatever it is.
+    public static func merging(table: [DemandDay], latest: [DemandDay]) -> [DemandDay] {
+        var pending: [String: DemandDay] = [:]
+        for row in latest { pending[row.productID] = row }
+        var merged: [DemandDay] = []
+        merged.reserveCapacity(table.count + latest.count)
+        var start = 0
+        while start < table.count {
+            let product = table[start].productID
+            var end = start + 1
+            while end < table.count, table[end].productID == product { end += 1 }
+            var row = pending.removeValue(forKey: product)
+            for day in table[start..<end] {
+                if let latest = row, latest.day <= day.day {
+                    row = nil
+                    if latest.day == day.day { merged.append(day.merged(with: latest)); continue }
+                    merged.append(latest)
+                }
+                merged.append(day)
+            }
+            if let row { merged.append(row) }
+            start = end
+        }
+        merged += latest.filter { pending[$0.productID] != nil }
+        return merged
+    }
+
     struct Key: Hashable, Comparable {
         var storeID: String
         var productID: String

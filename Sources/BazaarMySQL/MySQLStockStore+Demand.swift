@@ -32,37 +32,22 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
                   inStock: try row.int(5) != 0, closing: try row.int(6))
     }
 
-    /// Days of demand from `stock_demand_daily` and the stock rows (`demandUnion`), a day of both merged: the
-    /// table's row first (a later write settles into it only after the stock row has moved on to a later day, and a
-    /// row of the stock row's own day there comes from a rebuild or a bulk load, earlier in ledger order than what
-    /// the stock row has counted since; or from a node of an older release during a rolling deploy, see README).
-    static func mergedDemandDays(_ rows: [MySQLRow]) throws -> [DemandDay] {
-        var days: [DemandDay] = []
-        days.reserveCapacity(rows.count)
-        for row in rows {
-            let day = try demandDay(row)
-            if let last = days.last, last.day == day.day, last.productID == day.productID, last.storeID == day.storeID {
-                days[days.count - 1] = last.merged(with: day)
-            } else {
-                days.append(day)
-            }
-        }
-        return days
+    /// One store's days of demand (of some products, `productCondition` on `product_id` with its `?`s, or all)
+    /// from both places, in two reads that each follow an index, merged here (`DemandDays.merging`): one read of a
+    /// union sorted by the server took ~60% longer for a store of 1,000 products.
+    static func storeDemandDays(_ connection: MySQLConnection, storeID: String, productCondition: String?, products: [any MySQLBindable],
+                                sinceDay: Int64) throws -> [DemandDay] {
+        let filter = productCondition.map { " AND product_id \($0)" } ?? ""
+        let parameters = [storeID as any MySQLBindable] + products + [sinceDay]
+        let table = try connection.select("""
+            SELECT \(demandColumns) FROM stock_demand_daily WHERE store_id = ?\(filter) AND day >= ? ORDER BY product_id, day
+            """, parameters).map(demandDay)
+        let latest = try connection.select("""
+            SELECT store_id, product_id, \(MySQLLedgerTransaction.demandColumns) FROM stock_levels
+            WHERE store_id = ?\(filter) AND demand_day >= ? ORDER BY product_id
+            """, parameters).map(demandDay)
+        return DemandDays.merging(table: table, latest: latest)
     }
-
-    /// A read of days of demand from both places (`demandColumns` and which: 0 the table, 1 the stock row), in
-    /// product, day and that order, for `mergedDemandDays`: `condition` (on `store_id` and `product_id`, with `?`s)
-    /// twice, each time followed by `>= ?` of the first day, so its parameters go twice, each followed by that day.
-    static func demandUnion(where condition: String) -> String {
-        """
-        SELECT \(demandColumns), 0 AS place FROM stock_demand_daily WHERE \(condition) AND day >= ?
-        UNION ALL
-        SELECT store_id, product_id, \(MySQLLedgerTransaction.demandColumns), 1 FROM stock_levels WHERE \(condition) AND demand_day >= ?
-        ORDER BY product_id, day, place
-        """
-    }
-
-    static let someProductsDemand = demandUnion(where: "store_id = ? AND product_id IN (\(ReplenishmentQuery.placeholders))")
 
     /// Rebuilds the daily demand rows from the ledger for the days from `sinceDay` on, a batch of `storesPerBatch`
     /// stores a transaction, resuming where an interrupted run stopped (`demand_backfill`). Run by `migrate` until
@@ -135,34 +120,37 @@ extension MySQLStockStore: DemandStore, IntelligencePassStore {
 
     public func demandDays(storeID: String, productID: String, sinceDay: Int64) async throws -> [DemandDay] {
         try await onPrimary { connection in
-            try Self.mergedDemandDays(connection.select(Self.demandUnion(where: "store_id = ? AND product_id = ?"),
-                                                        [storeID, productID, sinceDay, storeID, productID, sinceDay]))
+            try Self.storeDemandDays(connection, storeID: storeID, productCondition: "= ?", products: [productID], sinceDay: sinceDay)
         }
     }
 
     public func demandDays(storeID: String, productIDs: [String]?, sinceDay: Int64) async throws -> [DemandDay] {
         try await onPrimary { connection in
             guard let productIDs else {
-                return try Self.mergedDemandDays(connection.select(Self.demandUnion(where: "store_id = ?"), [storeID, sinceDay, storeID, sinceDay]))
+                return try Self.storeDemandDays(connection, storeID: storeID, productCondition: nil, products: [], sinceDay: sinceDay)
             }
             // One statement text whatever the list (padded chunks): alert evaluation reads a batch's new pairs here.
             return try ReplenishmentQuery.paddedChunks(productIDs).flatMap { list in
-                let parameters = [storeID as any MySQLBindable] + list + [sinceDay]
-                return try Self.mergedDemandDays(connection.select(Self.someProductsDemand, parameters + parameters))
+                try Self.storeDemandDays(connection, storeID: storeID, productCondition: "IN (\(ReplenishmentQuery.placeholders))",
+                                         products: list, sinceDay: sinceDay)
             }
         }
     }
 
-    /// A dashboard read: on a replica.
+    /// A dashboard read: on a replica. Each place summed per store and day first (on the table, along its covering
+    /// index), then the two: a union of the rows themselves, grouped after, went through a temporary table and took
+    /// 2.0 s where this takes 0.56 s (50 stores of 1,000 products, 28 days; the table alone 0.54 s).
     public func storeDemandTrend(storeIDs: [String], sinceDay: Int64) async throws -> [StoreDemandPoint] {
         guard !storeIDs.isEmpty else { return [] }
         return try await onReplica { connection in
             let list = try storeIDs.map { try connection.literal(.text($0)) }.joined(separator: ",")
             return try connection.select("""
                 SELECT store_id, day, CAST(SUM(units) AS SIGNED) FROM (
-                    SELECT store_id, day, sold - returned AS units FROM stock_demand_daily WHERE store_id IN (\(list)) AND day >= ?
+                    SELECT store_id, day, SUM(sold - returned) AS units FROM stock_demand_daily
+                    WHERE store_id IN (\(list)) AND day >= ? GROUP BY store_id, day
                     UNION ALL
-                    SELECT store_id, demand_day, demand_sold - demand_returned FROM stock_levels WHERE store_id IN (\(list)) AND demand_day >= ?
+                    SELECT store_id, demand_day, SUM(demand_sold - demand_returned) FROM stock_levels
+                    WHERE store_id IN (\(list)) AND demand_day >= ? GROUP BY store_id, demand_day
                 ) d GROUP BY store_id, day ORDER BY store_id, day
                 """, [sinceDay, sinceDay]).map { StoreDemandPoint(storeID: try $0.string(0), day: try $0.int(1), units: try $0.int(2)) }
         }

@@ -102,4 +102,38 @@ struct DemandCarryTests {
             #expect(Set(table.map(\.day)).count <= 7 && latest?.day == ledger.map { RFC3339.epochDay(millis: $0.atMillis) }.max())
         }
     }
+
+    /// `DemandDays.merging` of a store's settled days and its stock rows' latest days: every day once (a day in both
+    /// merged, the table's first), each product's days together and in order, whatever day the latest is (a
+    /// rebuild can leave the table a day later than the row's), and a product with only a latest day kept.
+    @Test func mergingTheTableAndTheLatestDaysKeepsEveryDayOnceInOrder() {
+        var rng = SystemRandomNumberGenerator()
+        func day(_ product: String, _ day: Int64) -> DemandDay {
+            DemandDay(storeID: "S", productID: product, day: day, sold: Int64.random(in: 0...5, using: &rng),
+                      returned: Int64.random(in: 0...1, using: &rng), inStock: Bool.random(using: &rng), closing: Int64.random(in: -3...9, using: &rng))
+        }
+        for _ in 0..<300 {
+            let products = ["b", "a", "Z", "c"].shuffled(using: &rng).prefix(Int.random(in: 0...4, using: &rng))
+            var table: [DemandDay] = [], latest: [DemandDay] = []
+            for product in products {
+                let days = Set((0..<Int.random(in: 0...5, using: &rng)).map { _ in Int64.random(in: 10...16, using: &rng) }).sorted()
+                table += days.map { day(product, $0) }
+                if Bool.random(using: &rng) { latest.append(day(product, Int64.random(in: 10...17, using: &rng))) }
+            }
+            let merged = DemandDays.merging(table: table, latest: latest)
+            var expected: [String: [Int64: DemandDay]] = [:]
+            for row in table + latest { expected[row.productID, default: [:]][row.day] = expected[row.productID]?[row.day].map { $0.merged(with: row) } ?? row }
+            #expect(merged.count == expected.values.map(\.count).reduce(0, +))
+            var seen: [String] = []
+            for row in merged where seen.last != row.productID {
+                #expect(!seen.contains(row.productID), "a product's days together")
+                seen.append(row.productID)
+            }
+            for (product, days) in expected {
+                #expect(merged.filter { $0.productID == product } == days.values.sorted { $0.day < $1.day }, "\(product)")
+            }
+            #expect(Array(seen.prefix(Set(table.map(\.productID)).count)) == products.filter { p in table.contains { $0.productID == p } },
+                    "the table's products first, in its order")
+        }
+    }
 }
