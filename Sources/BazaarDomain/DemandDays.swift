@@ -83,34 +83,33 @@ public enum DemandDays {
     }
 
     /// One store's days of demand from the two places MySQL keeps them (issue 15): `table`, the days that have
-    /// settled, each product's rows together and in day order; `latest`, at most one day a product, the one its
-    /// stock row holds (later in ledger order than the table's row of the same day). Each product's rows come out
-    /// together and in day order, a day found in both merged (`DemandDay.merged`): the products in `table`'s order,
-    /// then those with only a latest day, in `latest`'s order. Products are only compared for equality, so the
-    /// order the database gave them in (its collation's) is kept whatever it is.
+    /// settled; `latest`, at most one day a product, the one its stock row holds (later in ledger order than the
+    /// table's row of the same day). Both in any order. Each product's rows come out together and in day order, a
+    /// day found in both merged (`DemandDay.merged`, the table's first); products in the order first met, the
+    /// table's then those with only a latest day. Products are only hashed, never ordered, so no collation matters.
     public static func merging(table: [DemandDay], latest: [DemandDay]) -> [DemandDay] {
-        var pending: [String: DemandDay] = [:]
-        for row in latest { pending[row.productID] = row }
+        var products: [String] = [], byProduct: [String: [DemandDay]] = [:], latestByProduct: [String: DemandDay] = [:]
+        for row in table {
+            if byProduct[row.productID] == nil { products.append(row.productID) }
+            byProduct[row.productID, default: []].append(row)
+        }
+        for row in latest {
+            if byProduct[row.productID] == nil, latestByProduct[row.productID] == nil { products.append(row.productID) }
+            latestByProduct[row.productID] = row
+        }
         var merged: [DemandDay] = []
         merged.reserveCapacity(table.count + latest.count)
-        var start = 0
-        while start < table.count {
-            let product = table[start].productID
-            var end = start + 1
-            while end < table.count, table[end].productID == product { end += 1 }
-            var row = pending.removeValue(forKey: product)
-            for day in table[start..<end] {
-                if let latest = row, latest.day <= day.day {
-                    row = nil
-                    if latest.day == day.day { merged.append(day.merged(with: latest)); continue }
-                    merged.append(latest)
+        for product in products {
+            var days = (byProduct[product] ?? []).sorted { $0.day < $1.day }
+            if let row = latestByProduct[product] {
+                if let index = days.firstIndex(where: { $0.day >= row.day }) {
+                    if days[index].day == row.day { days[index] = days[index].merged(with: row) } else { days.insert(row, at: index) }
+                } else {
+                    days.append(row)
                 }
-                merged.append(day)
             }
-            if let row { merged.append(row) }
-            start = end
+            merged += days
         }
-        merged += latest.filter { pending[$0.productID] != nil }
         return merged
     }
 

@@ -112,7 +112,9 @@ struct DemandAggregateTests {
         case let mysql as MySQLStockStore: try await mysql.backfillDemand(sinceDay: today - 30, storesPerBatch: 2, restart: true)
         default: Issue.record("unknown engine")
         }
-        #expect(try await store.demandDays(storeID: "S1", productIDs: nil, sinceDay: today - 30) == before)
+        // Per product (products come in no set order: on MariaDB a pair with only a latest day comes after the rest).
+        let after = try await store.demandDays(storeID: "S1", productIDs: nil, sinceDay: today - 30)
+        #expect(Dictionary(grouping: after, by: \.productID) == Dictionary(grouping: before, by: \.productID))
         try await Self.expectAggregatesEqualLedger(store, today: today, since: today - 30)
         // Writes after the rebuild add to the days it wrote (on MariaDB the rebuild leaves every day in the table and
         // the stock rows count theirs afresh: both places then hold today).

@@ -134,6 +134,11 @@ struct DemandCarryTests {
             }
             #expect(Array(seen.prefix(Set(table.map(\.productID)).count)) == products.filter { p in table.contains { $0.productID == p } },
                     "the table's products first, in its order")
+            // Rows in any order (the server's union is not sorted): the same days for each product.
+            let unordered = DemandDays.merging(table: table.shuffled(using: &rng), latest: latest.shuffled(using: &rng))
+            for (product, days) in expected {
+                #expect(unordered.filter { $0.productID == product } == days.values.sorted { $0.day < $1.day }, "\(product), rows shuffled")
+            }
         }
     }
 }

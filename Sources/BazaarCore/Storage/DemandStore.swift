@@ -2,12 +2,12 @@ public import BazaarDomain
 
 /// Daily demand per store x product, kept by the storage engine in the transaction of every ledger write (one
 /// `DemandDay` row per store x product x day, see `DemandDays.rollup`), so that demand history is read without
-/// reading the ledger. Invariant: the rows equal the rollup of the ledger (`StorageContractTests`, both engines).
+/// reading the ledger. Invariant: the rows read equal the rollup of the ledger (`StorageContractTests`, both engines).
 public protocol DemandStore: Sendable {
     /// One store x product's rows from `sinceDay` on, in day order.
     func demandDays(storeID: String, productID: String, sinceDay: Int64) async throws -> [DemandDay]
-    /// The rows of one store from `sinceDay` on, ordered by product then day, in one query: of `productIDs` only,
-    /// or of every product of the store when nil.
+    /// The rows of one store from `sinceDay` on, each product's together and in day order (products in no set
+    /// order), in one query (a few for a long list): of `productIDs` only, or of every product of the store when nil.
     func demandDays(storeID: String, productIDs: [String]?, sinceDay: Int64) async throws -> [DemandDay]
     /// Units sold net of returns per store per day from `sinceDay` on, for a page of stores, in one query. A day
     /// with no sale or return in a store is absent (zero).
