@@ -13,7 +13,8 @@ shutdown: a backlog of thousands of outbox events that cannot be published (the 
           stays silent) with hundreds of deliveries in flight: SIGTERM still exits within the bound.
 ingest:   (MySQL, with --kafka-python) SIGKILL while the node ingests 30,000 Kafka commands on one partition in
           transactions of thousands, inserts sent in parts ahead of the COMMIT; after a restart each command is
-          applied once and every level equals the sum of its ledger and of its commands.
+          applied once, every level equals the sum of its ledger and of its commands, and the days of demand
+          kept (the table's and the stock rows') equal the rollup of the ledger.
 
 Only loopback is ever contacted. Prints one line per check and 'N passed, N failed'; exits 1 on a failure.
 """
@@ -28,6 +29,7 @@ import tempfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 KEY = "chaos-admin-key-0123456789"
@@ -322,10 +324,45 @@ def metrics(port, *prefixes):
     return values
 
 
+def primary_rows(args, sql):
+    """Rows of `sql` on the primary of `--database-url` (mysql://user[:password]@host:port/database), by the
+    `mariadb` client: tab-separated fields."""
+    url = urllib.parse.urlparse(args.database_url)
+    command = ["mariadb", "--protocol=tcp", "-h", url.hostname, "-P", str(url.port or 3306), "-u", url.username or "root",
+               "-N", "-B", url.path.lstrip("/"), "-e", sql]
+    if url.password:
+        command.insert(1, f"-p{urllib.parse.unquote(url.password)}")
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return [line.split("\t") for line in out.splitlines() if line]
+
+
+def demand_days(args, store):
+    """A store's days of demand on MySQL as kept (issue 15: settled days in `stock_demand_daily`, each pair's latest
+    day on its stock row; a day in both merged, the table's first) and as the rollup of its ledger computes them
+    (DemandDays.rollup): {(product, day): (sold, returned, in_stock, closing)} each."""
+    kept = {}
+    for place in (f"SELECT product_id, day, sold, returned, in_stock, closing FROM stock_demand_daily WHERE store_id = '{store}'",
+                  f"SELECT product_id, demand_day, demand_sold, demand_returned, demand_in_stock, demand_closing FROM stock_levels "
+                  f"WHERE store_id = '{store}' AND demand_day IS NOT NULL"):
+        for product, day, sold, returned, in_stock, closing in primary_rows(args, place):
+            before = kept.get((product, int(day)), (0, 0, 0, None))
+            kept[(product, int(day))] = (before[0] + int(sold), before[1] + int(returned), max(before[2], int(in_stock)), int(closing))
+    rolled = {}
+    for product, at, reason, delta, q_before, q_after in primary_rows(args, (
+            f"SELECT product_id, at_ms, reason, delta, quantity_before, quantity_after FROM stock_movements "
+            f"WHERE store_id = '{store}' ORDER BY seq")):
+        key, delta = (product, int(at) // 86_400_000), int(delta)
+        sold, returned, in_stock, _ = rolled.get(key, (0, 0, 0, None))
+        rolled[key] = (sold + (-delta if reason == "sale" else 0), returned + (delta if reason == "return" else 0),
+                       max(in_stock, int(int(q_before) > 0 or int(q_after) > 0)), int(q_after))
+    return kept, rolled
+
+
 def ingest_crash(args, port, log):
     """SIGKILL while the node ingests a backlog of Kafka commands on one partition, in transactions of thousands
     whose inserts go to the primary in parts ahead of their COMMIT; then a restart. Every command is applied once
-    (its id is its idempotency key, and its reference), every level equals the sum of its ledger."""
+    (its id is its idempotency key, and its reference), every level equals the sum of its ledger, and the days of
+    demand kept equal the rollup of the ledger."""
     helper = [args.kafka_python, os.path.join(os.path.dirname(os.path.abspath(__file__)), "kafka-commands.py")]
     run = f"ingest{random.randrange(1 << 30):x}"
     group = f"chaos-{run}"
@@ -389,6 +426,10 @@ def ingest_crash(args, port, log):
         if level["quantity"] != total or level["version"] != rows or total != expected:
             bad.append((f"P{i}", level.get("quantity"), level.get("version"), total, rows, expected))
     check("ingest: every level equals the sum of its ledger, and of its commands", not bad, str(bad[:2]))
+    kept, rolled = demand_days(args, store)
+    check("ingest: the days of demand kept (the table's and the stock rows') equal the rollup of the ledger",
+          kept == rolled and len(kept) >= 10, f"{len(kept)} kept, {len(rolled)} from the ledger; "
+          f"differ: {sorted(set(kept.items()) ^ set(rolled.items()))[:3]}")
     check("ingest: every command applied", len(references) == n, f"{len(references)} of {n}")
     check("ingest: after the restart the outbox empties", outbox_empties(port))
     server.kill(signal.SIGTERM)
