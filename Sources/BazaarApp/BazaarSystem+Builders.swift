@@ -6,6 +6,7 @@ import BazaarMySQL
 import BazaarRedis
 import KafkaClient
 import Logging
+import Metrics
 import RedisClient
 import ServiceLifecycle
 
@@ -93,6 +94,7 @@ extension BazaarSystem {
         }
         let onError: @Sendable (KafkaError) -> Void = { error in
             logger.log(level: error.isFatal ? .critical : .warning, "kafka", metadata: ["error": "\(error)"])
+            if error.code == KafkaError.clientReplaced { Counter(label: "bazaar_kafka_producer_clients_replaced_total").increment() }
         }
         // Its flush at shutdown gets a fifth of the shutdown bound: what it cannot deliver stays in the outbox.
         let producer = try KafkaProducer(configuration: .producer(brokers: brokers, security: security, lingerMillis: configuration.kafkaLingerMillis),

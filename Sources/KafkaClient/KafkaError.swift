@@ -25,6 +25,8 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable, Equatable {
     public static let shutDown: Int32 = -10_002
     /// The caller stopped waiting (its task was cancelled); the message may still be delivered.
     public static let cancelled: Int32 = -10_003
+    /// Not a librdkafka code: the producer replaced its librdkafka client by a fresh one (reported to `onError`).
+    public static let clientReplaced: Int32 = -10_004
 }
 
 extension String {

@@ -92,15 +92,21 @@ final class BatchDelivery: Sendable {
     }
 }
 
-/// Delivery reports reach Swift here (on the poll thread): the opaque is the `DeliveryBox` retained by `send`.
+/// Delivery reports reach Swift here (on the poll thread): the message's opaque is the `DeliveryBox` retained by
+/// `send`; the client's is its `ProducerCallbacks`, marked for replacement when a delivery timed out.
 let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
-    _, message, _ in
+    _, message, clientOpaque in
     guard let message, let opaque = message.pointee._private else { return }
     let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
     if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
         let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         box.complete(.success(KafkaDeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
     } else {
-        box.complete(.failure(KafkaError(message.pointee.err)))
+        let error = KafkaError(message.pointee.err)
+        // Marked before the sender hears of it: its retry already goes through a fresh client.
+        if message.pointee.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, let clientOpaque {
+            Unmanaged<ProducerCallbacks>.fromOpaque(clientOpaque).takeUnretainedValue().markForReplacement(error)
+        }
+        box.complete(.failure(error))
     }
 }

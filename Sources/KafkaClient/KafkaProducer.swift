@@ -5,41 +5,69 @@ public import ServiceLifecycle
 import Synchronization
 
 /// A producer with delivery reports, as a `Service`: `send` returns once the broker has acknowledged the message
-/// (`acks=all`, idempotent), or throws the delivery error. Its thread serves librdkafka's callbacks; on graceful
+/// (`acks=all`, idempotent), or throws the delivery error. A thread serves librdkafka's callbacks; on graceful
 /// shutdown it flushes what is in flight before it stops.
+///
+/// It heals itself: after a delivery times out (`message.timeout.ms`) or librdkafka raises a fatal error, the next
+/// send goes through a fresh librdkafka client (new connections, metadata and idempotent producer id), and the old
+/// one is closed in the background, what it still held reported failed. A client can stay stuck after a broker
+/// restart, timing out every message with the broker back up (librdkafka issues 3009 and 3189, confluent-kafka-go 528:
+/// "fixed by restarting the process"); after a fatal error a client never delivers again.
 public final class KafkaProducer: Service, Sendable {
-    let handle: KafkaHandle
-    private let errors: ErrorSink
-    private let poller: PollThread
+    private let configuration: KafkaConfiguration
+    private let onError: @Sendable (KafkaError) -> Void
+    /// The client sends go through; nil once shut down.
+    private let current: Mutex<ProducerClient?>
+    private let replacements = Atomic(0)
 
     /// How long a shutdown waits for messages in flight before it frees the client (their delivery is then
     /// unknown: the outbox still holds them and sends them again).
     public let shutdownFlushMillis: Int32
 
-    /// `onError` receives librdkafka's error callbacks (transient broker errors, and fatal ones).
+    /// `onError` receives librdkafka's error callbacks (transient broker errors, and fatal ones), and a
+    /// `KafkaError.clientReplaced` each time the client is replaced.
     public init(configuration: KafkaConfiguration, shutdownFlushMillis: Int32 = 10_000,
                 onError: @escaping @Sendable (KafkaError) -> Void = { _ in }) throws {
+        self.configuration = configuration
+        self.onError = onError
         self.shutdownFlushMillis = shutdownFlushMillis
-        let errors = ErrorSink(onError)
-        let rk = try configuration.makeClient(RD_KAFKA_PRODUCER) { conf in
-            rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
-            rd_kafka_conf_set_error_cb(conf, errorCallback)
-            rd_kafka_conf_set_opaque(conf, Unmanaged.passUnretained(errors).toOpaque())
+        current = Mutex(try ProducerClient(configuration: configuration, onError: onError))
+    }
+
+    /// How many times the client was replaced by a fresh one.
+    public var clientsReplaced: Int { replacements.load(ordering: .relaxed) }
+
+    /// Replaces the client by a fresh one now, whatever its state; what the old one still holds fails with a purge
+    /// error (`_PURGE_QUEUE`, or `_PURGE_INFLIGHT`: possibly stored). Sends do it themselves when it is needed.
+    public func replaceClient() {
+        current.withLock { $0?.callbacks.markForReplacement(KafkaError(code: KafkaError.clientReplaced, message: "replaced on request")) }
+        _ = try? client()
+    }
+
+    /// The client to send through: a fresh one if the current one is marked for replacement.
+    private func client() throws(KafkaError) -> ProducerClient {
+        let (client, retired) = try current.withLock { current throws(KafkaError) -> (ProducerClient, ProducerClient?) in
+            guard let client = current else { throw KafkaError(code: KafkaError.shutDown, message: "producer is shut down") }
+            guard client.callbacks.needsReplacing.load(ordering: .acquiring),
+                  let fresh = try? ProducerClient(configuration: configuration, onError: onError) else { return (client, nil) }
+            current = fresh
+            return (fresh, client)
         }
-        self.handle = KafkaHandle(rk)
-        self.errors = errors
-        // The poll thread holds the error sink too: a producer let go without `shutdown()` (a start that failed after
-        // it was made) leaves the thread calling back into it, which must not be freed under it.
-        self.poller = PollThread(name: "kafka-producer") { [handle, errors] in
-            _ = errors
-            _ = rd_kafka_poll(handle.pointer, 100)
+        if let retired {
+            replacements.add(1, ordering: .relaxed)
+            let why = retired.callbacks.reason.withLock { $0 }
+            onError(KafkaError(code: KafkaError.clientReplaced, message: "replaced the producer's client by a fresh one after: \(why.map { "\($0)" } ?? "a request")"))
+            // Closing waits on librdkafka: on a thread of its own, not one of the Swift concurrency pool's.
+            let thread = Thread { retired.close(flushMillis: 5_000, purge: true) }
+            thread.name = "kafka-producer-retire"
+            thread.start()
         }
-        poller.start()
+        return client
     }
 
     /// Sends one message and waits for its delivery report.
     public func send(topic: String, key: [UInt8]?, value: [UInt8], partition: Int32? = nil) async throws -> KafkaDeliveryReport {
-        guard !handle.isDestroyed else { throw KafkaError(code: KafkaError.shutDown, message: "producer is shut down") }
+        let handle = try client().handle
         return try await withCheckedThrowingContinuation { continuation in
             let box = Unmanaged.passRetained(DeliveryBox(continuation))
             var status = RD_KAFKA_RESP_ERR__DESTROY  // unless the producer is still alive
@@ -66,9 +94,8 @@ public final class KafkaProducer: Service, Sendable {
     /// (they may still be delivered; librdkafka keeps them until `message.timeout.ms`).
     public func sendBatchSettled(_ messages: [(topic: String, key: [UInt8]?, value: [UInt8])]) async -> [Result<KafkaDeliveryReport, KafkaError>] {
         guard !messages.isEmpty else { return [] }
-        guard !handle.isDestroyed else {
-            return messages.map { _ in .failure(KafkaError(code: KafkaError.shutDown, message: "producer is shut down")) }
-        }
+        let handle: KafkaHandle
+        do { handle = try client().handle } catch { return messages.map { _ in .failure(error) } }
         let batch = BatchDelivery(count: messages.count)
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
@@ -107,7 +134,7 @@ public final class KafkaProducer: Service, Sendable {
 
     /// Waits until every message in flight is delivered (or `timeoutMillis` passes).
     public func flush(timeoutMillis: Int32 = 10_000) {
-        handle.whileAlive { _ = rd_kafka_flush($0, timeoutMillis) }
+        current.withLock { $0 }?.handle.whileAlive { _ = rd_kafka_flush($0, timeoutMillis) }
     }
 
     public func run() async throws {
@@ -123,28 +150,14 @@ public final class KafkaProducer: Service, Sendable {
         }
     }
 
-    /// Flushes, stops the callback thread and frees the client (idempotent).
+    /// Flushes, stops the callback thread and frees the client (idempotent). From here on sends fail
+    /// (`KafkaError.shutDown`, or `_DESTROY` for one racing with it); what was sent is flushed.
     public func shutdown() {
-        // From here on sends fail (`_DESTROY`) instead of racing with the destruction; what was sent is flushed.
-        guard handle.markDestroyed() else { return }
-        _ = rd_kafka_flush(handle.pointer, shutdownFlushMillis)
-        poller.stop()
-        rd_kafka_destroy(handle.pointer)
+        current.withLock { current in
+            defer { current = nil }
+            return current
+        }?.close(flushMillis: shutdownFlushMillis)
     }
-}
-
-/// librdkafka's error callback; the opaque is the client's `ErrorSink`.
-private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
-    rk, code, reason, opaque in
-    guard let opaque else { return }
-    let sink = Unmanaged<ErrorSink>.fromOpaque(opaque).takeUnretainedValue()
-    var error = KafkaError(code: code, message: reason.map { String(cString: $0) } ?? "")
-    if code == RD_KAFKA_RESP_ERR__FATAL.rawValue, let rk {
-        var text = [CChar](repeating: 0, count: 512)
-        let original = rd_kafka_fatal_error(rk, &text, text.count)
-        error = KafkaError(code: original.rawValue, message: String(nulTerminated: text), isFatal: true)
-    }
-    sink.handle(error)
 }
 
 extension Optional where Wrapped == [UInt8] {

@@ -1,0 +1,83 @@
+import Foundation
+import KafkaClient
+import Synchronization
+import Testing
+
+/// The producer replaces a librdkafka client that stopped delivering (a timed-out delivery, a fatal error) by a fresh
+/// one; what the old client held is reported, never left waiting.
+@Suite(.enabled(if: TestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS (scripts/services/kafka.sh)"))
+struct KafkaProducerReplacementTests {
+    /// Nothing listens at port 1: the message times out, and the next send goes through a fresh client (a stuck
+    /// client, with the broker back, would otherwise time out every message until the process restarts).
+    @Test(.timeLimit(.minutes(1)))
+    func aDeliveryThatTimedOutSendsTheNextMessageThroughAFreshClient() async throws {
+        let reported = Mutex<[KafkaError]>([])
+        var configuration = KafkaConfiguration.producer(brokers: "127.0.0.1:1")
+        configuration.properties["message.timeout.ms"] = "500"
+        let producer = try KafkaProducer(configuration: configuration) { error in reported.withLock { $0.append(error) } }
+        defer { producer.shutdown() }
+        let first = await #expect(throws: KafkaError.self) { try await producer.send(topic: "t", key: nil, value: [1]) }
+        #expect(first?.code == -192, "\(String(describing: first)): librdkafka's _MSG_TIMED_OUT")
+        #expect(producer.clientsReplaced == 0, "replaced only when a send needs it")
+        _ = await #expect(throws: KafkaError.self) { try await producer.send(topic: "t", key: nil, value: [2]) }
+        #expect(producer.clientsReplaced == 1)
+        let replaced = reported.withLock { $0.filter { $0.code == KafkaError.clientReplaced } }
+        #expect(replaced.count == 1 && replaced[0].message.contains("timed out"), "\(replaced)")
+    }
+
+    /// The client is replaced while thousands of messages are queued or in flight: every message gets an answer (the
+    /// old client's leftovers a purge error), the failed ones sent again through the fresh client all arrive, and
+    /// the producer goes on delivering.
+    @Test(.timeLimit(.minutes(1)))
+    func aClientReplacedMidBatchAnswersEveryMessageAndTheRetriesArrive() async throws {
+        let brokers = TestBroker.brokers!
+        let topic = "test-replace-\(UUID().uuidString.prefix(8).lowercased())"
+        try KafkaAdmin.createTopics(brokers: brokers, [(topic, 4)])
+        // A long linger keeps what does not fill a request (`batch.num.messages`) queued until the replacement.
+        var configuration = KafkaConfiguration.producer(brokers: brokers, lingerMillis: 2_000)
+        configuration.properties["batch.num.messages"] = "1000"
+        let producer = try KafkaProducer(configuration: configuration)
+        defer { producer.shutdown() }
+        let messages = (0..<20_000).map { i in (topic: topic, key: Optional(Array("k\(i % 16)".utf8)), value: Array("m\(i)".utf8)) }
+        _ = try await producer.send(topic: topic, key: nil, value: Array("before".utf8))  // connected, with a producer id
+        let sending = Task { await producer.sendBatchSettled(messages) }
+        // Full requests delivered or in flight, the rest queued.
+        try await Task.sleep(for: .milliseconds(200))
+        producer.replaceClient()
+        let results = await sending.value
+        #expect(producer.clientsReplaced == 1)
+        let failed = results.indices.filter { if case .failure = results[$0] { true } else { false } }
+        let codes = Set(failed.compactMap { if case .failure(let error) = results[$0] { error.code } else { nil } })
+        // _PURGE_QUEUE, _PURGE_INFLIGHT, or _DESTROY for one handed to the old client as it closed.
+        #expect(codes.isSubset(of: [-152, -151, -197]), "\(codes)")
+        #expect(!failed.isEmpty, "the replacement came with messages still queued")
+        let retried = try await producer.sendBatch(failed.map { messages[$0] })
+        #expect(retried.count == failed.count)
+        let last = try await producer.send(topic: topic, key: nil, value: Array("after".utf8))
+        #expect(last.offset >= 0)
+        let seen = try await Self.values(of: topic, brokers: brokers, until: messages.count + 1)
+        let missing = messages.filter { !seen.contains(String(decoding: $0.value, as: UTF8.self)) }
+        #expect(missing.isEmpty && seen.contains("after"), "\(missing.count) of \(messages.count) never arrived (\(failed.count) were retried)")
+    }
+
+    /// The distinct values on `topic`, read from the start until `count` were seen or 20 s passed.
+    static func values(of topic: String, brokers: String, until count: Int) async throws -> Set<String> {
+        let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: "test-replace-\(UUID().uuidString.prefix(6))"),
+                                         topics: [topic], maxBatch: 5000)
+        let runner = Task { try await consumer.run() }
+        let watchdog = Task {
+            try? await Task.sleep(for: .seconds(20))
+            consumer.stop()
+        }
+        var seen = Set<String>()
+        for await batch in consumer.batches {
+            for message in batch.messages { seen.insert(message.valueString) }
+            batch.commit()
+            if seen.count >= count { break }
+        }
+        consumer.stop()
+        watchdog.cancel()
+        try await runner.value
+        return seen
+    }
+}
