@@ -20,22 +20,29 @@ struct CommandChecks: Sendable {
     /// as near as that (the batch before may have taken long: the database was away, say).
     static let maxAgeMillis: Int64 = 1000
 
+    /// One partition's checked commands: where they are in the batch, and the writes.
+    struct Part: Sendable {
+        var lane: PartitionLane
+        var indices: [Int]
+        var writes: StockService.CheckedWrites
+    }
+
     /// A batch's commands decoded and checked, by partition, and the outcomes of those refused already.
     struct Checked: Sendable {
         var outcomes: [CommandIngestion.Outcome]
-        var partitions: [(indices: [Int], writes: StockService.CheckedWrites)]
+        var partitions: [Part]
         /// When the replay window was judged.
         var checkedAtMillis: Int64
     }
 
-    /// `checked`, or the messages checked again if that is older than `maxAgeMillis`.
-    func fresh(_ checked: Checked, of messages: [KafkaMessage]) async -> Checked {
-        clock.nowMillis() - checked.checkedAtMillis <= Self.maxAgeMillis ? checked : await self.checked(messages)
+    /// Whether checks made at `checkedAtMillis` still stand (no older than `maxAgeMillis`).
+    func isFresh(_ checkedAtMillis: Int64) -> Bool {
+        clock.nowMillis() - checkedAtMillis <= Self.maxAgeMillis
     }
 
     func checked(_ messages: [KafkaMessage]) async -> Checked {
         var outcomes = [CommandIngestion.Outcome](repeating: .applied, count: messages.count)
-        var byPartition: [String: [(index: Int, id: String, command: MovementCommand)]] = [:]
+        var byPartition: [PartitionLane: [(index: Int, id: String, command: MovementCommand)]] = [:]
         let now = clock.nowMillis()
         let oldest = now - replayWindowMillis
         for (index, message) in messages.enumerated() {
@@ -47,15 +54,16 @@ struct CommandChecks: Sendable {
             }
             do {
                 let (id, command) = try CommandMessage.decode(message.value)
-                byPartition["\(message.topic)/\(message.partition)", default: []].append((index, id, command))
+                byPartition[PartitionLane(topic: message.topic, partition: message.partition), default: []].append((index, id, command))
             } catch {
                 outcomes[index] = .rejected(problemJSON: describeRefusal(error))
             }
         }
-        var partitions: [(indices: [Int], writes: StockService.CheckedWrites)] = []
-        for commands in byPartition.values {
-            partitions.append((commands.map(\.index), await stock.checked(commands.map { ([$0.command], $0.id) },
-                                                                          actor: "kafka:\(CommandIngestion.topic)", scope: CommandIngestion.idempotencyScope)))
+        var partitions: [Part] = []
+        for (lane, commands) in byPartition {
+            partitions.append(Part(lane: lane, indices: commands.map(\.index),
+                                   writes: await stock.checked(commands.map { ([$0.command], $0.id) },
+                                                               actor: "kafka:\(CommandIngestion.topic)", scope: CommandIngestion.idempotencyScope)))
         }
         return Checked(outcomes: outcomes, partitions: partitions, checkedAtMillis: now)
     }

@@ -43,9 +43,11 @@ public struct CommandIngestion: Service {
     }
 
     public func run() async throws {
-        // The next batch is decoded and checked while this one is written (the consumer polls one batch ahead).
-        try await KafkaConsumerLoop.run(consumer, topic: Self.topic, role: "ingestion", prepare: { batch in await checks.checked(batch.messages) },
-                                        process: { batch, checked in await apply(batch, checked: checked) })
+        // The next batch is decoded and checked while this one is written (the consumer polls one batch ahead), and
+        // its partitions are written as soon as the batch before has written theirs: a partition's commands stay in
+        // order, and the database gets one partition's next transaction while the others commit.
+        try await KafkaConsumerLoop.runOverlapped(consumer, topic: Self.topic, role: "ingestion", prepare: { batch in await checks.checked(batch.messages) },
+                                                  process: { batch, checked, turns in await apply(batch, checked: checked, turns: turns) })
     }
 
     /// What became of one command.
@@ -63,18 +65,35 @@ public struct CommandIngestion: Service {
 
     /// Applies or rejects every command of a batch decoded and checked beforehand (`CommandChecks.checked`); false if
     /// cancelled before all of them were settled (the batch must then not be committed: its commands are delivered
-    /// again, to this node or another). Checks older than `CommandChecks.maxAgeMillis` (the batch before took long:
-    /// the database was away, say) are made again, so that the replay window is judged when the batch is written,
-    /// as near as that.
-    func apply(_ batch: KafkaBatch, checked: CommandChecks.Checked) async -> Bool {
-        var outcomes = await apply(await checks.fresh(checked, of: batch.messages))
-        // Keep the batch (its offsets stay uncommitted) until the database is back; retry in the same order.
-        while !Task.isCancelled {
-            let waiting = outcomes.indices.filter { outcomes[$0].isUnavailable }
-            if waiting.isEmpty { break }
-            try? await Task.sleep(for: .seconds(1))
-            for (index, outcome) in zip(waiting, await apply(waiting.map { batch.messages[$0] })) { outcomes[index] = outcome }
+    /// again, to this node or another). Each partition's commands are written once the batch before has written
+    /// that partition's (`turns`), checked again then if their checks are older than `CommandChecks.maxAgeMillis`
+    /// (the batch before took long: the database was away, say), so that the replay window is judged when they are
+    /// written, as near as that.
+    func apply(_ batch: KafkaBatch, checked: CommandChecks.Checked, turns: PartitionTurns) async -> Bool {
+        var outcomes = checked.outcomes
+        let writer = CommandWriter(stock: stock, checks: checks)
+        let settled = await withTaskGroup(of: [(index: Int, outcome: Outcome)].self) { group in
+            for part in checked.partitions {
+                group.addTask {
+                    guard await turns.turn(part.lane) else {
+                        turns.settle(part.lane, false)  // the batch before could not write there: neither may this one
+                        return part.indices.map { ($0, .unavailable) }
+                    }
+                    let outcomes = await writer.write(part, checkedAtMillis: checked.checkedAtMillis, of: batch.messages)
+                    turns.settle(part.lane, !outcomes.contains { $0.outcome.isUnavailable })
+                    return outcomes
+                }
+            }
+            // A partition with nothing to write here (all its commands refused when checked) passes its turn on.
+            for lane in turns.lanes where !checked.partitions.contains(where: { $0.lane == lane }) {
+                group.addTask {
+                    turns.settle(lane, await turns.turn(lane))
+                    return []
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
         }
+        for (index, outcome) in settled { outcomes[index] = outcome }
         var toReject: [(topic: String, key: [UInt8]?, value: [UInt8])] = []
         for case (let message, .rejected(let problem)) in zip(batch.messages, outcomes) {
             toReject.append((Self.rejectedTopic, message.key, Array(Self.rejection(of: message.value, problem: problem, group: consumerGroup).utf8)))
@@ -106,33 +125,5 @@ public struct CommandIngestion: Service {
         let truncated = value.count > maxEchoedBytes
         let echoed = String(decoding: truncated ? value[..<maxEchoedBytes] : value[...], as: UTF8.self)
         return "{\"value\":\(JSON.quoted(echoed)),\"value_bytes\":\(value.count),\"value_truncated\":\(truncated),\"group\":\(JSON.quoted(group)),\"problem\":\(problem)}"
-    }
-
-    /// The messages' commands: each partition's in its order, in one transaction; the partitions' transactions run
-    /// side by side (Kafka orders nothing across partitions, and with commands keyed by store their stock rows
-    /// differ; if they do not, row locks serialize them).
-    func apply(_ messages: [KafkaMessage]) async -> [Outcome] {
-        await apply(await checks.checked(messages))
-    }
-
-    /// Writes checked commands: each partition's in one transaction, the partitions side by side.
-    func apply(_ checked: CommandChecks.Checked) async -> [Outcome] {
-        var outcomes = checked.outcomes
-        let settled = await withTaskGroup(of: [(index: Int, outcome: Outcome)].self) { group in
-            for (indices, writes) in checked.partitions {
-                group.addTask {
-                    zip(indices, await stock.writeInOrder(writes)).map { index, result in
-                        switch result {
-                        case .success: (index, .applied)
-                        case .failure(let error) where error is StorageUnavailable: (index, .unavailable)
-                        case .failure(let error): (index, .rejected(problemJSON: checks.describeRefusal(error)))
-                        }
-                    }
-                }
-            }
-            return await group.reduce(into: []) { $0 += $1 }
-        }
-        for (index, outcome) in settled { outcomes[index] = outcome }
-        return outcomes
     }
 }

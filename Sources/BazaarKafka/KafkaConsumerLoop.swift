@@ -43,26 +43,43 @@ enum KafkaConsumerLoop {
         }
     }
 
-    /// `run` in two stages: each batch is `prepare`d (the work that does not depend on the batches before it)
-    /// while the one before it is `process`ed, then processed and committed in the order polled. The stages overlap
-    /// when the consumer was made with a lookahead of 1 (with 0 they take turns). A batch prepared and never
-    /// processed is never committed: it is delivered again. Once the consumer is stopping, no batch is begun: its
-    /// offsets could no longer be stored, and the group's next member gets it anyway.
-    static func run<Prepared: Sendable>(_ consumer: KafkaConsumer, topic: String, role: String, clock: WallClock = .system,
-                                        prepare: @escaping @Sendable (KafkaBatch) async -> Prepared,
-                                        process: @escaping @Sendable (KafkaBatch, Prepared) async -> Bool) async throws {
+    /// `run` in stages: each batch is `prepare`d as it is polled (work that does not depend on the batches before
+    /// it), then processed at once, beside the batch before it (at most two at a time: the consumer's lookahead of 1
+    /// polls no further), and committed in the order polled. `process` keeps each partition's order with the batch's `PartitionTurns`: it
+    /// waits for its turn on a partition before writing there and settles it once done, so one partition's next batch
+    /// can begin while another partition's commands of the batch before are still being written. Unsettled parts are
+    /// settled with `process`'s answer; a batch whose `process` answers false is not committed and stops the loop. Once
+    /// the consumer is stopping, no batch is begun: its offsets could no longer be stored, and the group's next member
+    /// gets it anyway.
+    static func runOverlapped<Prepared: Sendable>(_ consumer: KafkaConsumer, topic: String, role: String, clock: WallClock = .system,
+                                                  prepare: @escaping @Sendable (KafkaBatch) async -> Prepared,
+                                                  process: @escaping @Sendable (KafkaBatch, Prepared, PartitionTurns) async -> Bool) async throws {
         let (prepared, preparedBatches) = AsyncStream.makeStream(of: (KafkaBatch, Prepared).self)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            // The consumer's lookahead bounds how far this stage runs ahead of the processing.
+        let (begun, begunBatches) = AsyncStream.makeStream(of: (KafkaBatch, Settlement).self)
+        // Discarding: one child a batch for the life of the service, none kept once done.
+        try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 for await batch in consumer.batches { preparedBatches.yield((batch, await prepare(batch))) }
                 preparedBatches.finish()
             }
-            try await run(consumer, topic: topic, role: role, clock: clock, batches: prepared) { batch, prepared in
-                consumer.isStopping ? false : await process(batch, prepared)
+            // Commits in the order polled (and runs the consumer and its lag gauge); stops the consumer at the end.
+            group.addTask {
+                try await run(consumer, topic: topic, role: role, clock: clock, batches: begun) { _, done in await done.value() }
+                preparedBatches.finish()
             }
-            preparedBatches.finish()
-            group.cancelAll()
+            var lanes = PartitionLanes()
+            for await (batch, prepared) in prepared {
+                if consumer.isStopping { break }
+                let turns = lanes.turns(for: batch)
+                let done = Settlement()
+                group.addTask {
+                    let finished = await process(batch, prepared, turns)
+                    turns.settleAll(finished)
+                    done.settle(finished)
+                }
+                begunBatches.yield((batch, done))
+            }
+            begunBatches.finish()
         }
     }
 }

@@ -10,7 +10,8 @@ final class ProducerClient: Sendable {
     private let poller: PollThread
 
     init(configuration: KafkaConfiguration, onError: @escaping @Sendable (KafkaError) -> Void) throws(KafkaError) {
-        let callbacks = ProducerCallbacks(onError)
+        // librdkafka's default `message.timeout.ms` is 300,000.
+        let callbacks = ProducerCallbacks(timeoutMillis: Int64(configuration.properties["message.timeout.ms"] ?? "") ?? 300_000, onError)
         let rk = try configuration.makeClient(RD_KAFKA_PRODUCER) { conf in
             rd_kafka_conf_set_dr_msg_cb(conf, deliveryReportCallback)
             rd_kafka_conf_set_error_cb(conf, producerErrorCallback)
@@ -28,29 +29,49 @@ final class ProducerClient: Sendable {
         poller.start()
     }
 
-    /// Frees the client once (later calls return at once). Sends from here on fail with `_DESTROY`. It first waits up
-    /// to `flushMillis` for what is in flight; with `purge`, it first drops what is still queued or in flight instead,
-    /// each with its delivery report (`_PURGE_QUEUE`, `_PURGE_INFLIGHT`: an in-flight one may still have been stored),
-    /// so that no sender waits for a report that will never come.
-    func close(flushMillis: Int32, purge: Bool = false) {
+    /// Frees the client once (later calls return at once). Sends from here on fail with `_DESTROY`. It waits up to
+    /// `flushMillis` for what is in flight (with `purgeFirst`, not at all: a client being replaced delivers nothing
+    /// more), then drops what is still queued or in flight, each message with its delivery report (`_PURGE_QUEUE`,
+    /// `_PURGE_INFLIGHT`: an in-flight one may still have been stored), so that no sender waits for a report that
+    /// will never come.
+    func close(flushMillis: Int32, purgeFirst: Bool = false) {
         guard handle.markDestroyed() else { return }
-        if purge { _ = rd_kafka_purge(handle.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT)) }
-        _ = rd_kafka_flush(handle.pointer, flushMillis)  // serves the delivery reports
+        if !purgeFirst { _ = rd_kafka_flush(handle.pointer, flushMillis) }
+        _ = rd_kafka_purge(handle.pointer, Int32(RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT))
+        _ = rd_kafka_flush(handle.pointer, 2_000)  // serves the purged messages' reports
         poller.stop()
         rd_kafka_destroy(handle.pointer)
     }
 }
 
-/// The target of one client's librdkafka callbacks (its opaque): errors go to `onError`; a delivery that timed out,
-/// or a fatal error, marks the client for replacement.
+/// The target of one client's librdkafka callbacks (its opaque): errors go to `onError`; a fatal error, or a
+/// delivery that timed out while nothing at all was delivered for as long, marks the client for replacement (a
+/// partition whose broker is down times out while the others deliver: that client is not stuck).
 final class ProducerCallbacks: Sendable {
     let onError: @Sendable (KafkaError) -> Void
     /// Set from librdkafka's thread; read before each send.
     let needsReplacing = Atomic(false)
     /// Why it needs replacing (the first reason seen).
     let reason = Mutex<KafkaError?>(nil)
+    /// When a message was last delivered (or the client made), in monotonic milliseconds.
+    private let lastDelivery = Atomic<Int64>(ProducerCallbacks.nowMillis())
 
-    init(_ onError: @escaping @Sendable (KafkaError) -> Void) { self.onError = onError }
+    /// `message.timeout.ms`: how long a message may wait for its delivery.
+    let timeoutMillis: Int64
+
+    init(timeoutMillis: Int64, _ onError: @escaping @Sendable (KafkaError) -> Void) {
+        self.timeoutMillis = timeoutMillis
+        self.onError = onError
+    }
+
+    static func nowMillis() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+
+    func delivered() { lastDelivery.store(Self.nowMillis(), ordering: .relaxed) }
+
+    /// A delivery timed out: the client is replaced if nothing was delivered for as long.
+    func timedOut(_ error: KafkaError) {
+        if Self.nowMillis() - lastDelivery.load(ordering: .relaxed) >= timeoutMillis { markForReplacement(error) }
+    }
 
     func markForReplacement(_ why: KafkaError) {
         reason.withLock { if $0 == nil { $0 = why } }

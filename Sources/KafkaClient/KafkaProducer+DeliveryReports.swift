@@ -93,19 +93,22 @@ final class BatchDelivery: Sendable {
 }
 
 /// Delivery reports reach Swift here (on the poll thread): the message's opaque is the `DeliveryBox` retained by
-/// `send`; the client's is its `ProducerCallbacks`, marked for replacement when a delivery timed out.
+/// `send`; the client's is its `ProducerCallbacks`, told of deliveries and of timeouts (which may mark the client for
+/// replacement).
 let deliveryReportCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void = {
     _, message, clientOpaque in
     guard let message, let opaque = message.pointee._private else { return }
     let box = Unmanaged<DeliveryBox>.fromOpaque(opaque).takeRetainedValue()
+    let callbacks = clientOpaque.map { Unmanaged<ProducerCallbacks>.fromOpaque($0).takeUnretainedValue() }
     if message.pointee.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+        callbacks?.delivered()
         let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         box.complete(.success(KafkaDeliveryReport(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset)))
     } else {
         let error = KafkaError(message.pointee.err)
         // Marked before the sender hears of it: its retry already goes through a fresh client.
-        if message.pointee.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT, let clientOpaque {
-            Unmanaged<ProducerCallbacks>.fromOpaque(clientOpaque).takeUnretainedValue().markForReplacement(error)
+        if message.pointee.err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT {
+            callbacks?.timedOut(error)
         }
         box.complete(.failure(error))
     }

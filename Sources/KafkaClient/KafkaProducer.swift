@@ -8,8 +8,8 @@ import Synchronization
 /// (`acks=all`, idempotent), or throws the delivery error. A thread serves librdkafka's callbacks; on graceful
 /// shutdown it flushes what is in flight before it stops.
 ///
-/// It heals itself: after a delivery times out (`message.timeout.ms`) or librdkafka raises a fatal error, the next
-/// send goes through a fresh librdkafka client (new connections, metadata and idempotent producer id), and the old
+/// It heals itself: after a fatal error, or a delivery that timed out (`message.timeout.ms`) while the client delivered
+/// nothing else for as long, the next send goes through a fresh librdkafka client (new connections, metadata and idempotent producer id), and the old
 /// one is closed in the background, what it still held reported failed. A client can stay stuck after a broker
 /// restart, timing out every message with the broker back up (librdkafka issues 3009 and 3189, confluent-kafka-go 528:
 /// "fixed by restarting the process"); after a fatal error a client never delivers again.
@@ -37,6 +37,14 @@ public final class KafkaProducer: Service, Sendable {
     /// How many times the client was replaced by a fresh one.
     public var clientsReplaced: Int { replacements.load(ordering: .relaxed) }
 
+    /// Messages handed to the current client and not yet reported (`rd_kafka_outq_len`: queued, in flight, or
+    /// reports not yet served).
+    public var messagesInFlight: Int {
+        var count: Int32 = 0
+        current.withLock { $0 }?.handle.whileAlive { count = rd_kafka_outq_len($0) }
+        return Int(count)
+    }
+
     /// Replaces the client by a fresh one now, whatever its state; what the old one still holds fails with a purge
     /// error (`_PURGE_QUEUE`, or `_PURGE_INFLIGHT`: possibly stored). Sends do it themselves when it is needed.
     public func replaceClient() {
@@ -58,7 +66,7 @@ public final class KafkaProducer: Service, Sendable {
             let why = retired.callbacks.reason.withLock { $0 }
             onError(KafkaError(code: KafkaError.clientReplaced, message: "replaced the producer's client by a fresh one after: \(why.map { "\($0)" } ?? "a request")"))
             // Closing waits on librdkafka: on a thread of its own, not one of the Swift concurrency pool's.
-            let thread = Thread { retired.close(flushMillis: 5_000, purge: true) }
+            let thread = Thread { retired.close(flushMillis: 0, purgeFirst: true) }
             thread.name = "kafka-producer-retire"
             thread.start()
         }
@@ -151,7 +159,8 @@ public final class KafkaProducer: Service, Sendable {
     }
 
     /// Flushes, stops the callback thread and frees the client (idempotent). From here on sends fail
-    /// (`KafkaError.shutDown`, or `_DESTROY` for one racing with it); what was sent is flushed.
+    /// (`KafkaError.shutDown`, or `_DESTROY` for one racing with it); what was sent is flushed, and what the flush
+    /// could not deliver in `shutdownFlushMillis` is reported failed (purged).
     public func shutdown() {
         current.withLock { current in
             defer { current = nil }

@@ -4,11 +4,13 @@ import KafkaClient
 import Synchronization
 import Testing
 
-/// The ingestion's two-stage loop (`KafkaConsumerLoop.run(prepare:process:)` over a consumer with a lookahead of
-/// one) in a group whose members come and go while messages flow: a member that joins takes partitions over, one
-/// that stops mid-stream leaves its prepared batch unprocessed and uncommitted, and between them every message is
-/// processed, each key's first in the order produced. It fails when a batch's offsets are stored as it is prepared
-/// rather than after it is processed (checked: ~170 messages never processed).
+/// The ingestion's pipelined loop (`KafkaConsumerLoop.runOverlapped` over a consumer with a lookahead of one: two
+/// batches processed side by side, each partition's part in turn, parts taking random times) in a group whose members
+/// come and go while messages flow: a member that joins takes partitions over, one that stops mid-stream leaves its
+/// prepared batch unprocessed and uncommitted, and between them every message is processed, each key's first in the
+/// order produced. It fails when a batch's offsets are stored as it is prepared rather than after it is processed
+/// (checked on the two-stage loop it replaced: ~170 messages never processed), when a batch's part of a partition
+/// does not wait for its turn (checked: keys out of order), or when batches never overlap.
 @Suite(.enabled(if: ProcessInfo.processInfo.environment["BAZAAR_TEST_KAFKA_BROKERS"] != nil, "needs BAZAAR_TEST_KAFKA_BROKERS"))
 struct PipelinedLoopRebalanceTests {
     static let brokers = ProcessInfo.processInfo.environment["BAZAAR_TEST_KAFKA_BROKERS"] ?? ""
@@ -17,10 +19,13 @@ struct PipelinedLoopRebalanceTests {
         /// Each processed message's value, in the order processed, by partition.
         let processed = Mutex<[Int32: [String]]>([:])
         let count = Atomic<Int>(0)
+        /// Batches being processed now by one member, and the most at once.
+        let running = Mutex<(now: Int, most: Int)>((0, 0))
     }
 
-    /// A member: prepares (decodes) ahead, processes slowly (100 ms a batch of at most 20: slower than the messages
-    /// come, so a batch always waits prepared), stops once `stop` says so; returns how many messages it processed.
+    /// A member: prepares (decodes) ahead, processes slowly (each partition's part of a batch of at most 20 in 20-200
+    /// ms: slower than the messages come, so a batch is always polled ahead), stops once `stop` says so; returns how
+    /// many messages it processed.
     static func member(topic: String, group: String, seen: Seen, stop: @escaping @Sendable (_ processedHere: Int) -> Bool) async throws -> Int {
         let consumer = try KafkaConsumer(configuration: .consumer(brokers: brokers, group: group), topics: [topic], maxBatch: 20, lookahead: 1)
         let mine = Seen()
@@ -28,15 +33,30 @@ struct PipelinedLoopRebalanceTests {
             while !stop(mine.count.load(ordering: .relaxed)), !Task.isCancelled { try? await Task.sleep(for: .milliseconds(20)) }
             consumer.stop()
         }
-        try await KafkaConsumerLoop.run(consumer, topic: topic, role: "test", prepare: { batch in
-            batch.messages.map { ($0.partition, $0.valueString) }
-        }, process: { _, prepared in
-            try? await Task.sleep(for: .milliseconds(100))
+        let prepare: @Sendable (KafkaBatch) async -> [(Int32, String)] = { batch in batch.messages.map { ($0.partition, $0.valueString) } }
+        let record: @Sendable ([(Int32, String)]) -> Void = { prepared in
             seen.processed.withLock { for (partition, value) in prepared { $0[partition, default: []].append(value) } }
             seen.count.add(prepared.count, ordering: .relaxed)
             mine.count.add(prepared.count, ordering: .relaxed)
+        }
+        try await KafkaConsumerLoop.runOverlapped(consumer, topic: topic, role: "test", prepare: prepare) { batch, prepared, turns in
+            // This member's batches at once (the shared tally keeps the most of any member).
+            let now = mine.running.withLock { $0.now += 1; return $0.now }
+            seen.running.withLock { $0.most = max($0.most, now) }
+            defer { mine.running.withLock { $0.now -= 1 } }
+            await withTaskGroup(of: Void.self) { parts in
+                for partition in Set(prepared.map(\.0)) {
+                    let lane = PartitionLane(topic: topic, partition: partition)
+                    parts.addTask {
+                        guard await turns.turn(lane) else { return turns.settle(lane, false) }
+                        try? await Task.sleep(for: .milliseconds(Int.random(in: 20...200)))
+                        record(prepared.filter { $0.0 == partition })
+                        turns.settle(lane, true)
+                    }
+                }
+            }
             return true
-        })
+        }
         stopper.cancel()
         return mine.count.load(ordering: .relaxed)
     }
@@ -75,6 +95,7 @@ struct PipelinedLoopRebalanceTests {
             try await tasks.waitForAll()
         }
         #expect(second.count.load(ordering: .relaxed) > 0, "the second member took partitions over before it left")
+        #expect(seen.running.withLock { $0.most } >= 2, "batches processed side by side")
         let processed = seen.processed.withLock { $0 }
         let values = processed.values.flatMap { $0 }
         let missing = (0..<total).filter { n in !values.contains { $0.hasSuffix("/\(n)") } }

@@ -1,5 +1,5 @@
 import Foundation
-import KafkaClient
+@testable import KafkaClient
 import Synchronization
 import Testing
 
@@ -7,8 +7,9 @@ import Testing
 /// one; what the old client held is reported, never left waiting.
 @Suite(.enabled(if: TestBroker.brokers != nil, "needs BAZAAR_TEST_KAFKA_BROKERS (scripts/services/kafka.sh)"))
 struct KafkaProducerReplacementTests {
-    /// Nothing listens at port 1: the message times out, and the next send goes through a fresh client (a stuck
-    /// client, with the broker back, would otherwise time out every message until the process restarts).
+    /// Nothing listens at port 1: the message times out with nothing delivered for as long, and the next send goes
+    /// through a fresh client (a stuck client, with the broker back, would otherwise time out every message until the
+    /// process restarts).
     @Test(.timeLimit(.minutes(1)))
     func aDeliveryThatTimedOutSendsTheNextMessageThroughAFreshClient() async throws {
         let reported = Mutex<[KafkaError]>([])
@@ -23,6 +24,25 @@ struct KafkaProducerReplacementTests {
         #expect(producer.clientsReplaced == 1)
         let replaced = reported.withLock { $0.filter { $0.code == KafkaError.clientReplaced } }
         #expect(replaced.count == 1 && replaced[0].message.contains("timed out"), "\(replaced)")
+    }
+
+    /// A timeout while the client delivers other messages (a partition whose broker is down, the others fine) is not
+    /// a stuck client: it is kept. A fatal error always replaces it.
+    @Test func aTimeoutAmongDeliveriesKeepsTheClientAndAFatalErrorReplacesIt() {
+        let timeout = KafkaError(code: -192, message: "Local: Message timed out")
+        let working = ProducerCallbacks(timeoutMillis: 60_000) { _ in }
+        working.delivered()
+        working.timedOut(timeout)
+        let kept = !working.needsReplacing.load(ordering: .relaxed)
+        #expect(kept, "delivered within the timeout: kept")
+        let silent = ProducerCallbacks(timeoutMillis: 0) { _ in }
+        silent.timedOut(timeout)
+        let replaced = silent.needsReplacing.load(ordering: .relaxed)
+        #expect(replaced, "nothing delivered for as long as the timeout: replaced")
+        let fatal = ProducerCallbacks(timeoutMillis: 60_000) { _ in }
+        fatal.markForReplacement(KafkaError(code: -187, message: "out of order sequence", isFatal: true))
+        let fatalReplaced = fatal.needsReplacing.load(ordering: .relaxed) && fatal.reason.withLock { $0?.isFatal } == true
+        #expect(fatalReplaced)
     }
 
     /// The client is replaced while thousands of messages are queued or in flight: every message gets an answer (the
@@ -41,8 +61,8 @@ struct KafkaProducerReplacementTests {
         let messages = (0..<20_000).map { i in (topic: topic, key: Optional(Array("k\(i % 16)".utf8)), value: Array("m\(i)".utf8)) }
         _ = try await producer.send(topic: topic, key: nil, value: Array("before".utf8))  // connected, with a producer id
         let sending = Task { await producer.sendBatchSettled(messages) }
-        // Full requests delivered or in flight, the rest queued.
-        try await Task.sleep(for: .milliseconds(200))
+        // Replaced once the batch is in the client's hands (full requests go out; the rest lingers for 2 s).
+        for _ in 0..<2000 where producer.messagesInFlight == 0 { try await Task.sleep(for: .milliseconds(5)) }
         producer.replaceClient()
         let results = await sending.value
         #expect(producer.clientsReplaced == 1)

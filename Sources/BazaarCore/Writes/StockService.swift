@@ -70,7 +70,15 @@ public final class StockService: Sendable {
         if requests.count > 1, results.allSatisfy({ Self.failedAsAWhole($0) }), case .failure(let error) = results.first,
            !(error is StorageUnavailable) {
             results = []
-            for (_, request) in requests { results.append(contentsOf: await store.applyInOrder([request])) }
+            for (_, request) in requests {
+                // Once the database is away, the rest wait too: a later one applied before an earlier one's retry
+                // would break the order.
+                if case .failure(let error)? = results.last, error is StorageUnavailable {
+                    results.append(.failure(error))
+                    continue
+                }
+                results.append(contentsOf: await store.applyInOrder([request]))
+            }
         }
         var receipts: [WriteReceipt] = []
         for ((index, _), result) in zip(requests, results) {
