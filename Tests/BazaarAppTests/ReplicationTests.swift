@@ -1,5 +1,6 @@
 import BazaarApp
 import BazaarCore
+import BazaarDomain
 import BazaarMySQL
 import Foundation
 #if canImport(Glibc)
@@ -189,18 +190,23 @@ struct OutageTests {
         }
     }
 
+    /// The primary stopped and started while 8 writers write, each retrying with its key until answered: every
+    /// acknowledged write is applied once, and the day's demand kept with the level equals the rollup of the ledger.
     @Test func thePrimaryRestartedUnderLoadLosesNoAcknowledgedWrite() async throws {
         let db = TestDatabase(.mariadb)
-        try await Harness.withApp(db.url) { _, client in
+        try await Harness.withApp(db.url) { system, client in
             let acknowledged = SharedCount(), restarted = SharedCount()
+            #expect(try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1000, "reason": "receipt"}"#).status == 200)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for writer in 0..<8 {
                     group.addTask {
                         for n in 0..<40 {
                             // Retry with the same Idempotency-Key until answered: applied once, whatever happened.
+                            // Receipts of 2 and sales of 1 by turns: the day's demand has something to lose too.
                             let key = "w\(writer)-\(n)"
+                            let body = n % 2 == 0 ? #"{"delta": 2, "reason": "receipt"}"# : #"{"delta": -1, "reason": "sale"}"#
                             for _ in 0..<300 {
-                                let reply = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 1, "reason": "receipt"}"#,
+                                let reply = try await client.call(.post, "/update-stock/S1/P1", body: body,
                                                                   headers: [.init("Idempotency-Key")!: key])
                                 if reply.status == 200 {
                                     acknowledged.add()
@@ -223,7 +229,12 @@ struct OutageTests {
             #expect(restarted.value == 1)
             #expect(acknowledged.value == 320)
             let read = try await client.call(.get, "/get-stock/S1/P1")
-            #expect(read.int("quantity") == 320 && read.int("version") == 320, "every acknowledged write, each once")
+            #expect(read.int("quantity") == 1160 && read.int("version") == 321, "every acknowledged write, each once: \(read.body)")
+            // The day's demand (kept on the stock row, in the write's transaction) equals the rollup of the ledger.
+            let ledger = try await system.store.movements(storeID: "S1", productID: "P1", sinceMillis: 0)
+            let demand = try #require(system.store as? any DemandStore)
+            let days = try await demand.demandDays(storeID: "S1", productID: "P1", sinceDay: 0)
+            #expect(days == DemandDays.rollup(ledger) && days.first?.sold == 160, "\(days)")
         }
     }
 
