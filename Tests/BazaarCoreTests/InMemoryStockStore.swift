@@ -12,19 +12,22 @@ final class TrailingReplica: Sendable {
 }
 
 /// `StockService`'s storage (`StockService.Storage`: the ledger, the catalog, alerts) on `InMemoryLedgerStore`, with
-/// a fault to inject: `refuses` plays a database that refuses a request as a whole (a value it cannot store): the transaction fails,
-/// for every request in it, with `DatabaseRefusal`.
+/// faults to inject: `refuses` plays a database that refuses a request as a whole (a value it cannot store): the transaction fails,
+/// for every request in it, with `DatabaseRefusal`; `unreachable` plays the database going away when a transaction
+/// holds such a request (after `refuses`): it fails, for every request in it, with `StorageUnavailable`.
 struct InMemoryStockStore: StockService.Storage {
     struct DatabaseRefusal: Error, Equatable {}
 
     let memory: InMemoryLedgerStore
     var refuses: @Sendable (WriteRequest) -> Bool = { _ in false }
+    var unreachable: @Sendable (WriteRequest) -> Bool = { _ in false }
     var replica = TrailingReplica()
 
     init(_ memory: InMemoryLedgerStore = InMemoryLedgerStore(), refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false },
-         replica: TrailingReplica = TrailingReplica()) {
+         unreachable: @escaping @Sendable (WriteRequest) -> Bool = { _ in false }, replica: TrailingReplica = TrailingReplica()) {
         self.memory = memory
         self.refuses = refuses
+        self.unreachable = unreachable
         self.replica = replica
     }
 
@@ -35,6 +38,7 @@ struct InMemoryStockStore: StockService.Storage {
     }
     func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>] {
         if requests.contains(where: refuses) { return requests.map { _ in .failure(DatabaseRefusal()) } }
+        if requests.contains(where: unreachable) { return requests.map { _ in .failure(StorageUnavailable("the database went away")) } }
         return await memory.applyInOrder(requests)
     }
     func level(storeID: String, productID: String) async throws -> StockLevel? {

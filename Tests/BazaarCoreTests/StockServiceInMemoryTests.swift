@@ -37,11 +37,12 @@ final class RecordingCache: StockCache {
         let replica = TrailingReplica()
 
         init(stores: [String] = ["S1", "S2"], products: [String] = ["P1", "P2"],
-             refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false }) async throws {
+             refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false },
+             unreachable: @escaping @Sendable (WriteRequest) -> Bool = { _ in false }) async throws {
             memory = InMemoryLedgerStore()
             for id in stores { _ = try await memory.upsertStore(Store(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
             for id in products { _ = try await memory.upsertProduct(Product(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
-            let store = InMemoryStockStore(memory, refuses: refuses, replica: replica)
+            let store = InMemoryStockStore(memory, refuses: refuses, unreachable: unreachable, replica: replica)
             service = StockService(store: store, cache: cache, catalog: CatalogIndex(store: store), outboxSignal: OutboxSignal())
         }
 
@@ -273,6 +274,25 @@ final class RecordingCache: StockCache {
         #expect(throws: InMemoryStockStore.DatabaseRefusal.self) { try outcomes[1].get() }
         #expect(try outcomes[2].get().movements[0].quantityAfter == 3)
         #expect(try await f.memory.level(storeID: "S1", productID: "P1")?.quantity == 3)
+        try await f.expectLevelIsItsLedger("S1", "P1")
+    }
+
+    /// The database goes away while the writes of a refused transaction are retried one by one: the writes after the
+    /// one it failed are not tried (they wait with it for the retry), so none is applied before it.
+    @Test func anOutageDuringTheOneByOneRetryHoldsBackTheWritesAfterIt() async throws {
+        let f = try await Fixture(refuses: { request in request.commands.contains { $0.reference == "poison" } },
+                                  unreachable: { request in request.commands.contains { $0.reference == "outage" } })
+        let outcomes = await f.service.writeInOrder([
+            (commands: [try Self.command(delta: 5)], idempotencyKey: "a"),
+            (commands: [try Self.command(delta: 1, reference: "poison")], idempotencyKey: "b"),
+            (commands: [try Self.command(delta: -2, reference: "outage")], idempotencyKey: "c"),
+            (commands: [try Self.command(delta: -3)], idempotencyKey: "d"),
+        ], actor: "kafka", scope: "s")
+        #expect(try outcomes[0].get().movements[0].quantityAfter == 5)
+        #expect(throws: InMemoryStockStore.DatabaseRefusal.self) { try outcomes[1].get() }
+        #expect(throws: StorageUnavailable.self) { try outcomes[2].get() }
+        #expect(throws: StorageUnavailable.self, "held back: applied now, it would come before c's retry") { try outcomes[3].get() }
+        #expect(try await f.memory.level(storeID: "S1", productID: "P1")?.quantity == 5)
         try await f.expectLevelIsItsLedger("S1", "P1")
     }
 }
