@@ -45,12 +45,12 @@ enum KafkaConsumerLoop {
 
     /// `run` in stages: each batch is `prepare`d as it is polled (work that does not depend on the batches before
     /// it), then processed at once, beside the batch before it (at most two at a time: the consumer's lookahead of 1
-    /// polls no further), and committed in the order polled. `process` keeps each partition's order with the batch's `PartitionTurns`: it
-    /// waits for its turn on a partition before writing there and settles it once done, so one partition's next batch
-    /// can begin while another partition's commands of the batch before are still being written. Unsettled parts are
-    /// settled with `process`'s answer; a batch whose `process` answers false is not committed and stops the loop. Once
-    /// the consumer is stopping, no batch is begun: its offsets could no longer be stored, and the group's next member
-    /// gets it anyway.
+    /// polls no further), and committed in the order polled. `process` keeps each partition's order with the batch's
+    /// `PartitionTurns`: it waits for its turn on a partition before writing there and settles it once done, so one
+    /// partition's next batch can begin while another partition's commands of the batch before are still being
+    /// written. Unsettled parts are settled with `process`'s answer; a batch whose `process` answers false is not
+    /// committed and stops the loop. Once the consumer is stopping, no batch is begun: its offsets could no longer be
+    /// stored, and the group's next member gets it anyway.
     static func runOverlapped<Prepared: Sendable>(_ consumer: KafkaConsumer, topic: String, role: String, clock: WallClock = .system,
                                                   prepare: @escaping @Sendable (KafkaBatch) async -> Prepared,
                                                   process: @escaping @Sendable (KafkaBatch, Prepared, PartitionTurns) async -> Bool) async throws {
