@@ -57,14 +57,15 @@ final class PollThread: Sendable {
     }
 }
 
-/// Where librdkafka's error callback reports, passed through the client's opaque (producer, consumer, admin).
+/// Where librdkafka's error callback reports, passed through the client's opaque (the consumer's and the admin
+/// client's; the producer's opaque is its `ProducerCallbacks`, which also hears of deliveries).
 final class ErrorSink: Sendable {
     let handle: @Sendable (KafkaError) -> Void
     init(_ handle: @escaping @Sendable (KafkaError) -> Void) { self.handle = handle }
 }
 
-/// librdkafka's error callback for a client whose opaque is an `ErrorSink` (the consumer's and the admin client's;
-/// the producer's own also explains fatal errors).
+/// librdkafka's error callback for a client whose opaque is an `ErrorSink` (the producer's own, in
+/// `KafkaProducer+Client.swift`, also explains fatal errors and marks its client for replacement).
 let errorSinkCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = {
     _, code, reason, opaque in
     guard let opaque else { return }

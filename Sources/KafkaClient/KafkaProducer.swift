@@ -8,9 +8,10 @@ import Synchronization
 /// (`acks=all`, idempotent), or throws the delivery error. A thread serves librdkafka's callbacks; on graceful
 /// shutdown it flushes what is in flight before it stops.
 ///
-/// It heals itself: after a fatal error, or a delivery that timed out (`message.timeout.ms`) while the client delivered
-/// nothing else for as long, the next send goes through a fresh librdkafka client (new connections, metadata and idempotent producer id), and the old
-/// one is closed in the background, what it still held reported failed. A client can stay stuck after a broker
+/// It heals itself: after a fatal error, or a delivery that timed out (`message.timeout.ms`) while the client
+/// delivered nothing else for as long, the next send goes through a fresh librdkafka client (new connections,
+/// metadata and idempotent producer id), and the old one is closed in the background, what it still held reported
+/// failed. A client can stay stuck after a broker
 /// restart, timing out every message with the broker back up (librdkafka issues 3009 and 3189, confluent-kafka-go 528:
 /// "fixed by restarting the process"); after a fatal error a client never delivers again.
 public final class KafkaProducer: Service, Sendable {
