@@ -1,4 +1,5 @@
 import CMariaDB
+import Glibc
 import Synchronization
 
 /// One connection to a MySQL or MariaDB server over Connector/C.
@@ -77,6 +78,24 @@ public final class MySQLConnection {
             throw error
         }
     }
+
+    /// Closes the connection when the server has already closed its end (the server restarted, or ended an idle
+    /// session: `KILL`, `wait_timeout`), seen by a look at the socket that reads nothing and waits for nothing
+    /// (`poll` for a hang-up). `MySQLConnectionPool` looks before every use, so a connection left idle through a
+    /// server restart reconnects before anything is sent on it, instead of failing the first statement of its next
+    /// use, which no server ever received and which the caller could not tell from one lost on the way (Go's MySQL
+    /// driver checks its pooled connections the same way). A connection lost while a statement runs still fails it.
+    public func closeIfClosedByServer() {
+        guard let handle else { return }
+        var probe = pollfd(fd: mysql_get_socket(handle), events: Int16(POLLIN) | Self.peerHungUp, revents: 0)
+        guard probe.fd >= 0, poll(&probe, 1, 0) == 1 else { return }
+        // Data waiting without a hang-up (a TLS record the library has not read yet) leaves the connection as it is.
+        if probe.revents & (Self.peerHungUp | Int16(POLLHUP) | Int16(POLLERR) | Int16(POLLNVAL)) != 0 { close() }
+    }
+
+    /// Linux's `POLLRDHUP` (the peer closed its end; Glibc exposes it only to GNU sources): set even with data
+    /// still unread, such as the error packet a server may send before it closes a session.
+    private static let peerHungUp: Int16 = 0x2000
 
     /// Closes the connection and forgets its prepared statements.
     public func close() {

@@ -5,7 +5,9 @@ import Synchronization
 ///
 /// Connector/C blocks the calling thread for every round trip; on the Swift concurrency pool (one thread per
 /// core) that would stall unrelated tasks. Connections open lazily and reopen after a lost connection on their
-/// next use, so a restarted server is picked up without restarting the pool's owner.
+/// next use, so a restarted server is picked up without restarting the pool's owner; one the server closed while
+/// it sat idle is reopened before the use that finds it so (`MySQLConnection.closeIfClosedByServer`), so that use
+/// does not fail.
 public final class MySQLConnectionPool: Sendable {
     public let configuration: MySQLConfiguration
     public let size: Int
@@ -28,8 +30,9 @@ public final class MySQLConnectionPool: Sendable {
 
     /// Runs `body` with a connection of its own, on that connection's thread.
     ///
-    /// A lost connection (2006, 2013) surfaces as the thrown `MySQLError`; the connection is reopened on its next
-    /// use. Whether to retry is the caller's choice: only it knows whether its work is safe to repeat.
+    /// A connection lost while `body` runs (2006, 2013) surfaces as the thrown `MySQLError`; the connection is
+    /// reopened on its next use. Whether to retry is the caller's choice: only it knows whether its work is safe to
+    /// repeat. One the server had closed before (a restart while it sat idle) is reopened first, not thrown.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
         let index = try await acquire()
         defer { release(index) }
@@ -84,6 +87,7 @@ private final class Slot: @unchecked Sendable {
 
     func run<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
         try await thread.runIfActive {
+            self.connection.closeIfClosedByServer()
             try self.connection.open()
             return try body(self.connection)
         }
