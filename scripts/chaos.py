@@ -454,6 +454,8 @@ def main():
         if not args.database_url.startswith("mysql"):
             webhooks(args, args.port, log)
     print(f"chaos: {passed} passed, {failed} failed")
+    if not failed:
+        os.unlink(log.name)  # kept only for a failed run
     sys.exit(1 if failed else 0)
 
 

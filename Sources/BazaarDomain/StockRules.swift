@@ -66,48 +66,8 @@ public struct MovementCommand: Sendable, Equatable, Hashable {
     ) throws(DomainError) {
         try Identifier.validate(storeID, field: fieldPrefix + "store_id")
         try Identifier.validate(productID, field: fieldPrefix + "product_id")
-        let resolvedReason: MovementReason
-        switch change {
-        case .delta(let delta):
-            resolvedReason = reason ?? .adjustment
-            guard delta != 0 else {
-                throw .invalid(field: fieldPrefix + "delta", message: "must be a non-zero integer")
-            }
-            guard delta.magnitude <= Self.maxDelta.magnitude else {
-                throw .invalid(field: fieldPrefix + "delta", message: "must be between -\(Self.maxDelta) and \(Self.maxDelta)")
-            }
-            if resolvedReason == .count {
-                throw .invalid(field: fieldPrefix + "reason", message: "a count sets an absolute `quantity`; send `quantity` instead of `delta`")
-            }
-            switch resolvedReason.requiredSign {
-            case .negative? where delta > 0:
-                throw .invalid(field: fieldPrefix + "delta", message: "must be negative for reason `\(resolvedReason.rawValue)`")
-            case .positive? where delta < 0:
-                throw .invalid(field: fieldPrefix + "delta", message: "must be positive for reason `\(resolvedReason.rawValue)`")
-            default: break
-            }
-        case .quantity(let quantity):
-            resolvedReason = reason ?? .count
-            guard quantity >= 0, quantity <= Self.maxQuantity else {
-                throw .invalid(field: fieldPrefix + "quantity", message: "must be an integer from 0 to \(Self.maxQuantity)")
-            }
-            guard resolvedReason == .count || resolvedReason == .adjustment else {
-                throw .invalid(
-                    field: fieldPrefix + "reason",
-                    message: "an absolute `quantity` takes reason `count` or `adjustment`; use `delta` for `\(resolvedReason.rawValue)`"
-                )
-            }
-        }
-        if let reference {
-            // Counted in Unicode scalars, as JSON Schema's maxLength counts (the contract) and as a utf8mb4
-            // VARCHAR(128) holds them.
-            guard reference.unicodeScalars.count <= Self.maxReferenceLength else {
-                throw .invalid(field: fieldPrefix + "reference", message: "must be at most \(Self.maxReferenceLength) characters")
-            }
-            guard !reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-                throw .invalid(field: fieldPrefix + "reference", message: "must not contain control characters")
-            }
-        }
+        let resolvedReason = try Self.validate(change, reason: reason, fieldPrefix: fieldPrefix)
+        if let reference { try Self.validate(reference: reference, fieldPrefix: fieldPrefix) }
         if let expectedVersion, expectedVersion < 0 {
             throw .invalid(field: fieldPrefix + "expected_version", message: "must be an integer >= 0")
         }
@@ -118,6 +78,54 @@ public struct MovementCommand: Sendable, Equatable, Hashable {
         self.reference = reference
         self.expectedVersion = expectedVersion
         self.occurredAtMillis = occurredAtMillis
+    }
+
+    /// The change's bounds and its reason's: the reason it resolves to (`adjustment` for a delta, `count` for a
+    /// quantity, when none is given).
+    private static func validate(_ change: StockChange, reason: MovementReason?, fieldPrefix: String) throws(DomainError) -> MovementReason {
+        switch change {
+        case .delta(let delta):
+            let resolved = reason ?? .adjustment
+            guard delta != 0 else {
+                throw .invalid(field: fieldPrefix + "delta", message: "must be a non-zero integer")
+            }
+            guard delta.magnitude <= maxDelta.magnitude else {
+                throw .invalid(field: fieldPrefix + "delta", message: "must be between -\(maxDelta) and \(maxDelta)")
+            }
+            if resolved == .count {
+                throw .invalid(field: fieldPrefix + "reason", message: "a count sets an absolute `quantity`; send `quantity` instead of `delta`")
+            }
+            switch resolved.requiredSign {
+            case .negative? where delta > 0:
+                throw .invalid(field: fieldPrefix + "delta", message: "must be negative for reason `\(resolved.rawValue)`")
+            case .positive? where delta < 0:
+                throw .invalid(field: fieldPrefix + "delta", message: "must be positive for reason `\(resolved.rawValue)`")
+            default: return resolved
+            }
+        case .quantity(let quantity):
+            let resolved = reason ?? .count
+            guard quantity >= 0, quantity <= maxQuantity else {
+                throw .invalid(field: fieldPrefix + "quantity", message: "must be an integer from 0 to \(maxQuantity)")
+            }
+            guard resolved == .count || resolved == .adjustment else {
+                throw .invalid(
+                    field: fieldPrefix + "reason",
+                    message: "an absolute `quantity` takes reason `count` or `adjustment`; use `delta` for `\(resolved.rawValue)`"
+                )
+            }
+            return resolved
+        }
+    }
+
+    /// Counted in Unicode scalars, as JSON Schema's maxLength counts (the contract) and as a utf8mb4 VARCHAR(128)
+    /// holds them; no control characters.
+    private static func validate(reference: String, fieldPrefix: String) throws(DomainError) {
+        guard reference.unicodeScalars.count <= maxReferenceLength else {
+            throw .invalid(field: fieldPrefix + "reference", message: "must be at most \(maxReferenceLength) characters")
+        }
+        guard !reference.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw .invalid(field: fieldPrefix + "reference", message: "must not contain control characters")
+        }
     }
 
     /// A stable text of the request's meaning, used to tell a retry from a different request under the same idempotency key.

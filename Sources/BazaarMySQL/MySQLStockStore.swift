@@ -167,16 +167,7 @@ public final class MySQLStockStore: StockStore {
                 let (sequences, inserts) = try tx.flushPipelined()
                 committing = true
                 try connection.commitTransaction(after: inserts)
-                let token = connection.lastGTID
-                return outcomes.map { outcome in
-                    outcome.map { receipt in
-                        var receipt = receipt
-                        for index in receipt.movements.indices where receipt.movements[index].sequence < 0 {
-                            receipt.movements[index].sequence = sequences[Int(-receipt.movements[index].sequence) - 1]
-                        }
-                        return TokenedReceipt(receipt: receipt, token: token)
-                    }
-                }
+                return Self.receipts(outcomes, sequences: sequences, token: connection.lastGTID)
             } catch let error as MySQLError {
                 let next = Self.afterFailedAttempt(error, committing: committing, attempt: attempt)
                 if case .commitUnknown = next {
@@ -193,6 +184,20 @@ public final class MySQLStockStore: StockStore {
                 case .fail(let failure): throw failure
                 case .commitUnknown(let failure): throw failure
                 }
+            }
+        }
+    }
+
+    /// The committed batch's receipts: each provisional sequence (-(k+1)) replaced by the batch's k-th.
+    private static func receipts(_ outcomes: [Result<WriteReceipt, any Error>], sequences: [Int64],
+                                 token: String?) -> [Result<TokenedReceipt, any Error>] {
+        outcomes.map { outcome in
+            outcome.map { receipt in
+                var receipt = receipt
+                for index in receipt.movements.indices where receipt.movements[index].sequence < 0 {
+                    receipt.movements[index].sequence = sequences[Int(-receipt.movements[index].sequence) - 1]
+                }
+                return TokenedReceipt(receipt: receipt, token: token)
             }
         }
     }

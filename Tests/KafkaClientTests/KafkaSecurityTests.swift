@@ -90,7 +90,8 @@ final class TLSBroker: Sendable {
         return TLSBroker(directory: directory, brokers: "127.0.0.1:\(tlsPort)")
     }
 
-    /// Runs `body` with a broker of its own, stopped afterwards whatever happens.
+    /// Runs `body` with a broker of its own, stopped afterwards whatever happens; its directory (certificates, the
+    /// broker's and the proxy's logs) is kept only when `body` failed.
     static func with(authentication: Bool = false, _ body: (TLSBroker) async throws -> Void) async throws {
         let broker = try await start(authentication: authentication)
         do {
@@ -100,6 +101,7 @@ final class TLSBroker: Sendable {
             throw error
         }
         await broker.stop()
+        try? FileManager.default.removeItem(atPath: broker.directory)
     }
 
     func stop() async {
