@@ -107,7 +107,7 @@ extension BazaarSystem {
         }
         var consumers: [any Service] = [CommandIngestion(
             consumer: try KafkaConsumer(configuration: .consumer(brokers: brokers, security: security, group: configuration.kafkaConsumerGroup),
-                                        topics: [CommandIngestion.topic], maxBatch: 5000, lookahead: 1, onError: onError),
+                                        topics: [CommandIngestion.topic], maxBatch: CommandIngestion.maxBatch, lookahead: 1, onError: onError),
             producer: producer, stock: stock, consumerGroup: configuration.kafkaConsumerGroup,
             replayWindowMillis: Int64(configuration.kafkaCommandReplayWindowHours * 3_600_000),
             describeRefusal: Problem.json(for:), clock: clock, logger: logger)]

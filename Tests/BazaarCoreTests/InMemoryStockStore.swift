@@ -3,6 +3,11 @@ import BazaarDomain
 import Synchronization
 
 /// The levels a replica answers while it trails the primary, by pair (a pair it holds none of: storage answers).
+/// What `InMemoryStockStore.applyInOrder` was given, a transaction at a time.
+final class TransactionLog: Sendable {
+    let sizes = Mutex<[Int]>([])
+}
+
 final class TrailingReplica: Sendable {
     let answers = Mutex<[StockKey: StockLevel]>([:])
 
@@ -22,6 +27,8 @@ struct InMemoryStockStore: StockService.Storage {
     var refuses: @Sendable (WriteRequest) -> Bool = { _ in false }
     var unreachable: @Sendable (WriteRequest) -> Bool = { _ in false }
     var replica = TrailingReplica()
+    /// The number of requests in each `applyInOrder` transaction, in the order they were tried.
+    var transactions = TransactionLog()
 
     init(_ memory: InMemoryLedgerStore = InMemoryLedgerStore(), refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false },
          unreachable: @escaping @Sendable (WriteRequest) -> Bool = { _ in false }, replica: TrailingReplica = TrailingReplica()) {
@@ -37,6 +44,7 @@ struct InMemoryStockStore: StockService.Storage {
         return try await memory.apply(request)
     }
     func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>] {
+        transactions.sizes.withLock { $0.append(requests.count) }
         if requests.contains(where: refuses) { return requests.map { _ in .failure(DatabaseRefusal()) } }
         if requests.contains(where: unreachable) { return requests.map { _ in .failure(StorageUnavailable("the database went away")) } }
         return await memory.applyInOrder(requests)

@@ -35,6 +35,8 @@ final class RecordingCache: StockCache {
 
         /// What a read of storage answers instead of the store's level, when set: a replica that trails.
         let replica = TrailingReplica()
+        /// The size of every ordered transaction the service asked of the store.
+        let transactions = TransactionLog()
 
         init(stores: [String] = ["S1", "S2"], products: [String] = ["P1", "P2"],
              refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false },
@@ -42,7 +44,8 @@ final class RecordingCache: StockCache {
             memory = InMemoryLedgerStore()
             for id in stores { _ = try await memory.upsertStore(Store(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
             for id in products { _ = try await memory.upsertProduct(Product(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
-            let store = InMemoryStockStore(memory, refuses: refuses, unreachable: unreachable, replica: replica)
+            var store = InMemoryStockStore(memory, refuses: refuses, unreachable: unreachable, replica: replica)
+            store.transactions = transactions
             service = StockService(store: store, cache: cache, catalog: CatalogIndex(store: store), outboxSignal: OutboxSignal())
         }
 
@@ -293,6 +296,34 @@ final class RecordingCache: StockCache {
         #expect(throws: StorageUnavailable.self) { try outcomes[2].get() }
         #expect(throws: StorageUnavailable.self, "held back: applied now, it would come before c's retry") { try outcomes[3].get() }
         #expect(try await f.memory.level(storeID: "S1", productID: "P1")?.quantity == 5)
+        try await f.expectLevelIsItsLedger("S1", "P1")
+    }
+
+    /// A run longer than `maxWritesPerTransaction` (a Kafka poll of one store) goes in transactions of at most that
+    /// many, one after the other, in its order.
+    @Test func aLongOrderedRunIsWrittenInTransactionsOfAtMostTheLimitInItsOrder() async throws {
+        let f = try await Fixture()
+        let limit = StockService.maxWritesPerTransaction
+        let writes = try (0..<(2 * limit + 1)).map { (commands: [try Self.command(delta: 1)], idempotencyKey: Optional("k\($0)")) }
+        let outcomes = await f.service.writeInOrder(writes, actor: "kafka", scope: "s")
+        #expect(f.transactions.sizes.withLock { $0 } == [limit, limit, 1])
+        #expect(try outcomes.map { try $0.get().movements[0].quantityAfter } == Array(1...Int64(writes.count)), "applied in their order")
+        try await f.expectLevelIsItsLedger("S1", "P1")
+    }
+
+    /// Once one of those transactions finds the database away, the ones after it are not tried: applied now, they
+    /// would come before the failed one's retry.
+    @Test func anOutageInOneTransactionHoldsBackTheTransactionsAfterIt() async throws {
+        let limit = StockService.maxWritesPerTransaction
+        let f = try await Fixture(unreachable: { request in request.commands.contains { $0.reference == "outage" } })
+        let writes = try (0..<(2 * limit + 1)).map { i in
+            (commands: [try Self.command(delta: 1, reference: i == limit + 7 ? "outage" : nil)], idempotencyKey: Optional("k\(i)"))
+        }
+        let outcomes = await f.service.writeInOrder(writes, actor: "kafka", scope: "s")
+        #expect(f.transactions.sizes.withLock { $0 } == [limit, limit], "the third was not tried")
+        #expect(outcomes.prefix(limit).allSatisfy { (try? $0.get()) != nil })
+        #expect(outcomes.dropFirst(limit).allSatisfy { if case .failure(let error) = $0 { error is StorageUnavailable } else { false } })
+        #expect(try await f.memory.level(storeID: "S1", productID: "P1")?.quantity == Int64(limit))
         try await f.expectLevelIsItsLedger("S1", "P1")
     }
 }

@@ -30,11 +30,11 @@ public final class StockService: Sendable {
         return receipt
     }
 
-    /// Applies the writes one after the other, in this order, in one transaction: what a Kafka partition's batch
-    /// needs (the order of a store's commands is kept, and the batch costs one commit). Each write gets its own
-    /// outcome; a refused one changes nothing. If the transaction itself fails for another reason than an
-    /// unreachable database, the writes are retried one by one, so that one write the database refuses (a value
-    /// it cannot store) does not fail its neighbours.
+    /// Applies the writes one after the other, in this order, in one transaction (`maxWritesPerTransaction` at most
+    /// each): what a Kafka partition's batch needs (the order of a store's commands is kept, and the batch costs one
+    /// commit). Each write gets its own outcome; a refused one changes nothing. If the transaction itself fails for
+    /// another reason than an unreachable database, the writes are retried one by one, so that one write the
+    /// database refuses (a value it cannot store) does not fail its neighbours.
     public func writeInOrder(
         _ writes: [(commands: [MovementCommand], idempotencyKey: String?)], actor: String, scope: String
     ) async -> [Result<WriteReceipt, any Error>] {
@@ -61,23 +61,26 @@ public final class StockService: Sendable {
         return checked
     }
 
+    /// The most writes `writeInOrder` puts in one transaction; a longer run goes in several, one after the other. A
+    /// Kafka poll of one store's commands would otherwise be one transaction holding that store's rows (and every
+    /// writer of them) for as long as it takes to write the whole poll.
+    public static let maxWritesPerTransaction = 5_000
+
     /// `writeInOrder` of writes checked beforehand: the outcome of each, in the order they were given to `checked`.
+    /// In transactions of at most `maxWritesPerTransaction`; once one answers that the database is away, those after
+    /// it are not tried (answered the same): a later write applied before an earlier one's retry would break the order.
     public func writeInOrder(_ checked: CheckedWrites) async -> [Result<WriteReceipt, any Error>] {
         var outcomes = checked.outcomes
         let requests = checked.requests
         if requests.isEmpty { return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) } }
-        var results = await store.applyInOrder(requests.map(\.request))
-        if requests.count > 1, results.allSatisfy({ Self.failedAsAWhole($0) }), case .failure(let error) = results.first,
-           !(error is StorageUnavailable) {
-            results = []
-            for (_, request) in requests {
-                // Once the database is away, the rest wait too: a later one applied before an earlier one's retry
-                // would break the order.
-                if case .failure(let error)? = results.last, error is StorageUnavailable {
-                    results.append(.failure(error))
-                    continue
-                }
-                results.append(contentsOf: await store.applyInOrder([request]))
+        var results: [Result<WriteReceipt, any Error>] = []
+        results.reserveCapacity(requests.count)
+        for start in stride(from: 0, to: requests.count, by: Self.maxWritesPerTransaction) {
+            let run = requests[start..<min(start + Self.maxWritesPerTransaction, requests.count)].map(\.request)
+            if case .failure(let error)? = results.last, error is StorageUnavailable {
+                results += run.map { _ in .failure(error) }
+            } else {
+                results += await applyInOrder(run)
             }
         }
         var receipts: [WriteReceipt] = []
@@ -87,6 +90,25 @@ public final class StockService: Sendable {
         }
         await applied(receipts)
         return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) }
+    }
+
+    /// One transaction for `requests`, in their order; if it fails as a whole for another reason than an unreachable
+    /// database, one by one, so that a write the database refuses does not fail its neighbours.
+    private func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>] {
+        let results = await store.applyInOrder(requests)
+        guard requests.count > 1, results.allSatisfy({ Self.failedAsAWhole($0) }), case .failure(let error) = results.first,
+              !(error is StorageUnavailable) else { return results }
+        var oneByOne: [Result<WriteReceipt, any Error>] = []
+        for request in requests {
+            // Once the database is away, the rest wait too: a later one applied before an earlier one's retry
+            // would break the order.
+            if case .failure(let error)? = oneByOne.last, error is StorageUnavailable {
+                oneByOne.append(.failure(error))
+                continue
+            }
+            oneByOne.append(contentsOf: await store.applyInOrder([request]))
+        }
+        return oneByOne
     }
 
     private static func failedAsAWhole(_ result: Result<WriteReceipt, any Error>) -> Bool {
