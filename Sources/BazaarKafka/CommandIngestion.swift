@@ -9,7 +9,7 @@ import Synchronization
 
 /// Takes stock movements from `bazaar.stock-commands` in batches (consumer group `kafka.consumer_group`: nodes share
 /// the partitions). A polled batch is applied through `StockService.writeInOrder`: in the order of its partitions,
-/// in one transaction, each command idempotent by its `id` within `IdempotencyScope.commands(topic:)` (not the
+/// a transaction per partition (of `StockService.maxWritesPerTransaction` commands at most), each command idempotent by its `id` within `IdempotencyScope.commands(topic:)` (not the
 /// group's name, which may change). A command that cannot be applied goes to `bazaar.stock-commands.rejected` with
 /// (the start of) the original value and a problem object; the batch's offsets are committed only after every
 /// command was applied or rejected.
@@ -18,7 +18,7 @@ public struct CommandIngestion: Service {
     public static let rejectedTopic = "bazaar.stock-commands.rejected"
     /// The most commands a poll takes: what the consumer has fetched already, up to this many, so a batch is this
     /// large only while a backlog waits (a node that keeps up takes what arrived, at once). A larger batch writes
-    /// each partition's part in one transaction (`StockService.maxWritesPerTransaction` at most), each pair's row, cache
+    /// each partition's part in transactions of `StockService.maxWritesPerTransaction` at most, each pair's row, cache
     /// entry and alert evaluation once for all its commands, and pays a poll's, a commit's and a turn's fixed costs
     /// once for more commands: 100 stores ingested at 14,100-14,700/s against 11,000-11,700/s with 5,000 (issue 15).
     public static let maxBatch = 20_000
@@ -74,7 +74,7 @@ public struct CommandIngestion: Service {
     /// again, to this node or another). Each partition's commands are written once the batch before has written
     /// that partition's (`turns`), checked again then if their checks are older than `CommandChecks.maxAgeMillis`
     /// (the batch before took long: the database was away, say), so that the replay window is judged when they are
-    /// written, as near as that.
+    /// written, as near as that (well inside the hour by which command ids outlive it).
     func apply(_ batch: KafkaBatch, checked: CommandChecks.Checked, turns: PartitionTurns) async -> Bool {
         var outcomes = checked.outcomes
         let writer = CommandWriter(stock: stock, checks: checks)

@@ -1,7 +1,8 @@
 import BazaarCore
 import KafkaClient
 
-/// Writes one partition's part of a batch when its turn has come: in one transaction, in the partition's order; the
+/// Writes one partition's part of a batch when its turn has come: in one transaction (`StockService.writeInOrder`:
+/// several, one after the other, for more than `maxWritesPerTransaction`), in the partition's order; the
 /// commands checked again first if their checks grew old while the part waited; those the database could not take
 /// (it is away) written again each second, in the same order, until it takes them or the task is cancelled.
 struct CommandWriter: Sendable {
@@ -22,7 +23,7 @@ struct CommandWriter: Sendable {
         return outcomes
     }
 
-    /// The messages at `indices` checked again now, and written in one transaction in their order.
+    /// The messages at `indices` checked again now, and written in their order (`StockService.writeInOrder`).
     private func checkedAgainAndWritten(_ indices: [Int], of messages: [KafkaMessage]) async -> [(index: Int, outcome: CommandIngestion.Outcome)] {
         let again = await checks.checked(indices.map { messages[$0] })
         var outcomes = again.outcomes

@@ -41,8 +41,11 @@ public struct KafkaConfiguration: Sendable, Equatable, CustomStringConvertible {
         KafkaConfiguration(brokers: brokers, security: security, [
             "group.id": group, "enable.auto.commit": "true", "auto.commit.interval.ms": "200",
             "enable.auto.offset.store": "false", "auto.offset.reset": startAtLatest ? "latest" : "earliest", "enable.partition.eof": "false",
-            // A member that stops heartbeating loses its partitions within seconds, not the default 45 s.
-            "session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "max.poll.interval.ms": "30000",
+            // A member that stops heartbeating loses its partitions within seconds, not the default 45 s. One whose
+            // polls wait longer than max.poll.interval.ms for its batches to be processed (the ingestion's: two of up
+            // to 20,000 commands) leaves the group and its batches go to another: at two minutes, only a member
+            // processing fewer than ~170 commands a second does, the same margin 30 s gave batches of 5,000.
+            "session.timeout.ms": "6000", "heartbeat.interval.ms": "500", "max.poll.interval.ms": "120000",
         ])
     }
 

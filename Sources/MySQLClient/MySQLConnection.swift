@@ -84,13 +84,20 @@ public final class MySQLConnection {
     /// (`poll` for a hang-up). `MySQLConnectionPool` looks before every use, so a connection left idle through a
     /// server restart reconnects before anything is sent on it, instead of failing the first statement of its next
     /// use, which no server ever received and which the caller could not tell from one lost on the way (Go's MySQL
-    /// driver checks its pooled connections the same way). A connection lost while a statement runs still fails it.
+    /// driver checks its pooled connections the same way). It sees what reached this host: a server lost without a
+    /// word (its host gone, the network cut) is found by the next statement, which fails as before. A connection
+    /// lost while a statement runs fails that statement.
     public func closeIfClosedByServer() {
         guard let handle else { return }
         var probe = pollfd(fd: mysql_get_socket(handle), events: Int16(POLLIN) | Self.peerHungUp, revents: 0)
         guard probe.fd >= 0, poll(&probe, 1, 0) == 1 else { return }
-        // Data waiting without a hang-up (a TLS record the library has not read yet) leaves the connection as it is.
-        if probe.revents & (Self.peerHungUp | Int16(POLLHUP) | Int16(POLLERR) | Int16(POLLNVAL)) != 0 { close() }
+        if probe.revents & (Self.peerHungUp | Int16(POLLHUP) | Int16(POLLERR) | Int16(POLLNVAL)) != 0 {
+            close()
+        } else if probe.revents & Int16(POLLIN) != 0, mysql_get_ssl_cipher(handle) == nil {
+            // Bytes nobody asked for on a plain connection between uses: the protocol is out of step. (Over TLS they
+            // can be a record the library reads later, such as a session ticket: left alone.)
+            close()
+        }
     }
 
     /// Linux's `POLLRDHUP` (the peer closed its end; Glibc exposes it only to GNU sources): set even with data
@@ -250,6 +257,10 @@ enum MySQLLibrary {
         initialized.withLock { done in
             if !done {
                 mysql_server_init(0, nil, nil)
+                // Closing a connection whose server is gone (`closeIfClosedByServer`) writes to a dead socket: an EPIPE,
+                // never a SIGPIPE that would end the process, whichever way the TLS library writes it (a CLI command has
+                // no SwiftNIO to ignore the signal for it).
+                signal(SIGPIPE, SIG_IGN)
                 done = true
             }
         }

@@ -2,12 +2,12 @@ import BazaarCore
 import BazaarDomain
 import Synchronization
 
-/// The levels a replica answers while it trails the primary, by pair (a pair it holds none of: storage answers).
 /// What `InMemoryStockStore.applyInOrder` was given, a transaction at a time.
 final class TransactionLog: Sendable {
     let sizes = Mutex<[Int]>([])
 }
 
+/// The levels a replica answers while it trails the primary, by pair (a pair it holds none of: storage answers).
 final class TrailingReplica: Sendable {
     let answers = Mutex<[StockKey: StockLevel]>([:])
 
@@ -29,6 +29,8 @@ struct InMemoryStockStore: StockService.Storage {
     var replica = TrailingReplica()
     /// The number of requests in each `applyInOrder` transaction, in the order they were tried.
     var transactions = TransactionLog()
+    /// Product ids whose lookup finds the database away (`StorageUnavailable`): a catalog check that fails.
+    var productLookupAway: @Sendable (String) -> Bool = { _ in false }
 
     init(_ memory: InMemoryLedgerStore = InMemoryLedgerStore(), refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false },
          unreachable: @escaping @Sendable (WriteRequest) -> Bool = { _ in false }, replica: TrailingReplica = TrailingReplica()) {
@@ -70,7 +72,10 @@ struct InMemoryStockStore: StockService.Storage {
     func store(id: String) async throws -> Store? { try await memory.store(id: id) }
     func stores(afterID: String?, limit: Int) async throws -> [Store] { try await memory.stores(afterID: afterID, limit: limit) }
     func upsertProduct(_ product: Product) async throws -> Bool { try await memory.upsertProduct(product) }
-    func product(id: String) async throws -> Product? { try await memory.product(id: id) }
+    func product(id: String) async throws -> Product? {
+        if productLookupAway(id) { throw StorageUnavailable("the database went away") }
+        return try await memory.product(id: id)
+    }
     func products(afterID: String?, limit: Int) async throws -> [Product] { try await memory.products(afterID: afterID, limit: limit) }
     func allStoreIDs() async throws -> [String] { try await memory.allStoreIDs() }
     func allProductIDs() async throws -> [String] { try await memory.allProductIDs() }

@@ -40,12 +40,14 @@ final class RecordingCache: StockCache {
 
         init(stores: [String] = ["S1", "S2"], products: [String] = ["P1", "P2"],
              refuses: @escaping @Sendable (WriteRequest) -> Bool = { _ in false },
-             unreachable: @escaping @Sendable (WriteRequest) -> Bool = { _ in false }) async throws {
+             unreachable: @escaping @Sendable (WriteRequest) -> Bool = { _ in false },
+             productLookupAway: @escaping @Sendable (String) -> Bool = { _ in false }) async throws {
             memory = InMemoryLedgerStore()
             for id in stores { _ = try await memory.upsertStore(Store(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
             for id in products { _ = try await memory.upsertProduct(Product(id: id, name: id, createdAtMillis: 1, updatedAtMillis: 1)) }
             var store = InMemoryStockStore(memory, refuses: refuses, unreachable: unreachable, replica: replica)
             store.transactions = transactions
+            store.productLookupAway = productLookupAway
             service = StockService(store: store, cache: cache, catalog: CatalogIndex(store: store), outboxSignal: OutboxSignal())
         }
 
@@ -325,5 +327,21 @@ final class RecordingCache: StockCache {
         #expect(outcomes.dropFirst(limit).allSatisfy { if case .failure(let error) = $0 { error is StorageUnavailable } else { false } })
         #expect(try await f.memory.level(storeID: "S1", productID: "P1")?.quantity == Int64(limit))
         try await f.expectLevelIsItsLedger("S1", "P1")
+    }
+
+    /// A write whose check finds the database away (a product the catalog index does not hold yet, looked up) holds
+    /// back the writes after it as an outage in a transaction does: written now, a later one would come before the
+    /// retry of the earlier one. Seen to fail without it: the third write was applied (quantity 6).
+    @Test func aCheckThatFindsTheDatabaseAwayHoldsBackTheWritesAfterIt() async throws {
+        let f = try await Fixture(products: ["P1", "P9"], productLookupAway: { $0 == "P9" })
+        let outcomes = await f.service.writeInOrder([
+            (commands: [try Self.command(delta: 5)], idempotencyKey: "a"),
+            (commands: [try Self.command("S1", "P9", delta: 1)], idempotencyKey: "b"),
+            (commands: [try Self.command(delta: 1)], idempotencyKey: "c"),
+        ], actor: "kafka", scope: "s")
+        #expect(try outcomes[0].get().movements[0].quantityAfter == 5)
+        #expect(throws: StorageUnavailable.self) { try outcomes[1].get() }
+        #expect(throws: StorageUnavailable.self, "held back: applied now, it would come before b's retry") { try outcomes[2].get() }
+        #expect(try await f.memory.level(storeID: "S1", productID: "P1")?.quantity == 5)
     }
 }

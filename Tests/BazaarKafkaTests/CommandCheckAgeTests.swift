@@ -25,22 +25,22 @@ struct CommandCheckAgeTests {
         return (checks, CommandWriter(stock: stock, checks: checks))
     }
 
-    /// A command inside the replay window by 500 ms when checked, timestamped by `clock`.
+    /// A command inside the replay window by `CommandChecks.maxAgeMillis` and 500 ms when checked, timestamped by `clock`.
     static func message(_ id: String, clock: ManualClock) -> KafkaMessage {
         KafkaMessage(topic: "t", partition: 0, offset: 0, key: nil,
                      value: Array(#"{"id": "\#(id)", "store_id": "S1", "product_id": "P1", "delta": 1, "reason": "receipt"}"#.utf8),
-                     timestampMillis: clock.millis.load(ordering: .relaxed) - 59_500)
+                     timestampMillis: clock.millis.load(ordering: .relaxed) - 59_500 + CommandChecks.maxAgeMillis)
     }
 
-    /// The partition's part is written when its turn comes: at once, the checks stand; after a wait of 2 s (the batch
-    /// before it took that long), the command is checked again then, and refused.
+    /// The partition's part is written when its turn comes: soon, the checks stand; after a wait longer than
+    /// `CommandChecks.maxAgeMillis` (the batch before took that long), the command is checked again then, and refused.
     @Test func aPartCheckedLongBeforeItsTurnIsCheckedAgainWhenWritten() async throws {
         let clock = ManualClock()
         let (checks, writer) = try await Self.writer(clock: clock, replayWindowMillis: 60_000)
         let soon = [Self.message("c1", clock: clock)]
         let checked = await checks.checked(soon)
         #expect(checked.partitions.count == 1, "accepted when checked")
-        clock.millis.add(200, ordering: .relaxed)  // its turn came at once: the checks stand
+        clock.millis.add(CommandChecks.maxAgeMillis - 100, ordering: .relaxed)  // its turn came soon enough: the checks stand
         let written = await writer.write(checked.partitions[0], checkedAtMillis: checked.checkedAtMillis, of: soon)
         guard case .applied = written.first?.outcome else {
             Issue.record("expected the command applied, got \(written)")
@@ -50,7 +50,7 @@ struct CommandCheckAgeTests {
         let late = [Self.message("c2", clock: clock)]
         let waiting = await checks.checked(late)
         #expect(waiting.partitions.count == 1, "accepted when checked")
-        clock.millis.add(2_000, ordering: .relaxed)  // the batch before took 2 s: out of the window now
+        clock.millis.add(CommandChecks.maxAgeMillis + 1_000, ordering: .relaxed)  // the batch before took that long: out of the window now
         let refused = await writer.write(waiting.partitions[0], checkedAtMillis: waiting.checkedAtMillis, of: late)
         guard case .rejected(let problem) = refused.first?.outcome else {
             Issue.record("expected a rejection, got \(refused)")

@@ -220,7 +220,7 @@ struct MySQLClientTests {
             try connection.execute("INSERT INTO c VALUES (?)", [1])
             return try connection.select("SELECT CONNECTION_ID()")[0].int(0)
         }
-        try Self.kill(id)
+        try await Self.kill(id)
         let (count, reopened) = try await pool.withConnection { connection in
             (try connection.execute("SELECT COUNT(*) FROM c WHERE id >= ?", [0]).rows[0].int(0),
              try connection.select("SELECT CONNECTION_ID()")[0].int(0) != id)
@@ -229,19 +229,27 @@ struct MySQLClientTests {
         await pool.close()
     }
 
-    /// Over TLS an idle connection is kept: the look at its socket finds no hang-up (a TLS record still unread would
-    /// show as data, not as one), so uses go on one session.
+    /// Over TLS an idle connection is kept from use to use (a TLS record still unread shows as data, not as a
+    /// hang-up), and one the server closed is reopened as a plain one is, over TLS again.
     @Test(.enabled(if: TestServer.tlsCA != nil, "needs BAZAAR_TEST_MARIADB_TLS_CA"))
-    func anIdleTLSConnectionIsKeptFromUseToUse() async throws {
+    func aTLSConnectionIsKeptWhileIdleAndReopenedOnceTheServerClosedIt() async throws {
         var configuration = try MySQLConfiguration(url: TestServer.primaryURL! + "?tls=required")
         configuration.database = nil
         let pool = MySQLConnectionPool(configuration: configuration, size: 1)
         var sessions = Set<Int64>()
         for _ in 0..<5 {
-            sessions.insert(try await pool.withConnection { try $0.select("SELECT CONNECTION_ID()")[0].int(0) })
+            sessions.insert(try await pool.withConnection { connection in
+                _ = try connection.execute("SELECT ? + 1", [1])  // a prepared statement: closing sends its COM_STMT_CLOSE
+                return try connection.select("SELECT CONNECTION_ID()")[0].int(0)
+            })
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(sessions.count == 1)
+        try await Self.kill(try #require(sessions.first))
+        let after = try await pool.withConnection { connection in
+            (try connection.select("SELECT CONNECTION_ID()")[0].int(0), try connection.select("SHOW SESSION STATUS LIKE 'Ssl_cipher'")[0].string(1))
+        }
+        #expect(after.0 != sessions.first && !after.1.isEmpty, "a new session, over TLS again")
         await pool.close()
     }
 
@@ -252,7 +260,7 @@ struct MySQLClientTests {
         let id = try await pool.withConnection { try $0.select("SELECT CONNECTION_ID()")[0].int(0) }
         async let killed: Void = {
             try await Task.sleep(for: .milliseconds(300))
-            try Self.kill(id)
+            try await Self.kill(id)
         }()
         let lost = await #expect(throws: MySQLError.self) {
             try await pool.withConnection { try $0.query("SELECT SLEEP(20)") }
@@ -264,14 +272,14 @@ struct MySQLClientTests {
     }
 
     /// Ends session `id` on the primary and waits until its thread is gone (it has closed its socket by then).
-    static func kill(_ id: Int64) throws {
+    static func kill(_ id: Int64) async throws {
         let killer = MySQLConnection(configuration: try MySQLConfiguration(url: TestServer.primaryURL!))
         try killer.open()
         defer { killer.close() }
         try killer.query("KILL \(id)")
         for _ in 0..<200 {
             if try killer.select("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = ?", [id])[0].int(0) == 0 { return }
-            usleep(10_000)
+            try await Task.sleep(for: .milliseconds(10))
         }
         Issue.record("session \(id) still there 2 s after KILL")
     }

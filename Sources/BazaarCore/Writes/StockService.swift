@@ -30,9 +30,9 @@ public final class StockService: Sendable {
         return receipt
     }
 
-    /// Applies the writes one after the other, in this order, in one transaction (`maxWritesPerTransaction` at most
-    /// each): what a Kafka partition's batch needs (the order of a store's commands is kept, and the batch costs one
-    /// commit). Each write gets its own outcome; a refused one changes nothing. If the transaction itself fails for
+    /// Applies the writes one after the other, in this order, in one transaction (several of
+    /// `maxWritesPerTransaction` each for a longer run): what a Kafka partition's batch needs (the order of a store's
+    /// commands is kept, and the batch costs one commit per transaction). Each write gets its own outcome; a refused one changes nothing. If the transaction itself fails for
     /// another reason than an unreachable database, the writes are retried one by one, so that one write the
     /// database refuses (a value it cannot store) does not fail its neighbours.
     public func writeInOrder(
@@ -67,11 +67,17 @@ public final class StockService: Sendable {
     public static let maxWritesPerTransaction = 5_000
 
     /// `writeInOrder` of writes checked beforehand: the outcome of each, in the order they were given to `checked`.
-    /// In transactions of at most `maxWritesPerTransaction`; once one answers that the database is away, those after
-    /// it are not tried (answered the same): a later write applied before an earlier one's retry would break the order.
+    /// In transactions of at most `maxWritesPerTransaction`. Once the database is found away, by a transaction or
+    /// by a write's check (a catalog lookup), the writes after that point are not tried (answered the same): a later
+    /// write applied before an earlier one's retry would break the order.
     public func writeInOrder(_ checked: CheckedWrites) async -> [Result<WriteReceipt, any Error>] {
         var outcomes = checked.outcomes
-        let requests = checked.requests
+        var requests = checked.requests
+        if let away = outcomes.firstIndex(where: { if case .failure(let error)? = $0 { error is StorageUnavailable } else { false } }),
+           case .failure(let error)? = outcomes[away] {
+            for (index, _) in requests where index > away { outcomes[index] = .failure(error) }
+            requests.removeAll { $0.index > away }
+        }
         if requests.isEmpty { return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) } }
         var results: [Result<WriteReceipt, any Error>] = []
         results.reserveCapacity(requests.count)
