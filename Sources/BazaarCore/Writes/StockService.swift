@@ -32,9 +32,10 @@ public final class StockService: Sendable {
 
     /// Applies the writes one after the other, in this order, in one transaction (several of
     /// `maxWritesPerTransaction` each for a longer run): what a Kafka partition's batch needs (the order of a store's
-    /// commands is kept, and the batch costs one commit per transaction). Each write gets its own outcome; a refused one changes nothing. If the transaction itself fails for
-    /// another reason than an unreachable database, the writes are retried one by one, so that one write the
-    /// database refuses (a value it cannot store) does not fail its neighbours.
+    /// commands is kept, and the batch costs one commit a transaction). Each write gets its own outcome; a refused
+    /// one changes nothing. If a transaction itself fails for another reason than an unreachable database, its
+    /// writes are retried one by one, so that one write the database refuses (a value it cannot store) does not
+    /// fail its neighbours.
     public func writeInOrder(
         _ writes: [(commands: [MovementCommand], idempotencyKey: String?)], actor: String, scope: String
     ) async -> [Result<WriteReceipt, any Error>] {
