@@ -302,7 +302,7 @@ final class RecordingCache: StockCache {
     }
 
     /// A run longer than `maxWritesPerTransaction` (a Kafka poll of one store) goes in transactions of at most that
-    /// many, one after the other, in its order.
+    /// many, one after the other, in its order; each one's levels reach the cache when it commits.
     @Test func aLongOrderedRunIsWrittenInTransactionsOfAtMostTheLimitInItsOrder() async throws {
         let f = try await Fixture()
         let limit = StockService.maxWritesPerTransaction
@@ -310,6 +310,7 @@ final class RecordingCache: StockCache {
         let outcomes = await f.service.writeInOrder(writes, actor: "kafka", scope: "s")
         #expect(f.transactions.sizes.withLock { $0 } == [limit, limit, 1])
         #expect(try outcomes.map { try $0.get().movements[0].quantityAfter } == Array(1...Int64(writes.count)), "applied in their order")
+        #expect(f.cache.offerCalls == 3, "each transaction's levels offered as it commits, not all with the last")
         try await f.expectLevelIsItsLedger("S1", "P1")
     }
 

@@ -80,22 +80,19 @@ public final class StockService: Sendable {
             requests.removeAll { $0.index > away }
         }
         if requests.isEmpty { return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) } }
-        var results: [Result<WriteReceipt, any Error>] = []
-        results.reserveCapacity(requests.count)
+        var away: (any Error)?
         for start in stride(from: 0, to: requests.count, by: Self.maxWritesPerTransaction) {
-            let run = requests[start..<min(start + Self.maxWritesPerTransaction, requests.count)].map(\.request)
-            if case .failure(let error)? = results.last, error is StorageUnavailable {
-                results += run.map { _ in .failure(error) }
-            } else {
-                results += await applyInOrder(run)
+            let run = requests[start..<min(start + Self.maxWritesPerTransaction, requests.count)]
+            let results = if let away { run.map { _ in Result<WriteReceipt, any Error>.failure(away) } } else { await applyInOrder(run.map(\.request)) }
+            var receipts: [WriteReceipt] = []
+            for ((index, _), result) in zip(run, results) {
+                if case .success(let receipt) = result { receipts.append(receipt) }
+                outcomes[index] = result
             }
+            if case .failure(let error)? = results.last, error is StorageUnavailable { away = error }
+            // Each transaction's levels reach the cache (and its events the relay) as it commits, not with the last.
+            await applied(receipts)
         }
-        var receipts: [WriteReceipt] = []
-        for ((index, _), result) in zip(requests, results) {
-            if case .success(let receipt) = result { receipts.append(receipt) }
-            outcomes[index] = result
-        }
-        await applied(receipts)
         return outcomes.map { $0 ?? .failure(GroupCommitError.missingResult) }
     }
 
