@@ -18,9 +18,10 @@ public struct CommandIngestion: Service {
     public static let rejectedTopic = "bazaar.stock-commands.rejected"
     /// The most commands a poll takes: what the consumer has fetched already, up to this many, so a batch is this
     /// large only while a backlog waits (a node that keeps up takes what arrived, at once). A larger batch writes
-    /// each partition's part in transactions of `StockService.maxWritesPerTransaction` at most, each pair's row, cache
-    /// entry and alert evaluation once for all its commands, and pays a poll's, a commit's and a turn's fixed costs
-    /// once for more commands: 100 stores ingested at 14,100-14,700/s against 11,000-11,700/s with 5,000 (issue 15).
+    /// each partition's part in transactions of `StockService.maxWritesPerTransaction` at most, each pair's row and
+    /// cache entry once a transaction and its alert evaluation once a batch for all its commands, and pays a poll's,
+    /// a commit's and a turn's fixed costs once for more commands: 100 stores +12% against polls of 5,000 at 50,000
+    /// commands, +15-17% at 150,000, a million-pair chain +17% (issue 15, BENCHMARKS.md).
     public static let maxBatch = 20_000
     static let idempotencyScope = IdempotencyScope.commands(topic: topic)
     /// How much of a refused command's value is echoed into `.rejected`: enough to find it, never enough to make the

@@ -324,6 +324,7 @@ final class RecordingCache: StockCache {
         }
         let outcomes = await f.service.writeInOrder(writes, actor: "kafka", scope: "s")
         #expect(f.transactions.sizes.withLock { $0 } == [limit, limit], "the third was not tried")
+        #expect(f.cache.offerCalls == 1, "the first transaction's levels offered, none of those held back")
         #expect(outcomes.prefix(limit).allSatisfy { (try? $0.get()) != nil })
         #expect(outcomes.dropFirst(limit).allSatisfy { if case .failure(let error) = $0 { error is StorageUnavailable } else { false } })
         #expect(try await f.memory.level(storeID: "S1", productID: "P1")?.quantity == Int64(limit))
