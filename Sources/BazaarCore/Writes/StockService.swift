@@ -74,8 +74,7 @@ public final class StockService: Sendable {
     public func writeInOrder(_ checked: CheckedWrites) async -> [Result<WriteReceipt, any Error>] {
         var outcomes = checked.outcomes
         var requests = checked.requests
-        if let away = outcomes.firstIndex(where: { if case .failure(let error)? = $0 { error is StorageUnavailable } else { false } }),
-           case .failure(let error)? = outcomes[away] {
+        if let away = outcomes.firstIndex(where: { Self.unavailable($0) != nil }), let error = Self.unavailable(outcomes[away]) {
             for (index, _) in requests where index > away { outcomes[index] = .failure(error) }
             requests.removeAll { $0.index > away }
         }
@@ -83,13 +82,14 @@ public final class StockService: Sendable {
         var away: (any Error)?
         for start in stride(from: 0, to: requests.count, by: Self.maxWritesPerTransaction) {
             let run = requests[start..<min(start + Self.maxWritesPerTransaction, requests.count)]
-            let results = if let away { run.map { _ in Result<WriteReceipt, any Error>.failure(away) } } else { await applyInOrder(run.map(\.request)) }
+            let results: [Result<WriteReceipt, any Error>]
+            if let away { results = run.map { _ in .failure(away) } } else { results = await applyInOrder(run.map(\.request)) }
             var receipts: [WriteReceipt] = []
             for ((index, _), result) in zip(run, results) {
                 if case .success(let receipt) = result { receipts.append(receipt) }
                 outcomes[index] = result
             }
-            if case .failure(let error)? = results.last, error is StorageUnavailable { away = error }
+            if let error = Self.unavailable(results.last) { away = error }
             // Each transaction's levels reach the cache (and its events the relay) as it commits, not with the last.
             await applied(receipts)
         }
@@ -106,13 +106,18 @@ public final class StockService: Sendable {
         for request in requests {
             // Once the database is away, the rest wait too: a later one applied before an earlier one's retry
             // would break the order.
-            if case .failure(let error)? = oneByOne.last, error is StorageUnavailable {
+            if let error = Self.unavailable(oneByOne.last) {
                 oneByOne.append(.failure(error))
                 continue
             }
             oneByOne.append(contentsOf: await store.applyInOrder([request]))
         }
         return oneByOne
+    }
+
+    /// The error of an outcome that found the database away, if it is one.
+    private static func unavailable(_ outcome: Result<WriteReceipt, any Error>?) -> (any Error)? {
+        if case .failure(let error)? = outcome, error is StorageUnavailable { error } else { nil }
     }
 
     private static func failedAsAWhole(_ result: Result<WriteReceipt, any Error>) -> Bool {
