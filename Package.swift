@@ -123,6 +123,7 @@ let package = Package(
             name: "BazaarKafka",
             dependencies: [
                 "BazaarCore", "BazaarDomain", "BazaarCommands", "KafkaClient",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -51,8 +51,9 @@ public final class KafkaEventPublisher: EventPublisher {
             }
             return ((event.topic, Array(event.key.utf8), Array(payload.utf8)), movement)
         }
-        let reports = try await producer.sendBatch(signed.map(\.message))
-        published?.remember(zip(reports, signed).compactMap { report, sent in sent.movement.map { (report, sent.message.value, $0) } })
+        // Remembered before they are sent: this node's consumers may read them back before the delivery reports.
+        published?.remember(signed.compactMap { sent in sent.movement.map { (sent.message.value, $0) } })
+        _ = try await producer.sendBatch(signed.map(\.message))
         try await local.publish(events.filter { $0.topic != MovementEvent.topic })
     }
 

@@ -1,63 +1,83 @@
 import BazaarDomain
+import Crypto
 import KafkaClient
 import Synchronization
 
-/// The movement events this node published lately, by their place on `bazaar.stock-movements`, with their bytes.
-/// A consumer of this node that reads one back (its alert consumer; its cache coherence without Redis) and finds
-/// there, byte for byte, an event this node signed and sent itself takes its movement from here: genuine, with no
-/// parse and no signature to check. Anything else (another node's event, one that fell out of this memory, a
-/// forged one at a remembered place) is verified as before (`VerifiedMovements`).
+/// The movement events this node is publishing or published lately, by the SHA-256 of their bytes. A consumer of
+/// this node that reads one back (its alert consumer; its cache coherence without Redis) and finds there the very
+/// bytes of an event this node signed takes its movement from here: genuine, with no parse and no signature to
+/// check. Anything else (another node's event, one that fell out of this memory, a forged one) is verified as before
+/// (`VerifiedMovements`).
 ///
 /// A node reads back what it published: verifying its own events was the largest single cost of its alert
-/// consumer (issue 15). Bounded: the last `capacity` events, about 1.2 KB each with their movement (~20 MB).
+/// consumer (issue 15). Events are remembered *before* they are sent: a consumer reading right behind the relay
+/// otherwise found most of them missing (the memory was filled from delivery reports, which arrive after a whole
+/// batch is on the broker: 71-88% of a 150,000-command Kafka ingestion's events were verified after all). The
+/// bytes alone decide, not where the broker put them: bytes this node signed are genuine wherever they appear (an
+/// event sent again after a broker error, or replayed by someone who copied it, verifies just the same).
+/// Bounded: the last `capacity` events, about 600 bytes each with their movement and the dictionary's room (a
+/// 150,000-command ingestion peaked 62-98 MB higher than with 16,384 events of about 1.2 KB). Fewer were not enough:
+/// with 65,536, a third of that ingestion's events were still verified, the alert consumer lagging further behind
+/// the relay while it first read 10,000 pairs' thresholds.
 public final class PublishedMovements: Sendable {
-    struct Place: Hashable {
-        var partition: Int32
-        var offset: Int64
+    /// The SHA-256 of an event's bytes: two events with equal digests are the same bytes.
+    struct Digest: Hashable {
+        var a, b, c, d: UInt64
+
+        init(of bytes: [UInt8]) {
+            (a, b, c, d) = SHA256.hash(data: bytes).withUnsafeBytes { raw in
+                (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
+                 raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
+            }
+        }
+
+        // SHA-256 output is uniform: one word is as good a hash as all four, and cheaper.
+        func hash(into hasher: inout Hasher) { hasher.combine(a) }
     }
 
     private struct Memory {
-        /// Each event with the ring slot that holds its place.
-        var byPlace: [Place: (value: [UInt8], movement: Movement, slot: Int)] = [:]
-        /// Places in the order remembered, a ring of `capacity`: the oldest is forgotten first.
-        var order: [Place?]
+        /// Each event's movement, with the ring slot that holds its digest.
+        var byDigest: [Digest: (movement: Movement, slot: Int)] = [:]
+        /// Digests in the order remembered, a ring of `capacity`: the oldest is forgotten first.
+        var order: [Digest?]
         var next = 0
     }
 
     let capacity: Int
     private let memory: Mutex<Memory>
 
-    public init(capacity: Int = 16_384) {
+    public init(capacity: Int = 131_072) {
         precondition(capacity > 0, "a memory of at least one event")
         self.capacity = capacity
         memory = Mutex(Memory(order: Array(repeating: nil, count: capacity)))
     }
 
-    /// Remembers events as the broker placed them (their delivery reports).
-    func remember(_ events: [(report: KafkaDeliveryReport, value: [UInt8], movement: Movement)]) {
+    /// Remembers movement events about to be sent on `bazaar.stock-movements`, with the movements they were signed
+    /// from.
+    func remember(_ events: [(value: [UInt8], movement: Movement)]) {
         guard !events.isEmpty else { return }
+        // Hashed before the lock: the consumers wait for it only to look up.
+        let digests = events.map { Digest(of: $0.value) }
         memory.withLock { memory in
-            for event in events where event.report.topic == MovementEvent.topic {
-                let place = Place(partition: event.report.partition, offset: event.report.offset)
-                // The oldest is forgotten, unless its place was remembered again since (a topic made anew).
-                if let forgotten = memory.order[memory.next], memory.byPlace[forgotten]?.slot == memory.next {
-                    memory.byPlace[forgotten] = nil
+            for (event, digest) in zip(events, digests) {
+                // The oldest is forgotten, unless its bytes were remembered again since (an event sent again).
+                if let forgotten = memory.order[memory.next], memory.byDigest[forgotten]?.slot == memory.next {
+                    memory.byDigest[forgotten] = nil
                 }
                 // As verification would read it back: the event's data carries no ledger sequence.
                 var movement = event.movement
                 movement.sequence = 0
-                memory.order[memory.next] = place
-                memory.byPlace[place] = (event.value, movement, memory.next)
+                memory.order[memory.next] = digest
+                memory.byDigest[digest] = (movement, memory.next)
                 memory.next = (memory.next + 1) % capacity
             }
         }
     }
 
-    /// The movement of `message` if this node published these very bytes at its place; nil otherwise.
+    /// The movement of `message` if this node signed these very bytes as a movement event; nil otherwise.
     func movement(of message: KafkaMessage) -> Movement? {
         guard message.topic == MovementEvent.topic else { return nil }
-        let place = Place(partition: message.partition, offset: message.offset)
-        guard let known = memory.withLock({ $0.byPlace[place] }), known.value == message.value else { return nil }
-        return known.movement
+        let digest = Digest(of: message.value)
+        return memory.withLock { $0.byDigest[digest]?.movement }
     }
 }
