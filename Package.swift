@@ -177,10 +177,12 @@ let package = Package(
 
         // What the test targets share: shell commands that inherit none of the test process's descriptors.
         .target(name: "TestShell", path: "Tests/TestShell", swiftSettings: strict),
+        // ... and `StockService`'s storage in memory with faults to inject (the core's and the Kafka ingestion's tests).
+        .target(name: "StockDoubles", dependencies: ["BazaarCore", "BazaarDomain"], path: "Tests/StockDoubles", swiftSettings: strict),
         .testTarget(name: "BazaarDomainTests", dependencies: ["BazaarDomain"], swiftSettings: strict),
-        .testTarget(name: "BazaarCoreTests", dependencies: ["BazaarCore", "BazaarDomain", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
+        .testTarget(name: "BazaarCoreTests", dependencies: ["BazaarCore", "BazaarDomain", "StockDoubles", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         .testTarget(name: "BazaarCommandsTests", dependencies: ["BazaarCommands", "BazaarDomain"], swiftSettings: strict),
-        .testTarget(name: "BazaarKafkaTests", dependencies: ["BazaarKafka"], swiftSettings: strict),
+        .testTarget(name: "BazaarKafkaTests", dependencies: ["BazaarKafka", "StockDoubles"], swiftSettings: strict),
         .testTarget(
             name: "KafkaClientTests",
             dependencies: ["KafkaClient", "TestShell", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],

@@ -1,6 +1,7 @@
 import BazaarDomain
 @testable import BazaarCore
 import Testing
+import StockDoubles
 
 /// A write whose commit's answer was lost (503, outcome unknown) and that its writer retried with the same key is
 /// answered as a replay. Its levels never reached the cache: the replay must stop the cache answering the older level.

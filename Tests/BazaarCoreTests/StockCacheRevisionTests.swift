@@ -1,6 +1,7 @@
 import BazaarCore
 import BazaarDomain
 import Testing
+import StockDoubles
 
 /// The cache's version rule over the inventory states (issue 17): values are ordered by revision (version + changes
 /// of reserved and incoming), and an invalidation by another node's event holds until a value that new arrives.

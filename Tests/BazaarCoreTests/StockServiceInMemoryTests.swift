@@ -2,6 +2,7 @@ import BazaarCore
 import BazaarDomain
 import Synchronization
 import Testing
+import StockDoubles
 
 /// A cache that keeps what it is offered (the in-process cache's rule: newer revisions only) and records every offer.
 final class RecordingCache: StockCache {
