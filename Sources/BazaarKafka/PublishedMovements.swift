@@ -38,8 +38,9 @@ public final class PublishedMovements: Sendable {
     private struct Memory {
         /// Each event's movement, with the ring slot that holds its digest.
         var byDigest: [Digest: (movement: Movement, slot: Int)] = [:]
-        /// Digests in the order remembered, a ring of `capacity`: the oldest is forgotten first.
-        var order: [Digest?]
+        /// Digests in the order remembered, a ring of `capacity` once full (it grows to that): the oldest is
+        /// forgotten first.
+        var order: [Digest] = []
         var next = 0
     }
 
@@ -49,7 +50,7 @@ public final class PublishedMovements: Sendable {
     public init(capacity: Int = 131_072) {
         precondition(capacity > 0, "a memory of at least one event")
         self.capacity = capacity
-        memory = Mutex(Memory(order: Array(repeating: nil, count: capacity)))
+        memory = Mutex(Memory())
     }
 
     /// Remembers movement events about to be sent on `bazaar.stock-movements`, with the movements they were signed
@@ -60,14 +61,17 @@ public final class PublishedMovements: Sendable {
         let digests = events.map { Digest(of: $0.value) }
         memory.withLock { memory in
             for (event, digest) in zip(events, digests) {
-                // The oldest is forgotten, unless its bytes were remembered again since (an event sent again).
-                if let forgotten = memory.order[memory.next], memory.byDigest[forgotten]?.slot == memory.next {
-                    memory.byDigest[forgotten] = nil
+                if memory.order.count < capacity {
+                    memory.order.append(digest)
+                } else {
+                    // The oldest is forgotten, unless its bytes were remembered again since (an event sent again).
+                    let forgotten = memory.order[memory.next]
+                    if memory.byDigest[forgotten]?.slot == memory.next { memory.byDigest[forgotten] = nil }
+                    memory.order[memory.next] = digest
                 }
                 // As verification would read it back: the event's data carries no ledger sequence.
                 var movement = event.movement
                 movement.sequence = 0
-                memory.order[memory.next] = digest
                 memory.byDigest[digest] = (movement, memory.next)
                 memory.next = (memory.next + 1) % capacity
             }
