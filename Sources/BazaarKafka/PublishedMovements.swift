@@ -16,7 +16,7 @@ import Synchronization
 /// bytes alone decide, not where the broker put them: bytes this node signed are genuine wherever they appear (an
 /// event sent again after a broker error, or replayed by someone who copied it, verifies just the same).
 /// Bounded: the last `capacity` events, about 600 bytes each with their movement and the dictionary's room (a
-/// 150,000-command ingestion peaked 62-98 MB higher than with 16,384 events of about 1.2 KB). Fewer were not enough:
+/// 150,000-command ingestion peaked 63-98 MB higher than with 16,384 events of about 1.2 KB). Fewer were not enough:
 /// with 65,536, a third of that ingestion's events were still verified, the alert consumer lagging further behind
 /// the relay while it first read 10,000 pairs' thresholds.
 public final class PublishedMovements: Sendable {
