@@ -54,7 +54,7 @@ public struct CommandIngestion: Service {
         // its partitions are written as soon as the batch before has written theirs: a partition's commands stay in
         // order, and the database gets one partition's next transaction while the others commit.
         try await KafkaConsumerLoop.runOverlapped(consumer, topic: Self.topic, role: "ingestion", prepare: { batch in await checks.checked(batch.messages) },
-                                                  process: { batch, checked, turns in await apply(batch, checked: checked, turns: turns) })
+                                                  process: { batch, checked, turns in await apply(batch.messages, checked: checked, turns: turns) })
     }
 
     /// What became of one command.
@@ -76,7 +76,7 @@ public struct CommandIngestion: Service {
     /// that partition's (`turns`), checked again then if their checks are older than `CommandChecks.maxAgeMillis`
     /// (the batch before took long: the database was away, say), so that the replay window is judged when they are
     /// written, as near as that (well inside the hour by which command ids outlive it).
-    func apply(_ batch: KafkaBatch, checked: CommandChecks.Checked, turns: PartitionTurns) async -> Bool {
+    func apply(_ messages: [KafkaMessage], checked: CommandChecks.Checked, turns: PartitionTurns) async -> Bool {
         var outcomes = checked.outcomes
         let writer = CommandWriter(stock: stock, checks: checks)
         let settled = await withTaskGroup(of: [(index: Int, outcome: Outcome)].self) { group in
@@ -86,7 +86,7 @@ public struct CommandIngestion: Service {
                         turns.settle(part.lane, false)  // the batch before could not write there: neither may this one
                         return part.indices.map { ($0, .unavailable) }
                     }
-                    let outcomes = await writer.write(part, checkedAtMillis: checked.checkedAtMillis, of: batch.messages)
+                    let outcomes = await writer.write(part, checkedAtMillis: checked.checkedAtMillis, of: messages)
                     turns.settle(part.lane, !outcomes.contains { $0.outcome.isUnavailable })
                     return outcomes
                 }
@@ -102,7 +102,7 @@ public struct CommandIngestion: Service {
         }
         for (index, outcome) in settled { outcomes[index] = outcome }
         var toReject: [(topic: String, key: [UInt8]?, value: [UInt8])] = []
-        for case (let message, .rejected(let problem)) in zip(batch.messages, outcomes) {
+        for case (let message, .rejected(let problem)) in zip(messages, outcomes) {
             toReject.append((Self.rejectedTopic, message.key, Array(Self.rejection(of: message.value, problem: problem, group: consumerGroup).utf8)))
         }
         // Only what failed is sent again: a rejection already delivered is not duplicated by a retry.
