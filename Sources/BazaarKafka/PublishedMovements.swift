@@ -12,12 +12,12 @@ import Synchronization
 /// A node reads back what it published: verifying its own events was the largest single cost of its alert
 /// consumer (issue 15). Events are remembered *before* they are sent: a consumer reading right behind the relay
 /// otherwise found most of them missing (the memory was filled from delivery reports, which arrive after a whole
-/// batch is on the broker: 71-88% of a 150,000-command Kafka ingestion's events were verified after all). The
+/// batch is on the broker: 64-88% of a 150,000-command Kafka ingestion's events were verified after all). The
 /// bytes alone decide, not where the broker put them: bytes this node signed are genuine wherever they appear (an
 /// event sent again after a broker error, or replayed by someone who copied it, verifies just the same).
 /// Bounded: the last `capacity` events, about 600 bytes each with their movement and the dictionary's room (a
 /// 150,000-command ingestion peaked 63-98 MB higher than with 16,384 events of about 1.2 KB). Fewer were not enough:
-/// with 65,536, a third of that ingestion's events were still verified, the alert consumer lagging further behind
+/// with 65,536, 35-42% of that ingestion's events were still verified, the alert consumer lagging further behind
 /// the relay while it first read 10,000 pairs' thresholds.
 public final class PublishedMovements: Sendable {
     /// The SHA-256 of an event's bytes: two events with equal digests are the same bytes.
