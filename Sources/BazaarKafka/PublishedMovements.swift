@@ -1,3 +1,4 @@
+import BazaarCore
 import BazaarDomain
 import Crypto
 import KafkaClient
@@ -20,37 +21,15 @@ import Synchronization
 /// with 65,536, 35-42% of that ingestion's events were still verified, the alert consumer lagging further behind
 /// the relay while it first read 10,000 pairs' thresholds.
 public final class PublishedMovements: Sendable {
-    /// The SHA-256 of an event's bytes: two events with equal digests are the same bytes.
-    struct Digest: Hashable {
-        var a, b, c, d: UInt64
-
-        init(of bytes: [UInt8]) {
-            (a, b, c, d) = SHA256.hash(data: bytes).withUnsafeBytes { raw in
-                (raw.loadUnaligned(as: UInt64.self), raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self),
-                 raw.loadUnaligned(fromByteOffset: 16, as: UInt64.self), raw.loadUnaligned(fromByteOffset: 24, as: UInt64.self))
-            }
-        }
-
-        // SHA-256 output is uniform: one word is as good a hash as all four, and cheaper.
-        func hash(into hasher: inout Hasher) { hasher.combine(a) }
-    }
-
-    private struct Memory {
-        /// Each event's movement, with the ring slot that holds its digest.
-        var byDigest: [Digest: (movement: Movement, slot: Int)] = [:]
-        /// Digests in the order remembered, a ring of `capacity` once full (it grows to that): the oldest is
-        /// forgotten first.
-        var order: [Digest] = []
-        var next = 0
-    }
-
     let capacity: Int
-    private let memory: Mutex<Memory>
+    /// Each event's movement by the digest of its bytes. Looked up with `peek`, so the oldest remembered is forgotten
+    /// first; an event remembered again (sent again) counts as new.
+    private let memory: Mutex<LRUCache<SHA256Digest, Movement>>
 
     public init(capacity: Int = 131_072) {
         precondition(capacity > 0, "a memory of at least one event")
         self.capacity = capacity
-        memory = Mutex(Memory())
+        memory = Mutex(LRUCache(capacity: capacity))
     }
 
     /// Remembers movement events about to be sent on `bazaar.stock-movements`, with the movements they were signed
@@ -58,30 +37,21 @@ public final class PublishedMovements: Sendable {
     func remember(_ events: [(value: [UInt8], movement: Movement)]) {
         guard !events.isEmpty else { return }
         // Hashed before the lock: the consumers wait for it only to look up.
-        let digests = events.map { Digest(of: $0.value) }
+        let remembered = events.map { event in
+            // As verification would read it back: the event's data carries no ledger sequence.
+            var movement = event.movement
+            movement.sequence = 0
+            return (SHA256.hash(data: event.value), movement)
+        }
         memory.withLock { memory in
-            for (event, digest) in zip(events, digests) {
-                if memory.order.count < capacity {
-                    memory.order.append(digest)
-                } else {
-                    // The oldest is forgotten, unless its bytes were remembered again since (an event sent again).
-                    let forgotten = memory.order[memory.next]
-                    if memory.byDigest[forgotten]?.slot == memory.next { memory.byDigest[forgotten] = nil }
-                    memory.order[memory.next] = digest
-                }
-                // As verification would read it back: the event's data carries no ledger sequence.
-                var movement = event.movement
-                movement.sequence = 0
-                memory.byDigest[digest] = (movement, memory.next)
-                memory.next = (memory.next + 1) % capacity
-            }
+            for (digest, movement) in remembered { memory.set(digest, movement) }
         }
     }
 
     /// The movement of `message` if this node signed these very bytes as a movement event; nil otherwise.
     func movement(of message: KafkaMessage) -> Movement? {
         guard message.topic == MovementEvent.topic else { return nil }
-        let digest = Digest(of: message.value)
-        return memory.withLock { $0.byDigest[digest]?.movement }
+        let digest = SHA256.hash(data: message.value)
+        return memory.withLock { $0.peek(digest) }
     }
 }
