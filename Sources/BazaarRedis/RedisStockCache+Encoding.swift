@@ -12,15 +12,21 @@ extension RedisStockCache {
 
     /// Nil for anything else: a message or key is text any client of the Redis server can write.
     public static func decodeKey<S: StringProtocol>(_ text: S) -> StockKey? {
-        let utf8 = text.utf8
+        var text = String(text)
+        return text.withUTF8 { decodeKey($0, 0..<$0.count) }
+    }
+
+    /// The key in `range` of `bytes` (valid UTF-8: a Swift string's), or nil.
+    static func decodeKey(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> StockKey? {
         // The length bounded first: a huge one would trap in the index arithmetic below.
-        guard let colon = text.firstIndex(of: ":"), let length = Int(text[..<colon]), length > 0, length < utf8.count else { return nil }
-        let storeStart = utf8.index(after: colon)
-        guard let storeEnd = utf8.index(storeStart, offsetBy: length, limitedBy: utf8.endIndex), storeEnd < utf8.endIndex,
-              utf8[storeEnd] == UInt8(ascii: ":") else { return nil }
-        let storeID = String(text[storeStart..<storeEnd]), productID = String(text[utf8.index(after: storeEnd)...])
-        guard storeID.utf8.count == length, !productID.isEmpty else { return nil }
-        return StockKey(storeID: storeID, productID: productID)
+        guard let colon = bytes[range].firstIndex(of: UInt8(ascii: ":")), let length = LevelText.int64(bytes, range.lowerBound..<colon),
+              length > 0, length < range.count
+        else { return nil }
+        let storeStart = colon + 1, storeEnd = storeStart + Int(length)
+        // The byte after the store id is a `:`, so the id ends on a character's boundary and decodes as it is.
+        guard storeEnd < range.upperBound, bytes[storeEnd] == UInt8(ascii: ":"), storeEnd + 1 < range.upperBound else { return nil }
+        return StockKey(storeID: String(decoding: UnsafeBufferPointer(rebasing: bytes[storeStart..<storeEnd]), as: UTF8.self),
+                        productID: String(decoding: UnsafeBufferPointer(rebasing: bytes[(storeEnd + 1)..<range.upperBound]), as: UTF8.self))
     }
 
     /// A level's line of a coherence message: the encoded key, `|`, the encoded level (which holds no `|`). A script
@@ -30,8 +36,32 @@ extension RedisStockCache {
     public static func message(_ key: StockKey, _ encodedLevel: String) -> String { encodeKey(key) + "|" + encodedLevel }
 
     public static func parseMessage(_ message: String) -> (StockKey, String)? {
-        guard let bar = message.lastIndex(of: "|"), let key = decodeKey(message[..<bar]) else { return nil }
-        return (key, String(message[message.index(after: bar)...]))
+        var message = message
+        return message.withUTF8 { bytes in
+            guard let (key, level) = parseLine(bytes, 0..<bytes.count) else { return nil }
+            return (key, String(decoding: UnsafeBufferPointer(rebasing: bytes[level]), as: UTF8.self))
+        }
+    }
+
+    /// A line's key, and where its encoded level is: after the line's last `|`.
+    static func parseLine(_ bytes: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) -> (StockKey, Range<Int>)? {
+        guard let bar = bytes[line].lastIndex(of: UInt8(ascii: "|")), let key = decodeKey(bytes, line.lowerBound..<bar) else { return nil }
+        return (key, (bar + 1)..<line.upperBound)
+    }
+
+    /// Each level of a coherence message (`message`'s lines) with its key, read from the message's bytes: every node
+    /// reads one message per group commit of every node, so nothing but the identifiers becomes a `String`. Lines
+    /// that are not a level this service could have written are skipped.
+    public static func forEachLevel(inMessage message: String, _ body: (StockKey, StockLevel) -> Void) {
+        var message = message
+        message.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+                if let (key, encoded) = parseLine(bytes, start..<end), let level = decode(bytes, encoded) { body(key, level) }
+                start = end + 1
+            }
+        }
     }
 
     /// `revision:version:quantity:updatedAtMillis:reserved:incoming`: the revision first, for the script's comparison.
@@ -44,17 +74,35 @@ extension RedisStockCache {
     /// the Redis server can write, and a level out of these bounds would trap where it is answered (`available`,
     /// `revision`, the time's rendering).
     public static func decode(_ text: String) -> StockLevel? {
-        let parts = text.split(separator: ":")
+        var text = text
+        return text.withUTF8 { decode($0, 0..<$0.count) }
+    }
+
+    /// The level in `range` of `bytes`, or nil. Its fields are read as `split(separator: ":")` and `Int64(_:)` read
+    /// them (empty fields skipped; a sign, then decimal digits), which is how these values were always read.
+    static func decode(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> StockLevel? {
+        var fields = InlineArray<6, Int64>(repeating: 0)
+        var count = 0, start = range.lowerBound
+        while start < range.upperBound {
+            let end = bytes[start..<range.upperBound].firstIndex(of: UInt8(ascii: ":")) ?? range.upperBound
+            if end > start {
+                guard count < 6, let value = LevelText.int64(bytes, start..<end) else { return nil }
+                fields[count] = value
+                count += 1
+            }
+            start = end + 1
+        }
         let level: StockLevel
-        if parts.count == 3 {
-            guard let version = Int64(parts[0]), let quantity = Int64(parts[1]), let updated = Int64(parts[2]) else { return nil }
-            level = StockLevel(quantity: quantity, version: version, updatedAtMillis: updated)
-        } else {
-            guard parts.count == 6, let revision = Int64(parts[0]), let version = Int64(parts[1]), let quantity = Int64(parts[2]),
-                let updated = Int64(parts[3]), let reserved = Int64(parts[4]), let incoming = Int64(parts[5]), version >= 0, revision >= version
-            else { return nil }
+        switch count {
+        case 3:
+            level = StockLevel(quantity: fields[1], version: fields[0], updatedAtMillis: fields[2])
+        case 6:
+            let (revision, version, quantity, updated, reserved, incoming) = (fields[0], fields[1], fields[2], fields[3], fields[4], fields[5])
+            guard version >= 0, revision >= version else { return nil }
             level = StockLevel(quantity: quantity, version: version, updatedAtMillis: updated, reserved: reserved, incoming: incoming,
                                stateChanges: revision - version)
+        default:
+            return nil
         }
         return isPlausible(level) ? level : nil
     }
@@ -66,5 +114,30 @@ extension RedisStockCache {
         return (0...bound).contains(level.version) && (0...bound).contains(level.stateChanges)
             && (-bound...bound).contains(level.quantity) && (0...bound).contains(level.reserved) && (0...bound).contains(level.incoming)
             && (0...253_402_300_799_999).contains(level.updatedAtMillis)
+    }
+}
+
+/// Numbers in the text of levels and keys.
+enum LevelText {
+    /// The integer in `range` of `bytes` as `Int64(_: String)` reads it (an optional `+` or `-`, then one decimal
+    /// digit or more, within range), or nil.
+    static func int64(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> Int64? {
+        var index = range.lowerBound
+        guard index < range.upperBound else { return nil }
+        let negative = bytes[index] == UInt8(ascii: "-")
+        if negative || bytes[index] == UInt8(ascii: "+") { index += 1 }
+        guard index < range.upperBound else { return nil }
+        var value: Int64 = 0
+        while index < range.upperBound {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            // Negative numbers are built downwards, so `Int64.min` reads too.
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (next, carry) = negative ? shifted.subtractingReportingOverflow(Int64(digit)) : shifted.addingReportingOverflow(Int64(digit))
+            guard !overflow, !carry else { return nil }
+            value = next
+            index += 1
+        }
+        return value
     }
 }

@@ -218,10 +218,7 @@ public final class RedisStockCache: StockCache {
 
     /// The levels one script of any node stored (the coherence channel): a line each (see `message`).
     func received(_ message: String) {
-        for line in message.utf8.split(separator: UInt8(ascii: "\n")) {
-            guard let (key, encoded) = Self.parseMessage(String(Substring(line))), let level = Self.decode(encoded) else { continue }
-            near.offer(key, level)
-        }
+        Self.forEachLevel(inMessage: message) { key, level in near.offer(key, level) }
     }
 
     private func isDirty(_ key: StockKey) -> Bool {
