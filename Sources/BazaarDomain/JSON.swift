@@ -50,14 +50,25 @@ public enum JSON {
 
 extension Movement {
     /// The audit item of DESIGN.md: the body of `/audit-logs` items and of movement events.
-    public var auditJSON: String {
-        """
-        {"movement_id":\(JSON.quoted(movementID)),"store_id":\(JSON.quoted(storeID)),"product_id":\(JSON.quoted(productID)),\
-        "delta":\(delta),"quantity_before":\(quantityBefore),"quantity_after":\(quantityAfter),\
-        "version":\(version),"reason":"\(reason.rawValue)","reference":\(JSON.quotedOrNull(reference)),\
-        "actor":\(JSON.quoted(actor)),"at":"\(RFC3339.format(millis: atMillis))",\
-        "recorded_at":"\(RFC3339.format(millis: recordedAtMillis))"}
-        """
+    public var auditJSON: String { String(decoding: auditJSONBytes, as: UTF8.self) }
+
+    /// `auditJSON`'s bytes: what a movement event's signature covers.
+    public var auditJSONBytes: [UInt8] {
+        var out = JSONBytes(capacity: 320 + actor.utf8.count)
+        out.raw("{\"movement_id\":"); out.quoted(movementID)
+        out.raw(",\"store_id\":"); out.quoted(storeID)
+        out.raw(",\"product_id\":"); out.quoted(productID)
+        out.raw(",\"delta\":"); out.number(delta)
+        out.raw(",\"quantity_before\":"); out.number(quantityBefore)
+        out.raw(",\"quantity_after\":"); out.number(quantityAfter)
+        out.raw(",\"version\":"); out.number(version)
+        out.raw(",\"reason\":"); out.quoted(reason.rawValue)
+        out.raw(",\"reference\":"); out.quotedOrNull(reference)
+        out.raw(",\"actor\":"); out.quoted(actor)
+        out.raw(",\"at\":"); out.time(millis: atMillis)
+        out.raw(",\"recorded_at\":"); out.time(millis: recordedAtMillis)
+        out.raw("}")
+        return out.bytes
     }
 
     /// The answer to a write: the level after this movement.
@@ -69,15 +80,21 @@ extension Movement {
     }
 
     /// CloudEvents 1.0 structured JSON for `bazaar.stock-movements` (key: the store id).
-    public var cloudEventJSON: String { cloudEventJSON(data: auditJSON) }
+    public var cloudEventJSON: String { String(decoding: cloudEventJSONBytes(data: auditJSONBytes), as: UTF8.self) }
 
-    /// The CloudEvent around `data`, this movement's `auditJSON` already rendered (the publisher signs it too).
-    public func cloudEventJSON(data: String) -> String {
-        """
-        {"specversion":"1.0","type":"\(MovementEvent.type)","source":\(JSON.quoted("/stores/" + storeID)),\
-        "id":\(JSON.quoted(movementID)),"time":"\(RFC3339.format(millis: atMillis))",\
-        "subject":\(JSON.quoted("/products/" + productID)),"datacontenttype":"application/json","data":\(data)}
-        """
+    /// The CloudEvent around `data`, this movement's `auditJSONBytes` already rendered (the publisher signs it too),
+    /// after `extensions`: attributes rendered already, each ending in a comma.
+    public func cloudEventJSONBytes(data: [UInt8], extensions: (inout JSONBytes) -> Void = { _ in }) -> [UInt8] {
+        var out = JSONBytes(capacity: data.count + 320)
+        out.raw("{")
+        extensions(&out)
+        out.raw("\"specversion\":\"1.0\",\"type\":\"bazaar.stock.movement\",\"source\":"); out.quoted(storeID, after: "/stores/")
+        out.raw(",\"id\":"); out.quoted(movementID)
+        out.raw(",\"time\":"); out.time(millis: atMillis)
+        out.raw(",\"subject\":"); out.quoted(productID, after: "/products/")
+        out.raw(",\"datacontenttype\":\"application/json\",\"data\":"); out.raw(data)
+        out.raw("}")
+        return out.bytes
     }
 }
 

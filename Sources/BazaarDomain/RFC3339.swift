@@ -2,28 +2,49 @@
 public enum RFC3339 {
     /// `2026-11-27T01:45:22.123Z` for the given epoch milliseconds.
     public static func format(millis: Int64) -> String {
+        guard let fields = fourDigitYearFields(millis) else { return slowFormat(millis: millis) }
+        // `YYYY-MM-DDTHH:MM:SS.mmmZ` written straight into one 24-byte string (the hot path of every answer and event).
+        return String(unsafeUninitializedCapacity: 24) { write(fields, into: $0) }
+    }
+
+    /// `format(millis:)`'s bytes, appended to `bytes`.
+    public static func write(millis: Int64, into bytes: inout [UInt8]) {
+        guard let fields = fourDigitYearFields(millis) else { return bytes.append(contentsOf: slowFormat(millis: millis).utf8) }
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: 24))
+        bytes.withUnsafeMutableBufferPointer { _ = write(fields, into: UnsafeMutableBufferPointer(rebasing: $0[start...])) }
+    }
+
+    typealias Fields = (year: Int64, month: Int64, day: Int64, hour: Int64, minute: Int64, second: Int64, ms: Int64)
+
+    /// The fields of `millis`' time, when its year has four digits (every time a movement can carry).
+    static func fourDigitYearFields(_ millis: Int64) -> Fields? {
         let (days, msOfDay) = floorDivMod(millis, 86_400_000)
         let (year, month, day) = civil(fromDays: days)
-        let hour = msOfDay / 3_600_000
-        let minute = msOfDay / 60_000 % 60
-        let second = msOfDay / 1000 % 60
-        let ms = msOfDay % 1000
-        if (0...9999).contains(year) {
-            // `YYYY-MM-DDTHH:MM:SS.mmmZ` written straight into one 24-byte string (the hot path of every answer and event).
-            return String(unsafeUninitializedCapacity: 24) { b in
-                func put(_ value: Int64, _ at: Int, _ width: Int) {
-                    var v = value
-                    for i in stride(from: at + width - 1, through: at, by: -1) {
-                        b[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
-                        v /= 10
-                    }
-                }
-                put(year, 0, 4); b[4] = 45; put(month, 5, 2); b[7] = 45; put(day, 8, 2); b[10] = 84
-                put(hour, 11, 2); b[13] = 58; put(minute, 14, 2); b[16] = 58; put(second, 17, 2); b[19] = 46
-                put(ms, 20, 3); b[23] = 90
-                return 24
+        guard (0...9999).contains(year) else { return nil }
+        return (year, month, day, msOfDay / 3_600_000, msOfDay / 60_000 % 60, msOfDay / 1000 % 60, msOfDay % 1000)
+    }
+
+    /// `YYYY-MM-DDTHH:MM:SS.mmmZ` into the first 24 bytes of `b`; answers 24.
+    static func write(_ f: Fields, into b: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        func put(_ value: Int64, _ at: Int, _ width: Int) {
+            var v = value
+            for i in stride(from: at + width - 1, through: at, by: -1) {
+                b[i] = UInt8(truncatingIfNeeded: 48 + v % 10)
+                v /= 10
             }
         }
+        put(f.year, 0, 4); b[4] = 45; put(f.month, 5, 2); b[7] = 45; put(f.day, 8, 2); b[10] = 84
+        put(f.hour, 11, 2); b[13] = 58; put(f.minute, 14, 2); b[16] = 58; put(f.second, 17, 2); b[19] = 46
+        put(f.ms, 20, 3); b[23] = 90
+        return 24
+    }
+
+    /// Years before 0 or after 9999, which no movement carries: padded, as they always were.
+    static func slowFormat(millis: Int64) -> String {
+        let (days, msOfDay) = floorDivMod(millis, 86_400_000)
+        let (year, month, day) = civil(fromDays: days)
+        let hour = msOfDay / 3_600_000, minute = msOfDay / 60_000 % 60, second = msOfDay / 1000 % 60, ms = msOfDay % 1000
         return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(ms, 3))Z"
     }
 

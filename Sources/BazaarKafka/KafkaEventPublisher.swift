@@ -40,16 +40,16 @@ public final class KafkaEventPublisher: EventPublisher {
         let signed = events.map { event -> (message: (topic: String, key: [UInt8]?, value: [UInt8]), movement: Movement?) in
             // A movement's event is rendered here, once, with its signature (the outbox leaves it unrendered).
             var movement: Movement?
-            let payload: String
+            let payload: [UInt8]
             if event.topic != MovementEvent.topic {
-                payload = event.payload
+                payload = Array(event.payload.utf8)
             } else if let signed = event.movement ?? Movement(cloudEventJSON: event.payload) {
                 movement = signed
-                payload = signer.signedCloudEvent(signed)
+                payload = signer.signedCloudEventBytes(signed)
             } else {
-                payload = signer.signedStockEvent(event.payload)  // a reservation's, transfer's or order's
+                payload = Array(signer.signedStockEvent(event.payload).utf8)  // a reservation's, transfer's or order's
             }
-            return ((event.topic, Array(event.key.utf8), Array(payload.utf8)), movement)
+            return ((event.topic, Array(event.key.utf8), payload), movement)
         }
         // Remembered before they are sent: this node's consumers may read them back before the delivery reports.
         published?.remember(signed.compactMap { sent in sent.movement.map { (sent.message.value, $0) } })

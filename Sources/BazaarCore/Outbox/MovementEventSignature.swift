@@ -26,17 +26,23 @@ public struct MovementEventSigner: Sendable {
 
     /// `v1=` and the hex HMAC of the movement's `data`.
     public func signature(of movement: Movement) -> String {
-        signature(data: movement.auditJSON)
-    }
-
-    func signature(data: String) -> String {
-        Self.version + Hex.encode(hmac.code(data))
+        Self.version + Hex.encode(hmac.code(movement.auditJSONBytes))
     }
 
     /// The CloudEvent of `movement` with its signature (its `data` rendered once, for both).
     public func signedCloudEvent(_ movement: Movement) -> String {
-        let data = movement.auditJSON
-        return "{\"\(Self.attribute)\":\"\(signature(data: data))\"," + movement.cloudEventJSON(data: data).dropFirst()
+        String(decoding: signedCloudEventBytes(movement), as: UTF8.self)
+    }
+
+    /// `signedCloudEvent`'s bytes, rendered straight into them: what the relay publishes, once per movement.
+    public func signedCloudEventBytes(_ movement: Movement) -> [UInt8] {
+        let data = movement.auditJSONBytes
+        let mac = hmac.code(data)
+        return movement.cloudEventJSONBytes(data: data) { out in
+            out.raw("\"bazaarsignature\":\"v1=")
+            out.hex(mac)
+            out.raw("\",")
+        }
     }
 
     /// What a movement event read from Kafka turned out to be.
@@ -55,7 +61,7 @@ public struct MovementEventSigner: Sendable {
         else { return .unreadable }
         guard let claimed = node[Self.attribute]?.string, claimed.hasPrefix(Self.version),
               let mac = Self.bytes(hex: claimed.dropFirst(Self.version.count)),
-              hmac.isValid(mac, for: movement.auditJSON)
+              hmac.isValid(mac, for: movement.auditJSONBytes)
         else { return .forged }
         return .genuine(movement)
     }

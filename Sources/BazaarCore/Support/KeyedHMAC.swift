@@ -23,8 +23,20 @@ struct KeyedHMAC: Sendable {
         return hmac.finalize()
     }
 
+    /// The MAC of `bytes`.
+    func code(_ bytes: [UInt8]) -> HashedAuthenticationCode<SHA256> {
+        var hmac = keyed
+        bytes.withUnsafeBytes { hmac.update(data: $0) }
+        return hmac.finalize()
+    }
+
     /// Whether `mac` is the MAC of `text`, compared in constant time (no early exit on the first wrong byte).
     func isValid(_ mac: [UInt8], for text: String) -> Bool {
         code(text) == mac
+    }
+
+    /// Whether `mac` is the MAC of `bytes`, compared in constant time.
+    func isValid(_ mac: [UInt8], for bytes: [UInt8]) -> Bool {
+        code(bytes) == mac
     }
 }
