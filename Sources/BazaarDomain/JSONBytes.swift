@@ -74,8 +74,9 @@ public struct JSONBytes: Sendable {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// Lowercase hex digits of `other`, as `Hex.encode` writes them.
-    public mutating func hex(_ other: some Sequence<UInt8>) {
+    /// Lowercase hex digits of `other`, as `Hex.encode` writes them. On a buffer: a MAC or digest iterated as a
+    /// `Sequence` from another module goes through its witness table a byte, which cost as much as the whole event.
+    public mutating func hex(_ other: UnsafeRawBufferPointer) {
         for byte in other {
             bytes.append(Hex.digits[Int(byte >> 4)])
             bytes.append(Hex.digits[Int(byte & 0xF)])

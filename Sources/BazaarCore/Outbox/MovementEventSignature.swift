@@ -40,7 +40,7 @@ public struct MovementEventSigner: Sendable {
         let mac = hmac.code(data)
         return movement.cloudEventJSONBytes(data: data) { out in
             out.raw("\"bazaarsignature\":\"v1=")
-            out.hex(mac)
+            mac.withUnsafeBytes { out.hex($0) }
             out.raw("\",")
         }
     }
