@@ -1,5 +1,4 @@
 public import BazaarDomain
-import Crypto
 
 /// The use cases of stock: writes (single, batch, transfer) and reads, over the storage, cache and outbox.
 public final class StockService: Sendable {
@@ -270,27 +269,5 @@ public final class StockService: Sendable {
             throw .invalid(field: "Idempotency-Key", message: "must be 1-\(maxIdempotencyKeyLength) visible ASCII characters")
         }
         return key
-    }
-
-    /// A digest of what the commands mean, so the same key with a different request is told apart from a retry.
-    ///
-    /// Every field goes in with its length in front (`<bytes>:<text>`), so no field's content can imitate a
-    /// separator: with plain joins, a reference holding `|` or a newline could make two different requests
-    /// hash alike, and a retry of one would replay the other's answer. "v2" marks the encoding: a retry that
-    /// straddles an upgrade is at worst refused as a different request, never mistaken for another.
-    static func fingerprint(_ commands: [MovementCommand]) -> String {
-        var text = "v2;\(commands.count);"
-        for command in commands {
-            let change: String
-            switch command.change {
-            case .delta(let d): change = "d\(d)"
-            case .quantity(let q): change = "q\(q)"
-            }
-            for field in [command.storeID, command.productID, change, command.reason.rawValue, command.reference.map { "r" + $0 } ?? "-",
-                          command.expectedVersion.map(String.init) ?? "-", command.occurredAtMillis.map(String.init) ?? "-"] {
-                text += "\(field.utf8.count):\(field);"
-            }
-        }
-        return Hex.encode(SHA256.hash(data: Array(text.utf8)))
     }
 }
