@@ -1,6 +1,7 @@
 /// Minimal JSON text building for the hot paths (stock answers, audit items, events), where
 /// Foundation's JSONEncoder would cost more than the rest of the request. Every string that comes from outside
-/// (identifiers included, although their alphabet needs no escaping) goes through `quoted`: one escaping rule for
+/// (identifiers included, although their alphabet needs no escaping) goes through `quoted` (or `JSONBytes.quoted`,
+/// its byte-writing twin for movement events, held to it by `MovementEventRenderingTests`): one escaping rule for
 /// everything Bazaar writes, so a value that slipped past validation cannot break out of its string.
 public enum JSON {
     /// `value` as a JSON string literal, escaped per RFC 8259.

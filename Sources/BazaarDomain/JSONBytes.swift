@@ -55,16 +55,7 @@ public struct JSONBytes: Sendable {
 
     /// An integer in decimal, as its `description` writes it.
     public mutating func number(_ value: Int64) {
-        if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = value.magnitude  // `Int64.min`'s too
-        var digits = InlineArray<20, UInt8>(repeating: 0)  // `UInt64.max` has 20, written from the last
-        var at = digits.count
-        repeat {
-            at -= 1
-            digits[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
-        for index in at..<digits.count { bytes.append(digits[index]) }
+        DecimalText.append(value, to: &bytes)
     }
 
     /// `millis` as `RFC3339.format` writes it, in quotes.
@@ -81,5 +72,31 @@ public struct JSONBytes: Sendable {
             bytes.append(Hex.digits[Int(byte >> 4)])
             bytes.append(Hex.digits[Int(byte & 0xF)])
         }
+    }
+}
+
+/// Integers in decimal, as their `description` writes them, straight into bytes.
+public enum DecimalText {
+    /// How many bytes `append` writes for `value` (its sign included).
+    public static func count(_ value: Int64) -> Int {
+        var magnitude = value.magnitude, count = value < 0 ? 2 : 1
+        while magnitude >= 10 {
+            magnitude /= 10
+            count += 1
+        }
+        return count
+    }
+
+    public static func append(_ value: Int64, to bytes: inout [UInt8]) {
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude  // `Int64.min`'s too
+        var digits = InlineArray<20, UInt8>(repeating: 0)  // `UInt64.max` has 20, written from the last
+        var at = digits.count
+        repeat {
+            at -= 1
+            digits[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+            magnitude /= 10
+        } while magnitude > 0
+        for index in at..<digits.count { bytes.append(digits[index]) }
     }
 }

@@ -16,17 +16,20 @@ extension RedisStockCache {
         return text.withUTF8 { decodeKey($0, 0..<$0.count) }
     }
 
-    /// The key in `range` of `bytes` (valid UTF-8: a Swift string's), or nil.
+    /// The key in `range` of `bytes` (valid UTF-8: a Swift string's), or nil. Both identifiers must be valid ones
+    /// (`Identifier`: ASCII only, as every key this service writes), so reading by byte finds the separators the
+    /// `String` rules of before found by character, and a line of some other alphabet names no pair.
     static func decodeKey(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> StockKey? {
         // The length bounded first: a huge one would trap in the index arithmetic below.
         guard let colon = bytes[range].firstIndex(of: UInt8(ascii: ":")), let length = LevelText.int64(bytes, range.lowerBound..<colon),
               length > 0, length < range.count
         else { return nil }
         let storeStart = colon + 1, storeEnd = storeStart + Int(length)
-        // The byte after the store id is a `:`, so the id ends on a character's boundary and decodes as it is.
         guard storeEnd < range.upperBound, bytes[storeEnd] == UInt8(ascii: ":"), storeEnd + 1 < range.upperBound else { return nil }
-        return StockKey(storeID: String(decoding: UnsafeBufferPointer(rebasing: bytes[storeStart..<storeEnd]), as: UTF8.self),
-                        productID: String(decoding: UnsafeBufferPointer(rebasing: bytes[(storeEnd + 1)..<range.upperBound]), as: UTF8.self))
+        let storeID = String(decoding: UnsafeBufferPointer(rebasing: bytes[storeStart..<storeEnd]), as: UTF8.self)
+        let productID = String(decoding: UnsafeBufferPointer(rebasing: bytes[(storeEnd + 1)..<range.upperBound]), as: UTF8.self)
+        guard Identifier.isValid(storeID), Identifier.isValid(productID) else { return nil }
+        return StockKey(storeID: storeID, productID: productID)
     }
 
     /// A level's line of a coherence message: the encoded key, `|`, the encoded level (which holds no `|`). A script
@@ -35,6 +38,7 @@ extension RedisStockCache {
     /// nodes before this format published and read.
     public static func message(_ key: StockKey, _ encodedLevel: String) -> String { encodeKey(key) + "|" + encodedLevel }
 
+    /// One line's key and encoded level (what `forEachLevel` reads of each line; for tests and tools).
     public static func parseMessage(_ message: String) -> (StockKey, String)? {
         var message = message
         return message.withUTF8 { bytes in
@@ -51,7 +55,7 @@ extension RedisStockCache {
 
     /// Each level of a coherence message (`message`'s lines) with its key, read from the message's bytes: every node
     /// reads one message per group commit of every node, so nothing but the identifiers becomes a `String`. Lines
-    /// that are not a level this service could have written are skipped.
+    /// that are not a level of a pair this service could have written are skipped.
     public static func forEachLevel(inMessage message: String, _ body: (StockKey, StockLevel) -> Void) {
         var message = message
         message.withUTF8 { bytes in

@@ -12,7 +12,7 @@ import Testing
                         String(repeating: "long ", count: 300), "/", "S:1", "a\u{301}"]
     static let numbers: [Int64] = [0, 1, -1, 9, 10, -10, 123_456_789, Int64.max, Int64.min, 1 << 53, -(1 << 53)]
     static let times: [Int64] = [0, 1, -1, 999, 1_700_000_000_123, 253_402_300_799_999, 253_402_300_800_000, -62_135_596_800_000,
-                                 -62_167_219_200_001, 4_102_444_800_000, Int64.max / 2, Int64.min / 2]
+                                 -62_167_219_200_001, 4_102_444_800_000, Int64.max / 2, Int64.min / 2, Int64.max, Int64.min]
 
     @Test func bytesAreExactlyTheInterpolatedRendering() {
         var generator = SystemRandomNumberGenerator()
@@ -39,6 +39,35 @@ import Testing
             #expect(signer.signature(of: movement) == signature)
             #expect(signer.signedCloudEventBytes(movement) == Array(signed.utf8))
             #expect(signer.signedCloudEvent(movement) == signed)
+        }
+    }
+
+    /// An event signed the way the release before signed it (its `String` rendering) verifies here, and the
+    /// attribute's name and version are the ones the bytes are written with.
+    @Test func anEventOfTheReleaseBeforeVerifies() throws {
+        #expect(MovementEventSigner.attribute == "bazaarsignature" && MovementEventSigner.version == "v1=")
+        let secret = DeploymentKey(secret: "0123456789abcdef-test")
+        let signer = MovementEventSigner(deploymentKey: secret)
+        for reference in [nil, "PO \"9\" \u{1}\u{1F600}"] {
+            let movement = Movement(sequence: 0, movementID: "018bcfe5-687b-7000-8000-000000000001", storeID: "S:1", productID: "P.1", delta: -3,
+                                    quantityBefore: 2, quantityAfter: -1, version: 4, reason: .sale, reference: reference, actor: "pos \u{7}",
+                                    atMillis: 1_700_000_000_000, recordedAtMillis: 1_700_000_000_123)
+            let data = Self.referenceAuditJSON(movement)
+            var mac = HMAC<SHA256>(key: secret.key(for: "movement-events/v1"))
+            mac.update(data: Array(data.utf8))
+            let before = "{\"bazaarsignature\":\"v1=\(Hex.encode(mac.finalize()))\"," + Self.referenceCloudEventJSON(movement, data: data).dropFirst()
+            #expect(signer.verify(before) == .genuine(movement))
+            // The MAC of bytes and of the same text agree.
+            #expect(signer.hmac.isValid(Array(mac.finalize()), for: Array(data.utf8)) && signer.hmac.isValid(Array(mac.finalize()), for: data))
+        }
+    }
+
+    /// Every integer as `description` writes it, and its length counted right (what fingerprints put in front).
+    @Test func integersAreWrittenAsTheirDescription() {
+        for value in Self.numbers + [Int64.max - 1, Int64.min + 1, 99, 100, -99, -100] + (0..<2_000).map({ _ in Int64.random(in: .min ... .max) }) {
+            var bytes: [UInt8] = []
+            DecimalText.append(value, to: &bytes)
+            #expect(bytes == Array(value.description.utf8) && DecimalText.count(value) == bytes.count, "\(value)")
         }
     }
 

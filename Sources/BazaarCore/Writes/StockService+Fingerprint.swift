@@ -53,32 +53,15 @@ struct FingerprintText {
 
     /// A number's field, as `String(number)` writes it after `prefix`.
     mutating func field(number: Int64, prefix: StaticString = "") {
-        var decimal = InlineArray<21, UInt8>(repeating: 0)  // a sign and 19 digits at most, written from the last
-        var at = decimal.count, magnitude = number.magnitude
-        repeat {
-            at -= 1
-            decimal[at] = UInt8(ascii: "0") + UInt8(magnitude % 10)
-            magnitude /= 10
-        } while magnitude > 0
-        if number < 0 {
-            at -= 1
-            decimal[at] = UInt8(ascii: "-")
-        }
-        digits(Int64(prefix.utf8CodeUnitCount + decimal.count - at))
+        digits(Int64(prefix.utf8CodeUnitCount + DecimalText.count(number)))
         bytes.append(UInt8(ascii: ":"))
         raw(prefix)
-        for index in at..<decimal.count { bytes.append(decimal[index]) }
+        DecimalText.append(number, to: &bytes)
         bytes.append(UInt8(ascii: ";"))
     }
 
-    /// A count in decimal (never negative here).
+    /// A count in decimal.
     mutating func digits(_ count: Int64) {
-        var text = InlineArray<20, UInt8>(repeating: 0), at = text.count, rest = count.magnitude
-        repeat {
-            at -= 1
-            text[at] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
-        } while rest > 0
-        for index in at..<text.count { bytes.append(text[index]) }
+        DecimalText.append(count, to: &bytes)
     }
 }
