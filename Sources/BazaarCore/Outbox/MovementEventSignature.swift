@@ -24,11 +24,6 @@ public struct MovementEventSigner: Sendable {
         stockEvents = KeyedHMAC(key: deploymentKey.key(for: "stock-events/v1"))
     }
 
-    /// `v1=` and the hex HMAC of the movement's `data`.
-    public func signature(of movement: Movement) -> String {
-        Self.version + Hex.encode(hmac.code(movement.auditJSONBytes))
-    }
-
     /// The CloudEvent of `movement` with its signature (its `data` rendered once, for both).
     public func signedCloudEvent(_ movement: Movement) -> String {
         String(decoding: signedCloudEventBytes(movement), as: UTF8.self)
