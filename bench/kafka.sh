@@ -5,7 +5,7 @@
 #   bench/kafka.sh [commands, default 50000]
 # On MariaDB it also measures the primary's own commit rate for the same work in the same run: a second ingestion of
 # the same commands with the server's general log on, whose write transactions (bench/replay-commits.py) are then
-# replayed into a freshly migrated database, one `mariadb` client per group of transactions that share a store (in
+# replayed into a freshly migrated database, one client per group of transactions that share a store (in
 # their commit order), all groups at once, with Bazaar, the broker and the producer idle. It leaves out the relay's
 # reads and deletes: an upper bound on what the primary can commit of this work. BENCH_BIN: the binary (default: build .build/release/bazaar);
 # KAFKA_ENGINES (default "sqlite mariadb"), KAFKA_STORES (default "1 100"); KAFKA_REDIS=1: the node uses the test Redis
@@ -32,6 +32,11 @@ if [ -z "$BIN" ]; then swift build -c release --product bazaar >/dev/null; BIN=.
 WORK=$(mktemp -d)
 SERVER=
 MARIADB="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_PORT:-13306} -uroot"
+# The replay client for bulk executions (libmariadb-dev is installed with the project's build dependencies).
+if [ "${KAFKA_PRIMARY_RATE:-1}" = 1 ] && [ "${KAFKA_REPLAY_BULK:-1}" = 1 ]; then
+  CC=${CC:-$(command -v cc || command -v gcc || command -v clang)}
+  "$CC" -O2 -o "$WORK/replay-bulk" bench/replay-bulk.c $(pkg-config --cflags --libs libmariadb 2>/dev/null || echo -I/usr/include/mariadb -lmariadb)
+fi
 trap 'kill $SERVER 2>/dev/null || true; $MARIADB -e "SET GLOBAL general_log=0" 2>/dev/null || true; [ -n "${KAFKA_KEEP:-}" ] || rm -rf "$WORK"' EXIT
 
 cat >"$WORK/kafka_bench.py" <<'PYEOF'
@@ -129,7 +134,7 @@ ingest() { # name database-url stores
   # (a pair never seen gets its first thresholds). Done when every pair has thresholds and the consumer's lag gauge
   # (recorded each second) has read 0 twice; the time is when the last pair got its thresholds.
   if [[ $url == mysql://* ]]; then
-    local db=${url##*/} pairs=$((stores * 100)) zeros=0 rows=0 evaluated=
+    local db=${url##*/}; db=${db%%\?*}; local pairs=$((stores * 100)) zeros=0 rows=0 evaluated=
     while [ $zeros -lt 2 ]; do
       rows=$($MARIADB -N -B -e "SELECT COUNT(*) FROM $db.stock_thresholds")
       [ -z "$evaluated" ] && [ "$rows" -ge "$pairs" ] && evaluated=$(date +%s.%N)
@@ -177,16 +182,26 @@ primary_rate() { # stores
   local stores=$1
   fresh_database bench_kafka_capture
   $MARIADB -e "SET GLOBAL log_output='FILE'; SET GLOBAL general_log_file='$WORK/general-$stores.log'; SET GLOBAL general_log=1"
-  ingest "mariadb-$stores-stores-capture" "$BAZAAR_TEST_MYSQL_URL/bench_kafka_capture" "$stores" | sed 's/^/  (capture, general log on) /'
+  # Bulk executions off for the capture: the general log does not record their values. The replay sends the same
+  # rows as bulk executions again (bench/replay-bulk.c), as the binary under test does; KAFKA_REPLAY_BULK=0 replays
+  # text with the `mariadb` client, for a binary older than bulk executions.
+  ingest "mariadb-$stores-stores-capture" "$BAZAAR_TEST_MYSQL_URL/bench_kafka_capture?bulk=off" "$stores" | sed 's/^/  (capture, general log on) /'
   $MARIADB -e "SET GLOBAL general_log=0"
   rm -rf "$WORK/replay"
-  local parsed; parsed=$(python3 bench/replay-commits.py "$WORK/general-$stores.log" "$WORK/replay")
+  local bulk=(); [ "${KAFKA_REPLAY_BULK:-1}" = 1 ] && bulk=(--bulk)
+  local parsed; parsed=$(python3 bench/replay-commits.py "${bulk[@]}" "$WORK/general-$stores.log" "$WORK/replay")
   [ -n "${KAFKA_KEEP:-}" ] || rm -f "$WORK/general-$stores.log"
   fresh_database bench_kafka_replay
   "$BIN" migrate --database-url "$BAZAAR_TEST_MYSQL_URL/bench_kafka_replay" >/dev/null
   local start end count failed=0 pids=()
   start=$(date +%s.%N)
-  for f in "$WORK"/replay/*.sql; do $MARIADB -s bench_kafka_replay <"$f" >"$f.out" 2>&1 & pids+=($!); done
+  if [ ${#bulk[@]} -gt 0 ]; then
+    for f in "$WORK"/replay/*.ops; do
+      "$WORK/replay-bulk" 127.0.0.1 "${BAZAAR_TEST_MARIADB_PORT:-13306}" root bench_kafka_replay "$f" >"$f.out" 2>&1 & pids+=($!)
+    done
+  else
+    for f in "$WORK"/replay/*.sql; do $MARIADB -s bench_kafka_replay <"$f" >"$f.out" 2>&1 & pids+=($!); done
+  fi
   for p in "${pids[@]}"; do wait "$p" || failed=$((failed + 1)); done
   end=$(date +%s.%N)
   count=$($MARIADB -N -B -e "SELECT COUNT(*) FROM bench_kafka_replay.stock_movements")

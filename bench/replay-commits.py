@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """The write transactions Bazaar sent a MariaDB server, out of its general log, as one SQL file per connection.
 
-    bench/replay-commits.py GENERAL_LOG OUT_DIR
+    bench/replay-commits.py [--bulk] GENERAL_LOG OUT_DIR
+
+With --bulk, each stream is written for `bench/replay-bulk.c` instead (stream-NNN.ops): the ledger rows and
+idempotency records of a transaction that has enough of them go as bulk executions, as Bazaar sends them on MariaDB
+(the capture is taken with `?bulk=off`: the general log does not record a bulk execution's values).
 
 Keeps every transaction (START TRANSACTION .. COMMIT) that took ledger sequences (`UPDATE ledger_clock`): the
 group commits and the ingestion's batches, with their locking reads, idempotency lookups and inserts, as the server
@@ -90,8 +94,115 @@ def handle(open_transactions, kept, connection, entry):
             kept.append(transaction)
 
 
+# The tables whose rows Bazaar writes as bulk executions on MariaDB (`MySQLLedgerTransaction`), and its bounds.
+BULK_TABLES = ("INSERT INTO stock_movements", "INSERT INTO idempotency_keys")
+BULK_MINIMUM_ROWS, BULK_MAX_ROWS, BULK_MAX_BYTES = 32, 2000, 1 << 19
+VALUE = re.compile(r"\s*(?:(\()|(\))|(,)|(NULL)|(-?\d+)|'((?:[^'\\]|\\.)*)')", re.S)
+UNESCAPED = {"0": "\0", "n": "\n", "r": "\r", "Z": "\x1a"}
+
+
+def rows_of(statement):
+    """The rows of a multi-row `INSERT ... VALUES (...),(...)` of integers, NULLs and escaped text."""
+    text = statement[statement.index(" VALUES ") + len(" VALUES "):]
+    rows, row, position = [], None, 0
+    while position < len(text):
+        match = VALUE.match(text, position)
+        if not match:
+            if text[position:].strip() == "":
+                break
+            raise ValueError("cannot read the values at: " + text[position:position + 60])
+        position = match.end()
+        opening, closing, _, null, integer, quoted = match.groups()
+        if opening:
+            row = []
+        elif closing:
+            rows.append(row)
+        elif null:
+            row.append(None)
+        elif integer is not None:
+            row.append(int(integer))
+        elif quoted is not None:
+            row.append(re.sub(r"\\(.)", lambda m: UNESCAPED.get(m.group(1), m.group(1)), quoted, flags=re.S))
+    return rows
+
+
+def bulk_sql(statement):
+    """The one-row statement Bazaar prepares for a table's bulk executions."""
+    head = statement[:statement.index(" VALUES ")]
+    columns = head[head.index("(") + 1:head.rindex(")")].count(",") + 1
+    return head + " VALUES (" + ", ".join("?" * columns) + ")"
+
+
+def write_text(out, statements):
+    if statements:
+        sql = ";\n".join(statements).encode("utf-8", "surrogateescape")
+        out.write(b"T %d\n" % len(sql) + sql + b"\n")
+
+
+def write_bulk(out, sql, rows):
+    """Bulk executions of `rows`, cut as Bazaar cuts them (`LedgerStatements.writeBulk`)."""
+    start = 0
+    while start < len(rows):
+        end, size = start, 0
+        while end < len(rows) and end - start < BULK_MAX_ROWS and size < BULK_MAX_BYTES:
+            size += sum(1 if v is None else 9 if isinstance(v, int) else len(v.encode("utf-8", "surrogateescape")) + 10 for v in rows[end])
+            end += 1
+        chunk = rows[start:end]
+        types = "".join("I" if any(isinstance(r[c], int) for r in chunk) else "S" for c in range(len(chunk[0])))
+        body = sql.encode()
+        out.write(b"B %d %d %s\n" % (len(body), len(chunk), types.encode()) + body + b"\n")
+        for row in chunk:
+            for value in row:
+                if value is None:
+                    out.write(b"N\n")
+                elif isinstance(value, int):
+                    out.write(b"I %d\n" % value)
+                else:
+                    data = value.encode("utf-8", "surrogateescape")
+                    out.write(b"S %d\n" % len(data) + data + b"\n")
+        start = end
+
+
+def write_bulk_stream(path, transactions):
+    """A stream for `bench/replay-bulk.c`: each transaction's round trips as captured (text), except the rows of
+    `BULK_TABLES` where the transaction has at least `BULK_MINIMUM_ROWS` of a table, which go as bulk executions in
+    their place (the round trip they were in cut there), as Bazaar sends them with bulk executions on."""
+    with open(path, "wb") as out:
+        write_text(out, ["SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"])
+        for transaction in transactions:
+            statements = [[s.strip() for s in entry.split(";\n")] for entry in transaction]
+            counts = {}
+            for entry in statements:
+                for s in entry:
+                    table = next((t for t in BULK_TABLES if s.startswith(t)), None)
+                    if table:
+                        counts[table] = counts.get(table, 0) + s.count("),(") + 1
+            pending_table, pending_sql, pending_rows = None, None, []
+            for entry in statements:
+                text = []
+                for s in entry:
+                    table = next((t for t in BULK_TABLES if s.startswith(t) and counts[t] >= BULK_MINIMUM_ROWS), None)
+                    if table != pending_table and pending_table:
+                        write_bulk(out, pending_sql, pending_rows)
+                        pending_table, pending_rows = None, []
+                    if table:
+                        write_text(out, text)
+                        text = []
+                        pending_table, pending_sql = table, bulk_sql(s)
+                        pending_rows += rows_of(s)
+                    else:
+                        text.append(s)
+                if text and pending_table:
+                    write_bulk(out, pending_sql, pending_rows)
+                    pending_table, pending_rows = None, []
+                write_text(out, text)
+            if pending_table:
+                write_bulk(out, pending_sql, pending_rows)
+
+
 def main():
-    log, out = sys.argv[1], sys.argv[2]
+    bulk = "--bulk" in sys.argv
+    log, out = [a for a in sys.argv[1:] if a != "--bulk"]
     os.makedirs(out, exist_ok=True)
     open_transactions, kept = {}, []
     for connection, command, text in entries(log):
@@ -100,6 +211,10 @@ def main():
     statements = 0
     groups = streams(kept)
     for number, transactions in enumerate(groups):
+        if bulk:
+            write_bulk_stream(os.path.join(out, "stream-%03d.ops" % number), transactions)
+            statements += sum(entry.count(";\n") + 1 for transaction in transactions for entry in transaction)
+            continue
         with open(os.path.join(out, "stream-%03d.sql" % number), "w", encoding="utf-8", errors="surrogateescape") as sql:
             # One round trip as Bazaar sent it, several statements in one when it did (the client splits on the
             # delimiter only).

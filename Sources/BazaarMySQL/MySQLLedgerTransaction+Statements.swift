@@ -14,10 +14,43 @@ protocol LedgerStatements {
     /// at the clock's new value. The clock's row stays locked to the commit, which is what orders sequences by
     /// commit (see `MySQLLedgerTransaction.flush`).
     func reserveSequences(_ count: Int) throws -> [Int64]
+    /// True when rows can go as one bulk execution (`MySQLConnection.executeBulk`: MariaDB).
+    var takesBulk: Bool { get }
+    /// Runs `sql` (one row's `INSERT`) for every row of `rows`, after every statement written so far.
+    func writeBulk(_ sql: String, _ rows: MySQLBulkRows) throws
+}
+
+extension LedgerStatements {
+    /// Whether `count` rows go as bulk executions rather than as multi-row text: on a server that takes them, from
+    /// `bulkMinimumRows` rows (below it the round trip a bulk execution adds to a small group commit, whose text
+    /// would have gone with its `COMMIT`, costs more than the parsing it saves).
+    func takesBulk(rows count: Int) -> Bool { count >= MySQLLedgerTransaction.bulkMinimumRows && takesBulk }
+
+    /// Writes `count` rows, each appended to a `MySQLBulkRows` by `row(index, &rows)`, as bulk executions of `sql`
+    /// of at most `bulkMaxRows` rows and about `bulkMaxBytes` each (a round trip is one packet).
+    func writeBulk(_ sql: String, columns: [MySQLBulkRows.ColumnType], count: Int,
+                   row: (Int, inout MySQLBulkRows) throws -> Void) throws {
+        let perExecution = MySQLLedgerTransaction.bulkMaxRows
+        var rows = MySQLBulkRows(columns: columns, reservingRows: min(count, perExecution))
+        for index in 0..<count {
+            try row(index, &rows)
+            if rows.count >= perExecution || rows.byteCount >= MySQLLedgerTransaction.bulkMaxBytes {
+                try writeBulk(sql, rows)
+                StorageMetrics.wroteInBulk(rows: rows.count)
+                rows = MySQLBulkRows(columns: columns, reservingRows: min(count - index - 1, perExecution))
+            }
+        }
+        if !rows.isEmpty {
+            try writeBulk(sql, rows)
+            StorageMetrics.wroteInBulk(rows: rows.count)
+        }
+    }
 }
 
 extension MySQLConnection: LedgerStatements {
     func write(_ sql: String) throws { try run(sql) }
+    var takesBulk: Bool { supportsBulkExecution }
+    func writeBulk(_ sql: String, _ rows: MySQLBulkRows) throws { try executeBulk(sql, rows) }
     func reserveSequences(_ count: Int) throws -> [Int64] {
         try MySQLLedgerTransaction.reserveSequences(count, after: [], on: self)
     }
@@ -44,6 +77,15 @@ final class PipelinedStatements: LedgerStatements {
 
     func literal(_ value: MySQLValue) throws(MySQLError) -> String { try connection.literal(value) }
     func valueRows(reservingBytes: Int) -> SQLValueRows { connection.valueRows(reservingBytes: reservingBytes) }
+    var takesBulk: Bool { connection.supportsBulkExecution }
+
+    /// What was written before runs first (sent now if it was not, its answer read), then the bulk execution, which
+    /// waits for its own answer: the binary protocol has no way to send one ahead.
+    func writeBulk(_ sql: String, _ rows: MySQLBulkRows) throws {
+        if !part.isEmpty { try send() }
+        try readAnswer()
+        try connection.executeBulk(sql, rows)
+    }
 
     func write(_ sql: String) throws {
         let size = sql.utf8.count + 2
@@ -109,8 +151,32 @@ extension MySQLLedgerTransaction {
         return (0..<taken).map { last - taken + 1 + $0 }
     }
 
-    /// Inserts `movements[range]`, each with its sequence (`sequences[i]` is `movements[i]`'s): one statement.
+    /// Rows from which a group commit's inserts go as bulk executions (see `LedgerStatements.takesBulk(rows:)`).
+    static let bulkMinimumRows = 32
+    /// Rows of one bulk execution: a few round trips for a transaction of thousands.
+    static let bulkMaxRows = 2000
+    /// Bytes of one bulk execution, about (`MySQLBulkRows.byteCount`): a round trip is one packet, and a server
+    /// refuses one over its `max_allowed_packet` (4 MiB on older servers).
+    static let bulkMaxBytes = 1 << 19
+
+    static let insertMovementSQL = """
+        INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
+            reference, actor, at_ms, recorded_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+    static let movementColumnTypes: [MySQLBulkRows.ColumnType] = [.int, .text, .text, .text, .int, .int, .int, .int, .text, .text, .text, .int, .int]
+
+    /// Inserts `movements[range]`, each with its sequence (`sequences[i]` is `movements[i]`'s): as bulk executions
+    /// where the server takes them for this many rows, else one multi-row statement.
     static func insertMovements(_ movements: [Movement], sequences: [Int64], _ range: Range<Int>, into connection: some LedgerStatements) throws {
+        guard !connection.takesBulk(rows: range.count) else {
+            try connection.writeBulk(insertMovementSQL, columns: movementColumnTypes, count: range.count) { offset, rows in
+                let index = range.lowerBound + offset, m = movements[index]
+                try rows.append(.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
+                                .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue),
+                                m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis), .int(m.recordedAtMillis))
+            }
+            return
+        }
         var values = connection.valueRows(reservingBytes: range.count * 200)
         for index in range {
             let m = movements[index]

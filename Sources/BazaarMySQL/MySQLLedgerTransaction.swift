@@ -222,7 +222,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
             try MySQLStockStore.upsertDemand(demand.settled, into: statements, nowMillis: first.recordedAtMillis)
         }
         let sequences = try statements.reserveSequences(newMovements.count)
-        for chunk in chunks(newMovements.count) {
+        for chunk in statements.takesBulk(rows: newMovements.count) ? [0..<newMovements.count] : chunks(newMovements.count) {
             try Self.insertMovements(newMovements, sequences: sequences, chunk, into: statements)
         }
         // Each day's sequence range, for audit queries by time.
@@ -251,6 +251,14 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// on another) then wait for each other in one order, not in a cycle.
     private func flushIdempotency(into statements: some LedgerStatements) throws {
         let records = newIdempotency.sorted { ($0.claim.scope, $0.claim.key) < ($1.claim.scope, $1.claim.key) }
+        guard !statements.takesBulk(rows: records.count) else {
+            try statements.writeBulk(Self.insertIdempotencySQL, columns: [.text, .text, .text, .text, .int], count: records.count) { index, rows in
+                let record = records[index]
+                try rows.append(.text(record.claim.scope), .text(record.claim.key), .text(record.claim.fingerprint),
+                                .text(record.movementIDs.joined(separator: ",")), .int(record.atMillis))
+            }
+            return
+        }
         for chunk in chunks(records.count) {
             var values = statements.valueRows(reservingBytes: chunk.count * 160)
             for record in records[chunk] {
@@ -268,6 +276,10 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// grouped pairs 35%. MySQL's statement is left as it was (it would take an optimizer hint, untested here).
     private var pointLookup: String { connection.isMariaDB ? "SET STATEMENT eq_range_index_dive_limit = 1 FOR " : "" }
 
+    static let insertIdempotencySQL = "INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES (?, ?, ?, ?, ?)"
+
+    /// Rows of one multi-row text statement: 400 at most. (Rows that go as bulk executions are cut by
+    /// `LedgerStatements.writeBulk`.)
     private func chunks(_ count: Int) -> [Range<Int>] {
         stride(from: 0, to: count, by: 400).map { $0..<min($0 + 400, count) }
     }

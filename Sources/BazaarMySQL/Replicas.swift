@@ -110,6 +110,9 @@ public enum StorageMetrics {
     static let behind = Counter(label: "bazaar_db_replica_behind_token_total")
     static let down = Counter(label: "bazaar_db_replica_down_total")
     private static let counts = Mutex((replica: 0, primary: 0))
+    /// Rows written by bulk executions (`MySQLConnection.executeBulk`): `bazaar_db_bulk_rows_total`.
+    static let bulkRows = Counter(label: "bazaar_db_bulk_rows_total")
+    private static let bulkRowCount = Atomic<Int>(0)
 
     static func read(replica: Bool) {
         (replica ? replicaReads : primaryReads).increment()
@@ -118,6 +121,14 @@ public enum StorageMetrics {
 
     /// Parts of large group commits' inserts sent to the primary ahead of their `COMMIT` (`PipelinedStatements`).
     static let partsSentAhead = Counter(label: "bazaar_db_insert_parts_sent_ahead_total")
+
+    static func wroteInBulk(rows: Int) {
+        bulkRows.increment(by: rows)
+        bulkRowCount.add(rows, ordering: .relaxed)
+    }
+
+    /// Rows written by bulk executions so far (process-wide; for tests).
+    public static var rowsWrittenInBulk: Int { bulkRowCount.load(ordering: .relaxed) }
 
     static func replicaBehind() { behind.increment() }
     static func replicaDown() { down.increment() }

@@ -31,6 +31,10 @@ public struct MySQLConfiguration: Sendable, Equatable {
     /// Lets `MySQLConnection.beginTransaction(with:)` and `commitTransaction(after:)` send their statements in one
     /// round trip (`CLIENT_MULTI_STATEMENTS`); without it they send them one by one, with the same outcome.
     public var multiStatements = false
+    /// Lets `MySQLConnection.supportsBulkExecution` say yes on a MariaDB server (URL option `bulk=off` to refuse).
+    /// Off, every caller takes its text path, as on MySQL: for a proxy between Bazaar and MariaDB that does not pass
+    /// bulk executions on, and for tests that hold both paths to the same outcome.
+    public var bulkExecution = true
 
     public init() {}
 
@@ -81,6 +85,9 @@ public struct MySQLConfiguration: Sendable, Equatable {
                 tls = mode
             case "tls_ca": tlsCAFile = value
             case "socket": unixSocket = value
+            case "bulk":
+                guard value == "on" || value == "off" else { throw bad("bulk must be on or off") }
+                bulkExecution = value == "on"
             default: throw bad("unknown option \(key)")
             }
         }

@@ -116,25 +116,30 @@ public final class MySQLConnection {
     /// Runs a prepared statement (prepared once per connection and cached) with its parameters bound.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [any MySQLBindable] = []) throws(MySQLError) -> MySQLResult {
-        let mysql = try requireHandle()
-        let statement: MySQLPreparedStatement
-        uses &+= 1
-        if let cached = statements[sql] {
-            statement = cached.statement
-            statements[sql] = (statement, uses)
-        } else {
-            if statements.count >= max(1, configuration.statementCacheSize) { evictLeastRecentlyUsed() }
-            do {
-                statement = try MySQLPreparedStatement(mysql: mysql, sql: sql)
-            } catch {
-                throw failure(error)
-            }
-            statements[sql] = (statement, uses)
-        }
+        let statement = try prepared(sql)
         do {
             let result = try statement.execute(parameters.map(\.mysqlValue))
             trackSession()
             return result
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    /// The statement prepared for `sql` on this connection: from the cache, or prepared now (the least recently used
+    /// closed first when the cache is full).
+    func prepared(_ sql: String) throws(MySQLError) -> MySQLPreparedStatement {
+        let mysql = try requireHandle()
+        uses &+= 1
+        if let cached = statements[sql] {
+            statements[sql] = (cached.statement, uses)
+            return cached.statement
+        }
+        if statements.count >= max(1, configuration.statementCacheSize) { evictLeastRecentlyUsed() }
+        do {
+            let statement = try MySQLPreparedStatement(mysql: mysql, sql: sql)
+            statements[sql] = (statement, uses)
+            return statement
         } catch {
             throw failure(error)
         }

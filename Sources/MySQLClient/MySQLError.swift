@@ -52,6 +52,8 @@ public struct MySQLError: Error, CustomStringConvertible, Sendable, Equatable {
     public static let lockNotGranted: UInt32 = 9004
     /// A record the caller's protocol needs does not exist (e.g. the run an archive resumes).
     public static let missingRecord: UInt32 = 9005
+    /// The server cannot do what was asked (a bulk execution on MySQL).
+    public static let unsupported: UInt32 = 9006
 
     /// The connection is unusable: it must be reopened, and prepared statements prepared again.
     public var isConnectionLost: Bool {

@@ -57,6 +57,60 @@ final class MySQLPreparedStatement {
         return MySQLResult(rows: rows, affectedRows: mysql_stmt_affected_rows(statement), lastInsertID: mysql_stmt_insert_id(statement))
     }
 
+    /// Runs the statement once for every row of `rows`, in one round trip (COM_STMT_BULK_EXECUTE): the columns
+    /// bound as arrays, text as pointers into one copy of the rows' bytes. A row that fails stops the rest and is
+    /// thrown; the rows before it are left in the transaction, which the caller then rolls back.
+    func executeBulk(_ rows: MySQLBulkRows) throws(MySQLError) -> MySQLResult {
+        guard rows.columnTypes.count == parameterCount else {
+            throw MySQLError(code: MySQLError.wrongParameterCount, message: "statement takes \(parameterCount) parameters, rows have \(rows.columnTypes.count)")
+        }
+        guard rows.count > 0 else { return MySQLResult(rows: [], affectedRows: 0, lastInsertID: 0) }
+        let arena = Arena()
+        defer { arena.free() }
+        let count = rows.count
+        let text = arena.allocate(max(rows.textBytes.count, 1), of: UInt8.self)
+        rows.textBytes.withUnsafeBufferPointer { if let base = $0.baseAddress { text.update(from: base, count: $0.count) } }
+        let binds = arena.binds(parameterCount)
+        for column in 0..<parameterCount {
+            switch rows.columnTypes[column] {
+            case .int:
+                let values = arena.allocate(count, of: Int64.self)
+                rows.integers[column].withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: count) }
+                binds[column].buffer_type = MYSQL_TYPE_LONGLONG
+                binds[column].buffer = UnsafeMutableRawPointer(values)
+            case .text:
+                // An array of pointers to the values and one of their lengths (column-wise binding of text).
+                let pointers = arena.allocate(count, of: UnsafeMutablePointer<UInt8>.self)
+                let lengths = arena.allocate(count, of: UInt.self)
+                for (row, cell) in rows.texts[column].enumerated() {
+                    pointers[row] = text + cell.offset
+                    lengths[row] = UInt(cell.length)
+                }
+                binds[column].buffer_type = MYSQL_TYPE_STRING
+                binds[column].buffer = UnsafeMutableRawPointer(pointers)
+                binds[column].length = lengths
+            }
+            let nulls = rows.nulls[column]
+            if !nulls.isEmpty {
+                let indicators = arena.allocate(count, of: CChar.self)
+                for (row, isNull) in nulls.enumerated() {
+                    indicators[row] = CChar(isNull ? STMT_INDICATOR_NULL.rawValue : STMT_INDICATOR_NONE.rawValue)
+                }
+                binds[column].u.indicator = indicators
+            }
+        }
+        var arraySize = UInt32(count)
+        mysql_stmt_attr_set(statement, STMT_ATTR_ARRAY_SIZE, &arraySize)
+        defer {
+            // The statement is cached: a later single execution of it must not take this array size.
+            var none: UInt32 = 0
+            mysql_stmt_attr_set(statement, STMT_ATTR_ARRAY_SIZE, &none)
+        }
+        guard mysql_stmt_bind_param(statement, binds) == 0 else { throw Self.error(of: statement) }
+        guard mysql_stmt_execute(statement) == 0 else { throw Self.error(of: statement) }
+        return MySQLResult(rows: [], affectedRows: mysql_stmt_affected_rows(statement), lastInsertID: mysql_stmt_insert_id(statement))
+    }
+
     private func fetchRows(arena: Arena) throws(MySQLError) -> [MySQLRow] {
         let columns = Int(mysql_stmt_field_count(statement))
         guard columns > 0 else { return [] }

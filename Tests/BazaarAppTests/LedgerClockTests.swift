@@ -18,6 +18,9 @@ struct LedgerClockTests {
         func literal(_ value: MySQLValue) throws(MySQLError) -> String { try connection.literal(value) }
         func valueRows(reservingBytes: Int) -> SQLValueRows { connection.valueRows(reservingBytes: reservingBytes) }
         func write(_ sql: String) throws { written.append(sql) }
+        /// A few rows never go in bulk; `BulkLedgerWriteTests` holds the bulk path's order.
+        var takesBulk: Bool { false }
+        func writeBulk(_ sql: String, _ rows: MySQLBulkRows) throws { written.append(sql) }
         func reserveSequences(_ count: Int) throws -> [Int64] {
             written.append("CLOCK")
             return (1...Int64(count)).map { 1000 + $0 }
