@@ -32,12 +32,12 @@ if [ -z "$BIN" ]; then swift build -c release --product bazaar >/dev/null; BIN=.
 WORK=$(mktemp -d)
 SERVER=
 MARIADB="mariadb --protocol=tcp -h127.0.0.1 -P${BAZAAR_TEST_MARIADB_PORT:-13306} -uroot"
+trap 'kill $SERVER 2>/dev/null || true; $MARIADB -e "SET GLOBAL general_log=0" 2>/dev/null || true; [ -n "${KAFKA_KEEP:-}" ] || rm -rf "$WORK"' EXIT
 # The replay client for bulk executions (libmariadb-dev is installed with the project's build dependencies).
-if [ "${KAFKA_PRIMARY_RATE:-1}" = 1 ] && [ "${KAFKA_REPLAY_BULK:-1}" = 1 ]; then
+if [ "${KAFKA_PRIMARY_RATE:-1}" = 1 ] && [ "${KAFKA_REPLAY_BULK:-1}" = 1 ] && [[ " ${KAFKA_ENGINES:-sqlite mariadb} " == *" mariadb "* ]]; then
   CC=${CC:-$(command -v cc || command -v gcc || command -v clang)}
   "$CC" -O2 -o "$WORK/replay-bulk" bench/replay-bulk.c $(pkg-config --cflags --libs libmariadb 2>/dev/null || echo -I/usr/include/mariadb -lmariadb)
 fi
-trap 'kill $SERVER 2>/dev/null || true; $MARIADB -e "SET GLOBAL general_log=0" 2>/dev/null || true; [ -n "${KAFKA_KEEP:-}" ] || rm -rf "$WORK"' EXIT
 
 cat >"$WORK/kafka_bench.py" <<'PYEOF'
 import sys, time, uuid, json
@@ -185,10 +185,10 @@ primary_rate() { # stores
   # Bulk executions off for the capture: the general log does not record their values. The replay sends the same
   # rows as bulk executions again (bench/replay-bulk.c), as the binary under test does; KAFKA_REPLAY_BULK=0 replays
   # text with the `mariadb` client, for a binary older than bulk executions.
-  ingest "mariadb-$stores-stores-capture" "$BAZAAR_TEST_MYSQL_URL/bench_kafka_capture?bulk=off" "$stores" | sed 's/^/  (capture, general log on) /'
+  local bulk=() options=""; [ "${KAFKA_REPLAY_BULK:-1}" = 1 ] && bulk=(--bulk) options="?bulk=off"
+  ingest "mariadb-$stores-stores-capture" "$BAZAAR_TEST_MYSQL_URL/bench_kafka_capture$options" "$stores" | sed 's/^/  (capture, general log on) /'
   $MARIADB -e "SET GLOBAL general_log=0"
   rm -rf "$WORK/replay"
-  local bulk=(); [ "${KAFKA_REPLAY_BULK:-1}" = 1 ] && bulk=(--bulk)
   local parsed; parsed=$(python3 bench/replay-commits.py "${bulk[@]}" "$WORK/general-$stores.log" "$WORK/replay")
   [ -n "${KAFKA_KEEP:-}" ] || rm -f "$WORK/general-$stores.log"
   fresh_database bench_kafka_replay

@@ -86,6 +86,7 @@ static void run_bulk(MYSQL *mysql, FILE *in, const char *sql, unsigned rows, con
         for (unsigned c = 0; c < columns; c++) {
             char kind;
             if (fscanf(in, "%c", &kind) != 1) fail("stream", "a row cut short");
+            if (kind != 'N' && kind != types[c]) fail("stream", "a value of another kind than its column's");
             if (kind == 'N') {
                 indicators[c][r] = STMT_INDICATOR_NULL;
                 if (fgetc(in) != '\n') fail("stream", "bad NULL");
@@ -121,6 +122,7 @@ int main(int argc, char **argv) {
     FILE *in = fopen(argv[5], "rb");
     if (!in) fail("open", argv[5]);
     MYSQL *mysql = mysql_init(NULL);
+    mysql_options(mysql, MYSQL_SET_CHARSET_NAME, "utf8mb4");  /* as Bazaar's connections */
     if (!mysql_real_connect(mysql, argv[1], argv[3], NULL, argv[4], (unsigned)atoi(argv[2]), NULL,
                             CLIENT_MULTI_STATEMENTS | CLIENT_MULTI_RESULTS))
         fail("connect", mysql_error(mysql));

@@ -176,7 +176,7 @@ def write_bulk_stream(path, transactions):
                 for s in entry:
                     table = next((t for t in BULK_TABLES if s.startswith(t)), None)
                     if table:
-                        counts[table] = counts.get(table, 0) + s.count("),(") + 1
+                        counts[table] = counts.get(table, 0) + len(rows_of(s))
             pending_table, pending_sql, pending_rows = None, None, []
             for entry in statements:
                 text = []

@@ -22,8 +22,8 @@ protocol LedgerStatements {
 
 extension LedgerStatements {
     /// Whether `count` rows go as bulk executions rather than as multi-row text: on a server that takes them, from
-    /// `bulkMinimumRows` rows (below it the round trip a bulk execution adds to a small group commit, whose text
-    /// would have gone with its `COMMIT`, costs more than the parsing it saves).
+    /// `bulkMinimumRows` rows. Below it the round trip a bulk execution adds to a small group commit (whose ledger
+    /// rows would have gone with its `COMMIT`, the ledger clock held meanwhile) costs more than the parsing it saves.
     func takesBulk(rows count: Int) -> Bool { count >= MySQLLedgerTransaction.bulkMinimumRows && takesBulk }
 
     /// Writes `count` rows, each appended to a `MySQLBulkRows` by `row(index, &rows)`, as bulk executions of `sql`
@@ -135,8 +135,9 @@ final class PipelinedStatements: LedgerStatements {
 }
 
 /// The statements that write the ledger, shared by the group commit (`flush`) and the bulk load
-/// (`MySQLStockStore.appendBulk`): multi-row text statements of escaped literals, a few hundred rows each, since a
-/// prepared statement per row count would not pay.
+/// (`MySQLStockStore.appendBulk`): multi-row text statements of escaped literals, a few hundred rows each (a prepared
+/// statement per row count would not pay), or, for the ledger rows and idempotency records on MariaDB, bulk
+/// executions of one prepared statement (`LedgerStatements.takesBulk(rows:)`).
 extension MySQLLedgerTransaction {
     /// Runs `statements` (a part of writes below a packet's size), then takes `count` sequences from `ledger_clock`,
     /// in one round trip: the range ending at the clock's new value, which the update's own answer carries (its

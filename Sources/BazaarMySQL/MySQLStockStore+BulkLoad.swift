@@ -3,7 +3,7 @@ public import BazaarDomain
 import MySQLClient
 
 /// Bulk history on MySQL / MariaDB (`bazaar demo` at chain sizes): a chunk is one transaction on the primary with
-/// multi-row statements of up to 1,000 rows, its sequences reserved from `ledger_clock` like a group commit's (so the
+/// multi-row statements of up to 1,000 rows (its ledger rows as bulk executions on MariaDB), its sequences reserved from `ledger_clock` like a group commit's (so the
 /// write path carries on after them), nothing in the outbox.
 extension MySQLStockStore: BulkLoadStore {
     public func ledgerIsEmpty() async throws -> Bool {

@@ -46,6 +46,14 @@ public struct MySQLBulkRows: Sendable {
         guard values.count == columnTypes.count else {
             throw MySQLError(code: MySQLError.wrongParameterCount, message: "a row of \(columnTypes.count) values, got \(values.count)")
         }
+        // Every value checked before anything is written: a refused row leaves the rows as they were.
+        for (column, value) in values.enumerated() {
+            switch (columnTypes[column], value) {
+            case (.int, .int), (.text, .text), (_, .null): continue
+            default:
+                throw MySQLError(code: MySQLError.typeMismatch, message: "column \(column + 1) holds \(columnTypes[column]) values, not \(value)")
+            }
+        }
         for (column, value) in values.enumerated() {
             switch (columnTypes[column], value) {
             case (.int, .int(let number)):
@@ -65,7 +73,7 @@ public struct MySQLBulkRows: Sendable {
                 texts[column].append((textBytes.count, 0))
                 byteCount += 1
             default:
-                throw MySQLError(code: MySQLError.typeMismatch, message: "column \(column + 1) holds \(columnTypes[column]) values, not \(value)")
+                preconditionFailure("checked above")
             }
         }
         count += 1

@@ -59,7 +59,7 @@ final class MySQLPreparedStatement {
 
     /// Runs the statement once for every row of `rows`, in one round trip (COM_STMT_BULK_EXECUTE): the columns
     /// bound as arrays, text as pointers into one copy of the rows' bytes. A row that fails stops the rest and is
-    /// thrown; the rows before it are left in the transaction, which the caller then rolls back.
+    /// thrown; callers roll the transaction back, as after any failed statement.
     func executeBulk(_ rows: MySQLBulkRows) throws(MySQLError) -> MySQLResult {
         guard rows.columnTypes.count == parameterCount else {
             throw MySQLError(code: MySQLError.wrongParameterCount, message: "statement takes \(parameterCount) parameters, rows have \(rows.columnTypes.count)")
@@ -75,6 +75,7 @@ final class MySQLPreparedStatement {
             switch rows.columnTypes[column] {
             case .int:
                 let values = arena.allocate(count, of: Int64.self)
+                precondition(rows.integers[column].count == count, "a column of \(rows.integers[column].count) values in \(count) rows")
                 rows.integers[column].withUnsafeBufferPointer { values.update(from: $0.baseAddress!, count: count) }
                 binds[column].buffer_type = MYSQL_TYPE_LONGLONG
                 binds[column].buffer = UnsafeMutableRawPointer(values)
@@ -82,9 +83,11 @@ final class MySQLPreparedStatement {
                 // An array of pointers to the values and one of their lengths (column-wise binding of text).
                 let pointers = arena.allocate(count, of: UnsafeMutablePointer<UInt8>.self)
                 let lengths = arena.allocate(count, of: UInt.self)
-                for (row, cell) in rows.texts[column].enumerated() {
-                    pointers[row] = text + cell.offset
-                    lengths[row] = UInt(cell.length)
+                let cells = rows.texts[column]
+                precondition(cells.count == count, "a column of \(cells.count) values in \(count) rows")
+                for row in 0..<count {
+                    pointers[row] = text + cells[row].offset
+                    lengths[row] = UInt(cells[row].length)
                 }
                 binds[column].buffer_type = MYSQL_TYPE_STRING
                 binds[column].buffer = UnsafeMutableRawPointer(pointers)
@@ -92,9 +95,10 @@ final class MySQLPreparedStatement {
             }
             let nulls = rows.nulls[column]
             if !nulls.isEmpty {
+                precondition(nulls.count == count, "a column of \(nulls.count) NULL flags in \(count) rows")
                 let indicators = arena.allocate(count, of: CChar.self)
-                for (row, isNull) in nulls.enumerated() {
-                    indicators[row] = CChar(isNull ? STMT_INDICATOR_NULL.rawValue : STMT_INDICATOR_NONE.rawValue)
+                for row in 0..<count {
+                    indicators[row] = CChar(nulls[row] ? STMT_INDICATOR_NULL.rawValue : STMT_INDICATOR_NONE.rawValue)
                 }
                 binds[column].u.indicator = indicators
             }

@@ -56,6 +56,8 @@ struct BulkLedgerWriteTests {
         let bulk = try await Self.store(bulkDB, bulk: true), text = try await Self.store(textDB, bulk: false)
         let before = StorageMetrics.rowsWrittenInBulk
         let bulkResults = await bulk.applyInOrder(requests)
+        // Process-wide (other suites write in bulk too): a coarse check. `LedgerClockTests` holds that a flush of
+        // this size takes the bulk path, `MySQLBulkExecutionTests` that MariaDB's connections offer it.
         #expect(StorageMetrics.rowsWrittenInBulk - before >= 6000, "the ledger rows and the records went in bulk")
         let textResults = await text.applyInOrder(requests)
         #expect(try bulkResults.map { try $0.get().movements.map(\.quantityAfter) } == textResults.map { try $0.get().movements.map(\.quantityAfter) })

@@ -2,7 +2,7 @@ import BazaarCore
 import BazaarDomain
 @testable import BazaarMySQL
 import Foundation
-import MySQLClient
+@testable import MySQLClient
 import Testing
 
 /// Issue 15: a group commit takes `ledger_clock` (the row that orders sequences by commit, held to the commit) only
@@ -18,9 +18,14 @@ struct LedgerClockTests {
         func literal(_ value: MySQLValue) throws(MySQLError) -> String { try connection.literal(value) }
         func valueRows(reservingBytes: Int) -> SQLValueRows { connection.valueRows(reservingBytes: reservingBytes) }
         func write(_ sql: String) throws { written.append(sql) }
-        /// A few rows never go in bulk; `BulkLedgerWriteTests` holds the bulk path's order.
-        var takesBulk: Bool { false }
-        func writeBulk(_ sql: String, _ rows: MySQLBulkRows) throws { written.append(sql) }
+        /// As MariaDB's connections answer (`theBulkPathKeepsTheClockLastAndTheKeysInOrder`), or as MySQL's.
+        var takesBulk = false
+        /// The rows of each bulk execution, by its place in `written`.
+        var bulkRows: [Int: MySQLBulkRows] = [:]
+        func writeBulk(_ sql: String, _ rows: MySQLBulkRows) throws {
+            bulkRows[written.count] = rows
+            written.append("BULK " + sql)
+        }
         func reserveSequences(_ count: Int) throws -> [Int64] {
             written.append("CLOCK")
             return (1...Int64(count)).map { 1000 + $0 }
@@ -60,6 +65,38 @@ struct LedgerClockTests {
         let idempotency = try #require(before.first { $0.contains("INSERT INTO idempotency_keys") })
         let order = ["'k1'", "'k5'", "'k9'"].map { idempotency.range(of: $0)?.lowerBound }
         #expect(order.allSatisfy { $0 != nil } && order == order.sorted { $0! < $1! }, "idempotency records in key order: \(idempotency)")
+        try await store.close()
+    }
+
+    /// With bulk executions (MariaDB), the same order: the records before the clock, in key order, the ledger rows
+    /// after it. (Two nodes' records inserted out of key order deadlock: `twoNodesClaimingTheSameKeysInOppositeOrdersNeverDeadlock`.)
+    @Test func theBulkPathKeepsTheClockLastAndTheKeysInOrder() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await Stores.open(db)
+        let connection = try OutboxRangeTests.rawConnection(db)
+        defer { connection.close() }
+        var tx = MySQLLedgerTransaction(connection: connection)
+        let keys = (0..<40).map { MySQLLedgerTransaction.Key(storeID: "S\($0)", productID: "P1") }
+        try tx.begin(locking: keys, claims: [])
+        for (index, key) in (0..<40).map({ "k\(($0 * 17) % 40)" }).enumerated() {
+            let request = WriteRequest(commands: [try command("S\(index)", "P1", delta: 1)], actor: "t",
+                                       idempotency: IdempotencyClaim(scope: "s", key: key, fingerprint: "f"))
+            _ = try LedgerWrite.apply(request, in: &tx, nowMillis: WallClock.system.nowMillis())
+        }
+        let recorder = RecordingStatements(connection: connection)
+        recorder.takesBulk = true
+        _ = try tx.flush(into: recorder)
+        connection.rollback()
+        let clock = try #require(recorder.written.firstIndex(of: "CLOCK"))
+        let records = try #require(recorder.written.firstIndex { $0.hasPrefix("BULK INSERT INTO idempotency_keys") })
+        let ledger = try #require(recorder.written.firstIndex { $0.hasPrefix("BULK INSERT INTO stock_movements") })
+        #expect(records < clock && clock < ledger)
+        #expect(!recorder.written.contains { $0.hasPrefix("INSERT INTO idempotency_keys") || $0.hasPrefix("INSERT INTO stock_movements") },
+                "no text inserts of either beside the bulk executions")
+        let rows = try #require(recorder.bulkRows[records])
+        let written = rows.texts[1].map { String(decoding: rows.textBytes[$0.offset..<($0.offset + $0.length)], as: UTF8.self) }
+        #expect(written == written.sorted() && written.count == 40, "records in key order: \(written)")
+        #expect(recorder.bulkRows[ledger]?.count == 40)
         try await store.close()
     }
 

@@ -1,5 +1,5 @@
 import Foundation
-import MySQLClient
+@testable import MySQLClient
 import Testing
 
 /// Issue 15: bulk executions (MariaDB's array binding) store exactly what a multi-row text statement of escaped
@@ -90,6 +90,9 @@ struct MySQLBulkExecutionTests {
         #expect(throws: MySQLError.self) { try rows.append(.int(1), .double(2)) }
         try rows.append(.null, .null)
         #expect(rows.count == 1)
+        // A refused row left nothing behind: the next row is stored whole, in its place.
+        try rows.append(.int(7), .text("seven"))
+        #expect(rows.count == 2 && rows.integers[0] == [0, 7] && rows.texts[1].count == 2 && rows.nulls[0] == [true, false])
     }
 
     /// Turned off by the URL (`bulk=off`, for a proxy that does not pass bulk executions on), a MariaDB connection
