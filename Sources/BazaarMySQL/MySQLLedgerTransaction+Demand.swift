@@ -34,19 +34,31 @@ extension MySQLLedgerTransaction {
         return (latest, settled.sorted { ($0.storeID, $0.productID, $0.day) < ($1.storeID, $1.productID, $1.day) })
     }
 
-    /// Writes stock rows with their latest day of demand: one statement. `upsert` false is a plain INSERT, for rows
-    /// known not to exist (a row that does then fails the statement with a duplicate key).
+    /// Writes stock rows with their latest day of demand, in their order: as bulk executions where the server takes
+    /// them for this many rows, else one statement. `upsert` false is a plain INSERT, for rows known not to exist (a
+    /// row that does then fails the statement with a duplicate key).
     static func writeLevels(_ rows: [(row: StockRow, demand: DemandDay?)], upsert: Bool, into connection: some LedgerStatements) throws {
-        var values = connection.valueRows(reservingBytes: rows.count * 110)
-        for (row, demand) in rows {
-            try values.append(.text(row.storeID), .text(row.productID), .int(row.level.quantity), .int(row.level.version),
-                              .int(row.level.updatedAtMillis), demand.map { .int($0.day) } ?? .null, .int(demand?.sold ?? 0),
-                              .int(demand?.returned ?? 0), .int(demand?.inStock == true ? 1 : 0), .int(demand?.closing ?? 0))
+        guard !connection.takesBulk(rows: rows.count) else {
+            let sql = "INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms, \(demandColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                + (upsert ? "\n" + levelAndDemandUpdate : "")
+            try connection.writeBulk(sql, columns: [.text, .text, .int, .int, .int, .int, .int, .int, .int, .int], count: rows.count) { index, values in
+                try values.append(levelValues(rows[index].row, rows[index].demand))
+            }
+            return
         }
+        var values = connection.valueRows(reservingBytes: rows.count * 110)
+        for (row, demand) in rows { try values.append(levelValues(row, demand)) }
         try connection.write("""
             INSERT INTO stock_levels (store_id, product_id, quantity, version, updated_at_ms, \(demandColumns)) VALUES \(values.text)
             \(upsert ? Self.levelAndDemandUpdate : "")
             """)
+    }
+
+    /// A stock row's values in `writeLevels`' column order.
+    private static func levelValues(_ row: StockRow, _ demand: DemandDay?) -> [MySQLValue] {
+        [.text(row.storeID), .text(row.productID), .int(row.level.quantity), .int(row.level.version), .int(row.level.updatedAtMillis),
+         demand.map { .int($0.day) } ?? .null, .int(demand?.sold ?? 0), .int(demand?.returned ?? 0),
+         .int(demand?.inStock == true ? 1 : 0), .int(demand?.closing ?? 0)]
     }
 
     private static let levelAndDemandUpdate = """

@@ -166,25 +166,25 @@ extension MySQLLedgerTransaction {
         """
     static let movementColumnTypes: [MySQLBulkRows.ColumnType] = [.int, .text, .text, .text, .int, .int, .int, .int, .text, .text, .text, .int, .int]
 
+    /// A ledger row's values in `insertMovementSQL`'s column order.
+    private static func movementValues(_ m: Movement, sequence: Int64) -> [MySQLValue] {
+        [.int(sequence), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta), .int(m.quantityBefore),
+         .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue), m.reference.map(MySQLValue.text) ?? .null, .text(m.actor),
+         .int(m.atMillis), .int(m.recordedAtMillis)]
+    }
+
     /// Inserts `movements[range]`, each with its sequence (`sequences[i]` is `movements[i]`'s): as bulk executions
     /// where the server takes them for this many rows, else one multi-row statement.
     static func insertMovements(_ movements: [Movement], sequences: [Int64], _ range: Range<Int>, into connection: some LedgerStatements) throws {
         guard !connection.takesBulk(rows: range.count) else {
             try connection.writeBulk(insertMovementSQL, columns: movementColumnTypes, count: range.count) { offset, rows in
-                let index = range.lowerBound + offset, m = movements[index]
-                try rows.append(.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
-                                .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue),
-                                m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis), .int(m.recordedAtMillis))
+                let index = range.lowerBound + offset
+                try rows.append(movementValues(movements[index], sequence: sequences[index]))
             }
             return
         }
         var values = connection.valueRows(reservingBytes: range.count * 200)
-        for index in range {
-            let m = movements[index]
-            try values.append(.int(sequences[index]), .text(m.movementID), .text(m.storeID), .text(m.productID), .int(m.delta),
-                              .int(m.quantityBefore), .int(m.quantityAfter), .int(m.version), .text(m.reason.rawValue),
-                              m.reference.map(MySQLValue.text) ?? .null, .text(m.actor), .int(m.atMillis), .int(m.recordedAtMillis))
-        }
+        for index in range { try values.append(movementValues(movements[index], sequence: sequences[index])) }
         try connection.write("""
             INSERT INTO stock_movements (seq, movement_id, store_id, product_id, delta, quantity_before, quantity_after, version, reason,
                 reference, actor, at_ms, recorded_at_ms) VALUES \(values.text)

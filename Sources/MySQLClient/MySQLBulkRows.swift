@@ -42,7 +42,10 @@ public struct MySQLBulkRows: Sendable {
     public var isEmpty: Bool { count == 0 }
 
     /// Appends one row: a value for every column, of the column's type or `.null`.
-    public mutating func append(_ values: MySQLValue...) throws(MySQLError) {
+    public mutating func append(_ values: MySQLValue...) throws(MySQLError) { try append(values) }
+
+    /// Appends one row: a value for every column, of the column's type or `.null`.
+    public mutating func append(_ values: [MySQLValue]) throws(MySQLError) {
         guard values.count == columnTypes.count else {
             throw MySQLError(code: MySQLError.wrongParameterCount, message: "a row of \(columnTypes.count) values, got \(values.count)")
         }

@@ -24,7 +24,10 @@ public struct SQLValueRows {
     public var text: String { String(decoding: bytes, as: UTF8.self) }
 
     /// Appends one row.
-    public mutating func append(_ values: MySQLValue...) throws(MySQLError) {
+    public mutating func append(_ values: MySQLValue...) throws(MySQLError) { try append(values) }
+
+    /// Appends one row.
+    public mutating func append(_ values: [MySQLValue]) throws(MySQLError) {
         if count > 0 { bytes.append(UInt8(ascii: ",")) }
         bytes.append(UInt8(ascii: "("))
         for (index, value) in values.enumerated() {

@@ -90,7 +90,10 @@ struct LedgerClockTests {
         let clock = try #require(recorder.written.firstIndex(of: "CLOCK"))
         let records = try #require(recorder.written.firstIndex { $0.hasPrefix("BULK INSERT INTO idempotency_keys") })
         let ledger = try #require(recorder.written.firstIndex { $0.hasPrefix("BULK INSERT INTO stock_movements") })
-        #expect(records < clock && clock < ledger)
+        let levels = try #require(recorder.written.firstIndex { $0.hasPrefix("BULK INSERT INTO stock_levels") })
+        #expect(levels < clock && records < clock && clock < ledger)
+        let stores = try #require(recorder.bulkRows[levels]).texts[0].map { String(decoding: recorder.bulkRows[levels]!.textBytes[$0.offset..<($0.offset + $0.length)], as: UTF8.self) }
+        #expect(stores == stores.sorted() && stores.count == 40, "stock rows in key order")
         #expect(!recorder.written.contains { $0.hasPrefix("INSERT INTO idempotency_keys") || $0.hasPrefix("INSERT INTO stock_movements") },
                 "no text inserts of either beside the bulk executions")
         let rows = try #require(recorder.bulkRows[records])
