@@ -1,7 +1,7 @@
 /* Replays one stream of write transactions written by `bench/replay-commits.py --bulk`, against a MariaDB server,
  * as Bazaar sends them: round trips of SQL text (several statements in one), and bulk executions (MariaDB's array
- * binding, COM_STMT_BULK_EXECUTE) where Bazaar writes ledger rows and idempotency records in bulk. The `mariadb`
- * client cannot send bulk executions, and the general log does not record their values: the capture is taken with
+ * binding, COM_STMT_BULK_EXECUTE) where Bazaar writes ledger rows, idempotency records and stock rows in bulk. The
+ * `mariadb` client cannot send bulk executions, and the general log does not record their values: the capture is taken with
  * bulk executions off (`?bulk=off`, the same rows as multi-row text) and turned back into bulk executions here.
  *
  *     cc -O2 -o replay-bulk bench/replay-bulk.c $(mariadb_config --cflags --libs)

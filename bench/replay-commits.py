@@ -3,8 +3,8 @@
 
     bench/replay-commits.py [--bulk] GENERAL_LOG OUT_DIR
 
-With --bulk, each stream is written for `bench/replay-bulk.c` instead (stream-NNN.ops): the ledger rows and
-idempotency records of a transaction that has enough of them go as bulk executions, as Bazaar sends them on MariaDB
+With --bulk, each stream is written for `bench/replay-bulk.c` instead (stream-NNN.ops): the ledger rows, idempotency
+records and stock rows of a transaction that has enough of them go as bulk executions, as Bazaar sends them on MariaDB
 (the capture is taken with `?bulk=off`: the general log does not record a bulk execution's values).
 
 Keeps every transaction (START TRANSACTION .. COMMIT) that took ledger sequences (`UPDATE ledger_clock`): the
@@ -17,6 +17,7 @@ database gives the rate at which the primary commits the same work with nothing 
 producer (bench/kafka.sh, "the primary's own commit rate").
 Prints: files (independent streams), transactions, statements.
 """
+import functools
 import os
 import re
 import sys
@@ -95,21 +96,21 @@ def handle(open_transactions, kept, connection, entry):
 
 
 # The tables whose rows Bazaar writes as bulk executions on MariaDB (`MySQLLedgerTransaction`), and its bounds.
-BULK_TABLES = ("INSERT INTO stock_movements", "INSERT INTO idempotency_keys")
+BULK_TABLES = ("INSERT INTO stock_movements", "INSERT INTO idempotency_keys", "INSERT INTO stock_levels")
 BULK_MINIMUM_ROWS, BULK_MAX_ROWS, BULK_MAX_BYTES = 32, 2000, 1 << 19
 VALUE = re.compile(r"\s*(?:(\()|(\))|(,)|(NULL)|(-?\d+)|'((?:[^'\\]|\\.)*)')", re.S)
 UNESCAPED = {"0": "\0", "n": "\n", "r": "\r", "Z": "\x1a"}
 
 
-def rows_of(statement):
-    """The rows of a multi-row `INSERT ... VALUES (...),(...)` of integers, NULLs and escaped text."""
+@functools.lru_cache(maxsize=64)
+def values_of(statement):
+    """The rows of a multi-row `INSERT ... VALUES (...),(...) [tail]` of integers, NULLs and escaped text, and the
+    text after the list (an `ON DUPLICATE KEY UPDATE` clause, or nothing)."""
     text = statement[statement.index(" VALUES ") + len(" VALUES "):]
     rows, row, position = [], None, 0
     while position < len(text):
         match = VALUE.match(text, position)
         if not match:
-            if text[position:].strip() == "":
-                break
             raise ValueError("cannot read the values at: " + text[position:position + 60])
         position = match.end()
         opening, closing, _, null, integer, quoted = match.groups()
@@ -117,20 +118,26 @@ def rows_of(statement):
             row = []
         elif closing:
             rows.append(row)
+            if not re.match(r"\s*,", text[position:]):
+                return rows, text[position:]
         elif null:
             row.append(None)
         elif integer is not None:
             row.append(int(integer))
         elif quoted is not None:
             row.append(re.sub(r"\\(.)", lambda m: UNESCAPED.get(m.group(1), m.group(1)), quoted, flags=re.S))
-    return rows
+    return rows, ""
+
+
+def rows_of(statement):
+    return values_of(statement)[0]
 
 
 def bulk_sql(statement):
     """The one-row statement Bazaar prepares for a table's bulk executions."""
     head = statement[:statement.index(" VALUES ")]
     columns = head[head.index("(") + 1:head.rindex(")")].count(",") + 1
-    return head + " VALUES (" + ", ".join("?" * columns) + ")"
+    return head + " VALUES (" + ", ".join("?" * columns) + ")" + values_of(statement)[1]
 
 
 def write_text(out, statements):
@@ -165,8 +172,9 @@ def write_bulk(out, sql, rows):
 
 def write_bulk_stream(path, transactions):
     """A stream for `bench/replay-bulk.c`: each transaction's round trips as captured (text), except the rows of
-    `BULK_TABLES` where the transaction has at least `BULK_MINIMUM_ROWS` of a table, which go as bulk executions in
-    their place (the round trip they were in cut there), as Bazaar sends them with bulk executions on."""
+    `BULK_TABLES` where the transaction has at least `BULK_MINIMUM_ROWS` for one statement text (a table's stock rows
+    inserted and upserted are two), which go as bulk executions in their place (the round trip they were in cut
+    there), as Bazaar sends them with bulk executions on."""
     with open(path, "wb") as out:
         write_text(out, ["SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED"])
         for transaction in transactions:
@@ -174,29 +182,27 @@ def write_bulk_stream(path, transactions):
             counts = {}
             for entry in statements:
                 for s in entry:
-                    table = next((t for t in BULK_TABLES if s.startswith(t)), None)
-                    if table:
-                        counts[table] = counts.get(table, 0) + len(rows_of(s))
-            pending_table, pending_sql, pending_rows = None, None, []
+                    if s.startswith(BULK_TABLES):
+                        counts[bulk_sql(s)] = counts.get(bulk_sql(s), 0) + len(rows_of(s))
+            pending_sql, pending_rows = None, []
             for entry in statements:
                 text = []
                 for s in entry:
-                    table = next((t for t in BULK_TABLES if s.startswith(t) and counts[t] >= BULK_MINIMUM_ROWS), None)
-                    if table != pending_table and pending_table:
+                    sql = bulk_sql(s) if s.startswith(BULK_TABLES) else None
+                    if sql is not None and counts[sql] < BULK_MINIMUM_ROWS:
+                        sql = None
+                    if sql != pending_sql and pending_sql:
                         write_bulk(out, pending_sql, pending_rows)
-                        pending_table, pending_rows = None, []
-                    if table:
+                        pending_sql, pending_rows = None, []
+                    if sql:
                         write_text(out, text)
                         text = []
-                        pending_table, pending_sql = table, bulk_sql(s)
+                        pending_sql = sql
                         pending_rows += rows_of(s)
                     else:
                         text.append(s)
-                if text and pending_table:
-                    write_bulk(out, pending_sql, pending_rows)
-                    pending_table, pending_rows = None, []
                 write_text(out, text)
-            if pending_table:
+            if pending_sql:
                 write_bulk(out, pending_sql, pending_rows)
 
 
