@@ -97,7 +97,7 @@ def handle(open_transactions, kept, connection, entry):
 
 # The tables whose rows Bazaar writes as bulk executions on MariaDB (`MySQLLedgerTransaction`), and its bounds.
 BULK_TABLES = ("INSERT INTO stock_movements", "INSERT INTO idempotency_keys", "INSERT INTO stock_levels")
-BULK_MINIMUM_ROWS, BULK_MAX_ROWS, BULK_MAX_BYTES = 32, 2000, 1 << 19
+BULK_MINIMUM_ROWS, BULK_MAX_ROWS, BULK_MAX_BYTES = 400, 2000, 1 << 19
 VALUE = re.compile(r"\s*(?:(\()|(\))|(,)|(NULL)|(-?\d+)|'((?:[^'\\]|\\.)*)')", re.S)
 UNESCAPED = {"0": "\0", "n": "\n", "r": "\r", "Z": "\x1a"}
 

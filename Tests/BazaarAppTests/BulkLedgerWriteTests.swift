@@ -25,7 +25,7 @@ struct BulkLedgerWriteTests {
         return try (0..<count).map { i in
             let reference = i % 3 == 0 ? nil
                 : String(MySQLBulkExecutionTexts.printable(maxLength: 128, using: &random).prefix(128))
-            let command = try MovementCommand(storeID: "S\(i % 7)", productID: "P\(i % 41)", change: .delta(Int64(i % 9) + 1),
+            let command = try MovementCommand(storeID: "S\(i % 13)", productID: "P\(i % 61)", change: .delta(Int64(i % 9) + 1),
                                               reason: .receipt, reference: reference)
             let actor = "kafka:" + MySQLBulkExecutionTexts.printable(maxLength: i % 100 == 0 ? 900 : 20, using: &random)
             let key = keyPrefix + "\(i)-" + MySQLBulkExecutionTexts.printable(maxLength: 40, using: &random)
