@@ -22,8 +22,8 @@ protocol LedgerStatements {
 
 extension LedgerStatements {
     /// Whether `count` rows go as bulk executions rather than as multi-row text: on a server that takes them, from
-    /// `bulkMinimumRows` rows. Below it the round trip a bulk execution adds to a group commit (whose ledger rows
-    /// would have gone with its `COMMIT`, the ledger clock held meanwhile) costs more than the parsing it saves.
+    /// `bulkMinimumRows` rows. Below it a group commit keeps the text path, whose ledger rows go with its `COMMIT`
+    /// (a bulk execution is a round trip of its own, the ledger clock held meanwhile).
     func takesBulk(rows count: Int) -> Bool { count >= MySQLLedgerTransaction.bulkMinimumRows && takesBulk }
 
     /// Writes `count` rows, each appended to a `MySQLBulkRows` by `row(index, &rows)`, as bulk executions of `sql`
@@ -152,9 +152,10 @@ extension MySQLLedgerTransaction {
         return (0..<taken).map { last - taken + 1 + $0 }
     }
 
-    /// Rows from which a group commit's inserts go as bulk executions (see `LedgerStatements.takesBulk(rows:)`): a
-    /// Kafka batch's thousands, not an HTTP group commit's tens, which keep their one round trip with the `COMMIT`
-    /// (from 32 rows, the HTTP load measured no different within the machine's noise: BENCHMARKS.md).
+    /// Rows of a statement from which a group commit's inserts go as bulk executions (see
+    /// `LedgerStatements.takesBulk(rows:)`): a Kafka batch's thousands; the HTTP load's group commits (tens of rows)
+    /// keep their one round trip with the `COMMIT` (a threshold of 32 measured no different there, within the
+    /// machine's noise: BENCHMARKS.md). A few HTTP requests of 100 movements each reach it too.
     static let bulkMinimumRows = 400
     /// Rows of one bulk execution: a few round trips for a transaction of thousands.
     static let bulkMaxRows = 2000

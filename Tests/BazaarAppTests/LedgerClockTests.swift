@@ -68,18 +68,23 @@ struct LedgerClockTests {
         try await store.close()
     }
 
-    /// With bulk executions (MariaDB), the same order: the records before the clock, in key order, the ledger rows
-    /// after it. (Two nodes' records inserted out of key order deadlock: `twoNodesClaimingTheSameKeysInOppositeOrdersNeverDeadlock`.)
+    /// With bulk executions (MariaDB), the same order: new stock rows, then changed ones (an upsert), then the
+    /// records, each in key order, before the clock; the ledger rows after it. (Two nodes' records inserted out of
+    /// key order deadlock: `twoNodesClaimingTheSameKeysInOppositeOrdersNeverDeadlock`.)
     @Test func theBulkPathKeepsTheClockLastAndTheKeysInOrder() async throws {
         let db = TestDatabase(.mariadb)
         let store = try await Stores.open(db)
+        let n = MySQLLedgerTransaction.bulkMinimumRows  // the fewest rows that go in bulk
+        // The first n pairs' rows exist (they are upserted), the next n are new (inserted).
+        for result in await store.applyInOrder(try (0..<n).map { WriteRequest(commands: [try command("S\($0)", "P1", delta: 1)], actor: "t") }) {
+            _ = try result.get()
+        }
         let connection = try OutboxRangeTests.rawConnection(db)
         defer { connection.close() }
         var tx = MySQLLedgerTransaction(connection: connection)
-        let n = MySQLLedgerTransaction.bulkMinimumRows  // the fewest rows that go in bulk
-        let keys = (0..<n).map { MySQLLedgerTransaction.Key(storeID: "S\($0)", productID: "P1") }
+        let keys = (0..<(2 * n)).map { MySQLLedgerTransaction.Key(storeID: "S\($0)", productID: "P1") }
         try tx.begin(locking: keys, claims: [])
-        for (index, key) in (0..<n).map({ "k\(($0 * 17) % n)" }).enumerated() {
+        for (index, key) in (0..<(2 * n)).map({ "k\(($0 * 17) % (2 * n))" }).enumerated() {
             let request = WriteRequest(commands: [try command("S\(index)", "P1", delta: 1)], actor: "t",
                                        idempotency: IdempotencyClaim(scope: "s", key: key, fingerprint: "f"))
             _ = try LedgerWrite.apply(request, in: &tx, nowMillis: WallClock.system.nowMillis())
@@ -88,19 +93,25 @@ struct LedgerClockTests {
         recorder.takesBulk = true
         _ = try tx.flush(into: recorder)
         connection.rollback()
+        func position(_ prefix: String, upsert: Bool? = nil) throws -> Int {
+            try #require(recorder.written.firstIndex { $0.hasPrefix(prefix) && (upsert == nil || $0.contains("ON DUPLICATE KEY UPDATE") == upsert) })
+        }
+        func column(_ index: Int, at position: Int) -> [String] {
+            let rows = recorder.bulkRows[position]!
+            return rows.texts[index].map { String(decoding: rows.textBytes[$0.offset..<($0.offset + $0.length)], as: UTF8.self) }
+        }
         let clock = try #require(recorder.written.firstIndex(of: "CLOCK"))
-        let records = try #require(recorder.written.firstIndex { $0.hasPrefix("BULK INSERT INTO idempotency_keys") })
-        let ledger = try #require(recorder.written.firstIndex { $0.hasPrefix("BULK INSERT INTO stock_movements") })
-        let levels = try #require(recorder.written.firstIndex { $0.hasPrefix("BULK INSERT INTO stock_levels") })
-        #expect(levels < clock && records < clock && clock < ledger)
-        let stores = try #require(recorder.bulkRows[levels]).texts[0].map { String(decoding: recorder.bulkRows[levels]!.textBytes[$0.offset..<($0.offset + $0.length)], as: UTF8.self) }
-        #expect(stores == stores.sorted() && stores.count == n, "stock rows in key order")
-        #expect(!recorder.written.contains { $0.hasPrefix("INSERT INTO idempotency_keys") || $0.hasPrefix("INSERT INTO stock_movements") },
-                "no text inserts of either beside the bulk executions")
-        let rows = try #require(recorder.bulkRows[records])
-        let written = rows.texts[1].map { String(decoding: rows.textBytes[$0.offset..<($0.offset + $0.length)], as: UTF8.self) }
-        #expect(written == written.sorted() && written.count == n, "records in key order")
-        #expect(recorder.bulkRows[ledger]?.count == n)
+        let inserted = try position("BULK INSERT INTO stock_levels", upsert: false)
+        let upserted = try position("BULK INSERT INTO stock_levels", upsert: true)
+        let records = try position("BULK INSERT INTO idempotency_keys"), ledger = try position("BULK INSERT INTO stock_movements")
+        #expect(inserted < clock && upserted < clock && records < clock && clock < ledger)
+        #expect(!recorder.written.contains { ["INSERT INTO idempotency_keys", "INSERT INTO stock_movements", "INSERT INTO stock_levels"].contains(where: $0.hasPrefix) },
+                "no text inserts beside the bulk executions")
+        for (rows, stores) in [(inserted, (n..<(2 * n)).map { "S\($0)" }), (upserted, (0..<n).map { "S\($0)" })] {
+            #expect(column(0, at: rows) == stores.sorted(), "stock rows in key order, each in its statement")
+        }
+        #expect(column(1, at: records) == column(1, at: records).sorted() && column(1, at: records).count == 2 * n, "records in key order")
+        #expect(recorder.bulkRows[ledger]?.count == 2 * n)
         try await store.close()
     }
 
