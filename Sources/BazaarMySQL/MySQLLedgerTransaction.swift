@@ -222,7 +222,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
             try MySQLStockStore.upsertDemand(demand.settled, into: statements, nowMillis: first.recordedAtMillis)
         }
         let sequences = try statements.reserveSequences(newMovements.count)
-        for chunk in statements.takesBulk(rows: newMovements.count) ? [0..<newMovements.count] : chunks(newMovements.count) {
+        for chunk in chunks(newMovements.count, into: statements) {
             try Self.insertMovements(newMovements, sequences: sequences, chunk, into: statements)
         }
         // Each day's sequence range, for audit queries by time.
@@ -241,7 +241,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         }
         let inserted = changed.filter { !$0.stored }, updated = changed.filter(\.stored)
         for (rows, upsert) in [(inserted, false), (updated, true)] where !rows.isEmpty {
-            for chunk in statements.takesBulk(rows: rows.count) ? [0..<rows.count] : chunks(rows.count) {
+            for chunk in chunks(rows.count, into: statements) {
                 try Self.writeLevels(rows[chunk].map { ($0.row, $0.demand) }, upsert: upsert, into: statements)
             }
         }
@@ -257,7 +257,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
             }
             return
         }
-        for chunk in chunks(records.count) {
+        for chunk in chunks(records.count, into: statements) {
             var values = statements.valueRows(reservingBytes: chunk.count * 160)
             for record in records[chunk] { try values.append(Self.recordValues(record)) }
             try statements.write("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES \(values.text)")
@@ -279,9 +279,10 @@ struct MySQLLedgerTransaction: LedgerTransaction {
 
     static let insertIdempotencySQL = "INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES (?, ?, ?, ?, ?)"
 
-    /// Rows of one multi-row text statement: 400 at most. (Rows that go as bulk executions are cut by
-    /// `LedgerStatements.writeBulk`.)
-    private func chunks(_ count: Int) -> [Range<Int>] {
-        stride(from: 0, to: count, by: 400).map { $0..<min($0 + 400, count) }
+    /// Rows of one statement: 400 at most as multi-row text; all of them where they go as bulk executions (cut to
+    /// their own bounds by `LedgerStatements.writeBulk`).
+    private func chunks(_ count: Int, into statements: some LedgerStatements) -> [Range<Int>] {
+        if statements.takesBulk(rows: count) { return [0..<count] }
+        return stride(from: 0, to: count, by: 400).map { $0..<min($0 + 400, count) }
     }
 }

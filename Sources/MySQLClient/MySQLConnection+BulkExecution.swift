@@ -10,14 +10,7 @@ extension MySQLConnection {
         guard supportsBulkExecution else {
             throw MySQLError(code: MySQLError.unsupported, message: "the server does not take bulk executions (MySQL, or MariaDB before 10.2)")
         }
-        let statement = try prepared(sql)
-        do {
-            let result = try statement.executeBulk(rows)
-            trackSession()
-            return result
-        } catch {
-            throw failure(error)
-        }
+        return try withPrepared(sql) { statement throws(MySQLError) in try statement.executeBulk(rows) }
     }
 
     /// True when the server runs a statement for arrays of parameters in one execution (MariaDB 10.2 and later;

@@ -116,9 +116,15 @@ public final class MySQLConnection {
     /// Runs a prepared statement (prepared once per connection and cached) with its parameters bound.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [any MySQLBindable] = []) throws(MySQLError) -> MySQLResult {
+        try withPrepared(sql) { statement throws(MySQLError) in try statement.execute(parameters.map(\.mysqlValue)) }
+    }
+
+    /// Runs `body` with the statement prepared for `sql`, then reads the session's tracked state; a failure is
+    /// judged as every statement's is (`failure`: a lost connection is closed).
+    func withPrepared(_ sql: String, _ body: (MySQLPreparedStatement) throws(MySQLError) -> MySQLResult) throws(MySQLError) -> MySQLResult {
         let statement = try prepared(sql)
         do {
-            let result = try statement.execute(parameters.map(\.mysqlValue))
+            let result = try body(statement)
             trackSession()
             return result
         } catch {
