@@ -36,6 +36,8 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// Idempotency records read up front for the whole batch (a key absent here was absent in the table).
     private var storedIdempotency: [IdempotencyID: (fingerprint: String, movementIDs: [String])] = [:]
     private var prefetchedIdempotency = Set<IdempotencyID>()
+    /// Keys of the batch taken as new without reading their records (`IdempotencyReads`): `anyRecorded` checks them.
+    private(set) var assumedNew = Set<IdempotencyID>()
 
     struct IdempotencyID: Hashable {
         var scope: String
@@ -46,11 +48,13 @@ struct MySQLLedgerTransaction: LedgerTransaction {
 
     /// Starts the batch's transaction, locks (and reads) the stock rows of every key in key order and reads the
     /// idempotency records of its claims: one round trip (`MySQLConnection.beginTransaction(with:)`), where it took
-    /// one for each.
-    mutating func begin(locking keys: [Key], claims: [IdempotencyClaim]) throws {
+    /// one for each. With `readingRecords` false the claims' keys are taken as new (`IdempotencyReads`): the
+    /// records' insert, or `anyRecorded` for a refused request, finds one that is not.
+    mutating func begin(locking keys: [Key], claims: [IdempotencyClaim], readingRecords: Bool = true) throws {
         let locks = try lockReads(keys)
         let ids = Set(claims.map { IdempotencyID(scope: $0.scope, key: $0.key) }).subtracting(prefetchedIdempotency)
-        let records = try idempotencyReads(ids)
+        let records = readingRecords ? try idempotencyReads(ids) : []
+        if !readingRecords { assumedNew.formUnion(ids) }
         let results = try connection.beginTransaction(with: locks + records)
         try remember(lockedRows: results.prefix(locks.count).joined(), of: keys)
         try remember(idempotencyRows: results.dropFirst(locks.count).joined(), of: ids)
@@ -83,7 +87,7 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     /// The reads of the idempotency records of every claim of the batch, one statement per 500 claims, so that a
     /// batch of keyed requests (Kafka commands, retried POSTs) costs no round trip per request. A record inserted
     /// by another node after this read makes the flush fail on its primary key, and the batch is run again.
-    private func idempotencyReads(_ ids: Set<IdempotencyID>) throws -> [String] {
+    func idempotencyReads(_ ids: Set<IdempotencyID>) throws -> [String] {
         let sorted = ids.sorted { ($0.scope, $0.key) < ($1.scope, $1.key) }
         return try pairConditions("scope", "`key`", sorted.map { ($0.scope, $0.key) }).map { condition in
             "\(pointLookup)SELECT scope, `key`, fingerprint, movement_ids FROM idempotency_keys WHERE \(condition)"

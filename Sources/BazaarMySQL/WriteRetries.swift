@@ -4,7 +4,8 @@ import Synchronization
 
 /// Group commits run again after a conflict, by cause: `bazaar_db_write_retries_total{cause}` for operators (deadlocks
 /// that keep rising mean two writers take rows in different orders; duplicate keys, two nodes racing to create the
-/// same row or to claim the same idempotency key), and a count per store for the tests that hold the lock order.
+/// same row or to claim the same idempotency key, or a large batch meeting a key it took as new, `IdempotencyReads`),
+/// and a count per store for the tests that hold the lock order.
 final class WriteRetries: Sendable {
     enum Cause: String, CaseIterable, Sendable {
         case deadlock
@@ -26,6 +27,11 @@ final class WriteRetries: Sendable {
         case MySQLError.duplicateKey: .duplicateKey
         default: .connection
         }
+        record(cause)
+    }
+
+    /// Counts a retry of `cause`.
+    func record(_ cause: Cause) {
         Self.counters[cause]?.increment()
         counts.withLock { $0[cause, default: 0] += 1 }
     }

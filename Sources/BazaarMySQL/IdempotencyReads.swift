@@ -1,0 +1,41 @@
+import Synchronization
+
+/// Whether a group commit reads its requests' idempotency records before it applies them, or assumes their keys new
+/// and lets the database say otherwise (issue 15).
+///
+/// A Kafka poll's batch carries thousands of command ids, and they are new but for a redelivery after a crash or a
+/// rebalance. Reading their records first (a `SELECT` of each 500 keys, much of whose cost is the server's range
+/// analysis of the key list) found nothing but cost the primary its CPU (BENCHMARKS.md, twentieth stop). So a batch of `minimumClaims` or more keys assumes them new: a key that was recorded after all is found either
+/// by its record's insert, which fails on the primary key (1062), or, for a request the batch refused (which
+/// records nothing), by a read of the refused requests' keys before the commit. Either way the attempt is dropped
+/// and the batch runs again reading every record first: a known key replays its first answer, as it always has.
+///
+/// A redelivery comes as a run of known keys, so after meeting one the next `batchesReadingFirst` large batches read
+/// first rather than each paying a dropped attempt. Smaller batches (HTTP group commits, where a client's retry is
+/// common) always read first: their read is a few hundred keys at most.
+final class IdempotencyReads: Sendable {
+    static let minimumClaims = 400
+    static let batchesReadingFirst = 64
+
+    private let readingFirst = Atomic<Int>(0)
+    private let assumedNewCount = Atomic<Int>(0)
+
+    /// Whether a batch of `claims` keys reads their records first; a batch that does not is counted.
+    func readFirst(claims: Int) -> Bool {
+        if claims < Self.minimumClaims { return true }
+        if readingFirst.load(ordering: .relaxed) > 0 {
+            readingFirst.subtract(1, ordering: .relaxed)
+            return true
+        }
+        assumedNewCount.add(1, ordering: .relaxed)
+        return false
+    }
+
+    /// A batch that assumed its keys new met one already recorded.
+    func metKnownKey() {
+        readingFirst.store(Self.batchesReadingFirst, ordering: .relaxed)
+    }
+
+    /// Batches of this store that assumed their keys new (for tests).
+    var batchesAssumedNew: Int { assumedNewCount.load(ordering: .relaxed) }
+}

@@ -1,0 +1,101 @@
+import BazaarCore
+import BazaarDomain
+@testable import BazaarMySQL
+import MySQLClient
+import Testing
+
+/// Issue 15: a Kafka-sized group commit takes its idempotency keys as new (`IdempotencyReads`) rather than reading
+/// thousands of records that are not there. A redelivery must still apply each command once and replay its first
+/// answer: a known key is found by its record's insert, or, for a request refused now, by a read before the commit.
+@Suite(.enabled(if: Backend.primaryURL != nil, "needs MariaDB"))
+struct IdempotencyReadsTests {
+    /// Receipts of `quantity` on pairs `first..<first+count` of store S1, each expecting its pair's version 0 (new).
+    static func firstReceipts(_ count: Int, from first: Int = 0, keyPrefix: String) throws -> [WriteRequest] {
+        try (first..<first + count).map { i in
+            let command = try MovementCommand(storeID: "S1", productID: "P\(i)", change: .delta(5), reason: .receipt,
+                                              reference: "po-\(i)", expectedVersion: 0)
+            return WriteRequest(commands: [command], actor: "kafka:test",
+                                idempotency: IdempotencyClaim(scope: "commands:t", key: "\(keyPrefix)\(i)", fingerprint: "f\(i)"))
+        }
+    }
+
+    static func movementIDs(_ results: [Result<WriteReceipt, any Error>]) throws -> [[String]] {
+        try results.map { try $0.get().movements.map(\.movementID) }
+    }
+
+    @Test func aRedeliveredBatchReplaysEachCommandOnceAndTheNextBatchesReadFirst() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await BulkLedgerWriteTests.store(db, bulk: true)
+        let first = try BulkLedgerWriteTests.requests(1000)
+        let firstResults = await store.applyInOrder(first)
+        #expect(store.idempotencyReads.batchesAssumedNew == 1, "a batch of 1,000 new keys read no records first")
+        #expect(store.writeRetries.count(.duplicateKey) == 0)
+
+        // A redelivery of half of them, interleaved with as many new commands.
+        let fresh = try BulkLedgerWriteTests.requests(1000, keyPrefix: "fresh-")
+        let mixed = (0..<500).flatMap { [first[2 * $0], fresh[$0]] }
+        let mixedResults = await store.applyInOrder(mixed)
+        #expect(store.writeRetries.count(.duplicateKey) == 1, "the attempt that took the known keys as new was dropped once")
+        for (index, result) in mixedResults.enumerated() {
+            let receipt = try result.get()
+            if index % 2 == 0 {
+                #expect(receipt.replayed)
+                #expect(receipt.movements.map(\.movementID) == (try firstResults[index].get().movements.map(\.movementID)))
+            } else {
+                #expect(!receipt.replayed)
+            }
+        }
+
+        // The next large batches read first: another redelivery drops no attempt.
+        let again = await store.applyInOrder(first)
+        #expect(try again.allSatisfy { try $0.get().replayed })
+        #expect(try Self.movementIDs(again) == Self.movementIDs(firstResults))
+        #expect(store.writeRetries.count(.duplicateKey) == 1)
+        #expect(store.idempotencyReads.batchesAssumedNew == 2)
+
+        let ledger = try BulkLedgerWriteTests.ledger(db)
+        #expect(ledger.movements.count == 1500 && ledger.records.count == 1500 && ledger.unmatched == 0)
+        try await store.close()
+    }
+
+    @Test func aKnownKeyWhoseRequestIsRefusedNowReplaysItsFirstAnswer() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await BulkLedgerWriteTests.store(db, bulk: true)
+        let first = try Self.firstReceipts(400, keyPrefix: "k")
+        let firstResults = await store.applyInOrder(first)
+        #expect(try firstResults.allSatisfy { !(try $0.get().replayed) })
+
+        // Redelivered now, each of these would be refused (its pair is at version 1, not 0) and so record nothing:
+        // only a read of their keys finds that they were applied. Beside them, 400 new commands keep the batch large.
+        let batch = Array(first[..<10]) + (try Self.firstReceipts(400, from: 400, keyPrefix: "k"))
+        let results = await store.applyInOrder(batch)
+        #expect(store.idempotencyReads.batchesAssumedNew == 2, "the batch took its keys as new")
+        for index in 0..<10 {
+            let receipt = try results[index].get()
+            #expect(receipt.replayed, "a redelivered command refused now replays its first answer")
+            #expect(receipt.movements.map(\.movementID) == (try firstResults[index].get().movements.map(\.movementID)))
+        }
+        #expect(try results[10...].allSatisfy { !(try $0.get().replayed) })
+        let ledger = try BulkLedgerWriteTests.ledger(db)
+        #expect(ledger.movements.count == 800 && ledger.records.count == 800 && ledger.unmatched == 0)
+        try await store.close()
+    }
+
+    @Test func aKnownKeyWithAnotherRequestIsRefusedAsReused() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await BulkLedgerWriteTests.store(db, bulk: true)
+        _ = try await store.applyInOrder(Self.firstReceipts(400, keyPrefix: "k"))
+        // A valid request under a known key: applied in memory, its record's insert finds the key.
+        var reused = try Self.firstReceipts(1, from: 1000, keyPrefix: "x")[0]
+        reused.idempotency = IdempotencyClaim(scope: "commands:t", key: "k20", fingerprint: "another request")
+        let results = await store.applyInOrder([reused] + (try Self.firstReceipts(400, from: 400, keyPrefix: "k")))
+        #expect(store.idempotencyReads.batchesAssumedNew == 2, "the batch took its keys as new")
+        guard case .failure(DomainError.idempotencyKeyReused) = results[0] else {
+            Issue.record("a known key with another request is refused as reused, got \(results[0])")
+            return
+        }
+        #expect(try results[1...].allSatisfy { !(try $0.get().replayed) })
+        #expect(try BulkLedgerWriteTests.ledger(db).movements.count == 800)
+        try await store.close()
+    }
+}
