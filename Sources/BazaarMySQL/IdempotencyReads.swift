@@ -1,18 +1,21 @@
 import Synchronization
 
-/// Whether a group commit reads its requests' idempotency records before it applies them, or assumes their keys new
-/// and lets the database say otherwise (issue 15).
+/// Whether a Kafka batch's group commit reads its requests' idempotency records before it applies them, or assumes
+/// their keys new and lets the database say otherwise (issue 15).
 ///
 /// A Kafka poll's batch carries thousands of command ids, and they are new but for a redelivery after a crash or a
 /// rebalance. Reading their records first (a `SELECT` of each 500 keys, much of whose cost is the server's range
-/// analysis of the key list) found nothing but cost the primary its CPU (BENCHMARKS.md, twentieth stop). So a batch of `minimumClaims` or more keys assumes them new: a key that was recorded after all is found either
-/// by its record's insert, which fails on the primary key (1062), or, for a request the batch refused (which
-/// records nothing), by a read of the refused requests' keys before the commit. Either way the attempt is dropped
-/// and the batch runs again reading every record first: a known key replays its first answer, as it always has.
+/// analysis of the key list) found nothing but cost the primary CPU: BENCHMARKS.md, "twentieth stop". So a batch of
+/// `minimumClaims` or more keys assumes them new: a key that was recorded after all is found either by its record's
+/// insert, which fails on the primary key (1062), or, for a request the batch refused (which records nothing), by a
+/// read of the refused requests' keys before the commit. Either way the attempt is dropped (its stock rows written
+/// and rolled back: a redelivery's first batch costs about twice) and the batch runs again reading every record
+/// first: a known key replays its first answer, as it always has.
 ///
-/// A redelivery comes as a run of known keys, so after meeting one the next `batchesReadingFirst` large batches read
-/// first rather than each paying a dropped attempt. Smaller batches (HTTP group commits, where a client's retry is
-/// common) always read first: their read is a few hundred keys at most.
+/// A redelivery comes as a run of known keys, so after meeting one (or any other 1062, such as two nodes creating
+/// the same stock row) the next `batchesReadingFirst` large batches read first rather than each paying a dropped
+/// attempt. HTTP group commits always read first: a client's retry is common there, and a dropped attempt would
+/// delay every writer of the group.
 final class IdempotencyReads: Sendable {
     static let minimumClaims = 400
     static let batchesReadingFirst = 64
@@ -23,9 +26,11 @@ final class IdempotencyReads: Sendable {
     /// Whether a batch of `claims` keys reads their records first; a batch that does not is counted.
     func readFirst(claims: Int) -> Bool {
         if claims < Self.minimumClaims { return true }
-        if readingFirst.load(ordering: .relaxed) > 0 {
-            readingFirst.subtract(1, ordering: .relaxed)
-            return true
+        var left = readingFirst.load(ordering: .relaxed)
+        while left > 0 {
+            let (exchanged, found) = readingFirst.compareExchange(expected: left, desired: left - 1, ordering: .relaxed)
+            if exchanged { return true }
+            left = found
         }
         assumedNewCount.add(1, ordering: .relaxed)
         return false

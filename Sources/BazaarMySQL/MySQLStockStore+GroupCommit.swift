@@ -3,8 +3,9 @@ import BazaarDomain
 import MySQLClient
 
 extension MySQLStockStore {
+    /// `reads` nil: the batch reads its idempotency records first whatever its size (HTTP group commits).
     static func commit(_ requests: [WriteRequest], pool: MySQLConnectionPool, clock: WallClock,
-                       retries: WriteRetries, reads: IdempotencyReads) async -> [Result<TokenedReceipt, any Error>] {
+                       retries: WriteRetries, reads: IdempotencyReads?) async -> [Result<TokenedReceipt, any Error>] {
         do {
             return try await pool.withConnection { connection in
                 try commitBatch(requests, connection: connection, clock: clock, retries: retries, reads: reads)
@@ -17,17 +18,17 @@ extension MySQLStockStore {
 
     /// One transaction for the batch, retried as a whole on conflicts. Runs on the connection's own thread.
     ///
-    /// A large batch may take its idempotency keys as new (`IdempotencyReads`); an attempt that meets a recorded one
-    /// is dropped, and every later attempt reads the records first.
+    /// A large Kafka batch may take its idempotency keys as new (`IdempotencyReads`); an attempt that meets a
+    /// recorded one is dropped, and every later attempt reads the records first.
     static func commitBatch(_ requests: [WriteRequest], connection: MySQLConnection, clock: WallClock,
-                            retries: WriteRetries, reads: IdempotencyReads) throws -> [Result<TokenedReceipt, any Error>] {
+                            retries: WriteRetries, reads: IdempotencyReads?) throws -> [Result<TokenedReceipt, any Error>] {
         var keys = Set<MySQLLedgerTransaction.Key>()
         for request in requests {
             for command in request.commands { keys.insert(.init(storeID: command.storeID, productID: command.productID)) }
         }
         let sortedKeys = keys.sorted()
         let claims = requests.compactMap(\.idempotency)
-        var readingFirst = reads.readFirst(claims: claims.count)
+        var readingFirst = reads?.readFirst(claims: claims.count) ?? true
         var attempt = 0
         while true {
             var committing = false
@@ -37,10 +38,11 @@ extension MySQLStockStore {
                                                    connection: connection, now: clock.nowMillis(), committing: &committing) {
                     return receipts
                 }
-                // A request it refused had its key recorded: run again, reading the records first.
+                // A request it refused had its key recorded: run again, reading the records first (counted as the
+                // duplicate key its insert would have met).
                 connection.rollback()
                 retries.record(.duplicateKey)
-                reads.metKnownKey()
+                reads?.metKnownKey()
                 readingFirst = true
             } catch let error as MySQLError {
                 let next = Self.afterFailedAttempt(error, committing: committing, attempt: attempt)
@@ -52,7 +54,7 @@ extension MySQLStockStore {
                 switch next {
                 case .retry:
                     retries.record(error)
-                    if !readingFirst && error.code == MySQLError.duplicateKey { reads.metKnownKey() }
+                    if !readingFirst && error.code == MySQLError.duplicateKey { reads?.metKnownKey() }
                     readingFirst = true
                     attempt += 1
                     // Back off a little, with jitter, so that conflicting batches stop colliding.

@@ -50,7 +50,7 @@ public final class MySQLStockStore: StockStore {
     let readCounter = Locked(0)
     /// Group commits run again, by cause (`bazaar_db_write_retries_total`).
     let writeRetries: WriteRetries
-    /// Whether a group commit reads its idempotency records first (`IdempotencyReads`).
+    /// Whether a Kafka batch's group commit reads its idempotency records first (`IdempotencyReads`).
     let idempotencyReads = IdempotencyReads()
 
     /// Reads this store has made (each `onReplica` or `onPrimary` round of statements on one connection): what
@@ -82,9 +82,8 @@ public final class MySQLStockStore: StockStore {
                                    maxLagSeconds: options.replicaMaxLagSeconds)
         let retries = WriteRetries()
         self.writeRetries = retries
-        let reads = idempotencyReads
         self.committer = GroupCommitter(maxBatch: options.maxBatch, concurrentFlushes: options.concurrentFlushes) { requests in
-            await Self.commit(requests, pool: primary, clock: clock, retries: retries, reads: reads)
+            await Self.commit(requests, pool: primary, clock: clock, retries: retries, reads: nil)
         }
     }
 

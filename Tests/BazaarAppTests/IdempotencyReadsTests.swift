@@ -23,9 +23,10 @@ struct IdempotencyReadsTests {
         try results.map { try $0.get().movements.map(\.movementID) }
     }
 
-    @Test func aRedeliveredBatchReplaysEachCommandOnceAndTheNextBatchesReadFirst() async throws {
+    @Test(arguments: [true, false])
+    func aRedeliveredBatchReplaysEachCommandOnceAndTheNextBatchesReadFirst(bulk: Bool) async throws {
         let db = TestDatabase(.mariadb)
-        let store = try await BulkLedgerWriteTests.store(db, bulk: true)
+        let store = try await BulkLedgerWriteTests.store(db, bulk: bulk)
         let first = try BulkLedgerWriteTests.requests(1000)
         let firstResults = await store.applyInOrder(first)
         #expect(store.idempotencyReads.batchesAssumedNew == 1, "a batch of 1,000 new keys read no records first")
@@ -96,6 +97,20 @@ struct IdempotencyReadsTests {
         }
         #expect(try results[1...].allSatisfy { !(try $0.get().replayed) })
         #expect(try BulkLedgerWriteTests.ledger(db).movements.count == 800)
+        try await store.close()
+    }
+
+    /// A client's retry is common over HTTP, and a dropped attempt would delay the whole group: HTTP group commits
+    /// read first, however large.
+    @Test func httpGroupCommitsAlwaysReadFirst() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await BulkLedgerWriteTests.store(db, bulk: true)
+        let requests = try BulkLedgerWriteTests.requests(2000)
+        await withTaskGroup(of: Void.self) { group in
+            for request in requests { group.addTask { _ = try? await store.apply(request) } }
+        }
+        #expect(store.idempotencyReads.batchesAssumedNew == 0)
+        #expect(try BulkLedgerWriteTests.ledger(db).movements.count == 2000)
         try await store.close()
     }
 }
