@@ -1,7 +1,9 @@
 import BazaarCore
 import BazaarDomain
 @testable import BazaarMySQL
+import Dispatch
 import MySQLClient
+import Synchronization
 import Testing
 
 /// Issue 15: a Kafka-sized group commit takes its idempotency keys as new (`IdempotencyReads`) rather than reading
@@ -112,5 +114,55 @@ struct IdempotencyReadsTests {
         #expect(store.idempotencyReads.batchesAssumedNew == 0)
         #expect(try BulkLedgerWriteTests.ledger(db).movements.count == 2000)
         try await store.close()
+    }
+
+    /// Two nodes that had not met a known key redeliver the same commands at once: each finds them recorded (by its
+    /// insert, or by the other's lock on the stock rows and then its insert) and replays them.
+    @Test func twoNodesRedeliveringTheSameCommandsAtOnceReplayThem() async throws {
+        let db = TestDatabase(.mariadb)
+        let first = try BulkLedgerWriteTests.requests(1200)
+        let writer = try await BulkLedgerWriteTests.store(db, bulk: true)
+        let firstResults = await writer.applyInOrder(first)
+        try await writer.close()
+        let a = try await BulkLedgerWriteTests.store(db, bulk: true), b = try await BulkLedgerWriteTests.store(db, bulk: true)
+        async let fromA = a.applyInOrder(first)
+        async let fromB = b.applyInOrder(first)
+        for results in await [fromA, fromB] {
+            #expect(try results.allSatisfy { try $0.get().replayed })
+            #expect(try Self.movementIDs(results) == Self.movementIDs(firstResults))
+        }
+        #expect(a.idempotencyReads.batchesAssumedNew == 1 && b.idempotencyReads.batchesAssumedNew == 1)
+        let ledger = try BulkLedgerWriteTests.ledger(db)
+        #expect(ledger.movements.count == 1200 && ledger.records.count == 1200)
+        try await a.close()
+        try await b.close()
+    }
+}
+
+/// The policy alone: which batches read first, and for how long after a known key.
+@Suite struct IdempotencyReadsPolicyTests {
+    @Test func afterAKnownKeyTheNextLargeBatchesReadFirstAndThenTakeKeysAsNewAgain() {
+        let reads = IdempotencyReads()
+        #expect(reads.readFirst(claims: IdempotencyReads.minimumClaims - 1), "a small batch reads first")
+        #expect(!reads.readFirst(claims: IdempotencyReads.minimumClaims))
+        reads.metKnownKey()
+        for _ in 0..<10 { #expect(reads.readFirst(claims: 5)) }  // small batches do not use up the countdown
+        for _ in 0..<IdempotencyReads.batchesReadingFirst { #expect(reads.readFirst(claims: 5000)) }
+        #expect(!reads.readFirst(claims: 5000), "after the countdown, large batches take their keys as new again")
+        #expect(reads.batchesAssumedNew == 2)
+    }
+
+    /// Flushes in flight at once take the countdown's last unit together: exactly `batchesReadingFirst` read first.
+    @Test func concurrentBatchesUseTheCountdownExactlyOnceEach() {
+        for _ in 0..<200 {
+            let reads = IdempotencyReads()
+            reads.metKnownKey()
+            let readFirst = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: IdempotencyReads.batchesReadingFirst + 8) { _ in
+                if reads.readFirst(claims: 5000) { readFirst.add(1, ordering: .relaxed) }
+            }
+            #expect(readFirst.load(ordering: .relaxed) == IdempotencyReads.batchesReadingFirst)
+            #expect(reads.batchesAssumedNew == 8)
+        }
     }
 }
