@@ -13,8 +13,10 @@
 # Each run recreates `bazaar.stock-commands` and `bazaar.stock-movements` on the test broker: do not run it while the
 # test suite uses that broker. The clock starts at the first command, once the producer has started (its producer id
 # and metadata: ~0.5 s against Tansu, during which it sends nothing); the CPU seconds are counted from just before
-# the producer starts, which adds its start-up (the servers idle meanwhile). The raw rate is timed the same way; its
-# "produced+consumed" includes the consumer's group join.
+# the producer starts, which adds its start-up (the servers idle meanwhile). The producer encodes every command before
+# the clock starts (on the way, its JSON encoding took a fifth of the machine's CPU beside the ingestion it measures);
+# the end is seen by one waiting process polling /metrics every 50 ms on one connection. The raw rate is timed the
+# same way; its "produced+consumed" includes the consumer's group join.
 # To see where bazaar's CPU goes during a run: perf record -F 999 -g -p "$(pgrep -f 'bazaar serve')" -- sleep 5,
 # then perf report --children --sort symbol.
 set -euo pipefail
@@ -44,6 +46,9 @@ import sys, time, uuid, json
 from confluent_kafka import Producer, Consumer
 brokers = sys.argv[2]
 def produce(topic, n, make, started=None):
+    # The messages are encoded before the clock starts: the load generator shares the two cores with what it
+    # measures, and its own JSON encoding (a fifth of the machine's CPU while it produced) is no part of ingesting.
+    messages = [make(i) for i in range(n)]
     p = Producer({"bootstrap.servers": brokers, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
     # The idempotent producer's start (its producer id, the topic's metadata) takes ~0.5 s against Tansu, during
     # which nothing is sent: done before the clock starts, so the run times the ingestion, not the producer's start.
@@ -51,8 +56,7 @@ def produce(topic, n, make, started=None):
     p.produce("bench-producer-warm-up", b"x"); p.flush()
     began = time.time()
     if started: open(started, "w").write("%.6f" % began)
-    for i in range(n):
-        key, value = make(i)
+    for i, (key, value) in enumerate(messages):
         while True:
             try:
                 p.produce(topic, key=key, value=value); break
@@ -76,6 +80,18 @@ if sys.argv[1] == "raw":
     total = time.time() - start
     print("raw %d produced in %.2f s (%.0f/s); produced+consumed in %.2f s (%.0f/s); consumed after first message %.2f s (%.0f/s)" %
           (n, produced, n / produced, total, n / total, time.time() - first, n / (time.time() - first)))
+elif sys.argv[1] == "wait":
+    # Until the node's ledger holds n receipts (it is the only writer of its fresh database), or a deadline: one
+    # process on one kept-alive connection, polling every 50 ms (a curl, awk and bc a poll took 3-4% of the machine).
+    import http.client
+    port, n, deadline = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    connection, total = http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0
+    while total < n and time.time() < deadline:
+        connection.request("GET", "/metrics"); body = connection.getresponse().read().decode()
+        total = sum(int(float(line.split()[-1])) for line in body.splitlines()
+                    if line.startswith('bazaar_movements_applied_total{reason="receipt"}'))
+        if total < n: time.sleep(0.05)
+    print("%d %.6f" % (total, time.time()))
 else:
     n = int(sys.argv[3]); stores = int(sys.argv[4]); run = uuid.uuid4().hex[:6]
     # Keyed by store, as DESIGN.md asks of producers: one store's commands in order on one partition.
@@ -117,15 +133,8 @@ ingest() { # name database-url stores
   start=$(cat "$WORK/started")  # the first command produced (after the producer's own start)
   local produced
   produced=$(date +%s.%N)
-  while [ "$total" -lt "$N" ]; do
-    # Movements this node applied (the only writer of this fresh database).
-    total=$(curl -sf "http://127.0.0.1:$PORT/metrics" | awk '/^bazaar_movements_applied_total\{reason="receipt"\}/ {printf "%d", $2}')
-    total=${total:-0}
-    [ "$(echo "$(date +%s.%N) - $start > 600" | bc)" = 1 ] && break
-    sleep 0.05
-  done
   local end
-  end=$(date +%s.%N)
+  read -r total end < <($PY "$WORK/kafka_bench.py" wait "$PORT" "$N" "$(echo "$start + 600" | bc)")
   echo "$name: $total of $N commands in the ledger after $(echo "$end - $start" | bc | cut -c1-6) s" \
     "(producing took $(echo "$produced - $start" | bc | cut -c1-6) s): $(echo "$total / ($end - $start)" | bc) movements/s end to end"
   echo "  CPU seconds used meanwhile (bazaar, mariadbd x2, broker): $(cpu_delta "$cpu_before" \
