@@ -87,7 +87,10 @@ elif sys.argv[1] == "wait":
     port, n, deadline = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
     connection, total = http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0
     while total < n and time.time() < deadline:
-        connection.request("GET", "/metrics"); body = connection.getresponse().read().decode()
+        try:
+            connection.request("GET", "/metrics"); body = connection.getresponse().read().decode()
+        except (OSError, http.client.HTTPException):  # a dropped connection: a new one at the next poll
+            connection.close(); time.sleep(0.05); continue
         total = sum(int(float(line.split()[-1])) for line in body.splitlines()
                     if line.startswith('bazaar_movements_applied_total{reason="receipt"}'))
         if total < n: time.sleep(0.05)
