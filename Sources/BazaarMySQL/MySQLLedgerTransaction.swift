@@ -38,6 +38,8 @@ struct MySQLLedgerTransaction: LedgerTransaction {
     private var prefetchedIdempotency = Set<IdempotencyID>()
     /// Keys of the batch taken as new without reading their records (`IdempotencyReads`): `anyRecorded` checks them.
     private(set) var assumedNew = Set<IdempotencyID>()
+    /// Whether the records read found any of the batch's keys recorded (a redelivery, a client's retry).
+    var foundRecords: Bool { !storedIdempotency.isEmpty }
 
     struct IdempotencyID: Hashable {
         var scope: String

@@ -35,13 +35,12 @@ extension MySQLStockStore {
             do {
                 try connection.open()
                 if let receipts = try Self.attempt(requests, keys: sortedKeys, claims: claims, readingRecordsFirst: readingFirst,
-                                                   connection: connection, now: clock.nowMillis(), committing: &committing) {
+                                                   reads: reads, connection: connection, now: clock.nowMillis(), committing: &committing) {
                     return receipts
                 }
-                // A request it refused had its key recorded: run again, reading the records first (counted as the
-                // duplicate key its insert would have met).
+                // A request it refused had its key recorded: run again, reading the records first.
                 connection.rollback()
-                retries.record(.duplicateKey)
+                retries.record(.knownKey)
                 reads?.metKnownKey()
                 readingFirst = true
             } catch let error as MySQLError {
@@ -53,14 +52,20 @@ extension MySQLStockStore {
                 }
                 switch next {
                 case .retry:
-                    retries.record(error)
-                    if !readingFirst && error.code == MySQLError.duplicateKey { reads?.metKnownKey() }
+                    if !readingFirst && error.code == MySQLError.duplicateKey {
+                        retries.record(.knownKey)
+                        reads?.metKnownKey()
+                    } else {
+                        retries.record(error)
+                    }
                     readingFirst = true
                     attempt += 1
                     // Back off a little, with jitter, so that conflicting batches stop colliding.
                     usleepMillis(Double.random(in: 1...4) * Double(attempt))
                 case .fail(let failure): throw failure
-                case .commitUnknown(let failure): throw failure
+                case .commitUnknown(let failure):
+                    reads?.metKnownKey()  // it may have committed: its commands, written again, are probably known
+                    throw failure
                 }
             }
         }
@@ -69,10 +74,12 @@ extension MySQLStockStore {
     /// One attempt at the batch; nil, with the transaction open, when it took its keys as new and a request it
     /// refused had its key recorded after all.
     private static func attempt(_ requests: [WriteRequest], keys: [MySQLLedgerTransaction.Key], claims: [IdempotencyClaim],
-                                readingRecordsFirst: Bool, connection: MySQLConnection, now: Int64,
+                                readingRecordsFirst: Bool, reads: IdempotencyReads?, connection: MySQLConnection, now: Int64,
                                 committing: inout Bool) throws -> [Result<TokenedReceipt, any Error>]? {
         var tx = MySQLLedgerTransaction(connection: connection)
         try tx.begin(locking: keys, claims: claims, readingRecords: readingRecordsFirst)
+        // Known keys read: a redelivery is under way, and its next batches would meet more of them.
+        if tx.foundRecords { reads?.metKnownKey() }
         var outcomes: [Result<WriteReceipt, any Error>] = []
         outcomes.reserveCapacity(requests.count)
         var refusedClaims: [IdempotencyClaim] = []

@@ -4,13 +4,15 @@ import Synchronization
 
 /// Group commits run again after a conflict, by cause: `bazaar_db_write_retries_total{cause}` for operators (deadlocks
 /// that keep rising mean two writers take rows in different orders; duplicate keys, two nodes racing to create the
-/// same row or to claim the same idempotency key, or a large batch meeting a key it took as new, `IdempotencyReads`),
-/// and a count per store for the tests that hold the lock order.
+/// same row or to claim the same idempotency key; known keys, a large batch meeting a key it took as new,
+/// `IdempotencyReads`: a redelivery), and a count per store for the tests that hold the lock order.
 final class WriteRetries: Sendable {
     enum Cause: String, CaseIterable, Sendable {
         case deadlock
         case lockWait = "lock_wait"
         case duplicateKey = "duplicate_key"
+        /// An attempt that took its keys as new met a recorded one (`IdempotencyReads`), and was dropped.
+        case knownKey = "known_key"
         case connection
     }
 

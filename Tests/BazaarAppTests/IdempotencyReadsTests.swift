@@ -32,13 +32,14 @@ struct IdempotencyReadsTests {
         let first = try BulkLedgerWriteTests.requests(1000)
         let firstResults = await store.applyInOrder(first)
         #expect(store.idempotencyReads.batchesAssumedNew == 1, "a batch of 1,000 new keys read no records first")
-        #expect(store.writeRetries.count(.duplicateKey) == 0)
+        #expect(store.writeRetries.count(.knownKey) == 0)
 
         // A redelivery of half of them, interleaved with as many new commands.
         let fresh = try BulkLedgerWriteTests.requests(1000, keyPrefix: "fresh-")
         let mixed = (0..<500).flatMap { [first[2 * $0], fresh[$0]] }
         let mixedResults = await store.applyInOrder(mixed)
-        #expect(store.writeRetries.count(.duplicateKey) == 1, "the attempt that took the known keys as new was dropped once")
+        #expect(store.writeRetries.count(.knownKey) == 1, "the attempt that took the known keys as new was dropped once")
+        #expect(store.writeRetries.count(.duplicateKey) == 0, "a dropped attempt is counted as a known key, not a race")
         for (index, result) in mixedResults.enumerated() {
             let receipt = try result.get()
             if index % 2 == 0 {
@@ -53,7 +54,7 @@ struct IdempotencyReadsTests {
         let again = await store.applyInOrder(first)
         #expect(try again.allSatisfy { try $0.get().replayed })
         #expect(try Self.movementIDs(again) == Self.movementIDs(firstResults))
-        #expect(store.writeRetries.count(.duplicateKey) == 1)
+        #expect(store.writeRetries.count(.knownKey) == 1)
         #expect(store.idempotencyReads.batchesAssumedNew == 2)
 
         let ledger = try BulkLedgerWriteTests.ledger(db)
@@ -99,6 +100,48 @@ struct IdempotencyReadsTests {
         }
         #expect(try results[1...].allSatisfy { !(try $0.get().replayed) })
         #expect(try BulkLedgerWriteTests.ledger(db).movements.count == 800)
+        try await store.close()
+    }
+
+    /// A redelivery's known keys sorted after a whole bulk execution of new ones (the records go in key order): the
+    /// first executions succeed, a later one fails on a known key, and the rolled-back attempt leaves nothing of
+    /// either behind. The rerun applies the new commands once and replays the known ones.
+    @Test(arguments: [true, false])
+    func anAttemptDroppedAfterItsFirstBulkExecutionsLeavesNothingBehind(bulk: Bool) async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await BulkLedgerWriteTests.store(db, bulk: bulk)
+        let known = try BulkLedgerWriteTests.requests(500, keyPrefix: "z-")
+        let knownResults = await store.applyInOrder(known)
+        let fresh = try BulkLedgerWriteTests.requests(3000, keyPrefix: "a-")
+        let results = await store.applyInOrder(fresh + known)
+        #expect(store.idempotencyReads.batchesAssumedNew == 2, "both batches took their keys as new")
+        #expect(store.writeRetries.count(.knownKey) == 1, "the second batch's attempt was dropped once")
+        if bulk {
+            #expect(MySQLLedgerTransaction.bulkMaxRows < 3000, "the new keys fill at least one bulk execution before the known ones")
+        }
+        #expect(try results[..<3000].allSatisfy { !(try $0.get().replayed) })
+        #expect(try results[3000...].allSatisfy { try $0.get().replayed })
+        #expect(try Self.movementIDs(Array(results[3000...])) == Self.movementIDs(knownResults))
+        let ledger = try BulkLedgerWriteTests.ledger(db)
+        #expect(ledger.movements.count == 3500 && ledger.records.count == 3500 && ledger.unmatched == 0)
+        try await store.close()
+    }
+
+    /// A batch that read first and found records (a small one, or one after a dropped attempt) starts the countdown
+    /// too: the redelivery goes on, and the next large batch would otherwise pay a dropped attempt.
+    @Test func aBatchThatReadsKnownKeysMakesTheNextLargeBatchesReadFirst() async throws {
+        let db = TestDatabase(.mariadb)
+        let store = try await BulkLedgerWriteTests.store(db, bulk: true)
+        let first = try BulkLedgerWriteTests.requests(1000)
+        _ = await store.applyInOrder(first)
+        #expect(store.idempotencyReads.batchesAssumedNew == 1)
+        let small = await store.applyInOrder(Array(first[..<10]))  // under `minimumClaims`: reads first
+        #expect(try small.allSatisfy { try $0.get().replayed })
+        let rest = await store.applyInOrder(Array(first[10...]))
+        #expect(try rest.allSatisfy { try $0.get().replayed })
+        #expect(store.idempotencyReads.batchesAssumedNew == 1, "the large batch after the small one's known keys read first")
+        #expect(store.writeRetries.count(.knownKey) == 0, "no attempt was dropped")
+        #expect(try BulkLedgerWriteTests.ledger(db).movements.count == 1000)
         try await store.close()
     }
 
@@ -150,6 +193,14 @@ struct IdempotencyReadsTests {
         for _ in 0..<IdempotencyReads.batchesReadingFirst { #expect(reads.readFirst(claims: 5000)) }
         #expect(!reads.readFirst(claims: 5000), "after the countdown, large batches take their keys as new again")
         #expect(reads.batchesAssumedNew == 2)
+    }
+
+    /// The tests of races between batches that read first make every batch read first.
+    @Test func readingAlwaysMakesEveryBatchReadFirst() {
+        let reads = IdempotencyReads()
+        reads.readAlways()
+        for _ in 0..<(IdempotencyReads.batchesReadingFirst + 5) { #expect(reads.readFirst(claims: 5000)) }
+        #expect(reads.batchesAssumedNew == 0)
     }
 
     /// Flushes in flight at once take the countdown's last unit together: exactly `batchesReadingFirst` read first.
