@@ -11,7 +11,8 @@ final class WriteRetries: Sendable {
         case deadlock
         case lockWait = "lock_wait"
         case duplicateKey = "duplicate_key"
-        /// An attempt that took its keys as new met a recorded one (`IdempotencyReads`), and was dropped.
+        /// An attempt that took its keys as new met a duplicate, and was dropped (`IdempotencyReads`): a recorded key,
+        /// or, rarely, a stock row another node created at once (the server's error does not say which table).
         case knownKey = "known_key"
         case connection
     }
