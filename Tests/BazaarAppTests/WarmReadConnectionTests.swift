@@ -42,11 +42,18 @@ struct WarmReadConnectionTests {
             #expect(answers.first?.contains("\"movement_id\"") == true, "the write's answer first: \(answers)")
             #expect(answers.last?.contains("\"quantity\":6") == true, "the read sees the write: \(answers)")
             #expect(system.router.readsFromMemory.onTheConnection == before, "the read behind the write went to the router")
-            // With nothing awaiting its answer, the connection answers again.
-            connection.send("GET /get-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(reader)\r\n\r\n")
-            let next = await connection.responses(1, within: .seconds(60))
-            #expect(next.first?.contains("\"quantity\":6") == true, "\(next)")
-            #expect(system.router.readsFromMemory.onTheConnection == before + 1)
+            // With nothing awaiting its answer, the connection answers again. From memory only while the node holds
+            // the level (with Redis, the near cache's copy ages out after 5 s, which a loaded CI run can take to get
+            // here) and a rate-limit token; a read the router answers brings them back, so the next is answered here.
+            var answeredHere = false
+            for _ in 0..<5 where !answeredHere {
+                let count = system.router.readsFromMemory.onTheConnection
+                connection.send("GET /get-stock/S1/P1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(reader)\r\n\r\n")
+                let next = await connection.responses(1, within: .seconds(60))
+                #expect(next.first?.contains("\"quantity\":6") == true, "\(next)")
+                answeredHere = system.router.readsFromMemory.onTheConnection == count + 1
+            }
+            #expect(answeredHere, "after the write's answer, no read on the connection was answered there")
         }
     }
 
