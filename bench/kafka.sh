@@ -14,8 +14,9 @@
 # test suite uses that broker. The clock starts at the first command, once the producer has started (its producer id
 # and metadata: ~0.5 s against Tansu, during which it sends nothing); the CPU seconds are counted from just before
 # the producer starts, which adds its start-up (the servers idle meanwhile). The producer encodes every command before
-# the clock starts (on the way, its JSON encoding took a fifth of the machine's CPU beside the ingestion it measures);
-# the end is seen by one waiting process polling /metrics every 50 ms on one connection. The raw rate is timed the
+# the clock starts (encoding on the way, the producer process had a fifth of the machine's samples while it
+# produced, beside the ingestion it measures); the end is seen by one waiting process polling /metrics every 50 ms
+# on one connection. The raw rate is timed the
 # same way; its "produced+consumed" includes the consumer's group join.
 # To see where bazaar's CPU goes during a run: perf record -F 999 -g -p "$(pgrep -f 'bazaar serve')" -- sleep 5,
 # then perf report --children --sort symbol.
@@ -47,7 +48,8 @@ from confluent_kafka import Producer, Consumer
 brokers = sys.argv[2]
 def produce(topic, n, make, started=None):
     # The messages are encoded before the clock starts: the load generator shares the two cores with what it
-    # measures, and its own JSON encoding (a fifth of the machine's CPU while it produced) is no part of ingesting.
+    # measures, and its own JSON encoding (with it, the producer had a fifth of the machine while producing) is no
+    # part of ingesting.
     messages = [make(i) for i in range(n)]
     p = Producer({"bootstrap.servers": brokers, "acks": "all", "enable.idempotence": True, "linger.ms": 5})
     # The idempotent producer's start (its producer id, the topic's metadata) takes ~0.5 s against Tansu, during
@@ -81,14 +83,15 @@ if sys.argv[1] == "raw":
     print("raw %d produced in %.2f s (%.0f/s); produced+consumed in %.2f s (%.0f/s); consumed after first message %.2f s (%.0f/s)" %
           (n, produced, n / produced, total, n / total, time.time() - first, n / (time.time() - first)))
 elif sys.argv[1] == "wait":
-    # Until the node's ledger holds n receipts (it is the only writer of its fresh database), or a deadline: one
-    # process on one kept-alive connection, polling every 50 ms (a curl, awk and bc a poll took 3-4% of the machine).
-    import http.client
-    port, n, deadline = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
+    # Until the node's ledger holds n receipts (it is the only writer of its fresh database), the node has exited,
+    # or a deadline: one process on one kept-alive connection, polling every 50 ms (a curl, awk and bc a poll took
+    # 3-4% of the machine).
+    import http.client, os
+    port, n, deadline, node = int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
     connection, total = http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0
-    while total < n and time.time() < deadline:
+    while total < n and time.time() < deadline and os.path.exists("/proc/%d" % node):
         try:
-            connection.request("GET", "/metrics"); body = connection.getresponse().read().decode()
+            connection.request("GET", "/metrics"); body = connection.getresponse().read().decode(errors="replace")
         except (OSError, http.client.HTTPException):  # a dropped connection: a new one at the next poll
             connection.close(); time.sleep(0.05); continue
         total = sum(int(float(line.split()[-1])) for line in body.splitlines()
@@ -137,7 +140,8 @@ ingest() { # name database-url stores
   local produced
   produced=$(date +%s.%N)
   local end
-  read -r total end < <($PY "$WORK/kafka_bench.py" wait "$PORT" "$N" "$(echo "$start + 600" | bc)")
+  read -r total end < <($PY "$WORK/kafka_bench.py" wait "$PORT" "$N" "$(echo "$start + 600" | bc)" "$SERVER") \
+    || { echo "$name: waiting for the ledger failed (see the error above)" >&2; exit 1; }
   echo "$name: $total of $N commands in the ledger after $(echo "$end - $start" | bc | cut -c1-6) s" \
     "(producing took $(echo "$produced - $start" | bc | cut -c1-6) s): $(echo "$total / ($end - $start)" | bc) movements/s end to end"
   echo "  CPU seconds used meanwhile (bazaar, mariadbd x2, broker): $(cpu_delta "$cpu_before" \

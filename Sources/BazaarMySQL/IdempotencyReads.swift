@@ -12,8 +12,8 @@ import Synchronization
 /// and rolled back: a redelivery's first batch costs about twice) and the batch runs again reading every record
 /// first: a known key replays its first answer, as it always has.
 ///
-/// A redelivery comes as a run of known keys, so after meeting one (or any other 1062, such as two nodes creating
-/// the same stock row), after a batch that read first and found records, and after a commit whose answer was lost
+/// A redelivery comes as a run of known keys, so after a batch that took its keys as new met one (or any other 1062,
+/// such as two nodes creating the same stock row), after a batch that read first and found records, and after a commit whose answer was lost
 /// (its commands come again), the next `batchesReadingFirst` large batches read first rather than each paying a
 /// dropped attempt. Partitions are written side by side, so a redelivery of several pays one dropped attempt for
 /// each partition whose batch was under way before the first met a known key. HTTP group commits always read first:

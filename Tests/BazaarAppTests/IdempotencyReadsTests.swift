@@ -104,8 +104,8 @@ struct IdempotencyReadsTests {
     }
 
     /// A redelivery's known keys sorted after a whole bulk execution of new ones (the records go in key order): the
-    /// first executions succeed, a later one fails on a known key, and the rolled-back attempt leaves nothing of
-    /// either behind. The rerun applies the new commands once and replays the known ones.
+    /// first executions (as text: the first multi-row statements) succeed, a later one fails on a known key, and the
+    /// rolled-back attempt leaves nothing of either behind. The rerun applies the new commands once and replays the known ones.
     @Test(arguments: [true, false])
     func anAttemptDroppedAfterItsFirstBulkExecutionsLeavesNothingBehind(bulk: Bool) async throws {
         let db = TestDatabase(.mariadb)
@@ -124,6 +124,8 @@ struct IdempotencyReadsTests {
         #expect(try Self.movementIDs(Array(results[3000...])) == Self.movementIDs(knownResults))
         let ledger = try BulkLedgerWriteTests.ledger(db)
         #expect(ledger.movements.count == 3500 && ledger.records.count == 3500 && ledger.unmatched == 0)
+        // The dropped attempt took no sequence, or gave back what it took: no gap, no repeat.
+        #expect(try ledger.movements.map { try $0.int(0) } == Array(Int64(1)...3500))
         try await store.close()
     }
 
