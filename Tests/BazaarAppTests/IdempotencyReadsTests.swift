@@ -147,6 +147,37 @@ struct IdempotencyReadsTests {
         try await store.close()
     }
 
+    /// A commit whose answer was lost (the connection cut in its round trip, `CuttingProxy`) may have happened: the
+    /// batch is delivered again with the same keys, so the next large batches read first rather than each drop an
+    /// attempt on keys that are now known. Here it had happened: the redelivery replays every command, and no
+    /// attempt is dropped.
+    @Test(.enabled(if: Backend.selected == .mariadb, "the proxy needs the passwordless test primary"), arguments: [true, false])
+    func aCommitWhoseAnswerWasLostMakesTheNextLargeBatchesReadFirst(bulk: Bool) async throws {
+        let db = TestDatabase(.mariadb)
+        let (proxy, url) = try CommitCutTests.throughProxy(db)
+        defer { proxy.stop() }
+        var options = MySQLStockStore.Options(primary: try MySQLConfiguration(url: url))
+        options.primary.bulkExecution = bulk
+        let store = MySQLStockStore(options: options)
+        try await store.migrate()
+        let batch = try BulkLedgerWriteTests.requests(1000)
+        proxy.arm { transaction, packet in packet.contains("COMMIT") && transaction.contains("ledger_clock") }
+        let lost = await store.applyInOrder(batch)
+        #expect(proxy.cuts == 1)
+        #expect(lost.allSatisfy { result in
+            guard case .failure(let error as StorageUnavailable) = result else { return false }
+            return error.writeMayHaveApplied
+        }, "every writer is told its write may have applied: \(String(describing: lost.first))")
+        #expect(store.idempotencyReads.batchesAssumedNew == 1, "the first batch took its keys as new")
+        let again = await store.applyInOrder(batch)
+        #expect(try again.allSatisfy { try $0.get().replayed }, "the commit had happened: each command replays")
+        #expect(store.idempotencyReads.batchesAssumedNew == 1, "the batch after the lost answer read first")
+        #expect(store.writeRetries.count(.knownKey) == 0, "no attempt was dropped on the known keys")
+        let ledger = try BulkLedgerWriteTests.ledger(db)
+        #expect(ledger.movements.count == 1000 && ledger.records.count == 1000 && ledger.unmatched == 0)
+        try await store.close()
+    }
+
     /// A client's retry is common over HTTP, and a dropped attempt would delay the whole group: HTTP group commits
     /// read first, however large.
     @Test func httpGroupCommitsAlwaysReadFirst() async throws {
