@@ -46,6 +46,20 @@ import Testing
         #expect(Set(ids.flatMap { $0.suffix(12) }).count == 16)
     }
 
+    /// The pooled generator hands out the kernel's words across refills (512 words a refill) and tasks: none twice
+    /// in 40 refills' worth, and every bit position set in about half of them.
+    @Test func pooledRandomWordsAreDistinctAndBalancedAcrossRefills() async {
+        let words = await withTaskGroup(of: [UInt64].self) { group in
+            for _ in 0..<4 { group.addTask { var random = PooledSystemRandom(); return (0..<5_120).map { _ in random.next() } } }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(Set(words).count == words.count, "no word twice (a refill that failed would repeat zeros)")
+        for bit in 0..<64 {
+            let set = words.count { $0 & (1 << UInt64(bit)) != 0 }
+            #expect((9_000...11_480).contains(set), "bit \(bit) set in \(set) of \(words.count) words")
+        }
+    }
+
     /// How the fingerprint was made before it was written into bytes.
     static func referenceFingerprint(_ commands: [MovementCommand]) -> String {
         var text = "v2;\(commands.count);"
