@@ -74,7 +74,7 @@ public struct BazaarRouter: Sendable {
         let router = Router(context: BazaarRequestContext.self)
         let table = RouteTableBox()
         // Middleware applies to the routes added after it, so it goes first; it wraps unmatched requests too.
-        router.add(middleware: MetricsMiddleware())
+        router.add(middleware: RequestMetricsMiddleware())
         // Every request with its id, at debug level (a level check and nothing more otherwise).
         router.add(middleware: LogRequestsMiddleware(.debug))
         router.add(middleware: ProblemMiddleware(routes: table))

@@ -109,8 +109,8 @@ final class WarmReadHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPResponsePart
 
     let connection: WarmReadOnTheConnection
-    /// Hummingbird's `MetricsMiddleware` series for this route's 200, which a read answered here counts too. Made
-    /// per connection, so that they are bound to the metrics backend bootstrapped by then.
+    /// The `RequestMetricsMiddleware` series (Hummingbird's) for this route's 200, which a read answered here counts
+    /// too. Made per connection, so that they are bound to the metrics backend bootstrapped by then.
     private let requests: Counter
     private let duration: Metrics.Timer
     /// Requests handed on whose answer's end has not been written.

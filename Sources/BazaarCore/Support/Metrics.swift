@@ -1,6 +1,7 @@
 public import Metrics
 
-/// The service's own metrics (HTTP request counts and latencies come from Hummingbird's MetricsMiddleware).
+/// The service's own metrics (HTTP request counts and latencies come from `RequestMetricsMiddleware`, in
+/// Hummingbird's series).
 public enum BazaarMetrics {
     /// `bazaar_events_published_total`
     public static var eventsPublished: Counter { counter(published, "bazaar_events_published_total", nil) }
