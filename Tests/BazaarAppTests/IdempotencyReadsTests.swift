@@ -161,7 +161,7 @@ struct IdempotencyReadsTests {
         let store = MySQLStockStore(options: options)
         try await store.migrate()
         let batch = try BulkLedgerWriteTests.requests(1000)
-        proxy.arm { transaction, packet in packet.contains("COMMIT") && transaction.contains("ledger_clock") }
+        proxy.arm { transaction, packet in packet.contains("COMMIT") && transaction.contains("UPDATE ledger_clock") }
         let lost = await store.applyInOrder(batch)
         #expect(proxy.cuts == 1)
         #expect(lost.allSatisfy { result in

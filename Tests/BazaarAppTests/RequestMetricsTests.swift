@@ -56,6 +56,7 @@ import Testing
         try await Application(router: router).test(.router) { client in
             let fixed = try await client.execute(uri: "\(route)/fixed", method: .get) { String(buffer: $0.body) }
             #expect(fixed == "fixed")
+            // Counted (this test client has taken the body by now, so only the stream below tells the two moments apart).
             #expect(Self.count(route, "fixed") == "1")
             let stream = Task { try await client.execute(uri: "\(route)/stream", method: .get) { String(buffer: $0.body) } }
             for await _ in started { break }

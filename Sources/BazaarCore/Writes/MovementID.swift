@@ -40,41 +40,30 @@ public enum MovementID {
 /// The system's cryptographic random bytes, drawn 4 KiB at a time and handed out a word at a time.
 ///
 /// `SystemRandomNumberGenerator` makes one `getrandom` system call for each word: two for every movement id, which
-/// was 2% of a Kafka batch's CPU in the node. The words are the kernel's, as before, just fetched in bulk.
+/// was 2% of a Kafka batch's CPU in the node. `arc4random_buf` (glibc 2.36) fills the pool from `getrandom` in one
+/// call, and never fails: the words are the kernel's, as before, fetched in bulk. A process that forked would hand out
+/// the same words in both copies: Bazaar never forks.
 struct PooledSystemRandom: RandomNumberGenerator {
     private static let pool = Mutex(Pool())
 
     mutating func next() -> UInt64 { Self.pool.withLock { $0.next() } }
 
     private struct Pool: ~Copyable {
-        /// The kernel's generator as a file, opened once (`getrandom` is not in Swift's Glibc module); -1 if it
-        /// cannot be opened (no `/dev` in a jail), and then every word comes from the standard library's generator.
-        #if canImport(Glibc)
-        static let urandom = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
-        #endif
-
         var words = [UInt64](repeating: 0, count: 512)
         var used = 512
 
         mutating func next() -> UInt64 {
-            if used == words.count { refill() }
+            if used == words.count {
+                #if canImport(Glibc)
+                words.withUnsafeMutableBytes { arc4random_buf($0.baseAddress!, $0.count) }
+                #else
+                var system = SystemRandomNumberGenerator()
+                for index in words.indices { words[index] = system.next() }
+                #endif
+                used = 0
+            }
             defer { used += 1 }
             return words[used]
-        }
-
-        private mutating func refill() {
-            let filled = words.withUnsafeMutableBytes { buffer -> Int in
-                #if canImport(Glibc)
-                guard Self.urandom >= 0 else { return 0 }
-                return read(Self.urandom, buffer.baseAddress, buffer.count)
-                #else
-                return 0
-                #endif
-            }
-            // A short or failed read (a signal, no /dev/urandom): the rest word by word, from the standard library.
-            var system = SystemRandomNumberGenerator()
-            for index in max(0, filled) / 8..<words.count { words[index] = system.next() }
-            used = 0
         }
     }
 }
