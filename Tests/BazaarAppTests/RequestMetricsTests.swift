@@ -74,6 +74,33 @@ import Testing
 }
 
 extension RequestMetricsTests {
+    /// A handler's error is counted in `hb_requests` and `hb_request_errors` under its status (Hummingbird's branch, for
+    /// what no inner middleware answered), and a stream whose writing fails midway is still counted, once.
+    @Test func anErrorAndAFailedStreamAreCountedOnce() async throws {
+        _ = Observability.registry
+        let route = "/probe-\(UUID().uuidString.prefix(8))"
+        let router = Router()
+        router.add(middleware: RequestMetricsMiddleware())
+        router.get("\(route)/refused") { _, _ -> Response in throw HTTPError(.conflict) }
+        router.get("\(route)/broken") { _, _ in
+            Response(status: .ok, body: ResponseBody { writer in
+                try await writer.write(ByteBuffer(string: "partial"))
+                throw CancellationError()
+            })
+        }
+        try await Application(router: router).test(.router) { client in
+            let refused = try await client.execute(uri: "\(route)/refused", method: .get) { $0.status }
+            #expect(refused == .conflict)
+            _ = try? await client.execute(uri: "\(route)/broken", method: .get) { $0.status }
+        }
+        let lines = Observability.render().split(separator: "\n").filter { $0.contains("http_route=\"\(route)/") }
+        #expect(lines.contains { $0.hasPrefix("hb_request_errors{") && $0.contains("/refused\"") && $0.contains("error_type=\"409\"") && $0.hasSuffix(" 1") },
+                "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("hb_requests{") && $0.contains("/refused\"") && $0.hasSuffix(" 1") }, "\(lines)")
+        #expect(lines.contains { $0.hasPrefix("hb_requests{") && $0.contains("/broken\"") && $0.hasSuffix(" 1") }, "\(lines)")
+    }
+
+
     /// The `hb_requests` count of the route `<route>/<path>`, as `/metrics` renders it (nil: no such series yet).
     static func count(_ route: String, _ path: String) -> String? {
         Observability.render().split(separator: "\n")
