@@ -11,10 +11,10 @@ import Synchronization
 /// Hummingbird's middleware learns when an answer is written by wrapping every body in a closure, and a closure body
 /// is written part by part: the head, the body and the end each crossed to the connection's event loop and was
 /// flushed alone (the end has no bytes of its own under a `Content-Length`), so every answer went out in two writes
-/// and two TCP segments, and its client woke twice to read it (issue 15). Here a body of known length is left as the handler made it, and Hummingbird writes its head,
-/// body and end in one flush. A stream (no length: the live feed) is still timed, and counted active, to its end.
-/// So an answer of fixed length leaves `http.server.active_requests` when it is handed to the connection, not once
-/// its client has taken it.
+/// and two TCP segments, and its client woke twice to read it (issue 15). Here a body of known length is left as the
+/// handler made it, and Hummingbird writes its head, body and end in one flush. A stream (no length: the live feed)
+/// is still timed, and counted active, to its end. So an answer of fixed length leaves `http.server.active_requests`
+/// when it is handed to the connection, not once its client has taken it.
 struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     let series = RequestSeries()
 
