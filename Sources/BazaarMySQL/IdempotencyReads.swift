@@ -13,9 +13,9 @@ import Synchronization
 /// first: a known key replays its first answer, as it always has.
 ///
 /// A redelivery comes as a run of known keys, so after a batch that took its keys as new met one (or any other 1062,
-/// such as two nodes creating the same stock row), after a batch that read first and found records, and after a commit whose answer was lost
-/// (its commands come again), the next `batchesReadingFirst` large batches read first rather than each paying a
-/// dropped attempt. Partitions are written side by side, so a redelivery of several pays one dropped attempt for
+/// such as two nodes creating the same stock row), after a batch that read first and found records, and after a
+/// commit whose answer was lost (its commands come again), the next `batchesReadingFirst` large batches read first
+/// rather than each paying a dropped attempt. Partitions are written side by side, so a redelivery of several pays one dropped attempt for
 /// each partition whose batch was under way before the first met a known key. HTTP group commits always read first:
 /// a client's retry is common there, and a dropped attempt would delay every writer of the group.
 final class IdempotencyReads: Sendable {
