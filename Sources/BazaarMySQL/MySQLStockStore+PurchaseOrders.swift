@@ -78,6 +78,10 @@ extension MySQLStockStore: PurchaseOrderStore {
             guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
             let now = clock.nowMillis()
             var receipt = try LedgerWrite.apply(WriteRequest(commands: commands, actor: actor, idempotency: idempotency), in: &tx, nowMillis: now)
+            // The same key committed between the look above and the stock rows' locks (a retry sent while the first
+            // try ran): a replay, as above. The order already counts that receipt; counting it again would raise
+            // `received` and lower `incoming` a second time.
+            if receipt.replayed { return PurchaseOrderChange(order: order, movements: receipt.movements, replayed: true) }
             let (received, deltas) = order.receiving(lines, atMillis: now)
             try Self.save(c, received)
             var levels: [(productID: String, level: StockLevel)] = []

@@ -82,7 +82,9 @@ extension SQLiteStockStore: PurchaseOrderStore {
             guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
             let request = WriteRequest(commands: try order.receiptCommands(lines), actor: actor, idempotency: idempotency)
             let receipt = try LedgerWrite.apply(request, in: &tx, nowMillis: now)
-            if !receipt.replayed { try Self.recordDemand(receipt.movements, db: db, nowMillis: now) }
+            // One writer: the look above saw any earlier try of this key. Kept as MySQL has it (`receivePurchaseOrder`).
+            if receipt.replayed { return PurchaseOrderChange(order: order, movements: receipt.movements, replayed: true) }
+            try Self.recordDemand(receipt.movements, db: db, nowMillis: now)
             let (received, deltas) = order.receiving(lines, atMillis: now)
             try Self.saveOrder(db, received)
             var levels: [(productID: String, level: StockLevel)] = []
