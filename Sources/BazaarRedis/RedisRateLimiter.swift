@@ -8,12 +8,15 @@ import Synchronization
 ///
 /// A round trip per request would cost more than the request itself, so a node leases tokens: one atomic script
 /// refills the shared bucket by the server's clock and hands out up to `leaseSize` tokens, which the node then spends
-/// locally (a lease not spent within `leaseMillis` is dropped, so a node never sits on tokens for long). The limit is
+/// locally (a lease not spent within `leaseMillis` stops answering, so a node never sits on tokens for long, and what
+/// is left of it goes back to the bucket with the node's next lease: dropped, a lease spent on one request a period
+/// took a whole lease from the bucket, and two nodes' quiet clients drained it far below the limit). The limit is
 /// therefore exact across nodes to within one lease per node; with small bursts the lease is one token and every
 /// request asks Redis. When Redis cannot be reached the node falls back to its own in-process buckets, so limits
 /// still hold per node and no request is refused because Redis is down.
 public final class RedisRateLimiter: RateLimiter {
-    /// KEYS[1] the bucket; ARGV: rate (tokens/s), burst, tokens wanted. Returns {tokens granted, tokens left (text)}.
+    /// KEYS[1] the bucket; ARGV: rate (tokens/s), burst, tokens wanted, tokens given back (an expired lease's unspent
+    /// ones). Returns {tokens granted, tokens left (text)}.
     ///
     /// The time is kept as Redis's own two integers (seconds, microseconds): one float of seconds since 1970 has only
     /// 14 significant digits in Lua's `tostring`, so it was rounded to 100 µs, up as often as down; a script run
@@ -27,7 +30,7 @@ public final class RedisRateLimiter: RateLimiter {
         if bucket[2] and bucket[3] then
           elapsed = (tonumber(time[1]) - tonumber(bucket[2])) + (tonumber(time[2]) - tonumber(bucket[3])) / 1000000
         end
-        tokens = math.min(burst, tokens + math.max(0, elapsed) * rate)
+        tokens = math.min(burst, tokens + math.max(0, elapsed) * rate + (tonumber(ARGV[4]) or 0))
         local granted = math.min(wanted, math.floor(tokens))
         tokens = tokens - granted
         redis.call('HSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 's', time[1], 'us', time[2])
@@ -81,9 +84,16 @@ public final class RedisRateLimiter: RateLimiter {
         if let local = takeInMemory(subject) { return local }
         let now = clock.nowMillis()
         guard breaker.allow() else { return fallback.take(subject) }
+        // An expired lease's unspent tokens, taken out here so that concurrent requests give them back once (lost if
+        // the script fails: the bucket then holds fewer, never more).
+        let unspent = leases.withLock { leases -> Int in
+            guard let lease = leases[subject], lease.expiresAtMillis <= now, lease.tokens > 0 else { return 0 }
+            leases[subject] = nil
+            return lease.tokens
+        }
         do {
             let reply = try await redis.run(Self.leaseScript, keys: [keyPrefix + "ratelimit:" + subject],
-                                            arguments: [String(rate), String(burst), String(leaseSize)])
+                                            arguments: [String(rate), String(burst), String(leaseSize), String(unspent)])
             RedisRoundTrips.rateLimit.increment()
             await breaker.recordSuccess()
             guard let parts = reply.array, parts.count == 2, let granted = parts[0].int, let left = parts[1].string.flatMap(Double.init) else {

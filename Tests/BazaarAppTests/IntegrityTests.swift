@@ -269,6 +269,31 @@ struct RedisIntegrityTests {
         #expect(refused == 0)
         await redis.close()
     }
+
+    /// Two nodes whose clients send a request now and then: each request finds the node's lease expired and leases
+    /// again. The unspent tokens of the expired lease go back to the bucket; dropped, each request took a whole lease
+    /// (a tenth of the burst) from it, and quiet clients spread over nodes were refused far under their limit.
+    @Test func anExpiredLeasesUnspentTokensGoBackToTheBucket() async throws {
+        let redis = RedisClient(configuration: try RedisConfiguration(url: RedisTestServer.url!))
+        let prefix = "test-limit-\(UUID().uuidString.prefix(8)):"
+        // One token a second (refill is negligible here), leases of 10 for an hour by each node's own clock.
+        final class NodeClock: Sendable { let now = Mutex<Int64>(0) }
+        let clocks = [NodeClock(), NodeClock()]
+        let nodes = clocks.map { clock in
+            RedisRateLimiter(redis: redis, keyPrefix: prefix, rate: 1, burst: 100, breaker: CircuitBreaker(failureThreshold: 3, openMillis: 1000),
+                             leaseMillis: 3_600_000, clock: WallClock { clock.now.withLock { $0 } })
+        }
+        for _ in 0..<10 {
+            for (node, clock) in zip(nodes, clocks) {
+                #expect(await node.take("quiet").allowed)
+                clock.now.withLock { $0 += 3_600_001 }  // its lease expires before its next request
+            }
+        }
+        let left = try #require(try await redis.send(["HGET", prefix + "ratelimit:quiet", "tokens"]).string.flatMap(Double.init))
+        // 20 requests spent; each node holds at most its last lease (10) outstanding. Dropped leases: 100 - 200 < 0.
+        #expect(left >= 100 - 20 - 2 * 10 - 1, "the bucket holds \(left)")
+        await redis.close()
+    }
 }
 
 @Suite("Movement event signatures") struct MovementEventSignatureTests {
