@@ -93,6 +93,8 @@ struct AuthMiddleware: RouterMiddleware {
         guard header.utf8.count > 7,
               header.utf8.prefix(7).elementsEqual("bearer ".utf8, by: { (0x41...0x5A).contains($0) ? $0 | 0x20 == $1 : $0 == $1 })
         else { return nil }
-        return String(Substring(header.utf8.dropFirst(7)))
+        // RFC 9110 allows more than one space after the scheme: a client that sends two is not refused (and throttled).
+        let key = header.utf8.dropFirst(7).drop { $0 == UInt8(ascii: " ") }
+        return key.isEmpty ? nil : String(Substring(key))
     }
 }

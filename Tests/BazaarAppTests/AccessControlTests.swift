@@ -71,11 +71,12 @@ struct AccessControlTests {
     @Test func theBearerSchemeIsReadWithoutRegardToCaseAndNothingElse() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { _, client in
-            for scheme in ["Bearer ", "bearer ", "BEARER ", "bEaReR "] {
+            // More than one space after the scheme is allowed (RFC 9110's `1*SP`).
+            for scheme in ["Bearer ", "bearer ", "BEARER ", "bEaReR ", "Bearer  ", "bearer    "] {
                 let reply = try await client.call(.get, "/get-stock/S1/P1", key: nil, headers: [.authorization: scheme + adminKey])
                 #expect(reply.status == 200, "\(scheme): \(reply.status) \(reply.body)")
             }
-            for header in ["Bearez \(adminKey)", "Bearer\t\(adminKey)", "Basic \(adminKey)", adminKey, "Bearer ", "B\u{e9}arer \(adminKey)"] {
+            for header in ["Bearez \(adminKey)", "Bearer\t\(adminKey)", "Basic \(adminKey)", adminKey, "Bearer ", "Bearer   ", "B\u{e9}arer \(adminKey)"] {
                 let reply = try await client.call(.get, "/get-stock/S1/P1", key: nil, headers: [.authorization: header])
                 #expect(reply.status == 401 && reply.isProblem, "\(header.debugDescription): \(reply.status)")
             }

@@ -106,6 +106,12 @@ struct WebhookSSRFAttackTests {
                 let detail = reply.string("detail") ?? ""
                 #expect(detail.contains("webhooks.allowed_hosts"), "the refusal says how an operator allows it: \(detail)")
             }
+            // Percent escapes in the host: Foundation decodes them, and `127.0.0.1%00` passed as a name the check did
+            // not know (the resolver stops at the NUL). Refused for its characters, before any address check.
+            for url in ["http://127.0.0.1%00/", "http://127.0.0.1%00.example.com/", "http://%31%32%37.0.0.1/", "http://hooks.example.com%0a/"] {
+                let reply = try await client.call(.post, "/v1/webhooks", body: #"{"url": "\#(url)"}"#)
+                #expect(reply.status == 422 && reply.string("field") == "url", "\(url) is refused: \(reply.body)")
+            }
             let metadata = try await client.call(.post, "/v1/webhooks", body: #"{"url": "http://169.254.169.254/"}"#)
             #expect(metadata.string("detail")?.contains("metadata") == true, "and says why")
             let loopback = try await client.call(.post, "/v1/webhooks", body: #"{"url": "http://[::ffff:127.0.0.1]/"}"#)

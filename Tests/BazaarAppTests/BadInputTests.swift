@@ -107,6 +107,16 @@ struct BadInputTests {
             #expect(unknown.string("detail")?.contains("allowed fields") == true)
             let nested = try await client.call(.post, "/v1/movements", body: #"{"movements": [{"store_id": "S1", "product_id": "P1", "delta": "x"}]}"#)
             #expect(nested.string("field") == "movements[0].delta")
+            // A transfer's refusals name the request's fields, not those of the ledger rows it makes (`from_delta`).
+            let transfers: [(String, String)] = [
+                (#""product_id": "P1", "quantity": 2000000000"#, "quantity"), (#""product_id": "P1", "quantity": -3"#, "quantity"),
+                (#""product_id": "bad/id", "quantity": 1"#, "product_id"),
+                (#""product_id": "P1", "quantity": 1, "reference": "\#(String(repeating: "r", count: 200))""#, "reference"),
+            ]
+            for (fields, field) in transfers {
+                let reply = try await client.call(.post, "/v1/transfers", body: #"{"from_store_id": "S1", "to_store_id": "S2", \#(fields)}"#)
+                #expect(reply.status == 422 && reply.string("field") == field, "\(fields): \(reply.body)")
+            }
         }
     }
 }

@@ -26,6 +26,13 @@ public final class WebhookService: Sendable {
         guard url.utf8.count <= 2048, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""),
             let host = parsed.host, !host.isEmpty
         else { throw DomainError.invalid(field: "url", message: "must be an absolute http:// or https:// URL of at most 2048 bytes") }
+        // The host as a resolver reads it: ASCII letters, digits, `.`, `-`, `_` (an IP literal: hex digits, `:`,
+        // brackets). Foundation decodes percent escapes in the host, so `127.0.0.1%00` arrived here as "127.0.0.1\0":
+        // neither an address nor a name the check below knows, while the resolver stops at the NUL.
+        guard host.utf8.allSatisfy(Self.isHostByte) else {
+            throw DomainError.invalid(field: "url", message: "must name its host with ASCII letters, digits, dots and hyphens, or as an IP address "
+                + "(no percent escapes, spaces or other characters in the host)")
+        }
         // Checked on the text here (no traffic at registration); every delivery checks the resolved addresses again.
         if let why = policy.refusal(ofURLHost: host) {
             throw DomainError.invalid(field: "url", message: "must name a public host: \(why); webhooks may not call internal addresses "
@@ -38,6 +45,14 @@ public final class WebhookService: Sendable {
         stored.secret = try sealer.seal(webhook.secret, webhookID: webhook.id)
         try await store.insertWebhook(stored)
         return webhook  // with the secret in clear: the caller shows it this once
+    }
+
+    static func isHostByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]"): true
+        default: false
+        }
     }
 
     /// Every active subscription (their secrets sealed: never shown again).

@@ -181,7 +181,13 @@ public final class StockService: Sendable {
         guard source != destination else {
             throw DomainError.invalid(field: "to_store_id", message: "must differ from from_store_id")
         }
-        guard quantity > 0 else { throw DomainError.invalid(field: "quantity", message: "must be a positive integer") }
+        guard (1...MovementCommand.maxDelta).contains(quantity) else {
+            throw DomainError.invalid(field: "quantity", message: "must be an integer from 1 to \(MovementCommand.maxDelta)")
+        }
+        // Named as the request names them: the two ledger commands below would call them `from_product_id`, `from_delta`.
+        try Identifier.validate(source, field: "from_store_id")
+        try Identifier.validate(destination, field: "to_store_id")
+        _ = try MovementCommand(storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference)
         let out = try MovementCommand(
             storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference,
             fieldPrefix: "from_")
