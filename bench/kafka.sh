@@ -123,9 +123,9 @@ ingest() { # name database-url stores
     "$TANSU" topic create $topic --broker "tcp://$BAZAAR_TEST_KAFKA_BROKERS" --partitions 8 >/dev/null 2>&1 || true
   done
   local redis=()
-  [ "${KAFKA_REDIS:-0}" = 1 ] && redis=(BAZAAR_REDIS_URL="redis://127.0.0.1:${BAZAAR_TEST_REDIS_PORT:-16379}/0" BAZAAR_REDIS_KEY_PREFIX="bench-$name-$$:")
+  [ "${KAFKA_REDIS:-0}" = 1 ] && redis=(BAZAAR_REDIS_URL="redis://127.0.0.1:${BAZAAR_TEST_REDIS_PORT:-16379}/0" BAZAAR_REDIS_KEY_PREFIX="bench-$name-$$-$(date +%s%N):")
   env "${redis[@]}" BAZAAR_ADMIN_KEY=$KEY BAZAAR_LOG_LEVEL=warning BAZAAR_RATE_LIMIT_RATE=1e8 BAZAAR_RATE_LIMIT_BURST=1e8 \
-    BAZAAR_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" BAZAAR_KAFKA_CONSUMER_GROUP="bench-$name-$$" \
+    BAZAAR_KAFKA_BROKERS="$BAZAAR_TEST_KAFKA_BROKERS" BAZAAR_KAFKA_CONSUMER_GROUP="bench-$name-$$-$(date +%s%N)" \
     "$BIN" serve --http-port "$PORT" --database-url "$url" >"$WORK/$name.log" 2>&1 &
   SERVER=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health/live" >/dev/null && break; sleep 0.2; done

@@ -44,6 +44,17 @@ extension BazaarSystem {
                                    maxAgeMillis: configuration.kafkaBrokers == nil ? nil : Int64(configuration.cacheNearMaxAgeMillis))
     }
 
+    /// The watch that drops every cached level when the database went back in time (`LedgerClockWatch`): with a
+    /// cache, on storage with a ledger clock; its watermark beside the levels in Redis (a node started later still
+    /// finds it), else in the node.
+    static func makeLedgerClockWatch(_ configuration: BazaarConfiguration, store: any StockStore, cache: any StockCache,
+                                     redis: RedisParts?, logger: Logger) -> LedgerClockWatch? {
+        guard !(cache is NoStockCache), let source = store as? any LedgerClockSource else { return nil }
+        let watermarks: any LedgerWatermarks = redis.map { RedisLedgerWatermarks(redis: $0.client, keyPrefix: configuration.redisKeyPrefix) }
+            ?? InMemoryLedgerWatermarks()
+        return LedgerClockWatch(source: source, watermarks: watermarks, cache: cache, logger: logger)
+    }
+
     /// The warmer of the in-process cache (`cache.warm_limit`), when it is the cache that answers: not with Redis or
     /// Kafka, where a cached level answers only for `cache.near_max_age_ms` (a warm would be gone in seconds, and with
     /// Redis it would publish a coherence message per level to every node); not without a cache, nor with a limit of 0.

@@ -39,6 +39,8 @@ public struct BazaarSystem: Sendable {
     let webhookDispatcher: WebhookDispatcher<InProcessEventBus.Subscription>
     /// The cache coherence subscriber when Redis is configured.
     let redisServices: [any Service]
+    /// Drops every cached level when the database went back in time; nil without a cache.
+    public let ledgerClockWatch: LedgerClockWatch?
     /// The Kafka producer (stops after the relay that uses it) and the consumers: command ingestion, cache
     /// coherence (stop before it).
     let kafkaProducerServices: [any Service]
@@ -105,6 +107,7 @@ public struct BazaarSystem: Sendable {
                 retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000)),
                 timeout: .milliseconds(Int64(configuration.webhookTimeoutSeconds * 1000))),
             redisServices: redis.map { [RedisCoherence(configuration: $0.client.configuration, cache: $0.cache, logger: logger)] } ?? [],
+            ledgerClockWatch: makeLedgerClockWatch(configuration, store: store, cache: cache, redis: redis, logger: logger),
             kafkaProducerServices: kafka?.producerServices ?? [], kafkaConsumerServices: kafka?.consumerServices ?? [],
             cacheWarmer: makeCacheWarmer(configuration, store: store, cache: cache, logger: logger))
     }
@@ -145,7 +148,7 @@ public struct BazaarSystem: Sendable {
     /// The node's long-lived parts, in the order the service group starts them. The group stops them in reverse, so
     /// each part comes after what it uses and stops before it:
     /// 1. storage closes last, after everything that reads or writes it;
-    /// 2. the replica monitor and Redis coherence, which reads rely on;
+    /// 2. the replica monitor, Redis coherence and the ledger clock watch, which reads rely on;
     /// 3. the Kafka producer, which the relay publishes through (it flushes once the relay has stopped);
     /// 4. the background work on storage: maintenance, reservation expiry, the intelligence consumer and pass, the
     ///    webhook dispatcher, the cache warmer (it stops mid-warm);
@@ -157,6 +160,7 @@ public struct BazaarSystem: Sendable {
         [StorageCloser(store: store, logger: logger)]
             + storageServices
             + redisServices
+            + (ledgerClockWatch.map { [$0] } ?? [])
             + kafkaProducerServices
             + [MaintenanceService(store: store, logger: logger), reservationExpiry, intelligenceConsumer, intelligencePass, webhookDispatcher]
             + (cacheWarmer.map { [$0] } ?? [])

@@ -84,22 +84,42 @@ extension RedisStockCache {
         logger.info("redis is back")
         guard missedUpdates.exchange(false, ordering: .relaxed) else { return }
         do {
-            var cursor = "0"
-            var removed = 0
-            repeat {
-                let reply = try await redis.send(["SCAN", cursor, "MATCH", keyPrefix + "stock:*", "COUNT", "1000"])
-                guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { break }
-                cursor = next
-                let keys = (parts[1].array ?? []).compactMap(\.string)
-                if !keys.isEmpty {
-                    _ = try await redis.send(["UNLINK"] + keys)
-                    removed += keys.count
-                }
-            } while cursor != "0"
+            let removed = try await unlinkAllLevels()
             logger.notice("dropped cached levels that missed updates while redis was down", metadata: ["keys": "\(removed)"])
         } catch {
             missedUpdates.store(true, ordering: .relaxed)
             failed(error)
+        }
+    }
+
+    /// Every level of this deployment (its key prefix) removed from Redis; returns how many.
+    func unlinkAllLevels() async throws -> Int {
+        var cursor = "0"
+        var removed = 0
+        repeat {
+            let reply = try await redis.send(["SCAN", cursor, "MATCH", keyPrefix + "stock:*", "COUNT", "1000"])
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { break }
+            cursor = next
+            let keys = (parts[1].array ?? []).compactMap(\.string)
+            if !keys.isEmpty {
+                _ = try await redis.send(["UNLINK"] + keys)
+                removed += keys.count
+            }
+        } while cursor != "0"
+        return removed
+    }
+
+    /// The database went back in time (`LedgerClockWatch`): this node's near cache is emptied, floors included, and,
+    /// `sharedToo`, every level in Redis is removed (the other nodes empty their own at their next check).
+    public func dropAllLevels(sharedToo: Bool) async throws {
+        near.clear()
+        guard sharedToo else { return }
+        do {
+            let removed = try await unlinkAllLevels()
+            logger.notice("dropped every cached level: the database went back", metadata: ["keys": "\(removed)"])
+        } catch {
+            failed(error)
+            throw error
         }
     }
 

@@ -45,3 +45,14 @@ extension SQLiteStockStore {
         }
     }
 }
+
+/// `LedgerClockSource` (`LedgerClockWatch`): `sqlite_sequence` keeps the highest ledger sequence ever handed out
+/// (rows archived or not). A file replaced by an older copy, or a new one, reads lower.
+extension SQLiteStockStore: LedgerClockSource {
+    public func readLedgerClock() async throws -> LedgerClockReading {
+        try await pool.read { db in
+            let sequence = try Int64.fetchOne(db, sql: "SELECT seq FROM sqlite_sequence WHERE name = 'stock_movements'") ?? 0
+            return LedgerClockReading(sequence: sequence, server: "sqlite")
+        }
+    }
+}

@@ -12,7 +12,7 @@ struct Bazaar: AsyncParsableCommand {
         commandName: "bazaar",
         abstract: "Bazaar: exact, audited stock levels for retail chains.",
         version: BazaarVersion.current,
-        subcommands: [Serve.self, Migrate.self, Demo.self, Doctor.self, Archive.self, IntelligenceCommand.self, ForecastCommand.self, SimulateCommand.self],
+        subcommands: [Serve.self, Migrate.self, Demo.self, Doctor.self, Archive.self, CacheCommand.self, IntelligenceCommand.self, ForecastCommand.self, SimulateCommand.self],
         defaultSubcommand: Serve.self)
 
     /// ArgumentParser's `main`, except that an error thrown while a command runs is first worded as a plain
@@ -132,6 +132,39 @@ struct Migrate: AsyncParsableCommand {
             let system = try await BazaarSystem.start(configuration: configuration, logger: options.logger(configuration))
             try await system.store.close()
             print("Schema is up to date.")
+        }
+    }
+}
+
+/// `bazaar cache drop`: every cached level dropped on every node (README, "Operations"), for a database restored or
+/// failed over while the nodes ran, which their own check may not see.
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "cache", abstract: "The shared read cache (Redis).", subcommands: [Drop.self])
+
+    struct Drop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Drop every cached level on every node, then exit.",
+            discussion: """
+                For a database that went back in time while the nodes ran (restored from a backup, a failover that lost \
+                commits): removes every level from Redis and tells every node to empty its own cache within a second. \
+                Levels refill from the database on the next reads. The nodes also do this by themselves when they see \
+                the database's ledger clock go back or its server change.
+                """)
+        @OptionGroup var options: ConfigurationOptions
+
+        func run() async throws {
+            try await options.run { configuration in
+                guard configuration.redisURL != nil else {
+                    throw CommandFailure("Nothing to drop: without redis.url (--redis-url, BAZAAR_REDIS_URL) each node's cache is its own; restart the nodes to empty them.")
+                }
+                let system = try await BazaarSystem.start(configuration: configuration, logger: options.logger(configuration))
+                let dropped = try await system.ledgerClockWatch?.dropEverything()
+                try await system.store.close()
+                guard dropped == true else {
+                    throw CommandFailure("The cache's watermark kept changing while it was being moved on (nodes checking at the same moment): run the command again.")
+                }
+                print("Dropped every cached level: Redis holds none, and every node empties its own cache within a second.")
+            }
         }
     }
 }

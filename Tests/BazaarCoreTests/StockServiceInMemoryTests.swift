@@ -19,6 +19,7 @@ final class RecordingCache: StockCache {
     func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {
         cache.invalidate(key, minimumVersion: minimumVersion, minimumRevision: minimumRevision)
     }
+    func dropAllLevels(sharedToo: Bool) async { cache.clear() }
     func offer(_ key: StockKey, _ level: StockLevel) async { await offer([(key, level)]) }
     func offer(_ levels: [(key: StockKey, level: StockLevel)]) async {
         waits.withLock { $0 += 1 }

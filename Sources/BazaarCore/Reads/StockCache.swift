@@ -30,6 +30,10 @@ public protocol StockCache: Sendable {
     /// The newest level this process holds for the key, however old and even once invalidated: no read answers
     /// below it (invariant 4). nil when it holds none.
     func floor(_ key: StockKey) -> StockLevel?
+    /// Forgets every level this process holds, floors included, and, `sharedToo`, every level of a cache shared with
+    /// other nodes: the database went back in time, and the cached versions are handed out again with other
+    /// quantities (`LedgerClockWatch`).
+    func dropAllLevels(sharedToo: Bool) async throws
 }
 
 extension StockCache {
@@ -144,6 +148,8 @@ public final class InProcessStockCache: StockCache {
             shard.lru.set(key, entry)
         }
     }
+
+    public func dropAllLevels(sharedToo: Bool) { clear() }
 
     public func clear() {
         for shard in shards {
@@ -284,4 +290,5 @@ public struct NoStockCache: StockCache {
     public func get(_ key: StockKey) async -> StockLevel? { nil }
     public func offer(_ key: StockKey, _ level: StockLevel) async {}
     public func invalidate(_ key: StockKey, minimumVersion: Int64, minimumRevision: Int64) async {}
+    public func dropAllLevels(sharedToo: Bool) async {}
 }
