@@ -1,4 +1,5 @@
 public import BazaarCore
+import MySQLClient
 
 /// `LedgerClockSource`: the primary's ledger clock and which server answered (`LedgerClockWatch`).
 extension MySQLStockStore: LedgerClockSource {
@@ -9,7 +10,7 @@ extension MySQLStockStore: LedgerClockSource {
         do {
             return try await primary.withConnection { connection in
                 let rows = try connection.select("SELECT seq, @@server_id FROM ledger_clock WHERE id = 1")
-                guard let row = rows.first else { return LedgerClockReading(sequence: 0, server: "unknown") }
+                guard let row = rows.first else { throw MySQLError(code: 0, message: "ledger_clock has no row: run bazaar migrate") }
                 return LedgerClockReading(sequence: try row.int(0), server: String(try row.int(1)))
             }
         } catch {

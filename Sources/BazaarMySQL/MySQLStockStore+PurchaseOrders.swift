@@ -74,6 +74,12 @@ extension MySQLStockStore: PurchaseOrderStore {
             }
             let commands = try unlocked.receiptCommands(lines)
             try tx.lock(commands.map { .init(storeID: $0.storeID, productID: $0.productID) })
+            // Again under the stock rows' locks: a try of the same key that held them has committed by now (a replay,
+            // even if the order was closed since).
+            if let claim = idempotency, let record = try tx.idempotencyRecord(scope: claim.scope, key: claim.key) {
+                guard record.fingerprint == claim.fingerprint else { throw DomainError.idempotencyKeyReused(key: claim.key) }
+                return PurchaseOrderChange(order: try Self.fetchOrder(c, id: id), movements: try tx.movements(ids: record.movementIDs), replayed: true)
+            }
             let order = try Self.fetchOrder(c, id: id, forUpdate: true)
             guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
             let now = clock.nowMillis()

@@ -2,8 +2,9 @@ public import BazaarCore
 public import RedisClient
 
 /// The ledger watermark of a deployment's shared cache (`LedgerClockWatch`), beside its levels:
-/// `<prefix>ledger-watermark` = `<generation>:<sequence>:<server>`, with no expiry. If Redis loses it (a restart
-/// without persistence), it has lost the levels too, and the next check starts it again from the clock.
+/// `<prefix>ledger-watermark` = `<generation>:<sequence>:<server>`, with no expiry. A Redis restarted without
+/// persistence has lost the levels with it, and the next check starts it again from the clock; one that evicts any
+/// key (`allkeys-*` policies) may lose it alone, and a database that goes back before the next check is then missed.
 public struct RedisLedgerWatermarks: LedgerWatermarks {
     let redis: RedisClient
     let key: String

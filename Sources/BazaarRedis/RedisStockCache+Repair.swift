@@ -98,7 +98,9 @@ extension RedisStockCache {
         var removed = 0
         repeat {
             let reply = try await redis.send(["SCAN", cursor, "MATCH", keyPrefix + "stock:*", "COUNT", "1000"])
-            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else { break }
+            guard let parts = reply.array, parts.count == 2, let next = parts[0].string else {
+                throw RedisError.protocolError("unexpected answer to SCAN: \(reply)")
+            }
             cursor = next
             let keys = (parts[1].array ?? []).compactMap(\.string)
             if !keys.isEmpty {
@@ -109,18 +111,22 @@ extension RedisStockCache {
         return removed
     }
 
-    /// The database went back in time (`LedgerClockWatch`): this node's near cache is emptied, floors included, and,
-    /// `sharedToo`, every level in Redis is removed (the other nodes empty their own at their next check).
+    /// The database went back in time (`LedgerClockWatch`): `sharedToo`, every level in Redis is removed, then this
+    /// node's near cache is emptied, floors included (the other nodes empty their own at their next check). In that
+    /// order, and with the Redis reads in flight refused (`levelDrops`): emptied first, the near cache took back
+    /// from Redis the very levels being removed, and they stayed as its floors.
     public func dropAllLevels(sharedToo: Bool) async throws {
-        near.clear()
-        guard sharedToo else { return }
-        do {
-            let removed = try await unlinkAllLevels()
-            logger.notice("dropped every cached level: the database went back", metadata: ["keys": "\(removed)"])
-        } catch {
-            failed(error)
-            throw error
+        if sharedToo {
+            do {
+                let removed = try await unlinkAllLevels()
+                logger.notice("dropped every cached level: the database went back", metadata: ["keys": "\(removed)"])
+            } catch {
+                failed(error)
+                throw error
+            }
         }
+        levelDrops.add(1, ordering: .releasing)
+        near.clear()
     }
 
     /// A level of `key` older than this version or revision stops answering, on every node: a replayed write's levels

@@ -55,6 +55,8 @@ public final class RedisStockCache: StockCache {
     /// by `repair` as soon as Redis answers (more than `maxDirtyKeys` turn into a full flush).
     let dirtyKeys = Mutex<Set<StockKey>>([])
     let repairing = Atomic(false)
+    /// Times this node dropped every level (`dropAllLevels`): a Redis read that started before one is not kept.
+    let levelDrops = Atomic<UInt64>(0)
     static let maxDirtyKeys = 10_000
     /// Offers waiting for the script in flight, and whether one is in flight.
     private let pendingOffers = Mutex<(queue: [PendingOffer], flushing: Bool)>(([], false))
@@ -77,6 +79,7 @@ public final class RedisStockCache: StockCache {
             return level
         }
         guard breaker.allow(), !isDirty(key) else { return nil }
+        let drops = levelDrops.load(ordering: .acquiring)
         do {
             let reply = try await redis.send(["GET", redisKey(key)])
             RedisRoundTrips.cacheGet.increment()
@@ -88,7 +91,8 @@ public final class RedisStockCache: StockCache {
             }
             // Older than what this node already holds, or below what an invalidation here marked (a floor Redis may
             // not have taken, its script failed): Redis missed an update; let the database answer.
-            guard near.mayAnswer(key, with: level) else {
+            // Nor a level read before this node dropped every level (`dropAllLevels`): it may be one of them.
+            guard near.mayAnswer(key, with: level), levelDrops.load(ordering: .acquiring) == drops else {
                 RedisCacheMetrics.misses.increment()
                 return nil
             }

@@ -158,9 +158,13 @@ struct CacheCommand: AsyncParsableCommand {
                     throw CommandFailure("Nothing to drop: without redis.url (--redis-url, BAZAAR_REDIS_URL) each node's cache is its own; restart the nodes to empty them.")
                 }
                 let system = try await BazaarSystem.start(configuration: configuration, logger: options.logger(configuration))
-                let dropped = try await system.ledgerClockWatch?.dropEverything()
+                guard let watch = system.ledgerClockWatch else {
+                    try await system.store.close()
+                    throw CommandFailure("Nothing to drop: cache.capacity is 0, so no node caches levels.")
+                }
+                let dropped = try await watch.dropEverything()
                 try await system.store.close()
-                guard dropped == true else {
+                guard dropped else {
                     throw CommandFailure("The cache's watermark kept changing while it was being moved on (nodes checking at the same moment): run the command again.")
                 }
                 print("Dropped every cached level: Redis holds none, and every node empties its own cache within a second.")

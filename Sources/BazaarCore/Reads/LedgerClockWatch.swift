@@ -111,10 +111,11 @@ extension LedgerClockWatch {
     /// moved on, so that every node empties its own cache at its next check, as when the database went back. False
     /// when other nodes' checks kept moving the watermark on meanwhile (try again).
     public func dropEverything() async throws -> Bool {
-        for _ in 0..<10 {
+        try await cache.dropAllLevels(sharedToo: true)
+        // Nodes raise the watermark once a second; a look, a read and a script take milliseconds.
+        for _ in 0..<20 {
             let seen = try await watermarks.load()
             let reading = try await source.readLedgerClock()
-            try await cache.dropAllLevels(sharedToo: true)
             if try await watermarks.advance(from: seen, to: reading, wentBack: true).started { return true }
         }
         return false

@@ -31,7 +31,7 @@ public final class WebhookService: Sendable {
         // neither an address nor a name the check below knows, while the resolver stops at the NUL.
         guard host.utf8.allSatisfy(Self.isHostByte) else {
             throw DomainError.invalid(field: "url", message: "must name its host with ASCII letters, digits, dots and hyphens, or as an IP address "
-                + "(no percent escapes, spaces or other characters in the host)")
+                + "(no percent escapes, spaces or other characters in the host; an international name in its xn-- form)")
         }
         // Checked on the text here (no traffic at registration); every delivery checks the resolved addresses again.
         if let why = policy.refusal(ofURLHost: host) {
