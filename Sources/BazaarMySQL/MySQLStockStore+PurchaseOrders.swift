@@ -74,20 +74,15 @@ extension MySQLStockStore: PurchaseOrderStore {
             }
             let commands = try unlocked.receiptCommands(lines)
             try tx.lock(commands.map { .init(storeID: $0.storeID, productID: $0.productID) })
-            // Again under the stock rows' locks: a try of the same key that held them has committed by now (a replay,
-            // even if the order was closed since).
-            if let claim = idempotency, let record = try tx.idempotencyRecord(scope: claim.scope, key: claim.key) {
-                guard record.fingerprint == claim.fingerprint else { throw DomainError.idempotencyKeyReused(key: claim.key) }
-                return PurchaseOrderChange(order: try Self.fetchOrder(c, id: id), movements: try tx.movements(ids: record.movementIDs), replayed: true)
-            }
             let order = try Self.fetchOrder(c, id: id, forUpdate: true)
-            guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
             let now = clock.nowMillis()
             var receipt = try LedgerWrite.apply(WriteRequest(commands: commands, actor: actor, idempotency: idempotency), in: &tx, nowMillis: now)
             // The same key committed between the look above and the stock rows' locks (a retry sent while the first
-            // try ran): a replay, as above. The order already counts that receipt; counting it again would raise
-            // `received` and lower `incoming` a second time.
+            // try ran): a replay, as above, even if the order was closed since. The order already counts that receipt;
+            // counting it again would raise `received` and lower `incoming` a second time. Nothing is written before
+            // the closed check: a refusal rolls the transaction back.
             if receipt.replayed { return PurchaseOrderChange(order: order, movements: receipt.movements, replayed: true) }
+            guard order.status != .closed else { throw DomainError.purchaseOrderClosed(id: id) }
             let (received, deltas) = order.receiving(lines, atMillis: now)
             try Self.save(c, received)
             var levels: [(productID: String, level: StockLevel)] = []
