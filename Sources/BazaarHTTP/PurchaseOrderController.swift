@@ -108,8 +108,9 @@ struct PurchaseOrderController {
         let products = try body.products()
         try await orders.stock.requireStore(storeID)
         let change = try await actions.purchaseOrder(storeID: storeID, supplier: supplier, reference: body.reference,
-                                                     expectedAtMillis: try Self.time(body.expectedAt), productIDs: products)
-        return try Answer.make(PurchaseOrderAnswer(order: change.order), status: .created)
+                                                     expectedAtMillis: try Self.time(body.expectedAt), productIDs: products,
+                                                     idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
+        return try Answer.made(PurchaseOrderAnswer(order: change.order), replayed: change.replayed)
     }
 
     /// The plan's transfers into the store (all, or `product_ids`), from the stores the caller may write, each an
@@ -141,15 +142,10 @@ struct PurchaseOrderController {
         let body = try await JSONBody.decode(PurchaseOrderBody.self, from: request, context: context)
         try Identifier.validate(body.storeID, field: "store_id")
         try caller.require(.writeStock(storeID: body.storeID))
-        let expected = try body.expectedAt.map { text in
-            guard let millis = RFC3339.parse(text) else {
-                throw DomainError.invalid(field: "expected_at", message: "must be an RFC 3339 time such as 2026-12-01T08:00:00Z")
-            }
-            return millis
-        }
         let change = try await orders.create(storeID: body.storeID, supplier: body.supplier, reference: body.reference,
-                                             expectedAtMillis: expected, lines: body.lines.map { ($0.productID, $0.quantity) })
-        return try Answer.make(PurchaseOrderAnswer(order: change.order), status: .created)
+                                             expectedAtMillis: try Self.time(body.expectedAt), lines: body.lines.map { ($0.productID, $0.quantity) },
+                                             idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID)
+        return try Answer.made(PurchaseOrderAnswer(order: change.order), replayed: change.replayed)
     }
 
     @Sendable func get(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {

@@ -43,8 +43,23 @@ extension MySQLStockStore: PurchaseOrderStore {
                       [MovementEvent.topic, order.storeID, order.eventID, order.cloudEventJSON(revisions: levels.map { ($0.productID, $0.level.revision) })])
     }
 
-    public func createPurchaseOrder(_ order: PurchaseOrder) async throws -> PurchaseOrderChange {
+    /// The order an idempotency record names; `idempotencyKeyReused` for a record of another request.
+    static func orderMade(_ c: MySQLConnection, by claim: IdempotencyClaim) throws -> PurchaseOrder? {
+        guard let record = try c.select("SELECT fingerprint, movement_ids FROM idempotency_keys WHERE scope = ? AND `key` = ?",
+                                        [claim.scope, claim.key]).first else { return nil }
+        guard try record.string(0) == claim.fingerprint,
+            let row = try c.select("SELECT \(purchaseOrderColumns) FROM purchase_orders WHERE id = ?", [try record.string(1)]).first
+        else { throw DomainError.idempotencyKeyReused(key: claim.key) }
+        return try purchaseOrder(c, row)
+    }
+
+    public func purchaseOrder(madeBy claim: IdempotencyClaim) async throws -> PurchaseOrder? {
+        try await onPrimary { c in try Self.orderMade(c, by: claim) }
+    }
+
+    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange {
         try await stateTransaction { c in
+            if let claim = idempotency, let earlier = try Self.orderMade(c, by: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
             let inserted = try c.execute("""
                 INSERT INTO purchase_orders (id, store_id, supplier, reference, expected_at_ms, status, created_at_ms, updated_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -58,6 +73,12 @@ extension MySQLStockStore: PurchaseOrderStore {
                 levels.append((line.productID, try Self.changeIncoming(c, storeID: order.storeID, productID: line.productID, by: line.quantity)))
             }
             try Self.queueEvent(c, stored, levels: levels)
+            if let claim = idempotency {
+                // A try racing with the same key fails here on the primary key (after waiting for the first's stock
+                // rows); the transaction rolls back whole and its retry replays the first's order.
+                try c.execute("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES (?, ?, ?, ?, ?)",
+                              [claim.scope, claim.key, claim.fingerprint, order.id, order.createdAtMillis])
+            }
             return PurchaseOrderChange(order: stored, levels: levels)
         }
     }

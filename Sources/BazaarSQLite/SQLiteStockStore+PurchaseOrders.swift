@@ -49,8 +49,21 @@ extension SQLiteStockStore: PurchaseOrderStore {
         }
     }
 
-    public func createPurchaseOrder(_ order: PurchaseOrder) async throws -> PurchaseOrderChange {
+    /// The order an idempotency record names; `idempotencyKeyReused` for a record of another request.
+    static func orderMade(_ db: Database, by claim: IdempotencyClaim) throws -> PurchaseOrder? {
+        guard let record = try SQLiteLedgerTransaction(db: db).idempotencyRecord(scope: claim.scope, key: claim.key) else { return nil }
+        guard record.fingerprint == claim.fingerprint, let id = record.movementIDs.first, let order = try fetchPurchaseOrder(db, id: id)
+        else { throw DomainError.idempotencyKeyReused(key: claim.key) }
+        return order
+    }
+
+    public func purchaseOrder(madeBy claim: IdempotencyClaim) async throws -> PurchaseOrder? {
+        try await pool.read { db in try Self.orderMade(db, by: claim) }
+    }
+
+    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange {
         try await pool.write { db in
+            if let claim = idempotency, let earlier = try Self.orderMade(db, by: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
             try db.cachedStatement(sql: """
                 INSERT INTO purchase_orders (id, store_id, supplier, reference, expected_at_ms, status, created_at_ms, updated_at_ms)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -65,6 +78,9 @@ extension SQLiteStockStore: PurchaseOrderStore {
                 levels.append((line.productID, try Self.changeIncoming(db, storeID: order.storeID, productID: line.productID, by: line.quantity)))
             }
             try Self.queueEvent(db, stored, levels: levels)
+            if let claim = idempotency {
+                try SQLiteLedgerTransaction(db: db).saveIdempotencyRecord(claim, movementIDs: [order.id], atMillis: order.createdAtMillis)
+            }
             return PurchaseOrderChange(order: stored, levels: levels)
         }
     }

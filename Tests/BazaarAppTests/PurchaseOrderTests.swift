@@ -130,6 +130,66 @@ func purchaseOrder(_ lines: [(String, Int64)], store: String = "S1") -> Purchase
         try await store.close()
     }
 
+    /// An order sent again with its idempotency key (a retry after a lost answer, or sent twice at once) is made once:
+    /// every answer names the one order and `incoming` counts it once. The same key with another order is refused.
+    @Test(arguments: Backend.available)
+    func anOrderRetriedWithItsKeyIsMadeOnce(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Self.open(db)
+        let claim = IdempotencyClaim(scope: "k", key: "erp-order-1", fingerprint: "f")
+        let answers = try await withThrowingTaskGroup(of: PurchaseOrderChange.self) { group in
+            for _ in 0..<16 { group.addTask { try await store.createPurchaseOrder(purchaseOrder([("P1", 4)]), idempotency: claim) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(answers.filter { !$0.replayed }.count == 1, "made once")
+        #expect(Set(answers.map(\.order.id)).count == 1, "every answer names the one order")
+        let later = try await store.createPurchaseOrder(purchaseOrder([("P1", 4)]), idempotency: claim)
+        #expect(later.replayed && later.order.id == answers[0].order.id && later.order.lines.map(\.quantity) == [4])
+        #expect(try await store.purchaseOrders(PurchaseOrderQuery(storeID: "S1")).count == 1)
+        #expect(try await store.level(storeID: "S1", productID: "P1")?.incoming == 4)
+        await #expect(throws: DomainError.idempotencyKeyReused(key: "erp-order-1")) {
+            try await store.createPurchaseOrder(purchaseOrder([("P1", 5)]), idempotency: IdempotencyClaim(scope: "k", key: "erp-order-1", fingerprint: "g"))
+        }
+        let otherCaller = try await store.createPurchaseOrder(purchaseOrder([("P1", 5)]), idempotency: IdempotencyClaim(scope: "k2", key: "erp-order-1", fingerprint: "g"))
+        #expect(!otherCaller.replayed, "keys are the caller's own")
+        try await Self.expectConsistent(store, "P1")
+        try await store.close()
+    }
+
+    /// Through the API: an ERP that sends its order again with the same `Idempotency-Key` (its first answer lost) gets
+    /// the first order back, marked as a replay, whether it made the order itself or from the replenishment plan.
+    @Test func anOrderSentAgainWithItsKeyIsAnsweredWithTheFirst() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            let body = #"{"store_id": "S1", "supplier": "Oatly", "lines": [{"product_id": "P1", "quantity": 24}]}"#
+            let key: HTTPFields = [.init("Idempotency-Key")!: "erp-po-881"]
+            let made = try await client.call(.post, "/v1/purchase-orders", body: body, headers: key)
+            let again = try await client.call(.post, "/v1/purchase-orders", body: body, headers: key)
+            #expect(made.status == 201 && again.status == 200, "\(again.body)")
+            #expect(again.string("purchase_order_id") == made.string("purchase_order_id") && again.headers[.init("Idempotent-Replayed")!] == "true")
+            #expect(made.headers[.init("Idempotent-Replayed")!] == nil)
+            #expect(try await client.call(.get, "/get-stock/S1/P1").int("incoming") == 24, "counted once")
+            let changed = try await client.call(.post, "/v1/purchase-orders", body: body.replacingOccurrences(of: "24", with: "25"), headers: key)
+            #expect(changed.status == 422 && changed.string("type") == "/problems/idempotency-key-reused", "\(changed.body)")
+            #expect(try await client.call(.get, "/v1/purchase-orders").items.count == 1)
+
+            // From the plan: the retry finds the first order, not "nothing to replenish" (the first order made it so).
+            _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": 5, "reason": "receipt"}"#)
+            try await system.store.saveThresholds(
+                StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 30, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S2", productID: "P1")
+            let planKey: HTTPFields = [.init("Idempotency-Key")!: "plan-S2-1"]
+            let planned = try await client.call(.post, "/v1/stores/S2/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#, headers: planKey)
+            #expect(planned.status == 201, "\(planned.body)")
+            let retried = try await client.call(.post, "/v1/stores/S2/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#, headers: planKey)
+            #expect(retried.status == 200 && retried.string("purchase_order_id") == planned.string("purchase_order_id"), "\(retried.body)")
+            #expect(retried.headers[.init("Idempotent-Replayed")!] == "true")
+            #expect(try await client.call(.get, "/get-stock/S2/P1").int("incoming") == 25)
+            let plain = try await client.call(.post, "/v1/stores/S2/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#)
+            #expect(plain.status == 409, "without the key it is a new request: nothing left to order")
+        }
+    }
+
     @Test func purchaseOrdersThroughTheAPI() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { _, client in

@@ -22,8 +22,31 @@ public final class PurchaseOrderService: Sendable {
         self.init(stock: stock, store: store, clock: clock)
     }
 
+    /// Makes an open order. With an `Idempotency-Key`, the same order sent again (by the same API key) answers the
+    /// order the first made, marked `replayed`; a different order under that key is refused.
     public func create(storeID: String, supplier: String, reference: String?, expectedAtMillis: Int64?,
-                       lines: [(productID: String, quantity: Int64)]) async throws -> PurchaseOrderChange {
+                       lines: [(productID: String, quantity: Int64)], idempotencyKey: String?, scope: String) async throws -> PurchaseOrderChange {
+        var text = "po-create/v1;\(Self.field(storeID))\(Self.field(supplier))\(Self.field(reference))\(expectedAtMillis.map(String.init) ?? "-");"
+        for line in lines.sorted(by: { $0.productID < $1.productID }) { text += "\(Self.field(line.productID))=\(line.quantity);" }
+        let claim = try Self.claim(idempotencyKey, scope: scope, request: text)
+        return try await make(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
+                              lines: lines, idempotency: claim)
+    }
+
+    /// The claim of an `Idempotency-Key` (nil without one) on a request described by `text`.
+    static func claim(_ key: String?, scope: String, request text: String) throws -> IdempotencyClaim? {
+        try key.map { key in
+            IdempotencyClaim(scope: scope, key: try StockService.validateIdempotencyKey(key), fingerprint: Hex.encode(SHA256.hash(data: Array(text.utf8))))
+        }
+    }
+
+    /// A value in a fingerprint's text, length first so that no two requests share one.
+    static func field(_ value: String?) -> String {
+        value.map { "\($0.utf8.count):\($0);" } ?? "-;"
+    }
+
+    func make(storeID: String, supplier: String, reference: String?, expectedAtMillis: Int64?,
+              lines: [(productID: String, quantity: Int64)], idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange {
         try Identifier.validate(storeID, field: "store_id")
         try CatalogRules.validateName(supplier, field: "supplier")
         try Self.validateReference(reference)
@@ -35,7 +58,7 @@ public final class PurchaseOrderService: Sendable {
             id: PurchaseOrderID.next(), storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
             status: .open, lines: lines.map { PurchaseOrderLine(productID: $0.productID, quantity: $0.quantity) },
             createdAtMillis: now, updatedAtMillis: now)
-        return await committed(try await store.createPurchaseOrder(order))
+        return await committed(try await store.createPurchaseOrder(order, idempotency: idempotency))
     }
 
     public func receive(id: String, lines: [(productID: String, quantity: Int64)], actor: String, idempotencyKey: String?,

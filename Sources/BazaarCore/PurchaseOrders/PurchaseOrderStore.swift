@@ -52,7 +52,12 @@ public struct PurchaseOrderChange: Sendable, Equatable {
 /// a receipt's movements go through `LedgerWrite` (MySQL: `ledger_clock` last). Its event is queued with it.
 public protocol PurchaseOrderStore: Sendable {
     /// Inserts an open order; each line's quantity is added to its stock row's `incoming` (creating the row at 0).
-    func createPurchaseOrder(_ order: PurchaseOrder) async throws -> PurchaseOrderChange
+    /// With a claim, a key already used answers the order it made (`replayed`, nothing written), or
+    /// `idempotencyKeyReused` when its fingerprint differs; two tries racing with one key make one order.
+    func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange
+    /// The order an earlier request with this claim's key made (read on the primary), nil when the key is unused;
+    /// `idempotencyKeyReused` when the key was used for a different request.
+    func purchaseOrder(madeBy claim: IdempotencyClaim) async throws -> PurchaseOrder?
     /// Records each line as a `receipt` movement (reference: the order id) and moves what it covers out of
     /// `incoming`, all in one transaction; the status follows the lines. A known idempotency key replays.
     func receivePurchaseOrder(id: String, lines: [(productID: String, quantity: Int64)], actor: String,
@@ -64,6 +69,13 @@ public protocol PurchaseOrderStore: Sendable {
     func purchaseOrders(_ query: PurchaseOrderQuery) async throws -> [PurchaseOrder]
     /// The sum of outstanding quantities of open orders of one store x product (the incoming check).
     func openOrderedTotal(storeID: String, productID: String) async throws -> Int64
+}
+
+extension PurchaseOrderStore {
+    /// An order with no idempotency key.
+    public func createPurchaseOrder(_ order: PurchaseOrder) async throws -> PurchaseOrderChange {
+        try await createPurchaseOrder(order, idempotency: nil)
+    }
 }
 
 public enum PurchaseOrderID {

@@ -13,13 +13,20 @@ public struct ReplenishmentActions: Sendable {
 
     /// A purchase order of what the plan's first page (up to `PurchaseOrder.maxLines` items) says to order, for all
     /// of it or only `productIDs`, with no transfers counted against it.
+    /// With an `Idempotency-Key`, a retry answers the order the first call made (the plan, which that order changed,
+    /// is not read again).
     public func purchaseOrder(storeID: String, supplier: String, reference: String?, expectedAtMillis: Int64?,
-                              productIDs: Set<String>?) async throws -> PurchaseOrderChange {
+                              productIDs: Set<String>?, idempotencyKey: String?, scope: String) async throws -> PurchaseOrderChange {
+        typealias Service = PurchaseOrderService
+        let products = productIDs.map { $0.sorted().map { Service.field($0) }.joined() } ?? "*"
+        let claim = try Service.claim(idempotencyKey, scope: scope, request: "po-plan/v1;\(Service.field(storeID))\(Service.field(supplier))"
+                                      + "\(Service.field(reference))\(expectedAtMillis.map(String.init) ?? "-");\(products)")
+        if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
         let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines) { _ in false }
         let lines = page.orders.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
         guard !lines.isEmpty else { throw DomainError.nothingToReplenish(storeID: storeID) }
-        return try await orders.create(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
-                                       lines: lines.map { ($0.productID, Int64($0.quantity)) })
+        return try await orders.make(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
+                                     lines: lines.map { ($0.productID, Int64($0.quantity)) }, idempotency: claim)
     }
 
     /// Makes the plan's suggested transfers into the store (each an atomic pair of ledger rows), from the stores
