@@ -23,6 +23,7 @@ extension BazaarSystem {
     struct RedisParts {
         var client: RedisClient
         var cache: RedisStockCache
+        var revocations: RedisKeyRevocations
     }
 
     static func makeRedis(_ configuration: BazaarConfiguration, logger: Logger) throws -> RedisParts? {
@@ -31,7 +32,8 @@ extension BazaarSystem {
         do { client = RedisClient(configuration: try RedisConfiguration(url: url)) } catch { throw ConfigurationError("redis.url: \(error)") }
         return RedisParts(client: client, cache: RedisStockCache(
             redis: client, keyPrefix: configuration.redisKeyPrefix, nearCapacity: max(16, configuration.cacheCapacity),
-            nearMaxAgeMillis: Int64(configuration.cacheNearMaxAgeMillis), logger: logger))
+            nearMaxAgeMillis: Int64(configuration.cacheNearMaxAgeMillis), logger: logger),
+            revocations: RedisKeyRevocations(redis: client, keyPrefix: configuration.redisKeyPrefix, logger: logger))
     }
 
     /// The read cache: none (`cache.capacity` 0), Redis when configured, else in process. With Kafka there may be

@@ -60,7 +60,7 @@ public struct BazaarSystem: Sendable {
         let cache = makeCache(configuration, redis: redis)
         let stock = StockService(store: store, cache: cache, catalog: catalog, outboxSignal: signal)
         let reservations = ReservationService(stock: stock, clock: clock)
-        let keys = APIKeyService(store: store, clock: clock)
+        let keys = APIKeyService(store: store, clock: clock) { keyID in await redis?.revocations.announce(keyID) }
         let newAdminKey = try await keys.bootstrapAdmin(configuredKey: configuration.adminKey)
         let intelligence = IntelligenceService(store: store, clock: clock,
                                                recomputeAfterMillis: Int64(configuration.intelligenceRecomputeSeconds * 1000),
@@ -106,7 +106,9 @@ public struct BazaarSystem: Sendable {
                 events: alertEvents, store: store, transport: HTTPWebhookTransport(policy: webhookPolicy), sealer: webhookSecrets, clock: clock, logger: logger,
                 retryBase: .milliseconds(Int64(configuration.webhookRetryBaseSeconds * 1000)),
                 timeout: .milliseconds(Int64(configuration.webhookTimeoutSeconds * 1000))),
-            redisServices: redis.map { [RedisCoherence(configuration: $0.client.configuration, cache: $0.cache, logger: logger)] } ?? [],
+            redisServices: redis.map { redis in
+                [RedisCoherence(configuration: redis.client.configuration, cache: redis.cache, revocations: redis.revocations, keys: keys, logger: logger)]
+            } ?? [],
             ledgerClockWatch: makeLedgerClockWatch(configuration, store: store, cache: cache, redis: redis, logger: logger),
             kafkaProducerServices: kafka?.producerServices ?? [], kafkaConsumerServices: kafka?.consumerServices ?? [],
             cacheWarmer: makeCacheWarmer(configuration, store: store, cache: cache, logger: logger))

@@ -18,7 +18,7 @@ enum RedisTestServer {
     /// A system on `database` with Redis at `redisURL` (the shared test server unless given); `nearMaxAgeMillis`,
     /// when given, is how long its near cache answers a level without asking Redis (`cache.near_max_age_ms`).
     static func system(_ database: String, redisURL: String? = nil, rate: Double = 1_000_000, burst: Double = 1_000_000,
-                       nearMaxAgeMillis: Int? = nil) async throws -> BazaarSystem {
+                       nearMaxAgeMillis: Int? = nil, clock: WallClock = .system) async throws -> BazaarSystem {
         var configuration = Harness.configuration(database, rate: rate, burst: burst)
         configuration.redisURL = redisURL ?? url
         if let nearMaxAgeMillis { configuration.cacheNearMaxAgeMillis = nearMaxAgeMillis }
@@ -26,7 +26,7 @@ enum RedisTestServer {
         configuration.redisKeyPrefix = "test:\(UInt(bitPattern: database.hashValue)):"
         var logger = Logger(label: "test")
         logger.logLevel = .warning
-        return try await BazaarSystem.start(configuration: configuration, logger: logger)
+        return try await BazaarSystem.start(configuration: configuration, logger: logger, clock: clock)
     }
 
     static func seed(_ client: some TestClientProtocol) async throws {

@@ -18,9 +18,15 @@ public final class APIKeyService: Sendable {
 
     let store: any APIKeyStore
     let clock: WallClock
-    /// How long a looked-up key is trusted before asking the database again; bounds how long a key revoked
-    /// on another node keeps working here. On this node a revocation takes effect at once.
+    /// How long a looked-up key is trusted before asking the database again; bounds how long a key revoked on
+    /// another node keeps working here when its notice does not arrive. On this node a revocation takes effect at once.
     let cacheTTLMillis: Int64
+    /// Tells the other nodes of a revocation (Redis: `RedisKeyRevocations`), so that they forget the key at once;
+    /// a notice that fails leaves them `cacheTTLMillis`.
+    let announceRevocation: @Sendable (_ keyID: String) async -> Void
+    /// Moves on each time keys are forgotten: a lookup that read the database before a revocation arrived must not
+    /// put the key back into memory afterwards.
+    private let forgetting = Atomic<UInt64>(0)
     /// Valid keys by digest, least recently used forgotten first. Kept apart from the unknown keys so that a flood
     /// of random keys cannot push the keys of real clients out (each would then cost a database query again).
     /// Keyed by the raw digest, not its hex: the hex text cost every authenticated request a string (measured: 2% of
@@ -29,10 +35,12 @@ public final class APIKeyService: Sendable {
     /// Unknown and revoked keys by digest: a client retrying a bad key costs no query while it is remembered.
     private let unknown: Mutex<LRUCache<SHA256Digest, Int64>>
 
-    public init(store: any APIKeyStore, clock: WallClock = .system, cacheTTLMillis: Int64 = 5000, cacheCapacity: Int = 100_000) {
+    public init(store: any APIKeyStore, clock: WallClock = .system, cacheTTLMillis: Int64 = 5000, cacheCapacity: Int = 100_000,
+                announceRevocation: @escaping @Sendable (_ keyID: String) async -> Void = { _ in }) {
         self.store = store
         self.clock = clock
         self.cacheTTLMillis = cacheTTLMillis
+        self.announceRevocation = announceRevocation
         known = Mutex(LRUCache(capacity: max(1, cacheCapacity)))
         unknown = Mutex(LRUCache(capacity: max(1, cacheCapacity / 10)))
     }
@@ -108,9 +116,12 @@ public final class APIKeyService: Sendable {
         let now = clock.nowMillis()
         if let cached = known.withLock({ $0.get(digest) }), cached.expiresAtMillis > now { return (cached.principal, false) }
         if let until = unknown.withLock({ $0.get(digest) }), until > now { return (nil, false) }
+        let generation = forgetting.load(ordering: .acquiring)
         let record = try await store.apiKey(hash: Hex.encode(digest))
         let principal = record.flatMap { $0.revokedAtMillis == nil ? $0.principal : nil }
         if let principal {
+            // Read before a revocation this node has heard of since: answered, not remembered (the next request asks again).
+            guard forgetting.load(ordering: .acquiring) == generation else { return (principal, true) }
             known.withLock { $0.set(digest, CachedPrincipal(principal: principal, expiresAtMillis: now + cacheTTLMillis)) }
         } else {
             known.withLock { $0.remove(digest) }  // revoked since (on another node)
@@ -139,7 +150,17 @@ public final class APIKeyService: Sendable {
         guard try await store.revokeAPIKey(id: id, atMillis: clock.nowMillis()) else {
             throw DomainError.notFound(what: "API key", id: id)
         }
-        known.withLock { $0.removeAll { $0.principal.keyID == id } }
+        forget(keyID: id)
+        await announceRevocation(id)
+    }
+
+    /// Forgets what this node holds of a key (`keyID`), or of every key (nil): its next request asks the database.
+    /// Called for a revocation here or on another node, and when notices of revocations may have been missed.
+    public func forget(keyID: String?) {
+        forgetting.add(1, ordering: .releasing)
+        known.withLock { known in
+            if let keyID { known.removeAll { $0.principal.keyID == keyID } } else { known.removeAll { _ in true } }
+        }
     }
 
     public func list() async throws -> [APIKeyRecord] { try await store.apiKeys() }
