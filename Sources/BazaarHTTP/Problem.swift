@@ -4,6 +4,7 @@ import Foundation
 public import HTTPTypes
 public import Hummingbird
 import Logging
+import NIOHTTP1
 
 /// An RFC 9457 problem: every failure the API answers is one of these, as `application/problem+json`.
 public struct Problem: Error, HTTPResponseError, Sendable {
@@ -155,6 +156,8 @@ struct ProblemMiddleware: RouterMiddleware {
                            headers: [.retryAfter: "1"])
         case let decoding as DecodingError:
             return Problem.decoding(decoding)
+        case let malformed as HTTPParserError:  // met while reading a body (a bad chunk size, say)
+            return Problem.malformed(malformed)
         case let http as HTTPError:
             switch http.status {
             case .notFound where context.endpointPath == nil || context.endpointPath == "NotFound":

@@ -15,7 +15,7 @@ extension HTTPServerBuilder {
     /// With `warmReads`, a warm `GET /get-stock` is answered on the connection, before the router (`WarmReadHandler`).
     public static func bazaarHTTP1(idleTimeout: Duration, readTimeout: Duration, warmReads: WarmReadOnTheConnection? = nil) -> HTTPServerBuilder {
         let configuration = HTTP1Channel.Configuration(
-            additionalChannelHandlers: [RequestReadDeadline(timeout: TimeAmount(readTimeout))],
+            additionalChannelHandlers: [RequestReadDeadline(timeout: TimeAmount(readTimeout)), MalformedRequestAnswer()],
             idleTimeout: TimeAmount(idleTimeout))
         guard let warmReads else { return .http1(configuration: configuration) }
         return HTTPServerBuilder { responder in
