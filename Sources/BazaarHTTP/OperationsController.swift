@@ -1,5 +1,7 @@
 import BazaarCore
 import BazaarDomain
+import Crypto
+import HTTPTypes
 import Foundation
 import Hummingbird
 
@@ -64,7 +66,28 @@ struct OperationsController {
     }
 
     @Sendable func dashboard(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
-        Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: Self.dashboardPage)))
+        Response(status: .ok, headers: Self.dashboardHeaders, body: .init(byteBuffer: ByteBuffer(string: Self.dashboardPage)))
+    }
+
+    /// The page holds an API key (in the browser's storage) and acts with it, so it runs only its own script (by
+    /// hash: nothing injected into the page would run), talks only to this origin, and cannot be framed by another
+    /// site (clickjacking its buttons). Styles may be inline: the page sets bar widths through `style`.
+    static let dashboardHeaders: HTTPFields = [
+        .contentType: "text/html; charset=utf-8",
+        .contentSecurityPolicy: "default-src 'none'; script-src '\(inlineScriptHash(dashboardPage))'; style-src 'unsafe-inline'; "
+            + "connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        .xFrameOptions: "DENY",
+        .xContentTypeOptions: "nosniff",
+        .referrerPolicy: "no-referrer",
+        .cacheControl: "no-cache",
+    ]
+
+    /// `sha256-<base64>` of the page's one inline script (`none` without one), as a Content-Security-Policy source.
+    static func inlineScriptHash(_ page: String) -> String {
+        guard let open = page.range(of: "<script>"), let close = page.range(of: "</script>", range: open.upperBound..<page.endIndex) else {
+            return "none"
+        }
+        return "sha256-" + Data(SHA256.hash(data: Data(page[open.upperBound..<close.lowerBound].utf8))).base64EncodedString()
     }
 
     static func resource(_ name: String, _ ext: String) -> String {
@@ -73,4 +96,9 @@ struct OperationsController {
         }
         return text
     }
+}
+
+extension HTTPField.Name {
+    static let xFrameOptions = Self("X-Frame-Options")!
+    static let referrerPolicy = Self("Referrer-Policy")!
 }

@@ -1,4 +1,5 @@
 import BazaarApp
+import Crypto
 import Foundation
 import Testing
 
@@ -56,6 +57,15 @@ struct ContractTests {
             let page = try await client.call(.get, "/", key: nil)
             #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
             #expect(page.body.contains("Bazaar"))
+            // The page acts with an API key: only its own script runs (by hash), and no other site may frame it.
+            let policy = page.headers[.contentSecurityPolicy] ?? ""
+            #expect(policy.contains("default-src 'none'") && policy.contains("frame-ancestors 'none'"), "\(policy)")
+            let script = try #require(page.body.range(of: "<script>").flatMap { open in
+                page.body.range(of: "</script>", range: open.upperBound..<page.body.endIndex).map { page.body[open.upperBound..<$0.lowerBound] }
+            })
+            let hash = Data(SHA256.hash(data: Data(script.utf8))).base64EncodedString()
+            #expect(policy.contains("script-src 'sha256-\(hash)'"), "the policy names the page's own script")
+            #expect(page.headers[.init("X-Frame-Options")!] == "DENY" && page.headers[.xContentTypeOptions] == "nosniff")
         }
     }
 
