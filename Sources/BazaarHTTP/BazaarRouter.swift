@@ -71,7 +71,8 @@ public struct BazaarRouter: Sendable {
     /// per-address limit, then per route group: authentication and rate limiting (for `GET /get-stock`, after the warm
     /// read answered from memory).
     public init(services: APIServices) {
-        let router = Router(context: BazaarRequestContext.self)
+        // HEAD on every GET route (monitors probe `HEAD /health/live`): the GET's answer without its body.
+        let router = Router(context: BazaarRequestContext.self, options: .autoGenerateHeadEndpoints)
         let table = RouteTableBox()
         // Middleware applies to the routes added after it, so it goes first; it wraps unmatched requests too.
         router.add(middleware: RequestMetricsMiddleware())

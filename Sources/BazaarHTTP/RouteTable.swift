@@ -10,14 +10,15 @@ public struct RouteTable: Sendable {
         entries.append((method.rawValue, path))
     }
 
-    /// Methods served on a concrete request path.
+    /// Methods served on a concrete request path (HEAD wherever GET is: the router makes it from the GET).
     func methods(matching requestPath: String) -> [String] {
         let segments = requestPath.split(separator: "/", omittingEmptySubsequences: true)
-        return entries.filter { entry in
+        let methods = entries.filter { entry in
             let pattern = entry.path.split(separator: "/", omittingEmptySubsequences: true)
             guard pattern.count == segments.count else { return false }
             return zip(pattern, segments).allSatisfy { $0.first == "{" || $0 == $1 }
         }.map(\.method)
+        return methods.contains("GET") ? methods + ["HEAD"] : methods
     }
 }
 

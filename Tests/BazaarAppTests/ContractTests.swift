@@ -66,6 +66,20 @@ struct ContractTests {
             let hash = Data(SHA256.hash(data: Data(script.utf8))).base64EncodedString()
             #expect(policy.contains("script-src 'sha256-\(hash)'"), "the policy names the page's own script")
             #expect(page.headers[.init("X-Frame-Options")!] == "DENY" && page.headers[.xContentTypeOptions] == "nosniff")
+
+            // HEAD wherever GET is: the same head, no body; and it is named in 405's Allow.
+            let probe = try await client.call(.head, "/health/live", key: nil)
+            #expect(probe.status == 200 && probe.body.isEmpty && probe.headers[.contentLength] == "17", "\(probe.headers)")
+            let level = try await client.call(.head, "/get-stock/S1/P1")
+            #expect(level.status == 200 && level.body.isEmpty && level.headers[.contentLength] != nil)
+            #expect(try await client.call(.head, "/get-stock/S9/P1").status == 404, "HEAD refuses as GET does")
+            // A stream's HEAD takes no place among the streams: far more than a key may hold open, all answered.
+            for _ in 0..<120 {  // the default allows a key 100 streams
+                let stream = try await client.call(.head, "/v1/stream")
+                #expect(stream.status == 200 && stream.headers[.contentType]?.hasPrefix("text/event-stream") == true, "\(stream.status)")
+            }
+            let refused = try await client.call(.delete, "/health/live", key: nil)
+            #expect(refused.status == 405 && refused.headers[.allow] == "GET, HEAD", "\(refused.headers)")
         }
     }
 
