@@ -37,6 +37,7 @@ public enum CommandMessage {
     /// The reference decoding, by the same `Decodable` rules as an HTTP body.
     public static func decodeByCodable(_ bytes: [UInt8]) throws -> (id: String, command: MovementCommand) {
         let body: Body
+        try StrictJSON.validate(text: bytes, field: "body")  // root-level refusals name `body`, as `DomainError.decoding` does
         do {
             body = try JSONDecoder().decode(Body.self, from: Data(bytes))
         } catch let error as DecodingError {

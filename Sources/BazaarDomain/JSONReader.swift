@@ -93,7 +93,8 @@ public enum JSONNode: Equatable, Sendable {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
                 index += 1
                 guard let member = value(depth: depth + 1) else { return nil }
-                members[key] = member
+                // A name twice is refused: readers differ on which one counts (`StrictJSON`).
+                guard members.updateValue(member, forKey: key) == nil else { return nil }
                 skipWhitespace()
                 guard index < bytes.count else { return nil }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }

@@ -44,6 +44,7 @@ enum JSONBody {
     }
 
     static func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
+        try StrictJSON.validate(text: buffer.readableBytesView, field: "body")
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {

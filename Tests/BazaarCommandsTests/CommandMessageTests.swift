@@ -26,7 +26,26 @@ struct CommandMessageTests {
         #"{"id": "c16", "store_id": "S1", "product_id": "P1", "delta": -1, "reason": "receipt"}"#,
         #"{"id": null, "store_id": "S1", "product_id": "P1", "delta": 1}"#,
         #"[1, 2]"#, "this is not JSON", "",
+        // JSON no two readers agree on: refused by both paths, saying where.
+        #"{"id": "c17", "store_id": "S1", "product_id": "P1", "delta": 5, "delta": -5}"#,
+        #"{"id": "c18", "store_id": "S1", "product_id": "P1", "delta": 5,}"#,
+        #"{"id": "c19", "store_id": "S1", "product_id": "P1", "delta": 0.99999999999999999}"#,
+        #"{"id": "c20", "store_id": "S1", "product_id": "P1", "delta": 1e400}"#,
     ]
+
+    @Test func aMessageTwoReadersWouldReadDifferentlyIsRefusedSayingWhere() {
+        func refusal(_ text: String) -> DomainError? {
+            do { _ = try CommandMessage.decode(Array(text.utf8)); return nil } catch { return error as? DomainError }
+        }
+        let twice = refusal(#"{"id": "c", "store_id": "S1", "product_id": "P1", "delta": 5, "delta": -5}"#)
+        #expect(twice == .invalid(field: "delta", message: "appears twice in one object: send each field once"))
+        guard case .invalid("delta", let message)? = refusal(#"{"id": "c", "store_id": "S1", "product_id": "P1", "delta": 0.99999999999999999}"#)
+        else { Issue.record("the lossy number was taken"); return }
+        #expect(message.contains("would be read as 1.0"))
+        guard case .invalid("body", let comma)? = refusal(#"{"id": "c", "store_id": "S1", "product_id": "P1", "delta": 5,}"#)
+        else { Issue.record("the trailing comma was taken"); return }
+        #expect(comma.contains("not valid JSON"))
+    }
 
     @Test(arguments: messages)
     func theFastPathAgreesWithTheDecodablePath(_ text: String) {

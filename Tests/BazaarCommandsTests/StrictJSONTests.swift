@@ -1,0 +1,63 @@
+import BazaarCommands
+import BazaarDomain
+import Foundation
+import Testing
+
+/// `StrictJSON` takes every text RFC 8259 allows (that Foundation also reads the same way) and refuses what it does
+/// not, or what two readers would read differently, naming where.
+struct StrictJSONTests {
+    static let valid: [String] = [
+        "{}", "[]", "0", "-0", "1.5", "1.0", "1e2", "100e-2", "2.50E+1", "-12.5e-1", "0.95", "123456789.123456789", "true", "null",
+        #"{"a": [1, 2, {"b": null}], "c": "x\"y\\z\/\b\f\n\r\t\u00e9\ud83d\ude00", "d": {"a": 1}}"#,
+        " \t\r\n{\"café 😀\": \"€\"}\n", #"{"a": 1, "A": 2}"#, String(repeating: "[", count: 63) + String(repeating: "]", count: 63),
+    ]
+
+    @Test(arguments: valid)
+    func whatRFC8259AllowsIsTaken(_ text: String) throws {
+        try StrictJSON.validate(text: Array(text.utf8), field: "body")
+        #expect(try JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed) as Any? != nil)
+    }
+
+    static let refused: [(text: String, field: String, words: String)] = [
+        (#"{"delta": 5,}"#, "body", "not valid JSON"),
+        ("[1, 2,]", "body", "not valid JSON"),
+        (#"{"a": 1} {"a": 2}"#, "body", "after the JSON value"),
+        ("{'a': 1}", "body", "double quotes"),
+        (#"{"a": 01}"#, "body", "leading zero"),
+        (#"{"a": .5}"#, "body", "expected a value"),
+        (#"{"a": NaN}"#, "body", "expected a value"),
+        (#"{"a": 1} // note"#, "body", "after the JSON value"),
+        ("{\"a\": \"tab\there\"}", "body", "control character"),
+        (#"{"a": "\ud800"}"#, "body", "lone surrogate"),
+        (#"{"a": "\x41"}"#, "body", "unknown escape"),
+        (#"{"delta": 5, "delta": -5}"#, "delta", "appears twice"),
+        (#"{"lines": [{"product_id": "P1", "quantity": 1, "quantity": 2}]}"#, "lines[0].quantity", "appears twice"),
+        (#"{"a\u0062": 1, "ab": 2}"#, "ab", "appears twice"),
+        (#"{"quantity": 0.99999999999999999}"#, "quantity", "would be read as 1.0"),
+        (#"{"quantity": 1e-400}"#, "quantity", "would be read as 0.0"),
+        (#"{"quantity": 1e400}"#, "quantity", "out of range"),
+        (String(repeating: "[", count: 65) + String(repeating: "]", count: 65), "body[0][0]", "deeper than 64"),
+    ]
+
+    @Test(arguments: refused.indices)
+    func whatItDoesNotIsRefusedSayingWhere(_ index: Int) {
+        let (text, field, words) = Self.refused[index]
+        do {
+            try StrictJSON.validate(text: Array(text.utf8), field: "body")
+            Issue.record("taken: \(text)")
+        } catch .invalid(let got, let message) {
+            #expect(field == got || (words.contains("deeper") && got.hasPrefix("body[")), "\(text): \(got)")
+            #expect(message.contains(words), "\(text): \(message)")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
+
+    @Test func invalidUTF8IsNamed() {
+        var bytes = Array(#"{"a": "x"}"#.utf8)
+        bytes[7] = 0xFF
+        #expect(throws: DomainError.invalid(field: "body", message: "is not valid UTF-8: JSON text must be UTF-8")) {
+            try StrictJSON.validate(text: bytes, field: "body")
+        }
+    }
+}
