@@ -23,6 +23,8 @@ public enum DomainError: Error, Equatable, Sendable {
     case transferAlreadyReceived(id: String)
     /// The same idempotency key was sent earlier with a different request.
     case idempotencyKeyReused(key: String)
+    /// An active API key already has this name: the audit trail names actors by their key's name.
+    case apiKeyNameTaken(name: String)
     case unauthorized(String)
     case forbidden(String)
 }
@@ -41,6 +43,7 @@ extension DomainError {
         case .nothingToReplenish: "nothing_to_replenish"
         case .transferAlreadyReceived: "transfer_already_received"
         case .idempotencyKeyReused: "idempotency_key_reused"
+        case .apiKeyNameTaken: "api_key_name_taken"
         case .unauthorized: "unauthorized"
         case .forbidden: "forbidden"
         }

@@ -91,6 +91,10 @@ extension Problem {
         case .idempotencyKeyReused(let key):
             self.init(.unprocessableContent, "idempotency-key-reused", "Idempotency key reused",
                       "Idempotency-Key \(JSON.quoted(key)) was already used for a different request; use a new key for a new request")
+        case .apiKeyNameTaken(let name):
+            self.init(.conflict, "api-key-name-taken", "API key name taken",
+                      "an active API key is already named \(JSON.quoted(name)); the audit trail names each change's actor by its key's name, so choose another name or revoke that key first",
+                      extensions: [("field", JSON.quoted("name"))])
         case .unauthorized(let message):
             self.init(.unauthorized, "unauthorized", "Unauthorized", message, headers: [.wwwAuthenticate: "Bearer"])
         case .forbidden(let message):

@@ -252,5 +252,10 @@ enum MySQLSchema {
                 ADD COLUMN IF NOT EXISTS demand_closing BIGINT NOT NULL DEFAULT 0
             """,
         ]),
+        // The name of a key made through the API while it is active, unique (two active keys with one name would make
+        // the audit trail's `actor` ambiguous): at READ COMMITTED no locking read keeps two creations of one name
+        // apart, the unique index does. NULL for revoked keys and the bootstrap admin keys (installed beside the one
+        // they replace).
+        (15, ["ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS active_name VARCHAR(700) NULL, ADD UNIQUE INDEX IF NOT EXISTS api_keys_active_name (active_name)"]),
     ]
 }

@@ -220,5 +220,7 @@ enum SQLiteSchema {
         (15, ["ALTER TABLE stock_thresholds ADD COLUMN low_stock_level REAL"]),
         // The review period each stored row of thresholds was sized for (NULL in rows written before: not compared).
         (16, ["ALTER TABLE stock_thresholds ADD COLUMN review_period_days INTEGER"]),
+        // Keys by name: a new key's name is checked against the active keys (the audit trail's `actor`).
+        (17, ["CREATE INDEX api_keys_by_name ON api_keys (name)"]),
     ]
 }

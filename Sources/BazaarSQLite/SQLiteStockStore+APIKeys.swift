@@ -12,6 +12,17 @@ extension SQLiteStockStore {
         }
     }
 
+    public func insertAPIKeyNamedUniquely(_ r: APIKeyRecord) async throws {
+        try await pool.write { db in  // the one writer: nothing comes between the look and the insert
+            guard try Row.fetchOne(db, sql: "SELECT 1 FROM api_keys WHERE name = ? AND revoked_at_ms IS NULL", arguments: [r.name]) == nil else {
+                throw DomainError.apiKeyNameTaken(name: r.name)
+            }
+            try db.execute(sql: """
+                INSERT INTO api_keys (id, name, role, stores, key_hash, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [r.id, r.name, r.role.rawValue, r.stores.joined(separator: ","), r.keyHash, r.createdAtMillis, r.revokedAtMillis])
+        }
+    }
+
     public func apiKey(hash: String) async throws -> APIKeyRecord? {
         try await pool.read { db in
             try Row.fetchOne(db, sql: "SELECT \(Self.apiKeyColumns) FROM api_keys WHERE key_hash = ?", arguments: [hash]).map(Self.apiKey(from:))

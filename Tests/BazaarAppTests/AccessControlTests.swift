@@ -102,6 +102,30 @@ struct AccessControlTests {
         }
     }
 
+    /// The audit trail names a change's actor by its key's name, so two active keys cannot share one: the second is
+    /// a 409 naming the field, even when both are sent at once; once the first is revoked, the name is free again
+    /// (a till's key rotated).
+    @Test(arguments: Backend.available)
+    func anActiveKeysNameIsItsOwn(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        try await Harness.withApp(db.url) { _, client in
+            let body = #"{"name": "till-8", "role": "store", "stores": ["S1"]}"#
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for _ in 0..<12 { group.addTask { try await client.call(.post, "/v1/api-keys", body: body) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(replies.filter { $0.status == 201 }.count == 1, "\(replies.map(\.status))")
+            let refused = try #require(replies.first { $0.status != 201 })
+            #expect(refused.status == 409 && refused.string("type") == "/problems/api-key-name-taken" && refused.string("field") == "name")
+            let keys = try await client.call(.get, "/v1/api-keys")
+            let named = keys.items.filter { $0["name"] as? String == "till-8" }
+            #expect(named.count == 1)
+            let id = try #require(named.first?["id"] as? String)
+            #expect(try await client.call(.delete, "/v1/api-keys/\(id)").status == 204)
+            #expect(try await client.call(.post, "/v1/api-keys", body: body).status == 201, "a revoked key's name is free")
+        }
+    }
+
     @Test func rateLimitAnswers429WithHeaders() async throws {
         let db = TestDatabase()
         // A slow refill (one token per 60 s), so that no token comes back while the four requests run, however

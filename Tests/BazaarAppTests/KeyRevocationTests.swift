@@ -76,6 +76,7 @@ final class GatedKeys: APIKeyStore {
         return try await inner.apiKey(hash: hash)
     }
     func insertAPIKey(_ record: APIKeyRecord) async throws { try await inner.insertAPIKey(record) }
+    func insertAPIKeyNamedUniquely(_ record: APIKeyRecord) async throws { try await inner.insertAPIKeyNamedUniquely(record) }
     func apiKeys() async throws -> [APIKeyRecord] { try await inner.apiKeys() }
     func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool { try await inner.revokeAPIKey(id: id, atMillis: atMillis) }
     func hasActiveAdminKey() async throws -> Bool { try await inner.hasActiveAdminKey() }

@@ -69,7 +69,7 @@ public final class APIKeyService: Sendable {
         if role == .admin, name == Self.bootstrapName {
             throw DomainError.invalid(field: "name", message: "`\(Self.bootstrapName)` is reserved for the key of BAZAAR_ADMIN_KEY; choose another name")
         }
-        return try await issue(name: name, role: role, stores: Array(Set(stores)).sorted(), key: "bzk_" + Hex.random(bytes: 32))
+        return try await issue(name: name, role: role, stores: Array(Set(stores)).sorted(), key: "bzk_" + Hex.random(bytes: 32), uniqueName: true)
     }
 
     /// Makes sure an admin key exists at start: the configured one, else a new one (returned to be printed once).
@@ -97,11 +97,13 @@ public final class APIKeyService: Sendable {
         return try await issue(name: Self.bootstrapName, role: .admin, stores: [], key: "bzk_" + Hex.random(bytes: 32)).key
     }
 
-    private func issue(name: String, role: Role, stores: [String], key: String) async throws -> Issued {
+    /// `uniqueName`: refused while an active key has the name (keys made through the API). The bootstrap admin key
+    /// is installed beside the `admin` key it replaces, then revokes it.
+    private func issue(name: String, role: Role, stores: [String], key: String, uniqueName: Bool = false) async throws -> Issued {
         let record = APIKeyRecord(
             id: "key_" + Hex.random(bytes: 8), name: name, role: role, stores: stores, keyHash: Self.hash(key),
             createdAtMillis: clock.nowMillis())
-        try await store.insertAPIKey(record)
+        if uniqueName { try await store.insertAPIKeyNamedUniquely(record) } else { try await store.insertAPIKey(record) }
         return Issued(record: record, key: key)
     }
 
