@@ -1,4 +1,5 @@
 import BazaarCommands
+import BazaarCore
 import BazaarDomain
 import Foundation
 import HTTPTypes
@@ -105,6 +106,16 @@ extension Request {
     }
 
     /// An optional identifier filter in the query (400 when it is not a valid identifier).
+    /// An optional filter by an API key's name (`actor`): at most `APIKeyService.maxNameLength` characters and no
+    /// control character, as every key's name. A NUL would otherwise end the text where storage binds it.
+    func keyNameQuery(_ name: String) throws -> String? {
+        guard let value = query(name) else { return nil }
+        guard value.count <= APIKeyService.maxNameLength, !value.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw Problem.badParameter(name, "must be an API key's name: at most \(APIKeyService.maxNameLength) characters, no control characters")
+        }
+        return value
+    }
+
     func identifierQuery(_ name: String) throws -> String? {
         guard let value = query(name) else { return nil }
         guard Identifier.isValid(value) else {

@@ -123,7 +123,7 @@ struct StockController {
         var query = AuditQuery()
         query.storeID = try request.identifierQuery("store_id")
         query.productID = try request.identifierQuery("product_id")
-        query.actor = request.query("actor")
+        query.actor = try request.keyNameQuery("actor")
         query.reason = try request.enumQuery("reason", as: MovementReason.self)
         query.sinceMillis = try time(request, "since")
         query.untilMillis = try time(request, "until")

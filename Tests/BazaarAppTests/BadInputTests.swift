@@ -142,6 +142,11 @@ struct BadInputTests {
                 #expect(reply.string("detail")?.contains(words) == true, "\(body): \(reply.body)")
             }
             #expect(try await client.call(.get, "/get-stock/S1/P1").int("version") == 0, "nothing was applied")
+            // A filter by a key's name with a NUL matched the name before it (storage bound the text up to the NUL).
+            for actor in ["admin%00zzz", "a%0Ab", String(repeating: "a", count: 101)] {
+                let reply = try await client.call(.get, "/audit-logs?actor=\(actor)")
+                #expect(reply.status == 400 && reply.string("field") == "actor", "\(actor): \(reply.body)")
+            }
         }
     }
 }
