@@ -122,10 +122,12 @@ struct PurchaseOrderController {
         let body = try await JSONBody.decode(ReplenishmentTransferBody.self, from: request, context: context).body
         let products = try body.products()
         try await orders.stock.requireStore(storeID)
-        let receipts = try await actions.transfers(storeID: storeID, productIDs: products, actor: caller.name, scope: caller.keyID) { other in
+        let receipts = try await actions.transfers(storeID: storeID, productIDs: products, actor: caller.name,
+                                                   idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID) { other in
             caller.may(.writeStock(storeID: other))
         }
-        return try Answer.make(TransferPlanAnswer(receipts: receipts))
+        let replayed = receipts.allSatisfy(\.replayed)
+        return try Answer.make(TransferPlanAnswer(receipts: receipts), headers: replayed ? [.idempotentReplayed: "true"] : [:])
     }
 
     static func time(_ text: String?) throws -> Int64? {

@@ -2,6 +2,7 @@ import BazaarApp
 import BazaarCore
 import BazaarDomain
 import Foundation
+import HTTPTypes
 import Synchronization
 import Testing
 
@@ -75,6 +76,35 @@ import Testing
                 let reply = try await client.call(.post, uri, body: body)
                 #expect(reply.status == status && reply.isProblem, "\(uri) \(body): \(reply.status) \(reply.body)")
             }
+        }
+    }
+
+    /// The plan's transfers sent twice at once with one `Idempotency-Key` (a double click, a client's retry racing
+    /// its first try): both calls read the plan before either moved anything, and without the key each moved the
+    /// goods. With it, the goods move once and every answer names the same movements.
+    @Test func thePlansTransfersSentTwiceWithOneKeyMoveTheGoodsOnce() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": 100, "reason": "receipt"}"#)
+            _ = try await client.call(.post, "/update-stock/S3/P1", body: #"{"delta": 1, "reason": "receipt"}"#)
+            try await Self.thresholds(system, "S2", reorderPoint: 10, orderUpTo: 20)
+            try await Self.thresholds(system, "S3", reorderPoint: 10, orderUpTo: 30)
+            #expect(try await eventually(seconds: 30) {
+                (try await client.call(.get, "/v1/stores/S3/replenishment").json["transfers"] as? [[String: Any]])?.isEmpty == false
+            })
+            let key: HTTPFields = [.init("Idempotency-Key")!: "restock-S3-1"]
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for _ in 0..<6 {
+                    group.addTask { try await client.call(.post, "/v1/stores/S3/replenishment/transfers", body: "{}", headers: key) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(replies.allSatisfy { [200, 409].contains($0.status) }, "\(replies.map(\.status))")
+            let made = replies.filter { $0.status == 200 }
+            let movementIDs = Set(made.compactMap { (($0.json["transfers"] as? [[String: Any]])?.first?["from"] as? [String: Any])?["movement_id"] as? String })
+            #expect(!made.isEmpty && movementIDs.count == 1, "every answer names the one transfer: \(movementIDs)")
+            #expect(try await client.call(.get, "/get-stock/S2/P1").int("quantity") == 71, "moved once")
+            #expect(try await client.call(.get, "/get-stock/S3/P1").int("quantity") == 30)
         }
     }
 

@@ -1,4 +1,5 @@
 import BazaarDomain
+import Crypto
 
 /// A replenishment suggestion acted on in one call: the plan's orders become a purchase order (they then count as
 /// incoming, so the plan stops suggesting them), or its transfers are made.
@@ -31,8 +32,14 @@ public struct ReplenishmentActions: Sendable {
 
     /// Makes the plan's suggested transfers into the store (each an atomic pair of ledger rows), from the stores
     /// `maySource` allows (those the caller may write), for all of them or only `productIDs`.
-    public func transfers(storeID: String, productIDs: Set<String>?, actor: String, scope: String,
+    ///
+    /// With an `Idempotency-Key`, each transfer carries a key of its own made from it, its source and its product: a
+    /// retry, or the same call sent twice at once (both read the plan before either moved anything), replays a
+    /// transfer already made instead of moving the goods again. A retry that reads the plan after the first call
+    /// finds nothing left to move (409 `nothing-to-replenish`).
+    public func transfers(storeID: String, productIDs: Set<String>?, actor: String, idempotencyKey: String?, scope: String,
                           maySource: @escaping @Sendable (String) -> Bool) async throws -> [WriteReceipt] {
+        let key = try idempotencyKey.map { key throws(DomainError) in try StockService.validateIdempotencyKey(key) }
         let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines, mayShowStore: maySource)
         let moves = page.transfers.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
         guard !moves.isEmpty else { throw DomainError.nothingToReplenish(storeID: storeID) }
@@ -40,8 +47,13 @@ public struct ReplenishmentActions: Sendable {
         for move in moves {
             receipts.append(try await orders.stock.transfer(
                 from: move.fromStoreID, to: storeID, productID: move.productID, quantity: move.quantity, reference: "replenishment",
-                actor: actor, idempotencyKey: nil, scope: scope))
+                actor: actor, idempotencyKey: key.map { Self.transferKey($0, from: move.fromStoreID, productID: move.productID) }, scope: scope))
         }
         return receipts
+    }
+
+    /// The key of one transfer of a keyed call: a digest, so that it stays within a key's length whatever the ids.
+    static func transferKey(_ key: String, from source: String, productID: String) -> String {
+        "replenishment-transfer:" + Hex.encode(SHA256.hash(data: Array("\(key)\n\(source)\n\(productID)".utf8)))
     }
 }
