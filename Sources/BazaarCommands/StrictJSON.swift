@@ -12,6 +12,18 @@ public import BazaarDomain
 public enum StrictJSON {
     /// Objects and arrays nest at most this deep (no body or command needs more than four levels).
     public static let maxDepth = 64
+    /// A member name is at most this many bytes. Names are compared as Swift compares strings (canonically
+    /// equivalent names are one name, as every decoder here reads them), which normalizes them: unbounded, a name
+    /// of combining marks costs time quadratic in its length (a 160 KB name took a core for seconds).
+    public static let maxNameBytes = 256
+    /// The largest magnitude of an integer taken: beyond 2^53 not every JSON reader holds an integer exactly
+    /// (RFC 8259, section 6), and a `Double` rounds it (`attributes` stored 9007199254740993 as ...992).
+    public static let maxExactInteger = 9_007_199_254_740_992
+
+    /// `text` cut to `limit` characters: refusals quote the input, and must not echo a megabyte back.
+    static func clipped(_ text: String, _ limit: Int = 80) -> String {
+        text.count <= limit ? text : String(text.prefix(limit)) + "…"
+    }
 
     public static func validate(_ bytes: UnsafeBufferPointer<UInt8>, field: String = "body") throws(DomainError) {
         var scanner = Scanner(bytes: bytes, root: field)
@@ -90,8 +102,12 @@ public enum StrictJSON {
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw syntax("expected a member name in double quotes") }
+                let nameStart = index
                 let name = try string()
-                let member = path == root && depth == 0 ? name : path + "." + name
+                guard index - nameStart - 2 <= StrictJSON.maxNameBytes else {
+                    throw DomainError.invalid(field: StrictJSON.clipped(path), message: "has a member name longer than \(StrictJSON.maxNameBytes) bytes")
+                }
+                let member = StrictJSON.clipped(path == root && depth == 0 ? name : path + "." + name, 200)
                 guard names.insert(name).inserted else {
                     throw DomainError.invalid(field: member, message: "appears twice in one object: send each field once")
                 }
@@ -237,13 +253,18 @@ extension StrictJSON.Scanner {
             for i in e.from..<e.to { exponent = min(1_000_000, exponent * 10 + Int(bytes[i] - UInt8(ascii: "0"))) }
             if negative { exponent = -exponent }
         }
-        guard fraction.to > fraction.from || exponent != 0 else { return }  // an integer as written: decoders check its range
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        guard fraction.to > fraction.from || exponent != 0 else {  // an integer as written
+            guard let exact = Int64(text), exact.magnitude <= StrictJSON.maxExactInteger else {
+                throw DomainError.invalid(field: path, message: "is out of range: an integer must be within ±\(StrictJSON.maxExactInteger) (2^53), which every JSON reader holds exactly")
+            }
+            return
+        }
         guard let value = Double(text), value.isFinite else {
-            throw DomainError.invalid(field: path, message: "is out of range for a number (\(text))")
+            throw DomainError.invalid(field: path, message: "is out of range for a number (\(StrictJSON.clipped(text)))")
         }
         guard value.rounded() == value, !isWhole(integer: integer, fraction: fraction, exponent: exponent) else { return }
-        throw DomainError.invalid(field: path, message: "has more digits than a number here holds exactly: \(text) would be read as \(value)")
+        throw DomainError.invalid(field: path, message: "has more digits than a number here holds exactly: \(StrictJSON.clipped(text)) would be read as \(value)")
     }
 
     /// Whether digits `integer`.`fraction` times ten to `exponent` is a whole number.

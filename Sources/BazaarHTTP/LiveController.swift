@@ -38,9 +38,13 @@ struct LiveController {
         // The key as authenticated (AuthMiddleware has checked the header's form).
         let secret = String(request.headers[.authorization]?.dropFirst(7) ?? "")
         let headers: HTTPFields = [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store"]
-        // HEAD: the head alone, taking no place among the node's streams (the body that would end one never runs).
-        guard request.method != .head else { return Response(status: .ok, headers: headers) }
         let events = try feed.subscribe(storeID: storeID, owner: caller.keyID)
+        // HEAD: refused as GET would be (no room for a stream), else the head alone; its place is given back at once
+        // (the body that would end the stream never runs).
+        guard request.method != .head else {
+            events.finish()
+            return Response(status: .ok, headers: headers)
+        }
         let (keys, keyRecheck, writeStall) = (self.keys, self.keyRecheck, self.writeStall)
         return Response(status: .ok, headers: headers, body: ResponseBody { writer in
             try await Self.serve(events, to: &writer, secret: secret, keys: keys, keyRecheck: keyRecheck, writeStall: writeStall)

@@ -18,23 +18,28 @@ extension Problem {
         case .invalidMethod: what = "the method is not a valid token"
         case .invalidURL, .invalidHost, .invalidPort, .invalidPath, .invalidQueryString, .invalidFragment:
             what = "the request target is not a valid URI (percent-encode spaces and other reserved characters)"
-        case .invalidVersion: what = "the protocol version must be HTTP/1.1 or HTTP/1.0"
         case .invalidHeaderToken: what = "a header field is malformed (a name must be a token: no spaces, no control characters)"
-        case .invalidContentLength: what = "Content-Length must be one non-negative decimal integer, and not sent with Transfer-Encoding"
-        case .unexpectedContentLength: what = "a request must not carry both Content-Length and Transfer-Encoding"
+        case .invalidContentLength, .unexpectedContentLength:
+            what = "Content-Length must be one non-negative decimal integer, sent once, and not with Transfer-Encoding"
         case .invalidChunkSize: what = "a chunk of the chunked body does not start with a hexadecimal size"
-        case .lfExpected, .invalidConstant, .invalidCharactersUsed: what = "the request's framing is malformed (each line must end with CRLF)"
-        default: what = "the request is not valid HTTP/1.1 (\(error))"
+        default:
+            what = "the request is not valid HTTP/1.1: the request line is `METHOD /path HTTP/1.1` (spaces in the path "
+                + "percent-encoded), every line ends with CRLF, and a body is framed by one Content-Length or by "
+                + "Transfer-Encoding: chunked with each chunk's size matching its data"
         }
         return Problem(.badRequest, "malformed-http", "Malformed HTTP request", what, headers: [.connection: "close"])
     }
 }
 
-/// Gives the answer to a request the HTTP decoder refused the API's form: Hummingbird answers such a request with a
-/// bare `400` and `Content-Length: 0` when it meets the decoder's error between requests (in order, after the
-/// answers of the requests before it). This handler, after the HTTP/1 codec, notes the decoder's error as it passes
-/// and turns that bare answer into the problem of `Problem.malformed` (431 for oversized headers). Errors met while
-/// a body is being read reach the router instead, which maps them the same way.
+/// Keeps the connection's framing when the HTTP decoder cannot: after the HTTP/1 codec, it sees every request's head
+/// and every answer (those the connection answers itself too), in order.
+/// - A request the decoder refused: Hummingbird answers it with a bare `400` and `Content-Length: 0` once it meets the
+///   decoder's error, after the answers of the requests before it. This turns that answer into the problem of
+///   `Problem.malformed` (431 for oversized headers). When the error came inside the body of a request that has its
+///   own answer already (a route that did not read the body), that second answer is not sent: the connection closes.
+/// - `CONNECT`: the decoder takes what follows as a tunnel's bytes, so the answer (404 or 405) is delimited by closing
+///   the connection, and says so.
+/// Errors met while a body is being read by its route reach the router instead, which maps them the same way.
 final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -42,28 +47,72 @@ final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandle
     typealias OutboundOut = HTTPResponsePart
 
     private var decoderError: HTTPParserError?
-    /// The problem's body, written before the end of the answer whose head was replaced.
-    private var pendingBody: ByteBuffer?
+    /// The decoder failed between a request's head and its end: that request is answered by its route.
+    private var failedInsideARequest = false
+    private var readingARequest = false
+    /// Whether each request whose answer has not ended is a `CONNECT`, oldest first.
+    private var awaiting: [Bool] = []
+    /// The bare answer being replaced (`.some(nil)`: dropped) and, when replaced, the problem's body.
+    private var replacing: ByteBuffer??
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            readingARequest = true
+            awaiting.append(head.method == .connect)
+        case .body: break
+        case .end: readingARequest = false
+        }
+        context.fireChannelRead(data)
+    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let error = error as? HTTPParserError { decoderError = error }
+        if let error = error as? HTTPParserError {
+            decoderError = error
+            failedInsideARequest = readingARequest
+        }
         context.fireErrorCaught(error)
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
-        case .head(let head) where decoderError != nil && head.status == .badRequest && head.headerFields[.contentLength] == "0":
+        case .head(let head) where decoderError != nil && head.status == .badRequest && head.headerFields[.contentLength] == "0"
+            && head.headerFields[.contentType] == nil:
+            if failedInsideARequest && awaiting.isEmpty {
+                replacing = .some(nil)  // the request whose body broke had its answer: none more
+                promise?.succeed()
+                return
+            }
             let problem = Problem.malformed(decoderError!)
             let body = ByteBuffer(string: problem.json)
             var fields = problem.headers
             fields[.contentType] = "application/problem+json"
             fields[.contentLength] = String(body.readableBytes)
-            pendingBody = body
+            replacing = .some(body)
             context.write(wrapOutboundOut(.head(HTTPResponse(status: problem.status, headerFields: fields))), promise: promise)
-        case .end where pendingBody != nil:
-            context.write(wrapOutboundOut(.body(pendingBody!)), promise: nil)
-            pendingBody = nil
+        case .head(var head) where awaiting.first == true:
+            head.headerFields[.connection] = "close"
+            head.headerFields[.contentLength] = nil
+            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .body where replacing != nil:
+            promise?.succeed()
+        case .end where replacing != nil:
+            if let body = replacing! {
+                context.write(wrapOutboundOut(.body(body)), promise: nil)
+                context.write(data, promise: promise)  // Hummingbird closes the connection after it
+            } else {
+                promise?.succeed()
+                context.flush()  // what was written before goes out before the close
+                context.close(promise: nil)
+            }
+            replacing = nil
+        case .end:
+            let wasConnect = awaiting.isEmpty ? false : awaiting.removeFirst()
             context.write(data, promise: promise)
+            if wasConnect {
+                context.flush()
+                context.close(promise: nil)
+            }
         default:
             context.write(data, promise: promise)
         }

@@ -135,6 +135,7 @@ struct BadInputTests {
                 ("/v1/movements", #"{"movements": [{"store_id": "S1", "product_id": "P1", "delta": 1, "delta": 2}]}"#, "movements[0].delta", "appears twice"),
                 ("/v1/purchase-orders", #"{"store_id": "S1", "supplier": "x", "lines": [{"product_id": "P1", "quantity": 1},], }"#, "body", "not valid JSON"),
                 ("/v1/products/P1", #"{"name": "Oat", "attributes": {"size": "1L", "size": "2L"}}"#, "attributes.size", "appears twice"),
+                ("/v1/products/P1", #"{"name": "Oat", "attributes": {"ean": 9007199254740993}}"#, "attributes.ean", "2^53"),
             ]
             for (uri, body, field, words) in cases {
                 let reply = try await client.call(uri.hasPrefix("/v1/products") ? .put : .post, uri, body: body)

@@ -41,6 +41,20 @@ struct MalformedHTTPTests {
             #expect(connection.sendAll("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\nGARBAGE\r\n\r\n"))
             let answers = await connection.responses(2, within: .seconds(30))
             #expect(answers.count == 2 && answers[0].hasPrefix("HTTP/1.1 200 ") && answers[1].contains("/problems/malformed-http"), "\(answers)")
+            // A body that breaks on a route that does not read it: that request's own answer, and no second one.
+            for path in ["/nothing", "/health/live"] {
+                let broken = try RawConnection(port: port)
+                defer { broken.close() }
+                #expect(broken.sendAll("POST \(path) HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"sto\r\nQQ\r\n"))
+                let answers = await broken.responses(2, within: .seconds(3))
+                #expect(answers.count == 1, "one answer for one request: \(answers)")
+                #expect(try await eventually(seconds: 10) { broken.closedByServer() })
+            }
+            // CONNECT: what follows it is a tunnel's bytes to the decoder, so its answer ends with the connection.
+            let tunnel = try RawConnection(port: port)
+            defer { tunnel.close() }
+            #expect(tunnel.sendAll("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n"))
+            #expect(try await eventually(seconds: 10) { tunnel.closedByServer() }, "the connection closes after the answer")
             #expect(try await client.call(.get, "/get-stock/S1/P1").int("version") == 0, "nothing was written")
         }
         try await system.store.close()

@@ -37,7 +37,34 @@ struct StrictJSONTests {
         (#"{"quantity": 1e-400}"#, "quantity", "would be read as 0.0"),
         (#"{"quantity": 1e400}"#, "quantity", "out of range"),
         (String(repeating: "[", count: 65) + String(repeating: "]", count: 65), "body[0][0]", "deeper than 64"),
+        (#"{"v": 9007199254740993}"#, "v", "within ±9007199254740992"),
+        (#"{"v": -12345678901234567890123}"#, "v", "out of range"),
+        ("{\"a\(String(repeating: "\u{301}", count: 200))\": 1}", "body", "longer than 256 bytes"),
     ]
+
+    /// A member name of combining marks took time quadratic in its length (its hash normalizes it): a long one is
+    /// refused before it is hashed, on the fast reader too. Timed only against a bound far above what a linear pass
+    /// takes, so that a loaded machine cannot fail it.
+    @Test func aLongMemberNameIsRefusedBeforeItIsCompared() throws {
+        let marks = String(repeating: "\u{301}", count: 40_000) + String(repeating: "\u{316}", count: 40_000)
+        let text = "{\"a\(marks)\": 1, \"b\": 2}"
+        let start = ContinuousClock.now
+        #expect(throws: DomainError.self) { try StrictJSON.validate(text: Array(text.utf8), field: "body") }
+        #expect(JSONNode.parse(text) == nil)
+        #expect(ContinuousClock.now - start < .seconds(2), "quadratic: 160 KB of marks took seconds of CPU")
+    }
+
+    @Test func refusalsQuoteTheirInputShortly() {
+        let huge = "{\"v\": 1e" + String(repeating: "1", count: 100_000) + "}"
+        do {
+            try StrictJSON.validate(text: Array(huge.utf8), field: "body")
+            Issue.record("taken")
+        } catch .invalid(_, let message) {
+            #expect(message.utf8.count < 300, "\(message.utf8.count) bytes")
+        } catch {
+            Issue.record("\(error)")
+        }
+    }
 
     @Test(arguments: refused.indices)
     func whatItDoesNotIsRefusedSayingWhere(_ index: Int) {
