@@ -61,7 +61,8 @@ public struct MovementBody: Decodable, Sendable {
         func integer(_ key: String) -> Int64?? {
             switch object[key] {
             case nil, .null?: .some(nil)
-            case .int(let value)?: .some(value)
+            // Beyond 2^53 the other readers refuse it (`StrictJSON`): the `Decodable` path says why.
+            case .int(let value)? where value.magnitude <= StrictJSON.maxExactInteger: .some(value)
             default: nil
             }
         }

@@ -102,9 +102,8 @@ public enum StrictJSON {
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw syntax("expected a member name in double quotes") }
-                let nameStart = index
                 let name = try string()
-                guard index - nameStart - 2 <= StrictJSON.maxNameBytes else {
+                guard name.utf8.count <= StrictJSON.maxNameBytes else {
                     throw DomainError.invalid(field: StrictJSON.clipped(path), message: "has a member name longer than \(StrictJSON.maxNameBytes) bytes")
                 }
                 let member = StrictJSON.clipped(path == root && depth == 0 ? name : path + "." + name, 200)
@@ -240,9 +239,10 @@ extension StrictJSON.Scanner {
             fraction = digits()
             guard fraction.to > fraction.from else { throw syntax("a number needs digits after its '.'") }
         }
-        var exponent = 0
+        var exponent = 0, hasExponent = false
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
+            hasExponent = true
             var negative = false
             if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
                 negative = bytes[index] == UInt8(ascii: "-")
@@ -254,7 +254,7 @@ extension StrictJSON.Scanner {
             if negative { exponent = -exponent }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        guard fraction.to > fraction.from || exponent != 0 else {  // an integer as written
+        guard fraction.to > fraction.from || hasExponent else {  // an integer as written
             guard let exact = Int64(text), exact.magnitude <= StrictJSON.maxExactInteger else {
                 throw DomainError.invalid(field: path, message: "is out of range: an integer must be within ±\(StrictJSON.maxExactInteger) (2^53), which every JSON reader holds exactly")
             }
@@ -263,7 +263,12 @@ extension StrictJSON.Scanner {
         guard let value = Double(text), value.isFinite else {
             throw DomainError.invalid(field: path, message: "is out of range for a number (\(StrictJSON.clipped(text)))")
         }
-        guard value.rounded() == value, !isWhole(integer: integer, fraction: fraction, exponent: exponent) else { return }
+        guard value.rounded() == value else { return }
+        if isWhole(integer: integer, fraction: fraction, exponent: exponent) {
+            // Whole as written (`9007199254740993.0`, `1e23`): an integer after all, bounded as one.
+            guard value.magnitude > Double(StrictJSON.maxExactInteger) else { return }
+            throw DomainError.invalid(field: path, message: "is out of range: an integer must be within ±\(StrictJSON.maxExactInteger) (2^53), which every JSON reader holds exactly")
+        }
         throw DomainError.invalid(field: path, message: "has more digits than a number here holds exactly: \(StrictJSON.clipped(text)) would be read as \(value)")
     }
 

@@ -37,8 +37,9 @@ extension Problem {
 ///   decoder's error, after the answers of the requests before it. This turns that answer into the problem of
 ///   `Problem.malformed` (431 for oversized headers). When the error came inside the body of a request that has its
 ///   own answer already (a route that did not read the body), that second answer is not sent: the connection closes.
-/// - `CONNECT`: the decoder takes what follows as a tunnel's bytes, so the answer (404 or 405) is delimited by closing
-///   the connection, and says so.
+/// - `CONNECT`: the decoder takes what follows as a tunnel's bytes and NIO's encoder sends no body with the answer, so
+///   the answer (404 or 405, its head alone) says `Connection: close` and the connection closes after it: a request
+///   pipelined behind it would otherwise wait for an answer that never comes.
 /// Errors met while a body is being read by its route reach the router instead, which maps them the same way.
 final class MalformedRequestAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart

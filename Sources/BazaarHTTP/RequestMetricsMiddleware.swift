@@ -26,7 +26,8 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             var response = try await next(request, context)
             let endpoint = series.endpoint(context.endpointPath ?? "Unknown", method, response.status)
-            guard response.body.contentLength == nil else {
+            // A HEAD answer's body is dropped by the router (`createHeadResponse`): count it now, not when it is written.
+            guard response.body.contentLength == nil, method != .head else {
                 endpoint.answered(since: started)
                 active.decrement()
                 return response

@@ -78,6 +78,10 @@ struct ContractTests {
                 let stream = try await client.call(.head, "/v1/stream")
                 #expect(stream.status == 200 && stream.headers[.contentType]?.hasPrefix("text/event-stream") == true, "\(stream.status)")
             }
+            // Each HEAD is done when answered: the router drops the stream's body, which would have ended its count.
+            let scraped = try await client.call(.get, "/metrics", key: nil).body
+            let active = scraped.split(separator: "\n").first { $0.hasPrefix("http_server_active_requests{") && $0.contains("\"HEAD\"") }
+            #expect(active.flatMap { Double($0.split(separator: " ").last ?? "") }.map { $0 < 5 } ?? true, "\(active ?? "none")")
             let refused = try await client.call(.delete, "/health/live", key: nil)
             #expect(refused.status == 405 && refused.headers[.allow] == "GET, HEAD", "\(refused.headers)")
         }

@@ -46,7 +46,7 @@ struct MalformedHTTPTests {
                 let broken = try RawConnection(port: port)
                 defer { broken.close() }
                 #expect(broken.sendAll("POST \(path) HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"sto\r\nQQ\r\n"))
-                let answers = await broken.responses(2, within: .seconds(3))
+                let answers = await broken.responses(2, within: .seconds(5))
                 #expect(answers.count == 1, "one answer for one request: \(answers)")
                 #expect(try await eventually(seconds: 10) { broken.closedByServer() })
             }
@@ -54,6 +54,9 @@ struct MalformedHTTPTests {
             let tunnel = try RawConnection(port: port)
             defer { tunnel.close() }
             #expect(tunnel.sendAll("CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: 127.0.0.1:22\r\n\r\n"))
+            let refused = await tunnel.firstRead(within: .seconds(30))
+            let head = String(decoding: refused, as: UTF8.self)
+            #expect(head.hasPrefix("HTTP/1.1 404") && head.lowercased().contains("connection: close"), "\(head)")
             #expect(try await eventually(seconds: 10) { tunnel.closedByServer() }, "the connection closes after the answer")
             #expect(try await client.call(.get, "/get-stock/S1/P1").int("version") == 0, "nothing was written")
         }

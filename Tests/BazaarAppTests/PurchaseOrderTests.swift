@@ -187,6 +187,23 @@ func purchaseOrder(_ lines: [(String, Int64)], store: String = "S1") -> Purchase
             #expect(try await client.call(.get, "/get-stock/S2/P1").int("incoming") == 25)
             let plain = try await client.call(.post, "/v1/stores/S2/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#)
             #expect(plain.status == 409, "without the key it is a new request: nothing left to order")
+
+            // Sent twice at once (a double click): a call that reads the plan after the other's order finds it empty,
+            // and answers that order rather than "nothing to replenish".
+            _ = try await client.call(.post, "/update-stock/S3/P1", body: #"{"delta": 5, "reason": "receipt"}"#)
+            try await system.store.saveThresholds(
+                StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 30, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S3", productID: "P1")
+            let clickKey: HTTPFields = [.init("Idempotency-Key")!: "plan-S3-click"]
+            let clicks = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for _ in 0..<6 {
+                    group.addTask { try await client.call(.post, "/v1/stores/S3/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#, headers: clickKey) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(clicks.allSatisfy { [200, 201].contains($0.status) }, "\(clicks.map(\.status))")
+            #expect(Set(clicks.compactMap { $0.string("purchase_order_id") }).count == 1)
+            #expect(try await client.call(.get, "/get-stock/S3/P1").int("incoming") == 25)
         }
     }
 

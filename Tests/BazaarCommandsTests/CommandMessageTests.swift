@@ -31,6 +31,7 @@ struct CommandMessageTests {
         #"{"id": "c18", "store_id": "S1", "product_id": "P1", "delta": 5,}"#,
         #"{"id": "c19", "store_id": "S1", "product_id": "P1", "delta": 0.99999999999999999}"#,
         #"{"id": "c20", "store_id": "S1", "product_id": "P1", "delta": 1e400}"#,
+        #"{"id": "c21", "store_id": "S1", "product_id": "P1", "delta": 1, "expected_version": 9007199254740993}"#,
     ]
 
     @Test func aMessageTwoReadersWouldReadDifferentlyIsRefusedSayingWhere() {

@@ -7,7 +7,7 @@ import Testing
 /// not, or what two readers would read differently, naming where.
 struct StrictJSONTests {
     static let valid: [String] = [
-        "{}", "[]", "0", "-0", "1.5", "1.0", "1e2", "100e-2", "2.50E+1", "-12.5e-1", "0.95", "123456789.123456789", "true", "null",
+        "{}", "[]", "0", "-0", "1.5", "1.0", "1e2", "100e-2", "1e0", "5E+0", "2e-0", "9007199254740992.0", "2.50E+1", "-12.5e-1", "0.95", "123456789.123456789", "true", "null",
         #"{"a": [1, 2, {"b": null}], "c": "x\"y\\z\/\b\f\n\r\t\u00e9\ud83d\ude00", "d": {"a": 1}}"#,
         " \t\r\n{\"café 😀\": \"€\"}\n", #"{"a": 1, "A": 2}"#, String(repeating: "[", count: 63) + String(repeating: "]", count: 63),
     ]
@@ -38,6 +38,8 @@ struct StrictJSONTests {
         (#"{"quantity": 1e400}"#, "quantity", "out of range"),
         (String(repeating: "[", count: 65) + String(repeating: "]", count: 65), "body[0][0]", "deeper than 64"),
         (#"{"v": 9007199254740993}"#, "v", "within ±9007199254740992"),
+        (#"{"v": 9007199254740994.0}"#, "v", "2^53"),
+        (#"{"v": 1e23}"#, "v", "2^53"),
         (#"{"v": -12345678901234567890123}"#, "v", "out of range"),
         ("{\"a\(String(repeating: "\u{301}", count: 200))\": 1}", "body", "longer than 256 bytes"),
     ]

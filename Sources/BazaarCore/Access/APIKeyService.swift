@@ -118,13 +118,16 @@ public final class APIKeyService: Sendable {
         let now = clock.nowMillis()
         if let cached = known.withLock({ $0.get(digest) }), cached.expiresAtMillis > now { return (cached.principal, false) }
         if let until = unknown.withLock({ $0.get(digest) }), until > now { return (nil, false) }
-        let generation = forgetting.load(ordering: .acquiring)
+        let generation = known.withLock { _ in forgetting.load(ordering: .relaxed) }
         let record = try await store.apiKey(hash: Hex.encode(digest))
         let principal = record.flatMap { $0.revokedAtMillis == nil ? $0.principal : nil }
         if let principal {
-            // Read before a revocation this node has heard of since: answered, not remembered (the next request asks again).
-            guard forgetting.load(ordering: .acquiring) == generation else { return (principal, true) }
-            known.withLock { $0.set(digest, CachedPrincipal(principal: principal, expiresAtMillis: now + cacheTTLMillis)) }
+            // Read before a revocation this node has heard of since: answered, not remembered (the next request asks
+            // again). Compared under the lock that `forget` moves the generation under, so none slips in between.
+            known.withLock { known in
+                guard forgetting.load(ordering: .relaxed) == generation else { return }
+                known.set(digest, CachedPrincipal(principal: principal, expiresAtMillis: now + cacheTTLMillis))
+            }
         } else {
             known.withLock { $0.remove(digest) }  // revoked since (on another node)
             unknown.withLock { $0.set(digest, now + cacheTTLMillis) }
@@ -159,8 +162,8 @@ public final class APIKeyService: Sendable {
     /// Forgets what this node holds of a key (`keyID`), or of every key (nil): its next request asks the database.
     /// Called for a revocation here or on another node, and when notices of revocations may have been missed.
     public func forget(keyID: String?) {
-        forgetting.add(1, ordering: .releasing)
         known.withLock { known in
+            forgetting.add(1, ordering: .relaxed)
             if let keyID { known.removeAll { $0.principal.keyID == keyID } } else { known.removeAll { _ in true } }
         }
     }

@@ -25,7 +25,11 @@ public struct ReplenishmentActions: Sendable {
         if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
         let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines) { _ in false }
         let lines = page.orders.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
-        guard !lines.isEmpty else { throw DomainError.nothingToReplenish(storeID: storeID) }
+        guard !lines.isEmpty else {
+            // The same call sent twice at once: the other one's order, committed since the look above, emptied the plan.
+            if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
+            throw DomainError.nothingToReplenish(storeID: storeID)
+        }
         return try await orders.make(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
                                      lines: lines.map { ($0.productID, Int64($0.quantity)) }, idempotency: claim)
     }
