@@ -12,10 +12,11 @@ public import BazaarDomain
 public enum StrictJSON {
     /// Objects and arrays nest at most this deep (no body or command needs more than four levels).
     public static let maxDepth = 64
-    /// A member name is at most this many bytes. Names are compared as Swift compares strings (canonically
-    /// equivalent names are one name, as every decoder here reads them), which normalizes them: unbounded, a name
-    /// of combining marks costs time quadratic in its length (a 160 KB name took a core for seconds).
-    public static let maxNameBytes = 256
+    /// A member name is at most this many characters (Unicode scalars, as JSON Schema's `maxLength` counts them: at
+    /// most 256 bytes). Names are compared as Swift compares strings (canonically equivalent names are one name, as
+    /// every decoder here reads them), which normalizes them: unbounded, a name of combining marks costs time
+    /// quadratic in its length (a 160 KB name took a core for seconds).
+    public static let maxNameLength = 64
     /// The largest magnitude of an integer taken: beyond 2^53 not every JSON reader holds an integer exactly
     /// (RFC 8259, section 6), and a `Double` rounds it (`attributes` stored 9007199254740993 as ...992).
     public static let maxExactInteger = 9_007_199_254_740_992
@@ -103,8 +104,8 @@ public enum StrictJSON {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw syntax("expected a member name in double quotes") }
                 let name = try string()
-                guard name.utf8.count <= StrictJSON.maxNameBytes else {
-                    throw DomainError.invalid(field: StrictJSON.clipped(path), message: "has a member name longer than \(StrictJSON.maxNameBytes) bytes")
+                guard name.unicodeScalars.count <= StrictJSON.maxNameLength else {
+                    throw DomainError.invalid(field: StrictJSON.clipped(path), message: "has a member name longer than \(StrictJSON.maxNameLength) characters")
                 }
                 let member = StrictJSON.clipped(path == root && depth == 0 ? name : path + "." + name, 200)
                 guard names.insert(name).inserted else {

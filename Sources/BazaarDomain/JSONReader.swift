@@ -89,7 +89,7 @@ public enum JSONNode: Equatable, Sendable {
             while true {
                 skipWhitespace()
                 // A long name is refused before it is hashed: hashing normalizes it, in time quadratic in its length
-                // for some texts (the readers that say why, `StrictJSON`, refuse names over 256 bytes).
+                // for some texts (the reader that says why, `StrictJSON`, refuses names over 64 characters).
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\""), let key = string(), key.utf8.count <= 256 else { return nil }
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
