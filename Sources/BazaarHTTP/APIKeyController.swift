@@ -37,9 +37,17 @@ struct APIKeyController {
         return try Answer.make(APIKeyAnswer(record: issued.record, key: issued.key), status: .created)
     }
 
+    /// Keys oldest first, `limit` a page (a chain with a key per till has thousands). Keys are never deleted and a new
+    /// one comes last, so the cursor is the position of the page's end.
     @Sendable func list(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         try context.caller().require(.manageKeys)
-        return try Answer.make(Answer.Page(items: try await keys.list().map { APIKeyAnswer(record: $0) }, nextCursor: nil))
+        let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
+        let start = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } } ?? 0
+        let all = try await keys.list()
+        let page = all.dropFirst(Int(min(start, Int64(all.count)))).prefix(limit)
+        let end = Int(min(start, Int64(all.count))) + page.count
+        return try Answer.make(Answer.Page(items: page.map { APIKeyAnswer(record: $0) },
+                                           nextCursor: end < all.count ? Cursor.encode(sequence: Int64(end)) : nil))
     }
 
     @Sendable func revoke(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {

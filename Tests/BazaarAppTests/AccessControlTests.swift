@@ -126,6 +126,26 @@ struct AccessControlTests {
         }
     }
 
+    /// A chain with a key per till has thousands: the list pages as every listing does, oldest first.
+    @Test func theKeysArePagedOldestFirst() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { _, client in
+            for index in 1...5 {
+                #expect(try await client.call(.post, "/v1/api-keys", body: #"{"name": "till-\#(index)", "role": "reader"}"#).status == 201)
+            }
+            var names: [String] = [], cursor: String?, pages = 0
+            repeat {
+                let page = try await client.call(.get, "/v1/api-keys?limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""))
+                #expect(page.status == 200 && page.items.count <= 2, "\(page.body)")
+                names += page.items.compactMap { $0["name"] as? String }
+                cursor = page.json["next_cursor"] as? String
+                pages += 1
+            } while cursor != nil && pages < 10
+            #expect(names == ["admin", "till-1", "till-2", "till-3", "till-4", "till-5"], "\(names)")
+            #expect(try await client.call(.get, "/v1/api-keys?limit=0").status == 400)
+        }
+    }
+
     @Test func rateLimitAnswers429WithHeaders() async throws {
         let db = TestDatabase()
         // A slow refill (one token per 60 s), so that no token comes back while the four requests run, however

@@ -79,6 +79,25 @@ import Testing
         }
     }
 
+    /// Thresholds from extreme demand: the plan suggests at most what an order line holds (whole packs), so acting on
+    /// it makes the order it shows (it was refused with 422 on a line the caller never sent).
+    @Test func anExtremePlanStillBecomesTheOrderItShows() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#)
+            #expect(try await eventually(seconds: 60) { try await system.store.thresholds(storeID: "S1", productID: "P1") != nil })
+            try await system.store.saveThresholds(
+                StockThresholds(dailyRate: 1e12, reorderPoint: 1e13, orderUpTo: 5e13, leadTimeDays: 3, anomalyAbove: 1e15, historyDays: 60,
+                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S1", productID: "P1")
+            let plan = try await fresh { try await client.call(.get, "/v1/stores/S1/replenishment") }
+            let suggested = (plan.json["orders"] as? [[String: Any]])?.first?["quantity"] as? Int
+            #expect(suggested.map { $0 > 0 && Int64($0) <= PurchaseOrder.maxQuantity } == true, "\(plan.body)")
+            let order = try await client.call(.post, "/v1/stores/S1/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#)
+            #expect(order.status == 201, "\(order.body)")
+            #expect((order.json["lines"] as? [[String: Any]])?.first?["quantity"] as? Int == suggested)
+        }
+    }
+
     /// The plan's transfers sent twice at once with one `Idempotency-Key` (a double click, a client's retry racing
     /// its first try): both calls read the plan before either moved anything, and without the key each moved the
     /// goods. With it, the goods move once and every answer names the same movements.

@@ -67,7 +67,9 @@ extension IntelligenceService {
                 need -= Double(moved)
             }
             let pack = Double(max(1, item.packSize))
-            let quantity = need > 0 ? Int((need / pack).rounded(.up) * pack) : 0
+            // At most what one order line may hold, in whole packs: an order of the plan is made as suggested.
+            let packs = min((need / pack).rounded(.up), (Double(PurchaseOrder.maxQuantity) / pack).rounded(.down))
+            let quantity = need > 0 ? Int(packs * pack) : 0
             orders.append(OrderSuggestion(productID: item.productID, onHand: item.onHand, position: item.position, thresholds: item.thresholds,
                                           packSize: item.packSize, quantity: quantity))
         }
@@ -75,7 +77,10 @@ extension IntelligenceService {
         return ReplenishmentPage(orders: orders, transfers: transfers, nextAfterProductID: next, itemsWithoutThresholds: unevaluated)
     }
 
+    /// Up to the order-up-to level; a level beyond any real stock (thresholds from extreme demand, or not a number)
+    /// is taken as 10^15, so that the arithmetic cannot trap.
     static func shortfall(onHand: Int64, _ t: StockThresholds) -> Int64 {
-        max(0, Int64(t.orderUpTo.rounded(.up)) - onHand)
+        let target = t.orderUpTo.isFinite ? min(max(t.orderUpTo, 0), 1e15) : 0
+        return max(0, Int64(target.rounded(.up)) - max(onHand, -1_000_000_000_000_000))
     }
 }
