@@ -45,10 +45,9 @@ extension MySQLStockStore: PurchaseOrderStore {
 
     /// The order an idempotency record names; `idempotencyKeyReused` for a record of another request.
     static func orderMade(_ c: MySQLConnection, by claim: IdempotencyClaim) throws -> PurchaseOrder? {
-        guard let record = try c.select("SELECT fingerprint, movement_ids FROM idempotency_keys WHERE scope = ? AND `key` = ?",
-                                        [claim.scope, claim.key]).first else { return nil }
-        guard try record.string(0) == claim.fingerprint,
-            let row = try c.select("SELECT \(purchaseOrderColumns) FROM purchase_orders WHERE id = ?", [try record.string(1)]).first
+        guard let record = try MySQLLedgerTransaction(connection: c).idempotencyRecord(scope: claim.scope, key: claim.key) else { return nil }
+        guard record.fingerprint == claim.fingerprint, let id = record.movementIDs.first,
+            let row = try c.select("SELECT \(purchaseOrderColumns) FROM purchase_orders WHERE id = ?", [id]).first
         else { throw DomainError.idempotencyKeyReused(key: claim.key) }
         return try purchaseOrder(c, row)
     }
@@ -76,8 +75,7 @@ extension MySQLStockStore: PurchaseOrderStore {
             if let claim = idempotency {
                 // A try racing with the same key fails here on the primary key (after waiting for the first's stock
                 // rows); the transaction rolls back whole and its retry replays the first's order.
-                try c.execute("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES (?, ?, ?, ?, ?)",
-                              [claim.scope, claim.key, claim.fingerprint, order.id, order.createdAtMillis])
+                try c.execute(MySQLLedgerTransaction.insertIdempotencySQL, [claim.scope, claim.key, claim.fingerprint, order.id, order.createdAtMillis])
             }
             return PurchaseOrderChange(order: stored, levels: levels)
         }

@@ -1,3 +1,4 @@
+import BazaarApp
 import BazaarCore
 import BazaarDomain
 import Foundation
@@ -156,6 +157,13 @@ func purchaseOrder(_ lines: [(String, Int64)], store: String = "S1") -> Purchase
         try await store.close()
     }
 
+    /// Thresholds of P1 at `store`: reorder at 10, up to 30.
+    static func orderUpToThirty(_ system: BazaarSystem, _ store: String) async throws {
+        try await system.store.saveThresholds(
+            StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 30, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                            computedAtMillis: WallClock.system.nowMillis()), storeID: store, productID: "P1")
+    }
+
     /// Through the API: an ERP that sends its order again with the same `Idempotency-Key` (its first answer lost) gets
     /// the first order back, marked as a replay, whether it made the order itself or from the replenishment plan.
     @Test func anOrderSentAgainWithItsKeyIsAnsweredWithTheFirst() async throws {
@@ -175,9 +183,7 @@ func purchaseOrder(_ lines: [(String, Int64)], store: String = "S1") -> Purchase
 
             // From the plan: the retry finds the first order, not "nothing to replenish" (the first order made it so).
             _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": 5, "reason": "receipt"}"#)
-            try await system.store.saveThresholds(
-                StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 30, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
-                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S2", productID: "P1")
+            try await Self.orderUpToThirty(system, "S2")
             let planKey: HTTPFields = [.init("Idempotency-Key")!: "plan-S2-1"]
             let planned = try await client.call(.post, "/v1/stores/S2/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#, headers: planKey)
             #expect(planned.status == 201, "\(planned.body)")
@@ -191,9 +197,7 @@ func purchaseOrder(_ lines: [(String, Int64)], store: String = "S1") -> Purchase
             // Sent twice at once (a double click): a call that reads the plan after the other's order finds it empty,
             // and answers that order rather than "nothing to replenish".
             _ = try await client.call(.post, "/update-stock/S3/P1", body: #"{"delta": 5, "reason": "receipt"}"#)
-            try await system.store.saveThresholds(
-                StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 30, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
-                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S3", productID: "P1")
+            try await Self.orderUpToThirty(system, "S3")
             let clickKey: HTTPFields = [.init("Idempotency-Key")!: "plan-S3-click"]
             let clicks = try await withThrowingTaskGroup(of: Reply.self) { group in
                 for _ in 0..<6 {
