@@ -65,18 +65,19 @@ struct TransferAnswer: FieldAnswer {
     }
 }
 
-/// The transfers a replenishment plan made, each an atomic pair of ledger rows: `{"transfers": [{"from", "to"}]}`.
+/// The transfers a replenishment plan made in one write, its movements a pair a transfer (out, then in):
+/// `{"transfers": [{"from", "to"}]}`.
 struct TransferPlanAnswer: FieldAnswer {
-    let receipts: [WriteReceipt]
+    let movements: [Movement]
 
     struct Pair: FieldAnswer {
-        let receipt: WriteReceipt
-        var fields: [(String, any Encodable)] {
-            [("from", WriteAnswer(movement: receipt.movements[0])), ("to", WriteAnswer(movement: receipt.movements[1]))]
-        }
+        let from: Movement, to: Movement
+        var fields: [(String, any Encodable)] { [("from", WriteAnswer(movement: from)), ("to", WriteAnswer(movement: to))] }
     }
 
-    var fields: [(String, any Encodable)] { [("transfers", receipts.map(Pair.init))] }
+    var fields: [(String, any Encodable)] {
+        [("transfers", stride(from: 0, to: movements.count - 1, by: 2).map { Pair(from: movements[$0], to: movements[$0 + 1]) })]
+    }
 }
 
 /// An API key as listed (never its secret or hash); `key`, the secret, only in the answer that issued it.

@@ -113,8 +113,8 @@ struct PurchaseOrderController {
         return try Answer.made(PurchaseOrderAnswer(order: change.order), replayed: change.replayed)
     }
 
-    /// The plan's transfers into the store (all, or `product_ids`), from the stores the caller may write, each an
-    /// atomic pair of ledger rows: 200 `{"transfers": [{"from", "to"}]}`; 409 `nothing-to-replenish`.
+    /// The plan's transfers into the store (all, or `product_ids`), from the stores the caller may write, in one
+    /// atomic write: 200 `{"transfers": [{"from", "to"}]}`; 409 `nothing-to-replenish`.
     @Sendable func transferPlan(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let storeID = try context.identifier("store_id")
@@ -122,12 +122,11 @@ struct PurchaseOrderController {
         let body = try await JSONBody.decode(ReplenishmentTransferBody.self, from: request, context: context).body
         let products = try body.products()
         try await orders.stock.requireStore(storeID)
-        let receipts = try await actions.transfers(storeID: storeID, productIDs: products, actor: caller.name,
-                                                   idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID) { other in
+        let receipt = try await actions.transfers(storeID: storeID, productIDs: products, actor: caller.name,
+                                                  idempotencyKey: request.headers[.idempotencyKey], scope: caller.keyID) { other in
             caller.may(.writeStock(storeID: other))
         }
-        let replayed = receipts.allSatisfy(\.replayed)
-        return try Answer.make(TransferPlanAnswer(receipts: receipts), headers: replayed ? [.idempotentReplayed: "true"] : [:])
+        return try Answer.make(TransferPlanAnswer(movements: receipt.movements), headers: receipt.replayed ? [.idempotentReplayed: "true"] : [:])
     }
 
     static func time(_ text: String?) throws -> Int64? {

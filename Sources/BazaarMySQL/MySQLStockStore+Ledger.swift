@@ -60,6 +60,13 @@ extension MySQLStockStore {
         }
     }
 
+    public func replay(_ claim: IdempotencyClaim) async throws -> WriteReceipt? {
+        try await onPrimary { connection in
+            var tx = MySQLLedgerTransaction(connection: connection)
+            return try LedgerWrite.replay(claim, in: &tx)
+        }
+    }
+
     /// The invariant check reads the primary: it must be authoritative, not merely recent. The pair's checkpoint
     /// (what archiving removed) plus the ledger after it, in one statement (one snapshot).
     public func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64) {

@@ -67,6 +67,13 @@ extension SQLiteStockStore {
         }
     }
 
+    public func replay(_ claim: IdempotencyClaim) async throws -> WriteReceipt? {
+        try await pool.read { db in
+            var tx = SQLiteLedgerTransaction(db: db)
+            return try LedgerWrite.replay(claim, in: &tx)
+        }
+    }
+
     public func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64) {
         try await pool.read { db in
             // The pair's checkpoint (what archiving removed) plus the ledger after it, in one snapshot.

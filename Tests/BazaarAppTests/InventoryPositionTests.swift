@@ -10,11 +10,11 @@ import Testing
 /// Replenishment by inventory position (on hand + incoming - reserved), and acting on the plan in one call.
 @Suite struct InventoryPositionTests {
     /// Stores thresholds once the engine has evaluated the pair (so that its own first evaluation cannot overwrite them).
-    static func thresholds(_ system: BazaarSystem, _ store: String, reorderPoint: Double, orderUpTo: Double) async throws {
-        #expect(try await eventually(seconds: 60) { try await system.store.thresholds(storeID: store, productID: "P1") != nil })
+    static func thresholds(_ system: BazaarSystem, _ store: String, _ product: String = "P1", reorderPoint: Double, orderUpTo: Double) async throws {
+        #expect(try await eventually(seconds: 60) { try await system.store.thresholds(storeID: store, productID: product) != nil })
         try await system.store.saveThresholds(
             StockThresholds(dailyRate: 2, reorderPoint: reorderPoint, orderUpTo: orderUpTo, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
-                            computedAtMillis: WallClock.system.nowMillis()), storeID: store, productID: "P1")
+                            computedAtMillis: WallClock.system.nowMillis()), storeID: store, productID: product)
     }
 
     /// Thresholds with a reorder point of 10, stored before the item's first movement (so the engine reads these).
@@ -93,10 +93,11 @@ import Testing
         }
     }
 
-    /// The plan's transfers sent twice at once with one `Idempotency-Key` (a double click, a client's retry racing
-    /// its first try): both calls read the plan before either moved anything, and without the key each moved the
-    /// goods. With it, the goods move once and every answer names the same movements.
-    @Test func thePlansTransfersSentTwiceWithOneKeyMoveTheGoodsOnce() async throws {
+    /// The plan's transfers sent six times at once with one `Idempotency-Key` (a double click, a client's retry
+    /// racing its first try): every call read the plan before any moved anything, and without the key each moved the
+    /// goods. With it, the goods move once and every answer, and a retry after them all, names the same movements,
+    /// as for any write (the plan a retry would read has nothing left to move: it was answered 409 before).
+    @Test func thePlansTransfersSentAgainWithOneKeyMoveTheGoodsOnceAndAnswerAsTheFirst() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { system, client in
             try await Self.excessAtS2ShortAtS3(system, client)
@@ -107,12 +108,44 @@ import Testing
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
             }
-            #expect(replies.allSatisfy { [200, 409].contains($0.status) }, "\(replies.map(\.status))")
-            let made = replies.filter { $0.status == 200 }
-            let movementIDs = Set(made.compactMap { (($0.json["transfers"] as? [[String: Any]])?.first?["from"] as? [String: Any])?["movement_id"] as? String })
-            #expect(!made.isEmpty && movementIDs.count == 1, "every answer names the one transfer: \(movementIDs)")
+            let movementID = { (reply: Reply) in (((reply.json["transfers"] as? [[String: Any]])?.first?["from"] as? [String: Any])?["movement_id"] as? String) }
+            #expect(replies.allSatisfy { $0.status == 200 }, "\(replies.map(\.status)) \(replies.map(\.body))")
+            #expect(Set(replies.compactMap(movementID)).count == 1 && replies.allSatisfy { movementID($0) != nil }, "\(replies.map(\.body))")
+            #expect(replies.filter { $0.headers[.init("Idempotent-Replayed")!] == "true" }.count == 5)
             #expect(try await client.call(.get, "/get-stock/S2/P1").int("quantity") == 71, "moved once")
             #expect(try await client.call(.get, "/get-stock/S3/P1").int("quantity") == 30)
+            let retry = try await client.call(.post, "/v1/stores/S3/replenishment/transfers", body: "{}", headers: key)
+            #expect(retry.status == 200 && movementID(retry) == movementID(replies[0]) && retry.headers[.init("Idempotent-Replayed")!] == "true")
+            let other = try await client.call(.post, "/v1/stores/S3/replenishment/transfers", body: #"{"product_ids": ["P1"]}"#, headers: key)
+            #expect(other.status == 422 && other.isProblem, "the key names another call: \(other.body)")
+            #expect(try await client.call(.get, "/get-stock/S2/P1").int("quantity") == 71)
+        }
+    }
+
+    /// Two of the plan's transfers, from two sources, in one call: one write, its answer a pair of movements a
+    /// transfer in the plan's product order.
+    @Test func thePlansTransfersAreOneWriteAnsweredAPairATransfer() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            try await Self.excessAtS2ShortAtS3(system, client)
+            _ = try await client.call(.post, "/update-stock/S1/P2", body: #"{"delta": 50, "reason": "receipt"}"#)
+            _ = try await client.call(.post, "/update-stock/S3/P2", body: #"{"delta": 2, "reason": "receipt"}"#)
+            try await Self.thresholds(system, "S1", "P2", reorderPoint: 5, orderUpTo: 10)
+            try await Self.thresholds(system, "S3", "P2", reorderPoint: 5, orderUpTo: 12)
+            #expect(try await eventually(seconds: 30) {
+                (try await client.call(.get, "/v1/stores/S3/replenishment").json["transfers"] as? [[String: Any]])?.count == 2
+            })
+            let moved = try await client.call(.post, "/v1/stores/S3/replenishment/transfers", body: "{}")
+            #expect(moved.status == 200, "\(moved.body)")
+            let pairs = (moved.json["transfers"] as? [[String: Any]] ?? []).map { pair in
+                ["from", "to"].map { side in
+                    let m = pair[side] as? [String: Any] ?? [:]
+                    return "\(m["store_id"] ?? "?")/\(m["product_id"] ?? "?")/\(m["quantity"] ?? "?")"
+                }
+            }
+            #expect(pairs == [["S2/P1/71", "S3/P1/30"], ["S1/P2/40", "S3/P2/12"]], "\(moved.body)")
+            let ledger = try await client.call(.get, "/audit-logs?store_id=S3&reason=transfer_in")
+            #expect(ledger.items.count == 2, "\(ledger.body)")
         }
     }
 

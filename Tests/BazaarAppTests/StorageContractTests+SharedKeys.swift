@@ -61,4 +61,25 @@ extension StorageContractTests {
         #expect(total == 3000)
         try await store.close()
     }
+
+    /// `replay` answers what a key's write made without writing (a call that looks before it knows what it would
+    /// write, such as the replenishment plan's transfers): nil for a new key, the same movements marked replayed for
+    /// a used one, a refusal for a used one with another fingerprint; and it leaves the key free.
+    @Test(arguments: Engine.available)
+    func aKeysWriteIsReplayedWithoutWriting(_ engine: Engine) async throws {
+        let db = TestDatabase(engine.backend ?? .sqlite)
+        let store = try await Stores.open(engine, db)
+        let claim = IdempotencyClaim(scope: "s", key: "k", fingerprint: "call")
+        #expect(try await store.replay(claim) == nil)
+        let made = try await store.apply(WriteRequest(commands: [try command("S1", "P1", delta: 4), try command("S2", "P1", delta: 6)],
+                                                      actor: "t", idempotency: claim))
+        let replayed = try #require(try await store.replay(claim))
+        #expect(replayed.replayed && replayed.movements == made.movements)
+        await #expect(throws: DomainError.idempotencyKeyReused(key: "k")) {
+            try await store.replay(IdempotencyClaim(scope: "s", key: "k", fingerprint: "another call"))
+        }
+        #expect(try await store.replay(IdempotencyClaim(scope: "other", key: "k", fingerprint: "call")) == nil, "a key is its scope's")
+        #expect(try await store.ledgerTotals(storeID: "S1", productID: "P1").rows == 1)
+        try await store.close()
+    }
 }

@@ -65,6 +65,7 @@ public struct InMemoryStockStore: StockService.Storage {
     }
     public func auditLog(_ query: AuditQuery) async throws -> [Movement] { try await memory.auditLog(query) }
     public func movements(afterSequence: Int64, limit: Int) async throws -> [Movement] { try await memory.movements(afterSequence: afterSequence, limit: limit) }
+    public func replay(_ claim: IdempotencyClaim) async throws -> WriteReceipt? { try await memory.replay(claim) }
     public func ledgerTotals(storeID: String, productID: String) async throws -> (sum: Int64, rows: Int64) {
         try await memory.ledgerTotals(storeID: storeID, productID: productID)
     }

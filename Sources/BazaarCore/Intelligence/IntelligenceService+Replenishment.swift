@@ -62,7 +62,7 @@ extension IntelligenceService {
             // promised to customers is not counted as there.
             var need = Double(Self.shortfall(onHand: item.position, item.thresholds))
             if let source = best[item.productID] {
-                let moved = min(source.excess, Int64(need.rounded(.up)))
+                let moved = min(source.excess, Int64(need.rounded(.up)), MovementCommand.maxDelta)  // what one movement may move
                 transfers.append(TransferSuggestion(productID: item.productID, fromStoreID: source.storeID, toStoreID: storeID, quantity: moved))
                 need -= Double(moved)
             }

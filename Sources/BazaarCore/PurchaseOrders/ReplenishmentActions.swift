@@ -1,5 +1,4 @@
 import BazaarDomain
-import Crypto
 
 /// A replenishment suggestion acted on in one call: the plan's orders become a purchase order (they then count as
 /// incoming, so the plan stops suggesting them), or its transfers are made.
@@ -34,30 +33,27 @@ public struct ReplenishmentActions: Sendable {
                                      lines: lines.map { ($0.productID, Int64($0.quantity)) }, idempotency: claim)
     }
 
-    /// Makes the plan's suggested transfers into the store (each an atomic pair of ledger rows), from the stores
-    /// `maySource` allows (those the caller may write), for all of them or only `productIDs`.
+    /// Makes the plan's suggested transfers into the store (each a pair of ledger rows), from the stores `maySource`
+    /// allows (those the caller may write), for all of them or only `productIDs`: one atomic write, so that all are
+    /// made or none (a source emptied meanwhile refuses the call, not one line of it).
     ///
-    /// With an `Idempotency-Key`, each transfer carries a key of its own made from it, its source and its product: a
-    /// retry, or the same call sent twice at once (both read the plan before either moved anything), replays a
-    /// transfer already made instead of moving the goods again. A retry that reads the plan after the first call
-    /// finds nothing left to move (409 `nothing-to-replenish`).
+    /// With an `Idempotency-Key`, a retry (or the same call sent twice at once: both read the plan before either
+    /// moved anything) answers the transfers the first call made, like any write (invariant 2): the key is claimed
+    /// for the call's own parameters and looked up before the plan is read, whose suggestions the first call changed.
     public func transfers(storeID: String, productIDs: Set<String>?, actor: String, idempotencyKey: String?, scope: String,
-                          maySource: @escaping @Sendable (String) -> Bool) async throws -> [WriteReceipt] {
-        let key = try idempotencyKey.map { key throws(DomainError) in try StockService.validateIdempotencyKey(key) }
-        let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines, mayShowStore: maySource)
+                          maySource: @escaping @Sendable (String) -> Bool) async throws -> WriteReceipt {
+        typealias Service = PurchaseOrderService
+        let products = productIDs.map { $0.sorted().map { Service.field($0) }.joined() } ?? "*"
+        let claim = try Service.claim(idempotencyKey, scope: scope, request: "transfer-plan/v1;\(Service.field(storeID));\(products)")
+        if let claim, let earlier = try await orders.stock.store.replay(claim) { return earlier }
+        let page = try await intelligence.replenishment(storeID: storeID, limit: StockService.maxTransfersPerWrite, mayShowStore: maySource)
         let moves = page.transfers.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
-        guard !moves.isEmpty else { throw DomainError.nothingToReplenish(storeID: storeID) }
-        var receipts: [WriteReceipt] = []
-        for move in moves {
-            receipts.append(try await orders.stock.transfer(
-                from: move.fromStoreID, to: storeID, productID: move.productID, quantity: move.quantity, reference: "replenishment",
-                actor: actor, idempotencyKey: key.map { Self.transferKey($0, from: move.fromStoreID, productID: move.productID) }, scope: scope))
+        guard !moves.isEmpty else {
+            // The same call sent twice at once: the other one's transfers, committed since the look above, emptied the plan.
+            if let claim, let earlier = try await orders.stock.store.replay(claim) { return earlier }
+            throw DomainError.nothingToReplenish(storeID: storeID)
         }
-        return receipts
-    }
-
-    /// The key of one transfer of a keyed call: a digest, so that it stays within a key's length whatever the ids.
-    static func transferKey(_ key: String, from source: String, productID: String) -> String {
-        "replenishment-transfer:" + Hex.encode(SHA256.hash(data: Array("\(key)\n\(source)\n\(productID)".utf8)))
+        return try await orders.stock.transfers(moves.map { ($0.fromStoreID, storeID, $0.productID, Int64($0.quantity)) },
+                                                reference: "replenishment", actor: actor, idempotency: claim)
     }
 }

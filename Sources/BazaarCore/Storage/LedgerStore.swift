@@ -13,6 +13,10 @@ public protocol LedgerStore: Sendable {
     /// For sources whose order matters, such as a Kafka partition.
     func applyInOrder(_ requests: [WriteRequest]) async -> [Result<WriteReceipt, any Error>]
 
+    /// What the write that first used `claim`'s key made (`LedgerWrite.replay`), read where writes commit; nil for
+    /// a key not used yet. For a call that must answer a retry before it knows what it would write.
+    func replay(_ claim: IdempotencyClaim) async throws -> WriteReceipt?
+
     func level(storeID: String, productID: String) async throws -> StockLevel?
     func levels(storeID: String, afterProductID: String?, limit: Int) async throws -> [StockRow]
     func levels(productID: String, afterStoreID: String?, limit: Int) async throws -> [StockRow]

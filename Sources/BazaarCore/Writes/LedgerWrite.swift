@@ -29,13 +29,18 @@ public enum LedgerWrite {
         request.commands.count > 1
     }
 
+    /// What the write that first used `claim`'s key made, replayed; nil for a key not used yet. A key used for
+    /// another request (another fingerprint) is refused: invariant 2.
+    public static func replay<T: LedgerTransaction>(_ claim: IdempotencyClaim, in tx: inout T) throws -> WriteReceipt? {
+        guard let record = try tx.idempotencyRecord(scope: claim.scope, key: claim.key) else { return nil }
+        guard record.fingerprint == claim.fingerprint else { throw DomainError.idempotencyKeyReused(key: claim.key) }
+        return WriteReceipt(movements: try tx.movements(ids: record.movementIDs), replayed: true)
+    }
+
     public static func apply<T: LedgerTransaction>(
         _ request: WriteRequest, in tx: inout T, nowMillis: Int64
     ) throws -> WriteReceipt {
-        if let claim = request.idempotency, let record = try tx.idempotencyRecord(scope: claim.scope, key: claim.key) {
-            guard record.fingerprint == claim.fingerprint else { throw DomainError.idempotencyKeyReused(key: claim.key) }
-            return WriteReceipt(movements: try tx.movements(ids: record.movementIDs), replayed: true)
-        }
+        if let claim = request.idempotency, let earlier = try replay(claim, in: &tx) { return earlier }
         var movements: [Movement] = []
         var levels: [StockLevel] = []
         movements.reserveCapacity(request.commands.count)

@@ -126,17 +126,22 @@ public final class StockService: Sendable {
 
     /// A checked write request: every command inside the catalog, the idempotency key well formed.
     private func request(_ commands: [MovementCommand], actor: String, idempotencyKey: String?, scope: String) async throws -> WriteRequest {
-        guard !commands.isEmpty else { throw DomainError.invalid(field: "movements", message: "must hold at least one movement") }
-        guard commands.count <= Self.maxBatchSize else {
-            throw DomainError.invalid(field: "movements", message: "must hold at most \(Self.maxBatchSize) movements (got \(commands.count))")
-        }
-        for command in commands {
-            try await requireCatalog(storeID: command.storeID, productID: command.productID)
-        }
+        try await requireCatalog(commands, limit: Self.maxBatchSize)
         let claim = try idempotencyKey.map { key in
             IdempotencyClaim(scope: scope, key: try Self.validateIdempotencyKey(key), fingerprint: Self.fingerprint(commands))
         }
         return WriteRequest(commands: commands, actor: actor, idempotency: claim)
+    }
+
+    /// Each command inside the catalog, and between one and `limit` of them.
+    func requireCatalog(_ commands: [MovementCommand], limit: Int) async throws {
+        guard !commands.isEmpty else { throw DomainError.invalid(field: "movements", message: "must hold at least one movement") }
+        guard commands.count <= limit else {
+            throw DomainError.invalid(field: "movements", message: "must hold at most \(limit) movements (got \(commands.count))")
+        }
+        for command in commands {
+            try await requireCatalog(storeID: command.storeID, productID: command.productID)
+        }
     }
 
     /// After a commit: the cache learns the new levels, all of them in one offer (with their inventory states: a
@@ -171,30 +176,6 @@ public final class StockService: Sendable {
             for movement in receipt.movements { BazaarMetrics.movementApplied(reason: movement.reason.rawValue) }
             await OverReserved.check(receipt, store: store)
         }
-    }
-
-    /// A transfer is one atomic pair of ledger rows: `transfer_out` at the source, `transfer_in` at the destination.
-    public func transfer(
-        from source: String, to destination: String, productID: String, quantity: Int64, reference: String?,
-        actor: String, idempotencyKey: String?, scope: String
-    ) async throws -> WriteReceipt {
-        guard source != destination else {
-            throw DomainError.invalid(field: "to_store_id", message: "must differ from from_store_id")
-        }
-        guard (1...MovementCommand.maxDelta).contains(quantity) else {
-            throw DomainError.invalid(field: "quantity", message: "must be an integer from 1 to \(MovementCommand.maxDelta)")
-        }
-        // Named as the request names them: the two ledger commands below would call them `from_product_id`, `from_delta`.
-        try Identifier.validate(source, field: "from_store_id")
-        try Identifier.validate(destination, field: "to_store_id")
-        _ = try MovementCommand(storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference)
-        let out = try MovementCommand(
-            storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference,
-            fieldPrefix: "from_")
-        let into = try MovementCommand(
-            storeID: destination, productID: productID, change: .delta(quantity), reason: .transferIn, reference: reference,
-            fieldPrefix: "to_")
-        return try await write([out, into], actor: actor, idempotencyKey: idempotencyKey, scope: scope)
     }
 
     /// The current level when this process holds all `level` needs in memory: both ids in the catalog index and a

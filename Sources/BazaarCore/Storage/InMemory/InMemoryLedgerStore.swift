@@ -53,6 +53,15 @@ public final class InMemoryLedgerStore: LedgerStore, Sendable {
         }
     }
 
+    public func replay(_ claim: IdempotencyClaim) async throws -> WriteReceipt? {
+        try tables.withLock { tables in
+            var tx = InMemoryLedgerTransaction(tables: InMemoryTables())
+            swap(&tx.tables, &tables)
+            defer { swap(&tx.tables, &tables) }
+            return try LedgerWrite.replay(claim, in: &tx)
+        }
+    }
+
     public func level(storeID: String, productID: String) async throws -> StockLevel? {
         tables.withLock { $0.levels[StockKey(storeID: storeID, productID: productID)] }
     }
