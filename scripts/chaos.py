@@ -232,6 +232,92 @@ def crash(args, port, log):
     server.wait(30)
 
 
+def order_pages(port, store, token):
+    """Every purchase order of `store`, newest first, read with the consistency token."""
+    cursor, orders = None, []
+    while True:
+        _, page, _ = call(port, "GET", f"/v1/purchase-orders?store_id={store}&limit=200" + (f"&cursor={cursor}" if cursor else ""),
+                          consistency=token)
+        orders += page.get("items", [])
+        cursor = page.get("next_cursor")
+        if not cursor or not page.get("items"):
+            return orders
+
+
+def orders_crash(args, port, log):
+    """SIGKILL while 12 clients create purchase orders with Idempotency-Keys (an order's row, its lines, its stores'
+    `incoming` and its key's record: one transaction), then every key sent again: each key made one order, an answered
+    one replays the same order, and every pair's `incoming` equals what its open orders hold."""
+    server = Server(args.binary, port, log, {})
+    base = ["--database-url", args.database_url] + (["--database-replica-urls", args.replica_urls] if args.replica_urls else [])
+    check("orders: serve starts", server.start(base))
+    stores, products = ["O1", "O2"], ["P1", "P2", "P3"]
+    for s in stores:
+        call(port, "PUT", f"/v1/stores/{s}", {"name": s})
+    for p in products + ["SYNC"]:
+        call(port, "PUT", f"/v1/products/{p}", {"name": p})
+    run = f"po{random.randrange(1 << 30):x}"
+    requests, answers, lock = {}, {}, threading.Lock()
+
+    def body(w, i):
+        lines = [{"product_id": products[(w + i + n) % 3], "quantity": 1 + (i + n) % 5} for n in range(1 + i % 2)]
+        return {"store_id": stores[(w + i) % 2], "supplier": "chaos", "reference": f"{run}-{w}-{i}", "lines": lines}
+
+    def writer(w):
+        for i in range(2000):  # until the kill
+            key = f"{run}-{w}-{i}"
+            with lock:
+                requests[key] = body(w, i)
+            try:
+                status, answer, _ = call(port, "POST", "/v1/purchase-orders", requests[key], idempotency_key=key, timeout=5)
+                if status == 201:
+                    with lock:
+                        answers[key] = answer["purchase_order_id"]
+            except Exception:
+                return  # the server is gone: this key (answered or not) is sent again after the restart
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(12)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    server.kill(signal.SIGKILL)
+    server.wait(10)
+    for t in threads:
+        t.join()
+    print(f"     {len(answers)} of {len(requests)} orders answered before SIGKILL")
+    check("orders: some orders were answered before the kill", 0 < len(answers) < len(requests), f"{len(answers)} of {len(requests)}")
+    check("orders: restarts on the same database", server.start(base))
+    failures, changed = 0, 0
+    for key, request in requests.items():
+        status, answer, _ = call(port, "POST", "/v1/purchase-orders", request, idempotency_key=key)
+        failures += status not in (200, 201)
+        changed += key in answers and answer.get("purchase_order_id") != answers[key]
+    check("orders: every retry is answered", failures == 0, f"{failures} failed")
+    check("orders: an answered order replays as the same order", changed == 0, f"{changed} changed")
+    status, _, headers = call(port, "POST", f"/update-stock/{stores[0]}/SYNC", {"delta": 1, "reason": "receipt"})
+    token = next((v for k, v in headers.items() if k.lower() == "bazaar-consistency"), None)
+    made, incoming = {}, {}
+    for store in stores:
+        for order in order_pages(port, store, token):
+            if (order.get("reference") or "").startswith(run):
+                made[order["reference"]] = made.get(order["reference"], 0) + 1
+            for line in order["lines"]:
+                pair = (store, line["product_id"])
+                incoming[pair] = incoming.get(pair, 0) + line["quantity"] - line["received"]
+    twice = [k for k, n in made.items() if n > 1]
+    check("orders: no key made two orders", not twice, f"{len(twice)} twice, e.g. {twice[:3]}")
+    check("orders: every key made its order", len(made) == len(requests), f"{len(made)} of {len(requests)}")
+    wrong = []
+    for store in stores:
+        for product in products:
+            _, level, _ = call(port, "GET", f"/get-stock/{store}/{product}", consistency=token)
+            if level.get("incoming", 0) != incoming.get((store, product), 0):
+                wrong.append((store, product, level.get("incoming"), incoming.get((store, product), 0)))
+    check("orders: every pair's incoming equals its open orders", not wrong, str(wrong[:3]))
+    server.kill(signal.SIGTERM)
+    server.wait(30)
+
+
 def outbox_empties(port, seconds=90):
     """Whether `bazaar_outbox_depth` (recorded every 5 s) reaches 0 within `seconds`."""
     deadline = time.time() + seconds
@@ -448,6 +534,7 @@ def main():
     with tempfile.NamedTemporaryFile("w", prefix="bazaar-chaos-", suffix=".log", delete=False) as log:
         print(f"     server log: {log.name}")
         crash(args, args.port, log)
+        orders_crash(args, args.port, log)
         shutdown(args, args.port, log)
         if args.kafka_python and args.kafka_brokers and args.database_url.startswith("mysql"):
             ingest_crash(args, args.port, log)

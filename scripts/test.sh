@@ -71,7 +71,7 @@ bash scripts/fuzz-contract.sh .build/debug/bazaar
 res_status=0; wait "$RES_PID" || res_status=$?
 cat "$RES_LOG"
 [ "$res_status" -eq 0 ]
-# Crash and shutdown of the real binary (issue 10): SIGKILL under load then retries with the same keys, and SIGTERM
+# Crash and shutdown of the real binary (issue 10): SIGKILL under load (writes; purchase orders) then retries with the same keys, and SIGTERM
 # with an outbox that cannot be published; on SQLite and on MariaDB (with its replica); on MariaDB also SIGKILL during
 # the ingestion of a backlog of Kafka commands, in batches of thousands sent in parts.
 python3 scripts/chaos.py .build/debug/bazaar --database-url "sqlite://$(mktemp -d)/chaos.sqlite" --kafka-brokers "$BAZAAR_TEST_KAFKA_BROKERS"
