@@ -318,6 +318,68 @@ def orders_crash(args, port, log):
     server.wait(30)
 
 
+def revocation(args, port, log):
+    """Two nodes sharing a database and a Redis of their own. A key node B has just trusted is revoked through node A:
+    with Redis up, B refuses it at once; with Redis stopped, within the documented 5 s; with Redis started again
+    (B's subscriber back), at once again."""
+    redis_port = port + 7
+    def start_redis():
+        return subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    redis = start_redis()
+    nodes = [Server(args.binary, port, log, {}), Server(args.binary, port + 1, log, {})]
+    base = ["--database-url", args.database_url, "--redis-url", f"redis://127.0.0.1:{redis_port}/0"]
+    check("revocation: two nodes start on one Redis", all(node.start(base) for node in nodes))
+
+    def refused_after(key_id, secret, bound):
+        """Revokes through A what B has just answered; the seconds until B refuses it (None: not within `bound`)."""
+        call_as = lambda: call_with(port + 1, "GET", "/v1/stores?limit=1", secret)
+        if call_as() != 200:
+            return -1
+        status, _, _ = call(port, "DELETE", f"/v1/api-keys/{key_id}")
+        if status not in (200, 204):
+            return -2
+        start = time.time()
+        while time.time() - start < bound:
+            if call_as() == 401:
+                return time.time() - start
+            time.sleep(0.05)
+        return None
+
+    def new_key(name):
+        status, body, _ = call(port, "POST", "/v1/api-keys", {"name": f"{name}-{random.randrange(1 << 30):x}", "role": "reader"})
+        return (body["id"], body["key"]) if status == 201 else (None, None)
+
+    at_once = refused_after(*new_key("rv-up"), 5)
+    check("revocation: with Redis up, B refuses a revoked key at once", at_once is not None and 0 <= at_once < 1, str(at_once))
+    redis.kill()
+    redis.wait()
+    down = refused_after(*new_key("rv-down"), 8)
+    check("revocation: with Redis stopped, B refuses it within 5 s", down is not None and 0 <= down <= 6, str(down))
+    redis = start_redis()
+    time.sleep(3)  # B's subscriber reconnects (it retries every second or so)
+    again = refused_after(*new_key("rv-back"), 5)
+    check("revocation: with Redis back, B refuses a revoked key at once again", again is not None and 0 <= again < 1, str(again))
+    print(f"     B refused the revoked key after {at_once:.2f} s (Redis up), {down:.2f} s (stopped), {again:.2f} s (back)"
+          if None not in (at_once, down, again) else "     a revoked key was not refused in time")
+    for node in nodes:
+        node.kill(signal.SIGTERM)
+        node.wait(30)
+    redis.kill()
+    redis.wait()
+
+
+def call_with(port, method, path, secret):
+    """The status of one request made with another API key than the admin's."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method)
+    request.add_header("Authorization", f"Bearer {secret}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def outbox_empties(port, seconds=90):
     """Whether `bazaar_outbox_depth` (recorded every 5 s) reaches 0 within `seconds`."""
     deadline = time.time() + seconds
@@ -536,6 +598,8 @@ def main():
         crash(args, args.port, log)
         orders_crash(args, args.port, log)
         shutdown(args, args.port, log)
+        if args.database_url.startswith("mysql"):
+            revocation(args, args.port, log)
         if args.kafka_python and args.kafka_brokers and args.database_url.startswith("mysql"):
             ingest_crash(args, args.port, log)
         if not args.database_url.startswith("mysql"):
