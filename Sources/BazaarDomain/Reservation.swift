@@ -41,6 +41,14 @@ public struct Reservation: Sendable, Equatable {
         self.movementID = movementID
     }
 
+    /// Refuses a fulfilment unless the reservation is active and its hold has not run out at `millis`: the sweep
+    /// that marks it `expired` runs about every second, and a sale against a hold that has run out must not be
+    /// taken in that second (its quantity is no longer promised).
+    public func requireFulfillable(atMillis millis: Int64) throws(DomainError) {
+        guard status == .active else { throw .reservationNotActive(id: id, status: status.rawValue) }
+        guard millis < expiresAtMillis else { throw .reservationNotActive(id: id, status: ReservationStatus.expired.rawValue) }
+    }
+
     /// Checks what a client asks for (the id and times are the server's).
     public static func validate(storeID: String, productID: String, quantity: Int64, expiresInSeconds: Int64,
                                 reference: String?) throws(DomainError) {

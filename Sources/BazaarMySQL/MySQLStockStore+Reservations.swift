@@ -104,8 +104,8 @@ extension MySQLStockStore: ReservationStore {
         let clock = self.clock
         return try await stateTransaction { c in
             var reservation = try Self.lockReservation(c, id: id)
-            guard reservation.status == .active else { throw DomainError.reservationNotActive(id: id, status: reservation.status.rawValue) }
             let now = clock.nowMillis()
+            try reservation.requireFulfillable(atMillis: now)
             var tx = MySQLLedgerTransaction(connection: c)
             try tx.lock([.init(storeID: reservation.storeID, productID: reservation.productID)])
             let sale = try MovementCommand(storeID: reservation.storeID, productID: reservation.productID,

@@ -73,7 +73,7 @@ extension SQLiteStockStore: ReservationStore {
         let now = clock.nowMillis()
         return try await pool.write { db in
             guard var reservation = try Self.fetchReservation(db, id: id) else { throw DomainError.notFound(what: "reservation", id: id) }
-            guard reservation.status == .active else { throw DomainError.reservationNotActive(id: id, status: reservation.status.rawValue) }
+            try reservation.requireFulfillable(atMillis: now)
             _ = try Self.changeReserved(db, storeID: reservation.storeID, productID: reservation.productID, by: -reservation.quantity)
             // The sale through the one write algorithm (a fact: always recorded), after `reserved` let go of it.
             var tx = SQLiteLedgerTransaction(db: db)

@@ -25,9 +25,11 @@ import Testing
         let nodeB = try await ReservationStorageTests.open(db)
         _ = try await nodeA.apply(WriteRequest(commands: [try command(delta: 100)], actor: "t"))
         var ids: [String] = []
-        for _ in 0..<24 {
-            // Due already: the expiry may take it as much as the fulfilment and the release.
-            ids.append(try await nodeA.createReservation(reservation(quantity: 2, expiresInMillis: -1), idempotency: nil).reservation.id)
+        for i in 0..<24 {
+            // Half due already (the expiries race the release; a fulfilment is refused), half not (the fulfilments race
+            // the release; an expiry is refused).
+            ids.append(try await nodeA.createReservation(reservation(quantity: 2, expiresInMillis: i % 2 == 0 ? -1 : 900_000),
+                                                         idempotency: nil).reservation.id)
         }
         let outcomes = try await withThrowingTaskGroup(of: (String, ReservationStatus?).self) { group in
             for id in ids {

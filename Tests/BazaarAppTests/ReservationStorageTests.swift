@@ -121,6 +121,25 @@ func reservation(_ store: String = "S1", _ product: String = "P1", quantity: Int
         try await store.close()
     }
 
+    /// A hold that has run out is not fulfilled in the second before the sweep marks it `expired`: its quantity is no
+    /// longer promised (it was sold from the shelf as if it still were). Nothing changes; the sweep expires it after.
+    @Test(arguments: Backend.available)
+    func aReservationPastItsExpiryIsNotFulfilledBeforeTheSweep(_ backend: Backend) async throws {
+        let db = TestDatabase(backend)
+        let store = try await Self.open(db)
+        _ = try await store.apply(WriteRequest(commands: [try command(delta: 10)], actor: "t"))
+        let due = try await store.createReservation(reservation(quantity: 4, expiresInMillis: -1), idempotency: nil)
+        await #expect(throws: DomainError.reservationNotActive(id: due.reservation.id, status: "expired")) {
+            _ = try await store.fulfilReservation(id: due.reservation.id, actor: "t")
+        }
+        let level = try #require(try await store.level(storeID: "S1", productID: "P1"))
+        #expect(level.quantity == 10 && level.version == 1 && level.reserved == 4, "nothing sold, still held until the sweep")
+        #expect(try await store.reservation(id: due.reservation.id)?.status == .active)
+        #expect(try await store.endReservation(id: due.reservation.id, as: .expired).reservation.status == .expired)
+        try await Self.expectConsistent(store)
+        try await store.close()
+    }
+
     @Test(arguments: Backend.available)
     func aRetriedReservationIsMadeOnce(_ backend: Backend) async throws {
         let db = TestDatabase(backend)
