@@ -150,16 +150,6 @@ struct MySQLLedgerTransaction: LedgerTransaction {
         newIdempotency.append((claim, movementIDs, atMillis))
     }
 
-    func movements(ids: [String]) throws -> [Movement] {
-        try ids.map { id in
-            if let pending = newMovements.first(where: { $0.movementID == id }) { return pending }
-            guard let row = try connection.select("SELECT \(MySQLRows.movementColumns) FROM stock_movements WHERE movement_id = ?", [id]).first else {
-                throw MySQLError(code: MySQLError.corruptData, message: "idempotency record names missing movement \(id)")
-            }
-            return try MySQLRows.movement(row)
-        }
-    }
-
     mutating func lockLevel(storeID: String, productID: String) throws -> StockLevel? {
         let key = Key(storeID: storeID, productID: productID)
         if let locked = levels[key] { return locked.stored || locked.changed ? locked.level : nil }

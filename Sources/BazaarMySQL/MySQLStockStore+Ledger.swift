@@ -61,7 +61,7 @@ extension MySQLStockStore {
     }
 
     public func replay(_ claim: IdempotencyClaim) async throws -> WriteReceipt? {
-        try await onPrimary { connection in
+        try await replayOnPrimary { connection in
             var tx = MySQLLedgerTransaction(connection: connection)
             return try LedgerWrite.replay(claim, in: &tx)
         }

@@ -53,7 +53,7 @@ extension MySQLStockStore: PurchaseOrderStore {
     }
 
     public func purchaseOrder(madeBy claim: IdempotencyClaim) async throws -> PurchaseOrder? {
-        try await onPrimary { c in try Self.orderMade(c, by: claim) }
+        try await replayOnPrimary { c in try Self.orderMade(c, by: claim) }
     }
 
     public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange {

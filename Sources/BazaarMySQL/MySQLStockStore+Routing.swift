@@ -60,6 +60,21 @@ extension MySQLStockStore {
         }
     }
 
+    /// A read on the primary of what an earlier write made, for an idempotent replay answered without writing: the
+    /// primary's position after it becomes the request's consistency token (as the first answer's token would have
+    /// been), so that the client's next reads see that write even from a lagging replica.
+    func replayOnPrimary<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T?) async throws -> T? {
+        let (value, token): (T?, String?) = try await onPrimary { connection in
+            guard let value = try body(connection) else { return (nil, nil) }
+            let position = try connection.select(connection.isMariaDB ? "SELECT @@global.gtid_binlog_pos" : "SELECT @@global.gtid_executed")
+            return (value, position.first?.optionalString(0)?.filter { !$0.isWhitespace })
+        }
+        if let token, !token.isEmpty, token.utf8.count <= ConsistencyTokenSigner.maxPositionLength {
+            ConsistencyScope.current?.recordWrite(token)
+        }
+        return value
+    }
+
     /// A write in its own transaction on the primary; its GTID becomes the request's consistency token.
     @discardableResult
     func writeOnPrimary<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {

@@ -70,8 +70,10 @@ extension SQLiteStockStore: ReservationStore {
     }
 
     public func fulfilReservation(id: String, actor: String) async throws -> ReservationChange {
-        let now = clock.nowMillis()
+        let clock = self.clock
         return try await pool.write { db in
+            // Read inside the writer: a fulfilment queued behind a long write is judged when it runs, not when it asked.
+            let now = clock.nowMillis()
             guard var reservation = try Self.fetchReservation(db, id: id) else { throw DomainError.notFound(what: "reservation", id: id) }
             try reservation.requireFulfillable(atMillis: now)
             _ = try Self.changeReserved(db, storeID: reservation.storeID, productID: reservation.productID, by: -reservation.quantity)

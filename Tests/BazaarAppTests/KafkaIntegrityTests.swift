@@ -173,7 +173,7 @@ extension KafkaPipelineTests {
             // Bodies two JSON readers would read differently (the fast path kept the last `delta`, Foundation the
             // first), and what only a lenient reader takes: refused, never applied either way.
             let head = #"{"id": "\#(store)-%@", "store_id": "\#(store)", "product_id": "\#(product)", "reason": "receipt", "#
-            let lenient = [("dup", #""delta": 5, "delta": -5}"#), ("comma", #""delta": 1,}"#), ("big", #""delta": 9007199254740993}"#),
+            let lenient = [("dup", #""delta": 1, "delta": 2}"#), ("comma", #""delta": 1,}"#), ("huge", #""delta": 9007199254740993}"#),
                            ("deep", #""delta": 1, "pad": "# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + "}")]
                 .map { message(Array((head.replacingOccurrences(of: "%@", with: $0.0) + $0.1).utf8)) }
             _ = try await producer.sendBatch([message(valid("first")), message(big), message(longReference), message(invalidUTF8),
@@ -195,6 +195,11 @@ extension KafkaPipelineTests {
             #expect(json["problem"] is [String: Any])
         }
         #expect(rejected.filter { $0.valueString.contains(#""value_truncated":true"#) }.count == 2)
+        // Each refused by the strict reader, for its own reason (not by a later check a lenient reading would also meet).
+        for (id, reason) in [("dup", "appears twice"), ("comma", "RFC 8259"), ("huge", "2^53"), ("deep", "nests deeper")] {
+            let echo = rejected.first { $0.valueString.contains(#"\#(store)-\#(id)\""#) }?.valueString ?? ""
+            #expect(echo.contains(reason), "\(id): \(echo.prefix(600))")
+        }
         try await system.store.close()
     }
 }

@@ -19,6 +19,9 @@ extension IntelligenceService {
         public var fromStoreID: String
         public var toStoreID: String
         public var quantity: Int64
+        /// The versions of the source's and the destination's levels the suggestion was made from.
+        public var fromVersion: Int64 = 0
+        public var toVersion: Int64 = 0
     }
 
     /// One page of a store's replenishment plan.
@@ -63,7 +66,8 @@ extension IntelligenceService {
             var need = Double(Self.shortfall(onHand: item.position, item.thresholds))
             if let source = best[item.productID] {
                 let moved = min(source.excess, Int64(need.rounded(.up)), MovementCommand.maxDelta)  // what one movement may move
-                transfers.append(TransferSuggestion(productID: item.productID, fromStoreID: source.storeID, toStoreID: storeID, quantity: moved))
+                transfers.append(TransferSuggestion(productID: item.productID, fromStoreID: source.storeID, toStoreID: storeID, quantity: moved,
+                                                    fromVersion: source.version, toVersion: item.version))
                 need -= Double(moved)
             }
             let pack = Double(max(1, item.packSize))

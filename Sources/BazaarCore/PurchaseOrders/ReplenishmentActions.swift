@@ -37,23 +37,40 @@ public struct ReplenishmentActions: Sendable {
     /// allows (those the caller may write), for all of them or only `productIDs`: one atomic write, so that all are
     /// made or none (a source emptied meanwhile refuses the call, not one line of it).
     ///
-    /// With an `Idempotency-Key`, a retry (or the same call sent twice at once: both read the plan before either
-    /// moved anything) answers the transfers the first call made, like any write (invariant 2): the key is claimed
-    /// for the call's own parameters and looked up before the plan is read, whose suggestions the first call changed.
+    /// Each transfer expects the versions of the two levels the plan was read from: two calls acting on the plan at
+    /// once (two managers, say) would otherwise both move what only one should. A level that changed since (the other
+    /// call's transfers, a sale, a replica behind) refuses the write, and the plan is read again, a few times, before
+    /// the conflict is answered (409 `version-conflict`); the second call usually finds nothing left to move.
+    ///
+    /// With an `Idempotency-Key`, a retry (or the same call sent twice at once) answers the transfers the first call
+    /// made, like any write (invariant 2): the key is claimed for the call's own parameters and looked up before the
+    /// plan is read, whose suggestions the first call changed.
     public func transfers(storeID: String, productIDs: Set<String>?, actor: String, idempotencyKey: String?, scope: String,
                           maySource: @escaping @Sendable (String) -> Bool) async throws -> WriteReceipt {
         typealias Service = PurchaseOrderService
         let products = productIDs.map { $0.sorted().map { Service.field($0) }.joined() } ?? "*"
         let claim = try Service.claim(idempotencyKey, scope: scope, request: "transfer-plan/v1;\(Service.field(storeID));\(products)")
-        if let claim, let earlier = try await orders.stock.store.replay(claim) { return earlier }
-        let page = try await intelligence.replenishment(storeID: storeID, limit: StockService.maxTransfersPerWrite, mayShowStore: maySource)
-        let moves = page.transfers.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
-        guard !moves.isEmpty else {
-            // The same call sent twice at once: the other one's transfers, committed since the look above, emptied the plan.
-            if let claim, let earlier = try await orders.stock.store.replay(claim) { return earlier }
-            throw DomainError.nothingToReplenish(storeID: storeID)
+        if let claim, let earlier = try await orders.stock.replay(claim) { return earlier }
+        for attempt in 1... {
+            let page = try await intelligence.replenishment(storeID: storeID, limit: StockService.maxTransfersPerWrite, mayShowStore: maySource)
+            let moves = page.transfers.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
+            guard !moves.isEmpty else {
+                // The same call sent twice at once: the other one's transfers, committed since the look above, emptied the plan.
+                if let claim, let earlier = try await orders.stock.replay(claim) { return earlier }
+                throw DomainError.nothingToReplenish(storeID: storeID)
+            }
+            do {
+                return try await orders.stock.transfers(moves.map {
+                    StockService.PlannedTransfer(from: $0.fromStoreID, to: storeID, productID: $0.productID, quantity: Int64($0.quantity),
+                                                 fromVersion: $0.fromVersion, toVersion: $0.toVersion)
+                }, reference: "replenishment", actor: actor, idempotency: claim)
+            } catch DomainError.versionConflict where attempt < Self.planReads {
+                try await Task.sleep(for: .milliseconds(10 * attempt))  // a replica catching up, a burst of sales passing
+            }
         }
-        return try await orders.stock.transfers(moves.map { ($0.fromStoreID, storeID, $0.productID, Int64($0.quantity)) },
-                                                reference: "replenishment", actor: actor, idempotency: claim)
+        preconditionFailure("unreachable: the last attempt returns or throws")
     }
+
+    /// How many times the plan's transfers read the plan before a version conflict is answered.
+    static let planReads = 4
 }

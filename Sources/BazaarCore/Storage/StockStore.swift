@@ -126,13 +126,17 @@ public struct ReplenishmentItem: Sendable, Equatable {
     public var packSize: Int
     /// The inventory position: on hand + incoming - reserved (what the thresholds are compared with).
     public var position: Int64
+    /// The level's version as read: a transfer acting on this plan expects it (a plan acted on twice at once would
+    /// otherwise move the goods twice).
+    public var version: Int64
 
-    public init(productID: String, onHand: Int64, thresholds: StockThresholds, packSize: Int, position: Int64? = nil) {
+    public init(productID: String, onHand: Int64, thresholds: StockThresholds, packSize: Int, position: Int64? = nil, version: Int64 = 0) {
         self.productID = productID
         self.onHand = onHand
         self.thresholds = thresholds
         self.packSize = packSize
         self.position = position ?? onHand
+        self.version = version
     }
 }
 
@@ -143,12 +147,15 @@ public struct ExcessStock: Sendable, Equatable {
     public var storeID: String
     public var quantity: Int64
     public var orderUpTo: Double
+    /// The level's version as read (see `ReplenishmentItem.version`).
+    public var version: Int64
 
-    public init(productID: String, storeID: String, quantity: Int64, orderUpTo: Double) {
+    public init(productID: String, storeID: String, quantity: Int64, orderUpTo: Double, version: Int64 = 0) {
         self.productID = productID
         self.storeID = storeID
         self.quantity = quantity
         self.orderUpTo = orderUpTo
+        self.version = version
     }
 
     /// Units above the order-up-to level (whole units: the level rounded up).

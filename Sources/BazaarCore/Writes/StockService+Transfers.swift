@@ -7,22 +7,36 @@ extension StockService {
         from source: String, to destination: String, productID: String, quantity: Int64, reference: String?,
         actor: String, idempotencyKey: String?, scope: String
     ) async throws -> WriteReceipt {
-        let commands = try Self.transferCommands(from: source, to: destination, productID: productID, quantity: quantity, reference: reference)
+        let commands = try Self.transferCommands(from: source, to: destination, productID: productID, quantity: quantity, reference: reference,
+                                                 expecting: (nil, nil))
         return try await write(commands, actor: actor, idempotencyKey: idempotencyKey, scope: scope)
     }
 
     /// The most transfers `transfers` makes in one write.
     public static let maxTransfersPerWrite = 100
 
+    /// One transfer of `transfers`: with the versions of the two levels it was planned from, if any (the write is then
+    /// refused with a version conflict when either level changed since: a plan acted on twice at once moves once).
+    public struct PlannedTransfer: Sendable {
+        public var from: String
+        public var to: String
+        public var productID: String
+        public var quantity: Int64
+        public var fromVersion: Int64?
+        public var toVersion: Int64?
+
+        public init(from: String, to: String, productID: String, quantity: Int64, fromVersion: Int64? = nil, toVersion: Int64? = nil) {
+            (self.from, self.to, self.productID, self.quantity, self.fromVersion, self.toVersion) = (from, to, productID, quantity, fromVersion, toVersion)
+        }
+    }
+
     /// Several transfers as one atomic write, each a pair of ledger rows in the order given: all are made or none.
     /// `idempotency` is the caller's own claim, whose fingerprint names the call rather than these movements: a
     /// retry replays what the first call moved, even where the same call would now move something else.
-    public func transfers(
-        _ moves: [(from: String, to: String, productID: String, quantity: Int64)], reference: String?, actor: String,
-        idempotency: IdempotencyClaim?
-    ) async throws -> WriteReceipt {
+    public func transfers(_ moves: [PlannedTransfer], reference: String?, actor: String, idempotency: IdempotencyClaim?) async throws -> WriteReceipt {
         let commands = try moves.flatMap { move in
-            try Self.transferCommands(from: move.from, to: move.to, productID: move.productID, quantity: move.quantity, reference: reference)
+            try Self.transferCommands(from: move.from, to: move.to, productID: move.productID, quantity: move.quantity, reference: reference,
+                                      expecting: (move.fromVersion, move.toVersion))
         }
         try await requireCatalog(commands, limit: 2 * Self.maxTransfersPerWrite)
         let receipt = try await store.apply(WriteRequest(commands: commands, actor: actor, idempotency: idempotency))
@@ -30,8 +44,17 @@ extension StockService {
         return receipt
     }
 
+    /// What the write that first used `claim`'s key made, replayed (nil for a key not used yet), after which the
+    /// cache answers nothing older than it: the first call may have committed and lost its answer before the cache
+    /// learned its levels, as a replay through `write` would ensure too.
+    public func replay(_ claim: IdempotencyClaim) async throws -> WriteReceipt? {
+        guard let earlier = try await store.replay(claim) else { return nil }
+        await applied([earlier])
+        return earlier
+    }
+
     private static func transferCommands(from source: String, to destination: String, productID: String, quantity: Int64,
-                                         reference: String?) throws -> [MovementCommand] {
+                                         reference: String?, expecting versions: (from: Int64?, to: Int64?)) throws -> [MovementCommand] {
         guard source != destination else {
             throw DomainError.invalid(field: "to_store_id", message: "must differ from from_store_id")
         }
@@ -44,10 +67,10 @@ extension StockService {
         _ = try MovementCommand(storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference)
         let out = try MovementCommand(
             storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference,
-            fieldPrefix: "from_")
+            expectedVersion: versions.from, fieldPrefix: "from_")
         let into = try MovementCommand(
             storeID: destination, productID: productID, change: .delta(quantity), reason: .transferIn, reference: reference,
-            fieldPrefix: "to_")
+            expectedVersion: versions.to, fieldPrefix: "to_")
         return [out, into]
     }
 }
