@@ -142,15 +142,47 @@ def pair_ledger(port, store, product, token):
     return total, rows
 
 
-def crash(args, port, log):
+def serve_with_catalog(args, port, log, name, stores, products):
+    """A node on the scenario's database (and replica) with `stores` and `products` (and SYNC) in the catalog; the
+    node and its start arguments, for a restart."""
     server = Server(args.binary, port, log, {})
     base = ["--database-url", args.database_url] + (["--database-replica-urls", args.replica_urls] if args.replica_urls else [])
-    check("crash: serve starts", server.start(base))
-    stores, products = ["C1", "C2"], ["P1", "P2", "P3"]
+    check(f"{name}: serve starts", server.start(base))
     for s in stores:
         call(port, "PUT", f"/v1/stores/{s}", {"name": s})
     for p in products + ["SYNC"]:
         call(port, "PUT", f"/v1/products/{p}", {"name": p})
+    return server, base
+
+
+def kill_under_load(name, server, base, writers, answers, requests):
+    """Starts the writers, SIGKILLs the node once some of their requests are answered (a loaded machine may take a
+    while to answer the first ones), waits for the writers, and restarts the node on the same database."""
+    for t in writers:
+        t.start()
+    deadline = time.time() + 30
+    while time.time() < deadline and len(answers) < 24:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    server.kill(signal.SIGKILL)
+    server.wait(10)
+    for t in writers:
+        t.join()
+    print(f"     {len(answers)} of {len(requests)} requests answered before SIGKILL")
+    check(f"{name}: some requests were answered before the kill", 0 < len(answers) < len(requests), f"{len(answers)} of {len(requests)}")
+    check(f"{name}: restarts on the same database", server.start(base))
+
+
+def check_once_each(name, seen, requests, what):
+    """Each of `requests` (by key) counted once in `seen` (key -> how many times it took effect)."""
+    twice = [k for k, n in seen.items() if n > 1]
+    check(f"{name}: no request {what} twice", not twice, f"{len(twice)} twice, e.g. {twice[:3]}")
+    check(f"{name}: every request {what}", len(seen) == len(requests), f"{len(seen)} of {len(requests)}")
+
+
+def crash(args, port, log):
+    stores, products = ["C1", "C2"], ["P1", "P2", "P3"]
+    server, base = serve_with_catalog(args, port, log, "crash", stores, products)
     run = f"{random.randrange(1 << 30):x}"
     requests = {}  # key -> (store, product, delta)
     answers = {}  # key -> movement_id answered before the crash
@@ -171,17 +203,7 @@ def crash(args, port, log):
             except Exception:
                 pass  # the server is gone: sent again after the restart
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(16)]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
-    server.kill(signal.SIGKILL)
-    server.wait(10)
-    for t in threads:
-        t.join()
-    print(f"     {len(answers)} of {len(requests)} writes answered before SIGKILL")
-    check("crash: some writes were answered before the kill", 0 < len(answers))
-    check("crash: restarts on the same database", server.start(base))
+    kill_under_load("crash", server, base, [threading.Thread(target=writer, args=(w,)) for w in range(16)], answers, requests)
     lost, changed, failures = 0, 0, 0
     for key, (store, product, delta) in requests.items():
         status, body, _ = call(port, "POST", f"/update-stock/{store}/{product}",
@@ -210,9 +232,7 @@ def crash(args, port, log):
     for store in stores:
         for reference, count in applied_references(port, store, run, token).items():
             seen[reference] = seen.get(reference, 0) + count
-    twice = [k for k, n in seen.items() if n > 1]
-    check("crash: no request applied twice", not twice, f"{len(twice)} twice, e.g. {twice[:3]}")
-    check("crash: every request applied", len(seen) == len(requests), f"{len(seen)} of {len(requests)}")
+    check_once_each("crash", seen, requests, "applied")
     bad = []
     for store in stores:
         for product in products:
@@ -248,14 +268,8 @@ def orders_crash(args, port, log):
     """SIGKILL while 12 clients create purchase orders with Idempotency-Keys (an order's row, its lines, its stores'
     `incoming` and its key's record: one transaction), then every key sent again: each key made one order, an answered
     one replays the same order, and every pair's `incoming` equals what its open orders hold."""
-    server = Server(args.binary, port, log, {})
-    base = ["--database-url", args.database_url] + (["--database-replica-urls", args.replica_urls] if args.replica_urls else [])
-    check("orders: serve starts", server.start(base))
     stores, products = ["O1", "O2"], ["P1", "P2", "P3"]
-    for s in stores:
-        call(port, "PUT", f"/v1/stores/{s}", {"name": s})
-    for p in products + ["SYNC"]:
-        call(port, "PUT", f"/v1/products/{p}", {"name": p})
+    server, base = serve_with_catalog(args, port, log, "orders", stores, products)
     run = f"po{random.randrange(1 << 30):x}"
     requests, answers, lock = {}, {}, threading.Lock()
 
@@ -276,21 +290,7 @@ def orders_crash(args, port, log):
             except Exception:
                 return  # the server is gone: this key (answered or not) is sent again after the restart
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(12)]
-    for t in threads:
-        t.start()
-    # Killed once some orders are answered (a loaded machine may take longer than usual to answer the first ones).
-    deadline = time.time() + 30
-    while time.time() < deadline and len(answers) < 24:
-        time.sleep(0.05)
-    time.sleep(0.3)
-    server.kill(signal.SIGKILL)
-    server.wait(10)
-    for t in threads:
-        t.join()
-    print(f"     {len(answers)} of {len(requests)} orders answered before SIGKILL")
-    check("orders: some orders were answered before the kill", 0 < len(answers) < len(requests), f"{len(answers)} of {len(requests)}")
-    check("orders: restarts on the same database", server.start(base))
+    kill_under_load("orders", server, base, [threading.Thread(target=writer, args=(w,)) for w in range(12)], answers, requests)
     failures, changed = 0, 0
     for key, request in requests.items():
         status, answer, _ = call(port, "POST", "/v1/purchase-orders", request, idempotency_key=key)
@@ -308,9 +308,7 @@ def orders_crash(args, port, log):
             for line in order["lines"] if order["status"] != "closed" else []:
                 pair = (store, line["product_id"])
                 incoming[pair] = incoming.get(pair, 0) + line["quantity"] - line["received"]
-    twice = [k for k, n in made.items() if n > 1]
-    check("orders: no key made two orders", not twice, f"{len(twice)} twice, e.g. {twice[:3]}")
-    check("orders: every key made its order", len(made) == len(requests), f"{len(made)} of {len(requests)}")
+    check_once_each("orders", made, requests, "made its order")
     wrong = []
     for store in stores:
         for product in products:

@@ -50,8 +50,8 @@ extension MySQLStockStore {
     public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
         try await onReplica { connection in
             try connection.select(SharedSQL.replenishmentItems, [storeID, afterProductID ?? "", limit]).map { row in
-                ReplenishmentItem(productID: try row.string(0), onHand: try row.int(1), thresholds: try Self.thresholds(from: row, at: 5),
-                                  packSize: Int(try row.int(2)), position: try row.int(3), version: try row.int(4))
+                ReplenishmentItem(productID: try row.string(0), onHand: try row.int(1), thresholds: try Self.thresholds(from: row, at: 6),
+                                  packSize: Int(try row.int(2)), position: try row.int(3), version: try row.int(4), stateChanges: try row.int(5))
             }
         }
     }

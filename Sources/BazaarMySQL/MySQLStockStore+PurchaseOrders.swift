@@ -56,7 +56,8 @@ extension MySQLStockStore: PurchaseOrderStore {
         try await replayOnPrimary { c in try Self.orderMade(c, by: claim) }
     }
 
-    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange {
+    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?, expectedRevisions: [String: Int64]) async throws
+        -> PurchaseOrderChange {
         try await stateTransaction { c in
             if let claim = idempotency, let earlier = try Self.orderMade(c, by: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
             let inserted = try c.execute("""
@@ -69,7 +70,9 @@ extension MySQLStockStore: PurchaseOrderStore {
             var levels: [(productID: String, level: StockLevel)] = []
             for line in order.lines {  // product order: the stock rows are taken in key order
                 try c.execute("INSERT INTO purchase_order_lines (order_id, product_id, quantity) VALUES (?, ?, ?)", [order.id, line.productID, line.quantity])
-                levels.append((line.productID, try Self.changeIncoming(c, storeID: order.storeID, productID: line.productID, by: line.quantity)))
+                let level = try Self.changeIncoming(c, storeID: order.storeID, productID: line.productID, by: line.quantity)
+                try PlannedRevision.check(level, expected: expectedRevisions[line.productID], storeID: order.storeID, productID: line.productID)
+                levels.append((line.productID, level))
             }
             try Self.queueEvent(c, stored, levels: levels)
             if let claim = idempotency {

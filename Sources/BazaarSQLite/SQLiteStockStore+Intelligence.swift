@@ -56,8 +56,8 @@ extension SQLiteStockStore {
     public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: SharedSQL.replenishmentItems, arguments: [storeID, afterProductID ?? "", limit]).map { row in
-                ReplenishmentItem(productID: row[0], onHand: row[1], thresholds: Self.thresholds(from: row, at: 5), packSize: row[2],
-                                  position: row[3], version: row[4])
+                ReplenishmentItem(productID: row[0], onHand: row[1], thresholds: Self.thresholds(from: row, at: 6), packSize: row[2],
+                                  position: row[3], version: row[4], stateChanges: row[5])
             }
         }
     }

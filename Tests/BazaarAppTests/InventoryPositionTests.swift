@@ -144,6 +144,34 @@ import Testing
         }
     }
 
+    /// The same for the plan's order: six callers with their own keys at once make one order, and `incoming` counts it
+    /// once (without the revisions on the order's lines, each call that read the plan first ordered it again).
+    @Test func callersOrderingOnePlanAtOnceMakeOneOrder() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            try await system.store.saveThresholds(
+                StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 30, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S1", productID: "P1")
+            _ = try await client.call(.post, "/update-stock/S1/P1", body: #"{"delta": 5, "reason": "receipt"}"#)
+            #expect(try await eventually(seconds: 30) {
+                (try await client.call(.get, "/v1/stores/S1/replenishment").json["orders"] as? [[String: Any]])?.first?["quantity"] as? Int == 25
+            })
+            let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for caller in 0..<6 {
+                    let key: HTTPFields = [.init("Idempotency-Key")!: "caller-\(caller)"]
+                    group.addTask {
+                        try await client.call(.post, "/v1/stores/S1/replenishment/purchase-order", body: #"{"supplier": "Oatly"}"#, headers: key)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(replies.filter { $0.status == 201 }.count == 1, "\(replies.map(\.status)) \(replies.map(\.body))")
+            #expect(replies.allSatisfy { $0.status == 201 || ($0.status == 409 && $0.isProblem) })
+            let level = try await client.call(.get, "/get-stock/S1/P1")
+            #expect(level.int("incoming") == 25, "ordered once: \(level.body)")
+        }
+    }
+
     /// Two of the plan's transfers, from two sources, in one call: one write, its answer a pair of movements a
     /// transfer in the plan's product order.
     @Test func thePlansTransfersAreOneWriteAnsweredAPairATransfer() async throws {

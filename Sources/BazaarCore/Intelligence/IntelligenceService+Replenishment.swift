@@ -12,6 +12,8 @@ extension IntelligenceService {
         public var thresholds: StockThresholds
         public var packSize: Int
         public var quantity: Int
+        /// The level's revision the suggestion was made from (what an order of it expects).
+        public var revision: Int64 = 0
     }
 
     public struct TransferSuggestion: Sendable {
@@ -75,7 +77,7 @@ extension IntelligenceService {
             let packs = min((need / pack).rounded(.up), (Double(PurchaseOrder.maxQuantity) / pack).rounded(.down))
             let quantity = need > 0 ? Int(packs * pack) : 0
             orders.append(OrderSuggestion(productID: item.productID, onHand: item.onHand, position: item.position, thresholds: item.thresholds,
-                                          packSize: item.packSize, quantity: quantity))
+                                          packSize: item.packSize, quantity: quantity, revision: item.revision))
         }
         let unevaluated = afterProductID == nil ? try await store.itemsWithoutThresholds(storeID: storeID) : nil
         return ReplenishmentPage(orders: orders, transfers: transfers, nextAfterProductID: next, itemsWithoutThresholds: unevaluated)

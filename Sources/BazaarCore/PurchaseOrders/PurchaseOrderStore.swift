@@ -54,7 +54,10 @@ public protocol PurchaseOrderStore: Sendable {
     /// Inserts an open order; each line's quantity is added to its stock row's `incoming` (creating the row at 0).
     /// With a claim, a key already used answers the order it made (`replayed`, nothing written), or
     /// `idempotencyKeyReused` when its fingerprint differs; two tries racing with one key make one order.
-    func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange
+    /// `expectedRevisions`: the revision of each product's stock row the order was planned from; a row that changed
+    /// since refuses the order (`versionConflict`, nothing written): see `PlannedRevision`.
+    func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?, expectedRevisions: [String: Int64]) async throws
+        -> PurchaseOrderChange
     /// The order an earlier request with this claim's key made (read on the primary), nil when the key is unused;
     /// `idempotencyKeyReused` when the key was used for a different request.
     func purchaseOrder(madeBy claim: IdempotencyClaim) async throws -> PurchaseOrder?
@@ -74,7 +77,23 @@ public protocol PurchaseOrderStore: Sendable {
 extension PurchaseOrderStore {
     /// An order with no idempotency key.
     public func createPurchaseOrder(_ order: PurchaseOrder) async throws -> PurchaseOrderChange {
-        try await createPurchaseOrder(order, idempotency: nil)
+        try await createPurchaseOrder(order, idempotency: nil, expectedRevisions: [:])
+    }
+
+    /// An order not planned from levels read earlier.
+    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange {
+        try await createPurchaseOrder(order, idempotency: idempotency, expectedRevisions: [:])
+    }
+}
+
+/// An order line planned from a stock row read earlier (the replenishment plan's): two plans acted on at once would
+/// otherwise both order what only one should.
+public enum PlannedRevision {
+    /// Refuses the line when its row changed since the plan read it at `expected`: `level` is the row after the line's
+    /// own change of `incoming`, one state change after what the plan read.
+    public static func check(_ level: StockLevel, expected: Int64?, storeID: String, productID: String) throws(DomainError) {
+        guard let expected, level.revision != expected + 1 else { return }
+        throw .versionConflict(storeID: storeID, productID: productID, expected: expected, actual: level.revision - 1)
     }
 }
 

@@ -13,6 +13,11 @@ public struct ReplenishmentActions: Sendable {
 
     /// A purchase order of what the plan's first page (up to `PurchaseOrder.maxLines` items) says to order, for all
     /// of it or only `productIDs`, with no transfers counted against it.
+    ///
+    /// Each line expects the revision of the stock row the plan read: two calls acting on the plan at once (two
+    /// managers, say) would otherwise both order what only one should. A row that changed since refuses the order and
+    /// the plan is read again, as for the plan's transfers.
+    ///
     /// With an `Idempotency-Key`, a retry answers the order the first call made (the plan, which that order changed,
     /// is not read again).
     public func purchaseOrder(storeID: String, supplier: String, reference: String?, expectedAtMillis: Int64?,
@@ -22,15 +27,25 @@ public struct ReplenishmentActions: Sendable {
         let claim = try Service.claim(idempotencyKey, scope: scope, request: "po-plan/v1;\(Service.field(storeID))\(Service.field(supplier))"
                                       + "\(Service.field(reference))\(expectedAtMillis.map(String.init) ?? "-");\(products)")
         if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
-        let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines) { _ in false }
-        let lines = page.orders.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
-        guard !lines.isEmpty else {
-            // The same call sent twice at once: the other one's order, committed since the look above, emptied the plan.
-            if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
-            throw DomainError.nothingToReplenish(storeID: storeID)
+        for attempt in 1... {
+            let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines) { _ in false }
+            let lines = page.orders.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
+            guard !lines.isEmpty else {
+                // The same call sent twice at once: the other one's order, committed since the look above, emptied the plan.
+                if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
+                throw DomainError.nothingToReplenish(storeID: storeID)
+            }
+            do {
+                return try await orders.make(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
+                                             lines: lines.map { ($0.productID, Int64($0.quantity)) }, idempotency: claim,
+                                             expectedRevisions: Dictionary(lines.map { ($0.productID, $0.revision) }) { first, _ in first })
+            } catch DomainError.versionConflict where attempt < Self.planReads {
+                // The same call at once, with the same key: its order is what changed the rows.
+                if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
+                try await Task.sleep(for: .milliseconds(10 * attempt))  // a replica catching up, a burst of sales passing
+            }
         }
-        return try await orders.make(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
-                                     lines: lines.map { ($0.productID, Int64($0.quantity)) }, idempotency: claim)
+        preconditionFailure("unreachable: the last attempt returns or throws")
     }
 
     /// Makes the plan's suggested transfers into the store (each a pair of ledger rows), from the stores `maySource`
@@ -65,6 +80,7 @@ public struct ReplenishmentActions: Sendable {
                                                  fromVersion: $0.fromVersion, toVersion: $0.toVersion)
                 }, reference: "replenishment", actor: actor, idempotency: claim)
             } catch DomainError.versionConflict where attempt < Self.planReads {
+                if let claim, let earlier = try await orders.stock.replay(claim) { return earlier }
                 try await Task.sleep(for: .milliseconds(10 * attempt))  // a replica catching up, a burst of sales passing
             }
         }
