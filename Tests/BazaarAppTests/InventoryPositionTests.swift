@@ -172,6 +172,32 @@ import Testing
         }
     }
 
+    /// `product_ids` naming an item past the plan's first page (100 items): acted on, not answered "nothing to
+    /// replenish" (the actions read only the first page and filtered it, the attacker's second finding).
+    @Test func anItemPastThePlansFirstPageIsActedOnByName() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            let products = (0..<130).map { String(format: "Q%03d", $0) }
+            for product in products {
+                _ = try await client.call(.put, "/v1/products/\(product)", body: #"{"name": "q"}"#)
+                try await system.store.saveThresholds(
+                    StockThresholds(dailyRate: 2, reorderPoint: 10, orderUpTo: 30, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                                    computedAtMillis: WallClock.system.nowMillis()), storeID: "S1", productID: product)
+            }
+            for chunk in stride(from: 0, to: products.count, by: 100) {
+                let movements = products[chunk..<min(products.count, chunk + 100)].map { #"{"store_id": "S1", "product_id": "\#($0)", "delta": 5, "reason": "receipt"}"# }
+                #expect(try await client.call(.post, "/v1/movements", body: #"{"movements": [\#(movements.joined(separator: ","))]}"#).status == 200)
+            }
+            var order: Reply?
+            #expect(try await eventually(seconds: 30) {
+                order = try await client.call(.post, "/v1/stores/S1/replenishment/purchase-order", body: #"{"supplier": "x", "product_ids": ["Q120", "Q007"]}"#)
+                return order?.status == 201
+            }, "\(order?.body ?? "")")
+            let lines = (order?.json["lines"] as? [[String: Any]] ?? []).map { "\($0["product_id"] ?? "?")=\($0["quantity"] ?? "?")" }
+            #expect(lines == ["Q007=25", "Q120=25"], "\(lines)")
+        }
+    }
+
     /// Two of the plan's transfers, from two sources, in one call: one write, its answer a pair of movements a
     /// transfer in the plan's product order.
     @Test func thePlansTransfersAreOneWriteAnsweredAPairATransfer() async throws {

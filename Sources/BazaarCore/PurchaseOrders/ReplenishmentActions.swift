@@ -28,8 +28,8 @@ public struct ReplenishmentActions: Sendable {
                                       + "\(Service.field(reference))\(expectedAtMillis.map(String.init) ?? "-");\(products)")
         if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
         for attempt in 1... {
-            let page = try await intelligence.replenishment(storeID: storeID, limit: PurchaseOrder.maxLines) { _ in false }
-            let lines = page.orders.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
+            let lines = try await plan(storeID: storeID, productIDs: productIDs, limit: PurchaseOrder.maxLines) { _ in false }
+                .orders.filter { $0.quantity > 0 }
             guard !lines.isEmpty else {
                 // The same call sent twice at once: the other one's order, committed since the look above, emptied the plan.
                 if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
@@ -67,8 +67,8 @@ public struct ReplenishmentActions: Sendable {
         let claim = try Service.claim(idempotencyKey, scope: scope, request: "transfer-plan/v1;\(Service.field(storeID));\(products)")
         if let claim, let earlier = try await orders.stock.replay(claim) { return earlier }
         for attempt in 1... {
-            let page = try await intelligence.replenishment(storeID: storeID, limit: StockService.maxTransfersPerWrite, mayShowStore: maySource)
-            let moves = page.transfers.filter { $0.quantity > 0 && (productIDs?.contains($0.productID) ?? true) }
+            let moves = try await plan(storeID: storeID, productIDs: productIDs, limit: StockService.maxTransfersPerWrite, mayShowStore: maySource)
+                .transfers.filter { $0.quantity > 0 }
             guard !moves.isEmpty else {
                 // The same call sent twice at once: the other one's transfers, committed since the look above, emptied the plan.
                 if let claim, let earlier = try await orders.stock.replay(claim) { return earlier }
@@ -85,6 +85,31 @@ public struct ReplenishmentActions: Sendable {
             }
         }
         preconditionFailure("unreachable: the last attempt returns or throws")
+    }
+
+    /// The plan's suggestions for `productIDs` wherever they are in it (one page of `limit` items read from each named
+    /// product not yet covered: at most one page a product, whatever the store's size), or its first page for all.
+    func plan(storeID: String, productIDs: Set<String>?, limit: Int, mayShowStore: @escaping @Sendable (String) -> Bool) async throws
+        -> (orders: [IntelligenceService.OrderSuggestion], transfers: [IntelligenceService.TransferSuggestion]) {
+        guard let productIDs else {
+            let page = try await intelligence.replenishment(storeID: storeID, limit: limit, mayShowStore: mayShowStore)
+            return (page.orders, page.transfers)
+        }
+        var orders: [IntelligenceService.OrderSuggestion] = [], transfers: [IntelligenceService.TransferSuggestion] = []
+        var uncovered = productIDs.sorted()[...]
+        var reached = ""
+        while let first = uncovered.first {
+            // From `first`'s prefix (every id after it: `first` and what follows, ids comparing byte by byte), or from
+            // where the last page ended if that is later (no item read twice).
+            let page = try await intelligence.replenishment(storeID: storeID, afterProductID: max(String(first.dropLast()), reached),
+                                                            limit: limit, mayShowStore: mayShowStore)
+            orders += page.orders.filter { productIDs.contains($0.productID) }
+            transfers += page.transfers.filter { productIDs.contains($0.productID) }
+            guard let next = page.nextAfterProductID else { break }  // the plan ends in this page
+            reached = next
+            uncovered = uncovered.drop { $0 <= next }
+        }
+        return (orders, transfers)
     }
 
     /// How many times the plan's transfers read the plan before a version conflict is answered.
