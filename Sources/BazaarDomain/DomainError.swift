@@ -19,6 +19,9 @@ public enum DomainError: Error, Equatable, Sendable {
     case purchaseOrderClosed(id: String)
     /// The store's replenishment plan has nothing to order or move (for the products asked).
     case nothingToReplenish(storeID: String)
+    /// A level the replenishment plan was read from changed in a way that makes its suggestion wrong (the destination
+    /// replenished meanwhile, the source's excess drawn): see `PlannedBound`.
+    case planChanged(storeID: String, productID: String)
     /// A transfer in transit is received once.
     case transferAlreadyReceived(id: String)
     /// The same idempotency key was sent earlier with a different request.
@@ -41,6 +44,7 @@ extension DomainError {
         case .reservationNotActive: "reservation_not_active"
         case .purchaseOrderClosed: "purchase_order_closed"
         case .nothingToReplenish: "nothing_to_replenish"
+        case .planChanged: "plan_changed"
         case .transferAlreadyReceived: "transfer_already_received"
         case .idempotencyKeyReused: "idempotency_key_reused"
         case .apiKeyNameTaken: "api_key_name_taken"

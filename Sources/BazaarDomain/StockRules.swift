@@ -32,6 +32,35 @@ public struct StockLevel: Sendable, Equatable {
     public static let empty = StockLevel(quantity: 0, version: 0, updatedAtMillis: 0)
 }
 
+/// A bound that a command planned from an earlier read puts on the level it changes, checked under the row's lock
+/// (`StockRules.apply`): the replenishment plan's actions. Two calls acting on one plan at once, or a plan read before
+/// the destination was replenished or the source drawn, would otherwise move or order what is no longer needed. A
+/// bound on quantities, not on versions: a sale meanwhile (the destination's position falls, the source's available
+/// too but not below its floor) changes nothing the plan relied on and refuses nothing.
+public enum PlannedBound: Sendable, Equatable, Hashable {
+    /// The destination's inventory position (on hand + incoming - reserved) before the change is at most this: what
+    /// the plan read (a rise means it was replenished meanwhile).
+    case positionAtMost(Int64)
+    /// The source's available stock (on hand - reserved) after the change is at least this: its own order-up-to level
+    /// (below it, the plan's excess was drawn meanwhile).
+    case availableAfterAtLeast(Int64)
+
+    /// Whether the bound holds for a change from `level` to an on-hand quantity of `after`.
+    public func holds(_ level: StockLevel, after: Int64) -> Bool {
+        switch self {
+        case .positionAtMost(let planned): level.quantity + level.incoming - level.reserved <= planned
+        case .availableAfterAtLeast(let floor): after - level.reserved >= floor
+        }
+    }
+
+    var fingerprint: String {
+        switch self {
+        case .positionAtMost(let p): "p\(p)"
+        case .availableAfterAtLeast(let a): "a\(a)"
+        }
+    }
+}
+
 /// What a movement asks for: a relative change or an absolute count.
 public enum StockChange: Sendable, Equatable, Hashable {
     case delta(Int64)
@@ -52,6 +81,8 @@ public struct MovementCommand: Sendable, Equatable, Hashable {
     public let expectedVersion: Int64?
     /// When it happened in the store (epoch ms), if the source knows better than the commit time.
     public let occurredAtMillis: Int64?
+    /// A bound from an earlier read of the level (the replenishment plan's actions); never from a client's body.
+    public let planned: PlannedBound?
 
     /// Validates every field. `fieldPrefix` prefixes field names in errors (for batch items: `movements[3].`).
     public init(
@@ -62,6 +93,7 @@ public struct MovementCommand: Sendable, Equatable, Hashable {
         reference: String? = nil,
         expectedVersion: Int64? = nil,
         occurredAtMillis: Int64? = nil,
+        planned: PlannedBound? = nil,
         fieldPrefix: String = ""
     ) throws(DomainError) {
         try Identifier.validate(storeID, field: fieldPrefix + "store_id")
@@ -78,6 +110,7 @@ public struct MovementCommand: Sendable, Equatable, Hashable {
         self.reference = reference
         self.expectedVersion = expectedVersion
         self.occurredAtMillis = occurredAtMillis
+        self.planned = planned
     }
 
     /// The change's bounds and its reason's: the reason it resolves to (`adjustment` for a delta, `count` for a
@@ -136,6 +169,7 @@ public struct MovementCommand: Sendable, Equatable, Hashable {
         case .quantity(let q): change = "q\(q)"
         }
         return "\(storeID)|\(productID)|\(change)|\(reason.rawValue)|\(reference ?? "\u{0}")|\(expectedVersion.map(String.init) ?? "-")|\(occurredAtMillis.map(String.init) ?? "-")"
+            + (planned.map { "|" + $0.fingerprint } ?? "")
     }
 }
 
@@ -162,6 +196,9 @@ public enum StockRules {
         let after = current.quantity + delta
         guard after.magnitude <= maxAbsoluteLevel.magnitude else {
             throw .invalid(field: "delta", message: "would take the level beyond \(maxAbsoluteLevel) in magnitude")
+        }
+        if let planned = command.planned, !planned.holds(current, after: after) {
+            throw .planChanged(storeID: command.storeID, productID: command.productID)
         }
         // Invariant 7: a command may not take `available` (on hand less reserved) below zero; facts always apply.
         if !command.reason.isFact, delta < 0, after - current.reserved < 0 {

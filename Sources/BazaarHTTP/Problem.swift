@@ -82,6 +82,9 @@ extension Problem {
         case .purchaseOrderClosed(let id):
             self.init(.conflict, "purchase-order-closed", "Purchase order closed",
                       "purchase order \(JSON.quoted(id)) is closed; record further goods against a new order or with POST /update-stock")
+        case .planChanged(let store, let product):
+            self.init(.conflict, "plan-changed", "Replenishment plan changed",
+                      "\(product) in \(store) changed while the plan was acted on (replenished or drawn meanwhile, by another call acting on the plan, say); nothing was made: read the plan again")
         case .nothingToReplenish(let store):
             self.init(.conflict, "nothing-to-replenish", "Nothing to replenish",
                       "the replenishment plan of \(JSON.quoted(store)) suggests nothing for these products: their inventory position (on hand + incoming - reserved) is above the reorder point, or the engine has no thresholds for them yet")

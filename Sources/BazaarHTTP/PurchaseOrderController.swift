@@ -98,7 +98,8 @@ struct PurchaseOrderController {
         routes.on(group, .post, "/v1/stores/{store_id}/replenishment/transfers", transferPlan)
     }
 
-    /// The plan's orders (all, or `product_ids`) as one purchase order: 201 the order; 409 `nothing-to-replenish`.
+    /// The plan's orders (all, or `product_ids`) as one purchase order: 201 the order; 409 `nothing-to-replenish` or
+    /// `plan-changed`.
     @Sendable func orderPlan(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let storeID = try context.identifier("store_id")
@@ -114,7 +115,7 @@ struct PurchaseOrderController {
     }
 
     /// The plan's transfers into the store (all, or `product_ids`), from the stores the caller may write, in one
-    /// atomic write: 200 `{"transfers": [{"from", "to"}]}`; 409 `nothing-to-replenish`.
+    /// atomic write: 200 `{"transfers": [{"from", "to"}]}`; 409 `nothing-to-replenish` or `plan-changed`.
     @Sendable func transferPlan(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {
         let caller = try context.caller()
         let storeID = try context.identifier("store_id")

@@ -50,8 +50,8 @@ extension MySQLStockStore {
     public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
         try await onReplica { connection in
             try connection.select(SharedSQL.replenishmentItems, [storeID, afterProductID ?? "", limit]).map { row in
-                ReplenishmentItem(productID: try row.string(0), onHand: try row.int(1), thresholds: try Self.thresholds(from: row, at: 6),
-                                  packSize: Int(try row.int(2)), position: try row.int(3), version: try row.int(4), stateChanges: try row.int(5))
+                ReplenishmentItem(productID: try row.string(0), onHand: try row.int(1), thresholds: try Self.thresholds(from: row, at: 4),
+                                  packSize: Int(try row.int(2)), position: try row.int(3))
             }
         }
     }
@@ -60,13 +60,12 @@ extension MySQLStockStore {
         let arguments: [any MySQLBindable] = ReplenishmentQuery.padded(productIDs) + [excludingStoreID]
         return try await onReplica { connection in
             try connection.select("""
-                SELECT l.product_id, l.store_id, l.quantity - l.reserved, t.order_up_to, l.version
+                SELECT l.product_id, l.store_id, l.quantity - l.reserved, t.order_up_to
                 FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
                 WHERE l.product_id IN (\(ReplenishmentQuery.placeholders)) AND l.store_id <> ? AND l.quantity - l.reserved > t.order_up_to
                 ORDER BY l.product_id, l.store_id
                 """, arguments).map { row in
-                ExcessStock(productID: try row.string(0), storeID: try row.string(1), quantity: try row.int(2), orderUpTo: try row.double(3),
-                            version: try row.int(4))
+                ExcessStock(productID: try row.string(0), storeID: try row.string(1), quantity: try row.int(2), orderUpTo: try row.double(3))
             }
         }
     }

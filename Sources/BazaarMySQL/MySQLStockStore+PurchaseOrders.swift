@@ -56,7 +56,7 @@ extension MySQLStockStore: PurchaseOrderStore {
         try await replayOnPrimary { c in try Self.orderMade(c, by: claim) }
     }
 
-    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?, expectedRevisions: [String: Int64]) async throws
+    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?, plannedPositions: [String: Int64]) async throws
         -> PurchaseOrderChange {
         try await stateTransaction { c in
             if let claim = idempotency, let earlier = try Self.orderMade(c, by: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
@@ -71,7 +71,8 @@ extension MySQLStockStore: PurchaseOrderStore {
             for line in order.lines {  // product order: the stock rows are taken in key order
                 try c.execute("INSERT INTO purchase_order_lines (order_id, product_id, quantity) VALUES (?, ?, ?)", [order.id, line.productID, line.quantity])
                 let level = try Self.changeIncoming(c, storeID: order.storeID, productID: line.productID, by: line.quantity)
-                try PlannedRevision.check(level, expected: expectedRevisions[line.productID], storeID: order.storeID, productID: line.productID)
+                try PlannedPosition.check(level, ordered: line.quantity, planned: plannedPositions[line.productID], storeID: order.storeID,
+                                          productID: line.productID)
                 levels.append((line.productID, level))
             }
             try Self.queueEvent(c, stored, levels: levels)

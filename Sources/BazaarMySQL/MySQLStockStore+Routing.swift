@@ -69,7 +69,7 @@ extension MySQLStockStore {
             let position = try connection.select(connection.isMariaDB ? "SELECT @@global.gtid_binlog_pos" : "SELECT @@global.gtid_executed")
             return (value, position.first?.optionalString(0)?.filter { !$0.isWhitespace })
         }
-        if let token, !token.isEmpty, token.utf8.count <= ConsistencyTokenSigner.maxPositionLength {
+        if let token, ConsistencyTokenSigner.isPosition(token) {
             ConsistencyScope.current?.recordWrite(token)
         }
         return value

@@ -56,8 +56,8 @@ extension SQLiteStockStore {
     public func replenishmentItems(storeID: String, afterProductID: String?, limit: Int) async throws -> [ReplenishmentItem] {
         try await pool.read { db in
             try Row.fetchAll(db, sql: SharedSQL.replenishmentItems, arguments: [storeID, afterProductID ?? "", limit]).map { row in
-                ReplenishmentItem(productID: row[0], onHand: row[1], thresholds: Self.thresholds(from: row, at: 6), packSize: row[2],
-                                  position: row[3], version: row[4], stateChanges: row[5])
+                ReplenishmentItem(productID: row[0], onHand: row[1], thresholds: Self.thresholds(from: row, at: 4), packSize: row[2],
+                                  position: row[3])
             }
         }
     }
@@ -66,12 +66,12 @@ extension SQLiteStockStore {
         let ids = ReplenishmentQuery.padded(productIDs)
         return try await pool.read { db in
             try Row.fetchAll(db, sql: """
-                SELECT l.product_id, l.store_id, l.quantity - l.reserved, t.order_up_to, l.version
+                SELECT l.product_id, l.store_id, l.quantity - l.reserved, t.order_up_to
                 FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
                 WHERE l.product_id IN (\(ReplenishmentQuery.placeholders)) AND l.store_id <> ? AND l.quantity - l.reserved > t.order_up_to
                 ORDER BY l.product_id, l.store_id
                 """, arguments: StatementArguments(ids + [excludingStoreID])).map { row in
-                ExcessStock(productID: row[0], storeID: row[1], quantity: row[2], orderUpTo: row[3], version: row[4])
+                ExcessStock(productID: row[0], storeID: row[1], quantity: row[2], orderUpTo: row[3])
             }
         }
     }

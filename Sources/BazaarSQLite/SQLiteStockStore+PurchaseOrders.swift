@@ -61,7 +61,7 @@ extension SQLiteStockStore: PurchaseOrderStore {
         try await pool.read { db in try Self.orderMade(db, by: claim) }
     }
 
-    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?, expectedRevisions: [String: Int64]) async throws
+    public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?, plannedPositions: [String: Int64]) async throws
         -> PurchaseOrderChange {
         try await pool.write { db in
             if let claim = idempotency, let earlier = try Self.orderMade(db, by: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
@@ -77,7 +77,8 @@ extension SQLiteStockStore: PurchaseOrderStore {
                 try db.cachedStatement(sql: "INSERT INTO purchase_order_lines (order_id, product_id, quantity) VALUES (?, ?, ?)")
                     .execute(arguments: [order.id, line.productID, line.quantity])
                 let level = try Self.changeIncoming(db, storeID: order.storeID, productID: line.productID, by: line.quantity)
-                try PlannedRevision.check(level, expected: expectedRevisions[line.productID], storeID: order.storeID, productID: line.productID)
+                try PlannedPosition.check(level, ordered: line.quantity, planned: plannedPositions[line.productID], storeID: order.storeID,
+                                          productID: line.productID)
                 levels.append((line.productID, level))
             }
             try Self.queueEvent(db, stored, levels: levels)

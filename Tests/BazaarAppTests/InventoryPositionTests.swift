@@ -144,6 +144,41 @@ import Testing
         }
     }
 
+    /// The bounds a plan's transfer carries: a sale at either end meanwhile refuses nothing (the destination's position
+    /// fell, the source stays above its floor), while an order placed for the destination meanwhile (its position rose:
+    /// it was replenished) refuses the stale transfer, nothing moved. With versions instead, the sale refused it.
+    @Test func aStalePlansTransferIsRefusedOnlyWhenTheStoreWasReplenished() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            try await Self.excessAtS2ShortAtS3(system, client)
+            func suggestion() async throws -> IntelligenceService.TransferSuggestion {
+                try #require(try await ConsistencyScope.readingOwnWrite { try await system.intelligence.replenishment(storeID: "S3") }.transfers.first)
+            }
+            func act(_ t: IntelligenceService.TransferSuggestion) async throws {
+                _ = try await system.stock.transfers([.init(from: t.fromStoreID, to: "S3", productID: "P1", quantity: t.quantity,
+                                                            source: .availableAfterAtLeast(t.sourceFloor),
+                                                            destination: .positionAtMost(t.destinationPosition))],
+                                                     reference: "replenishment", actor: "t", idempotency: nil)
+            }
+            let first = try await suggestion()
+            #expect(first.quantity == 29 && first.destinationPosition == 1 && first.sourceFloor == 20)
+            _ = try await client.call(.post, "/update-stock/S3/P1", body: #"{"delta": -1, "reason": "sale"}"#)
+            _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": -5, "reason": "sale"}"#)
+            try await act(first)  // sales at both ends meanwhile: made
+            #expect(try await client.call(.get, "/get-stock/S3/P1").int("quantity") == 29)
+            _ = try await client.call(.post, "/update-stock/S3/P1", body: #"{"delta": -25, "reason": "sale"}"#)
+            var second: IntelligenceService.TransferSuggestion?
+            #expect(try await eventually(seconds: 30) { second = try? await suggestion(); return second?.destinationPosition == 4 })
+            let ordered = try await client.call(.post, "/v1/purchase-orders",
+                                                body: #"{"store_id": "S3", "supplier": "x", "lines": [{"product_id": "P1", "quantity": 26}]}"#)
+            #expect(ordered.status == 201)
+            await #expect(throws: DomainError.planChanged(storeID: "S3", productID: "P1")) { try await act(try #require(second)) }
+            #expect(try await client.call(.get, "/get-stock/S2/P1").int("quantity") == 66, "nothing moved")
+            let again = try await client.call(.post, "/v1/stores/S3/replenishment/transfers", body: "{}")
+            #expect(again.status == 409 && again.string("type") == "/problems/nothing-to-replenish", "\(again.body)")
+        }
+    }
+
     /// The same for the plan's order: six callers with their own keys at once make one order, and `incoming` counts it
     /// once (without the revisions on the order's lines, each call that read the plan first ordered it again).
     @Test func callersOrderingOnePlanAtOnceMakeOneOrder() async throws {

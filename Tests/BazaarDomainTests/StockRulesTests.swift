@@ -12,6 +12,25 @@ struct StockRulesTests {
         #expect(next == StockLevel(quantity: 3, version: 4, updatedAtMillis: 99))
     }
 
+    /// A planned bound refuses by what the plan relied on, not by any change: the destination's position may fall
+    /// (a sale) but not rise (replenished); the source may sell down to its floor but not below it.
+    @Test func aPlannedBoundRefusesOnlyWhatThePlanReliedOn() throws {
+        let destination = StockLevel(quantity: 4, version: 7, updatedAtMillis: 0, reserved: 1, incoming: 2)  // position 5
+        func into(_ bound: Int64) throws -> MovementCommand {
+            try MovementCommand(storeID: "S3", productID: "P1", change: .delta(10), reason: .transferIn, planned: .positionAtMost(bound))
+        }
+        #expect(throws: Never.self) { _ = try StockRules.apply(try into(5), to: destination, atMillis: 1) }
+        #expect(throws: Never.self) { _ = try StockRules.apply(try into(9), to: destination, atMillis: 1) }
+        #expect(throws: DomainError.planChanged(storeID: "S3", productID: "P1")) { _ = try StockRules.apply(try into(4), to: destination, atMillis: 1) }
+        let source = StockLevel(quantity: 50, version: 3, updatedAtMillis: 0, reserved: 5)  // 45 available
+        func out(_ floor: Int64) throws -> MovementCommand {
+            try MovementCommand(storeID: "S2", productID: "P1", change: .delta(-25), reason: .transferOut, planned: .availableAfterAtLeast(floor))
+        }
+        #expect(throws: Never.self) { _ = try StockRules.apply(try out(20), to: source, atMillis: 1) }
+        #expect(throws: DomainError.planChanged(storeID: "S2", productID: "P1")) { _ = try StockRules.apply(try out(21), to: source, atMillis: 1) }
+        #expect(try into(5).fingerprint != (try MovementCommand(storeID: "S3", productID: "P1", change: .delta(10), reason: .transferIn)).fingerprint)
+    }
+
     @Test func countRecordsTheDifferenceEvenWhenZero() throws {
         let same = try MovementCommand(storeID: "S1", productID: "P1", change: .quantity(5))
         #expect(same.reason == .count)

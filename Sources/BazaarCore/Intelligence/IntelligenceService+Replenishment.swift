@@ -12,8 +12,6 @@ extension IntelligenceService {
         public var thresholds: StockThresholds
         public var packSize: Int
         public var quantity: Int
-        /// The level's revision the suggestion was made from (what an order of it expects).
-        public var revision: Int64 = 0
     }
 
     public struct TransferSuggestion: Sendable {
@@ -21,9 +19,10 @@ extension IntelligenceService {
         public var fromStoreID: String
         public var toStoreID: String
         public var quantity: Int64
-        /// The versions of the source's and the destination's levels the suggestion was made from.
-        public var fromVersion: Int64 = 0
-        public var toVersion: Int64 = 0
+        /// What the suggestion was made from: the destination's inventory position and the source's own order-up-to
+        /// level (whole units); acting on it expects them (`PlannedBound`).
+        public var destinationPosition: Int64
+        public var sourceFloor: Int64
     }
 
     /// One page of a store's replenishment plan.
@@ -69,7 +68,7 @@ extension IntelligenceService {
             if let source = best[item.productID] {
                 let moved = min(source.excess, Int64(need.rounded(.up)), MovementCommand.maxDelta)  // what one movement may move
                 transfers.append(TransferSuggestion(productID: item.productID, fromStoreID: source.storeID, toStoreID: storeID, quantity: moved,
-                                                    fromVersion: source.version, toVersion: item.version))
+                                                    destinationPosition: item.position, sourceFloor: source.quantity - source.excess))
                 need -= Double(moved)
             }
             let pack = Double(max(1, item.packSize))
@@ -77,7 +76,7 @@ extension IntelligenceService {
             let packs = min((need / pack).rounded(.up), (Double(PurchaseOrder.maxQuantity) / pack).rounded(.down))
             let quantity = need > 0 ? Int(packs * pack) : 0
             orders.append(OrderSuggestion(productID: item.productID, onHand: item.onHand, position: item.position, thresholds: item.thresholds,
-                                          packSize: item.packSize, quantity: quantity, revision: item.revision))
+                                          packSize: item.packSize, quantity: quantity))
         }
         let unevaluated = afterProductID == nil ? try await store.itemsWithoutThresholds(storeID: storeID) : nil
         return ReplenishmentPage(orders: orders, transfers: transfers, nextAfterProductID: next, itemsWithoutThresholds: unevaluated)

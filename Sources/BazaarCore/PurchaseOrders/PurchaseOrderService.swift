@@ -47,7 +47,7 @@ public final class PurchaseOrderService: Sendable {
 
     func make(storeID: String, supplier: String, reference: String?, expectedAtMillis: Int64?,
               lines: [(productID: String, quantity: Int64)], idempotency: IdempotencyClaim?,
-              expectedRevisions: [String: Int64] = [:]) async throws -> PurchaseOrderChange {
+              plannedPositions: [String: Int64] = [:]) async throws -> PurchaseOrderChange {
         try Identifier.validate(storeID, field: "store_id")
         try CatalogRules.validateName(supplier, field: "supplier")
         try Self.validateReference(reference)
@@ -59,7 +59,7 @@ public final class PurchaseOrderService: Sendable {
             id: PurchaseOrderID.next(), storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
             status: .open, lines: lines.map { PurchaseOrderLine(productID: $0.productID, quantity: $0.quantity) },
             createdAtMillis: now, updatedAtMillis: now)
-        return await committed(try await store.createPurchaseOrder(order, idempotency: idempotency, expectedRevisions: expectedRevisions))
+        return await committed(try await store.createPurchaseOrder(order, idempotency: idempotency, plannedPositions: plannedPositions))
     }
 
     public func receive(id: String, lines: [(productID: String, quantity: Int64)], actor: String, idempotencyKey: String?,

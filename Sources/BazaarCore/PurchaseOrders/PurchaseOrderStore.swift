@@ -54,9 +54,9 @@ public protocol PurchaseOrderStore: Sendable {
     /// Inserts an open order; each line's quantity is added to its stock row's `incoming` (creating the row at 0).
     /// With a claim, a key already used answers the order it made (`replayed`, nothing written), or
     /// `idempotencyKeyReused` when its fingerprint differs; two tries racing with one key make one order.
-    /// `expectedRevisions`: the revision of each product's stock row the order was planned from; a row that changed
-    /// since refuses the order (`versionConflict`, nothing written): see `PlannedRevision`.
-    func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?, expectedRevisions: [String: Int64]) async throws
+    /// `plannedPositions`: the inventory position of each product's stock row the order was planned from; a row
+    /// replenished since refuses the order (`planChanged`, nothing written): see `PlannedPosition`.
+    func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?, plannedPositions: [String: Int64]) async throws
         -> PurchaseOrderChange
     /// The order an earlier request with this claim's key made (read on the primary), nil when the key is unused;
     /// `idempotencyKeyReused` when the key was used for a different request.
@@ -77,23 +77,28 @@ public protocol PurchaseOrderStore: Sendable {
 extension PurchaseOrderStore {
     /// An order with no idempotency key.
     public func createPurchaseOrder(_ order: PurchaseOrder) async throws -> PurchaseOrderChange {
-        try await createPurchaseOrder(order, idempotency: nil, expectedRevisions: [:])
+        try await createPurchaseOrder(order, idempotency: nil, plannedPositions: [:])
     }
 
     /// An order not planned from levels read earlier.
     public func createPurchaseOrder(_ order: PurchaseOrder, idempotency: IdempotencyClaim?) async throws -> PurchaseOrderChange {
-        try await createPurchaseOrder(order, idempotency: idempotency, expectedRevisions: [:])
+        try await createPurchaseOrder(order, idempotency: idempotency, plannedPositions: [:])
     }
 }
 
-/// An order line planned from a stock row read earlier (the replenishment plan's): two plans acted on at once would
-/// otherwise both order what only one should.
-public enum PlannedRevision {
-    /// Refuses the line when its row changed since the plan read it at `expected`: `level` is the row after the line's
-    /// own change of `incoming`, one state change after what the plan read.
-    public static func check(_ level: StockLevel, expected: Int64?, storeID: String, productID: String) throws(DomainError) {
-        guard let expected, level.revision != expected + 1 else { return }
-        throw .versionConflict(storeID: storeID, productID: productID, expected: expected, actual: level.revision - 1)
+/// An order line planned from a stock row read earlier (the replenishment plan's): two calls ordering one plan at once
+/// would otherwise both order what only one should. A bound on the position (`PlannedBound.positionAtMost`), not on
+/// the row's revision: a sale, or a receipt against an order, changes nothing the plan relied on.
+public enum PlannedPosition {
+    /// Refuses the line when its row was replenished since the plan read its position: `level` is the row after the
+    /// line's own change of `incoming` by `quantity`.
+    public static func check(_ level: StockLevel, ordered quantity: Int64, planned: Int64?, storeID: String, productID: String) throws(DomainError) {
+        guard let planned else { return }
+        var before = level
+        before.incoming -= quantity
+        guard PlannedBound.positionAtMost(planned).holds(before, after: before.quantity) else {
+            throw .planChanged(storeID: storeID, productID: productID)
+        }
     }
 }
 

@@ -2,6 +2,13 @@ import BazaarDomain
 
 /// A replenishment suggestion acted on in one call: the plan's orders become a purchase order (they then count as
 /// incoming, so the plan stops suggesting them), or its transfers are made.
+///
+/// Both act on levels read a moment before, maybe from a replica: each line carries the bounds of what the plan read
+/// (`PlannedBound`), checked under the rows' locks. Two calls acting on one plan at once (two managers, the dashboard
+/// and an ERP), or a plan read before the store was replenished, would otherwise order or move twice. A line refused
+/// that way (`planChanged`) refuses the call, nothing made, and the plan is read again, a few times, before the
+/// refusal is answered (409 `plan-changed`); the second of two calls usually finds nothing left (409
+/// `nothing-to-replenish`). A sale meanwhile refuses nothing.
 public struct ReplenishmentActions: Sendable {
     let intelligence: IntelligenceService
     let orders: PurchaseOrderService
@@ -11,12 +18,8 @@ public struct ReplenishmentActions: Sendable {
         self.orders = orders
     }
 
-    /// A purchase order of what the plan's first page (up to `PurchaseOrder.maxLines` items) says to order, for all
-    /// of it or only `productIDs`, with no transfers counted against it.
-    ///
-    /// Each line expects the revision of the stock row the plan read: two calls acting on the plan at once (two
-    /// managers, say) would otherwise both order what only one should. A row that changed since refuses the order and
-    /// the plan is read again, as for the plan's transfers.
+    /// A purchase order of what the plan says to order: its first page (up to `PurchaseOrder.maxLines` items), or
+    /// the items `productIDs` names wherever they are in it, with no transfers counted against it.
     ///
     /// With an `Idempotency-Key`, a retry answers the order the first call made (the plan, which that order changed,
     /// is not read again).
@@ -26,36 +29,26 @@ public struct ReplenishmentActions: Sendable {
         let products = productIDs.map { $0.sorted().map { Service.field($0) }.joined() } ?? "*"
         let claim = try Service.claim(idempotencyKey, scope: scope, request: "po-plan/v1;\(Service.field(storeID))\(Service.field(supplier))"
                                       + "\(Service.field(reference))\(expectedAtMillis.map(String.init) ?? "-");\(products)")
-        if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
-        for attempt in 1... {
+        let earlier = { () async throws -> PurchaseOrderChange? in
+            guard let claim, let order = try await orders.store.purchaseOrder(madeBy: claim) else { return nil }
+            return PurchaseOrderChange(order: order, replayed: true)
+        }
+        if let made = try await earlier() { return made }
+        return try await actOnPlan(replay: earlier) {
             let lines = try await plan(storeID: storeID, productIDs: productIDs, limit: PurchaseOrder.maxLines) { _ in false }
                 .orders.filter { $0.quantity > 0 }
-            guard !lines.isEmpty else {
-                // The same call sent twice at once: the other one's order, committed since the look above, emptied the plan.
-                if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
-                throw DomainError.nothingToReplenish(storeID: storeID)
-            }
-            do {
-                return try await orders.make(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
-                                             lines: lines.map { ($0.productID, Int64($0.quantity)) }, idempotency: claim,
-                                             expectedRevisions: Dictionary(lines.map { ($0.productID, $0.revision) }) { first, _ in first })
-            } catch DomainError.versionConflict where attempt < Self.planReads {
-                // The same call at once, with the same key: its order is what changed the rows.
-                if let claim, let earlier = try await orders.store.purchaseOrder(madeBy: claim) { return PurchaseOrderChange(order: earlier, replayed: true) }
-                try await Task.sleep(for: .milliseconds(10 * attempt))  // a replica catching up, a burst of sales passing
-            }
+            guard !lines.isEmpty else { return nil }
+            return try await orders.make(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
+                                         lines: lines.map { ($0.productID, Int64($0.quantity)) }, idempotency: claim,
+                                         plannedPositions: Dictionary(lines.map { ($0.productID, $0.position) }) { first, _ in first })
+        } nothingLeft: {
+            DomainError.nothingToReplenish(storeID: storeID)
         }
-        preconditionFailure("unreachable: the last attempt returns or throws")
     }
 
     /// Makes the plan's suggested transfers into the store (each a pair of ledger rows), from the stores `maySource`
-    /// allows (those the caller may write), for all of them or only `productIDs`: one atomic write, so that all are
-    /// made or none (a source emptied meanwhile refuses the call, not one line of it).
-    ///
-    /// Each transfer expects the versions of the two levels the plan was read from: two calls acting on the plan at
-    /// once (two managers, say) would otherwise both move what only one should. A level that changed since (the other
-    /// call's transfers, a sale, a replica behind) refuses the write, and the plan is read again, a few times, before
-    /// the conflict is answered (409 `version-conflict`); the second call usually finds nothing left to move.
+    /// allows (those the caller may write), for its first page or the items `productIDs` names: one atomic write, so
+    /// that all are made or none (a source emptied meanwhile refuses the call, not one line of it).
     ///
     /// With an `Idempotency-Key`, a retry (or the same call sent twice at once) answers the transfers the first call
     /// made, like any write (invariant 2): the key is claimed for the call's own parameters and looked up before the
@@ -65,29 +58,46 @@ public struct ReplenishmentActions: Sendable {
         typealias Service = PurchaseOrderService
         let products = productIDs.map { $0.sorted().map { Service.field($0) }.joined() } ?? "*"
         let claim = try Service.claim(idempotencyKey, scope: scope, request: "transfer-plan/v1;\(Service.field(storeID));\(products)")
-        if let claim, let earlier = try await orders.stock.replay(claim) { return earlier }
-        for attempt in 1... {
+        let earlier = { () async throws -> WriteReceipt? in
+            guard let claim else { return nil }
+            return try await orders.stock.replay(claim)
+        }
+        if let made = try await earlier() { return made }
+        return try await actOnPlan(replay: earlier) {
             let moves = try await plan(storeID: storeID, productIDs: productIDs, limit: StockService.maxTransfersPerWrite, mayShowStore: maySource)
                 .transfers.filter { $0.quantity > 0 }
-            guard !moves.isEmpty else {
-                // The same call sent twice at once: the other one's transfers, committed since the look above, emptied the plan.
-                if let claim, let earlier = try await orders.stock.replay(claim) { return earlier }
-                throw DomainError.nothingToReplenish(storeID: storeID)
-            }
-            do {
-                return try await orders.stock.transfers(moves.map {
-                    StockService.PlannedTransfer(from: $0.fromStoreID, to: storeID, productID: $0.productID, quantity: Int64($0.quantity),
-                                                 fromVersion: $0.fromVersion, toVersion: $0.toVersion)
-                }, reference: "replenishment", actor: actor, idempotency: claim)
-            } catch DomainError.versionConflict where attempt < Self.planReads {
-                if let claim, let earlier = try await orders.stock.replay(claim) { return earlier }
-                try await Task.sleep(for: .milliseconds(10 * attempt))  // a replica catching up, a burst of sales passing
-            }
+            guard !moves.isEmpty else { return nil }
+            return try await orders.stock.transfers(moves.map {
+                StockService.PlannedTransfer(from: $0.fromStoreID, to: storeID, productID: $0.productID, quantity: Int64($0.quantity),
+                                             source: .availableAfterAtLeast($0.sourceFloor), destination: .positionAtMost($0.destinationPosition))
+            }, reference: "replenishment", actor: actor, idempotency: claim)
+        } nothingLeft: {
+            DomainError.nothingToReplenish(storeID: storeID)
         }
-        preconditionFailure("unreachable: the last attempt returns or throws")
     }
 
-    /// The plan's suggestions for `productIDs` wherever they are in it (one page of `limit` items read from each named
+    /// Reads the plan and acts on it (`attempt`: nil when the plan has nothing), again after `planChanged` up to
+    /// `planReads` times. Whenever the plan comes out empty or changed, `replay` is asked first: the same call sent
+    /// twice at once, whose other try's commit is what emptied or changed it.
+    private func actOnPlan<T>(replay: () async throws -> T?, attempt: () async throws -> T?,
+                              nothingLeft: () -> DomainError) async throws -> T {
+        for reading in 1... {
+            do {
+                if let made = try await attempt() { return made }
+                if let made = try await replay() { return made }
+                throw nothingLeft()
+            } catch DomainError.planChanged where reading < Self.planReads {
+                if let made = try await replay() { return made }
+                try await Task.sleep(for: .milliseconds(10 * reading))  // a replica catching up with what changed
+            }
+        }
+        preconditionFailure("unreachable: the last reading returns or throws")
+    }
+
+    /// How many times an action reads the plan before `planChanged` is answered.
+    static let planReads = 4
+
+    /// The plan's suggestions for `productIDs` wherever they are in it (a page of `limit` items read from each named
     /// product not yet covered: at most one page a product, whatever the store's size), or its first page for all.
     func plan(storeID: String, productIDs: Set<String>?, limit: Int, mayShowStore: @escaping @Sendable (String) -> Bool) async throws
         -> (orders: [IntelligenceService.OrderSuggestion], transfers: [IntelligenceService.TransferSuggestion]) {
@@ -97,21 +107,22 @@ public struct ReplenishmentActions: Sendable {
         }
         var orders: [IntelligenceService.OrderSuggestion] = [], transfers: [IntelligenceService.TransferSuggestion] = []
         var uncovered = productIDs.sorted()[...]
-        var reached = ""
         while let first = uncovered.first {
-            // From `first`'s prefix (every id after it: `first` and what follows, ids comparing byte by byte), or from
-            // where the last page ended if that is later (no item read twice).
-            let page = try await intelligence.replenishment(storeID: storeID, afterProductID: max(String(first.dropLast()), reached),
-                                                            limit: limit, mayShowStore: mayShowStore)
+            let page = try await intelligence.replenishment(storeID: storeID, afterProductID: Self.justBefore(first), limit: limit,
+                                                            mayShowStore: mayShowStore)
             orders += page.orders.filter { productIDs.contains($0.productID) }
             transfers += page.transfers.filter { productIDs.contains($0.productID) }
             guard let next = page.nextAfterProductID else { break }  // the plan ends in this page
-            reached = next
             uncovered = uncovered.drop { $0 <= next }
         }
         return (orders, transfers)
     }
 
-    /// How many times the plan's transfers read the plan before a version conflict is answered.
-    static let planReads = 4
+    /// A bound that every identifier before `id` is at most and `id` is above (the plan pages by `product_id >
+    /// after`): `id` with its last byte one less, then `~`, above every byte an identifier may hold (`Identifier`:
+    /// ASCII letters, digits and `._:-`; ids compare byte by byte in both engines).
+    static func justBefore(_ id: String) -> String {
+        guard let last = id.utf8.last, last > 0 else { return "" }
+        return String(decoding: Array(id.utf8.dropLast()) + [last - 1, UInt8(ascii: "~")], as: UTF8.self)
+    }
 }

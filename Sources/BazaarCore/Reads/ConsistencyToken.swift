@@ -30,8 +30,7 @@ public struct ConsistencyTokenSigner: Sendable {
         guard let dot = token.utf8.lastIndex(of: UInt8(ascii: ".")) else { return nil }
         let position = String(token[..<dot])
         let macText = token[token.index(after: dot)...]
-        guard !position.isEmpty, position.utf8.count <= Self.maxPositionLength, position.utf8.allSatisfy(Self.isPositionByte),
-            macText.utf8.count == Self.macBytes * 2, let given = Self.lowercaseHex(macText)
+        guard Self.isPosition(position), macText.utf8.count == Self.macBytes * 2, let given = Self.lowercaseHex(macText)
         else { return nil }
         let expected = Array(mac(position).prefix(Self.macBytes))
         // Constant time: the comparison must not tell a forger how many leading bytes were right.
@@ -48,6 +47,12 @@ public struct ConsistencyTokenSigner: Sendable {
     static func lowercaseHex(_ text: Substring) -> [UInt8]? {
         guard !text.utf8.contains(where: { (0x41...0x46).contains($0) }) else { return nil }
         return Hex.decode(text.utf8)
+    }
+
+    /// Whether `position` is one a token may carry (what `position(of:)` accepts back): a position read from a server
+    /// that is not (a tagged MySQL GTID, a set beyond the length) is better not answered than refused on the next read.
+    public static func isPosition(_ position: String) -> Bool {
+        !position.isEmpty && position.utf8.count <= maxPositionLength && position.utf8.allSatisfy(isPositionByte)
     }
 
     /// Digits, hex letters, and the separators of GTID sets.

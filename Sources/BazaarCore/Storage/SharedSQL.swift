@@ -12,9 +12,9 @@ public enum SharedSQL {
     /// `IntelligenceStore.replenishmentItems`: a store's items at or below their reorder point by inventory position
     /// (on hand + incoming - reserved) and short of their order-up-to level, in product id order. Arguments: store id,
     /// the product id to start after ("" for the first page), the limit. Columns: product id, on hand, pack size
-    /// (the store's override, else the product's), position, version, state changes, then `thresholdColumns`.
+    /// (the store's override, else the product's), position, then `thresholdColumns`.
     public static let replenishmentItems = """
-        SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), l.quantity + l.incoming - l.reserved, l.version, l.state_changes,
+        SELECT l.product_id, l.quantity, COALESCE(o.pack_size, p.pack_size, 1), l.quantity + l.incoming - l.reserved,
             \(thresholdColumns.map { "t." + $0 }.joined(separator: ", "))
         FROM stock_levels l JOIN stock_thresholds t ON t.store_id = l.store_id AND t.product_id = l.product_id
         LEFT JOIN products p ON p.id = l.product_id

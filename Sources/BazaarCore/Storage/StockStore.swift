@@ -126,21 +126,13 @@ public struct ReplenishmentItem: Sendable, Equatable {
     public var packSize: Int
     /// The inventory position: on hand + incoming - reserved (what the thresholds are compared with).
     public var position: Int64
-    /// The level's version and its count of state changes as read: a transfer acting on this plan expects the
-    /// version, an order the revision (both: a plan acted on twice at once would otherwise move or order twice).
-    public var version: Int64
-    public var stateChanges: Int64
-    public var revision: Int64 { version + stateChanges }
 
-    public init(productID: String, onHand: Int64, thresholds: StockThresholds, packSize: Int, position: Int64? = nil, version: Int64 = 0,
-                stateChanges: Int64 = 0) {
+    public init(productID: String, onHand: Int64, thresholds: StockThresholds, packSize: Int, position: Int64? = nil) {
         self.productID = productID
         self.onHand = onHand
         self.thresholds = thresholds
         self.packSize = packSize
         self.position = position ?? onHand
-        self.version = version
-        self.stateChanges = stateChanges
     }
 }
 
@@ -151,15 +143,12 @@ public struct ExcessStock: Sendable, Equatable {
     public var storeID: String
     public var quantity: Int64
     public var orderUpTo: Double
-    /// The level's version as read (see `ReplenishmentItem.version`).
-    public var version: Int64
 
-    public init(productID: String, storeID: String, quantity: Int64, orderUpTo: Double, version: Int64 = 0) {
+    public init(productID: String, storeID: String, quantity: Int64, orderUpTo: Double) {
         self.productID = productID
         self.storeID = storeID
         self.quantity = quantity
         self.orderUpTo = orderUpTo
-        self.version = version
     }
 
     /// Units above the order-up-to level (whole units: the level rounded up).

@@ -8,25 +8,25 @@ extension StockService {
         actor: String, idempotencyKey: String?, scope: String
     ) async throws -> WriteReceipt {
         let commands = try Self.transferCommands(from: source, to: destination, productID: productID, quantity: quantity, reference: reference,
-                                                 expecting: (nil, nil))
+                                                 bounds: (nil, nil))
         return try await write(commands, actor: actor, idempotencyKey: idempotencyKey, scope: scope)
     }
 
     /// The most transfers `transfers` makes in one write.
     public static let maxTransfersPerWrite = 100
 
-    /// One transfer of `transfers`: with the versions of the two levels it was planned from, if any (the write is then
-    /// refused with a version conflict when either level changed since: a plan acted on twice at once moves once).
+    /// One transfer of `transfers`, with the bounds of the plan it was made from, if any (`PlannedBound`: the write
+    /// is refused with `planChanged` when the destination was replenished or the source drawn since).
     public struct PlannedTransfer: Sendable {
         public var from: String
         public var to: String
         public var productID: String
         public var quantity: Int64
-        public var fromVersion: Int64?
-        public var toVersion: Int64?
+        public var source: PlannedBound?
+        public var destination: PlannedBound?
 
-        public init(from: String, to: String, productID: String, quantity: Int64, fromVersion: Int64? = nil, toVersion: Int64? = nil) {
-            (self.from, self.to, self.productID, self.quantity, self.fromVersion, self.toVersion) = (from, to, productID, quantity, fromVersion, toVersion)
+        public init(from: String, to: String, productID: String, quantity: Int64, source: PlannedBound? = nil, destination: PlannedBound? = nil) {
+            (self.from, self.to, self.productID, self.quantity, self.source, self.destination) = (from, to, productID, quantity, source, destination)
         }
     }
 
@@ -36,7 +36,7 @@ extension StockService {
     public func transfers(_ moves: [PlannedTransfer], reference: String?, actor: String, idempotency: IdempotencyClaim?) async throws -> WriteReceipt {
         let commands = try moves.flatMap { move in
             try Self.transferCommands(from: move.from, to: move.to, productID: move.productID, quantity: move.quantity, reference: reference,
-                                      expecting: (move.fromVersion, move.toVersion))
+                                      bounds: (move.source, move.destination))
         }
         try await requireCatalog(commands, limit: 2 * Self.maxTransfersPerWrite)
         let receipt = try await store.apply(WriteRequest(commands: commands, actor: actor, idempotency: idempotency))
@@ -54,7 +54,7 @@ extension StockService {
     }
 
     private static func transferCommands(from source: String, to destination: String, productID: String, quantity: Int64,
-                                         reference: String?, expecting versions: (from: Int64?, to: Int64?)) throws -> [MovementCommand] {
+                                         reference: String?, bounds: (source: PlannedBound?, destination: PlannedBound?)) throws -> [MovementCommand] {
         guard source != destination else {
             throw DomainError.invalid(field: "to_store_id", message: "must differ from from_store_id")
         }
@@ -67,10 +67,10 @@ extension StockService {
         _ = try MovementCommand(storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference)
         let out = try MovementCommand(
             storeID: source, productID: productID, change: .delta(-quantity), reason: .transferOut, reference: reference,
-            expectedVersion: versions.from, fieldPrefix: "from_")
+            planned: bounds.source, fieldPrefix: "from_")
         let into = try MovementCommand(
             storeID: destination, productID: productID, change: .delta(quantity), reason: .transferIn, reference: reference,
-            expectedVersion: versions.to, fieldPrefix: "to_")
+            planned: bounds.destination, fieldPrefix: "to_")
         return [out, into]
     }
 }
