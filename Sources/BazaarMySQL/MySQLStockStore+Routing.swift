@@ -8,6 +8,7 @@ extension MySQLStockStore {
     /// down and the next one (finally the primary) answers. With a consistency token, the replica first waits
     /// (within `replicaWaitMillis`) until it has applied that write, else the primary answers.
     func onReplica<T: Sendable>(_ body: @escaping @Sendable (MySQLConnection) throws -> T) async throws -> T {
+        if ConsistencyScope.readsThePrimary { return try await onPrimary(body) }
         let token = ConsistencyScope.current?.requested
         let waitSeconds = Double(options.replicaWaitMillis) / 1000
         for replica in replicas.candidates() {

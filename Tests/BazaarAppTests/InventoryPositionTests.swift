@@ -152,7 +152,7 @@ import Testing
         try await Harness.withApp(db.url) { system, client in
             try await Self.excessAtS2ShortAtS3(system, client)
             func suggestion() async throws -> IntelligenceService.TransferSuggestion {
-                try #require(try await ConsistencyScope.readingOwnWrite { try await system.intelligence.replenishment(storeID: "S3") }.transfers.first)
+                try #require(try await ConsistencyScope.readingThePrimary { try await system.intelligence.replenishment(storeID: "S3") }.transfers.first)
             }
             func act(_ t: IntelligenceService.TransferSuggestion) async throws {
                 _ = try await system.stock.transfers([.init(from: t.fromStoreID, to: "S3", productID: "P1", quantity: t.quantity,
@@ -207,8 +207,9 @@ import Testing
         }
     }
 
-    /// `product_ids` naming an item past the plan's first page (100 items): acted on, not answered "nothing to
-    /// replenish" (the actions read only the first page and filtered it, the attacker's second finding).
+    /// `product_ids` naming an item past the plan's first page (100 items), and a call for all of the plan whose only
+    /// transfer is past it: acted on, not answered "nothing to replenish" (the actions read only the first page and
+    /// filtered it: the attackers' findings).
     @Test func anItemPastThePlansFirstPageIsActedOnByName() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { system, client in
@@ -223,13 +224,26 @@ import Testing
                 let movements = products[chunk..<min(products.count, chunk + 100)].map { #"{"store_id": "S1", "product_id": "\#($0)", "delta": 5, "reason": "receipt"}"# }
                 #expect(try await client.call(.post, "/v1/movements", body: #"{"movements": [\#(movements.joined(separator: ","))]}"#).status == 200)
             }
+            // Only Q120 has a source, S2, past the plan's first page: the transfers of a call for all of the plan find it
+            // there (they read the first page only, found no transfer, and answered 409 nothing-to-replenish).
+            try await system.store.saveThresholds(
+                StockThresholds(dailyRate: 2, reorderPoint: 5, orderUpTo: 10, leadTimeDays: 3, anomalyAbove: 1000, historyDays: 60,
+                                computedAtMillis: WallClock.system.nowMillis()), storeID: "S2", productID: "Q120")
+            _ = try await client.call(.post, "/update-stock/S2/Q120", body: #"{"delta": 100, "reason": "receipt"}"#)
+            var moved: Reply?
+            #expect(try await eventually(seconds: 30) {
+                moved = try await client.call(.post, "/v1/stores/S1/replenishment/transfers", body: "{}")
+                return moved?.status == 200
+            }, "\(moved?.body ?? "")")
+            let transfers = (moved?.json["transfers"] as? [[String: Any]] ?? []).compactMap { ($0["to"] as? [String: Any])?["product_id"] as? String }
+            #expect(transfers == ["Q120"], "\(moved?.body ?? "")")
             var order: Reply?
             #expect(try await eventually(seconds: 30) {
-                order = try await client.call(.post, "/v1/stores/S1/replenishment/purchase-order", body: #"{"supplier": "x", "product_ids": ["Q120", "Q007"]}"#)
+                order = try await client.call(.post, "/v1/stores/S1/replenishment/purchase-order", body: #"{"supplier": "x", "product_ids": ["Q121", "Q007"]}"#)
                 return order?.status == 201
             }, "\(order?.body ?? "")")
             let lines = (order?.json["lines"] as? [[String: Any]] ?? []).map { "\($0["product_id"] ?? "?")=\($0["quantity"] ?? "?")" }
-            #expect(lines == ["Q007=25", "Q120=25"], "\(lines)")
+            #expect(lines == ["Q007=25", "Q121=25"], "\(lines)")
         }
     }
 

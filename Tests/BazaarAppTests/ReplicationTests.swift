@@ -81,6 +81,19 @@ struct ReplicaReadTests {
         }
     }
 
+    /// Reads inside `ConsistencyScope.readingThePrimary` skip the replicas (the plan's actions read the plan again that
+    /// way once the levels they planned from refused them: a replica behind would give them the same stale plan).
+    @Test func readsMarkedForThePrimarySkipTheReplica() async throws {
+        let db = TestDatabase(.mariadb)
+        try await Harness.withApp(db.url) { system, _ in
+            #expect(try await waitUntil(90) { (try? onReplica("SELECT 1 FROM \(db.mysqlName!).stores LIMIT 1")) != nil })
+            try onReplica("SET SESSION sql_log_bin = 0", "INSERT INTO \(db.mysqlName!).stores VALUES ('ONLY-ON-REPLICA', 'r', '{}', 1, 1)")
+            let onlyOnReplica = { (stores: [Store]) in stores.contains { $0.id == "ONLY-ON-REPLICA" } }
+            #expect(try await waitUntil(90) { onlyOnReplica(try await system.store.stores(afterID: nil, limit: 100)) }, "a plain read: the replica")
+            #expect(!onlyOnReplica(try await ConsistencyScope.readingThePrimary { try await system.store.stores(afterID: nil, limit: 100) }))
+        }
+    }
+
     /// Issue 11: tokens are signed, so no key can make a replica connection wait on a position of its choosing
     /// (before: `0-1-999999999` held one for `database.replica_wait_ms`, 500 ms, per request) and a malformed one
     /// is a 400 saying what to send (before: `--` answered 500).

@@ -35,7 +35,7 @@ public struct ReplenishmentActions: Sendable {
         }
         if let made = try await earlier() { return made }
         return try await actOnPlan(replay: earlier) {
-            let lines = try await plan(storeID: storeID, productIDs: productIDs, limit: PurchaseOrder.maxLines) { _ in false }
+            let lines = try await plan(storeID: storeID, productIDs: productIDs, limit: PurchaseOrder.maxLines, forTransfers: false) { _ in false }
                 .orders.filter { $0.quantity > 0 }
             guard !lines.isEmpty else { return nil }
             return try await orders.make(storeID: storeID, supplier: supplier, reference: reference, expectedAtMillis: expectedAtMillis,
@@ -64,7 +64,8 @@ public struct ReplenishmentActions: Sendable {
         }
         if let made = try await earlier() { return made }
         return try await actOnPlan(replay: earlier) {
-            let moves = try await plan(storeID: storeID, productIDs: productIDs, limit: StockService.maxTransfersPerWrite, mayShowStore: maySource)
+            let moves = try await plan(storeID: storeID, productIDs: productIDs, limit: StockService.maxTransfersPerWrite, forTransfers: true,
+                                       mayShowStore: maySource)
                 .transfers.filter { $0.quantity > 0 }
             guard !moves.isEmpty else { return nil }
             return try await orders.stock.transfers(moves.map {
@@ -77,33 +78,40 @@ public struct ReplenishmentActions: Sendable {
     }
 
     /// Reads the plan and acts on it (`attempt`: nil when the plan has nothing), again after `planChanged` up to
-    /// `planReads` times. Whenever the plan comes out empty or changed, `replay` is asked first: the same call sent
-    /// twice at once, whose other try's commit is what emptied or changed it.
+    /// `planReads` times (a sale at a source whose whole excess the plan moves, between the read and the write). The
+    /// plan is read on the primary: an action writes what it read, and a replica behind would give it a plan that is
+    /// no longer true (refused by its bounds every time, or empty). Whenever the plan comes out empty or changed,
+    /// `replay` is asked first: the same call sent twice at once, whose other try's commit is what emptied or changed it.
     private func actOnPlan<T>(replay: () async throws -> T?, attempt: () async throws -> T?,
                               nothingLeft: () -> DomainError) async throws -> T {
         for reading in 1... {
             do {
-                if let made = try await attempt() { return made }
+                if let made = try await ConsistencyScope.readingThePrimary({ try await attempt() }) { return made }
                 if let made = try await replay() { return made }
                 throw nothingLeft()
             } catch DomainError.planChanged where reading < Self.planReads {
                 if let made = try await replay() { return made }
-                try await Task.sleep(for: .milliseconds(10 * reading))  // a replica catching up with what changed
+                try await Task.sleep(for: .milliseconds(5 * reading))  // let a burst of writes at these rows pass
             }
         }
         preconditionFailure("unreachable: the last reading returns or throws")
     }
 
     /// How many times an action reads the plan before `planChanged` is answered.
-    static let planReads = 4
+    static let planReads = 6
+
+    /// The most pages of the plan the transfers of a call without `product_ids` read to find some (10,000 items):
+    /// short items that no branch can supply stay at the front of the plan until they are ordered.
+    static let maxPagesForTransfers = 100
 
     /// The plan's suggestions for `productIDs` wherever they are in it (a page of `limit` items read from each named
-    /// product not yet covered: at most one page a product, whatever the store's size), or its first page for all.
-    func plan(storeID: String, productIDs: Set<String>?, limit: Int, mayShowStore: @escaping @Sendable (String) -> Bool) async throws
+    /// product not yet covered: at most one page a product, whatever the store's size), or its first page for all
+    /// (and for transfers the pages after it until some are found: `firstSuggestions`).
+    func plan(storeID: String, productIDs: Set<String>?, limit: Int, forTransfers: Bool,
+              mayShowStore: @escaping @Sendable (String) -> Bool) async throws
         -> (orders: [IntelligenceService.OrderSuggestion], transfers: [IntelligenceService.TransferSuggestion]) {
         guard let productIDs else {
-            let page = try await intelligence.replenishment(storeID: storeID, limit: limit, mayShowStore: mayShowStore)
-            return (page.orders, page.transfers)
+            return try await firstSuggestions(storeID: storeID, limit: limit, forTransfers: forTransfers, mayShowStore: mayShowStore)
         }
         var orders: [IntelligenceService.OrderSuggestion] = [], transfers: [IntelligenceService.TransferSuggestion] = []
         var uncovered = productIDs.sorted()[...]
@@ -116,6 +124,21 @@ public struct ReplenishmentActions: Sendable {
             uncovered = uncovered.drop { $0 <= next }
         }
         return (orders, transfers)
+    }
+
+    /// The plan's first page, and `forTransfers` the next pages too until `limit` transfers are found, the plan ends,
+    /// or `maxPagesForTransfers` pages were read.
+    private func firstSuggestions(storeID: String, limit: Int, forTransfers: Bool, mayShowStore: @escaping @Sendable (String) -> Bool) async throws
+        -> (orders: [IntelligenceService.OrderSuggestion], transfers: [IntelligenceService.TransferSuggestion]) {
+        let first = try await intelligence.replenishment(storeID: storeID, limit: limit, mayShowStore: mayShowStore)
+        var transfers = first.transfers, after = first.nextAfterProductID, pages = 1
+        while forTransfers, transfers.count < limit, let next = after, pages < Self.maxPagesForTransfers {
+            let page = try await intelligence.replenishment(storeID: storeID, afterProductID: next, limit: limit, mayShowStore: mayShowStore)
+            transfers += page.transfers
+            after = page.nextAfterProductID
+            pages += 1
+        }
+        return (first.orders, Array(transfers.prefix(limit)))
     }
 
     /// A bound that every identifier before `id` is at most and `id` is above (the plan pages by `product_id >

@@ -16,6 +16,15 @@ public final class ConsistencyScope: Sendable {
     /// The scope of the current request (none outside HTTP requests).
     @TaskLocal public static var current: ConsistencyScope?
 
+    /// Reads inside `readingThePrimary` skip the replicas: for a use case that found what it read stale (the
+    /// replenishment plan's actions, refused by the levels they were planned from) and must read what is, not what
+    /// a replica has applied. Writes are not affected, nor is the request's scope (its written token still answers).
+    @TaskLocal public static var readsThePrimary = false
+
+    public static func readingThePrimary<T>(_ read: () async throws -> T) async throws -> T {
+        try await $readsThePrimary.withValue(true) { try await read() }
+    }
+
     /// Called by storage after a commit on the primary; the last one wins (commits are ordered).
     public func recordWrite(_ token: String) { written.withLock { $0 = token } }
 
