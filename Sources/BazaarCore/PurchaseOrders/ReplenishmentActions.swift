@@ -8,7 +8,8 @@ import BazaarDomain
 /// and an ERP), or a plan read before the store was replenished, would otherwise order or move twice. A line refused
 /// that way (`planChanged`) refuses the call, nothing made, and the plan is read again, a few times, before the
 /// refusal is answered (409 `plan-changed`); the second of two calls usually finds nothing left (409
-/// `nothing-to-replenish`). A sale meanwhile refuses nothing.
+/// `nothing-to-replenish`). A sale at the destination refuses nothing; one at a source refuses a transfer only when
+/// the plan moves all of that source's excess (the plan read again then moves one less).
 public struct ReplenishmentActions: Sendable {
     let intelligence: IntelligenceService
     let orders: PurchaseOrderService
