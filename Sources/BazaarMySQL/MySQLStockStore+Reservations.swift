@@ -66,12 +66,9 @@ extension MySQLStockStore: ReservationStore {
 
     public func createReservation(_ reservation: Reservation, idempotency: IdempotencyClaim?) async throws -> ReservationChange {
         try await stateTransaction { c in
-            if let claim = idempotency,
-                let record = try c.select("SELECT fingerprint, movement_ids FROM idempotency_keys WHERE scope = ? AND `key` = ?",
-                                          [claim.scope, claim.key]).first {
-                guard try record.string(0) == claim.fingerprint,
-                    let earlier = try c.select("SELECT \(Self.reservationColumns) FROM reservations WHERE id = ?", [try record.string(1)])
-                        .first.map(Self.reservation)
+            if let claim = idempotency, let record = try MySQLLedgerTransaction(connection: c).idempotencyRecord(scope: claim.scope, key: claim.key) {
+                guard record.fingerprint == claim.fingerprint, let id = record.movementIDs.first,
+                    let earlier = try c.select("SELECT \(Self.reservationColumns) FROM reservations WHERE id = ?", [id]).first.map(Self.reservation)
                 else { throw DomainError.idempotencyKeyReused(key: claim.key) }
                 return ReservationChange(reservation: earlier, level: nil, replayed: true)
             }
@@ -93,7 +90,7 @@ extension MySQLStockStore: ReservationStore {
             try Self.queueEvent(c, stored, level: level)
             if let claim = idempotency {
                 // A racing request with the same key fails here on the primary key, and its retry replays this one.
-                try c.execute("INSERT INTO idempotency_keys (scope, `key`, fingerprint, movement_ids, created_at_ms) VALUES (?, ?, ?, ?, ?)",
+                try c.execute(MySQLLedgerTransaction.insertIdempotencySQL,
                               [claim.scope, claim.key, claim.fingerprint, reservation.id, reservation.createdAtMillis])
             }
             return ReservationChange(reservation: stored, level: level)
