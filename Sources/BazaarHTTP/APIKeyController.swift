@@ -43,11 +43,10 @@ struct APIKeyController {
         try context.caller().require(.manageKeys)
         let limit = try parameter { () throws(DomainError) in try Paging.limit(request.query("limit")) }
         let start = try request.query("cursor").map { c in try parameter { () throws(DomainError) in try Cursor.decodeSequence(c) } } ?? 0
-        let all = try await keys.list()
-        let page = all.dropFirst(Int(min(start, Int64(all.count)))).prefix(limit)
-        let end = Int(min(start, Int64(all.count))) + page.count
-        return try Answer.make(Answer.Page(items: page.map { APIKeyAnswer(record: $0) },
-                                           nextCursor: end < all.count ? Cursor.encode(sequence: Int64(end)) : nil))
+        // (A position past any table's size reads an empty page: `Int` holds every 18-digit cursor.)
+        let page = try await keys.list(skipping: Int(start), limit: limit)
+        return try Answer.make(Answer.Page(items: page.keys.map { APIKeyAnswer(record: $0) },
+                                           nextCursor: page.more ? Cursor.encode(sequence: start + Int64(page.keys.count)) : nil))
     }
 
     @Sendable func revoke(_ request: Request, _ context: BazaarRequestContext) async throws -> Response {

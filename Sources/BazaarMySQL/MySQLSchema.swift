@@ -258,5 +258,7 @@ enum MySQLSchema {
         // they replace).
         // Its SHA-256, not the name: a unique index on a long utf8mb4 column passes the 767 bytes of older row formats.
         (15, ["ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS active_name_hash BINARY(32) NULL, ADD UNIQUE INDEX IF NOT EXISTS api_keys_active_name (active_name_hash)"]),
+        // Keys in the order `GET /v1/api-keys` pages them: a page is read by this index, not by sorting the table.
+        (16, ["ALTER TABLE api_keys ADD INDEX IF NOT EXISTS api_keys_by_creation (created_at_ms, id)"]),
     ]
 }

@@ -1,5 +1,5 @@
 public import BazaarCore
-import BazaarDomain
+public import BazaarDomain
 import MySQLClient
 
 /// `APIKeyStore`, always on the primary: a new key works at once, a revoked one stops at once.
@@ -33,8 +33,18 @@ extension MySQLStockStore {
         try await onPrimary { try $0.select("SELECT \(MySQLRows.apiKeyColumns) FROM api_keys WHERE key_hash = ?", [hash]).first.map(MySQLRows.apiKey) }
     }
 
-    public func apiKeys() async throws -> [APIKeyRecord] {
-        try await onPrimary { try $0.select("SELECT \(MySQLRows.apiKeyColumns) FROM api_keys ORDER BY created_at_ms, id").map(MySQLRows.apiKey) }
+    public func apiKeys(skipping: Int, limit: Int) async throws -> [APIKeyRecord] {
+        try await onPrimary {
+            try $0.select("SELECT \(MySQLRows.apiKeyColumns) FROM api_keys ORDER BY created_at_ms, id LIMIT ? OFFSET ?",
+                          [Int64(limit), Int64(skipping)]).map(MySQLRows.apiKey)
+        }
+    }
+
+    public func activeAPIKeys(named name: String, role: Role) async throws -> [APIKeyRecord] {
+        try await onPrimary {
+            try $0.select("SELECT \(MySQLRows.apiKeyColumns) FROM api_keys WHERE name = ? AND role = ? AND revoked_at_ms IS NULL ORDER BY created_at_ms, id",
+                          [name, role.rawValue]).map(MySQLRows.apiKey)
+        }
     }
 
     public func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool {

@@ -222,5 +222,7 @@ enum SQLiteSchema {
         (16, ["ALTER TABLE stock_thresholds ADD COLUMN review_period_days INTEGER"]),
         // Keys by name: a new key's name is checked against the active keys (the audit trail's `actor`).
         (17, ["CREATE INDEX api_keys_by_name ON api_keys (name)"]),
+        // Keys in the order `GET /v1/api-keys` pages them: a page is read by this index, not by sorting the table.
+        (18, ["CREATE INDEX api_keys_by_creation ON api_keys (created_at_ms, id)"]),
     ]
 }

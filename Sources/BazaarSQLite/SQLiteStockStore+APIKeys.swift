@@ -1,5 +1,5 @@
 public import BazaarCore
-import BazaarDomain
+public import BazaarDomain
 import GRDB
 
 /// `APIKeyStore`: keys by their SHA-256.
@@ -29,9 +29,18 @@ extension SQLiteStockStore {
         }
     }
 
-    public func apiKeys() async throws -> [APIKeyRecord] {
+    public func apiKeys(skipping: Int, limit: Int) async throws -> [APIKeyRecord] {
         try await pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT \(Self.apiKeyColumns) FROM api_keys ORDER BY created_at_ms, id").map(Self.apiKey(from:))
+            try Row.fetchAll(db, sql: "SELECT \(Self.apiKeyColumns) FROM api_keys ORDER BY created_at_ms, id LIMIT ? OFFSET ?",
+                             arguments: [limit, skipping]).map(Self.apiKey(from:))
+        }
+    }
+
+    public func activeAPIKeys(named name: String, role: Role) async throws -> [APIKeyRecord] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT \(Self.apiKeyColumns) FROM api_keys WHERE name = ? AND role = ? AND revoked_at_ms IS NULL ORDER BY created_at_ms, id
+                """, arguments: [name, role.rawValue]).map(Self.apiKey(from:))
         }
     }
 

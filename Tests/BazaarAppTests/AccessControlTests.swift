@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Testing
 
@@ -142,6 +143,12 @@ struct AccessControlTests {
                 pages += 1
             } while cursor != nil && pages < 10
             #expect(names == ["admin", "till-1", "till-2", "till-3", "till-4", "till-5"], "\(names)")
+            // A page that ends with the last key says so (no cursor to an empty page), and a cursor past the end reads
+            // an empty page: each page is read from the database by position, not cut from every key read at once.
+            let last = try await client.call(.get, "/v1/api-keys?limit=3&cursor=s3")
+            #expect(last.items.compactMap { $0["name"] as? String } == ["till-3", "till-4", "till-5"] && last.json["next_cursor"] is NSNull, "\(last.body)")
+            let beyond = try await client.call(.get, "/v1/api-keys?cursor=s999999999999999999")
+            #expect(beyond.status == 200 && beyond.items.isEmpty && beyond.json["next_cursor"] is NSNull, "\(beyond.body)")
             #expect(try await client.call(.get, "/v1/api-keys?limit=0").status == 400)
         }
     }

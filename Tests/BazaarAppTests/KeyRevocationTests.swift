@@ -77,7 +77,8 @@ final class GatedKeys: APIKeyStore {
     }
     func insertAPIKey(_ record: APIKeyRecord) async throws { try await inner.insertAPIKey(record) }
     func insertAPIKeyNamedUniquely(_ record: APIKeyRecord) async throws { try await inner.insertAPIKeyNamedUniquely(record) }
-    func apiKeys() async throws -> [APIKeyRecord] { try await inner.apiKeys() }
+    func apiKeys(skipping: Int, limit: Int) async throws -> [APIKeyRecord] { try await inner.apiKeys(skipping: skipping, limit: limit) }
+    func activeAPIKeys(named name: String, role: Role) async throws -> [APIKeyRecord] { try await inner.activeAPIKeys(named: name, role: role) }
     func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool { try await inner.revokeAPIKey(id: id, atMillis: atMillis) }
     func hasActiveAdminKey() async throws -> Bool { try await inner.hasActiveAdminKey() }
 }

@@ -87,8 +87,7 @@ public final class APIKeyService: Sendable {
             if try await store.apiKey(hash: hash) == nil {
                 _ = try await issue(name: Self.bootstrapName, role: .admin, stores: [], key: configuredKey)
             }
-            for old in try await store.apiKeys()
-            where old.role == .admin && old.name == Self.bootstrapName && old.revokedAtMillis == nil && old.keyHash != hash {
+            for old in try await store.activeAPIKeys(named: Self.bootstrapName, role: .admin) where old.keyHash != hash {
                 try await revoke(id: old.id)
             }
             return nil
@@ -168,7 +167,11 @@ public final class APIKeyService: Sendable {
         }
     }
 
-    public func list() async throws -> [APIKeyRecord] { try await store.apiKeys() }
+    /// A page of keys, oldest first, after the first `skipping`; `more` when a key follows it.
+    public func list(skipping: Int, limit: Int) async throws -> (keys: [APIKeyRecord], more: Bool) {
+        let keys = try await store.apiKeys(skipping: skipping, limit: limit + 1)
+        return (Array(keys.prefix(limit)), keys.count > limit)
+    }
 
     /// What storage keeps of a key: its SHA-256 in lowercase hex.
     static func hash(_ key: String) -> String { Hex.encode(digest(key)) }

@@ -1,3 +1,5 @@
+public import BazaarDomain
+
 /// API keys as stored: never a key itself, only its SHA-256 (`APIKeyRecord`).
 public protocol APIKeyStore: Sendable {
     func insertAPIKey(_ record: APIKeyRecord) async throws
@@ -5,7 +7,11 @@ public protocol APIKeyStore: Sendable {
     /// so that two creations racing with one name make one key.
     func insertAPIKeyNamedUniquely(_ record: APIKeyRecord) async throws
     func apiKey(hash: String) async throws -> APIKeyRecord?
-    func apiKeys() async throws -> [APIKeyRecord]
+    /// Keys oldest first (by creation, then id), `skipping` the first ones: a page of `limit`, read by an index, never
+    /// the whole table (a chain with a key per till has tens of thousands).
+    func apiKeys(skipping: Int, limit: Int) async throws -> [APIKeyRecord]
+    /// The active keys with this name and role (what the bootstrap admin key retires when the setting changes).
+    func activeAPIKeys(named name: String, role: Role) async throws -> [APIKeyRecord]
     /// Returns false when there is no such active key.
     func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool
     func hasActiveAdminKey() async throws -> Bool
