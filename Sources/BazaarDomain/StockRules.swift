@@ -36,27 +36,49 @@ public struct StockLevel: Sendable, Equatable {
 /// (`StockRules.apply`): the replenishment plan's actions. Two calls acting on one plan at once, or a plan read before
 /// the destination was replenished or the source drawn, would otherwise move or order what is no longer needed. A
 /// bound on quantities, not on versions: a sale meanwhile (the destination's position falls, the source's available
-/// too but not below its floor) changes nothing the plan relied on and refuses nothing.
+/// too) changes nothing the plan relied on and refuses nothing; a source that sold part of what the plan would take
+/// gives what it can still spare.
 public enum PlannedBound: Sendable, Equatable, Hashable {
     /// The destination's inventory position (on hand + incoming - reserved) before the change is at most this: what
     /// the plan read (a rise means it was replenished meanwhile).
     case positionAtMost(Int64)
-    /// The source's available stock (on hand - reserved) after the change is at least this: its own order-up-to level
-    /// (below it, the plan's excess was drawn meanwhile).
-    case availableAfterAtLeast(Int64)
+    /// A plan's transfer source: it gives what the plan asked or, when its available stock (on hand - reserved) fell
+    /// meanwhile, what keeps it at this floor (its own order-up-to level); refused only when it has nothing above
+    /// the floor. Refusing instead, steady sales at a source whose whole excess the plan moves refused every try.
+    case sparesDownTo(Int64)
+    /// A plan's transfer destination: its position before is at most `positionAtMost`, as `positionAtMost`, and it
+    /// receives what the write's previous command (its source, `sparesDownTo`) gave, whatever its own delta says.
+    case receivesWhatTheSourceGave(positionAtMost: Int64)
 
     /// Whether the bound holds for a change from `level` to an on-hand quantity of `after`.
     public func holds(_ level: StockLevel, after: Int64) -> Bool {
         switch self {
-        case .positionAtMost(let planned): level.quantity + level.incoming - level.reserved <= planned
-        case .availableAfterAtLeast(let floor): after - level.reserved >= floor
+        case .positionAtMost(let planned), .receivesWhatTheSourceGave(let planned):
+            level.quantity + level.incoming - level.reserved <= planned
+        case .sparesDownTo(let floor): after - level.reserved >= floor
+        }
+    }
+
+    /// The delta a command of `requested` makes under this bound at `level`, `previous` being the delta the write's
+    /// command before it made; nil when it can make none (nothing to spare above the floor).
+    func delta(_ requested: Int64, at level: StockLevel, previous: Int64?) -> Int64? {
+        switch self {
+        case .positionAtMost: return requested
+        case .sparesDownTo(let floor):
+            let spare = level.quantity - level.reserved - floor
+            return spare > 0 ? max(requested, -spare) : nil
+        case .receivesWhatTheSourceGave:
+            // Only ever the second command of a transfer's pair (`StockService.transfers`), after a source that gave.
+            guard let previous, previous < 0 else { return nil }
+            return -previous
         }
     }
 
     var fingerprint: String {
         switch self {
         case .positionAtMost(let p): "p\(p)"
-        case .availableAfterAtLeast(let a): "a\(a)"
+        case .sparesDownTo(let a): "s\(a)"
+        case .receivesWhatTheSourceGave(let p): "r\(p)"
         }
     }
 }
@@ -178,20 +200,28 @@ public enum StockRules {
     /// Bound on any level, far from Int64 overflow.
     public static let maxAbsoluteLevel: Int64 = 1_000_000_000_000_000
 
-    /// Returns the delta to record and the new level, or throws why the command is refused.
+    /// Returns the delta to record and the new level, or throws why the command is refused. `previousDelta` is what
+    /// the write's command before this one recorded (a planned transfer's destination receives what its source gave).
     public static func apply(
         _ command: MovementCommand,
         to current: StockLevel,
-        atMillis now: Int64
+        atMillis now: Int64,
+        previousDelta: Int64? = nil
     ) throws(DomainError) -> (delta: Int64, next: StockLevel) {
         if let expected = command.expectedVersion, expected != current.version {
             throw .versionConflict(
                 storeID: command.storeID, productID: command.productID, expected: expected, actual: current.version)
         }
-        let delta: Int64
+        var delta: Int64
         switch command.change {
         case .delta(let d): delta = d
         case .quantity(let q): delta = q - current.quantity
+        }
+        if let planned = command.planned {
+            guard let made = planned.delta(delta, at: current, previous: previousDelta) else {
+                throw .planChanged(storeID: command.storeID, productID: command.productID)
+            }
+            delta = made
         }
         let after = current.quantity + delta
         guard after.magnitude <= maxAbsoluteLevel.magnitude else {

@@ -156,8 +156,8 @@ import Testing
             }
             func act(_ t: IntelligenceService.TransferSuggestion) async throws {
                 _ = try await system.stock.transfers([.init(from: t.fromStoreID, to: "S3", productID: "P1", quantity: t.quantity,
-                                                            source: .availableAfterAtLeast(t.sourceFloor),
-                                                            destination: .positionAtMost(t.destinationPosition))],
+                                                            source: .sparesDownTo(t.sourceFloor),
+                                                            destination: .receivesWhatTheSourceGave(positionAtMost: t.destinationPosition))],
                                                      reference: "replenishment", actor: "t", idempotency: nil)
             }
             let first = try await suggestion()
@@ -299,6 +299,51 @@ import Testing
             let destination = try await client.call(.get, "/get-stock/S3/P1")
             #expect(destination.status == 404 || (destination.int("quantity") ?? 0) == 0, "\(destination.body)")
             #expect(try await system.store.replay(IdempotencyClaim(scope: "k", key: "plan", fingerprint: "call")) == nil, "the key stays free")
+        }
+    }
+
+    /// A source that sold part of what the plan moves gives what it can still spare above its own order-up-to level,
+    /// and the destination receives as much (before: refused, and under steady sales at the source refused on every
+    /// read of the plan); two destinations planned from one source's excess get what is left in turn, the last
+    /// refused only when nothing is. S2 holds 5 above its level; S3 is 3 short, S4 29.
+    @Test func aSourceThatSoldMeanwhileGivesWhatItCanSpare() async throws {
+        let db = TestDatabase()
+        try await Harness.withApp(db.url) { system, client in
+            _ = try await client.call(.put, "/v1/stores/S4", body: #"{"name":"Store S4"}"#)
+            for (store, reorderPoint, orderUpTo) in [("S2", 10.0, 20.0), ("S3", 2, 4), ("S4", 10, 30)] {
+                try await system.store.saveThresholds(
+                    StockThresholds(dailyRate: 2, reorderPoint: reorderPoint, orderUpTo: orderUpTo, leadTimeDays: 3, anomalyAbove: 1000,
+                                    historyDays: 60, computedAtMillis: WallClock.system.nowMillis()), storeID: store, productID: "P1")
+            }
+            for (store, delta) in [("S2", 25), ("S3", 1), ("S4", 1)] {
+                _ = try await client.call(.post, "/update-stock/\(store)/P1", body: #"{"delta": \#(delta), "reason": "receipt"}"#)
+            }
+            func suggestion(_ store: String) async throws -> IntelligenceService.TransferSuggestion? {
+                try await ConsistencyScope.readingThePrimary { try await system.intelligence.replenishment(storeID: store) }.transfers.first
+            }
+            var toS3: IntelligenceService.TransferSuggestion?, toS4: IntelligenceService.TransferSuggestion?
+            #expect(try await eventually(seconds: 30) {
+                (toS3, toS4) = (try await suggestion("S3"), try await suggestion("S4"))
+                return toS3?.quantity == 3 && toS4?.quantity == 5
+            }, "S3 planned 3 from S2, S4 planned 5: both from the same 5 of excess")
+            func act(_ t: IntelligenceService.TransferSuggestion) async throws -> [Int64] {
+                try await system.stock.transfers([.init(from: t.fromStoreID, to: t.toStoreID, productID: "P1", quantity: t.quantity,
+                                                        source: .sparesDownTo(t.sourceFloor),
+                                                        destination: .receivesWhatTheSourceGave(positionAtMost: t.destinationPosition))],
+                                                 reference: "replenishment", actor: "t", idempotency: nil).movements.map(\.delta)
+            }
+            _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": -1, "reason": "sale"}"#)
+            #expect(try await act(try #require(toS3)) == [-3, 3], "4 left to spare: S3's 3 moved whole")
+            #expect(try await act(try #require(toS4)) == [-1, 1], "1 left to spare of the 5 planned: moved, not refused")
+            for (store, quantity) in [("S2", Int64(20)), ("S3", 4), ("S4", 2)] {
+                #expect(try await client.call(.get, "/get-stock/\(store)/P1").int("quantity") == quantity, "\(store)")
+            }
+            await #expect(throws: DomainError.planChanged(storeID: "S2", productID: "P1"), "nothing left above S2's level") {
+                _ = try await act(try #require(toS4))
+            }
+            #expect(try await client.call(.get, "/get-stock/S2/P1").int("quantity") == 20, "never below its own level")
+            let ledger = try await system.store.ledgerTotals(storeID: "S4", productID: "P1")
+            #expect(ledger.sum == 2 && ledger.rows == 2, "the level equals the sum of its ledger")
         }
     }
 

@@ -13,7 +13,7 @@ struct StockRulesTests {
     }
 
     /// A planned bound refuses by what the plan relied on, not by any change: the destination's position may fall
-    /// (a sale) but not rise (replenished); the source may sell down to its floor but not below it.
+    /// (a sale) but not rise (replenished). (The source's bound: the next test.)
     @Test func aPlannedBoundRefusesOnlyWhatThePlanReliedOn() throws {
         let destination = StockLevel(quantity: 4, version: 7, updatedAtMillis: 0, reserved: 1, incoming: 2)  // position 5
         func into(_ bound: Int64) throws -> MovementCommand {
@@ -22,13 +22,44 @@ struct StockRulesTests {
         #expect(throws: Never.self) { _ = try StockRules.apply(try into(5), to: destination, atMillis: 1) }
         #expect(throws: Never.self) { _ = try StockRules.apply(try into(9), to: destination, atMillis: 1) }
         #expect(throws: DomainError.planChanged(storeID: "S3", productID: "P1")) { _ = try StockRules.apply(try into(4), to: destination, atMillis: 1) }
+        #expect(try into(5).fingerprint != (try MovementCommand(storeID: "S3", productID: "P1", change: .delta(10), reason: .transferIn)).fingerprint)
+    }
+
+    /// A plan's transfer source gives what the plan asked while it can spare it, else what keeps its available stock at
+    /// its floor (a sale meanwhile took part of its excess), and is refused only with nothing above the floor; the
+    /// destination receives what the source gave, and is refused once replenished (its position above the plan's).
+    @Test func aPlannedSourceSparesDownToItsFloorAndItsDestinationReceivesAsMuch() throws {
         let source = StockLevel(quantity: 50, version: 3, updatedAtMillis: 0, reserved: 5)  // 45 available
         func out(_ floor: Int64) throws -> MovementCommand {
-            try MovementCommand(storeID: "S2", productID: "P1", change: .delta(-25), reason: .transferOut, planned: .availableAfterAtLeast(floor))
+            try MovementCommand(storeID: "S2", productID: "P1", change: .delta(-25), reason: .transferOut, planned: .sparesDownTo(floor))
         }
-        #expect(throws: Never.self) { _ = try StockRules.apply(try out(20), to: source, atMillis: 1) }
-        #expect(throws: DomainError.planChanged(storeID: "S2", productID: "P1")) { _ = try StockRules.apply(try out(21), to: source, atMillis: 1) }
-        #expect(try into(5).fingerprint != (try MovementCommand(storeID: "S3", productID: "P1", change: .delta(10), reason: .transferIn)).fingerprint)
+        #expect(try StockRules.apply(try out(20), to: source, atMillis: 1).delta == -25, "25 to spare above 20: all of it")
+        #expect(try StockRules.apply(try out(0), to: source, atMillis: 1).delta == -25)
+        let trimmed = try StockRules.apply(try out(21), to: source, atMillis: 1)
+        #expect(trimmed.delta == -24 && trimmed.next.quantity == 26 && trimmed.next.available == 21, "24 to spare above 21")
+        #expect(try StockRules.apply(try out(44), to: source, atMillis: 1).delta == -1)
+        for floor: Int64 in [45, 46, 1000] {
+            #expect(throws: DomainError.planChanged(storeID: "S2", productID: "P1"), "floor \(floor)") {
+                _ = try StockRules.apply(try out(floor), to: source, atMillis: 1)
+            }
+        }
+        let destination = StockLevel(quantity: 4, version: 7, updatedAtMillis: 0, reserved: 1, incoming: 2)  // position 5
+        func into(_ bound: Int64) throws -> MovementCommand {
+            try MovementCommand(storeID: "S3", productID: "P1", change: .delta(25), reason: .transferIn,
+                                planned: .receivesWhatTheSourceGave(positionAtMost: bound))
+        }
+        let received = try StockRules.apply(try into(5), to: destination, atMillis: 1, previousDelta: -24)
+        #expect(received.delta == 24 && received.next.quantity == 28, "what the source gave, not the 25 asked")
+        #expect(throws: DomainError.planChanged(storeID: "S3", productID: "P1")) {
+            _ = try StockRules.apply(try into(4), to: destination, atMillis: 1, previousDelta: -24)
+        }
+        // Never without a source that gave before it in the write.
+        for previous: Int64? in [nil, 0, 3] {
+            #expect(throws: DomainError.planChanged(storeID: "S3", productID: "P1")) {
+                _ = try StockRules.apply(try into(5), to: destination, atMillis: 1, previousDelta: previous)
+            }
+        }
+        #expect(try out(20).fingerprint != (try out(21)).fingerprint && (try into(5)).fingerprint != (try into(6)).fingerprint)
     }
 
     @Test func countRecordsTheDifferenceEvenWhenZero() throws {

@@ -8,8 +8,9 @@ import BazaarDomain
 /// and an ERP), or a plan read before the store was replenished, would otherwise order or move twice. A line refused
 /// that way (`planChanged`) refuses the call, nothing made, and the plan is read again, a few times, before the
 /// refusal is answered (409 `plan-changed`); the second of two calls usually finds nothing left (409
-/// `nothing-to-replenish`). A sale at the destination refuses nothing; one at a source refuses a transfer only when
-/// the plan moves all of that source's excess (the plan read again then moves one less).
+/// `nothing-to-replenish`). A sale at the destination refuses nothing; a source that sold meanwhile gives what it can
+/// still spare above its own order-up-to level (the transfer made smaller, its destination receiving as much), and is
+/// refused only when it has nothing left to spare (then the plan is read again, which looks for another source).
 public struct ReplenishmentActions: Sendable {
     let intelligence: IntelligenceService
     let orders: PurchaseOrderService
@@ -71,7 +72,8 @@ public struct ReplenishmentActions: Sendable {
             guard !moves.isEmpty else { return nil }
             return try await orders.stock.transfers(moves.map {
                 StockService.PlannedTransfer(from: $0.fromStoreID, to: storeID, productID: $0.productID, quantity: Int64($0.quantity),
-                                             source: .availableAfterAtLeast($0.sourceFloor), destination: .positionAtMost($0.destinationPosition))
+                                             source: .sparesDownTo($0.sourceFloor),
+                                             destination: .receivesWhatTheSourceGave(positionAtMost: $0.destinationPosition))
             }, reference: "replenishment", actor: actor, idempotency: claim)
         } nothingLeft: {
             DomainError.nothingToReplenish(storeID: storeID)
@@ -79,7 +81,7 @@ public struct ReplenishmentActions: Sendable {
     }
 
     /// Reads the plan and acts on it (`attempt`: nil when the plan has nothing), again after `planChanged` up to
-    /// `planReads` times (a sale at a source whose whole excess the plan moves, between the read and the write). The
+    /// `planReads` times (the destination replenished, or a source's whole excess drawn, between the read and the write). The
     /// plan is read on the primary: an action writes what it read, and a replica behind would give it a plan that is
     /// no longer true (refused by its bounds every time, or empty). Whenever the plan comes out empty or changed,
     /// `replay` is asked first: the same call sent twice at once, whose other try's commit is what emptied or changed it.

@@ -48,7 +48,7 @@ public enum LedgerWrite {
         for command in request.commands {
             let current = try tx.lockLevel(storeID: command.storeID, productID: command.productID)
             let before = current ?? .empty
-            let (delta, next) = try StockRules.apply(command, to: before, atMillis: nowMillis)
+            let (delta, next) = try StockRules.apply(command, to: before, atMillis: nowMillis, previousDelta: movements.last?.delta)
             try tx.writeLevel(storeID: command.storeID, productID: command.productID, level: next, isNew: current == nil)
             var movement = Movement(
                 sequence: 0, movementID: MovementID.next(nowMillis: nowMillis), storeID: command.storeID,

@@ -16,7 +16,8 @@ extension StockService {
     public static let maxTransfersPerWrite = 100
 
     /// One transfer of `transfers`, with the bounds of the plan it was made from, if any (`PlannedBound`: the write
-    /// is refused with `planChanged` when the destination was replenished or the source drawn since).
+    /// is refused with `planChanged` when the destination was replenished since or the source has nothing left to
+    /// spare; a source that can spare less than `quantity` gives that, `.sparesDownTo`).
     public struct PlannedTransfer: Sendable {
         public var from: String
         public var to: String
