@@ -11,6 +11,9 @@ shutdown: a backlog of thousands of outbox events that cannot be published (the 
           loopback port), then SIGTERM: the process exits within shutdown.timeout_seconds; after a restart that
           can publish, the outbox empties. Then webhooks that never answer (a loopback listener that accepts and
           stays silent) with hundreds of deliveries in flight: SIGTERM still exits within the bound.
+orders:   SIGKILL during keyed purchase-order creation, every key sent again: one order a key, `incoming` exact.
+plan:     SIGKILL while clients act on replenishment plans (keyed transfer calls), every key sent again: answered calls
+          replay, no transfer half made, every level the sum of its ledger.
 ingest:   (MySQL, with --kafka-python) SIGKILL while the node ingests 30,000 Kafka commands on one partition in
           transactions of thousands, inserts sent in parts ahead of the COMMIT; after a restart each command is
           applied once, every level equals the sum of its ledger and of its commands, and the days of demand
@@ -320,6 +323,80 @@ def orders_crash(args, port, log):
     server.wait(30)
 
 
+def history(port, store, product, days=28, receipt=400):
+    """`days` days of sales of `product` at `store` (a receipt before them), dated in the past: enough demand for the
+    stock intelligence to store thresholds at once."""
+    now = time.time()
+    at = lambda days_ago: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - days_ago * 86400))
+    items = [{"store_id": store, "product_id": product, "delta": receipt, "reason": "receipt", "occurred_at": at(days + 1)}]
+    items += [{"store_id": store, "product_id": product, "delta": -10 - d % 3, "reason": "sale", "occurred_at": at(d)} for d in range(days, 0, -1)]
+    return call(port, "POST", "/v1/movements", {"movements": items})[0]
+
+
+def plan_crash(args, port, log):
+    """SIGKILL while 12 clients act on their stores' replenishment plans (`POST .../replenishment/transfers`, every
+    call keyed; each a pair of ledger rows a transfer from one source, made in one write) and sell what arrived; then
+    every key sent again. An answered call replays the same movements; no transfer is half made (what left the
+    source equals what reached the destinations, row for row); every level equals the sum of its ledger. Two
+    products: a call's write holds two transfers."""
+    source, destinations, products = "PS", [f"PD{n}" for n in range(12)], ["PX", "PY"]
+    server, base = serve_with_catalog(args, port, log, "plan", [source] + destinations, products)
+    run = f"plan{random.randrange(1 << 30):x}"
+    check("plan: history loaded", all(history(port, s, p) == 200 for s in [source] + destinations for p in products))
+    for product in products:
+        call(port, "POST", f"/update-stock/{source}/{product}", {"delta": 1_000_000, "reason": "receipt"})
+    deadline = time.time() + 60
+    while time.time() < deadline and not call(port, "GET", f"/v1/stores/{destinations[0]}/replenishment")[1].get("transfers"):
+        time.sleep(0.5)
+    requests, answers, lock = {}, {}, threading.Lock()
+    moved_ids = lambda answer: sorted(t[end]["movement_id"] for t in answer.get("transfers", []) for end in ("from", "to"))
+    path = lambda w: f"/v1/stores/{destinations[w]}/replenishment/transfers"
+
+    def writer(w):
+        for i in range(2000):  # until the kill
+            key = f"{run}-{w}-{i}"
+            with lock:
+                requests[key] = w
+            try:
+                status, answer, _ = call(port, "POST", path(w), {}, idempotency_key=key, timeout=5)
+                if status == 200:
+                    with lock:
+                        answers[key] = moved_ids(answer)
+                # Sell down to 100 (or 50, where nothing arrived), so that the store is short again.
+                arrived = {t["to"]["product_id"]: t["to"]["quantity"] for t in answer.get("transfers", [])} if status == 200 else {}
+                for product in products:
+                    call(port, "POST", f"/update-stock/{destinations[w]}/{product}",
+                         {"delta": -max(arrived.get(product, 0) - 100, 50), "reason": "sale"}, timeout=5)
+            except Exception:
+                return  # the server is gone: this key (answered or not) is sent again after the restart
+
+    kill_under_load("plan", server, base, [threading.Thread(target=writer, args=(w,)) for w in range(12)], answers, requests)
+    unanswered, changed = 0, 0
+    for key, w in requests.items():
+        status, answer, _ = call(port, "POST", path(w), {}, idempotency_key=key, timeout=30)
+        unanswered += status not in (200, 409)
+        changed += key in answers and (status != 200 or moved_ids(answer) != answers[key])
+    check("plan: every retry is answered (200, or 409 with nothing left to move)", unanswered == 0, f"{unanswered} otherwise")
+    check("plan: an answered call replays the same movements", changed == 0, f"{changed} changed")
+    status, _, headers = call(port, "POST", f"/update-stock/{source}/SYNC", {"delta": 1, "reason": "receipt"})
+    token = next((v for k, v in headers.items() if k.lower() == "bazaar-consistency"), None)
+    out = [i for page in audit_pages(port, f"store_id={source}&reason=transfer_out", token) for i in page["items"]]
+    into = [i for s in destinations for page in audit_pages(port, f"store_id={s}&reason=transfer_in", token) for i in page["items"]]
+    check("plan: no transfer half made (what left the source reached the destinations, row for row)",
+          len(out) == len(into) > 0 and -sum(i["delta"] for i in out) == sum(i["delta"] for i in into),
+          f"{len(out)} out ({sum(i['delta'] for i in out)}), {len(into)} in ({sum(i['delta'] for i in into)})")
+    bad = []
+    for store, product in [(s, p) for s in [source] + destinations for p in products]:
+        _, level, _ = call(port, "GET", f"/get-stock/{store}/{product}", consistency=token)
+        total, rows = pair_ledger(port, store, product, token)
+        if level["quantity"] != total or level["version"] != rows:
+            bad.append((store, product, level, total, rows))
+    check("plan: every level equals the sum of its ledger", not bad, str(bad[:2]))
+    check("plan: after the restart the outbox empties", outbox_empties(port))
+    server.kill(signal.SIGTERM)
+    server.wait(30)
+
+
 def revocation(args, port, log):
     """Two nodes sharing a database and a Redis of their own. A key node B has just trusted is revoked through node A:
     with Redis up, B refuses it at once; with Redis stopped, within the documented 5 s; with Redis started again
@@ -623,6 +700,7 @@ def main():
         print(f"     server log: {log.name}")
         crash(args, args.port, log)
         orders_crash(args, args.port, log)
+        plan_crash(args, args.port, log)
         shutdown(args, args.port, log)
         if args.database_url.startswith("mysql"):
             revocation(args, args.port, log)
