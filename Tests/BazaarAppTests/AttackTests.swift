@@ -416,6 +416,36 @@ struct AuthenticationAttackTests {
         }
         try await two.store.close()
     }
+
+    /// The configured key revoked through the API, then an admin key named "admin " (a name MariaDB's collations
+    /// compare equal to "admin": trailing spaces pad): a restart with the same configured key leaves that key alone.
+    /// (Before, on MariaDB, the start's `name = 'admin'` found it and revoked it: possibly the chain's last admin key.)
+    @Test func aKeyNamedLikeTheBootstrapKeyOutlivesARestart() async throws {
+        let db = TestDatabase()
+        var configuration = Harness.configuration(db.url)
+        configuration.adminKey = "configured-admin-key-0123456789"
+        for start in 1...2 {
+            let system = try await BazaarSystem.start(configuration: configuration, logger: .init(label: "test"))
+            try await system.application().test(.router) { client in
+                if start == 1 {
+                    let ops = try await client.call(.post, "/v1/api-keys", key: "configured-admin-key-0123456789",
+                                                    body: #"{"name": "ops", "role": "admin", "stores": []}"#)
+                    let opsKey = try #require(ops.string("key"))
+                    let configured = try await client.call(.get, "/v1/api-keys", key: opsKey).items.first { $0["name"] as? String == "admin" }
+                    let configuredID = try #require(configured?["id"] as? String)
+                    #expect(try await client.call(.delete, "/v1/api-keys/\(configuredID)", key: opsKey).status == 204)
+                    #expect(try await client.call(.post, "/v1/api-keys", key: opsKey,
+                                                  body: #"{"name": "admin ", "role": "admin", "stores": []}"#).status == 201)
+                } else {
+                    let keys = try await client.call(.get, "/v1/api-keys", key: "configured-admin-key-0123456789")
+                    #expect(keys.status == 401, "the configured key stays revoked")
+                    let padded = try await system.store.activeAPIKeys(named: "admin ", role: .admin)
+                    #expect(padded.contains { $0.name == "admin " }, "\"admin \" is another key: left alone")
+                }
+            }
+            try await system.store.close()
+        }
+    }
 }
 
 @Suite("Attack suite: readiness", .ownConsistencyTokens)

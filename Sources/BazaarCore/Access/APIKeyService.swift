@@ -87,7 +87,10 @@ public final class APIKeyService: Sendable {
             if try await store.apiKey(hash: hash) == nil {
                 _ = try await issue(name: Self.bootstrapName, role: .admin, stores: [], key: configuredKey)
             }
-            for old in try await store.activeAPIKeys(named: Self.bootstrapName, role: .admin) where old.keyHash != hash {
+            // Compared here again, exactly: MariaDB's collations pad with spaces, so its `name = 'admin'` also finds
+            // a key named "admin " (made through the API, and no bootstrap key).
+            for old in try await store.activeAPIKeys(named: Self.bootstrapName, role: .admin)
+            where old.name == Self.bootstrapName && old.keyHash != hash {
                 try await revoke(id: old.id)
             }
             return nil

@@ -10,7 +10,8 @@ public protocol APIKeyStore: Sendable {
     /// Keys oldest first (by creation, then id), `skipping` the first ones: a page of `limit`, read by an index, never
     /// the whole table (a chain with a key per till has tens of thousands).
     func apiKeys(skipping: Int, limit: Int) async throws -> [APIKeyRecord]
-    /// The active keys with this name and role (what the bootstrap admin key retires when the setting changes).
+    /// The active keys with this name and role (what the bootstrap admin key retires when the setting changes), as
+    /// the engine compares names: MariaDB's also gives names that differ by trailing spaces.
     func activeAPIKeys(named name: String, role: Role) async throws -> [APIKeyRecord]
     /// Returns false when there is no such active key.
     func revokeAPIKey(id: String, atMillis: Int64) async throws -> Bool
