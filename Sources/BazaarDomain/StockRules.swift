@@ -47,7 +47,7 @@ public enum PlannedBound: Sendable, Equatable, Hashable {
     /// the floor. Refusing instead, steady sales at a source whose whole excess the plan moves refused every try.
     case sparesDownTo(Int64)
     /// A plan's transfer destination: its position before is at most `positionAtMost`, as `positionAtMost`, and it
-    /// receives what the write's previous command (its source, `sparesDownTo`) gave, whatever its own delta says.
+    /// receives what the write's previous command (its source, `sparesDownTo`) gave, never more than its own delta.
     case receivesWhatTheSourceGave(positionAtMost: Int64)
 
     /// Whether the bound holds for a change from `level` to an on-hand quantity of `after`.
@@ -69,8 +69,8 @@ public enum PlannedBound: Sendable, Equatable, Hashable {
             return spare > 0 ? max(requested, -spare) : nil
         case .receivesWhatTheSourceGave:
             // Only ever the second command of a transfer's pair (`StockService.transfers`), after a source that gave.
-            guard let previous, previous < 0 else { return nil }
-            return -previous
+            guard let previous, previous < 0, requested > 0 else { return nil }
+            return min(-previous, requested)
         }
     }
 

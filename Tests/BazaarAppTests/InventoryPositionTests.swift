@@ -156,8 +156,7 @@ import Testing
             }
             func act(_ t: IntelligenceService.TransferSuggestion) async throws {
                 _ = try await system.stock.transfers([.init(from: t.fromStoreID, to: "S3", productID: "P1", quantity: t.quantity,
-                                                            source: .sparesDownTo(t.sourceFloor),
-                                                            destination: .receivesWhatTheSourceGave(positionAtMost: t.destinationPosition))],
+                                                            plan: (t.sourceFloor, t.destinationPosition))],
                                                      reference: "replenishment", actor: "t", idempotency: nil)
             }
             let first = try await suggestion()
@@ -328,8 +327,7 @@ import Testing
             }, "S3 planned 3 from S2, S4 planned 5: both from the same 5 of excess")
             func act(_ t: IntelligenceService.TransferSuggestion) async throws -> [Int64] {
                 try await system.stock.transfers([.init(from: t.fromStoreID, to: t.toStoreID, productID: "P1", quantity: t.quantity,
-                                                        source: .sparesDownTo(t.sourceFloor),
-                                                        destination: .receivesWhatTheSourceGave(positionAtMost: t.destinationPosition))],
+                                                        plan: (t.sourceFloor, t.destinationPosition))],
                                                  reference: "replenishment", actor: "t", idempotency: nil).movements.map(\.delta)
             }
             _ = try await client.call(.post, "/update-stock/S2/P1", body: #"{"delta": -1, "reason": "sale"}"#)

@@ -50,6 +50,7 @@ struct StockRulesTests {
         }
         let received = try StockRules.apply(try into(5), to: destination, atMillis: 1, previousDelta: -24)
         #expect(received.delta == 24 && received.next.quantity == 28, "what the source gave, not the 25 asked")
+        #expect(try StockRules.apply(try into(5), to: destination, atMillis: 1, previousDelta: -30).delta == 25, "never more than asked")
         #expect(throws: DomainError.planChanged(storeID: "S3", productID: "P1")) {
             _ = try StockRules.apply(try into(4), to: destination, atMillis: 1, previousDelta: -24)
         }

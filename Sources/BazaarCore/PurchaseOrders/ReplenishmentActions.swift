@@ -50,7 +50,8 @@ public struct ReplenishmentActions: Sendable {
 
     /// Makes the plan's suggested transfers into the store (each a pair of ledger rows), from the stores `maySource`
     /// allows (those the caller may write), for its first page or the items `productIDs` names: one atomic write, so
-    /// that all are made or none (a source emptied meanwhile refuses the call, not one line of it).
+    /// that all are made or none (a source with nothing left to spare refuses the call, not one line of it; one that
+    /// sold meanwhile gives less, what it can still spare).
     ///
     /// With an `Idempotency-Key`, a retry (or the same call sent twice at once) answers the transfers the first call
     /// made, like any write (invariant 2): the key is claimed for the call's own parameters and looked up before the
@@ -72,8 +73,7 @@ public struct ReplenishmentActions: Sendable {
             guard !moves.isEmpty else { return nil }
             return try await orders.stock.transfers(moves.map {
                 StockService.PlannedTransfer(from: $0.fromStoreID, to: storeID, productID: $0.productID, quantity: Int64($0.quantity),
-                                             source: .sparesDownTo($0.sourceFloor),
-                                             destination: .receivesWhatTheSourceGave(positionAtMost: $0.destinationPosition))
+                                             plan: ($0.sourceFloor, $0.destinationPosition))
             }, reference: "replenishment", actor: actor, idempotency: claim)
         } nothingLeft: {
             DomainError.nothingToReplenish(storeID: storeID)

@@ -15,19 +15,26 @@ extension StockService {
     /// The most transfers `transfers` makes in one write.
     public static let maxTransfersPerWrite = 100
 
-    /// One transfer of `transfers`, with the bounds of the plan it was made from, if any (`PlannedBound`: the write
-    /// is refused with `planChanged` when the destination was replenished since or the source has nothing left to
-    /// spare; a source that can spare less than `quantity` gives that, `.sparesDownTo`).
+    /// One transfer of `transfers`, with what the plan it was made from read, if any: the source's floor (its own
+    /// order-up-to level) and the destination's inventory position. The source then gives `quantity`, or what it can
+    /// still spare above its floor (`.sparesDownTo`), and the destination receives what it gave
+    /// (`.receivesWhatTheSourceGave`); the write is refused with `planChanged` when the source has nothing to spare
+    /// or the destination was replenished since. The two bounds are made here, together: one without the other would
+    /// let a source give less than its destination receives.
     public struct PlannedTransfer: Sendable {
         public var from: String
         public var to: String
         public var productID: String
         public var quantity: Int64
-        public var source: PlannedBound?
-        public var destination: PlannedBound?
+        public var plan: (sourceFloor: Int64, destinationPosition: Int64)?
 
-        public init(from: String, to: String, productID: String, quantity: Int64, source: PlannedBound? = nil, destination: PlannedBound? = nil) {
-            (self.from, self.to, self.productID, self.quantity, self.source, self.destination) = (from, to, productID, quantity, source, destination)
+        public init(from: String, to: String, productID: String, quantity: Int64, plan: (sourceFloor: Int64, destinationPosition: Int64)? = nil) {
+            (self.from, self.to, self.productID, self.quantity, self.plan) = (from, to, productID, quantity, plan)
+        }
+
+        var bounds: (source: PlannedBound?, destination: PlannedBound?) {
+            guard let plan else { return (nil, nil) }
+            return (.sparesDownTo(plan.sourceFloor), .receivesWhatTheSourceGave(positionAtMost: plan.destinationPosition))
         }
     }
 
@@ -37,7 +44,7 @@ extension StockService {
     public func transfers(_ moves: [PlannedTransfer], reference: String?, actor: String, idempotency: IdempotencyClaim?) async throws -> WriteReceipt {
         let commands = try moves.flatMap { move in
             try Self.transferCommands(from: move.from, to: move.to, productID: move.productID, quantity: move.quantity, reference: reference,
-                                      bounds: (move.source, move.destination))
+                                      bounds: move.bounds)
         }
         try await requireCatalog(commands, limit: 2 * Self.maxTransfersPerWrite)
         let receipt = try await store.apply(WriteRequest(commands: commands, actor: actor, idempotency: idempotency))
