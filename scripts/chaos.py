@@ -145,10 +145,10 @@ def pair_ledger(port, store, product, token):
     return total, rows
 
 
-def serve_with_catalog(args, port, log, name, stores, products):
+def serve_with_catalog(args, port, log, name, stores, products, env=None):
     """A node on the scenario's database (and replica) with `stores` and `products` (and SYNC) in the catalog; the
-    node and its start arguments, for a restart."""
-    server = Server(args.binary, port, log, {})
+    node and its start arguments, for a restart. `env`: settings of the scenario's own."""
+    server = Server(args.binary, port, log, env or {})
     base = ["--database-url", args.database_url] + (["--database-replica-urls", args.replica_urls] if args.replica_urls else [])
     check(f"{name}: serve starts", server.start(base))
     for s in stores:
@@ -325,7 +325,7 @@ def orders_crash(args, port, log):
 
 def history(port, store, product, days=28, receipt=400):
     """`days` days of sales of `product` at `store` (a receipt before them), dated in the past: enough demand for the
-    stock intelligence to store thresholds at once."""
+    stock intelligence's next pass to store thresholds."""
     now = time.time()
     at = lambda days_ago: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - days_ago * 86400))
     items = [{"store_id": store, "product_id": product, "delta": receipt, "reason": "receipt", "occurred_at": at(days + 1)}]
@@ -336,18 +336,24 @@ def history(port, store, product, days=28, receipt=400):
 def plan_crash(args, port, log):
     """SIGKILL while 12 clients act on their stores' replenishment plans (`POST .../replenishment/transfers`, every
     call keyed; each a pair of ledger rows a transfer from one source, made in one write) and sell what arrived; then
-    every key sent again. An answered call replays the same movements; no transfer is half made (what left the
-    source equals what reached the destinations, row for row); every level equals the sum of its ledger. Two
-    products: a call's write holds two transfers."""
+    every key sent again. An answered call replays the same movements; every transfer is whole (each `transfer_out`
+    at the source has its `transfer_in`, of the same quantity, written with it); every level equals the sum of its
+    ledger. Two products: a call's write holds two transfers. The source holds a few dozen calls' worth above its
+    own level, so that calls late in the run find less to spare than their plan said (made smaller, or refused)."""
     source, destinations, products = "PS", [f"PD{n}" for n in range(12)], ["PX", "PY"]
-    server, base = serve_with_catalog(args, port, log, "plan", [source] + destinations, products)
+    # The stock intelligence's pass every second (default 60 s): the thresholds of the history below are stored
+    # within a second or two, not after the next minute's pass.
+    server, base = serve_with_catalog(args, port, log, "plan", [source] + destinations, products,
+                                      env={"BAZAAR_INTELLIGENCE_PASS_INTERVAL_SECONDS": "1"})
     run = f"plan{random.randrange(1 << 30):x}"
-    check("plan: history loaded", all(history(port, s, p) == 200 for s in [source] + destinations for p in products))
+    loaded = [history(port, s, p) for s in [source] + destinations for p in products]
+    check("plan: history loaded", all(status == 200 for status in loaded), str(loaded))
     for product in products:
-        call(port, "POST", f"/update-stock/{source}/{product}", {"delta": 1_000_000, "reason": "receipt"})
+        call(port, "POST", f"/update-stock/{source}/{product}", {"delta": 3_000, "reason": "receipt"})
     deadline = time.time() + 60
-    while time.time() < deadline and not call(port, "GET", f"/v1/stores/{destinations[0]}/replenishment")[1].get("transfers"):
+    while time.time() < deadline and len(call(port, "GET", f"/v1/stores/{destinations[-1]}/replenishment")[1].get("transfers", [])) < 2:
         time.sleep(0.5)
+    check("plan: the plan suggests transfers from the source", time.time() < deadline)
     requests, answers, lock = {}, {}, threading.Lock()
     moved_ids = lambda answer: sorted(t[end]["movement_id"] for t in answer.get("transfers", []) for end in ("from", "to"))
     path = lambda w: f"/v1/stores/{destinations[w]}/replenishment/transfers"
@@ -382,9 +388,14 @@ def plan_crash(args, port, log):
     token = next((v for k, v in headers.items() if k.lower() == "bazaar-consistency"), None)
     out = [i for page in audit_pages(port, f"store_id={source}&reason=transfer_out", token) for i in page["items"]]
     into = [i for s in destinations for page in audit_pages(port, f"store_id={s}&reason=transfer_in", token) for i in page["items"]]
-    check("plan: no transfer half made (what left the source reached the destinations, row for row)",
-          len(out) == len(into) > 0 and -sum(i["delta"] for i in out) == sum(i["delta"] for i in into),
+    # A write's rows share its time: by time and product, the quantities that left equal those that arrived.
+    written = lambda rows, sign: sorted((i["at"], i["product_id"], sign * i["delta"]) for i in rows)
+    check("plan: every transfer whole (each transfer_out has its transfer_in of the same quantity, written with it)",
+          len(out) > 0 and written(out, -1) == written(into, 1),
           f"{len(out)} out ({sum(i['delta'] for i in out)}), {len(into)} in ({sum(i['delta'] for i in into)})")
+    _, items, _ = call(port, "GET", f"/v1/stores/{source}/items", consistency=token)
+    print("     the source at the end (quantity / order-up-to):",
+          ", ".join(f"{i.get('product_id')} {i.get('quantity', i.get('on_hand'))} / {i.get('order_up_to')}" for i in items.get("items", [])))
     bad = []
     for store, product in [(s, p) for s in [source] + destinations for p in products]:
         _, level, _ = call(port, "GET", f"/get-stock/{store}/{product}", consistency=token)

@@ -21,7 +21,8 @@ eval "$(bash scripts/services/kafka.sh env | sed 's/^/export /')"
 
 swift build --build-tests
 # Everything: the HTTP suites on SQLite, the storage contract on SQLite and MariaDB, the MySQL, Redis and Kafka
-# clients, replica reads, the Redis cache and limits, the Kafka outbox relay and command ingestion.
+# clients, the Redis cache and limits, the Kafka outbox relay and command ingestion (the tests that wait for the
+# replica to apply a write run in a quiet pass below).
 # StatementBudgetTests is left out of the parallel passes: it measures the server-wide Prepared_stmt_count, which
 # every other MariaDB suite of the same process moves as it opens and closes its pools; it runs alone below. (The
 # pattern names the suite, not the file: a test's id also holds its file name, and StatementTimeoutTests shares it.)
@@ -78,7 +79,8 @@ bash scripts/fuzz-contract.sh .build/debug/bazaar
 res_status=0; wait "$RES_PID" || res_status=$?
 cat "$RES_LOG"
 [ "$res_status" -eq 0 ]
-# Crash and shutdown of the real binary (issue 10): SIGKILL under load (writes; purchase orders) then retries with the same keys, and SIGTERM
+# Crash and shutdown of the real binary (issue 10): SIGKILL under load (writes; purchase orders; the replenishment plan's
+# transfers) then retries with the same keys, and SIGTERM
 # with an outbox that cannot be published; on SQLite and on MariaDB (with its replica); on MariaDB also SIGKILL during
 # the ingestion of a backlog of Kafka commands, in batches of thousands sent in parts.
 python3 scripts/chaos.py .build/debug/bazaar --database-url "sqlite://$(mktemp -d)/chaos.sqlite" --kafka-brokers "$BAZAAR_TEST_KAFKA_BROKERS"

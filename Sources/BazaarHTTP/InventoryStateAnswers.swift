@@ -70,9 +70,13 @@ struct TransferAnswer: FieldAnswer {
 struct TransferPlanAnswer: FieldAnswer {
     let movements: [Movement]
 
+    /// `quantity`: what moved, which a source that sold meanwhile may have made smaller than the plan said (each
+    /// side's own `quantity` is its level after the move, as every write answers).
     struct Pair: FieldAnswer {
         let from: Movement, to: Movement
-        var fields: [(String, any Encodable)] { [("from", WriteAnswer(movement: from)), ("to", WriteAnswer(movement: to))] }
+        var fields: [(String, any Encodable)] {
+            [("from", WriteAnswer(movement: from)), ("to", WriteAnswer(movement: to)), ("quantity", to.delta)]
+        }
     }
 
     var fields: [(String, any Encodable)] {

@@ -21,10 +21,13 @@ let adminKey = "test-admin-key-0123456789"
 ///
 /// `scripts/test.sh` runs the same suites twice: on SQLite alone, then in the production shape
 /// (`BAZAAR_TEST_BACKEND=mariadb BAZAAR_TEST_WITH_REDIS=1`); the storage contract suite runs on every available
-/// engine either way. The switches:
+/// engine either way. Passes of their own follow: the statement budget, the replica's quiet pass, the outages. The
+/// switches:
 /// - `BAZAAR_TEST_BACKEND=mariadb`: the HTTP suites' databases are made on the MariaDB test primary (`selected`).
 /// - `BAZAAR_TEST_WITH_REDIS=1`: their systems use the Redis cache and rate limiter too (`withRedis`).
 /// - `BAZAAR_TEST_DISRUPTIVE=1`: suites that stop servers (outages) run; CI runs them alone (`disruptive`).
+/// - `BAZAAR_TEST_REPLICA_QUIET=1`: tests that wait for the replica to apply a write run; CI runs them alone
+///   (`replicaQuiet`).
 /// - `BAZAAR_TEST_MYSQL_URL`, `BAZAAR_TEST_MYSQL_REPLICA_URL`, `BAZAAR_TEST_REDIS_URL`, `BAZAAR_TEST_KAFKA_BROKERS`:
 ///   the loopback test servers (`source /tmp/testenv.sh` or `scripts/services/*.sh env`); a suite that needs one
 ///   is skipped without it.
@@ -47,7 +50,7 @@ enum Backend: String, CaseIterable, Sendable, CustomTestStringConvertible {
     /// Whether tests that stop and start servers run (never beside other suites: they take shared servers away).
     static var disruptive: Bool { environment["BAZAAR_TEST_DISRUPTIVE"] == "1" }
     /// Whether tests that need the test replica to catch up run (scripts/test.sh sets it in a pass of their own): in
-    /// the MariaDB pass, under the writes of eight suites at once on two cores, the replica trailed by more than the
+    /// the MariaDB pass, under the writes of eight tests at once on two cores, the replica trailed by more than the
     /// 90 s they wait (CI, stop 43), while the pass that runs alone sees it current within a second.
     static var replicaQuiet: Bool { environment["BAZAAR_TEST_REPLICA_QUIET"] == "1" && replicaURL != nil }
     static var available: [Backend] { primaryURL == nil ? [.sqlite] : [.sqlite, .mariadb] }

@@ -273,13 +273,16 @@ import Testing
                 }
             }
             #expect(pairs == [["S2/P1/71", "S3/P1/30"], ["S1/P2/40", "S3/P2/12"]], "\(moved.body)")
+            #expect((moved.json["transfers"] as? [[String: Any]] ?? []).map { $0["quantity"] as? Int } == [29, 10], "what moved: \(moved.body)")
             let ledger = try await client.call(.get, "/audit-logs?store_id=S3&reason=transfer_in")
             #expect(ledger.items.count == 2, "\(ledger.body)")
         }
     }
 
-    /// All of the plan's transfers or none: one whose source no longer holds its quantity (sold meanwhile) refuses
-    /// the call, and the transfer before it in the same write leaves nothing either (one write a transfer moved it).
+    /// All of a write's transfers or none: one whose source no longer holds its quantity refuses the write, and the
+    /// transfer before it leaves nothing either (one write a transfer moved it). (Transfers without the plan's bounds:
+    /// with them, a source that sold meanwhile gives what it can spare, and one with nothing to spare refuses the
+    /// write the same way, `aSourceThatSoldMeanwhileGivesWhatItCanSpare`.)
     @Test func thePlansTransfersAreAllMadeOrNone() async throws {
         let db = TestDatabase()
         try await Harness.withApp(db.url) { system, client in

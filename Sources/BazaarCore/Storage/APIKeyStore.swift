@@ -7,8 +7,8 @@ public protocol APIKeyStore: Sendable {
     /// so that two creations racing with one name make one key.
     func insertAPIKeyNamedUniquely(_ record: APIKeyRecord) async throws
     func apiKey(hash: String) async throws -> APIKeyRecord?
-    /// Keys oldest first (by creation, then id), `skipping` the first ones: a page of `limit`, read by an index, never
-    /// the whole table (a chain with a key per till has tens of thousands).
+    /// Keys oldest first (by creation, then id), `skipping` the first ones: a page of `limit` read in the index's order
+    /// (no sort, no list of every key in memory; a deep page still steps over the `skipping` entries before it).
     func apiKeys(skipping: Int, limit: Int) async throws -> [APIKeyRecord]
     /// The active keys with this name and role (what the bootstrap admin key retires when the setting changes), as
     /// the engine compares names: MariaDB's also gives names that differ by trailing spaces.
