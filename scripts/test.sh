@@ -40,16 +40,17 @@ grep -Eq '✔ Test [A-Za-z]+\(\) passed' /tmp/bazaar-statement-budget.log \
   || { echo "StatementBudgetTests passed no test: the filter in scripts/test.sh no longer matches, or the suite was skipped" >&2; exit 1; }
 # Tests that wait for the test replica to apply a write, alone: under the MariaDB pass's writes the replica trailed
 # by more than the 60-90 s they wait (CI, stops 43 and 44). First the replica catches up with what that pass wrote
-# (MASTER_GTID_WAIT on the primary's position, up to 10 minutes). Five tests: the output must show each passed (a
+# (MASTER_GTID_WAIT on the primary's position, up to 10 minutes). Six tests: the output must show each passed (a
 # filter that stops matching, or a test skipped for want of the replica, would otherwise pass with nothing run).
+# (The GTID wait of the MySQL client's tests is one of them: it trailed past 120 s in the first pass once.)
 primary_position=$(mariadb --protocol=tcp -h127.0.0.1 -P"${BAZAAR_TEST_MARIADB_PORT:-13306}" -uroot -N -e 'SELECT @@gtid_binlog_pos')
 echo "the replica applies up to $primary_position: $(mariadb --protocol=tcp -h127.0.0.1 -P"$(( ${BAZAAR_TEST_MARIADB_PORT:-13306} + 1 ))" -uroot -N \
   -e "SELECT IF(MASTER_GTID_WAIT('$primary_position', 600) = 0, 'caught up', 'still behind after 10 minutes')")"
 BAZAAR_TEST_REPLICA_QUIET=1 swift test --skip-build \
-  --filter 'BazaarAppTests\.ReplicaReadTests/|aReplicaBehindTheFillRateMigrationIsPassedOver|fulfilAndReleaseOfAReservationTheReplicaHasNotAppliedYet' 2>&1 \
+  --filter 'BazaarAppTests\.ReplicaReadTests/|aReplicaBehindTheFillRateMigrationIsPassedOver|fulfilAndReleaseOfAReservationTheReplicaHasNotAppliedYet|theReplicaCanWaitForACommitsGTID' 2>&1 \
   | tee /tmp/bazaar-replica-quiet.log
-[ "$(grep -Ec '✔ Test [A-Za-z]+\(\) passed' /tmp/bazaar-replica-quiet.log)" -eq 5 ] \
-  || { echo "the replica's quiet pass did not pass its five tests: the filter in scripts/test.sh no longer matches, or they were skipped" >&2; exit 1; }
+[ "$(grep -Ec '✔ Test [A-Za-z]+\(\) passed' /tmp/bazaar-replica-quiet.log)" -eq 6 ] \
+  || { echo "the replica's quiet pass did not pass its six tests: the filter in scripts/test.sh no longer matches, or they were skipped" >&2; exit 1; }
 # Tests that stop and start the test servers, alone.
 BAZAAR_TEST_DISRUPTIVE=1 swift test --skip-build --filter OutageTests
 # The real binary, end to end (the debug build made above), on SQLite and then in the production shape: MariaDB with
